@@ -1,0 +1,1 @@
+//! The confidentiality guard for outbound SMS and e-mail (being written; see the guard issue).

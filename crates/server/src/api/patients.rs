@@ -1,0 +1,117 @@
+//! Patients of one organisation. The national identity number is checked (both control digits)
+//! before anything is stored, and is returned only redacted.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use trygg_core::{EmailAddress, NationalId, PersonName, PhoneNumber};
+use uuid::Uuid;
+
+use crate::app::{ApiJson, AppState, Operator};
+use crate::error::ApiError;
+
+/// A new patient.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientIn {
+    /// Full name.
+    pub name: String,
+    /// National identity number: fødselsnummer, D-number, H-number or synthetic test number.
+    pub national_id: String,
+    /// Mobile number.
+    pub phone: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+}
+
+/// A patient.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct PatientOut {
+    /// Stable id.
+    pub id: Uuid,
+    /// Full name.
+    pub name: String,
+    /// The national identity number's birth-date part, the rest masked.
+    pub national_id: String,
+    /// Mobile number (E.164).
+    pub phone: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+}
+
+impl From<trygg_store::Patient> for PatientOut {
+    fn from(p: trygg_store::Patient) -> Self {
+        Self {
+            id: p.id,
+            name: p.name.expose().to_owned(),
+            national_id: p.national_id_redacted,
+            phone: p.phone.map(|v| v.expose().to_owned()),
+            email: p.email.map(|v| v.expose().to_owned()),
+        }
+    }
+}
+
+/// Registers a patient.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/patients", security(("token" = [])), request_body = PatientIn,
+    params(("org" = String, Path, description = "organisation short name")),
+    responses((status = 201, body = PatientOut), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create_patient(
+    State(state): State<AppState>,
+    _op: Operator,
+    Path(org): Path<String>,
+    ApiJson(input): ApiJson<PatientIn>,
+) -> Result<(StatusCode, ApiJson<PatientOut>), ApiError> {
+    let org = super::orgs::resolve(&state, &org).await?;
+    let new = trygg_store::NewPatient {
+        name: PersonName::parse(&input.name)
+            .map_err(|e| ApiError::invalid("TR-P001", e.to_string()))?,
+        national_id: NationalId::parse(&input.national_id)
+            .map_err(|e| ApiError::invalid("TR-P002", e.to_string()))?,
+        phone: input
+            .phone
+            .as_deref()
+            .map(PhoneNumber::parse)
+            .transpose()
+            .map_err(|e| ApiError::invalid("TR-P003", e.to_string()))?,
+        email: input
+            .email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|e| ApiError::invalid("TR-P004", e.to_string()))?,
+    };
+    let p = org
+        .create_patient(&new, time::OffsetDateTime::now_utc())
+        .await?;
+    Ok((StatusCode::CREATED, ApiJson(p.into())))
+}
+
+/// Lists an organisation's patients.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/patients", security(("token" = [])),
+    params(("org" = String, Path, description = "organisation short name")),
+    responses((status = 200, body = [PatientOut]), (status = 404, body = crate::error::Problem)))]
+pub async fn list_patients(
+    State(state): State<AppState>,
+    _op: Operator,
+    Path(org): Path<String>,
+) -> Result<ApiJson<Vec<PatientOut>>, ApiError> {
+    let org = super::orgs::resolve(&state, &org).await?;
+    let list = org.list_patients().await?;
+    Ok(ApiJson(list.into_iter().map(Into::into).collect()))
+}
+
+/// Reads one patient.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/patients/{id}", security(("token" = [])),
+    params(("org" = String, Path, description = "organisation short name"), ("id" = Uuid, Path, description = "patient id")),
+    responses((status = 200, body = PatientOut), (status = 404, body = crate::error::Problem)))]
+pub async fn get_patient(
+    State(state): State<AppState>,
+    _op: Operator,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<ApiJson<PatientOut>, ApiError> {
+    let org = super::orgs::resolve(&state, &org).await?;
+    let unknown = || ApiError::not_found("TR-P404", "no such patient");
+    let id = Uuid::parse_str(&id).map_err(|_| unknown())?;
+    let p = org.patient(id).await?.ok_or_else(unknown)?;
+    Ok(ApiJson(p.into()))
+}

@@ -1,0 +1,289 @@
+//! The `trygg` command line: `serve`, `demo`, and administration commands an operator can script.
+//! Every command takes `--data-dir` and `--config` as `serve` does; commands whose output a
+//! script reads take `--json`. Errors are plain messages on stderr with a non-zero exit code.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use trygg_core::OrgSlug;
+
+use crate::config::{Config, Overrides};
+use crate::serve;
+
+/// Trygg: secure video consultation and patient messaging for Norwegian health organisations.
+#[derive(Debug, Parser)]
+#[command(name = "trygg", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command shares.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Data directory (control database, one database per organisation, master key).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (TOML). Default: ./trygg.toml if it exists.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Run the server on the embedded default with demo data (two organisations).
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage API tokens for operators and integrations.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print every setting with its current value (secrets masked) and the recommended value.
+    Config {
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organisation with its own database and data key.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        /// Display name, e.g. "Normland legesenter".
+        #[arg(long)]
+        name: String,
+        /// Short name; derived from the name when left out.
+        #[arg(long)]
+        slug: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organisations.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API token and print it once.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        /// What the token is for.
+        #[arg(long)]
+        label: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn load_config(common: &Common, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
+    Ok(Config::load(
+        common.config.as_deref(),
+        std::env::vars(),
+        &Overrides {
+            data_dir: common.data_dir.clone(),
+            listen,
+        },
+    )?)
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// Runs the command line; the binary's `main` calls this.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { common, listen } => {
+            let config = load_config(&common, listen)?;
+            crate::init_logging(config.log_format);
+            let store = Arc::new(serve::open_store(&config).await?);
+            serve::serve(
+                config,
+                store,
+                Box::new(|addr, scheme| {
+                    println!("Trygg is listening on {scheme}://{addr}/");
+                }),
+            )
+            .await
+        }
+        Command::Demo { common, listen } => {
+            let config = load_config(&common, listen)?;
+            crate::init_logging(config.log_format);
+            let store = Arc::new(serve::open_store(&config).await?);
+            let seeded = crate::demo::seed(&store).await?;
+            let token = demo_token(&store, &config).await?;
+            let orgs: Vec<String> = seeded
+                .orgs
+                .iter()
+                .map(|o| format!("{} ({})", o.name, o.slug))
+                .collect();
+            let added = seeded.added;
+            serve::serve(
+                config,
+                store,
+                Box::new(move |addr, scheme| {
+                    let base = format!("{scheme}://{addr}");
+                    println!("Trygg demo is running ({added} demo records added this time).");
+                    println!("  Start page:        {base}/");
+                    println!("  Personnel:         {base}/personell");
+                    println!("  API (OpenAPI):     {base}/api/v1/openapi.json");
+                    println!("  Health:            {base}/healthz");
+                    println!("  Demo API token:    {token}");
+                    println!("  Organisations:     {}", orgs.join(", "));
+                    println!("Stop with Ctrl-C.");
+                }),
+            )
+            .await
+        }
+        Command::Org { command } => match command {
+            OrgCommand::Create {
+                common,
+                name,
+                slug,
+                json,
+            } => {
+                let config = load_config(&common, None)?;
+                let store = serve::open_store(&config).await?;
+                let slug = match slug {
+                    Some(s) => OrgSlug::parse(&s),
+                    None => OrgSlug::from_name(&name),
+                }
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let result = store
+                    .create_org(&slug, &name, time::OffsetDateTime::now_utc())
+                    .await;
+                store.close().await;
+                let org = result?;
+                if json {
+                    print_json(&org)?;
+                } else {
+                    println!("created {} ({})", org.slug, org.name);
+                }
+                Ok(())
+            }
+            OrgCommand::List { common, json } => {
+                let config = load_config(&common, None)?;
+                let store = serve::open_store(&config).await?;
+                let orgs = store.list_orgs().await;
+                store.close().await;
+                let orgs = orgs?;
+                if json {
+                    print_json(&orgs)?;
+                } else {
+                    for o in &orgs {
+                        println!("{}\t{}", o.slug, o.name);
+                    }
+                }
+                Ok(())
+            }
+        },
+        Command::Token { command } => match command {
+            TokenCommand::Create {
+                common,
+                label,
+                json,
+            } => {
+                let config = load_config(&common, None)?;
+                let store = serve::open_store(&config).await?;
+                let r = store
+                    .create_api_token(&label, time::OffsetDateTime::now_utc())
+                    .await;
+                store.close().await;
+                let (tok, secret) = r?;
+                if json {
+                    print_json(
+                        &serde_json::json!({"id": tok.id, "label": tok.label, "token": secret}),
+                    )?;
+                } else {
+                    println!("{secret}");
+                    eprintln!("This is the only time the token is shown. Keep it secret.");
+                }
+                Ok(())
+            }
+        },
+        Command::Config { common, json } => {
+            let config = load_config(&common, None)?;
+            let rows: Vec<_> = crate::config::SETTINGS
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "key": s.key,
+                        "env": format!("TRYGG_{}", s.key.to_ascii_uppercase()),
+                        "value": config.display_value(s.key),
+                        "default": s.default,
+                        "recommended": s.recommended,
+                        "doc": s.doc,
+                    })
+                })
+                .collect();
+            if json {
+                print_json(&rows)?;
+            } else {
+                for s in crate::config::SETTINGS {
+                    println!(
+                        "{:<22} = {:<30} (recommended: {})",
+                        s.key,
+                        config.display_value(s.key),
+                        s.recommended.unwrap_or("-")
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The demo's API token: created once and kept in `<data_dir>/demo-api-token` (mode 0600), so
+/// running the demo twice prints the same token.
+async fn demo_token(store: &trygg_store::Store, config: &Config) -> anyhow::Result<String> {
+    let path = config.data_dir.join("demo-api-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        let t = t.trim().to_owned();
+        if store.check_api_token(&t).await?.is_some() {
+            return Ok(t);
+        }
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    let (_, secret) = store
+        .create_api_token("demo", time::OffsetDateTime::now_utc())
+        .await?;
+    trygg_store::crypto::write_private_file(&path, secret.as_bytes())?;
+    Ok(secret)
+}

@@ -1,0 +1,409 @@
+//! Configuration: one strict table. Every setting is declared once in [`SETTINGS`] with its key,
+//! environment variable, default, whether it is secret, and the recommended value for the
+//! compliance report (VC-PBD-2). Values come from, in rising order: defaults, `trygg.toml` (or
+//! `--config FILE`), `TRYGG_*` environment variables, and command-line flags. Unknown keys in the
+//! file are rejected, with the key named.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// One declared setting.
+#[derive(Debug)]
+pub struct Setting {
+    /// The key in `trygg.toml`.
+    pub key: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+    /// The default, as text.
+    pub default: &'static str,
+    /// Whether the value is a secret (masked in every output).
+    pub secret: bool,
+    /// The recommended value for production, as text, where there is one.
+    pub recommended: Option<&'static str>,
+}
+
+/// Every setting, in the order the README documents them.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "listen",
+        doc: "Address and port to listen on. Plain HTTP is refused unless this is a loopback address.",
+        default: "127.0.0.1:8080",
+        secret: false,
+        recommended: None,
+    },
+    Setting {
+        key: "data_dir",
+        doc: "Directory for the control database, one database per organisation, and (embedded default) the master key.",
+        default: "./trygg-data",
+        secret: false,
+        recommended: None,
+    },
+    Setting {
+        key: "public_url",
+        doc: "The URL people use to reach Trygg, for links in pages and notices. Defaults to the listen address.",
+        default: "",
+        secret: false,
+        recommended: Some("https://<your host>"),
+    },
+    Setting {
+        key: "tls_cert",
+        doc: "PEM certificate chain. With tls_key, Trygg serves HTTPS (TLS 1.2 and 1.3 only).",
+        default: "",
+        secret: false,
+        recommended: Some("set (VC-ENC-1)"),
+    },
+    Setting {
+        key: "tls_key",
+        doc: "PEM private key for tls_cert.",
+        default: "",
+        secret: false,
+        recommended: Some("set (VC-ENC-1)"),
+    },
+    Setting {
+        key: "master_key_file",
+        doc: "File with the base64 master key that wraps every organisation's data key. Default: <data_dir>/master.key, generated on first start.",
+        default: "",
+        secret: false,
+        recommended: Some("a file outside the data directory, on separate storage"),
+    },
+    Setting {
+        key: "master_key",
+        doc: "The base64 master key itself (use the environment variable TRYGG_MASTER_KEY, not the file).",
+        default: "",
+        secret: true,
+        recommended: None,
+    },
+    Setting {
+        key: "body_limit_bytes",
+        doc: "Largest request body accepted.",
+        default: "1048576",
+        secret: false,
+        recommended: Some("1048576"),
+    },
+    Setting {
+        key: "request_timeout_secs",
+        doc: "Time limit for one HTTP request.",
+        default: "30",
+        secret: false,
+        recommended: Some("30"),
+    },
+    Setting {
+        key: "log_format",
+        doc: "`text` or `json`. Logs never contain personal data.",
+        default: "text",
+        secret: false,
+        recommended: Some("json"),
+    },
+];
+
+/// The resolved configuration.
+#[derive(Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// See [`SETTINGS`].
+    pub listen: SocketAddr,
+    /// See [`SETTINGS`].
+    pub data_dir: PathBuf,
+    /// See [`SETTINGS`].
+    pub public_url: Option<String>,
+    /// See [`SETTINGS`].
+    pub tls_cert: Option<PathBuf>,
+    /// See [`SETTINGS`].
+    pub tls_key: Option<PathBuf>,
+    /// See [`SETTINGS`].
+    pub master_key_file: Option<PathBuf>,
+    /// See [`SETTINGS`].
+    pub master_key: Option<String>,
+    /// See [`SETTINGS`].
+    pub body_limit_bytes: usize,
+    /// See [`SETTINGS`].
+    pub request_timeout_secs: u64,
+    /// See [`SETTINGS`].
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("public_url", &self.public_url)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("master_key_file", &self.master_key_file)
+            .field("master_key", &self.master_key.as_ref().map(|_| "***"))
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./trygg-data"),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            master_key_file: None,
+            master_key: None,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// A configuration problem, naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file or a variable is not valid TOML or has a wrong key or type.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// Command-line values that override the file and environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Loads defaults, then the file (the given one, or `./trygg.toml` if it exists), then the
+    /// `TRYGG_*` variables from `env`, then the overrides.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::new();
+        let default_file = Path::new("trygg.toml");
+        let path = match file {
+            Some(p) => Some(p),
+            None if default_file.exists() => Some(default_file),
+            None => None,
+        };
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            table = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+        }
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("TRYGG_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
+                // TRYGG_* variables that are not settings (e.g. for tests) are left alone.
+                continue;
+            };
+            table.insert(setting.key.to_owned(), env_value(setting.key, &value));
+        }
+        if let Some(d) = &overrides.data_dir {
+            table.insert(
+                "data_dir".into(),
+                toml::Value::String(d.display().to_string()),
+            );
+        }
+        if let Some(l) = overrides.listen {
+            table.insert("listen".into(), toml::Value::String(l.to_string()));
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key must be set together".into(),
+            ));
+        }
+        if self.tls_cert.is_none() && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "listen = {} is not a loopback address, and plain HTTP is allowed only on loopback: \
+                 set tls_cert and tls_key, or listen on 127.0.0.1 behind a TLS proxy",
+                self.listen
+            )));
+        }
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "body_limit_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "request_timeout_secs must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether HTTPS is configured.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+
+    /// The current value of a setting as text, masked if secret, for the compliance report.
+    pub fn display_value(&self, key: &str) -> String {
+        let opt = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        match key {
+            "listen" => self.listen.to_string(),
+            "data_dir" => self.data_dir.display().to_string(),
+            "public_url" => self.public_url.clone().unwrap_or_default(),
+            "tls_cert" => opt(&self.tls_cert),
+            "tls_key" => opt(&self.tls_key),
+            "master_key_file" => opt(&self.master_key_file),
+            "master_key" => self
+                .master_key
+                .as_ref()
+                .map(|_| "***".to_owned())
+                .unwrap_or_default(),
+            "body_limit_bytes" => self.body_limit_bytes.to_string(),
+            "request_timeout_secs" => self.request_timeout_secs.to_string(),
+            "log_format" => format!("{:?}", self.log_format).to_lowercase(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Environment values are strings; numbers are given as numbers so the typed fields accept them.
+fn env_value(key: &str, value: &str) -> toml::Value {
+    match key {
+        "body_limit_bytes" | "request_timeout_secs" => value
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .unwrap_or_else(|_| toml::Value::String(value.to_owned())),
+        _ => toml::Value::String(value.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_private() {
+        let c = Config::load(None, env(&[]), &Overrides::default()).unwrap();
+        assert!(c.listen.ip().is_loopback());
+        assert!(!c.tls());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        std::fs::write(&p, "listne = \"127.0.0.1:1\"\n").unwrap();
+        let e = Config::load(Some(&p), env(&[]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listne"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        std::fs::write(
+            &p,
+            "listen = \"127.0.0.1:1000\"\nrequest_timeout_secs = 5\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&p),
+            env(&[
+                ("TRYGG_LISTEN", "127.0.0.1:2000"),
+                ("TRYGG_REQUEST_TIMEOUT_SECS", "7"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 2000);
+        assert_eq!(c.request_timeout_secs, 7);
+        let c = Config::load(
+            Some(&p),
+            env(&[("TRYGG_LISTEN", "127.0.0.1:2000")]),
+            &Overrides {
+                listen: Some("127.0.0.1:3000".parse().unwrap()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 3000);
+    }
+
+    #[test]
+    fn plain_http_off_loopback_is_refused() {
+        let e = Config::load(
+            None,
+            env(&[("TRYGG_LISTEN", "0.0.0.0:8080")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("loopback"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let c = Config::load(
+            None,
+            env(&[("TRYGG_MASTER_KEY", "c2VjcmV0")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.display_value("master_key"), "***");
+        assert!(!format!("{c:?}").contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn every_setting_has_a_display_value_arm() {
+        let c = Config::default();
+        for s in SETTINGS {
+            if !s.secret && !s.default.is_empty() {
+                assert!(!c.display_value(s.key).is_empty(), "{}", s.key);
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The one mapping from errors to HTTP: RFC 9457 problem details (`application/problem+json`).
+//!
+//! Every failure site has a stable `code` (`TR-` and four characters) that operators can search
+//! for. What a person sees (`title`, `detail`) is kept apart from what is logged: a 5xx says only
+//! "Something went wrong" and the request id, while the cause is logged inside the request's span
+//! with no personal data (store errors never carry it).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use trygg_store::StoreError;
+
+/// The content type of a problem document.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An API error, rendered as problem+json.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable failure-site code.
+    pub code: &'static str,
+    /// Short, fixed summary of the problem type.
+    pub title: &'static str,
+    /// What went wrong in this case, safe to show (no personal data).
+    pub detail: String,
+    /// The cause, for the log only.
+    log: Option<String>,
+}
+
+/// The body of a problem response (RFC 9457), as documented in the OpenAPI document.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong in this case.
+    pub detail: String,
+    /// Stable failure-site code.
+    pub code: String,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            log: None,
+        }
+    }
+
+    /// 400: the request is malformed.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, "Bad request", detail)
+    }
+
+    /// 422: well-formed, but a value breaks a rule.
+    pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            "Invalid value",
+            detail,
+        )
+    }
+
+    /// 404: no such resource, or one the caller may not know exists.
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, "Not found", detail)
+    }
+
+    /// 401: no valid credentials.
+    pub fn unauthorized(code: &'static str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            code,
+            "Unauthorized",
+            "valid credentials are needed for this request",
+        )
+    }
+
+    /// 500 with a cause for the log.
+    pub fn internal(code: &'static str, cause: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code,
+            "Internal error",
+            "Something went wrong. Quote the request id to the operator.",
+        );
+        e.log = Some(cause.to_string());
+        e
+    }
+
+    /// Renders a problem response for a status alone (used to turn framework errors into
+    /// problems).
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, title, detail) = match status {
+            StatusCode::NOT_FOUND => ("TR-H404", "Not found", "no such resource"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "TR-H405",
+                "Method not allowed",
+                "this resource does not accept that method",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "TR-H413",
+                "Payload too large",
+                "the request body is larger than this server accepts",
+            ),
+            StatusCode::REQUEST_TIMEOUT => {
+                ("TR-H408", "Request timeout", "the request took too long")
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "TR-H415",
+                "Unsupported media type",
+                "send the body as application/json",
+            ),
+            s if s.is_server_error() => (
+                "TR-H500",
+                "Internal error",
+                "Something went wrong. Quote the request id to the operator.",
+            ),
+            _ => ("TR-H400", "Bad request", "the request could not be handled"),
+        };
+        Self::new(status, code, title, detail)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => {
+                Self::new(StatusCode::CONFLICT, "TR-S409", "Conflict", what)
+            }
+            StoreError::Invalid(what) => Self::invalid("TR-S422", what),
+            other => Self::internal("TR-S500", other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.log {
+            tracing::error!(code = self.code, cause = %cause, "request failed");
+        }
+        let body = Problem {
+            type_: format!("/problems/{}", self.code.to_ascii_lowercase()),
+            title: self.title.to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            code: self.code.to_owned(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut res = (self.status, bytes).into_response();
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        res
+    }
+}

@@ -1,0 +1,27 @@
+//! Trygg's server: the axum application (API, pages), configuration, the command line and the
+//! `trygg` binary's entry points. This is the only crate that knows HTTP; the crates it uses are
+//! tested without sockets.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+pub mod serve;
+
+/// Sets up logging to stderr. `RUST_LOG` filters (default `info`). Logs carry methods, paths,
+/// statuses, request ids and codes, never personal data.
+pub fn init_logging(format: config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
+}

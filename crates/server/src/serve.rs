@@ -1,0 +1,124 @@
+//! Running the server: open the store with its master key, bind the listener (HTTPS with rustls
+//! when a certificate is configured, plain HTTP only on loopback), print where to go, and shut
+//! down gracefully on SIGTERM or SIGINT: in-flight requests finish, then every database is closed
+//! cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use trygg_store::crypto::MasterKeySource;
+use trygg_store::{MasterKey, Store, StoreConfig};
+
+use crate::app::{router, AppState};
+use crate::config::Config;
+
+/// Opens the store named by the configuration, resolving the master key: the `master_key` value
+/// (environment), else `master_key_file`, else `<data_dir>/master.key`, generated if missing.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let (key, source) = if let Some(v) = &config.master_key {
+        (MasterKey::from_base64(v)?, MasterKeySource::Value)
+    } else if let Some(f) = &config.master_key_file {
+        (MasterKey::from_file(f)?, MasterKeySource::File)
+    } else {
+        MasterKey::load_or_generate(&config.data_dir.join("master.key"))?
+    };
+    if source == MasterKeySource::Generated {
+        let msg = format!(
+            "WARNING: generated a new master key in {}. Anyone with this file and a copy of the \
+             databases can read all personal data. For production, keep the master key on separate \
+             storage (master_key_file) or in the environment (TRYGG_MASTER_KEY), and back it up: \
+             without it the data cannot be read.",
+            config.data_dir.join("master.key").display()
+        );
+        tracing::warn!("{msg}");
+    }
+    let store = Store::open(
+        &StoreConfig {
+            data_dir: config.data_dir.clone(),
+        },
+        key,
+    )
+    .await?;
+    Ok(store)
+}
+
+/// What to print once the server listens.
+pub type OnListening = Box<dyn FnOnce(SocketAddr, &str) + Send>;
+
+/// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+pub async fn serve(
+    config: Config,
+    store: Arc<Store>,
+    on_listening: OnListening,
+) -> anyhow::Result<()> {
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config.clone()),
+    };
+    let app = router(state).into_make_service();
+    let handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+    let scheme = if config.tls() { "https" } else { "http" };
+    let watch = handle.clone();
+    tokio::spawn(async move {
+        if let Some(addr) = watch.listening().await {
+            on_listening(addr, scheme);
+        }
+    });
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+            .await
+            .with_context(|| {
+                format!(
+                    "loading the TLS certificate {} and key {}",
+                    cert.display(),
+                    key.display()
+                )
+            })?;
+        axum_server::bind_rustls(config.listen, tls)
+            .handle(handle)
+            .serve(app)
+            .await
+            .with_context(|| format!("serving on {}", config.listen))?;
+    } else {
+        if !config.listen.ip().is_loopback() {
+            anyhow::bail!("plain HTTP is allowed only on a loopback address");
+        }
+        tracing::warn!(
+            "serving plain HTTP on loopback; put a TLS proxy in front or set tls_cert and tls_key (VC-ENC-1)"
+        );
+        axum_server::bind(config.listen)
+            .handle(handle)
+            .serve(app)
+            .await
+            .with_context(|| format!("serving on {}", config.listen))?;
+    }
+    store.close().await;
+    tracing::info!("stopped; databases closed");
+    Ok(())
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+    handle.graceful_shutdown(Some(Duration::from_secs(30)));
+}

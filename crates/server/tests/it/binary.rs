@@ -1,0 +1,345 @@
+//! The real `trygg` binary: `trygg demo` seeds two organisations into per-organisation database
+//! files, serves, stops cleanly on SIGTERM, is safe to run twice, and leaves no personal data in
+//! plaintext anywhere in the data directory. Also the administrative commands and HTTPS.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_trygg");
+
+struct Running {
+    child: Child,
+    base: String,
+    token: String,
+    lines: Vec<String>,
+}
+
+/// Starts `trygg <args>` and reads stdout until the start page line, with a time limit.
+fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut lines = Vec::new();
+    let mut base = None;
+    let mut token = String::new();
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("trygg exited early with {status}: {lines:?}");
+            }
+            continue;
+        };
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http")) {
+            if line.contains("Start page") || line.contains("listening") {
+                base = Some(url.trim_end_matches('/').to_owned());
+            }
+        }
+        if line.contains("Demo API token:") {
+            token = line.split_whitespace().last().unwrap().to_owned();
+        }
+        let done = line.starts_with("Stop with") || line.contains("listening on");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let base = base.unwrap_or_else(|| panic!("no URL printed within 60 s: {lines:?}"));
+    Running {
+        child,
+        base,
+        token,
+        lines,
+    }
+}
+
+fn terminate(mut r: Running) {
+    let status = Command::new("kill")
+        .args(["-TERM", &r.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = r.child.try_wait().unwrap() {
+            assert!(s.success(), "trygg should exit 0 on SIGTERM, got {s}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "trygg did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn demo_serves_seeds_per_org_databases_and_leaves_no_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let r = start(
+        &["demo", "--data-dir", data_s, "--listen", "127.0.0.1:0"],
+        &[],
+    );
+    assert!(r.lines.iter().any(|l| l.contains("records added")));
+    let http = reqwest::Client::new();
+    let h = http
+        .get(format!("{}/healthz", r.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.status(), 200);
+    let doc: serde_json::Value = http
+        .get(format!("{}/api/v1/openapi.json", r.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["paths"].is_object());
+    let orgs: Vec<serde_json::Value> = http
+        .get(format!("{}/api/v1/orgs", r.base))
+        .bearer_auth(&r.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slugs: Vec<&str> = orgs.iter().map(|o| o["slug"].as_str().unwrap()).collect();
+    assert_eq!(
+        slugs,
+        ["normbakken-kommune-hjemmetjenesten", "normland-legesenter"]
+    );
+    // Real decrypted data comes back through the API.
+    let patients: Vec<serde_json::Value> = http
+        .get(format!(
+            "{}/api/v1/orgs/normland-legesenter/patients",
+            r.base
+        ))
+        .bearer_auth(&r.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patients.len(), 3);
+    terminate(r);
+
+    // One control database and one database file per organisation (PC-VENDOR-4).
+    assert!(data.join("control.sqlite").is_file());
+    let org_dbs: Vec<_> = std::fs::read_dir(data.join("orgs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sqlite"))
+        .collect();
+    assert_eq!(org_dbs.len(), 2);
+
+    // Running it twice is safe: nothing is added the second time, the token is the same.
+    let r2 = start(
+        &["demo", "--data-dir", data_s, "--listen", "127.0.0.1:0"],
+        &[],
+    );
+    assert!(
+        r2.lines.iter().any(|l| l.contains("(0 demo records added")),
+        "{:?}",
+        r2.lines
+    );
+    terminate(r2);
+
+    // The plaintext scan: no name, national identity number, phone number or e-mail address of
+    // the demo data appears anywhere in the raw bytes of any file in the data directory.
+    let needles = trygg_server::demo::personal_strings();
+    assert!(
+        needles.len() >= 30,
+        "the scan must look for every demo person"
+    );
+    let files = files_under(&data);
+    assert!(files.len() >= 4);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for n in &needles {
+            // Also as UTF-16, the other encoding SQLite can use for text.
+            let utf16: Vec<u8> = n.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+            let found = bytes.windows(n.len()).any(|w| w == n.as_bytes())
+                || bytes.windows(utf16.len()).any(|w| w == utf16.as_slice());
+            assert!(!found, "personal data in plaintext in {}", f.display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn org_commands_are_scriptable_and_errors_are_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "org",
+            "create",
+            "--data-dir",
+            d,
+            "--name",
+            "Sørbyen helsestasjon",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let org: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(org["slug"], "sorbyen-helsestasjon");
+    let out = Command::new(BIN)
+        .args(["org", "list", "--data-dir", d, "--json"])
+        .output()
+        .unwrap();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.len(), 1);
+    // The same again is a clear error, not a panic.
+    let out = Command::new(BIN)
+        .args([
+            "org",
+            "create",
+            "--data-dir",
+            d,
+            "--name",
+            "Sørbyen helsestasjon",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("trygg: ") && err.contains("exists"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+    // An unknown key in a configuration file is named.
+    let cfg = dir.path().join("t.toml");
+    std::fs::write(&cfg, "lissen = 1\n").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "org",
+            "list",
+            "--data-dir",
+            d,
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lissen"));
+    // Plain HTTP off loopback is refused at start.
+    let out = Command::new(BIN)
+        .args(["serve", "--data-dir", d, "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+}
+
+#[tokio::test]
+async fn https_with_tls_1_2_or_later_and_hsts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let data = dir.path().join("data");
+    let r = start(
+        &[
+            "serve",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[
+            ("TRYGG_TLS_CERT", cert_path.to_str().unwrap()),
+            ("TRYGG_TLS_KEY", key_path.to_str().unwrap()),
+        ],
+    );
+    assert!(r.base.starts_with("https://"), "{}", r.base);
+    let port = r.base.rsplit(':').next().unwrap().to_owned();
+    let url = format!("https://localhost:{port}/healthz");
+    let ok = Command::new("curl")
+        .args([
+            "-sS",
+            "-D",
+            "-",
+            "--cacert",
+            cert_path.to_str().unwrap(),
+            &url,
+        ])
+        .output()
+        .expect("curl is needed for the HTTPS test");
+    let text = String::from_utf8_lossy(&ok.stdout).to_lowercase();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        text.contains("strict-transport-security: max-age="),
+        "{text}"
+    );
+    // TLS 1.1 is refused.
+    let old = Command::new("curl")
+        .args([
+            "-sS",
+            "--tls-max",
+            "1.1",
+            "--tlsv1.1",
+            "--cacert",
+            cert_path.to_str().unwrap(),
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(!old.status.success(), "TLS 1.1 must be refused");
+    // Plain HTTP to the TLS port gets no answer with data.
+    let plain = Command::new("curl")
+        .args(["-sS", &format!("http://127.0.0.1:{port}/healthz")])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("ok"));
+    terminate(r);
+}

@@ -1,0 +1,8 @@
+//! Integration tests: one binary (faster to link), each module starting the real server on an
+//! ephemeral port with a temporary data directory, or running the real `trygg` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+mod api;
+mod binary;
+mod common;
+mod pages;

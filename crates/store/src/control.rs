@@ -1,0 +1,185 @@
+//! The control database: organisations (with their wrapped data keys) and API tokens. It holds no
+//! personal data (PC-VENDOR-4).
+
+use std::path::Path;
+
+use sqlx::Row as _;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use trygg_core::OrgSlug;
+use uuid::Uuid;
+
+use crate::crypto::{fill_random, sha256_hex};
+use crate::db::{Db, Migrations};
+use crate::StoreError;
+
+/// An organisation (tenant), as the control database knows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Organisation {
+    /// Stable id; also the name of its database file.
+    pub id: Uuid,
+    /// Short name for paths and the CLI.
+    pub slug: OrgSlug,
+    /// Display name.
+    pub name: String,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// An API token's record (never its secret).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApiToken {
+    /// Stable id.
+    pub id: Uuid,
+    /// What it is for.
+    pub label: String,
+}
+
+pub(crate) struct ControlDb {
+    db: Db,
+}
+
+pub(crate) fn fmt_time(t: OffsetDateTime) -> Result<String, StoreError> {
+    t.format(&Rfc3339)
+        .map_err(|_| StoreError::Invalid("a time could not be formatted"))
+}
+
+pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| StoreError::Corrupt("a stored time is invalid"))
+}
+
+pub(crate) fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|_| StoreError::Corrupt("a stored id is invalid"))
+}
+
+impl ControlDb {
+    pub(crate) async fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: Db::open_sqlite(path, Migrations::Control).await?,
+        })
+    }
+
+    pub(crate) async fn insert_org(
+        &self,
+        org: &Organisation,
+        wrapped_key: &[u8],
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO organisations (id, slug, name, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(org.id.to_string())
+        .bind(org.slug.as_str())
+        .bind(&org.name)
+        .bind(wrapped_key)
+        .bind(fmt_time(org.created_at)?)
+        .execute(self.db.sqlite())
+        .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                "an organisation with that short name exists",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) async fn list_orgs(&self) -> Result<Vec<Organisation>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, slug, name, created_at FROM organisations ORDER BY slug")
+                .fetch_all(self.db.sqlite())
+                .await?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    pub(crate) async fn org_by_slug(
+        &self,
+        slug: &OrgSlug,
+    ) -> Result<Option<Organisation>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, slug, name, created_at FROM organisations WHERE slug = ?")
+                .bind(slug.as_str())
+                .fetch_optional(self.db.sqlite())
+                .await?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    pub(crate) async fn wrapped_key(&self, id: Uuid) -> Result<Vec<u8>, StoreError> {
+        let row = sqlx::query("SELECT wrapped_key FROM organisations WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_one(self.db.sqlite())
+            .await?;
+        Ok(row.try_get("wrapped_key")?)
+    }
+
+    pub(crate) async fn create_api_token(
+        &self,
+        label: &str,
+        now: OffsetDateTime,
+    ) -> Result<(ApiToken, String), StoreError> {
+        let label = label.trim();
+        if label.is_empty() || label.len() > 100 {
+            return Err(StoreError::Invalid(
+                "a token's label has 1 to 100 characters",
+            ));
+        }
+        let mut raw = [0u8; 32];
+        fill_random(&mut raw)?;
+        let secret = format!("trygg_{}", hex::encode(raw));
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO api_tokens (id, label, token_hash, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(label)
+        .bind(sha256_hex(secret.as_bytes()))
+        .bind(fmt_time(now)?)
+        .execute(self.db.sqlite())
+        .await?;
+        Ok((
+            ApiToken {
+                id,
+                label: label.to_owned(),
+            },
+            secret,
+        ))
+    }
+
+    pub(crate) async fn check_api_token(
+        &self,
+        secret: &str,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, label FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(sha256_hex(secret.as_bytes()))
+        .fetch_optional(self.db.sqlite())
+        .await?;
+        row.map(|r| {
+            Ok(ApiToken {
+                id: parse_uuid(r.try_get("id")?)?,
+                label: r.try_get("label")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.db.sqlite()).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        self.db.close().await;
+    }
+}
+
+fn org_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Organisation, StoreError> {
+    Ok(Organisation {
+        id: parse_uuid(r.try_get("id")?)?,
+        slug: OrgSlug::parse(r.try_get("slug")?)
+            .map_err(|_| StoreError::Corrupt("a stored organisation slug is invalid"))?,
+        name: r.try_get("name")?,
+        created_at: parse_time(r.try_get("created_at")?)?,
+    })
+}

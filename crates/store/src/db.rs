@@ -1,0 +1,111 @@
+//! The database backends behind one enum. Today: SQLite files (the embedded default), one per
+//! organisation plus the control database. PostgreSQL slots in as a second variant; the SQL that
+//! differs between dialects is kept here (marked `DIALECT`), so callers never match on it.
+
+use std::path::Path;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use crate::StoreError;
+
+/// Which migration set a database gets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Migrations {
+    /// The control database.
+    Control,
+    /// An organisation's database.
+    Org,
+}
+
+/// One database connection pool.
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    /// A SQLite file in WAL mode.
+    Sqlite(SqlitePool),
+}
+
+impl Db {
+    /// Opens (creating with mode 0600 if needed) a SQLite file in WAL mode with full fsync, foreign
+    /// keys on, and applies the embedded migrations.
+    pub(crate) async fn open_sqlite(
+        path: &Path,
+        migrations: Migrations,
+    ) -> Result<Self, StoreError> {
+        create_private_file(path)?;
+        let url = format!("sqlite://{}", path.display());
+        // DIALECT: SQLite pragmas. `synchronous = FULL` so a committed write (an audit entry
+        // above all) survives a power cut.
+        let opts = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
+        match migrations {
+            Migrations::Control => sqlx::migrate!("./migrations/control").run(&pool).await?,
+            Migrations::Org => sqlx::migrate!("./migrations/org").run(&pool).await?,
+        }
+        Ok(Self::Sqlite(pool))
+    }
+
+    /// The SQLite pool.
+    pub(crate) fn sqlite(&self) -> &SqlitePool {
+        match self {
+            Self::Sqlite(p) => p,
+        }
+    }
+
+    /// Closes the pool; for SQLite this checkpoints the WAL into the main file.
+    pub(crate) async fn close(&self) {
+        match self {
+            Self::Sqlite(p) => {
+                // A failed checkpoint leaves a valid WAL behind, which SQLite replays on open.
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(p)
+                    .await;
+                p.close().await;
+            }
+        }
+    }
+}
+
+/// Creates a directory (and parents) readable only by its owner, or checks an existing one.
+pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        what: format!("creating {}", dir.display()),
+        source,
+    };
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    opts.open(path).map(drop).map_err(|source| StoreError::Io {
+        what: format!("creating {}", path.display()),
+        source,
+    })
+}

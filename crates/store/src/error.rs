@@ -1,0 +1,36 @@
+//! The store's errors. Each variant says what went wrong without repeating personal data; the
+//! server maps them to HTTP problems in one place.
+
+/// An error from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed (I/O, corruption, constraint outside the cases below).
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Applying the embedded migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A file or directory operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Encryption, decryption or key handling failed.
+    #[error("cryptography error: {0}")]
+    Crypto(&'static str),
+    /// A key file or value is not usable.
+    #[error("master key: {0}")]
+    MasterKey(String),
+    /// The row would break a uniqueness rule.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// A value handed to the store breaks a rule.
+    #[error("invalid: {0}")]
+    Invalid(&'static str),
+    /// A stored value could not be read back (corrupt or tampered).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(&'static str),
+}

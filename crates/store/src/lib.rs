@@ -1,0 +1,174 @@
+//! Trygg's persistence: a control database with no personal data, and one database and one data
+//! key per organisation (PC-VENDOR-4), with personal data sealed under that key.
+//!
+//! The store persists and encrypts; it has no rules about who may see what (that is decided above
+//! it). Code reaches an organisation's data only through an [`OrgStore`] handle, obtained from
+//! [`Store::org`] for one organisation: no method takes an organisation id next to a query, so no
+//! query can reach another organisation's tables.
+//!
+//! Backends: SQLite files under the data directory (the embedded default). The backend sits behind
+//! [`db::Db`], an enum, so PostgreSQL (one database per organisation) slots in as a second variant
+//! without touching callers; SQL that differs between dialects is kept in `db.rs` and marked.
+#![deny(missing_docs)]
+
+mod control;
+pub mod crypto;
+mod db;
+mod error;
+mod org;
+
+pub use control::{ApiToken, Organisation};
+pub use crypto::MasterKey;
+pub use error::StoreError;
+pub use org::{NewPatient, NewPersonnel, OrgStore, Patient, Personnel};
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::RwLock;
+use trygg_core::OrgSlug;
+use uuid::Uuid;
+
+/// Where and how to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The data directory: `control.sqlite`, `orgs/<id>.sqlite`, and in the embedded default
+    /// `master.key`.
+    pub data_dir: PathBuf,
+}
+
+/// The whole store: the control database, the master key and the organisations' databases,
+/// opened on first use and kept open.
+pub struct Store {
+    data_dir: PathBuf,
+    control: control::ControlDb,
+    master: MasterKey,
+    orgs: RwLock<HashMap<Uuid, Arc<OrgStore>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (and creates, with migrations) the control database in `config.data_dir`, with the
+    /// given master key.
+    pub async fn open(config: &StoreConfig, master: MasterKey) -> Result<Self, StoreError> {
+        db::ensure_private_dir(&config.data_dir)?;
+        db::ensure_private_dir(&config.data_dir.join("orgs"))?;
+        let control = control::ControlDb::open(&config.data_dir.join("control.sqlite")).await?;
+        Ok(Self {
+            data_dir: config.data_dir.clone(),
+            control,
+            master,
+            orgs: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Creates an organisation: a row in the control database, a fresh data key wrapped by the
+    /// master key, and its own database file with migrations applied.
+    pub async fn create_org(
+        &self,
+        slug: &OrgSlug,
+        name: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Organisation, StoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(StoreError::Invalid(
+                "an organisation's name has 1 to 200 characters",
+            ));
+        }
+        if self.control.org_by_slug(slug).await?.is_some() {
+            return Err(StoreError::Conflict(
+                "an organisation with that short name exists",
+            ));
+        }
+        let id = Uuid::new_v4();
+        let data_key = crypto::DataKey::generate()?;
+        let wrapped = self.master.wrap(id, &data_key)?;
+        // Create the organisation's database first: a crash after this leaves an unused file, not
+        // a control row pointing at nothing.
+        let path = self.org_db_path(id);
+        let db = db::Db::open_sqlite(&path, db::Migrations::Org).await?;
+        db.close().await;
+        let org = Organisation {
+            id,
+            slug: slug.clone(),
+            name: name.to_owned(),
+            created_at: now,
+        };
+        self.control.insert_org(&org, &wrapped).await?;
+        Ok(org)
+    }
+
+    /// Every organisation, by slug.
+    pub async fn list_orgs(&self) -> Result<Vec<Organisation>, StoreError> {
+        self.control.list_orgs().await
+    }
+
+    /// One organisation by slug.
+    pub async fn org_by_slug(&self, slug: &OrgSlug) -> Result<Option<Organisation>, StoreError> {
+        self.control.org_by_slug(slug).await
+    }
+
+    /// The handle to one organisation's data, opening its database on first use.
+    pub async fn org(&self, org: &Organisation) -> Result<Arc<OrgStore>, StoreError> {
+        if let Some(h) = self.orgs.read().await.get(&org.id) {
+            return Ok(h.clone());
+        }
+        let mut orgs = self.orgs.write().await;
+        if let Some(h) = orgs.get(&org.id) {
+            return Ok(h.clone());
+        }
+        let wrapped = self.control.wrapped_key(org.id).await?;
+        let data_key = self.master.unwrap(org.id, &wrapped)?;
+        let db = db::Db::open_sqlite(&self.org_db_path(org.id), db::Migrations::Org).await?;
+        let handle = Arc::new(OrgStore::new(org.clone(), db, &data_key)?);
+        orgs.insert(org.id, handle.clone());
+        Ok(handle)
+    }
+
+    /// Creates an API token for operators and integrations and returns it once; only its hash is
+    /// kept.
+    pub async fn create_api_token(
+        &self,
+        label: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<(ApiToken, String), StoreError> {
+        self.control.create_api_token(label, now).await
+    }
+
+    /// The live (not revoked) token with this secret, if any.
+    pub async fn check_api_token(&self, secret: &str) -> Result<Option<ApiToken>, StoreError> {
+        self.control.check_api_token(secret).await
+    }
+
+    /// Whether the control database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.control.ping().await
+    }
+
+    /// Closes every database cleanly (WAL checkpointed), for shutdown.
+    pub async fn close(&self) {
+        let orgs: Vec<_> = self.orgs.write().await.drain().collect();
+        for (_, h) in orgs {
+            h.close().await;
+        }
+        self.control.close().await;
+    }
+
+    fn org_db_path(&self, id: Uuid) -> PathBuf {
+        self.data_dir.join("orgs").join(format!("{id}.sqlite"))
+    }
+}

@@ -1,0 +1,94 @@
+// Browser-test harness: starts the real `trygg demo` binary on an ephemeral loopback port with a
+// temporary data directory, and launches Debian's Chromium through playwright-core. Every page
+// records console errors and every request, so a test can assert that none went to another origin.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+export const BIN = process.env.TRYGG_BIN ?? join(ROOT, "target/debug/trygg");
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+/** Starts `trygg demo` and resolves when it prints its start page, with the base URL and token. */
+export async function startTrygg(args = []) {
+  const dataDir = mkdtempSync(join(tmpdir(), "trygg-e2e-"));
+  const child = spawn(BIN, ["demo", "--data-dir", dataDir, "--listen", "127.0.0.1:0", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RUST_LOG: "warn" },
+  });
+  const stderr = [];
+  child.stderr.on("data", (d) => stderr.push(d.toString()));
+  const lines = createInterface({ input: child.stdout });
+  const info = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`trygg did not start in 60 s: ${stderr.join("")}`)), 60_000);
+    const found = {};
+    child.on("exit", (code) => fail(new Error(`trygg exited with ${code}: ${stderr.join("")}`)));
+    lines.on("line", (line) => {
+      const url = line.match(/(https?:\/\/\S+)/)?.[1];
+      if (line.includes("Start page") && url) found.base = url.replace(/\/$/, "");
+      if (line.includes("Demo API token:")) found.token = line.trim().split(/\s+/).pop();
+      if (line.startsWith("Stop with")) {
+        clearTimeout(timer);
+        ok(found);
+      }
+    });
+  });
+  return {
+    ...info,
+    dataDir,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((ok) => (child.exitCode !== null ? ok() : child.on("exit", ok)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launches headless Chromium with the flags this closed network needs. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--use-fake-ui-for-media-stream",
+      "--use-fake-device-for-media-stream",
+    ],
+  });
+}
+
+/** Opens a page that records console errors, page errors and every request URL. */
+export async function openPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const record = { consoleErrors: [], requests: [] };
+  page.on("console", (m) => {
+    if (m.type() === "error") record.consoleErrors.push(m.text());
+  });
+  page.on("pageerror", (e) => record.consoleErrors.push(String(e)));
+  page.on("request", (r) => record.requests.push(r.url()));
+  return { page, context, record };
+}
+
+/** Runs axe-core in the page and returns the WCAG 2.1 A/AA violations. */
+export async function axeViolations(page) {
+  const { createRequire } = await import("node:module");
+  const require = createRequire(import.meta.url);
+  const { readFileSync } = await import("node:fs");
+  const source = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+  // Injected through the DevTools protocol, not a <script> tag, so the page's CSP is untouched.
+  await page.evaluate(source);
+  const result = await page.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+  );
+  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
