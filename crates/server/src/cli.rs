@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The tamper-evident audit log of one organisation.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print every setting with its current value (secrets masked) and the recommended value.
     Config {
         #[command(flatten)]
@@ -94,6 +99,50 @@ enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify the whole log: exit 0 when intact, 1 naming the first bad entry otherwise.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the log as a FHIR R4 Bundle of AuditEvent (the export is itself logged).
+    Export {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Fhir)]
+        format: ExportFormat,
+        /// Only events about this patient (patient id).
+        #[arg(long)]
+        patient: Option<uuid::Uuid>,
+    },
+    /// Print the newest signed checkpoint (C2SP signed note).
+    Checkpoint {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    /// FHIR R4 Bundle of AuditEvent resources (JSON).
+    Fhir,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +287,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Audit { command } => audit_command(command).await,
         Command::Config { common, json } => {
             let config = load_config(&common, None)?;
             let rows: Vec<_> = crate::config::SETTINGS
@@ -286,4 +336,116 @@ async fn demo_token(store: &trygg_store::Store, config: &Config) -> anyhow::Resu
         .await?;
     trygg_store::crypto::write_private_file(&path, secret.as_bytes())?;
     Ok(secret)
+}
+
+async fn open_org(
+    common: &Common,
+    org: &str,
+) -> anyhow::Result<(trygg_store::Store, std::sync::Arc<trygg_store::OrgStore>)> {
+    let config = load_config(common, None)?;
+    let store = serve::open_store(&config).await?;
+    let slug = OrgSlug::parse(org).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(o) = store.org_by_slug(&slug).await? else {
+        store.close().await;
+        anyhow::bail!("no organisation with the short name {org}");
+    };
+    let h = store.org(&o).await?;
+    Ok((store, h))
+}
+
+async fn audit_command(command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Verify { common, org, json } => {
+            let (store, h) = open_org(&common, &org).await?;
+            let result = h.verify_audit().await;
+            store.close().await;
+            match result? {
+                Ok(sum) => {
+                    if json {
+                        print_json(&serde_json::json!({
+                            "org": org, "intact": true, "entries": sum.entries,
+                            "checkpoints": sum.checkpoints, "root": sum.root.to_hex(),
+                            "latest_checkpoint": sum.latest_checkpoint,
+                        }))?;
+                    } else {
+                        println!(
+                            "audit log of {org} is intact: {} entries, {} signed checkpoints, root {}",
+                            sum.entries,
+                            sum.checkpoints,
+                            sum.root.to_hex()
+                        );
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    if json {
+                        print_json(&serde_json::json!({
+                            "org": org, "intact": false, "first_bad_seq": e.first_bad_seq,
+                            "code": e.kind.code(), "error": e.to_string(),
+                        }))?;
+                    }
+                    anyhow::bail!("audit log of {org} is NOT intact: {e}")
+                }
+            }
+        }
+        AuditCommand::Export {
+            common,
+            org,
+            format: ExportFormat::Fhir,
+            patient,
+        } => {
+            let (store, h) = open_org(&common, &org).await?;
+            let result = export_fhir(&h, patient).await;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&result?)?);
+            Ok(())
+        }
+        AuditCommand::Checkpoint { common, org } => {
+            let (store, h) = open_org(&common, &org).await?;
+            let cp = h.audit_checkpoint().await;
+            store.close().await;
+            match cp? {
+                Some(text) => {
+                    print!("{text}");
+                    Ok(())
+                }
+                None => anyhow::bail!("the audit log of {org} has no entries yet"),
+            }
+        }
+    }
+}
+
+async fn export_fhir(
+    h: &trygg_store::OrgStore,
+    patient: Option<uuid::Uuid>,
+) -> anyhow::Result<serde_json::Value> {
+    let now = time::OffsetDateTime::now_utc();
+    let pid = patient.map(|p| p.to_string());
+    let events = h.audit_events(pid.as_deref()).await?;
+    let slug = &h.organisation().slug;
+    let bundle = trygg_audit::fhir::bundle(
+        slug,
+        events.iter().map(|(seq, e)| (*seq, e)),
+        trygg_audit::Timestamp::from_datetime(now)?,
+    )?;
+    // The export is an access to the log: it is logged before the data leaves.
+    let mut tx = h.begin().await?;
+    let e = crate::audit_events::event(
+        slug,
+        &crate::audit_events::Actor::system("cli"),
+        crate::audit_events::Did {
+            category: trygg_audit::Category::Export,
+            operation: "audit.export",
+            action: trygg_audit::Action::Read,
+            outcome: trygg_audit::Outcome::Success,
+            entity: ("AuditEvent", None),
+            patient,
+            basis: trygg_audit::Basis::Administration,
+        },
+        now,
+    )
+    .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(bundle)
 }

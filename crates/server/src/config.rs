@@ -67,6 +67,13 @@ pub const SETTINGS: &[Setting] = &[
         recommended: Some("a file outside the data directory, on separate storage"),
     },
     Setting {
+        key: "audit_key_file",
+        doc: "File with the base64 PKCS#8 Ed25519 key that signs audit checkpoints. Default: <data_dir>/audit-signing.key, generated on first start.",
+        default: "",
+        secret: false,
+        recommended: Some("a file outside the data directory, readable only by Trygg"),
+    },
+    Setting {
         key: "master_key",
         doc: "The base64 master key itself (use the environment variable TRYGG_MASTER_KEY, not the file).",
         default: "",
@@ -113,6 +120,8 @@ pub struct Config {
     /// See [`SETTINGS`].
     pub master_key_file: Option<PathBuf>,
     /// See [`SETTINGS`].
+    pub audit_key_file: Option<PathBuf>,
+    /// See [`SETTINGS`].
     pub master_key: Option<String>,
     /// See [`SETTINGS`].
     pub body_limit_bytes: usize,
@@ -131,6 +140,7 @@ impl std::fmt::Debug for Config {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("master_key_file", &self.master_key_file)
+            .field("audit_key_file", &self.audit_key_file)
             .field("master_key", &self.master_key.as_ref().map(|_| "***"))
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("request_timeout_secs", &self.request_timeout_secs)
@@ -158,6 +168,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             master_key_file: None,
+            audit_key_file: None,
             master_key: None,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
@@ -268,6 +279,17 @@ impl Config {
         Ok(())
     }
 
+    /// The host named in audit checkpoint origins: the host of `public_url`, else `trygg.local`.
+    pub fn audit_host(&self) -> String {
+        self.public_url
+            .as_deref()
+            .and_then(|u| u.split("://").nth(1))
+            .and_then(|rest| rest.split(['/', ':']).next())
+            .filter(|h| !h.is_empty())
+            .unwrap_or("trygg.local")
+            .to_owned()
+    }
+
     /// Whether HTTPS is configured.
     pub fn tls(&self) -> bool {
         self.tls_cert.is_some()
@@ -287,6 +309,7 @@ impl Config {
             "tls_cert" => opt(&self.tls_cert),
             "tls_key" => opt(&self.tls_key),
             "master_key_file" => opt(&self.master_key_file),
+            "audit_key_file" => opt(&self.audit_key_file),
             "master_key" => self
                 .master_key
                 .as_ref()

@@ -7,6 +7,8 @@ use trygg_core::{
 };
 use trygg_store::{NewPatient, NewPersonnel, Organisation, Store};
 
+use crate::audit_events::{event, Actor, Did};
+
 struct DemoOrg {
     name: &'static str,
     personnel: &'static [(&'static str, BuiltinRole, Employment)],
@@ -102,7 +104,9 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             }
         };
         let h = store.org(&org).await?;
-        let existing: Vec<String> = h
+        let actor = Actor::system("demo");
+        let mut tx = h.begin().await?;
+        let existing: Vec<String> = tx
             .list_personnel()
             .await?
             .into_iter()
@@ -117,15 +121,26 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
                 name.split(' ').next().unwrap_or("ansatt").to_lowercase(),
                 slug
             );
-            h.create_personnel(
-                &NewPersonnel {
-                    name: PersonName::parse(name)?,
-                    email: Some(EmailAddress::parse(&email)?),
-                    role: *role,
-                    employment: *employment,
-                },
+            let p = tx
+                .create_personnel(
+                    &NewPersonnel {
+                        name: PersonName::parse(name)?,
+                        email: Some(EmailAddress::parse(&email)?),
+                        role: *role,
+                        employment: *employment,
+                    },
+                    now,
+                )
+                .await?;
+            tx.audit(&demo_event(
+                &org,
+                &actor,
+                "personnel.create",
+                "Practitioner",
+                p.id,
+                None,
                 now,
-            )
+            )?)
             .await?;
             added += 1;
         }
@@ -133,24 +148,78 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             let individual = 100 + 37 * (n as u16 * 3 + i as u16);
             let nid = NationalId::synthetic(*day, *month, *yy, individual)
                 .ok_or_else(|| anyhow::anyhow!("no synthetic number for demo patient {i}"))?;
-            if h.patient_by_national_id(&nid).await?.is_some() {
+            if tx.patient_by_national_id(&nid).await?.is_some() {
                 continue;
             }
-            h.create_patient(
-                &NewPatient {
-                    name: PersonName::parse(name)?,
-                    national_id: nid,
-                    phone: Some(PhoneNumber::parse(phone)?),
-                    email: None,
-                },
+            let p = tx
+                .create_patient(
+                    &NewPatient {
+                        name: PersonName::parse(name)?,
+                        national_id: nid,
+                        phone: Some(PhoneNumber::parse(phone)?),
+                        email: None,
+                    },
+                    now,
+                )
+                .await?;
+            tx.audit(&demo_event(
+                &org,
+                &actor,
+                "patient.create",
+                "Patient",
+                p.id,
+                Some(p.id),
                 now,
-            )
+            )?)
             .await?;
             added += 1;
         }
+        // A run that added nothing still looked people up: that is logged too.
+        tx.audit(&demo_event(
+            &org,
+            &actor,
+            "demo.seed",
+            "Organization",
+            org.id,
+            None,
+            now,
+        )?)
+        .await?;
+        tx.commit().await?;
         orgs.push(org);
     }
     Ok(Seeded { orgs, added })
+}
+
+fn demo_event(
+    org: &Organisation,
+    actor: &Actor,
+    operation: &'static str,
+    entity: &'static str,
+    id: uuid::Uuid,
+    patient: Option<uuid::Uuid>,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<trygg_audit::AuditEvent> {
+    let action = if operation == "demo.seed" {
+        trygg_audit::Action::Read
+    } else {
+        trygg_audit::Action::Create
+    };
+    event(
+        &org.slug,
+        actor,
+        Did {
+            category: trygg_audit::Category::Administration,
+            operation,
+            action,
+            outcome: trygg_audit::Outcome::Success,
+            entity: (entity, Some(id.to_string())),
+            patient,
+            basis: trygg_audit::Basis::System,
+        },
+        now,
+    )
+    .map_err(|e| anyhow::anyhow!("building a demo audit event: {}", e.detail))
 }
 
 /// Every piece of personal data the demo writes, in the forms a leak would take (names, national

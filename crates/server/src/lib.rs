@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod app;
+pub mod audit_events;
 pub mod cli;
 pub mod config;
 pub mod demo;

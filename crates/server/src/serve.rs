@@ -34,11 +34,25 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         );
         tracing::warn!("{msg}");
     }
+    let key_path = config
+        .audit_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("audit-signing.key"));
+    let (audit_key, generated) = trygg_store::audit::load_or_generate_signing_key(&key_path)?;
+    if generated {
+        tracing::warn!(
+            "generated a new audit checkpoint signing key in {}; keep it apart from the databases \
+             (audit_key_file) so that whoever can edit a database cannot re-sign its log",
+            key_path.display()
+        );
+    }
     let store = Store::open(
         &StoreConfig {
             data_dir: config.data_dir.clone(),
+            audit_host: config.audit_host(),
         },
         key,
+        audit_key,
     )
     .await?;
     Ok(store)

@@ -36,6 +36,7 @@ pub struct ApiToken {
     pub label: String,
 }
 
+#[derive(Debug, Clone)]
 pub(crate) struct ControlDb {
     db: Db,
 }
@@ -160,6 +161,42 @@ impl ControlDb {
                 id: parse_uuid(r.try_get("id")?)?,
                 label: r.try_get("label")?,
             })
+        })
+        .transpose()
+    }
+
+    /// Records an organisation's latest audit checkpoint, keeping the larger tree size.
+    pub(crate) async fn set_audit_head(
+        &self,
+        org: Uuid,
+        tree_size: u64,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let size = i64::try_from(tree_size).map_err(|_| StoreError::Invalid("tree too large"))?;
+        sqlx::query(
+            "INSERT INTO audit_heads (org_id, tree_size, checkpoint) VALUES (?, ?, ?) \
+             ON CONFLICT (org_id) DO UPDATE SET tree_size = excluded.tree_size, \
+             checkpoint = excluded.checkpoint WHERE excluded.tree_size > audit_heads.tree_size",
+        )
+        .bind(org.to_string())
+        .bind(size)
+        .bind(text)
+        .execute(self.db.sqlite())
+        .await?;
+        Ok(())
+    }
+
+    /// An organisation's latest audit checkpoint as kept here.
+    pub(crate) async fn audit_head(&self, org: Uuid) -> Result<Option<(u64, String)>, StoreError> {
+        let row = sqlx::query("SELECT tree_size, checkpoint FROM audit_heads WHERE org_id = ?")
+            .bind(org.to_string())
+            .fetch_optional(self.db.sqlite())
+            .await?;
+        row.map(|r| {
+            let size: i64 = r.try_get("tree_size")?;
+            let size =
+                u64::try_from(size).map_err(|_| StoreError::Corrupt("negative tree size"))?;
+            Ok((size, r.try_get("checkpoint")?))
         })
         .transpose()
     }

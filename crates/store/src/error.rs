@@ -30,6 +30,13 @@ pub enum StoreError {
     /// A value handed to the store breaks a rule.
     #[error("invalid: {0}")]
     Invalid(&'static str),
+    /// The audit log could not be written or read.
+    #[error("audit log: {0}")]
+    Audit(String),
+    /// Personal data was touched in a transaction that appended no audit entry; the transaction
+    /// was rolled back (PC-VENDOR-3: an access that cannot be logged does not happen).
+    #[error("refused: personal data accessed without an audit entry")]
+    Unaudited,
     /// A stored value could not be read back (corrupt or tampered).
     #[error("stored data is corrupt: {0}")]
     Corrupt(&'static str),

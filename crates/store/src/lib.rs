@@ -11,6 +11,7 @@
 //! without touching callers; SQL that differs between dialects is kept in `db.rs` and marked.
 #![deny(missing_docs)]
 
+pub mod audit;
 mod control;
 pub mod crypto;
 mod db;
@@ -20,7 +21,7 @@ mod org;
 pub use control::{ApiToken, Organisation};
 pub use crypto::MasterKey;
 pub use error::StoreError;
-pub use org::{NewPatient, NewPersonnel, OrgStore, Patient, Personnel};
+pub use org::{NewPatient, NewPersonnel, OrgStore, OrgTx, Patient, Personnel};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub struct StoreConfig {
     /// The data directory: `control.sqlite`, `orgs/<id>.sqlite`, and in the embedded default
     /// `master.key`.
     pub data_dir: PathBuf,
+    /// The host part of audit checkpoint origins (`<host>/audit/<org-slug>`).
+    pub audit_host: String,
 }
 
 /// The whole store: the control database, the master key and the organisations' databases,
@@ -44,6 +47,8 @@ pub struct Store {
     data_dir: PathBuf,
     control: control::ControlDb,
     master: MasterKey,
+    audit_key: trygg_audit::Pkcs8Key,
+    audit_host: String,
     orgs: RwLock<HashMap<Uuid, Arc<OrgStore>>>,
 }
 
@@ -58,7 +63,13 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (and creates, with migrations) the control database in `config.data_dir`, with the
     /// given master key.
-    pub async fn open(config: &StoreConfig, master: MasterKey) -> Result<Self, StoreError> {
+    ///
+    /// The audit checkpoint signing key is `audit_key`; see [`audit::load_or_generate_signing_key`].
+    pub async fn open(
+        config: &StoreConfig,
+        master: MasterKey,
+        audit_key: trygg_audit::Pkcs8Key,
+    ) -> Result<Self, StoreError> {
         db::ensure_private_dir(&config.data_dir)?;
         db::ensure_private_dir(&config.data_dir.join("orgs"))?;
         let control = control::ControlDb::open(&config.data_dir.join("control.sqlite")).await?;
@@ -66,6 +77,8 @@ impl Store {
             data_dir: config.data_dir.clone(),
             control,
             master,
+            audit_key,
+            audit_host: config.audit_host.clone(),
             orgs: RwLock::new(HashMap::new()),
         })
     }
@@ -134,7 +147,18 @@ impl Store {
         let wrapped = self.control.wrapped_key(org.id).await?;
         let data_key = self.master.unwrap(org.id, &wrapped)?;
         let db = db::Db::open_sqlite(&self.org_db_path(org.id), db::Migrations::Org).await?;
-        let handle = Arc::new(OrgStore::new(org.clone(), db, &data_key)?);
+        let origin =
+            trygg_audit::origin_for(&self.audit_host, &org.slug).map_err(audit::audit_err)?;
+        let signer =
+            trygg_audit::Signer::from_pkcs8(&origin, &self.audit_key).map_err(audit::audit_err)?;
+        let handle = Arc::new(OrgStore::new(
+            org.clone(),
+            db,
+            &data_key,
+            signer,
+            origin,
+            self.control.clone(),
+        )?);
         orgs.insert(org.id, handle.clone());
         Ok(handle)
     }

@@ -1,23 +1,40 @@
 //! One organisation's data, reached only through an [`OrgStore`] bound to that organisation
 //! (PC-VENDOR-4). Names, national identity numbers and contact data are sealed per cell; the
-//! national identity number is also kept as a keyed hash for lookup.
+//! national identity number is also kept as a keyed hash for lookup. Every access goes through
+//! an [`OrgTx`], which commits only with an audit entry (PC-VENDOR-3).
 
 use sqlx::Row as _;
 use time::OffsetDateTime;
 use trygg_core::{BuiltinRole, EmailAddress, Employment, NationalId, PersonName, PhoneNumber};
 use uuid::Uuid;
 
-use crate::control::{fmt_time, parse_time, parse_uuid, Organisation};
+use tokio::sync::{Mutex, MutexGuard};
+use trygg_audit::{AuditEvent, LogWriter, Signer, VerifyingKey};
+
+use crate::audit;
+use crate::control::{fmt_time, parse_time, parse_uuid, ControlDb, Organisation};
 use crate::crypto::{DataKey, Sealer};
 use crate::db::Db;
 use crate::StoreError;
 
-/// The handle to one organisation's database and keys.
-#[derive(Debug)]
+/// The handle to one organisation's database, keys and audit log.
 pub struct OrgStore {
     org: Organisation,
     db: Db,
     sealer: Sealer,
+    /// The log writer, loaded at the first transaction; the mutex serialises writers.
+    log: Mutex<Option<LogWriter>>,
+    signer: Signer,
+    origin: String,
+    control: ControlDb,
+}
+
+impl std::fmt::Debug for OrgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgStore")
+            .field("org", &self.org.slug)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A patient to register.
@@ -85,9 +102,24 @@ pub struct Personnel {
 const NID_KIND: &str = "national-id";
 
 impl OrgStore {
-    pub(crate) fn new(org: Organisation, db: Db, key: &DataKey) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        org: Organisation,
+        db: Db,
+        key: &DataKey,
+        signer: Signer,
+        origin: String,
+        control: ControlDb,
+    ) -> Result<Self, StoreError> {
         let sealer = Sealer::new(org.id, key)?;
-        Ok(Self { org, db, sealer })
+        Ok(Self {
+            org,
+            db,
+            sealer,
+            log: Mutex::new(None),
+            signer,
+            origin,
+            control,
+        })
     }
 
     /// The organisation this handle is bound to.
@@ -95,17 +127,142 @@ impl OrgStore {
         &self.org
     }
 
+    /// Starts a write transaction. Every access to personal data goes through one, and the
+    /// transaction commits only if it also appended an audit entry (PC-VENDOR-3). Transactions of
+    /// one organisation are serialised, which is what SQLite does anyway.
+    pub async fn begin(&self) -> Result<OrgTx<'_>, StoreError> {
+        let mut log = self.log.lock().await;
+        let mut tx = self.db.sqlite().begin().await?;
+        if log.is_none() {
+            *log = Some(audit::resume_writer(&mut tx, &self.origin).await?);
+        }
+        let pending = log
+            .clone()
+            .ok_or(StoreError::Audit("the log writer is missing".into()))?;
+        Ok(OrgTx {
+            store: self,
+            tx,
+            log,
+            pending,
+            appended: 0,
+            personal: false,
+        })
+    }
+
+    /// The origin line of this organisation's audit checkpoints.
+    pub fn audit_origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The public key that verifies this organisation's checkpoints.
+    pub fn audit_verifying_key(&self) -> VerifyingKey {
+        self.signer.verifying_key()
+    }
+
+    /// Verifies the whole audit log against its signed checkpoints and the copy of the latest one
+    /// in the control database. The outer error is a failure to read; the inner one names the
+    /// first bad entry.
+    pub async fn verify_audit(&self) -> Result<audit::Verification, StoreError> {
+        let head = self.control.audit_head(self.org.id).await?;
+        audit::verify(
+            self.db.sqlite(),
+            &self.origin,
+            &self.signer.verifying_key(),
+            head,
+        )
+        .await
+    }
+
+    /// The audit events, optionally only those about one patient (opaque id). Reading them is
+    /// itself an access to log: callers append an export event in a transaction.
+    pub async fn audit_events(
+        &self,
+        patient: Option<&str>,
+    ) -> Result<Vec<(u64, AuditEvent)>, StoreError> {
+        audit::events(self.db.sqlite(), patient).await
+    }
+
+    /// The newest signed checkpoint, if the log has any entry.
+    pub async fn audit_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        audit::latest_checkpoint(self.db.sqlite()).await
+    }
+
+    /// Closes the database.
+    pub(crate) async fn close(&self) {
+        self.db.close().await;
+    }
+}
+
+/// A write transaction on one organisation's database. Data methods mark it as touching personal
+/// data; [`OrgTx::commit`] then refuses unless [`OrgTx::audit`] appended at least one entry.
+/// Dropping it without commit rolls everything back, audit entries included.
+pub struct OrgTx<'a> {
+    store: &'a OrgStore,
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    log: MutexGuard<'a, Option<LogWriter>>,
+    pending: LogWriter,
+    appended: u64,
+    personal: bool,
+}
+
+impl std::fmt::Debug for OrgTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgTx")
+            .field("org", &self.store.org.slug)
+            .field("appended", &self.appended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OrgTx<'_> {
+    /// Appends an audit event in this transaction; returns its sequence number.
+    pub async fn audit(&mut self, event: &AuditEvent) -> Result<u64, StoreError> {
+        let seq = audit::append(&mut self.tx, &mut self.pending, event).await?;
+        self.appended += 1;
+        Ok(seq)
+    }
+
+    /// Commits: signs a checkpoint of the new tree in the same transaction, commits, and copies
+    /// the checkpoint to the control database.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if self.personal && self.appended == 0 {
+            return Err(StoreError::Unaudited);
+        }
+        let head = if self.appended > 0 {
+            Some(audit::checkpoint(&mut self.tx, &self.pending, &self.store.signer).await?)
+        } else {
+            None
+        };
+        self.tx.commit().await?;
+        let size = self.pending.size();
+        *self.log = Some(self.pending);
+        if let Some(text) = head {
+            // Best effort: the commit stands; a stale head in the control database only weakens
+            // truncation detection until the next commit, and is logged.
+            if let Err(e) = self
+                .store
+                .control
+                .set_audit_head(self.store.org.id, size, &text)
+                .await
+            {
+                tracing::warn!(error = %e, "could not copy the audit checkpoint to the control database");
+            }
+        }
+        Ok(())
+    }
+
     /// Registers a patient. A second patient with the same national identity number is a
     /// conflict.
     pub async fn create_patient(
-        &self,
+        &mut self,
         p: &NewPatient,
         now: OffsetDateTime,
     ) -> Result<Patient, StoreError> {
+        self.personal = true;
         let id = Uuid::new_v4();
         let row = id.to_string();
         let nid = p.national_id.expose();
-        let s = &self.sealer;
+        let s = &self.store.sealer;
         let phone = p
             .phone
             .as_ref()
@@ -127,7 +284,7 @@ impl OrgStore {
         .bind(phone)
         .bind(email)
         .bind(fmt_time(now)?)
-        .execute(self.db.sqlite())
+        .execute(&mut *self.tx)
         .await;
         match r {
             Ok(_) => {}
@@ -149,43 +306,51 @@ impl OrgStore {
     }
 
     /// One patient by id.
-    pub async fn patient(&self, id: Uuid) -> Result<Option<Patient>, StoreError> {
+    pub async fn patient(&mut self, id: Uuid) -> Result<Option<Patient>, StoreError> {
+        self.personal = true;
         let row = sqlx::query(&format!("{PATIENT_SELECT} WHERE id = ?"))
             .bind(id.to_string())
-            .fetch_optional(self.db.sqlite())
+            .fetch_optional(&mut *self.tx)
             .await?;
-        row.map(|r| self.patient_from_row(&r)).transpose()
+        row.map(|r| patient_from_row(&self.store.sealer, &r))
+            .transpose()
     }
 
     /// One patient by national identity number, through the keyed hash.
     pub async fn patient_by_national_id(
-        &self,
+        &mut self,
         nid: &NationalId,
     ) -> Result<Option<Patient>, StoreError> {
+        self.personal = true;
         let row = sqlx::query(&format!("{PATIENT_SELECT} WHERE nid_hash = ?"))
-            .bind(self.sealer.lookup_hash(NID_KIND, &nid.expose()))
-            .fetch_optional(self.db.sqlite())
+            .bind(self.store.sealer.lookup_hash(NID_KIND, &nid.expose()))
+            .fetch_optional(&mut *self.tx)
             .await?;
-        row.map(|r| self.patient_from_row(&r)).transpose()
+        row.map(|r| patient_from_row(&self.store.sealer, &r))
+            .transpose()
     }
 
     /// Every patient, oldest first.
-    pub async fn list_patients(&self) -> Result<Vec<Patient>, StoreError> {
+    pub async fn list_patients(&mut self) -> Result<Vec<Patient>, StoreError> {
+        self.personal = true;
         let rows = sqlx::query(&format!("{PATIENT_SELECT} ORDER BY created_at, id"))
-            .fetch_all(self.db.sqlite())
+            .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter().map(|r| self.patient_from_row(r)).collect()
+        rows.iter()
+            .map(|r| patient_from_row(&self.store.sealer, r))
+            .collect()
     }
 
     /// Registers a person on the staff.
     pub async fn create_personnel(
-        &self,
+        &mut self,
         p: &NewPersonnel,
         now: OffsetDateTime,
     ) -> Result<Personnel, StoreError> {
+        self.personal = true;
         let id = Uuid::new_v4();
         let row = id.to_string();
-        let s = &self.sealer;
+        let s = &self.store.sealer;
         let email = p
             .email
             .as_ref()
@@ -201,7 +366,7 @@ impl OrgStore {
         .bind(p.role.as_str())
         .bind(p.employment.as_str())
         .bind(fmt_time(now)?)
-        .execute(self.db.sqlite())
+        .execute(&mut *self.tx)
         .await?;
         Ok(Personnel {
             id,
@@ -214,17 +379,18 @@ impl OrgStore {
     }
 
     /// Every person on the staff, oldest first.
-    pub async fn list_personnel(&self) -> Result<Vec<Personnel>, StoreError> {
+    pub async fn list_personnel(&mut self) -> Result<Vec<Personnel>, StoreError> {
+        self.personal = true;
         let rows = sqlx::query(
             "SELECT id, name_sealed, email_sealed, role, employment, created_at FROM personnel \
              ORDER BY created_at, id",
         )
-        .fetch_all(self.db.sqlite())
+        .fetch_all(&mut *self.tx)
         .await?;
+        let s = &self.store.sealer;
         rows.iter()
             .map(|r| {
                 let id: String = r.try_get("id")?;
-                let s = &self.sealer;
                 let name = s.open_text("personnel", "name", &id, r.try_get("name_sealed")?)?;
                 let email: Option<Vec<u8>> = r.try_get("email_sealed")?;
                 let email = email
@@ -249,41 +415,35 @@ impl OrgStore {
             })
             .collect()
     }
+}
 
-    /// Closes the database.
-    pub(crate) async fn close(&self) {
-        self.db.close().await;
-    }
-
-    fn patient_from_row(&self, r: &sqlx::sqlite::SqliteRow) -> Result<Patient, StoreError> {
-        let id: String = r.try_get("id")?;
-        let s = &self.sealer;
-        let nid = s.open_text("patients", "nid", &id, r.try_get("nid_sealed")?)?;
-        let nid = NationalId::parse(&nid)
-            .map_err(|_| StoreError::Corrupt("a stored national identity number is invalid"))?;
-        let name = s.open_text("patients", "name", &id, r.try_get("name_sealed")?)?;
-        let phone: Option<Vec<u8>> = r.try_get("phone_sealed")?;
-        let email: Option<Vec<u8>> = r.try_get("email_sealed")?;
-        Ok(Patient {
-            id: parse_uuid(&id)?,
-            name: PersonName::parse(&name)
-                .map_err(|_| StoreError::Corrupt("a stored name is invalid"))?,
-            national_id_redacted: nid.redacted(),
-            phone: phone
-                .map(|v| s.open_text("patients", "phone", &id, &v))
-                .transpose()?
-                .map(|v| PhoneNumber::parse(&v))
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("a stored phone number is invalid"))?,
-            email: email
-                .map(|v| s.open_text("patients", "email", &id, &v))
-                .transpose()?
-                .map(|v| EmailAddress::parse(&v))
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("a stored e-mail address is invalid"))?,
-            created_at: parse_time(r.try_get("created_at")?)?,
-        })
-    }
+fn patient_from_row(s: &Sealer, r: &sqlx::sqlite::SqliteRow) -> Result<Patient, StoreError> {
+    let id: String = r.try_get("id")?;
+    let nid = s.open_text("patients", "nid", &id, r.try_get("nid_sealed")?)?;
+    let nid = NationalId::parse(&nid)
+        .map_err(|_| StoreError::Corrupt("a stored national identity number is invalid"))?;
+    let name = s.open_text("patients", "name", &id, r.try_get("name_sealed")?)?;
+    let phone: Option<Vec<u8>> = r.try_get("phone_sealed")?;
+    let email: Option<Vec<u8>> = r.try_get("email_sealed")?;
+    Ok(Patient {
+        id: parse_uuid(&id)?,
+        name: PersonName::parse(&name)
+            .map_err(|_| StoreError::Corrupt("a stored name is invalid"))?,
+        national_id_redacted: nid.redacted(),
+        phone: phone
+            .map(|v| s.open_text("patients", "phone", &id, &v))
+            .transpose()?
+            .map(|v| PhoneNumber::parse(&v))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("a stored phone number is invalid"))?,
+        email: email
+            .map(|v| s.open_text("patients", "email", &id, &v))
+            .transpose()?
+            .map(|v| EmailAddress::parse(&v))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("a stored e-mail address is invalid"))?,
+        created_at: parse_time(r.try_get("created_at")?)?,
+    })
 }
 
 const PATIENT_SELECT: &str =

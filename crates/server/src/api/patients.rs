@@ -6,8 +6,24 @@ use axum::http::StatusCode;
 use trygg_core::{EmailAddress, NationalId, PersonName, PhoneNumber};
 use uuid::Uuid;
 
+use trygg_audit::{Action, Basis, Category, Outcome};
+
 use crate::app::{ApiJson, AppState, Operator};
+use crate::audit_events::{event, Actor, Did};
 use crate::error::ApiError;
+
+/// The audit record of an operator's access to one patient (PC-VENDOR-3).
+fn did(operation: &'static str, action: Action, patient: Uuid) -> Did {
+    Did {
+        category: Category::Access,
+        operation,
+        action,
+        outcome: Outcome::Success,
+        entity: ("Patient", Some(patient.to_string())),
+        patient: Some(patient),
+        basis: Basis::Administration,
+    }
+}
 
 /// A new patient.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -57,7 +73,7 @@ impl From<trygg_store::Patient> for PatientOut {
         (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_patient(
     State(state): State<AppState>,
-    _op: Operator,
+    Operator(token): Operator,
     Path(org): Path<String>,
     ApiJson(input): ApiJson<PatientIn>,
 ) -> Result<(StatusCode, ApiJson<PatientOut>), ApiError> {
@@ -80,9 +96,17 @@ pub async fn create_patient(
             .transpose()
             .map_err(|e| ApiError::invalid("TR-P004", e.to_string()))?,
     };
-    let p = org
-        .create_patient(&new, time::OffsetDateTime::now_utc())
-        .await?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut tx = org.begin().await?;
+    let p = tx.create_patient(&new, now).await?;
+    let e = event(
+        &org.organisation().slug,
+        &Actor::token(token.id),
+        did("patient.create", Action::Create, p.id),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, ApiJson(p.into())))
 }
 
@@ -92,11 +116,30 @@ pub async fn create_patient(
     responses((status = 200, body = [PatientOut]), (status = 404, body = crate::error::Problem)))]
 pub async fn list_patients(
     State(state): State<AppState>,
-    _op: Operator,
+    Operator(token): Operator,
     Path(org): Path<String>,
 ) -> Result<ApiJson<Vec<PatientOut>>, ApiError> {
     let org = super::orgs::resolve(&state, &org).await?;
-    let list = org.list_patients().await?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut tx = org.begin().await?;
+    let list = tx.list_patients().await?;
+    // One entry per patient listed, so each patient's access log shows it (PC-RIGHTS-1). An
+    // empty list touches no personal data.
+    let actor = Actor::token(token.id);
+    for p in &list {
+        let e = event(
+            &org.organisation().slug,
+            &actor,
+            did("patient.list", Action::Read, p.id),
+            now,
+        )?;
+        tx.audit(&e).await?;
+    }
+    if list.is_empty() {
+        drop(tx);
+    } else {
+        tx.commit().await?;
+    }
     Ok(ApiJson(list.into_iter().map(Into::into).collect()))
 }
 
@@ -106,12 +149,23 @@ pub async fn list_patients(
     responses((status = 200, body = PatientOut), (status = 404, body = crate::error::Problem)))]
 pub async fn get_patient(
     State(state): State<AppState>,
-    _op: Operator,
+    Operator(token): Operator,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<ApiJson<PatientOut>, ApiError> {
     let org = super::orgs::resolve(&state, &org).await?;
     let unknown = || ApiError::not_found("TR-P404", "no such patient");
     let id = Uuid::parse_str(&id).map_err(|_| unknown())?;
-    let p = org.patient(id).await?.ok_or_else(unknown)?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut tx = org.begin().await?;
+    // Not found: nothing personal was read; the transaction rolls back when dropped.
+    let p = tx.patient(id).await?.ok_or_else(unknown)?;
+    let e = event(
+        &org.organisation().slug,
+        &Actor::token(token.id),
+        did("patient.read", Action::Read, p.id),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
     Ok(ApiJson(p.into()))
 }

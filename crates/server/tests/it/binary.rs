@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_trygg");
+pub const BIN: &str = env!("CARGO_BIN_EXE_trygg");
 
-struct Running {
+pub struct Running {
     child: Child,
     base: String,
     token: String,
@@ -17,7 +17,7 @@ struct Running {
 }
 
 /// Starts `trygg <args>` and reads stdout until the start page line, with a time limit.
-fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
+pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_remove("RUST_LOG")
@@ -71,7 +71,7 @@ fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
     }
 }
 
-fn terminate(mut r: Running) {
+pub fn terminate(mut r: Running) {
     let status = Command::new("kill")
         .args(["-TERM", &r.child.id().to_string()])
         .status()

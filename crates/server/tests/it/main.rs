@@ -6,3 +6,4 @@ mod api;
 mod binary;
 mod common;
 mod pages;
+mod tamper;

@@ -1,0 +1,105 @@
+//! Building audit events at the edge, where the actor, the request and the reason are known.
+//! Handlers describe what they did; this module turns it into a `trygg-audit` event with no
+//! personal data (opaque ids and codes only).
+
+use trygg_audit::{
+    Action, Agent, AgentKind, AuditEvent, Basis, Category, Code, Entity, OpaqueId, Outcome, Source,
+    Timestamp,
+};
+use trygg_core::OrgSlug;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Who acted.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// What kind of party.
+    pub kind: AgentKind,
+    /// Opaque id (personnel id, token id).
+    pub id: String,
+    /// Role code, if any.
+    pub role: Option<&'static str>,
+}
+
+impl Actor {
+    /// An operator or integration acting with an API token.
+    pub fn token(id: Uuid) -> Self {
+        Self {
+            kind: AgentKind::System,
+            id: format!("token:{id}"),
+            role: Some("system"),
+        }
+    }
+
+    /// Trygg itself (demo seeding, maintenance).
+    pub fn system(what: &str) -> Self {
+        Self {
+            kind: AgentKind::System,
+            id: format!("trygg:{what}"),
+            role: Some("system"),
+        }
+    }
+}
+
+/// What was done.
+#[derive(Debug, Clone)]
+pub struct Did {
+    /// Kind of event.
+    pub category: Category,
+    /// Operation code, e.g. `patient.read`.
+    pub operation: &'static str,
+    /// CRUDE action.
+    pub action: Action,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// The resource type (FHIR-style name) and its id.
+    pub entity: (&'static str, Option<String>),
+    /// The patient concerned, by id.
+    pub patient: Option<Uuid>,
+    /// The legal basis.
+    pub basis: Basis,
+}
+
+fn code(s: &str) -> Result<Code, ApiError> {
+    Code::new(s).map_err(|e| ApiError::internal("TR-U001", e))
+}
+
+fn opaque(s: &str) -> Result<OpaqueId, ApiError> {
+    OpaqueId::new(s).map_err(|e| ApiError::internal("TR-U002", e))
+}
+
+/// Builds the event.
+pub fn event(
+    org: &OrgSlug,
+    actor: &Actor,
+    did: Did,
+    now: time::OffsetDateTime,
+) -> Result<AuditEvent, ApiError> {
+    let mut e = AuditEvent::new(
+        Timestamp::from_datetime(now).map_err(|e| ApiError::internal("TR-U003", e))?,
+        did.category,
+        code(did.operation)?,
+        did.action,
+        did.outcome,
+        Agent {
+            kind: actor.kind,
+            id: Some(opaque(&actor.id)?),
+            role: actor.role.map(code).transpose()?,
+            organisation: Some(org.clone()),
+            on_behalf_of: None,
+            authentication: None,
+        },
+        Source {
+            node: code("trygg")?,
+            address: None,
+        },
+    );
+    e.patient = did.patient.map(|p| opaque(&p.to_string())).transpose()?;
+    e.entity = Some(Entity {
+        kind: code(did.entity.0)?,
+        id: did.entity.1.as_deref().map(opaque).transpose()?,
+    });
+    e.basis = did.basis;
+    Ok(e)
+}
