@@ -6,6 +6,7 @@
 //! ([`org`]).
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod national_id;
 pub mod org;
 pub mod person;

@@ -25,6 +25,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The configuration.
     pub config: Arc<Config>,
+    /// The confidentiality guard, compiled once at start (PC-CONF-1).
+    pub guard: Arc<trygg_guard::Guard>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,6 +39,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::pages::routes())
         .merge(crate::api::routes())
+        .merge(crate::auth::routes())
         .fallback(fallback)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))

@@ -19,7 +19,9 @@ pub struct Actor {
     /// Opaque id (personnel id, token id).
     pub id: String,
     /// Role code, if any.
-    pub role: Option<&'static str>,
+    pub role: Option<String>,
+    /// How they authenticated and at what level, if they did (VC-AUTH-3, PC-AUTHN-1).
+    pub authentication: Option<(&'static str, trygg_audit::Assurance)>,
 }
 
 impl Actor {
@@ -28,7 +30,18 @@ impl Actor {
         Self {
             kind: AgentKind::System,
             id: format!("token:{id}"),
-            role: Some("system"),
+            role: Some("system".to_owned()),
+            authentication: Some(("api-token", trygg_audit::Assurance::Substantial)),
+        }
+    }
+
+    /// A person on the staff, acting in their role.
+    pub fn personnel(id: Uuid, role: trygg_core::BuiltinRole) -> Self {
+        Self {
+            kind: AgentKind::Personnel,
+            id: format!("personnel:{id}"),
+            role: Some(role.as_str().to_owned()),
+            authentication: None,
         }
     }
 
@@ -37,7 +50,8 @@ impl Actor {
         Self {
             kind: AgentKind::System,
             id: format!("trygg:{what}"),
-            role: Some("system"),
+            role: Some("system".to_owned()),
+            authentication: None,
         }
     }
 }
@@ -85,10 +99,18 @@ pub fn event(
         Agent {
             kind: actor.kind,
             id: Some(opaque(&actor.id)?),
-            role: actor.role.map(code).transpose()?,
+            role: actor.role.as_deref().map(code).transpose()?,
             organisation: Some(org.clone()),
             on_behalf_of: None,
-            authentication: None,
+            authentication: actor
+                .authentication
+                .map(|(method, level)| -> Result<_, ApiError> {
+                    Ok(trygg_audit::Authentication {
+                        method: code(method)?,
+                        assurance: Some(level),
+                    })
+                })
+                .transpose()?,
         },
         Source {
             node: code("trygg")?,

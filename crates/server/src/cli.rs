@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// Personnel accounts: enrolment links for passkeys.
+    Personnel {
+        #[command(subcommand)]
+        command: PersonnelCommand,
+    },
     /// Manage API tokens for operators and integrations.
     Token {
         #[command(subcommand)]
@@ -64,6 +69,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// The confidentiality guard for SMS and e-mail (PC-CONF-1).
+    Guard {
+        #[command(subcommand)]
+        command: GuardCommand,
     },
     /// Print every setting with its current value (secrets masked) and the recommended value.
     Config {
@@ -138,11 +148,83 @@ enum AuditCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum GuardCommand {
+    /// Screen one message (TEXT), or with --jsonl every line of standard input
+    /// (`{"channel": "sms"|"email", "text": "…"}`), writing one JSON verdict per line in order.
+    Check {
+        #[command(flatten)]
+        common: Common,
+        /// The channel of TEXT.
+        #[arg(long, value_enum)]
+        channel: Option<GuardChannel>,
+        /// Use this organisation's name as the neutral sender name.
+        #[arg(long)]
+        org: Option<String>,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Read JSON Lines from standard input.
+        #[arg(long, conflicts_with = "text")]
+        jsonl: bool,
+        /// The message.
+        text: Option<String>,
+    },
+    /// Precision and recall per verdict and reason on a labelled corpus (the format of
+    /// shared/corpus: JSON Lines with channel, text, verdict and reasons).
+    Eval {
+        #[command(flatten)]
+        common: Common,
+        /// The corpus file.
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A channel the guard screens for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum GuardChannel {
+    /// SMS.
+    Sms,
+    /// Ordinary (not end-to-end encrypted) e-mail.
+    Email,
+}
+
+impl From<GuardChannel> for trygg_guard::Channel {
+    fn from(c: GuardChannel) -> Self {
+        match c {
+            GuardChannel::Sms => Self::Sms,
+            GuardChannel::Email => Self::Email,
+        }
+    }
+}
+
 /// Export formats.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ExportFormat {
     /// FHIR R4 Bundle of AuditEvent resources (JSON).
     Fhir,
+}
+
+#[derive(Debug, Subcommand)]
+enum PersonnelCommand {
+    /// Issue a one-time enrolment link with which a person creates their passkey (logged; a new
+    /// link revokes the person's older unused one).
+    EnrolLink {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The person's personnel id.
+        #[arg(long)]
+        personnel: uuid::Uuid,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +253,56 @@ fn load_config(common: &Common, listen: Option<SocketAddr>) -> anyhow::Result<Co
     )?)
 }
 
+/// The base of links Trygg prints: `public_url`, else `localhost` on the listener's port (the
+/// loopback name passkeys work on), else the listen address.
+fn link_base(config: &Config, addr: SocketAddr, scheme: &str) -> String {
+    if let Some(u) = &config.public_url {
+        return u.trim_end_matches('/').to_owned();
+    }
+    if addr.ip().is_loopback() {
+        format!("{scheme}://localhost:{}", addr.port())
+    } else {
+        format!("{scheme}://{addr}")
+    }
+}
+
+/// Issues the first-administrator links (see `auth::enrol`) before the server starts.
+async fn first_admin_links(
+    store: &trygg_store::Store,
+    config: &Config,
+) -> anyhow::Result<Vec<crate::auth::enrol::FirstAdminLink>> {
+    crate::auth::enrol::first_admin_links(
+        store,
+        crate::auth::enrol::link_ttl(config),
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("issuing first-administrator links: {e:?}"))
+}
+
+fn print_first_admin_links(
+    links: &[crate::auth::enrol::FirstAdminLink],
+    base: &str,
+    ttl_secs: u64,
+) {
+    for l in links {
+        let what = if l.existing {
+            "passkey for the administrator"
+        } else {
+            "creates the first administrator"
+        };
+        println!(
+            "  First administrator set-up ({}): {}",
+            l.org.slug,
+            l.url(base)
+        );
+        println!(
+            "    one-time link, {what}, valid for {} h; keep it secret",
+            ttl_secs / 3600
+        );
+    }
+}
+
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -183,17 +315,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&common, listen)?;
             crate::init_logging(config.log_format);
             let store = Arc::new(serve::open_store(&config).await?);
+            let links = first_admin_links(&store, &config).await?;
+            let printing = config.clone();
             serve::serve(
                 config,
                 store,
-                Box::new(|addr, scheme| {
+                Box::new(move |addr, scheme| {
                     println!("Trygg is listening on {scheme}://{addr}/");
+                    let base = link_base(&printing, addr, scheme);
+                    print_first_admin_links(&links, &base, printing.enrolment_link_ttl_secs);
                 }),
             )
             .await
         }
         Command::Demo { common, listen } => {
-            let config = load_config(&common, listen)?;
+            let mut config = load_config(&common, listen)?;
+            // Only here: enables the developer login (loopback only, see `auth::dev`).
+            config.demo = true;
             crate::init_logging(config.log_format);
             let store = Arc::new(serve::open_store(&config).await?);
             let seeded = crate::demo::seed(&store).await?;
@@ -204,18 +342,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(|o| format!("{} ({})", o.name, o.slug))
                 .collect();
             let added = seeded.added;
+            let links = first_admin_links(&store, &config).await?;
+            let printing = config.clone();
             serve::serve(
                 config,
                 store,
                 Box::new(move |addr, scheme| {
                     let base = format!("{scheme}://{addr}");
+                    let links_base = link_base(&printing, addr, scheme);
                     println!("Trygg demo is running ({added} demo records added this time).");
                     println!("  Start page:        {base}/");
-                    println!("  Personnel:         {base}/personell");
                     println!("  API (OpenAPI):     {base}/api/v1/openapi.json");
                     println!("  Health:            {base}/healthz");
                     println!("  Demo API token:    {token}");
                     println!("  Organisations:     {}", orgs.join(", "));
+                    println!("  Personnel login:   {links_base}/personell");
+                    print_first_admin_links(&links, &links_base, printing.enrolment_link_ttl_secs);
                     println!("Stop with Ctrl-C.");
                 }),
             )
@@ -288,6 +430,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Audit { command } => audit_command(command).await,
+        Command::Guard { command } => guard_command(command).await,
+        Command::Personnel {
+            command:
+                PersonnelCommand::EnrolLink {
+                    common,
+                    org,
+                    personnel,
+                    json,
+                },
+        } => {
+            let config = load_config(&common, None)?;
+            let (store, h) = open_org(&common, &org).await?;
+            let ttl = crate::auth::enrol::link_ttl(&config);
+            let r =
+                crate::auth::enrol::cli_link(&h, personnel, ttl, time::OffsetDateTime::now_utc())
+                    .await;
+            store.close().await;
+            let secret = r.map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            let scheme = if config.tls() { "https" } else { "http" };
+            let url = crate::auth::enrol::link_url(
+                &link_base(&config, config.listen, scheme),
+                h.organisation(),
+                &secret,
+            );
+            if json {
+                print_json(&serde_json::json!({
+                    "org": org, "personnel_id": personnel, "url": url,
+                    "valid_secs": config.enrolment_link_ttl_secs,
+                }))?;
+            } else {
+                println!("{url}");
+                eprintln!(
+                    "This link works once, for {} h. Give it only to the person it is for.",
+                    config.enrolment_link_ttl_secs / 3600
+                );
+            }
+            Ok(())
+        }
         Command::Config { common, json } => {
             let config = load_config(&common, None)?;
             let rows: Vec<_> = crate::config::SETTINGS
@@ -448,4 +628,98 @@ async fn export_fhir(
     tx.audit(&e).await?;
     tx.commit().await?;
     Ok(bundle)
+}
+
+async fn guard_command(command: GuardCommand) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, Write as _};
+    match command {
+        GuardCommand::Check {
+            common,
+            channel,
+            org,
+            json,
+            jsonl,
+            text,
+        } => {
+            let config = load_config(&common, None)?;
+            let guard = serve::load_guard(&config)?;
+            let mut ctx = trygg_guard::Context::new();
+            if let Some(org) = org {
+                let (store, h) = open_org(&common, &org).await?;
+                ctx = ctx.with_sender_name(&h.organisation().name);
+                store.close().await;
+            }
+            if jsonl {
+                #[derive(serde::Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Line {
+                    channel: String,
+                    text: String,
+                }
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
+                for (n, line) in std::io::stdin().lock().lines().enumerate() {
+                    let line = line.context("reading standard input")?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let l: Line = serde_json::from_str(&line).with_context(|| {
+                        format!("line {}: not {{\"channel\": …, \"text\": …}}", n + 1)
+                    })?;
+                    let ch = match l.channel.as_str() {
+                        "sms" => trygg_guard::Channel::Sms,
+                        "email" => trygg_guard::Channel::Email,
+                        other => anyhow::bail!(
+                            "line {}: unknown channel {other:?} (sms or email)",
+                            n + 1
+                        ),
+                    };
+                    let s = guard.screen(ch, &l.text, &ctx);
+                    writeln!(out, "{}", serde_json::to_string(&s)?)?;
+                }
+                return Ok(());
+            }
+            let Some(text) = text else {
+                anyhow::bail!("give the message as TEXT, or use --jsonl to read standard input");
+            };
+            let Some(channel) = channel else {
+                anyhow::bail!("say which channel: --channel sms or --channel email");
+            };
+            let s = guard.screen(channel.into(), &text, &ctx);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                let v = serde_json::to_value(&s)?;
+                println!("{}", v["verdict"].as_str().unwrap_or("?"));
+                for f in &s.findings {
+                    let fv = serde_json::to_value(f)?;
+                    let span = text.get(f.start..f.end).unwrap_or("");
+                    println!(
+                        "  {} at {}..{} \"{}\": {}",
+                        fv["reason"].as_str().unwrap_or("?"),
+                        f.start,
+                        f.end,
+                        span,
+                        f.text_en
+                    );
+                }
+            }
+            Ok(())
+        }
+        GuardCommand::Eval { common, file, json } => {
+            let config = load_config(&common, None)?;
+            let guard = serve::load_guard(&config)?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let corpus = trygg_guard::eval::parse_jsonl(&text)
+                .with_context(|| format!("{}", file.display()))?;
+            let report = trygg_guard::eval::evaluate(&guard, &corpus);
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{report}");
+            }
+            Ok(())
+        }
+    }
 }

@@ -81,6 +81,13 @@ pub const SETTINGS: &[Setting] = &[
         recommended: None,
     },
     Setting {
+        key: "guard_terms_file",
+        doc: "Extra term list for the confidentiality guard (the format of crates/guard/data), e.g. from a licensed ICPC-2 or FEST extract. Checked at start.",
+        default: "",
+        secret: false,
+        recommended: None,
+    },
+    Setting {
         key: "body_limit_bytes",
         doc: "Largest request body accepted.",
         default: "1048576",
@@ -93,6 +100,41 @@ pub const SETTINGS: &[Setting] = &[
         default: "30",
         secret: false,
         recommended: Some("30"),
+    },
+    Setting {
+        key: "session_idle_timeout_secs",
+        doc: "A personnel session ends after this many seconds without a request.",
+        default: "1800",
+        secret: false,
+        recommended: Some("1800 or less"),
+    },
+    Setting {
+        key: "session_absolute_timeout_secs",
+        doc: "A personnel session ends this many seconds after login, however active.",
+        default: "43200",
+        secret: false,
+        recommended: Some("43200 or less"),
+    },
+    Setting {
+        key: "login_max_failures",
+        doc: "Failed logins of one account within login_lockout_secs that lock it (a client address gets four times as many).",
+        default: "5",
+        secret: false,
+        recommended: Some("5"),
+    },
+    Setting {
+        key: "login_lockout_secs",
+        doc: "The first lock's length and the window failures are counted in; each further lock doubles, up to a day.",
+        default: "300",
+        secret: false,
+        recommended: Some("300"),
+    },
+    Setting {
+        key: "enrolment_link_ttl_secs",
+        doc: "How long an enrolment link (passkey set-up for a new person) works; it works once.",
+        default: "86400",
+        secret: false,
+        recommended: Some("86400 or less"),
     },
     Setting {
         key: "log_format",
@@ -124,11 +166,27 @@ pub struct Config {
     /// See [`SETTINGS`].
     pub master_key: Option<String>,
     /// See [`SETTINGS`].
+    pub guard_terms_file: Option<PathBuf>,
+    /// See [`SETTINGS`].
     pub body_limit_bytes: usize,
     /// See [`SETTINGS`].
     pub request_timeout_secs: u64,
     /// See [`SETTINGS`].
+    pub session_idle_timeout_secs: u64,
+    /// See [`SETTINGS`].
+    pub session_absolute_timeout_secs: u64,
+    /// See [`SETTINGS`].
+    pub login_max_failures: u32,
+    /// See [`SETTINGS`].
+    pub login_lockout_secs: u64,
+    /// See [`SETTINGS`].
+    pub enrolment_link_ttl_secs: u64,
+    /// See [`SETTINGS`].
     pub log_format: LogFormat,
+    /// Set only by `trygg demo`, never from the file or the environment: enables the developer
+    /// login (which still needs a loopback listener).
+    #[serde(skip)]
+    pub demo: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -142,9 +200,19 @@ impl std::fmt::Debug for Config {
             .field("master_key_file", &self.master_key_file)
             .field("audit_key_file", &self.audit_key_file)
             .field("master_key", &self.master_key.as_ref().map(|_| "***"))
+            .field("guard_terms_file", &self.guard_terms_file)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("session_idle_timeout_secs", &self.session_idle_timeout_secs)
+            .field(
+                "session_absolute_timeout_secs",
+                &self.session_absolute_timeout_secs,
+            )
+            .field("login_max_failures", &self.login_max_failures)
+            .field("login_lockout_secs", &self.login_lockout_secs)
+            .field("enrolment_link_ttl_secs", &self.enrolment_link_ttl_secs)
             .field("log_format", &self.log_format)
+            .field("demo", &self.demo)
             .finish()
     }
 }
@@ -170,9 +238,16 @@ impl Default for Config {
             master_key_file: None,
             audit_key_file: None,
             master_key: None,
+            guard_terms_file: None,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            session_idle_timeout_secs: 1800,
+            session_absolute_timeout_secs: 43200,
+            login_max_failures: 5,
+            login_lockout_secs: 300,
+            enrolment_link_ttl_secs: 86400,
             log_format: LogFormat::Text,
+            demo: false,
         }
     }
 }
@@ -276,6 +351,34 @@ impl Config {
                 "request_timeout_secs must be at least 1".into(),
             ));
         }
+        if self.session_idle_timeout_secs == 0
+            || self.session_absolute_timeout_secs < self.session_idle_timeout_secs
+        {
+            return Err(ConfigError::Invalid(
+                "session_idle_timeout_secs must be at least 1, and session_absolute_timeout_secs \
+                 at least session_idle_timeout_secs"
+                    .into(),
+            ));
+        }
+        if self.login_max_failures == 0 || self.login_lockout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "login_max_failures and login_lockout_secs must be at least 1".into(),
+            ));
+        }
+        if !(60..=7 * 86400).contains(&self.enrolment_link_ttl_secs) {
+            return Err(ConfigError::Invalid(
+                "enrolment_link_ttl_secs must be between 60 and 604800 (7 days)".into(),
+            ));
+        }
+        if let Some(u) = &self.public_url {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && !u.trim_end_matches('/').contains(['?', '#', ' ']);
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url = {u} must be an http(s) URL such as https://trygg.example.no"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -315,8 +418,14 @@ impl Config {
                 .as_ref()
                 .map(|_| "***".to_owned())
                 .unwrap_or_default(),
+            "guard_terms_file" => opt(&self.guard_terms_file),
             "body_limit_bytes" => self.body_limit_bytes.to_string(),
             "request_timeout_secs" => self.request_timeout_secs.to_string(),
+            "session_idle_timeout_secs" => self.session_idle_timeout_secs.to_string(),
+            "session_absolute_timeout_secs" => self.session_absolute_timeout_secs.to_string(),
+            "login_max_failures" => self.login_max_failures.to_string(),
+            "login_lockout_secs" => self.login_lockout_secs.to_string(),
+            "enrolment_link_ttl_secs" => self.enrolment_link_ttl_secs.to_string(),
             "log_format" => format!("{:?}", self.log_format).to_lowercase(),
             _ => String::new(),
         }
@@ -326,7 +435,13 @@ impl Config {
 /// Environment values are strings; numbers are given as numbers so the typed fields accept them.
 fn env_value(key: &str, value: &str) -> toml::Value {
     match key {
-        "body_limit_bytes" | "request_timeout_secs" => value
+        "body_limit_bytes"
+        | "request_timeout_secs"
+        | "session_idle_timeout_secs"
+        | "session_absolute_timeout_secs"
+        | "login_max_failures"
+        | "login_lockout_secs"
+        | "enrolment_link_ttl_secs" => value
             .trim()
             .parse::<i64>()
             .map(toml::Value::Integer)

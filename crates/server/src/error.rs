@@ -143,6 +143,7 @@ impl From<StoreError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "TR-S409", "Conflict", what)
             }
             StoreError::Invalid(what) => Self::invalid("TR-S422", what),
+            StoreError::NotFound(what) => Self::not_found("TR-S404", what),
             other => Self::internal("TR-S500", other),
         }
     }

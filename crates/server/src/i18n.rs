@@ -90,8 +90,62 @@ pub struct Strings {
     pub not_found_text: &'static str,
     /// Link back to the start page.
     pub back_home: &'static str,
-    /// Personnel login page text (until passkey login lands).
-    pub login_coming: &'static str,
+    /// Login page lead.
+    pub login_intro: &'static str,
+    /// Button: sign in with a passkey.
+    pub login_passkey: &'static str,
+    /// Without JavaScript.
+    pub login_needs_js: &'static str,
+    /// How to get a passkey.
+    pub login_no_account: &'static str,
+    /// While the passkey dialog is open.
+    pub login_working: &'static str,
+    /// After a failed passkey login.
+    pub login_failed: &'static str,
+    /// After too many failed attempts.
+    pub login_locked: &'static str,
+    /// The browser has no WebAuthn.
+    pub login_unsupported: &'static str,
+    /// The session timed out.
+    pub session_ended: &'static str,
+    /// Developer login heading (demo only).
+    pub dev_heading: &'static str,
+    /// Developer login warning.
+    pub dev_warning: &'static str,
+    /// Developer login: the person list's label.
+    pub dev_person: &'static str,
+    /// Developer login button.
+    pub dev_submit: &'static str,
+    /// Signed-in page title.
+    pub signed_in_title: &'static str,
+    /// Signed-in page lead.
+    pub signed_in_text: &'static str,
+    /// Label: organisation.
+    pub label_org: &'static str,
+    /// Label: role.
+    pub label_role: &'static str,
+    /// Label: login method.
+    pub label_method: &'static str,
+    /// Label: assurance level.
+    pub label_assurance: &'static str,
+    /// Button: sign out.
+    pub sign_out: &'static str,
+    /// Enrolment page title.
+    pub enrol_title: &'static str,
+    /// Enrolment page lead (followed by the organisation's name).
+    pub enrol_intro: &'static str,
+    /// Enrolment page: this link creates the first administrator.
+    pub enrol_first_admin: &'static str,
+    /// Enrolment: full name label.
+    pub enrol_name: &'static str,
+    /// Button: create a passkey.
+    pub enrol_button: &'static str,
+    /// After a failed registration.
+    pub enrol_failed: &'static str,
+    /// An unusable enrolment link: title.
+    pub link_invalid_title: &'static str,
+    /// An unusable enrolment link: text.
+    pub link_invalid_text: &'static str,
 }
 
 const NB: Strings = Strings {
@@ -111,7 +165,34 @@ const NB: Strings = Strings {
     not_found_title: "Siden finnes ikke",
     not_found_text: "Vi fant ikke siden du ba om. Sjekk lenken, eller gå til startsiden.",
     back_home: "Til startsiden",
-    login_coming: "Innlogging for ansatte settes opp av virksomhetens administrator.",
+    login_intro: "Logg inn med passnøkkelen på enheten din: fingeravtrykk, ansikt eller PIN-kode.",
+    login_passkey: "Logg inn med passnøkkel",
+    login_needs_js: "Innlogging med passnøkkel trenger JavaScript. Slå det på i nettleseren.",
+    login_no_account: "Har du ikke passnøkkel ennå? Administratoren i virksomheten din gir deg en lenke for å lage en.",
+    login_working: "Bekreft med passnøkkelen …",
+    login_failed: "Innloggingen mislyktes. Prøv igjen, eller be administratoren om en ny lenke.",
+    login_locked: "For mange mislykkede forsøk. Vent litt og prøv igjen.",
+    login_unsupported: "Nettleseren din støtter ikke passnøkler.",
+    session_ended: "Økten din er avsluttet. Logg inn på nytt.",
+    dev_heading: "Utviklerinnlogging (bare demo)",
+    dev_warning: "Bare i demoen og bare på denne maskinen: logger inn uten passnøkkel, med lavt sikkerhetsnivå. Finnes ikke i drift.",
+    dev_person: "Person",
+    dev_submit: "Logg inn uten passnøkkel",
+    signed_in_title: "Du er logget inn",
+    signed_in_text: "Økten avsluttes av seg selv når du ikke har brukt Trygg på en stund.",
+    label_org: "Virksomhet",
+    label_role: "Rolle",
+    label_method: "Innloggingsmetode",
+    label_assurance: "Sikkerhetsnivå",
+    sign_out: "Logg ut",
+    enrol_title: "Lag passnøkkel",
+    enrol_intro: "Med denne lenken lager du en passnøkkel for kontoen din i",
+    enrol_first_admin: "Lenken oppretter den første administratoren i virksomheten. Skriv inn navnet ditt.",
+    enrol_name: "Fullt navn",
+    enrol_button: "Lag passnøkkel",
+    enrol_failed: "Passnøkkelen ble ikke laget. Prøv igjen.",
+    link_invalid_title: "Lenken virker ikke",
+    link_invalid_text: "Lenken er brukt, utløpt eller ukjent. Be administratoren om en ny.",
 };
 
 const NN: Strings = Strings {
@@ -131,7 +212,34 @@ const NN: Strings = Strings {
     not_found_title: "Sida finst ikkje",
     not_found_text: "Vi fann ikkje sida du bad om. Sjekk lenkja, eller gå til startsida.",
     back_home: "Til startsida",
-    login_coming: "Innlogging for tilsette vert sett opp av administratoren i verksemda.",
+    login_intro: "Logg inn med passnøkkelen på eininga di: fingeravtrykk, ansikt eller PIN-kode.",
+    login_passkey: "Logg inn med passnøkkel",
+    login_needs_js: "Innlogging med passnøkkel treng JavaScript. Slå det på i nettlesaren.",
+    login_no_account: "Har du ikkje passnøkkel enno? Administratoren i verksemda di gir deg ei lenkje for å lage ein.",
+    login_working: "Stadfest med passnøkkelen …",
+    login_failed: "Innlogginga mislukkast. Prøv igjen, eller be administratoren om ei ny lenkje.",
+    login_locked: "For mange mislukka forsøk. Vent litt og prøv igjen.",
+    login_unsupported: "Nettlesaren din støttar ikkje passnøklar.",
+    session_ended: "Økta di er avslutta. Logg inn på nytt.",
+    dev_heading: "Utviklarinnlogging (berre demo)",
+    dev_warning: "Berre i demoen og berre på denne maskina: loggar inn utan passnøkkel, med lågt tryggleiksnivå. Finst ikkje i drift.",
+    dev_person: "Person",
+    dev_submit: "Logg inn utan passnøkkel",
+    signed_in_title: "Du er logga inn",
+    signed_in_text: "Økta blir avslutta av seg sjølv når du ikkje har brukt Trygg på ei stund.",
+    label_org: "Verksemd",
+    label_role: "Rolle",
+    label_method: "Innloggingsmetode",
+    label_assurance: "Tryggleiksnivå",
+    sign_out: "Logg ut",
+    enrol_title: "Lag passnøkkel",
+    enrol_intro: "Med denne lenkja lagar du ein passnøkkel for kontoen din i",
+    enrol_first_admin: "Lenkja opprettar den første administratoren i verksemda. Skriv inn namnet ditt.",
+    enrol_name: "Fullt namn",
+    enrol_button: "Lag passnøkkel",
+    enrol_failed: "Passnøkkelen vart ikkje laga. Prøv igjen.",
+    link_invalid_title: "Lenkja verkar ikkje",
+    link_invalid_text: "Lenkja er brukt, utgått eller ukjend. Be administratoren om ei ny.",
 };
 
 const EN: Strings = Strings {
@@ -151,5 +259,32 @@ const EN: Strings = Strings {
     not_found_title: "Page not found",
     not_found_text: "We could not find the page you asked for. Check the link, or go to the start page.",
     back_home: "To the start page",
-    login_coming: "Staff sign-in is set up by your organisation's administrator.",
+    login_intro: "Sign in with the passkey on your device: fingerprint, face or PIN.",
+    login_passkey: "Sign in with a passkey",
+    login_needs_js: "Signing in with a passkey needs JavaScript. Turn it on in your browser.",
+    login_no_account: "No passkey yet? Your organisation's administrator gives you a link to create one.",
+    login_working: "Confirm with your passkey …",
+    login_failed: "Sign-in failed. Try again, or ask your administrator for a new link.",
+    login_locked: "Too many failed attempts. Wait a while and try again.",
+    login_unsupported: "Your browser does not support passkeys.",
+    session_ended: "Your session has ended. Sign in again.",
+    dev_heading: "Developer login (demo only)",
+    dev_warning: "Only in the demo and only on this machine: signs in without a passkey, at a low assurance level. Does not exist in production.",
+    dev_person: "Person",
+    dev_submit: "Sign in without a passkey",
+    signed_in_title: "You are signed in",
+    signed_in_text: "The session ends by itself when you have not used Trygg for a while.",
+    label_org: "Organisation",
+    label_role: "Role",
+    label_method: "Sign-in method",
+    label_assurance: "Assurance level",
+    sign_out: "Sign out",
+    enrol_title: "Create a passkey",
+    enrol_intro: "With this link you create a passkey for your account at",
+    enrol_first_admin: "This link creates the organisation's first administrator. Enter your name.",
+    enrol_name: "Full name",
+    enrol_button: "Create passkey",
+    enrol_failed: "The passkey was not created. Try again.",
+    link_invalid_title: "This link does not work",
+    link_invalid_text: "The link is used, expired or unknown. Ask your administrator for a new one.",
 };

@@ -2,9 +2,11 @@
 //! `trygg` binary's entry points. This is the only crate that knows HTTP; the crates it uses are
 //! tested without sockets.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod audit_events;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;

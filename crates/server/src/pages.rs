@@ -15,7 +15,8 @@ use crate::i18n::{Lang, Strings};
 /// The `?lang=` query every page accepts.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct LangQuery {
-    lang: Option<String>,
+    /// `nb`, `nn` or `en`.
+    pub lang: Option<String>,
 }
 
 /// What the layout needs on every page.
@@ -29,7 +30,8 @@ pub struct Shell {
 }
 
 impl Shell {
-    fn new(lang: Lang, path: &str) -> Self {
+    /// The shell of the page at `path` in `lang`.
+    pub fn new(lang: Lang, path: &str) -> Self {
         Self {
             lang,
             s: lang.strings(),
@@ -53,12 +55,6 @@ struct IndexPage {
 }
 
 #[derive(Template)]
-#[template(path = "login.html")]
-struct LoginPage {
-    shell: Shell,
-}
-
-#[derive(Template)]
 #[template(path = "not_found.html")]
 struct NotFoundPage {
     shell: Shell,
@@ -68,13 +64,14 @@ struct NotFoundPage {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
-        .route("/personell", get(login))
         .route("/static/trygg.css", get(css))
         .route("/static/trygg.js", get(js))
+        .route("/static/passkey.js", get(passkey_js))
         .route("/static/favicon.svg", get(favicon))
 }
 
-fn render(t: &impl Template, status: StatusCode) -> Response {
+/// Renders a template as an HTML response, or a 500 problem if rendering fails.
+pub fn render(t: &impl Template, status: StatusCode) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => crate::error::ApiError::internal("TR-W500", e).into_response(),
@@ -86,16 +83,6 @@ async fn index(Query(q): Query<LangQuery>) -> Response {
     render(
         &IndexPage {
             shell: Shell::new(lang, "/"),
-        },
-        StatusCode::OK,
-    )
-}
-
-async fn login(Query(q): Query<LangQuery>) -> Response {
-    let lang = Lang::from_query(q.lang.as_deref());
-    render(
-        &LoginPage {
-            shell: Shell::new(lang, "/personell"),
         },
         StatusCode::OK,
     )
@@ -138,6 +125,13 @@ async fn css() -> Response {
 async fn js() -> Response {
     asset(
         include_str!("../../../web/static/trygg.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+async fn passkey_js() -> Response {
+    asset(
+        include_str!("../../../web/static/passkey.js"),
         "text/javascript; charset=utf-8",
     )
 }

@@ -58,6 +58,16 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Compiles the confidentiality guard: the built-in term lists and, if configured, the
+/// deployment's extra list (checked at start; a bad line stops the server with its file and line).
+pub fn load_guard(config: &Config) -> anyhow::Result<trygg_guard::Guard> {
+    let mut b = trygg_guard::Guard::builder();
+    if let Some(f) = &config.guard_terms_file {
+        b = b.extra_terms_file(f);
+    }
+    Ok(b.build()?)
+}
+
 /// What to print once the server listens.
 pub type OnListening = Box<dyn FnOnce(SocketAddr, &str) + Send>;
 
@@ -69,6 +79,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let state = AppState {
         store: store.clone(),
+        guard: Arc::new(load_guard(&config)?),
         config: Arc::new(config.clone()),
     };
     let app = router(state).into_make_service();

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The row would break a uniqueness rule.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The thing named does not exist in this organisation.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
     /// A value handed to the store breaks a rule.
     #[error("invalid: {0}")]
     Invalid(&'static str),

@@ -11,13 +11,19 @@
 //! without touching callers; SQL that differs between dialects is kept in `db.rs` and marked.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod audit;
+pub mod auth;
 mod control;
 pub mod crypto;
 mod db;
 mod error;
 mod org;
 
+pub use auth::{
+    EnrolmentLink, LinkState, LoginAccount, NewSession, Secret, SessionRecord, StoredPasskey,
+    ThrottleRow,
+};
 pub use control::{ApiToken, Organisation};
 pub use crypto::MasterKey;
 pub use error::StoreError;

@@ -19,9 +19,9 @@ use crate::StoreError;
 
 /// The handle to one organisation's database, keys and audit log.
 pub struct OrgStore {
-    org: Organisation,
-    db: Db,
-    sealer: Sealer,
+    pub(crate) org: Organisation,
+    pub(crate) db: Db,
+    pub(crate) sealer: Sealer,
     /// The log writer, loaded at the first transaction; the mutex serialises writers.
     log: Mutex<Option<LogWriter>>,
     signer: Signer,
@@ -197,12 +197,13 @@ impl OrgStore {
 /// data; [`OrgTx::commit`] then refuses unless [`OrgTx::audit`] appended at least one entry.
 /// Dropping it without commit rolls everything back, audit entries included.
 pub struct OrgTx<'a> {
-    store: &'a OrgStore,
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    pub(crate) store: &'a OrgStore,
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Sqlite>,
     log: MutexGuard<'a, Option<LogWriter>>,
     pending: LogWriter,
     appended: u64,
-    personal: bool,
+    /// Set by every method that reads or writes personal data.
+    pub(crate) personal: bool,
 }
 
 impl std::fmt::Debug for OrgTx<'_> {
@@ -366,6 +367,19 @@ impl OrgTx<'_> {
         .bind(p.role.as_str())
         .bind(p.employment.as_str())
         .bind(fmt_time(now)?)
+        .execute(&mut *self.tx)
+        .await?;
+        // The role given at registration is the first entry in the authorisation register,
+        // open-ended until an administrator limits or revokes it.
+        sqlx::query(
+            "INSERT INTO grants (id, personnel_id, role, valid_from, granted_by, granted_at) \
+             VALUES (?, ?, ?, ?, 'registration', ?)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(&row)
+        .bind(p.role.as_str())
+        .bind(now.unix_timestamp())
+        .bind(now.unix_timestamp())
         .execute(&mut *self.tx)
         .await?;
         Ok(Personnel {

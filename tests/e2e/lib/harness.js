@@ -12,7 +12,10 @@ const ROOT = resolve(import.meta.dirname, "../../..");
 export const BIN = process.env.TRYGG_BIN ?? join(ROOT, "target/debug/trygg");
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
-/** Starts `trygg demo` and resolves when it prints its start page, with the base URL and token. */
+/**
+ * Starts `trygg demo` and resolves when it prints its start page, with the base URL, the token
+ * and the first-administrator set-up links by organisation slug (`setup`).
+ */
 export async function startTrygg(args = []) {
   const dataDir = mkdtempSync(join(tmpdir(), "trygg-e2e-"));
   const child = spawn(BIN, ["demo", "--data-dir", dataDir, "--listen", "127.0.0.1:0", ...args], {
@@ -24,12 +27,14 @@ export async function startTrygg(args = []) {
   const lines = createInterface({ input: child.stdout });
   const info = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`trygg did not start in 60 s: ${stderr.join("")}`)), 60_000);
-    const found = {};
+    const found = { setup: {} };
     child.on("exit", (code) => fail(new Error(`trygg exited with ${code}: ${stderr.join("")}`)));
     lines.on("line", (line) => {
       const url = line.match(/(https?:\/\/\S+)/)?.[1];
       if (line.includes("Start page") && url) found.base = url.replace(/\/$/, "");
       if (line.includes("Demo API token:")) found.token = line.trim().split(/\s+/).pop();
+      const setup = line.match(/First administrator set-up \(([^)]+)\): (\S+)/);
+      if (setup) found.setup[setup[1]] = setup[2];
       if (line.startsWith("Stop with")) {
         clearTimeout(timer);
         ok(found);

@@ -1,6 +1,8 @@
 //! The HTTP API under `/api/v1`: JSON in and out, problem+json errors, an OpenAPI document at
 //! `/api/v1/openapi.json`. Handlers are thin: extract, call the store, map the error.
 
+mod access;
+mod guard;
 mod health;
 mod orgs;
 mod patients;
@@ -23,8 +25,26 @@ use crate::app::AppState;
         patients::create_patient,
         patients::get_patient,
         patients::list_patients,
+        access::list_personnel,
+        access::create_personnel,
+        access::end_employment,
+        access::list_grants,
+        access::create_grant,
+        access::revoke_grant,
+        access::rights_review,
+        access::attest_review,
+        access::create_care,
+        access::end_care,
+        access::emergency_access,
+        access::access_log,
+        access::audit_search,
+        guard::screen,
     ),
-    components(schemas(crate::error::Problem, orgs::OrgOut, orgs::OrgIn, patients::PatientIn, patients::PatientOut)),
+    components(schemas(crate::error::Problem, orgs::OrgOut, orgs::OrgIn, patients::PatientIn, patients::PatientOut,
+        access::PersonnelOut, access::PersonnelIn, access::EmploymentEndIn, access::GrantOut, access::GrantIn,
+        access::RevokeIn, access::ReviewReport, access::ReviewPerson, access::ReviewOut, access::ReviewIn,
+        access::CareIn, access::CareOut, access::EmergencyIn, access::EmergencyOut, access::AccessLogLine,
+        access::AuditLine, guard::ScreenIn, guard::ScreenOut)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -57,6 +77,45 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/orgs/{org}/patients/{id}",
             get(patients::get_patient),
         )
+        .route(
+            "/api/v1/orgs/{org}/patients/{id}/access-log",
+            get(access::access_log),
+        )
+        .route(
+            "/api/v1/orgs/{org}/patients/{id}/emergency-access",
+            post(access::emergency_access),
+        )
+        .route(
+            "/api/v1/orgs/{org}/personnel",
+            get(access::list_personnel).post(access::create_personnel),
+        )
+        .route(
+            "/api/v1/orgs/{org}/personnel/{id}/employment-end",
+            post(access::end_employment),
+        )
+        .route(
+            "/api/v1/orgs/{org}/personnel/{id}/grants",
+            get(access::list_grants),
+        )
+        .route("/api/v1/orgs/{org}/grants", post(access::create_grant))
+        .route(
+            "/api/v1/orgs/{org}/grants/{id}/revoke",
+            post(access::revoke_grant),
+        )
+        .route(
+            "/api/v1/orgs/{org}/rights-review",
+            get(access::rights_review).post(access::attest_review),
+        )
+        .route(
+            "/api/v1/orgs/{org}/care-relationships",
+            post(access::create_care),
+        )
+        .route(
+            "/api/v1/orgs/{org}/care-relationships/{id}/end",
+            post(access::end_care),
+        )
+        .route("/api/v1/orgs/{org}/audit", get(access::audit_search))
+        .route("/api/v1/guard/screen", post(guard::screen))
 }
 
 async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {

@@ -71,14 +71,3 @@ pub async fn create_org(
         .await?;
     Ok((StatusCode::CREATED, ApiJson(OrgOut::from(&org))))
 }
-
-/// Resolves an organisation from a path segment, or 404.
-pub(crate) async fn resolve(
-    state: &AppState,
-    slug: &str,
-) -> Result<std::sync::Arc<trygg_store::OrgStore>, ApiError> {
-    let unknown = || ApiError::not_found("TR-O404", "no such organisation");
-    let slug = OrgSlug::parse(slug).map_err(|_| unknown())?;
-    let org = state.store.org_by_slug(&slug).await?.ok_or_else(unknown)?;
-    Ok(state.store.org(&org).await?)
-}

@@ -8,12 +8,15 @@ use uuid::Uuid;
 
 use trygg_audit::{Action, Basis, Category, Outcome};
 
-use crate::app::{ApiJson, AppState, Operator};
-use crate::audit_events::{event, Actor, Did};
+use trygg_core::access::Permission;
+
+use crate::access::{authorize, org_for, Caller};
+use crate::app::{ApiJson, AppState};
+use crate::audit_events::{event, Did};
 use crate::error::ApiError;
 
-/// The audit record of an operator's access to one patient (PC-VENDOR-3).
-fn did(operation: &'static str, action: Action, patient: Uuid) -> Did {
+/// The audit record of an access to one patient (PC-VENDOR-3).
+fn did(operation: &'static str, action: Action, patient: Uuid, basis: Basis) -> Did {
     Did {
         category: Category::Access,
         operation,
@@ -21,7 +24,7 @@ fn did(operation: &'static str, action: Action, patient: Uuid) -> Did {
         outcome: Outcome::Success,
         entity: ("Patient", Some(patient.to_string())),
         patient: Some(patient),
-        basis: Basis::Administration,
+        basis,
     }
 }
 
@@ -67,17 +70,17 @@ impl From<trygg_store::Patient> for PatientOut {
 }
 
 /// Registers a patient.
-#[utoipa::path(post, path = "/api/v1/orgs/{org}/patients", security(("token" = [])), request_body = PatientIn,
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/patients", request_body = PatientIn,
     params(("org" = String, Path, description = "organisation short name")),
     responses((status = 201, body = PatientOut), (status = 404, body = crate::error::Problem),
         (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_patient(
     State(state): State<AppState>,
-    Operator(token): Operator,
+    caller: Caller,
     Path(org): Path<String>,
     ApiJson(input): ApiJson<PatientIn>,
 ) -> Result<(StatusCode, ApiJson<PatientOut>), ApiError> {
-    let org = super::orgs::resolve(&state, &org).await?;
+    let org = org_for(&state, &caller, &org).await?;
     let new = trygg_store::NewPatient {
         name: PersonName::parse(&input.name)
             .map_err(|e| ApiError::invalid("TR-P001", e.to_string()))?,
@@ -97,12 +100,12 @@ pub async fn create_patient(
             .map_err(|e| ApiError::invalid("TR-P004", e.to_string()))?,
     };
     let now = time::OffsetDateTime::now_utc();
-    let mut tx = org.begin().await?;
+    let (mut tx, ok) = authorize(&org, &caller, Permission::PatientWrite, None).await?;
     let p = tx.create_patient(&new, now).await?;
     let e = event(
         &org.organisation().slug,
-        &Actor::token(token.id),
-        did("patient.create", Action::Create, p.id),
+        &ok.actor,
+        did("patient.create", Action::Create, p.id, ok.basis),
         now,
     )?;
     tx.audit(&e).await?;
@@ -111,26 +114,25 @@ pub async fn create_patient(
 }
 
 /// Lists an organisation's patients.
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/patients", security(("token" = [])),
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/patients", 
     params(("org" = String, Path, description = "organisation short name")),
     responses((status = 200, body = [PatientOut]), (status = 404, body = crate::error::Problem)))]
 pub async fn list_patients(
     State(state): State<AppState>,
-    Operator(token): Operator,
+    caller: Caller,
     Path(org): Path<String>,
 ) -> Result<ApiJson<Vec<PatientOut>>, ApiError> {
-    let org = super::orgs::resolve(&state, &org).await?;
+    let org = org_for(&state, &caller, &org).await?;
     let now = time::OffsetDateTime::now_utc();
-    let mut tx = org.begin().await?;
+    let (mut tx, ok) = authorize(&org, &caller, Permission::PatientRead, None).await?;
     let list = tx.list_patients().await?;
     // One entry per patient listed, so each patient's access log shows it (PC-RIGHTS-1). An
     // empty list touches no personal data.
-    let actor = Actor::token(token.id);
     for p in &list {
         let e = event(
             &org.organisation().slug,
-            &actor,
-            did("patient.list", Action::Read, p.id),
+            &ok.actor,
+            did("patient.list", Action::Read, p.id, ok.basis.clone()),
             now,
         )?;
         tx.audit(&e).await?;
@@ -144,25 +146,25 @@ pub async fn list_patients(
 }
 
 /// Reads one patient.
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/patients/{id}", security(("token" = [])),
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/patients/{id}", 
     params(("org" = String, Path, description = "organisation short name"), ("id" = Uuid, Path, description = "patient id")),
     responses((status = 200, body = PatientOut), (status = 404, body = crate::error::Problem)))]
 pub async fn get_patient(
     State(state): State<AppState>,
-    Operator(token): Operator,
+    caller: Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<ApiJson<PatientOut>, ApiError> {
-    let org = super::orgs::resolve(&state, &org).await?;
+    let org = org_for(&state, &caller, &org).await?;
     let unknown = || ApiError::not_found("TR-P404", "no such patient");
     let id = Uuid::parse_str(&id).map_err(|_| unknown())?;
     let now = time::OffsetDateTime::now_utc();
-    let mut tx = org.begin().await?;
+    let (mut tx, ok) = authorize(&org, &caller, Permission::PatientRead, Some(id)).await?;
     // Not found: nothing personal was read; the transaction rolls back when dropped.
     let p = tx.patient(id).await?.ok_or_else(unknown)?;
     let e = event(
         &org.organisation().slug,
-        &Actor::token(token.id),
-        did("patient.read", Action::Read, p.id),
+        &ok.actor,
+        did("patient.read", Action::Read, p.id, ok.basis),
         now,
     )?;
     tx.audit(&e).await?;

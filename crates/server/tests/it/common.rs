@@ -62,6 +62,116 @@ impl TestServer {
         }
     }
 
+    /// Seeds the demo's two organisations.
+    pub async fn seed_demo(&self) {
+        trygg_server::demo::seed(&self.store).await.unwrap();
+    }
+
+    /// A person of `org` with `role`: the first one the demo has, or a new one.
+    pub async fn person(&self, org: &str, role: trygg_core::BuiltinRole) -> uuid::Uuid {
+        let o = self
+            .store
+            .org_by_slug(&trygg_core::OrgSlug::parse(org).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let h = self.store.org(&o).await.unwrap();
+        let mut tx = h.begin().await.unwrap();
+        let found = tx
+            .list_personnel()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.role == role && p.name.expose().starts_with("Test "));
+        let id = match found {
+            Some(p) => p.id,
+            None => {
+                tx.create_personnel(
+                    &trygg_store::NewPersonnel {
+                        name: trygg_core::PersonName::parse(&format!("Test {}", role.as_str()))
+                            .unwrap(),
+                        email: None,
+                        role,
+                        employment: trygg_core::Employment::Employee,
+                    },
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+                .unwrap()
+                .id
+            }
+        };
+        tx.audit(&test_event(org)).await.unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    /// Opens a passkey-level session for a person, as a login would.
+    pub async fn login(&self, org: &str, personnel: uuid::Uuid) -> Session {
+        use trygg_server::auth::session::{csrf_token, open_session};
+        let slug = trygg_core::OrgSlug::parse(org).unwrap();
+        let o = self.store.org_by_slug(&slug).await.unwrap().unwrap();
+        let h = self.store.org(&o).await.unwrap();
+        let mut tx = h.begin().await.unwrap();
+        let (_, secret) = open_session(
+            &mut tx,
+            &slug,
+            personnel,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::High,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        Session {
+            cookie: format!("trygg_session={org}.{}", secret.expose()),
+            csrf: csrf_token(&secret),
+            origin: self.base.clone(),
+        }
+    }
+
+    /// Sends a request as `who` (no credentials when `None`).
+    pub async fn send(
+        &self,
+        who: Option<&Session>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(s) = who {
+            req = req
+                .header("cookie", &s.cookie)
+                .header("x-csrf-token", &s.csrf)
+                .header("origin", &s.origin);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Sends a raw body with a content type as `who`.
+    pub async fn send_raw(
+        &self,
+        who: &Session,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("cookie", &who.cookie)
+            .header("x-csrf-token", &who.csrf)
+            .header("origin", &who.origin)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -95,6 +205,21 @@ impl TestServer {
             .await
             .unwrap()
     }
+}
+
+/// A signed-in person's credentials for requests.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+    pub origin: String,
+}
+
+/// An audit event for test fixtures written straight to the store.
+pub fn test_event(org: &str) -> trygg_audit::AuditEvent {
+    let mut e = trygg_audit::testing::sample_event(1_800_000_000_000, "fixture").unwrap();
+    e.agent.organisation = Some(trygg_core::OrgSlug::parse(org).unwrap());
+    e
 }
 
 /// Asserts a problem+json response with the status and code, and returns its body.

@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 mod api;
+mod auth;
 mod binary;
 mod common;
+mod guard;
+mod matrix;
 mod pages;
 mod tamper;

@@ -1,0 +1,115 @@
+//! The audit events of login: successful logins and logouts (`authentication`), credentials issued
+//! and registered (`authorisation`, VC-DEV-2), and failed or refused attempts (`security`, guide
+//! risk scenario 17). Every event names the person by opaque id only, and carries the method and
+//! assurance level of the authentication (PC-AUTHN-1). A security event also records the client
+//! address when it is known: it is what an investigation of repeated failures needs.
+
+use std::net::IpAddr;
+
+use trygg_audit::{
+    Action, AgentKind, Assurance, AuditEvent, Authentication, Basis, Category, Code, Outcome,
+    SecurityKind,
+};
+use trygg_core::{BuiltinRole, OrgSlug};
+use uuid::Uuid;
+
+use crate::audit_events::{event, Actor, Did};
+use crate::error::ApiError;
+
+/// Who an auth event is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Who {
+    /// A known person in a role.
+    Person(Uuid, BuiltinRole),
+    /// Not identified (an unknown passkey, an unknown link).
+    Unknown,
+    /// Trygg itself (the first-administrator link) or the command line.
+    System(&'static str),
+}
+
+/// One auth event to build.
+#[derive(Debug, Clone)]
+pub struct AuthEvent {
+    /// Kind of event.
+    pub category: Category,
+    /// Operation code, e.g. `login`.
+    pub operation: &'static str,
+    /// FHIR action.
+    pub action: Action,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Entity type and id.
+    pub entity: (&'static str, Option<String>),
+    /// The method and assurance, if the agent authenticated.
+    pub auth: Option<(&'static str, Assurance)>,
+    /// The client's address (security events only).
+    pub address: Option<IpAddr>,
+}
+
+impl AuthEvent {
+    /// A failed or refused attempt.
+    pub fn security(
+        kind: SecurityKind,
+        operation: &'static str,
+        outcome: Outcome,
+        address: Option<IpAddr>,
+    ) -> Self {
+        Self {
+            category: Category::Security(kind),
+            operation,
+            action: Action::Execute,
+            outcome,
+            entity: ("session", None),
+            auth: None,
+            address,
+        }
+    }
+}
+
+/// Builds the event for `org`'s log.
+pub fn build(
+    org: &OrgSlug,
+    who: Who,
+    e: AuthEvent,
+    now: time::OffsetDateTime,
+) -> Result<AuditEvent, ApiError> {
+    let actor = match who {
+        Who::Person(id, role) => Actor::personnel(id, role),
+        Who::Unknown => Actor {
+            kind: AgentKind::Unknown,
+            id: "unknown".to_owned(),
+            role: None,
+            authentication: None,
+        },
+        Who::System(what) => Actor::system(what),
+    };
+    let security = e.category.is_security_event();
+    let mut ev = event(
+        org,
+        &actor,
+        Did {
+            category: e.category,
+            operation: e.operation,
+            action: e.action,
+            outcome: e.outcome,
+            entity: e.entity,
+            patient: None,
+            basis: Basis::None,
+        },
+        now,
+    )?;
+    if let Who::Unknown = who {
+        ev.agent.id = None;
+        ev.agent.organisation = None;
+    }
+    if let Some((method, assurance)) = e.auth {
+        ev.agent.authentication = Some(Authentication {
+            method: Code::new(method).map_err(|x| ApiError::internal("TR-L501", x))?,
+            assurance: Some(assurance),
+        });
+    }
+    if security {
+        ev.source.address = e.address;
+    }
+    Ok(ev)
+}

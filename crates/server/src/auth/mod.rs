@@ -1,0 +1,121 @@
+//! Personnel login: passkeys (WebAuthn), enrolment links, sessions, CSRF protection and lockout
+//! (VC-AUTH-3, PC-AUTHN-1, PC-ACL-1, VC-DEV-2; guide risk scenarios 16 and 17).
+//!
+//! # Rules
+//! - **Personal accounts only** (PC-ACL-1). A passkey belongs to one person on the staff; there is
+//!   no shared or role login. A person gets their first passkey only through an **enrolment link**
+//!   (VC-DEV-2): random, single use, valid for `enrolment_link_ttl_secs` (default 24 h), issued by
+//!   an administrator (or, for an organisation's first administrator, printed by `trygg serve` /
+//!   `trygg demo`), stored only as a keyed hash, and logged when issued and when used. A newer
+//!   link for the same person revokes the older one.
+//! - **Login** is a discoverable-credential WebAuthn ceremony with user verification required:
+//!   no user name is typed. The user handle's first 8 bytes name the organisation
+//!   (`trygg_store::auth::new_user_handle`), so one login page serves every organisation.
+//! - **Sessions** ([`session`]): a random 256-bit secret in a cookie (`HttpOnly`,
+//!   `SameSite=Strict`, `Path=/`; on TLS also `Secure` with the `__Host-` name prefix), only its
+//!   keyed hash stored. A session ends after `session_idle_timeout_secs` without a request, after
+//!   `session_absolute_timeout_secs` in all, or at logout. It records the authentication method and
+//!   assurance level ([`AuthMethod`], [`trygg_audit::Assurance`]), which every audit event of the
+//!   person carries (PC-AUTHN-1).
+//! - **CSRF** ([`session`]): a state-changing request (`POST`, `PUT`, `PATCH`, `DELETE`) must be
+//!   same-origin ([`origin::same_origin`]: `Sec-Fetch-Site`, if sent, is `same-origin`; `Origin`,
+//!   if sent and not `null`, is this site's; at least one of them is sent) and carry
+//!   the session's CSRF token in `X-CSRF-Token` (forms: field `csrf`). The token is derived from
+//!   the session secret (SHA-256 with a fixed label), so it is bound to the session and reveals
+//!   nothing of the secret. `SameSite=Strict` is a third, independent barrier.
+//! - **Lockout** ([`lockout`]): failed logins are counted per account (in the organisation's
+//!   database) and per client address (in memory); past the limit the account or address is
+//!   locked with a doubling back-off. Every failed login and every refused attempt is a security
+//!   event in the organisation's audit log when the organisation is known, and a `security` log
+//!   line otherwise (guide risk scenario 17).
+//! - **Assurance.** A passkey with user verification, enrolled through an administrator's link,
+//!   is `substantial` (eIDAS; Norwegian level 3): the link, not the passkey, is the identity
+//!   proof. `high` comes with HelseID/ID-porten (OIDC, a later issue: it adds an
+//!   [`AuthMethod::Oidc`] session through [`session::open_session`], and nothing else here changes).
+//! - **Developer login** ([`dev`]): only in `trygg demo`, only when the listener, the client and the
+//!   `Host` are loopback; assurance `low`, method `developer`, clearly marked on the page.
+//!
+//! # WebAuthn relying party
+//! With `public_url` set, its host is the RP ID and its origin the only accepted origin. Without
+//! it (the loopback default), the RP ID is `localhost` and the origin `http(s)://localhost:<port>`
+//! from the request's `Host`: browsers treat `http://localhost` as a secure context, but an IP
+//! address is not a valid RP ID, so the login and enrolment pages redirect `127.0.0.1` and `[::1]`
+//! to `localhost`.
+//!
+//! # State
+//! Ceremony state (the challenge between "start" and "finish") and per-address counters are kept
+//! in memory ([`AuthRuntime`], an extension on this module's routes), so they are per process:
+//! a deployment with several nodes needs sticky sessions for the few seconds of a ceremony.
+//! Sessions, passkeys, links and per-account counters are in the organisation's database.
+
+pub mod audit;
+pub mod dev;
+pub mod enrol;
+pub mod lockout;
+pub mod origin;
+pub mod pages;
+pub mod session;
+pub mod webauthn;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+
+use crate::app::AppState;
+
+pub use session::{AuthMethod, OidcProvider, Principal};
+
+/// The in-memory part of login: WebAuthn ceremonies in flight and per-address failure counters.
+#[derive(Debug, Default)]
+pub struct AuthRuntime {
+    /// Ceremonies between start and finish.
+    pub ceremonies: webauthn::Ceremonies,
+    /// Failed attempts per client address.
+    pub addresses: lockout::AddressThrottle,
+}
+
+/// The login routes: pages under `/personell` and `/enrol`, and the JSON API under
+/// `/api/v1/auth`.
+pub fn routes() -> Router<AppState> {
+    let runtime = Arc::new(AuthRuntime::default());
+    Router::new()
+        .route("/personell", get(pages::login_page))
+        .route("/personell/logout", post(pages::logout_form))
+        .route("/personell/dev-login", post(dev::dev_login))
+        .route("/enrol/{token}", get(pages::enrol_page))
+        .route("/api/v1/auth/login/start", post(webauthn::login_start))
+        .route("/api/v1/auth/login/finish", post(webauthn::login_finish))
+        .route("/api/v1/auth/enrol/start", post(webauthn::enrol_start))
+        .route("/api/v1/auth/enrol/finish", post(webauthn::enrol_finish))
+        .route(
+            "/api/v1/auth/session",
+            get(session::session_info).delete(session::logout),
+        )
+        .route("/api/v1/auth/logout", post(session::logout))
+        .route("/api/v1/auth/enrolment-links", post(enrol::issue_link))
+        .layer(Extension(runtime))
+}
+
+/// The client's address, if the server was started with connection info
+/// (`into_make_service_with_connect_info::<SocketAddr>()`); `None` otherwise, and then only the
+/// per-account limits apply.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}

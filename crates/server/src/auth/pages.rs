@@ -1,0 +1,202 @@
+//! The login pages: `/personell` (sign in with a passkey, or the signed-in page with sign-out),
+//! `/enrol/<token>` (create a passkey from an enrolment link), and the sign-out form. The
+//! ceremonies run in `web/static/passkey.js` against [`super::webauthn`]; without JavaScript the
+//! pages say so. Over a loopback IP address (no `public_url`) both redirect to `localhost`, the
+//! only loopback name passkeys work on ([`super::origin`]).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use time::OffsetDateTime;
+
+use super::dev::{self, Choice};
+use super::origin::{localhost_redirect, same_origin};
+use super::session::{
+    assurance_code, clear_cookie, csrf_matches, current, end_session, with_cookie, Current,
+};
+use super::webauthn::resolve_link;
+use super::{AuthRuntime, ClientIp};
+use crate::app::AppState;
+use crate::i18n::Lang;
+use crate::pages::{render, LangQuery, Shell};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    shell: Shell,
+    session_ended: bool,
+    dev_choices: Vec<Choice>,
+}
+
+#[derive(Template)]
+#[template(path = "signed_in.html")]
+struct SignedInPage {
+    shell: Shell,
+    org_name: String,
+    role: &'static str,
+    method: &'static str,
+    assurance: &'static str,
+    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "enrol.html")]
+struct EnrolPage {
+    shell: Shell,
+    org_name: String,
+    token: String,
+    needs_name: bool,
+}
+
+#[derive(Template)]
+#[template(path = "link_invalid.html")]
+struct LinkInvalidPage {
+    shell: Shell,
+}
+
+fn with_lang(path: &str, lang: Lang) -> String {
+    if lang == Lang::Nb {
+        path.to_owned()
+    } else {
+        format!("{path}?lang={}", lang.tag())
+    }
+}
+
+/// `GET /personell`: the login page, or the signed-in page.
+pub async fn login_page(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    if let Some(to) = localhost_redirect(&state.config, &headers, &with_lang("/personell", lang)) {
+        return Redirect::to(&to).into_response();
+    }
+    let shell = Shell::new(lang, "/personell");
+    let now = OffsetDateTime::now_utc();
+    let cur = match current(&state, &headers, now).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    match cur {
+        Current::Live(p) => render(
+            &SignedInPage {
+                shell,
+                org_name: p.org_store.organisation().name.clone(),
+                role: p.role.as_str(),
+                method: p.method.code(),
+                assurance: assurance_code(p.assurance),
+                csrf: p.csrf_token().to_owned(),
+            },
+            StatusCode::OK,
+        ),
+        other => {
+            let dev_choices = if dev::offered(&state.config, ip.0, &headers) {
+                match dev::choices(&state).await {
+                    Ok(c) => c,
+                    Err(e) => return e.into_response(),
+                }
+            } else {
+                Vec::new()
+            };
+            let ended = matches!(other, Current::Expired(_));
+            let res = render(
+                &LoginPage {
+                    shell,
+                    session_ended: ended,
+                    dev_choices,
+                },
+                StatusCode::OK,
+            );
+            // A cookie that names no live session is of no use any more.
+            if ended {
+                with_cookie(res, clear_cookie(&state.config))
+            } else {
+                res
+            }
+        }
+    }
+}
+
+/// The sign-out form.
+#[derive(Debug, serde::Deserialize)]
+pub struct LogoutIn {
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+/// `POST /personell/logout`: ends the session (same-origin, with the CSRF token) and returns to
+/// the login page.
+pub async fn logout_form(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+    Form(input): Form<LogoutIn>,
+) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    let back = Redirect::to(&with_lang("/personell", lang)).into_response();
+    let now = OffsetDateTime::now_utc();
+    let p = match current(&state, &headers, now).await {
+        Ok(Current::Live(p)) => p,
+        Ok(_) => return with_cookie(back, clear_cookie(&state.config)),
+        Err(e) => return e.into_response(),
+    };
+    if !same_origin(&state.config, &headers) || !csrf_matches(&p, &input.csrf) {
+        tracing::warn!(
+            event = "security",
+            code = "TR-L005",
+            "sign-out without a valid CSRF token refused"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            "the request does not come from this site",
+        )
+            .into_response();
+    }
+    match end_session(&p, now).await {
+        Ok(()) => with_cookie(back, clear_cookie(&state.config)),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /enrol/<token>`: the page that creates a passkey. An unusable link gets a page that says
+/// so (410), and a security event.
+pub async fn enrol_page(
+    State(state): State<AppState>,
+    Extension(rt): Extension<Arc<AuthRuntime>>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    let path = format!("/enrol/{token}");
+    if let Some(to) = localhost_redirect(&state.config, &headers, &with_lang(&path, lang)) {
+        return Redirect::to(&to).into_response();
+    }
+    let shell = Shell::new(lang, &path);
+    let now = OffsetDateTime::now_utc();
+    if let Some(secs) = rt.addresses.gate(ip.0, now).retry_after_secs(now) {
+        return super::webauthn::error_response(super::webauthn::locked(secs));
+    }
+    match resolve_link(&state, &rt, &token, ip, now).await {
+        Ok((h, _, link)) => render(
+            &EnrolPage {
+                shell,
+                org_name: h.organisation().name.clone(),
+                token,
+                needs_name: link.personnel_id.is_none(),
+            },
+            StatusCode::OK,
+        ),
+        Err(e) if e.status == StatusCode::GONE => {
+            render(&LinkInvalidPage { shell }, StatusCode::GONE)
+        }
+        Err(e) => e.into_response(),
+    }
+}

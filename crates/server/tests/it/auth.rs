@@ -1,0 +1,669 @@
+//! Personnel login over HTTP: session cookies and their flags, CSRF refusal, idle and absolute
+//! timeouts, lockout per account and per client address, enrolment links (issued only by an
+//! administrator, single use, expiring, logged), and the developer login (only in the demo, only on
+//! loopback). The passkey ceremonies themselves run in Chromium (`tests/e2e/specs/passkey.test.js`).
+//!
+//! These tests build the router themselves so that they can set the demo switch, short timeouts,
+//! and serve with connection info (the client address the per-address limits need).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use trygg_audit::{Category, SecurityKind};
+use trygg_core::{BuiltinRole, OrgSlug};
+use trygg_server::app::{router, AppState};
+use trygg_server::config::{Config, Overrides};
+use trygg_store::Store;
+use uuid::Uuid;
+
+use crate::common::assert_problem;
+
+struct Server {
+    base: String,
+    origin: String,
+    store: Arc<Store>,
+    _dir: tempfile::TempDir,
+    client: reqwest::Client,
+}
+
+const ORG: &str = "normland-legesenter";
+
+async fn start(tweak: impl FnOnce(&mut Config)) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::load(
+        None,
+        Vec::<(String, String)>::new(),
+        &Overrides {
+            data_dir: Some(dir.path().to_owned()),
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+        },
+    )
+    .unwrap();
+    tweak(&mut config);
+    let store = Arc::new(trygg_server::serve::open_store(&config).await.unwrap());
+    trygg_server::demo::seed(&store).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = router(AppState {
+        store: store.clone(),
+        guard: Arc::new(trygg_server::serve::load_guard(&config).unwrap()),
+        config: Arc::new(config),
+    });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    // Passkeys and the same-origin check work on the name `localhost`; connect to 127.0.0.1
+    // and name the host in the header.
+    Server {
+        base: format!("http://127.0.0.1:{port}"),
+        origin: format!("http://localhost:{port}"),
+        store,
+        _dir: dir,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+impl Server {
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("host", self.origin.trim_start_matches("http://"))
+    }
+
+    /// A same-origin request, as a browser would send it.
+    fn same(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.req(method, path)
+            .header("origin", &self.origin)
+            .header("sec-fetch-site", "same-origin")
+    }
+
+    async fn person(&self, org: &str, role: BuiltinRole) -> Uuid {
+        let h = self.org(org).await;
+        let mut tx = h.begin().await.unwrap();
+        tx.personnel_ids_with_role(role).await.unwrap()[0]
+    }
+
+    async fn org(&self, org: &str) -> Arc<trygg_store::OrgStore> {
+        let o = self
+            .store
+            .org_by_slug(&OrgSlug::parse(org).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        self.store.org(&o).await.unwrap()
+    }
+
+    /// Logs in with the developer login; returns the `Cookie` header value.
+    async fn dev_login(&self, org: &str, role: BuiltinRole) -> String {
+        let pid = self.person(org, role).await;
+        let r = self
+            .same(reqwest::Method::POST, "/personell/dev-login")
+            .form(&[("person", format!("{org}:{pid}"))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{:?}", r.text().await);
+        cookie_of(&r)
+    }
+
+    async fn session(&self, cookie: &str) -> reqwest::Response {
+        self.req(reqwest::Method::GET, "/api/v1/auth/session")
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn security_events(&self, org: &str, kind: SecurityKind) -> usize {
+        self.org(org)
+            .await
+            .audit_events(None)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|(_, e)| e.category == Category::Security(kind))
+            .count()
+    }
+}
+
+fn set_cookie(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("set-cookie")
+        .expect("a Set-Cookie header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn cookie_of(r: &reqwest::Response) -> String {
+    set_cookie(r).split(';').next().unwrap().to_owned()
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// A login attempt that reaches the server's checks: a real ceremony, a forged assertion.
+async fn forged_login(s: &Server, user_handle: Uuid, credential_id: &[u8]) -> reqwest::Response {
+    let start = s
+        .same(reqwest::Method::POST, "/api/v1/auth/login/start")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    if start.status() != 200 {
+        return start;
+    }
+    let body: serde_json::Value = start.json().await.unwrap();
+    assert!(body["options"]["publicKey"]["challenge"].is_string());
+    assert!(body["options"].get("mediation").is_none(), "a modal login");
+    let id = b64url(credential_id);
+    s.same(reqwest::Method::POST, "/api/v1/auth/login/finish")
+        .json(&serde_json::json!({
+            "ceremony": body["ceremony"],
+            "credential": {
+                "id": id, "rawId": id, "type": "public-key",
+                "response": {
+                    "authenticatorData": b64url(&[0u8; 37]),
+                    "clientDataJSON": b64url(b"{}"),
+                    "signature": b64url(&[1u8; 64]),
+                    "userHandle": b64url(user_handle.as_bytes()),
+                },
+                "extensions": {},
+            },
+        }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn session_cookie_csrf_and_logout() {
+    let s = start(|c| c.demo = true).await;
+    let pid = s.person(ORG, BuiltinRole::Nurse).await;
+    let r = s
+        .same(reqwest::Method::POST, "/personell/dev-login")
+        .form(&[("person", format!("{ORG}:{pid}"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    // Plain HTTP on loopback: no Secure and no __Host- prefix (they need TLS); always HttpOnly,
+    // SameSite=Strict, Path=/, and no Domain.
+    let sc = set_cookie(&r);
+    assert!(sc.starts_with(&format!("trygg_session={ORG}.")), "{sc}");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(sc.contains(attr), "{attr} in {sc}");
+    }
+    assert!(!sc.contains("Secure") && !sc.contains("Domain"), "{sc}");
+    let cookie = cookie_of(&r);
+
+    let info: serde_json::Value = s.session(&cookie).await.json().await.unwrap();
+    assert_eq!(info["org"], ORG);
+    assert_eq!(info["personnel_id"], pid.to_string());
+    assert_eq!(info["role"], "nurse");
+    assert_eq!(info["method"], "developer");
+    assert_eq!(info["assurance"], "low");
+    let csrf = info["csrf_token"].as_str().unwrap().to_owned();
+
+    // No session at all: 401.
+    assert_problem(
+        s.session("trygg_session=normland-legesenter.nope").await,
+        401,
+        "TR-L001",
+    )
+    .await;
+    // State-changing without the token, from another origin, or with neither Origin nor
+    // Sec-Fetch-Site: refused.
+    let logout = |b: reqwest::RequestBuilder| b.header("cookie", &cookie).send();
+    assert_problem(
+        logout(s.same(reqwest::Method::POST, "/api/v1/auth/logout"))
+            .await
+            .unwrap(),
+        403,
+        "TR-L005",
+    )
+    .await;
+    assert_problem(
+        logout(
+            s.same(reqwest::Method::POST, "/api/v1/auth/logout")
+                .header("x-csrf-token", "0".repeat(64)),
+        )
+        .await
+        .unwrap(),
+        403,
+        "TR-L005",
+    )
+    .await;
+    assert_problem(
+        logout(
+            s.req(reqwest::Method::POST, "/api/v1/auth/logout")
+                .header("origin", "http://evil.example")
+                .header("x-csrf-token", &csrf),
+        )
+        .await
+        .unwrap(),
+        403,
+        "TR-L004",
+    )
+    .await;
+    assert_problem(
+        logout(
+            s.req(reqwest::Method::POST, "/api/v1/auth/logout")
+                .header("sec-fetch-site", "cross-site")
+                .header("x-csrf-token", &csrf),
+        )
+        .await
+        .unwrap(),
+        403,
+        "TR-L004",
+    )
+    .await;
+    assert_problem(
+        logout(
+            s.req(reqwest::Method::POST, "/api/v1/auth/logout")
+                .header("x-csrf-token", &csrf),
+        )
+        .await
+        .unwrap(),
+        403,
+        "TR-L004",
+    )
+    .await;
+    // Still signed in after all that.
+    assert_eq!(s.session(&cookie).await.status(), 200);
+
+    let r = logout(
+        s.same(reqwest::Method::POST, "/api/v1/auth/logout")
+            .header("x-csrf-token", &csrf),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(set_cookie(&r).contains("Max-Age=0"));
+    assert_problem(s.session(&cookie).await, 401, "TR-L003").await;
+
+    // Login and logout are in the audit log with the method and assurance (PC-AUTHN-1).
+    let events = s.org(ORG).await.audit_events(None).await.unwrap();
+    let ops: Vec<_> = events
+        .iter()
+        .filter(|(_, e)| e.category == Category::Authentication)
+        .map(|(_, e)| {
+            let a = e.agent.authentication.as_ref().unwrap();
+            (
+                e.operation.as_str().to_owned(),
+                a.method.as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("login".to_owned(), "developer".to_owned()),
+            ("logout".to_owned(), "developer".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn idle_and_absolute_timeouts() {
+    let s = start(|c| {
+        c.demo = true;
+        c.session_idle_timeout_secs = 1;
+        c.session_absolute_timeout_secs = 2;
+    })
+    .await;
+    let cookie = s.dev_login(ORG, BuiltinRole::Doctor).await;
+    assert_eq!(s.session(&cookie).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_problem(s.session(&cookie).await, 401, "TR-L002").await;
+    // Ended for good, even when used again at once.
+    assert_problem(s.session(&cookie).await, 401, "TR-L003").await;
+
+    // Kept busy, it still ends at the absolute timeout.
+    let cookie = s.dev_login(ORG, BuiltinRole::Doctor).await;
+    let begun = std::time::Instant::now();
+    while begun.elapsed() < Duration::from_millis(1800) {
+        assert_eq!(s.session(&cookie).await.status(), 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_problem(s.session(&cookie).await, 401, "TR-L003").await;
+    // The login page says the session ended, and clears the cookie.
+    let r = s
+        .req(reqwest::Method::GET, "/personell?lang=en")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Sign in with a passkey"));
+}
+
+#[tokio::test]
+async fn developer_login_only_in_the_demo_and_on_loopback() {
+    let s = start(|_| {}).await;
+    let pid = s.person(ORG, BuiltinRole::OrgAdmin).await;
+    let r = s
+        .same(reqwest::Method::POST, "/personell/dev-login")
+        .form(&[("person", format!("{ORG}:{pid}"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "absent outside the demo");
+    let html = s
+        .req(reqwest::Method::GET, "/personell?lang=en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Sign in with a passkey"));
+    assert!(!html.contains("Developer login"));
+
+    let s = start(|c| c.demo = true).await;
+    let pid = s.person(ORG, BuiltinRole::OrgAdmin).await;
+    // Reached under a name that is not loopback (a proxy, a tunnel): refused.
+    let r = s
+        .client
+        .post(format!("{}/personell/dev-login", s.base))
+        .header("host", "demo.example.no")
+        .header("origin", "http://demo.example.no")
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("person", format!("{ORG}:{pid}"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("set-cookie").is_none());
+    // Cross-origin: refused (login CSRF).
+    let r = s
+        .req(reqwest::Method::POST, "/personell/dev-login")
+        .header("origin", "http://evil.example")
+        .form(&[("person", format!("{ORG}:{pid}"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // The page over 127.0.0.1 sends the browser to localhost, where passkeys work.
+    let r = s
+        .client
+        .get(format!("{}/personell", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        format!("{}/personell", s.origin).as_str()
+    );
+}
+
+#[tokio::test]
+async fn enrolment_links_are_issued_by_admins_single_use_and_expire() {
+    let s = start(|c| c.demo = true).await;
+    let nurse = s.person(ORG, BuiltinRole::Nurse).await;
+    let doctor = s.person(ORG, BuiltinRole::Doctor).await;
+
+    // A nurse may not issue links: 403, and a security event.
+    let cookie = s.dev_login(ORG, BuiltinRole::Nurse).await;
+    let csrf: serde_json::Value = s.session(&cookie).await.json().await.unwrap();
+    let r = s
+        .same(reqwest::Method::POST, "/api/v1/auth/enrolment-links")
+        .header("cookie", &cookie)
+        .header("x-csrf-token", csrf["csrf_token"].as_str().unwrap())
+        .json(&serde_json::json!({"personnel_id": doctor}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 403, "TR-L011").await;
+    assert_eq!(s.security_events(ORG, SecurityKind::AccessDenied).await, 1);
+
+    // An administrator may.
+    let cookie = s.dev_login(ORG, BuiltinRole::OrgAdmin).await;
+    let info: serde_json::Value = s.session(&cookie).await.json().await.unwrap();
+    let issue = |pid: Uuid| {
+        s.same(reqwest::Method::POST, "/api/v1/auth/enrolment-links")
+            .header("cookie", &cookie)
+            .header("x-csrf-token", info["csrf_token"].as_str().unwrap())
+            .json(&serde_json::json!({"personnel_id": pid}))
+            .send()
+    };
+    let r = issue(Uuid::new_v4()).await.unwrap();
+    assert_problem(r, 404, "TR-L012").await;
+    let r = issue(doctor).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let first: serde_json::Value = r.json().await.unwrap();
+    let url = first["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/enrol/{ORG}.", s.origin)),
+        "{url}"
+    );
+    let path = url.trim_start_matches(&s.origin).to_owned();
+    let page = s.req(reqwest::Method::GET, &path).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Normland legesenter"));
+
+    // A newer link for the same person revokes the older one.
+    let r = issue(doctor).await.unwrap();
+    let second: serde_json::Value = r.json().await.unwrap();
+    let path2 = second["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&s.origin)
+        .to_owned();
+    assert_eq!(
+        s.req(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        410
+    );
+    assert_eq!(
+        s.req(reqwest::Method::GET, &path2)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let start_with = |token: &str| {
+        s.same(reqwest::Method::POST, "/api/v1/auth/enrol/start")
+            .json(&serde_json::json!({"token": token}))
+            .send()
+    };
+    let token2 = path2.trim_start_matches("/enrol/").to_owned();
+    let r = start_with(&token2).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let sel = &body["options"]["publicKey"]["authenticatorSelection"];
+    assert_eq!(sel["residentKey"], "required");
+    assert_eq!(sel["userVerification"], "required");
+
+    // Single use: once used, the link is gone (the browser test uses one for real).
+    let h = s.org(ORG).await;
+    let mut tx = h.begin().await.unwrap();
+    let secret = trygg_store::Secret::from_client(token2.split_once('.').unwrap().1);
+    let link = tx.enrolment_link(&secret).await.unwrap().unwrap();
+    tx.use_enrolment_link(link.id, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(tx
+        .use_enrolment_link(link.id, time::OffsetDateTime::now_utc())
+        .await
+        .is_err());
+    let e = trygg_server::audit_events::event(
+        &OrgSlug::parse(ORG).unwrap(),
+        &trygg_server::audit_events::Actor::system("test"),
+        trygg_server::audit_events::Did {
+            category: Category::Authorisation,
+            operation: "enrolment-link.use",
+            action: trygg_audit::Action::Update,
+            outcome: trygg_audit::Outcome::Success,
+            entity: ("enrolment-link", Some(link.id.to_string())),
+            patient: None,
+            basis: trygg_audit::Basis::None,
+        },
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    tx.audit(&e).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        s.req(reqwest::Method::GET, &path2)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        410
+    );
+    assert_problem(start_with(&token2).await.unwrap(), 410, "TR-L009").await;
+
+    // Expired: issued two hours ago with a one-hour life.
+    let mut tx = h.begin().await.unwrap();
+    let (_, old) = tx
+        .issue_enrolment_link(
+            Some(nurse),
+            "trygg:test",
+            time::OffsetDateTime::now_utc() - time::Duration::hours(2),
+            time::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    tx.audit(&e).await.unwrap();
+    tx.commit().await.unwrap();
+    let r = s
+        .req(
+            reqwest::Method::GET,
+            &format!("/enrol/{ORG}.{}?lang=en", old.expose()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    assert!(r.text().await.unwrap().contains("This link does not work"));
+    // Unknown token.
+    let r = start_with(&format!("{ORG}.{}", "A".repeat(43)))
+        .await
+        .unwrap();
+    assert_problem(r, 410, "TR-L009").await;
+
+    // Every unusable link was a security event; issuing was logged with the issuer.
+    assert_eq!(s.security_events(ORG, SecurityKind::InvalidToken).await, 5);
+    let issued = h
+        .audit_events(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, e)| e.operation.as_str() == "enrolment-link.issue")
+        .filter(|(_, e)| {
+            e.agent
+                .role
+                .as_ref()
+                .is_some_and(|r| r.as_str() == "org-admin")
+        })
+        .count();
+    assert_eq!(issued, 2);
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_account_and_the_address() {
+    let s = start(|c| {
+        c.login_max_failures = 2;
+        c.login_lockout_secs = 60;
+    })
+    .await;
+    let admin = s.person(ORG, BuiltinRole::OrgAdmin).await;
+    let h = s.org(ORG).await;
+    let mut tx = h.begin().await.unwrap();
+    let account = tx
+        .ensure_login_account(admin, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // Two failures for the account (an unregistered credential) lock it.
+    for _ in 0..2 {
+        let r = forged_login(&s, account.user_handle, b"not-registered").await;
+        assert_problem(r, 401, "TR-L006").await;
+    }
+    let r = forged_login(&s, account.user_handle, b"not-registered").await;
+    assert!(r.headers().get("retry-after").is_some());
+    assert_problem(r, 429, "TR-L007").await;
+    assert_eq!(s.security_events(ORG, SecurityKind::FailedLogin).await, 2);
+    // The lock itself and the refused attempt.
+    assert_eq!(s.security_events(ORG, SecurityKind::RateLimited).await, 2);
+    let failed = h
+        .audit_events(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(_, e)| e.category == Category::Security(SecurityKind::FailedLogin))
+        .unwrap()
+        .1;
+    assert_eq!(
+        failed.agent.id.unwrap().as_str(),
+        format!("personnel:{admin}")
+    );
+    assert_eq!(failed.source.address, Some("127.0.0.1".parse().unwrap()));
+
+    // The address: four times the account limit (8); two are counted already. Passkeys of no
+    // known organisation count against the address only.
+    for _ in 0..6 {
+        let r = forged_login(&s, Uuid::new_v4(), b"whatever").await;
+        assert_problem(r, 401, "TR-L006").await;
+    }
+    let r = s
+        .same(reqwest::Method::POST, "/api/v1/auth/login/start")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("retry-after").is_some());
+    assert_problem(r, 429, "TR-L007").await;
+}
+
+#[tokio::test]
+async fn login_start_is_same_origin_and_needs_localhost_or_public_url() {
+    let s = start(|_| {}).await;
+    let r = s
+        .req(reqwest::Method::POST, "/api/v1/auth/login/start")
+        .header("origin", "http://evil.example")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 403, "TR-L004").await;
+    let r = s
+        .client
+        .post(format!("{}/api/v1/auth/login/start", s.base))
+        .header("sec-fetch-site", "same-origin")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 400, "TR-L015").await;
+}

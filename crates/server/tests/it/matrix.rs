@@ -1,0 +1,556 @@
+//! The authorisation matrix (PC-ACL-1, PC-ACL-2): every API endpoint called as every kind of
+//! caller, checked against `authz-matrix.txt`. A route added to the code or the OpenAPI document
+//! without a row fails the test. Also: people of one organisation get 404 for everything of the
+//! other, and each attempt is a cross-organisation security event in the log of the organisation
+//! that was asked about (guide risk scenario 17).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use trygg_core::BuiltinRole;
+use uuid::Uuid;
+
+use crate::common::{test_event, Session, TestServer};
+
+const ORG: &str = "normland-legesenter";
+const OTHER: &str = "normbakken-kommune-hjemmetjenesten";
+const MATRIX: &str = include_str!("authz-matrix.txt");
+const COLUMNS: [&str; 11] = [
+    "anon", "token", "doctor", "nurse", "psych", "physio", "secr", "interp", "admin", "system",
+    "other",
+];
+
+struct Row {
+    method: Method,
+    path: String,
+    expect: Vec<String>,
+}
+
+fn rows() -> Vec<Row> {
+    MATRIX
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f.len(), 2 + COLUMNS.len(), "malformed matrix row: {l}");
+            Row {
+                method: f[0].parse().unwrap(),
+                path: f[1].to_owned(),
+                expect: f[2..].iter().map(|s| (*s).to_owned()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// `{anything}` → `{}` so that table and code may name parameters differently.
+fn shape(path: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                out.push('{');
+            }
+            '}' => {
+                depth -= 1;
+                out.push('}');
+            }
+            _ if depth > 0 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Every (method, path) the router registers under /api/, read from the route tables.
+fn routes_in_code() -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for src in [
+        include_str!("../../src/api/mod.rs"),
+        include_str!("../../src/auth/mod.rs"),
+    ] {
+        for chunk in src.split(".route(").skip(1) {
+            let Some(start) = chunk.find('"') else {
+                continue;
+            };
+            let rest = &chunk[start + 1..];
+            let Some(end) = rest.find('"') else { continue };
+            let path = &rest[..end];
+            if !path.starts_with("/api/")
+                && !path.starts_with("/healthz")
+                && !path.starts_with("/readyz")
+            {
+                continue;
+            }
+            let call = &rest[end..];
+            for m in ["get", "post", "put", "delete", "patch"] {
+                if call.contains(&format!("{m}(")) {
+                    out.insert((m.to_uppercase(), shape(path)));
+                }
+            }
+        }
+    }
+    out
+}
+
+static NID: AtomicU16 = AtomicU16::new(100);
+
+fn fresh_nid() -> String {
+    let n = NID.fetch_add(7, Ordering::Relaxed);
+    trygg_core::NationalId::synthetic(11, 11, 77, n)
+        .unwrap()
+        .expose()
+}
+
+struct World {
+    s: TestServer,
+    patient: Uuid,
+    target: Uuid,
+    people: Vec<(String, Uuid)>,
+    other_doctor: Uuid,
+}
+
+async fn store_tx<F, T>(s: &TestServer, f: F) -> T
+where
+    F: for<'a> FnOnce(
+        &'a mut trygg_store::OrgTx<'_>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>,
+{
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&o).await.unwrap();
+    let mut tx = h.begin().await.unwrap();
+    let out = f(&mut tx).await;
+    tx.audit(&test_event(ORG)).await.unwrap();
+    tx.commit().await.unwrap();
+    out
+}
+
+impl World {
+    async fn new() -> Self {
+        let s = TestServer::start().await;
+        s.seed_demo().await;
+        let roles = [
+            ("doctor", BuiltinRole::Doctor),
+            ("nurse", BuiltinRole::Nurse),
+            ("psych", BuiltinRole::Psychologist),
+            ("physio", BuiltinRole::Physiotherapist),
+            ("secr", BuiltinRole::Secretary),
+            ("interp", BuiltinRole::Interpreter),
+            ("admin", BuiltinRole::OrgAdmin),
+            ("system", BuiltinRole::System),
+        ];
+        let mut people = Vec::new();
+        for (col, role) in roles {
+            people.push((col.to_owned(), s.person(ORG, role).await));
+        }
+        let other_doctor = s.person(OTHER, BuiltinRole::Doctor).await;
+        let target = s.person(ORG, BuiltinRole::Nurse).await;
+        let nid = trygg_core::NationalId::synthetic(2, 2, 22, 500).unwrap();
+        let patient = store_tx(&s, |tx| {
+            Box::pin(async move {
+                tx.create_patient(
+                    &trygg_store::NewPatient {
+                        name: trygg_core::PersonName::parse("Matrise Pasient").unwrap(),
+                        national_id: nid,
+                        phone: None,
+                        email: None,
+                    },
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+                .unwrap()
+                .id
+            })
+        })
+        .await;
+        // Every clinician has a care relationship with the patient, so the matrix shows what the
+        // role allows; need to know itself is tested in trygg-core and below.
+        let t = time::OffsetDateTime::now_utc().unix_timestamp();
+        for (col, id) in &people {
+            if [
+                "doctor", "nurse", "psych", "physio", "secr", "interp", "admin", "system",
+            ]
+            .contains(&col.as_str())
+            {
+                let id = *id;
+                store_tx(&s, |tx| {
+                    Box::pin(async move {
+                        tx.create_care_relationship(
+                            id,
+                            patient,
+                            "matrix",
+                            t - 60,
+                            t + 86_400,
+                            "test",
+                            t,
+                        )
+                        .await
+                        .unwrap();
+                    })
+                })
+                .await;
+            }
+        }
+        Self {
+            s,
+            patient,
+            target,
+            people,
+            other_doctor,
+        }
+    }
+
+    async fn session(&self, col: &str) -> Option<Session> {
+        match col {
+            "anon" | "token" => None,
+            "other" => Some(self.s.login(OTHER, self.other_doctor).await),
+            c => {
+                let id = self.people.iter().find(|(n, _)| n == c).unwrap().1;
+                Some(self.s.login(ORG, id).await)
+            }
+        }
+    }
+
+    /// The concrete path and body for one call, with fresh objects where a call uses one up.
+    async fn request(&self, row: &Row) -> (String, Option<Value>) {
+        let t = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut path = row
+            .path
+            .replace("{org}", ORG)
+            .replace("{patient}", &self.patient.to_string());
+        if path.contains("{person}") {
+            // Ending employment uses a person up: a fresh one each time.
+            let person = if path.ends_with("employment-end") {
+                self.s.person(ORG, BuiltinRole::Secretary).await;
+                let id = store_tx(&self.s, |tx| {
+                    Box::pin(async move {
+                        tx.create_personnel(
+                            &trygg_store::NewPersonnel {
+                                name: trygg_core::PersonName::parse("Slutter Snart").unwrap(),
+                                email: None,
+                                role: BuiltinRole::Nurse,
+                                employment: trygg_core::Employment::Locum,
+                            },
+                            time::OffsetDateTime::now_utc(),
+                        )
+                        .await
+                        .unwrap()
+                        .id
+                    })
+                })
+                .await;
+                id
+            } else {
+                self.target
+            };
+            path = path.replace("{person}", &person.to_string());
+        }
+        if path.contains("{grant}") {
+            let target = self.target;
+            let g = store_tx(&self.s, |tx| {
+                Box::pin(async move {
+                    tx.grant_role(target, "interpreter", t, None, "test", t)
+                        .await
+                        .unwrap()
+                        .id
+                })
+            })
+            .await;
+            path = path.replace("{grant}", &g.to_string());
+        }
+        if path.contains("{care}") {
+            let (target, patient) = (self.target, self.patient);
+            let c = store_tx(&self.s, |tx| {
+                Box::pin(async move {
+                    tx.create_care_relationship(target, patient, "matrix", t, t + 3600, "test", t)
+                        .await
+                        .unwrap()
+                        .id
+                })
+            })
+            .await;
+            path = path.replace("{care}", &c.to_string());
+        }
+        let shape = shape(&row.path);
+        let body = match (row.method.as_str(), shape.as_str()) {
+            ("GET", _) | ("DELETE", _) => None,
+            ("POST", "/api/v1/orgs") => {
+                Some(json!({"name": format!("Org {}", Uuid::new_v4().simple())}))
+            }
+            ("POST", "/api/v1/orgs/{}/patients") => {
+                Some(json!({"name": "Ny Pasient", "national_id": fresh_nid()}))
+            }
+            ("POST", "/api/v1/orgs/{}/patients/{}/emergency-access") => {
+                Some(json!({"reason": "Akutt situasjon, trenger oversikt over kontakt"}))
+            }
+            ("POST", "/api/v1/orgs/{}/personnel") => {
+                Some(json!({"name": "Ny Ansatt", "role": "nurse", "employment": "employee"}))
+            }
+            ("POST", "/api/v1/orgs/{}/personnel/{}/employment-end") => Some(json!({})),
+            ("POST", "/api/v1/orgs/{}/grants") => {
+                Some(json!({"personnel_id": self.target, "role": "interpreter"}))
+            }
+            ("POST", "/api/v1/orgs/{}/grants/{}/revoke") => Some(json!({"reason": "review"})),
+            ("POST", "/api/v1/orgs/{}/rights-review") => Some(json!({"result": "approved"})),
+            ("POST", "/api/v1/orgs/{}/care-relationships") => Some(json!({
+                "personnel_id": self.target, "patient_id": self.patient, "reason": "fastlege", "days": 30
+            })),
+            ("POST", "/api/v1/orgs/{}/care-relationships/{}/end") => None,
+            ("POST", "/api/v1/guard/screen") => Some(json!({"channel": "sms", "text": "Hei"})),
+            ("POST", "/api/v1/auth/enrolment-links") => Some(json!({"personnel_id": self.target})),
+            ("POST", p) if p.starts_with("/api/v1/auth/") => Some(json!({})),
+            (m, p) => panic!("matrix.rs has no request body for {m} {p}: add one"),
+        };
+        (path, body)
+    }
+}
+
+fn matches(expect: &str, status: u16) -> bool {
+    match expect {
+        "ok" => (200..300).contains(&status),
+        "any" => !matches!(status, 401 | 403) && status < 500,
+        code => code.parse::<u16>().ok() == Some(status),
+    }
+}
+
+async fn cross_org_events(s: &TestServer) -> usize {
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&o).await.unwrap();
+    h.audit_events(None)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(_, e)| e.operation.as_str() == "access.cross-organisation")
+        .count()
+}
+
+#[tokio::test]
+async fn every_endpoint_as_every_caller_matches_the_matrix() {
+    let w = World::new().await;
+    let rows = rows();
+
+    // Completeness: every /api/ route in the code and in the OpenAPI document has a row.
+    let in_table: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.method.to_string(), shape(&r.path)))
+        .collect();
+    for route in routes_in_code() {
+        assert!(
+            in_table.contains(&route),
+            "no matrix row for {} {} (add it to authz-matrix.txt)",
+            route.0,
+            route.1
+        );
+    }
+    let doc: Value =
+        w.s.client
+            .get(w.s.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for m in ops.as_object().unwrap().keys() {
+            let key = (m.to_uppercase(), shape(path));
+            assert!(
+                in_table.contains(&key),
+                "no matrix row for OpenAPI {} {}",
+                key.0,
+                key.1
+            );
+        }
+    }
+
+    let before = cross_org_events(&w.s).await;
+    let mut failures = Vec::new();
+    let mut other_org_scoped = 0;
+    for row in &rows {
+        for (i, col) in COLUMNS.iter().enumerate() {
+            let (path, body) = w.request(row).await;
+            let session = w.session(col).await;
+            // As from a page of this site: cross-site refusal is tested with the sessions.
+            let mut req =
+                w.s.client
+                    .request(row.method.clone(), w.s.url(&path))
+                    .header("origin", &w.s.base);
+            if let Some(sess) = &session {
+                req = req
+                    .header("cookie", &sess.cookie)
+                    .header("x-csrf-token", &sess.csrf)
+                    .header("origin", &sess.origin);
+            }
+            if *col == "token" {
+                req = req.bearer_auth(&w.s.token);
+            }
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            if !matches(&row.expect[i], status) {
+                let text = res.text().await.unwrap_or_default();
+                failures.push(format!(
+                    "{} {} as {col}: expected {}, got {status}: {}",
+                    row.method,
+                    row.path,
+                    row.expect[i],
+                    text.chars().take(200).collect::<String>()
+                ));
+            }
+            if *col == "other" && row.path.contains("{org}") {
+                other_org_scoped += 1;
+                // Never data: a 404 problem, and the body names nothing of the other organisation.
+                assert_eq!(status, 404, "{} {}", row.method, row.path);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} cells differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Each cross-organisation attempt is a security event in the asked organisation's log.
+    let after = cross_org_events(&w.s).await;
+    assert_eq!(
+        after - before,
+        other_org_scoped,
+        "one cross-organisation event per attempt"
+    );
+}
+
+#[tokio::test]
+async fn need_to_know_and_revocation_take_effect_at_once() {
+    let w = World::new().await;
+    let doctor = w.people.iter().find(|(c, _)| c == "doctor").unwrap().1;
+    let admin = w.session("admin").await.unwrap();
+    let doc = w.s.login(ORG, doctor).await;
+    let log = format!("/api/v1/orgs/{ORG}/patients/{}/access-log", w.patient);
+    assert_eq!(
+        w.s.send(Some(&doc), Method::GET, &log, None).await.status(),
+        200
+    );
+    // A second patient with no care relationship: refused, and logged as access denied.
+    let r =
+        w.s.send(
+            Some(&doc),
+            Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients"),
+            Some(&json!({"name": "Uten Relasjon", "national_id": fresh_nid()})),
+        )
+        .await;
+    let other: Value = r.json().await.unwrap();
+    let other_log = format!(
+        "/api/v1/orgs/{ORG}/patients/{}/access-log",
+        other["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        w.s.send(Some(&doc), Method::GET, &other_log, None)
+            .await
+            .status(),
+        403
+    );
+    // Emergency access opens it, and the patient's log shows it as emergency access.
+    let r =
+        w.s.send(
+            Some(&doc),
+            Method::POST,
+            &other_log.replace("access-log", "emergency-access"),
+            Some(&json!({"reason": "Pasienten er bevisstløs på legekontoret"})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r =
+        w.s.send(
+            Some(&doc),
+            Method::GET,
+            &format!("{other_log}?lang=en"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let lines: Vec<Value> = r.json().await.unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["emergency"] == true && l["what"] == "Took emergency access to your data"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["what"] == "Was refused access to your data"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["who"] == "Test doctor" && l["role"] == "doctor"),
+        "{lines:?}"
+    );
+    // Ending the doctor's employment stops everything at once.
+    let r =
+        w.s.send(
+            Some(&admin),
+            Method::POST,
+            &format!("/api/v1/orgs/{ORG}/personnel/{doctor}/employment-end"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        w.s.send(Some(&doc), Method::GET, &log, None).await.status(),
+        403
+    );
+    // The admin sees the denials in the audit search, as security events.
+    let r =
+        w.s.send(
+            Some(&admin),
+            Method::GET,
+            &format!("/api/v1/orgs/{ORG}/audit?security=true"),
+            None,
+        )
+        .await;
+    let lines: Vec<Value> = r.json().await.unwrap();
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["operation"] == "access.denied")
+            .count()
+            >= 2,
+        "{lines:?}"
+    );
+    // And the rights review shows the doctor with no permissions now.
+    let r =
+        w.s.send(
+            Some(&admin),
+            Method::GET,
+            &format!("/api/v1/orgs/{ORG}/rights-review"),
+            None,
+        )
+        .await;
+    let report: Value = r.json().await.unwrap();
+    let me = report["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["personnel"]["id"] == doctor.to_string())
+        .unwrap();
+    assert_eq!(me["permissions_now"], json!([]));
+    assert!(me["employment_end"].is_string());
+}

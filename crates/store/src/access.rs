@@ -1,0 +1,522 @@
+//! Persistence of access control for one organisation: role grants (the authorisation register),
+//! employment end, care relationships, emergency access and rights reviews. The decision itself
+//! is `trygg_core::access::decide`; this module loads a [`Subject`] for it and records changes.
+//! Every method marks the transaction as touching personal data, so nothing here commits without
+//! an audit entry (PC-ACL-1, guide risk scenarios 15 and 16).
+
+use std::collections::BTreeSet;
+
+use sqlx::Row as _;
+use trygg_core::access::{CareRelationship, EmergencyAccess, Grant, Permission, Role, Subject};
+use trygg_core::BuiltinRole;
+use uuid::Uuid;
+
+use crate::control::parse_uuid;
+use crate::{OrgTx, StoreError};
+
+/// A grant as the authorisation register keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GrantRecord {
+    /// Grant id.
+    pub id: Uuid,
+    /// Who holds it.
+    pub personnel_id: Uuid,
+    /// The role's name.
+    pub role: String,
+    /// From when (Unix seconds).
+    pub valid_from: i64,
+    /// Until when (Unix seconds, exclusive), if limited.
+    pub valid_to: Option<i64>,
+    /// Who granted it (opaque actor id).
+    pub granted_by: String,
+    /// When it was granted.
+    pub granted_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+    /// Why, as a code.
+    pub revoke_reason: Option<String>,
+}
+
+/// A care relationship as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CareRecord {
+    /// Id.
+    pub id: Uuid,
+    /// The person with the need to know.
+    pub personnel_id: Uuid,
+    /// The patient.
+    pub patient_id: Uuid,
+    /// Reason code (e.g. `fastlege`, `henvisning`, `hjemmetjeneste`).
+    pub reason: String,
+    /// From when.
+    pub valid_from: i64,
+    /// Until when.
+    pub valid_to: i64,
+    /// Ended early, if so.
+    pub ended_at: Option<i64>,
+}
+
+/// A rights review (routine: periodic control of granted rights).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RightsReview {
+    /// Id.
+    pub id: Uuid,
+    /// Who reviewed.
+    pub reviewer_id: Uuid,
+    /// When.
+    pub reviewed_at: i64,
+    /// Result code: `approved` or `changes-needed`.
+    pub result: String,
+    /// How many grant records the reviewer was shown.
+    pub grants_seen: i64,
+}
+
+/// The permissions of a role name: built-in, or defined by the organisation.
+pub(crate) async fn resolve_role(
+    conn: &mut sqlx::SqliteConnection,
+    name: &str,
+) -> Result<Option<Role>, StoreError> {
+    if let Some(b) = BuiltinRole::parse(name) {
+        return Ok(Some(Role::builtin(b)));
+    }
+    let row = sqlx::query("SELECT permissions FROM roles WHERE name = ?")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| {
+        let text: String = r.try_get("permissions")?;
+        let permissions = text
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|p| {
+                Permission::parse(p).ok_or(StoreError::Corrupt("a stored permission is unknown"))
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        Ok(Role {
+            name: name.to_owned(),
+            permissions,
+        })
+    })
+    .transpose()
+}
+
+fn grant_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<GrantRecord, StoreError> {
+    Ok(GrantRecord {
+        id: parse_uuid(r.try_get("id")?)?,
+        personnel_id: parse_uuid(r.try_get("personnel_id")?)?,
+        role: r.try_get("role")?,
+        valid_from: r.try_get("valid_from")?,
+        valid_to: r.try_get("valid_to")?,
+        granted_by: r.try_get("granted_by")?,
+        granted_at: r.try_get("granted_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+        revoked_by: r.try_get("revoked_by")?,
+        revoke_reason: r.try_get("revoke_reason")?,
+    })
+}
+
+fn care_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CareRecord, StoreError> {
+    Ok(CareRecord {
+        id: parse_uuid(r.try_get("id")?)?,
+        personnel_id: parse_uuid(r.try_get("personnel_id")?)?,
+        patient_id: parse_uuid(r.try_get("patient_id")?)?,
+        reason: r.try_get("reason")?,
+        valid_from: r.try_get("valid_from")?,
+        valid_to: r.try_get("valid_to")?,
+        ended_at: r.try_get("ended_at")?,
+    })
+}
+
+const GRANT_COLS: &str = "id, personnel_id, role, valid_from, valid_to, granted_by, granted_at, \
+                          revoked_at, revoked_by, revoke_reason";
+
+/// Longest a care relationship may run before it must be renewed (about two years).
+pub const MAX_CARE_SECONDS: i64 = 2 * 366 * 24 * 3600;
+/// How long emergency access lasts.
+pub const EMERGENCY_SECONDS: i64 = 4 * 3600;
+
+impl OrgTx<'_> {
+    /// Whether a person with this id is registered.
+    pub async fn personnel_exists(&mut self, id: Uuid) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM personnel WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Whether a patient with this id is registered.
+    pub async fn patient_exists(&mut self, id: Uuid) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM patients WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Everything the access decision needs about one person.
+    pub async fn subject(&mut self, personnel: Uuid) -> Result<Option<Subject>, StoreError> {
+        let pid = personnel.to_string();
+        let Some(row) = sqlx::query("SELECT employment_end FROM personnel WHERE id = ?")
+            .bind(&pid)
+            .fetch_optional(&mut *self.tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let employment_end: Option<i64> = row.try_get("employment_end")?;
+        let records = self.grants_of(personnel).await?;
+        let mut grants = Vec::with_capacity(records.len());
+        for g in records {
+            // A grant of a role that no longer exists gives nothing.
+            if let Some(role) = resolve_role(&mut self.tx, &g.role).await? {
+                grants.push(Grant {
+                    id: g.id,
+                    role,
+                    valid_from: g.valid_from,
+                    valid_to: g.valid_to,
+                    revoked_at: g.revoked_at,
+                });
+            }
+        }
+        let care = sqlx::query(
+            "SELECT id, personnel_id, patient_id, reason, valid_from, valid_to, ended_at \
+             FROM care_relationships WHERE personnel_id = ?",
+        )
+        .bind(&pid)
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(|r| {
+            let c = care_from_row(r)?;
+            Ok(CareRelationship {
+                id: c.id,
+                patient: c.patient_id,
+                valid_from: c.valid_from,
+                valid_to: c.valid_to,
+                ended_at: c.ended_at,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let emergency = sqlx::query(
+            "SELECT id, patient_id, at, expires_at FROM emergency_access WHERE personnel_id = ?",
+        )
+        .bind(&pid)
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(EmergencyAccess {
+                id: parse_uuid(r.try_get("id")?)?,
+                patient: parse_uuid(r.try_get("patient_id")?)?,
+                at: r.try_get("at")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(Subject {
+            employment_end,
+            grants,
+            care,
+            emergency,
+        }))
+    }
+
+    /// Every grant record of one person, newest first.
+    pub async fn grants_of(&mut self, personnel: Uuid) -> Result<Vec<GrantRecord>, StoreError> {
+        self.personal = true;
+        sqlx::query(&format!(
+            "SELECT {GRANT_COLS} FROM grants WHERE personnel_id = ? ORDER BY granted_at DESC, id"
+        ))
+        .bind(personnel.to_string())
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(grant_from_row)
+        .collect()
+    }
+
+    /// Every grant record of the organisation (the authorisation register).
+    pub async fn all_grants(&mut self) -> Result<Vec<GrantRecord>, StoreError> {
+        self.personal = true;
+        sqlx::query(&format!(
+            "SELECT {GRANT_COLS} FROM grants ORDER BY personnel_id, granted_at DESC, id"
+        ))
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(grant_from_row)
+        .collect()
+    }
+
+    /// Grants a role for a time. Refuses a grant to oneself, an unknown role or person, and an
+    /// empty or inverted period.
+    pub async fn grant_role(
+        &mut self,
+        personnel: Uuid,
+        role: &str,
+        valid_from: i64,
+        valid_to: Option<i64>,
+        granted_by: &str,
+        now: i64,
+    ) -> Result<GrantRecord, StoreError> {
+        self.personal = true;
+        if granted_by == format!("personnel:{personnel}") {
+            return Err(StoreError::Invalid("nobody may grant a role to themselves"));
+        }
+        if valid_to.is_some_and(|t| t <= valid_from) {
+            return Err(StoreError::Invalid("a grant must end after it starts"));
+        }
+        if !self.personnel_exists(personnel).await? {
+            return Err(StoreError::NotFound("no such person"));
+        }
+        if resolve_role(&mut self.tx, role).await?.is_none() {
+            return Err(StoreError::Invalid("no such role"));
+        }
+        let rec = GrantRecord {
+            id: Uuid::new_v4(),
+            personnel_id: personnel,
+            role: role.to_owned(),
+            valid_from,
+            valid_to,
+            granted_by: granted_by.to_owned(),
+            granted_at: now,
+            revoked_at: None,
+            revoked_by: None,
+            revoke_reason: None,
+        };
+        sqlx::query(
+            "INSERT INTO grants (id, personnel_id, role, valid_from, valid_to, granted_by, granted_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(rec.id.to_string())
+        .bind(personnel.to_string())
+        .bind(role)
+        .bind(valid_from)
+        .bind(valid_to)
+        .bind(granted_by)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(rec)
+    }
+
+    /// Revokes a grant at `now`; it stops working at once. Revoking twice is refused.
+    pub async fn revoke_grant(
+        &mut self,
+        grant: Uuid,
+        revoked_by: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<GrantRecord, StoreError> {
+        self.personal = true;
+        let done = sqlx::query(
+            "UPDATE grants SET revoked_at = ?, revoked_by = ?, revoke_reason = ? \
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(revoked_by)
+        .bind(reason)
+        .bind(grant.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("no such live grant"));
+        }
+        let row = sqlx::query(&format!("SELECT {GRANT_COLS} FROM grants WHERE id = ?"))
+            .bind(grant.to_string())
+            .fetch_one(&mut *self.tx)
+            .await?;
+        grant_from_row(&row)
+    }
+
+    /// Ends a person's employment at `at`: from then on every access is refused, whatever grants
+    /// remain (guide risk scenario 16). The grants stay in the register.
+    pub async fn set_employment_end(&mut self, personnel: Uuid, at: i64) -> Result<(), StoreError> {
+        self.personal = true;
+        let done = sqlx::query("UPDATE personnel SET employment_end = ? WHERE id = ?")
+            .bind(at)
+            .bind(personnel.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("no such person"));
+        }
+        Ok(())
+    }
+
+    /// Establishes a care relationship; it always expires (at most [`MAX_CARE_SECONDS`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_care_relationship(
+        &mut self,
+        personnel: Uuid,
+        patient: Uuid,
+        reason: &str,
+        valid_from: i64,
+        valid_to: i64,
+        created_by: &str,
+        now: i64,
+    ) -> Result<CareRecord, StoreError> {
+        self.personal = true;
+        if valid_to <= valid_from || valid_to - valid_from > MAX_CARE_SECONDS {
+            return Err(StoreError::Invalid(
+                "a care relationship ends after it starts and lasts at most two years",
+            ));
+        }
+        if !self.personnel_exists(personnel).await? {
+            return Err(StoreError::NotFound("no such person"));
+        }
+        if !self.patient_exists(patient).await? {
+            return Err(StoreError::NotFound("no such patient"));
+        }
+        let rec = CareRecord {
+            id: Uuid::new_v4(),
+            personnel_id: personnel,
+            patient_id: patient,
+            reason: reason.to_owned(),
+            valid_from,
+            valid_to,
+            ended_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO care_relationships (id, personnel_id, patient_id, reason, valid_from, valid_to, created_by, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(rec.id.to_string())
+        .bind(personnel.to_string())
+        .bind(patient.to_string())
+        .bind(reason)
+        .bind(valid_from)
+        .bind(valid_to)
+        .bind(created_by)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(rec)
+    }
+
+    /// Ends a care relationship at `now`.
+    pub async fn end_care_relationship(
+        &mut self,
+        id: Uuid,
+        now: i64,
+    ) -> Result<CareRecord, StoreError> {
+        self.personal = true;
+        let done = sqlx::query(
+            "UPDATE care_relationships SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(id.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("no such live care relationship"));
+        }
+        let row = sqlx::query(
+            "SELECT id, personnel_id, patient_id, reason, valid_from, valid_to, ended_at \
+             FROM care_relationships WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        care_from_row(&row)
+    }
+
+    /// Takes emergency access to a patient for [`EMERGENCY_SECONDS`], with a mandatory reason
+    /// (sealed: it may describe the situation).
+    pub async fn take_emergency_access(
+        &mut self,
+        personnel: Uuid,
+        patient: Uuid,
+        reason: &str,
+        now: i64,
+    ) -> Result<Uuid, StoreError> {
+        self.personal = true;
+        let reason = reason.trim();
+        if reason.chars().count() < 10 || reason.chars().count() > 1000 {
+            return Err(StoreError::Invalid(
+                "emergency access needs a reason of 10 to 1000 characters",
+            ));
+        }
+        if !self.patient_exists(patient).await? {
+            return Err(StoreError::NotFound("no such patient"));
+        }
+        let id = Uuid::new_v4();
+        let sealed = self.store.sealer.seal(
+            "emergency_access",
+            "reason",
+            &id.to_string(),
+            reason.as_bytes(),
+        )?;
+        sqlx::query(
+            "INSERT INTO emergency_access (id, personnel_id, patient_id, reason_sealed, at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(personnel.to_string())
+        .bind(patient.to_string())
+        .bind(sealed)
+        .bind(now)
+        .bind(now + EMERGENCY_SECONDS)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Records a rights review (attestation).
+    pub async fn record_rights_review(
+        &mut self,
+        reviewer: Uuid,
+        result: &str,
+        grants_seen: i64,
+        now: i64,
+    ) -> Result<RightsReview, StoreError> {
+        self.personal = true;
+        if !matches!(result, "approved" | "changes-needed") {
+            return Err(StoreError::Invalid(
+                "a review's result is approved or changes-needed",
+            ));
+        }
+        let rec = RightsReview {
+            id: Uuid::new_v4(),
+            reviewer_id: reviewer,
+            reviewed_at: now,
+            result: result.to_owned(),
+            grants_seen,
+        };
+        sqlx::query(
+            "INSERT INTO rights_reviews (id, reviewer_id, reviewed_at, result, grants_seen) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(rec.id.to_string())
+        .bind(reviewer.to_string())
+        .bind(now)
+        .bind(result)
+        .bind(grants_seen)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(rec)
+    }
+
+    /// Every rights review, newest first.
+    pub async fn rights_reviews(&mut self) -> Result<Vec<RightsReview>, StoreError> {
+        self.personal = true;
+        sqlx::query(
+            "SELECT id, reviewer_id, reviewed_at, result, grants_seen FROM rights_reviews ORDER BY reviewed_at DESC",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(RightsReview {
+                id: parse_uuid(r.try_get("id")?)?,
+                reviewer_id: parse_uuid(r.try_get("reviewer_id")?)?,
+                reviewed_at: r.try_get("reviewed_at")?,
+                result: r.try_get("result")?,
+                grants_seen: r.try_get("grants_seen")?,
+            })
+        })
+        .collect()
+    }
+}

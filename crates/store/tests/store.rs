@@ -1,0 +1,213 @@
+//! The store against real SQLite files: organisations are isolated (PC-VENDOR-4), personal data
+//! is sealed, access needs an audit entry, and the authorisation register keeps its records
+//! (PC-ACL-1, guide risk scenarios 15 and 16).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use trygg_core::access::{decide, AccessBasis, Denied, Permission};
+use trygg_core::{BuiltinRole, Employment, NationalId, OrgSlug, PersonName};
+use trygg_store::{MasterKey, NewPatient, NewPersonnel, Store, StoreConfig, StoreError};
+
+async fn store(dir: &std::path::Path) -> Store {
+    let (key, _) = MasterKey::load_or_generate(&dir.join("master.key")).unwrap();
+    let (audit_key, _) =
+        trygg_store::audit::load_or_generate_signing_key(&dir.join("audit.key")).unwrap();
+    Store::open(
+        &StoreConfig {
+            data_dir: dir.to_owned(),
+            audit_host: "test.local".into(),
+        },
+        key,
+        audit_key,
+    )
+    .await
+    .unwrap()
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+fn audit_event(org: &str) -> trygg_audit::AuditEvent {
+    let mut e = trygg_audit::testing::sample_event(1_800_000_000_000, "p-1").unwrap();
+    e.agent.organisation = Some(OrgSlug::parse(org).unwrap());
+    e
+}
+
+#[tokio::test]
+async fn organisations_are_isolated_and_access_needs_an_audit_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let a = s
+        .create_org(&OrgSlug::parse("a").unwrap(), "A legesenter", now())
+        .await
+        .unwrap();
+    let b = s
+        .create_org(&OrgSlug::parse("b").unwrap(), "B kommune", now())
+        .await
+        .unwrap();
+    let (ha, hb) = (s.org(&a).await.unwrap(), s.org(&b).await.unwrap());
+    let nid = NationalId::synthetic(5, 6, 70, 200).unwrap();
+    let mut tx = ha.begin().await.unwrap();
+    let p = tx
+        .create_patient(
+            &NewPatient {
+                name: PersonName::parse("Kari Testesen").unwrap(),
+                national_id: nid.clone(),
+                phone: None,
+                email: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    // Without an audit entry the access does not happen.
+    assert!(matches!(tx.commit().await, Err(StoreError::Unaudited)));
+    let mut tx = ha.begin().await.unwrap();
+    assert!(tx.patient(p.id).await.unwrap().is_none(), "rolled back");
+    tx.create_patient(
+        &NewPatient {
+            name: PersonName::parse("Kari Testesen").unwrap(),
+            national_id: nid.clone(),
+            phone: None,
+            email: None,
+        },
+        now(),
+    )
+    .await
+    .unwrap();
+    tx.audit(&audit_event("a")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // The other organisation's handle finds nothing, by id or by national identity number.
+    let mut tx = hb.begin().await.unwrap();
+    assert!(tx.patient_by_national_id(&nid).await.unwrap().is_none());
+    assert!(tx.list_patients().await.unwrap().is_empty());
+    drop(tx);
+    // Both logs verify; A has one entry, B none.
+    assert_eq!(ha.verify_audit().await.unwrap().unwrap().entries, 1);
+    assert_eq!(hb.verify_audit().await.unwrap().unwrap().entries, 0);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn grants_care_relationships_and_the_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let org = s
+        .create_org(&OrgSlug::parse("a").unwrap(), "A legesenter", now())
+        .await
+        .unwrap();
+    let h = s.org(&org).await.unwrap();
+    let t = now().unix_timestamp();
+    let mut tx = h.begin().await.unwrap();
+    let doc = tx
+        .create_personnel(
+            &NewPersonnel {
+                name: PersonName::parse("Ola Lege").unwrap(),
+                email: None,
+                role: BuiltinRole::Doctor,
+                employment: Employment::Locum,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let patient = tx
+        .create_patient(
+            &NewPatient {
+                name: PersonName::parse("Per Pasient").unwrap(),
+                national_id: NationalId::synthetic(1, 1, 50, 100).unwrap(),
+                phone: None,
+                email: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    // Registration gave an open-ended grant of the doctor role.
+    let subject = tx.subject(doc.id).await.unwrap().unwrap();
+    assert_eq!(
+        decide(&subject, Permission::PatientRead, None, t),
+        Ok(AccessBasis::Role)
+    );
+    assert_eq!(
+        decide(&subject, Permission::HealthRead, Some(patient.id), t),
+        Err(Denied::NoNeedToKnow)
+    );
+    let care = tx
+        .create_care_relationship(doc.id, patient.id, "fastlege", t - 1, t + 3600, "test", t)
+        .await
+        .unwrap();
+    let subject = tx.subject(doc.id).await.unwrap().unwrap();
+    assert_eq!(
+        decide(&subject, Permission::HealthRead, Some(patient.id), t),
+        Ok(AccessBasis::CareRelationship(care.id))
+    );
+    // Nobody grants themselves a role.
+    let me = format!("personnel:{}", doc.id);
+    assert!(matches!(
+        tx.grant_role(doc.id, "org-admin", t, None, &me, t).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Revoking the registration grant stops everything at once; the record stays.
+    let g = tx.grants_of(doc.id).await.unwrap().remove(0);
+    tx.revoke_grant(g.id, "personnel:admin", "left-team", t)
+        .await
+        .unwrap();
+    let subject = tx.subject(doc.id).await.unwrap().unwrap();
+    assert_eq!(
+        decide(&subject, Permission::PatientRead, None, t),
+        Err(Denied::NoPermission)
+    );
+    assert!(tx.revoke_grant(g.id, "x", "again", t).await.is_err());
+    // A time-limited grant, then the end of employment overrides it.
+    tx.grant_role(doc.id, "doctor", t - 10, Some(t + 10), "personnel:admin", t)
+        .await
+        .unwrap();
+    let subject = tx.subject(doc.id).await.unwrap().unwrap();
+    assert!(decide(&subject, Permission::PatientRead, None, t).is_ok());
+    assert!(decide(&subject, Permission::PatientRead, None, t + 10).is_err());
+    tx.set_employment_end(doc.id, t).await.unwrap();
+    let subject = tx.subject(doc.id).await.unwrap().unwrap();
+    assert_eq!(
+        decide(&subject, Permission::PatientRead, None, t),
+        Err(Denied::EmploymentEnded)
+    );
+    tx.audit(&audit_event("a")).await.unwrap();
+    tx.commit().await.unwrap();
+    s.close().await;
+
+    // The register refuses deletion of records younger than five years, even from SQL.
+    let db = std::fs::read_dir(dir.path().join("orgs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sqlite"))
+        .unwrap();
+    use sqlx::Connection as _;
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let err = sqlx::query("DELETE FROM grants")
+        .execute(&mut c)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("five years"), "{err}");
+    let err = sqlx::query("UPDATE grants SET role = 'org-admin'")
+        .execute(&mut c)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot be rewritten"), "{err}");
+    // A record that ended more than five years ago may go.
+    sqlx::query("DROP TRIGGER grants_history_is_fixed")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE grants SET revoked_at = unixepoch('now') - 160000000")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM grants")
+        .execute(&mut c)
+        .await
+        .unwrap();
+}

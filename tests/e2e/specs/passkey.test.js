@@ -1,0 +1,152 @@
+// Personnel login with passkeys in Chromium, with a virtual authenticator (CDP WebAuthn domain):
+// the first administrator opens the set-up link `trygg demo` prints, creates a passkey, signs out,
+// signs in with the passkey; the link does not work twice; a forged credential (same id, another
+// key) is refused with a message on the page and a failed-login security event in the audit log
+// (VC-AUTH-3, VC-DEV-2, guide risk scenario 17).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { axeViolations, BIN, launchBrowser, openPage, startTrygg } from "../lib/harness.js";
+
+const ORG = "normland-legesenter";
+
+let trygg;
+let browser;
+
+before(async () => {
+  trygg = await startTrygg();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await trygg?.stop();
+});
+
+/** Adds a CTAP2 platform authenticator with user verification to the page's browser. */
+async function virtualAuthenticator(context, page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
+function auditExport() {
+  const out = execFileSync(BIN, ["audit", "export", "--data-dir", trygg.dataDir, "--org", ORG], {
+    env: { ...process.env, RUST_LOG: "error" },
+  });
+  return JSON.parse(out.toString());
+}
+
+function withoutResourceErrors(errors) {
+  // A refused login answers 401, which Chromium reports as a failed resource load.
+  return errors.filter((e) => !e.includes("Failed to load resource"));
+}
+
+test("first administrator creates a passkey, signs out and signs in with it", async () => {
+  const setup = trygg.setup[ORG];
+  assert.ok(setup, "trygg demo prints a set-up link for the first administrator");
+  assert.match(setup, /^http:\/\/localhost:\d+\/enrol\//, "passkeys need the name localhost");
+
+  const { page, context, record } = await openPage(browser);
+  const { cdp, authenticatorId } = await virtualAuthenticator(context, page);
+
+  await page.goto(setup);
+  await page.getByRole("heading", { level: 1, name: "Lag passnøkkel" }).waitFor();
+  assert.deepEqual(await axeViolations(page), [], "enrolment page: no WCAG 2.1 AA violations");
+  await page.getByRole("button", { name: "Lag passnøkkel" }).click();
+
+  await page.getByRole("heading", { level: 1, name: "Du er logget inn" }).waitFor();
+  const facts = await page.locator("dl.facts").innerText();
+  assert.match(facts, /Normland legesenter/);
+  assert.match(facts, /org-admin/);
+  assert.match(facts, /passkey/);
+  assert.match(facts, /substantial/);
+  assert.deepEqual(await axeViolations(page), [], "signed-in page: no WCAG 2.1 AA violations");
+
+  const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  assert.equal(credentials.length, 1, "one passkey on the authenticator");
+  assert.equal(credentials[0].isResidentCredential, true, "a discoverable credential");
+
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "trygg_session");
+  assert.ok(session, "a session cookie");
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, "Strict");
+
+  await page.getByRole("button", { name: "Logg ut" }).click();
+  await page.getByRole("heading", { level: 1, name: "Logg inn som ansatt" }).waitFor();
+  assert.deepEqual(await axeViolations(page), [], "login page: no WCAG 2.1 AA violations");
+
+  await page.getByRole("button", { name: "Logg inn med passnøkkel" }).click();
+  await page.getByRole("heading", { level: 1, name: "Du er logget inn" }).waitFor();
+
+  assert.deepEqual(withoutResourceErrors(record.consoleErrors), [], "no console errors");
+  const foreign = record.requests.filter((u) => !u.startsWith(new URL(setup).origin));
+  assert.deepEqual(foreign, [], "no request to another origin");
+
+  // The set-up link works once.
+  await page.goto(setup);
+  await page.getByRole("heading", { level: 1, name: "Lenken virker ikke" }).waitFor();
+
+  // A forged passkey: same credential id and user handle, another private key.
+  await page.goto(new URL("/personell", setup).href);
+  await page.getByRole("button", { name: "Logg ut" }).click();
+  await page.getByRole("heading", { level: 1, name: "Logg inn som ansatt" }).waitFor();
+  const real = credentials[0];
+  await cdp.send("WebAuthn.removeCredential", { authenticatorId, credentialId: real.credentialId });
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  await cdp.send("WebAuthn.addCredential", {
+    authenticatorId,
+    credential: {
+      credentialId: real.credentialId,
+      isResidentCredential: true,
+      rpId: real.rpId,
+      userHandle: real.userHandle,
+      privateKey: privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"),
+      signCount: real.signCount + 1,
+    },
+  });
+  await page.getByRole("button", { name: "Logg inn med passnøkkel" }).click();
+  await page.getByRole("status").filter({ hasText: "Innloggingen mislyktes" }).waitFor();
+  assert.equal(
+    await page.getByRole("heading", { level: 1, name: "Logg inn som ansatt" }).count(),
+    1,
+    "still on the login page",
+  );
+  await context.close();
+});
+
+test("the developer login of the demo signs in without a passkey, at a low level", async () => {
+  const { page, context } = await openPage(browser);
+  await page.goto(`${trygg.base}/personell?lang=en`);
+  // 127.0.0.1 is redirected to localhost, where passkeys work.
+  assert.match(page.url(), /^http:\/\/localhost:\d+\/personell\?lang=en$/);
+  const dev = page.getByRole("region", { name: "Developer login (demo only)" });
+  await dev.getByRole("combobox", { name: "Person" }).selectOption({ label: "Normland legesenter: nurse" });
+  await dev.getByRole("button", { name: "Sign in without a passkey" }).click();
+  await page.getByRole("heading", { level: 1, name: "You are signed in" }).waitFor();
+  const facts = await page.locator("dl.facts").innerText();
+  assert.match(facts, /developer/);
+  assert.match(facts, /low/);
+  await context.close();
+});
+
+// Last: `trygg audit export` appends its own entry to the log, so nothing may write to this
+// organisation's log from the running server after it.
+test("the audit log holds the enrolment, the logins and the failed login", () => {
+  const bundle = JSON.stringify(auditExport());
+  for (const needle of ["enrolment-link.issue", "enrolment-link.use", "passkey.register", "failed-login"]) {
+    assert.ok(bundle.includes(needle), `audit log has ${needle}`);
+  }
+});
