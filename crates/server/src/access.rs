@@ -49,6 +49,17 @@ impl Caller {
     }
 }
 
+impl From<&crate::auth::Principal> for Caller {
+    fn from(p: &crate::auth::Principal) -> Self {
+        Self {
+            org: p.org.clone(),
+            personnel_id: p.personnel_id,
+            method: p.method.code(),
+            assurance: p.assurance,
+        }
+    }
+}
+
 impl axum::extract::FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -57,12 +68,7 @@ impl axum::extract::FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let p = crate::auth::Principal::from_request_parts(parts, state).await?;
-        Ok(Self {
-            org: p.org.clone(),
-            personnel_id: p.personnel_id,
-            method: p.method.code(),
-            assurance: p.assurance,
-        })
+        Ok(Self::from(&p))
     }
 }
 

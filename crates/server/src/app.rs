@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::pages::routes())
         .merge(crate::api::routes())
+        .merge(crate::admin::routes())
         .merge(crate::auth::routes())
         .fallback(fallback)
         .with_state(state)

@@ -3,6 +3,7 @@
 //! tested without sockets.
 
 pub mod access;
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod audit_events;

@@ -67,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/trygg.css", get(css))
         .route("/static/trygg.js", get(js))
         .route("/static/passkey.js", get(passkey_js))
+        .route("/static/admin.js", get(admin_js))
         .route("/static/favicon.svg", get(favicon))
 }
 
@@ -132,6 +133,13 @@ async fn js() -> Response {
 async fn passkey_js() -> Response {
     asset(
         include_str!("../../../web/static/passkey.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+async fn admin_js() -> Response {
+    asset(
+        include_str!("../../../web/static/admin.js"),
         "text/javascript; charset=utf-8",
     )
 }

@@ -82,7 +82,7 @@ pub async fn serve(
         guard: Arc::new(load_guard(&config)?),
         config: Arc::new(config.clone()),
     };
-    let app = router(state).into_make_service();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
     let scheme = if config.tls() { "https" } else { "http" };

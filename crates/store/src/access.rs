@@ -344,6 +344,24 @@ impl OrgTx<'_> {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("no such person"));
         }
+        // Sessions end too, so a leaver is signed out everywhere at once, not only refused.
+        let at_text = time::OffsetDateTime::from_unix_timestamp(at)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .ok_or(StoreError::Invalid(
+                "the end of employment is not a valid time",
+            ))?;
+        sqlx::query(
+            "UPDATE sessions SET ended_at = ?, end_reason = 'employment-ended' \
+             WHERE personnel_id = ? AND ended_at IS NULL",
+        )
+        .bind(at_text)
+        .bind(personnel.to_string())
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

@@ -53,6 +53,24 @@ fn to_i64(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Invalid("a number is too large"))
 }
 
+/// Whether the cached writer is at the stored head: same size and same root.
+pub(crate) async fn head_matches(
+    conn: &mut sqlx::SqliteConnection,
+    writer: &LogWriter,
+) -> Result<bool, StoreError> {
+    let last = sqlx::query("SELECT seq, root_after FROM audit_entry ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match last {
+        None => writer.size() == 0,
+        Some(r) => {
+            let seq: i64 = r.try_get("seq")?;
+            let root = blob_hash(r.try_get("root_after")?)?;
+            u64::try_from(seq).ok().map(|s| s + 1) == Some(writer.size()) && root == writer.root()
+        }
+    })
+}
+
 /// Rebuilds the log writer from the stored tree nodes and checks it against the last entry.
 pub(crate) async fn resume_writer(
     conn: &mut sqlx::SqliteConnection,

@@ -132,8 +132,16 @@ impl OrgStore {
     /// one organisation are serialised, which is what SQLite does anyway.
     pub async fn begin(&self) -> Result<OrgTx<'_>, StoreError> {
         let mut log = self.log.lock().await;
-        let mut tx = self.db.sqlite().begin().await?;
-        if log.is_none() {
+        // DIALECT: take SQLite's write lock at once, so two processes (the server and a CLI
+        // command) cannot both read the log's head and then append after it.
+        let mut tx = self.db.sqlite().begin_with("BEGIN IMMEDIATE").await?;
+        // Another process may have appended since this one last wrote: then the cached writer
+        // is stale and is rebuilt from the database.
+        let fresh = match log.as_ref() {
+            Some(w) => audit::head_matches(&mut tx, w).await?,
+            None => false,
+        };
+        if !fresh {
             *log = Some(audit::resume_writer(&mut tx, &self.origin).await?);
         }
         let pending = log

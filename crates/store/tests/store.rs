@@ -211,3 +211,26 @@ async fn grants_care_relationships_and_the_register() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn two_processes_appending_to_one_log_keep_it_valid() {
+    // The server and a CLI command each hold their own store on the same files.
+    let dir = tempfile::tempdir().unwrap();
+    let a = store(dir.path()).await;
+    let org = a
+        .create_org(&OrgSlug::parse("a").unwrap(), "A legesenter", now())
+        .await
+        .unwrap();
+    let b = store(dir.path()).await;
+    let (ha, hb) = (a.org(&org).await.unwrap(), b.org(&org).await.unwrap());
+    for i in 0..6 {
+        let h = if i % 2 == 0 { &ha } else { &hb };
+        let mut tx = h.begin().await.unwrap();
+        tx.audit(&audit_event("a")).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let sum = ha.verify_audit().await.unwrap().unwrap();
+    assert_eq!(sum.entries, 6);
+    a.close().await;
+    b.close().await;
+}

@@ -1,7 +1,7 @@
 //! The HTTP API under `/api/v1`: JSON in and out, problem+json errors, an OpenAPI document at
 //! `/api/v1/openapi.json`. Handlers are thin: extract, call the store, map the error.
 
-mod access;
+pub mod access;
 mod guard;
 mod health;
 mod orgs;

@@ -2,6 +2,7 @@
 //! ephemeral port with a temporary data directory, or running the real `trygg` binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+mod admin_pages;
 mod api;
 mod auth;
 mod binary;

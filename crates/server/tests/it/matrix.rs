@@ -513,10 +513,17 @@ async fn need_to_know_and_revocation_take_effect_at_once() {
         )
         .await;
     assert_eq!(r.status(), 204);
-    assert_eq!(
-        w.s.send(Some(&doc), Method::GET, &log, None).await.status(),
-        403
-    );
+    // Their session ended with it: the next request is not signed in.
+    let status = w.s.send(Some(&doc), Method::GET, &log, None).await.status();
+    assert_eq!(status, 401);
+    // And a fresh session (a login that slipped through) is still refused.
+    let again = w.s.login(ORG, doctor).await;
+    let status =
+        w.s.send(Some(&again), Method::GET, &log, None)
+            .await
+            .status()
+            .as_u16();
+    assert!(matches!(status, 401 | 403), "{status}");
     // The admin sees the denials in the audit search, as security events.
     let r =
         w.s.send(
