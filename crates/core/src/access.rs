@@ -82,6 +82,21 @@ impl Permission {
         matches!(self, Self::HealthRead | Self::HealthWrite)
     }
 
+    /// Whether this permission reaches patients' data (demographics or health), and so needs a
+    /// session of at least substantial assurance (VC-AUTH-3, PC-AUTHN-1): a login that proves
+    /// less (the demo's developer login) may administer, but never see a patient.
+    pub fn is_patient_data(self) -> bool {
+        matches!(
+            self,
+            Self::PatientRead
+                | Self::PatientWrite
+                | Self::HealthRead
+                | Self::HealthWrite
+                | Self::CareManage
+                | Self::EmergencyAccess
+        )
+    }
+
     /// The stable name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -9,6 +9,8 @@
 //!   (guide risk scenario 17, PC-VENDOR-6).
 //! - **Denials are logged.** A refused access appends an access-denied security event and commits
 //!   it, then answers 403 with no detail about why.
+//! - **Assurance.** Permissions over patients' data need a session of at least substantial
+//!   assurance (passkey, HelseID); a weaker login is refused them like a missing grant.
 //! - **Allowed accesses carry their basis** (role, care relationship or emergency access) into the
 //!   audit entry the handler appends.
 
@@ -158,7 +160,10 @@ pub async fn authorize<'a>(
     let now = time::OffsetDateTime::now_utc();
     let mut tx = org.begin().await?;
     let subject = tx.subject(caller.personnel_id).await?;
+    let assured =
+        !permission.is_patient_data() || caller.assurance >= trygg_audit::Assurance::Substantial;
     let decision = match &subject {
+        Some(_) if !assured => Err(trygg_core::access::Denied::NoPermission),
         Some(s) => decide(s, permission, patient, now.unix_timestamp()),
         None => Err(trygg_core::access::Denied::NoPermission),
     };
@@ -194,7 +199,7 @@ pub async fn authorize<'a>(
             )?;
             tx.audit(&e).await?;
             tx.commit().await?;
-            tracing::warn!(event = "security", kind = "access-denied", reason = %why, permission = permission.as_str(), "access refused");
+            tracing::warn!(event = "security", kind = "access-denied", reason = %why, assured, permission = permission.as_str(), "access refused");
             Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "TR-Z403",

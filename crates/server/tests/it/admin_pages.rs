@@ -76,3 +76,46 @@ async fn others_are_refused_and_strangers_sent_to_login() {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/personell?lang=en");
 }
+
+#[tokio::test]
+async fn a_low_assurance_login_administers_but_never_sees_a_patient() {
+    let s = TestServer::start().await;
+    s.seed_demo().await;
+    let low = |role| {
+        let s = &s;
+        async move {
+            let id = s.person(ORG, role).await;
+            s.login_with(
+                ORG,
+                id,
+                trygg_server::auth::AuthMethod::Developer,
+                trygg_audit::Assurance::Low,
+            )
+            .await
+        }
+    };
+    let doctor = low(BuiltinRole::Doctor).await;
+    let r = s
+        .send(
+            Some(&doctor),
+            Method::GET,
+            &format!("/api/v1/orgs/{ORG}/patients"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        403,
+        "VC-AUTH-3: patient data needs substantial assurance"
+    );
+    let admin = low(BuiltinRole::OrgAdmin).await;
+    let r = s
+        .send(
+            Some(&admin),
+            Method::GET,
+            &format!("/api/v1/orgs/{ORG}/personnel"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}

@@ -108,6 +108,23 @@ impl TestServer {
 
     /// Opens a passkey-level session for a person, as a login would.
     pub async fn login(&self, org: &str, personnel: uuid::Uuid) -> Session {
+        self.login_with(
+            org,
+            personnel,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::High,
+        )
+        .await
+    }
+
+    /// Opens a session with the given method and assurance.
+    pub async fn login_with(
+        &self,
+        org: &str,
+        personnel: uuid::Uuid,
+        method: trygg_server::auth::AuthMethod,
+        assurance: trygg_audit::Assurance,
+    ) -> Session {
         use trygg_server::auth::session::{csrf_token, open_session};
         let slug = trygg_core::OrgSlug::parse(org).unwrap();
         let o = self.store.org_by_slug(&slug).await.unwrap().unwrap();
@@ -117,8 +134,8 @@ impl TestServer {
             &mut tx,
             &slug,
             personnel,
-            trygg_server::auth::AuthMethod::Passkey,
-            trygg_audit::Assurance::High,
+            method,
+            assurance,
             time::OffsetDateTime::now_utc(),
         )
         .await
