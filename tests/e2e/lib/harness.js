@@ -2,7 +2,7 @@
 // temporary data directory, and launches Debian's Chromium through playwright-core. Every page
 // records console errors and every request, so a test can assert that none went to another origin.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -17,6 +17,9 @@ export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
  * and the first-administrator set-up links by organisation slug (`setup`).
  */
 export async function startTrygg(args = []) {
+  if (!existsSync(BIN)) {
+    throw new Error(`no trygg binary at ${BIN}: run \`cargo build --bin trygg\` or set TRYGG_BIN`);
+  }
   const dataDir = mkdtempSync(join(tmpdir(), "trygg-e2e-"));
   const child = spawn(BIN, ["demo", "--data-dir", dataDir, "--listen", "127.0.0.1:0", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
