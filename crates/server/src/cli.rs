@@ -101,6 +101,27 @@ enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show or set how the organisation's SMS and e-mail present it, for the confidentiality
+    /// guard: neutral sender name, own phone numbers and domains. Given values replace the old.
+    Messaging {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// Neutral sender name (default: the organisation's name).
+        #[arg(long)]
+        sender_name: Option<String>,
+        /// The organisation's own phone number (repeat for several).
+        #[arg(long = "phone")]
+        phones: Vec<String>,
+        /// The organisation's own domain (repeat for several).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List organisations.
     List {
         #[command(flatten)]
@@ -389,6 +410,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            OrgCommand::Messaging {
+                common,
+                org,
+                sender_name,
+                phones,
+                domains,
+                json,
+            } => {
+                let (store, h) = open_org(&common, &org).await?;
+                let o = h.organisation().clone();
+                let result = async {
+                    let mut m = store.messaging(&o).await?;
+                    if sender_name.is_some() || !phones.is_empty() || !domains.is_empty() {
+                        if sender_name.is_some() {
+                            m.sender_name = sender_name;
+                        }
+                        if !phones.is_empty() {
+                            m.phones = phones;
+                        }
+                        if !domains.is_empty() {
+                            m.domains = domains.iter().map(|d| d.to_lowercase()).collect();
+                        }
+                        store.set_messaging(&o, &m).await?;
+                    }
+                    Ok::<_, trygg_store::StoreError>(m)
+                }
+                .await;
+                store.close().await;
+                let m = result?;
+                if json {
+                    print_json(&m)?;
+                } else {
+                    println!(
+                        "sender name: {}",
+                        m.sender_name.as_deref().unwrap_or(&o.name)
+                    );
+                    println!("own phones:  {}", m.phones.join(", "));
+                    println!("own domains: {}", m.domains.join(", "));
+                }
+                Ok(())
+            }
             OrgCommand::List { common, json } => {
                 let config = load_config(&common, None)?;
                 let store = serve::open_store(&config).await?;
@@ -646,8 +708,9 @@ async fn guard_command(command: GuardCommand) -> anyhow::Result<()> {
             let mut ctx = trygg_guard::Context::new();
             if let Some(org) = org {
                 let (store, h) = open_org(&common, &org).await?;
-                ctx = ctx.with_sender_name(&h.organisation().name);
+                let c = crate::api::guard::context_for(&store, h.organisation()).await;
                 store.close().await;
+                ctx = c?;
             }
             if jsonl {
                 #[derive(serde::Deserialize)]

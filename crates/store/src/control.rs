@@ -27,6 +27,20 @@ pub struct Organisation {
     pub created_at: OffsetDateTime,
 }
 
+/// How an organisation's outbound SMS and e-mail present it, for the confidentiality guard
+/// (PC-CONF-1): the neutral sender name, and its own phone numbers and domains (a number or link
+/// that is the organisation's own is flagged; another's is not).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Messaging {
+    /// The neutral sender name, e.g. "Normland legesenter"; the organisation's name when empty.
+    pub sender_name: Option<String>,
+    /// The organisation's own phone numbers.
+    pub phones: Vec<String>,
+    /// The organisation's own web and e-mail domains.
+    pub domains: Vec<String>,
+}
+
 /// An API token's record (never its secret).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ApiToken {
@@ -199,6 +213,28 @@ impl ControlDb {
             Ok((size, r.try_get("checkpoint")?))
         })
         .transpose()
+    }
+
+    /// An organisation's messaging settings.
+    pub(crate) async fn messaging(&self, org: Uuid) -> Result<Messaging, StoreError> {
+        let text: String = sqlx::query_scalar("SELECT messaging FROM organisations WHERE id = ?")
+            .bind(org.to_string())
+            .fetch_one(self.db.sqlite())
+            .await?;
+        serde_json::from_str(&text)
+            .map_err(|_| StoreError::Corrupt("an organisation's messaging settings are invalid"))
+    }
+
+    /// Replaces an organisation's messaging settings.
+    pub(crate) async fn set_messaging(&self, org: Uuid, m: &Messaging) -> Result<(), StoreError> {
+        let text = serde_json::to_string(m)
+            .map_err(|_| StoreError::Invalid("messaging settings cannot be stored"))?;
+        sqlx::query("UPDATE organisations SET messaging = ? WHERE id = ?")
+            .bind(text)
+            .bind(org.to_string())
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(())
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {

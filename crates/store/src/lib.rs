@@ -24,7 +24,7 @@ pub use auth::{
     EnrolmentLink, LinkState, LoginAccount, NewSession, Secret, SessionRecord, StoredPasskey,
     ThrottleRow,
 };
-pub use control::{ApiToken, Organisation};
+pub use control::{ApiToken, Messaging, Organisation};
 pub use crypto::MasterKey;
 pub use error::StoreError;
 pub use org::{NewPatient, NewPersonnel, OrgStore, OrgTx, Patient, Personnel};
@@ -167,6 +167,43 @@ impl Store {
         )?);
         orgs.insert(org.id, handle.clone());
         Ok(handle)
+    }
+
+    /// An organisation's messaging settings (sender name, own phones and domains).
+    pub async fn messaging(&self, org: &Organisation) -> Result<Messaging, StoreError> {
+        self.control.messaging(org.id).await
+    }
+
+    /// Replaces an organisation's messaging settings. Phone numbers must parse; domains are
+    /// lower-cased host names.
+    pub async fn set_messaging(&self, org: &Organisation, m: &Messaging) -> Result<(), StoreError> {
+        for p in &m.phones {
+            if trygg_core::PhoneNumber::parse(p).is_err() {
+                return Err(StoreError::Invalid(
+                    "a phone number is eight digits, or + and the country code",
+                ));
+            }
+        }
+        for d in &m.domains {
+            let ok = !d.is_empty()
+                && d.len() <= 253
+                && d.contains('.')
+                && d.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
+                });
+            if !ok {
+                return Err(StoreError::Invalid(
+                    "a domain is a lower-case host name such as normland.no",
+                ));
+            }
+        }
+        if m.sender_name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 11 * 8)
+        {
+            return Err(StoreError::Invalid("a sender name has 1 to 88 characters"));
+        }
+        self.control.set_messaging(org.id, m).await
     }
 
     /// Creates an API token for operators and integrations and returns it once; only its hash is

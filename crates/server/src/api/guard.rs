@@ -31,6 +31,23 @@ pub struct ScreenOut {
     pub findings: serde_json::Value,
 }
 
+/// The guard's context for one organisation's messages: its neutral sender name and its own
+/// phone numbers and domains (`trygg org messaging`).
+pub async fn context_for(
+    store: &trygg_store::Store,
+    org: &trygg_store::Organisation,
+) -> Result<Context, trygg_store::StoreError> {
+    let m = store.messaging(org).await?;
+    let mut ctx = Context::new().with_sender_name(m.sender_name.as_deref().unwrap_or(&org.name));
+    for p in &m.phones {
+        ctx = ctx.with_own_phone(p);
+    }
+    for d in &m.domains {
+        ctx = ctx.with_own_domain(d);
+    }
+    Ok(ctx)
+}
+
 /// Parses a channel name.
 pub fn channel(s: &str) -> Option<Channel> {
     match s {
@@ -69,10 +86,10 @@ pub async fn screen(
     if input.text.len() > 64 * 1024 {
         return Err(ApiError::invalid("TR-G002", "a message is at most 64 KiB"));
     }
-    let mut ctx = Context::new();
-    if let Some(org) = state.store.org_by_slug(&caller.org).await? {
-        ctx = ctx.with_sender_name(&org.name);
-    }
+    let ctx = match state.store.org_by_slug(&caller.org).await? {
+        Some(org) => context_for(&state.store, &org).await?,
+        None => Context::new(),
+    };
     let s = state.guard.screen(ch, &input.text, &ctx);
     Ok(ApiJson(out(&s)?))
 }

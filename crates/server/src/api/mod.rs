@@ -2,7 +2,7 @@
 //! `/api/v1/openapi.json`. Handlers are thin: extract, call the store, map the error.
 
 pub mod access;
-mod guard;
+pub mod guard;
 mod health;
 mod orgs;
 mod patients;

@@ -171,3 +171,85 @@ async fn personnel_screen_drafts_through_the_api() {
         .await;
     assert_eq!(r.status(), 401);
 }
+
+#[test]
+fn an_organisations_own_numbers_and_domains_inform_the_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .args(["--data-dir", d])
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["org", "create", "--name", "Normland legesenter"])
+        .status
+        .success());
+    let out = run(&[
+        "org",
+        "messaging",
+        "--org",
+        "normland-legesenter",
+        "--phone",
+        "22 11 33 44",
+        "--domain",
+        "normland.no",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["domains"], json!(["normland.no"]));
+    let text = "Hei! Du har time tirsdag kl. 10. Normland legesenter | 22 11 33 44";
+    let verdict = |org: bool, text: &str| {
+        let mut args = vec!["guard", "check", "--channel", "sms", "--json"];
+        if org {
+            args.extend(["--org", "normland-legesenter"]);
+        }
+        args.push(text);
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    // Without the organisation's context the bare number is not known to be the sender's.
+    assert_eq!(verdict(false, text)["verdict"], "allow");
+    let v = verdict(true, text);
+    assert_eq!(v["verdict"], "review");
+    assert!(v["reasons"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("sender-phone")));
+    // A link to a domain the organisation does not own.
+    let v = verdict(true, "Hei! Les mer på https://normland-helse.com/login");
+    assert!(
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("foreign-link")),
+        "{v}"
+    );
+    let v = verdict(
+        true,
+        "Hei! Logg inn på https://normland.no for å lese meldingen.",
+    );
+    assert_eq!(v["verdict"], "allow", "{v}");
+    // A bad setting is refused with a plain message.
+    let out = run(&[
+        "org",
+        "messaging",
+        "--org",
+        "normland-legesenter",
+        "--phone",
+        "12",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("phone number"));
+}
