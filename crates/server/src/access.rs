@@ -139,6 +139,21 @@ pub fn basis_of(b: AccessBasis) -> Result<Basis, ApiError> {
     })
 }
 
+/// The last step of every handler that reached an organisation's data: append the audit entry
+/// describing what it did, and commit the access together with it.
+pub async fn audit_commit(
+    mut tx: OrgTx<'_>,
+    org: &OrgStore,
+    actor: &Actor,
+    did: Did,
+    now: time::OffsetDateTime,
+) -> Result<(), ApiError> {
+    let e = event(&org.organisation().slug, actor, did, now)?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// What an allowed access rests on, for its audit entry.
 #[derive(Debug, Clone)]
 pub struct Allowed {

@@ -14,9 +14,9 @@ use trygg_core::access::{permissions_at, Permission};
 use trygg_core::{BuiltinRole, EmailAddress, Employment, PersonName};
 use uuid::Uuid;
 
-use crate::access::{authorize, org_for, Caller};
+use crate::access::{audit_commit, authorize, org_for, Caller};
 use crate::app::{ApiJson, AppState};
-use crate::audit_events::{event, Did};
+use crate::audit_events::Did;
 use crate::error::ApiError;
 use crate::i18n::Lang;
 
@@ -95,21 +95,15 @@ pub async fn list_personnel(
     let org = org_for(&state, &caller, &org).await?;
     let (mut tx, ok) = authorize(&org, &caller, Permission::PersonnelManage, None).await?;
     let list = tx.list_personnel().await?;
-    let e = event(
-        &org.organisation().slug,
-        &ok.actor,
-        did(
-            Category::Administration,
-            "personnel.list",
-            Action::Read,
-            ("Practitioner", None),
-            None,
-            ok.basis,
-        ),
-        OffsetDateTime::now_utc(),
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    let d = did(
+        Category::Administration,
+        "personnel.list",
+        Action::Read,
+        ("Practitioner", None),
+        None,
+        ok.basis,
+    );
+    audit_commit(tx, &org, &ok.actor, d, OffsetDateTime::now_utc()).await?;
     Ok(ApiJson(
         list.into_iter()
             .map(|p| PersonnelOut {
@@ -149,8 +143,9 @@ pub async fn create_personnel(
     let (mut tx, ok) = authorize(&org, &caller, Permission::PersonnelManage, None).await?;
     let now = OffsetDateTime::now_utc();
     let p = tx.create_personnel(&new, now).await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Authorisation,
@@ -161,9 +156,8 @@ pub async fn create_personnel(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(PersonnelOut {
@@ -201,8 +195,9 @@ pub async fn end_employment(
     };
     let (mut tx, ok) = authorize(&org, &caller, Permission::PersonnelManage, None).await?;
     tx.set_employment_end(id, at).await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Authorisation,
@@ -213,9 +208,8 @@ pub async fn end_employment(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -277,8 +271,9 @@ pub async fn list_grants(
     }
     let list = tx.grants_of(id).await?;
     let now = OffsetDateTime::now_utc();
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Authorisation,
@@ -289,9 +284,8 @@ pub async fn list_grants(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok(ApiJson(
         list.iter()
             .map(|g| grant_out(g, now.unix_timestamp()))
@@ -340,8 +334,9 @@ pub async fn create_grant(
     let g = tx
         .grant_role(input.personnel_id, &input.role, from, to, &ok.actor.id, t)
         .await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Authorisation,
@@ -352,9 +347,8 @@ pub async fn create_grant(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok((StatusCode::CREATED, ApiJson(grant_out(&g, t))))
 }
 
@@ -383,8 +377,9 @@ pub async fn revoke_grant(
     let g = tx
         .revoke_grant(id, &ok.actor.id, &reason, now.unix_timestamp())
         .await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Authorisation,
@@ -395,9 +390,8 @@ pub async fn revoke_grant(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok(ApiJson(grant_out(&g, now.unix_timestamp())))
 }
 
@@ -503,8 +497,9 @@ pub async fn rights_review(
         .into_iter()
         .map(review_out)
         .collect();
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Authorisation,
@@ -515,9 +510,8 @@ pub async fn rights_review(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok(ApiJson(ReviewReport {
         generated_at: ts(t),
         people,
@@ -554,8 +548,9 @@ pub async fn attest_review(
             now.unix_timestamp(),
         )
         .await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Authorisation,
@@ -566,9 +561,8 @@ pub async fn attest_review(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok((StatusCode::CREATED, ApiJson(review_out(r))))
 }
 
@@ -648,8 +642,9 @@ pub async fn create_care(
             t,
         )
         .await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Authorisation,
@@ -660,9 +655,8 @@ pub async fn create_care(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok((StatusCode::CREATED, ApiJson(care_out(c))))
 }
 
@@ -679,8 +673,9 @@ pub async fn end_care(
     let (mut tx, ok) = authorize(&org, &caller, Permission::CareManage, None).await?;
     let now = OffsetDateTime::now_utc();
     let c = tx.end_care_relationship(id, now.unix_timestamp()).await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Authorisation,
@@ -691,9 +686,8 @@ pub async fn end_care(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok(ApiJson(care_out(c)))
 }
 
@@ -741,9 +735,7 @@ pub async fn emergency_access(
         ok.basis,
     );
     d.basis = crate::access::basis_of(trygg_core::access::AccessBasis::Emergency(eid))?;
-    let e = event(&org.organisation().slug, &ok.actor, d, now)?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    audit_commit(tx, &org, &ok.actor, d, now).await?;
     tracing::warn!(
         event = "emergency-access",
         "emergency access taken; flagged for review"
@@ -881,8 +873,9 @@ pub async fn access_log(
         .map(|p| (format!("personnel:{}", p.id), p.name.expose().to_owned()))
         .collect();
     let now = OffsetDateTime::now_utc();
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Access,
@@ -893,9 +886,8 @@ pub async fn access_log(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     let events = org.audit_events(Some(&patient.to_string())).await?;
     let lines = events
         .into_iter()
@@ -967,10 +959,11 @@ pub async fn audit_search(
     Query(q): Query<AuditQuery>,
 ) -> Result<ApiJson<Vec<AuditLine>>, ApiError> {
     let org = org_for(&state, &caller, &org).await?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::AuditRead, None).await?;
+    let (tx, ok) = authorize(&org, &caller, Permission::AuditRead, None).await?;
     let now = OffsetDateTime::now_utc();
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did(
             Category::Access,
@@ -981,9 +974,8 @@ pub async fn audit_search(
             ok.basis,
         ),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     let pid = q.patient.map(|p| p.to_string());
     let limit = q.limit.unwrap_or(200).min(1000);
     let events = org.audit_events(pid.as_deref()).await?;

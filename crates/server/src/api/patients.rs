@@ -10,7 +10,7 @@ use trygg_audit::{Action, Basis, Category, Outcome};
 
 use trygg_core::access::Permission;
 
-use crate::access::{authorize, org_for, Caller};
+use crate::access::{audit_commit, authorize, org_for, Caller};
 use crate::app::{ApiJson, AppState};
 use crate::audit_events::{event, Did};
 use crate::error::ApiError;
@@ -102,14 +102,14 @@ pub async fn create_patient(
     let now = time::OffsetDateTime::now_utc();
     let (mut tx, ok) = authorize(&org, &caller, Permission::PatientWrite, None).await?;
     let p = tx.create_patient(&new, now).await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did("patient.create", Action::Create, p.id, ok.basis),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok((StatusCode::CREATED, ApiJson(p.into())))
 }
 
@@ -161,13 +161,13 @@ pub async fn get_patient(
     let (mut tx, ok) = authorize(&org, &caller, Permission::PatientRead, Some(id)).await?;
     // Not found: nothing personal was read; the transaction rolls back when dropped.
     let p = tx.patient(id).await?.ok_or_else(unknown)?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &ok.actor,
         did("patient.read", Action::Read, p.id, ok.basis),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok(ApiJson(p.into()))
 }

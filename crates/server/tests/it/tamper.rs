@@ -64,6 +64,9 @@ async fn org_db(data: &Path) -> std::path::PathBuf {
         .fetch_one(&mut c)
         .await
         .unwrap();
+    // Closed, not dropped: a dropped connection removes its WAL files later, on another thread,
+    // while the next step copies the directory.
+    c.close().await.unwrap();
     data.join("orgs").join(format!("{id}.sqlite"))
 }
 
@@ -102,12 +105,14 @@ async fn direct_edits_to_the_audit_log_are_caught_and_named() {
         let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
             .await
             .unwrap();
-        sqlx::query_scalar(
+        let seq = sqlx::query_scalar(
             "SELECT min(seq) FROM audit_entry WHERE CAST(event AS TEXT) LIKE '%patient.create%'",
         )
         .fetch_one(&mut c)
         .await
-        .unwrap()
+        .unwrap();
+        c.close().await.unwrap();
+        seq
     };
     let edit = format!(
         "UPDATE audit_entry SET event = CAST(replace(CAST(event AS TEXT), 'patient.create', 'patient.delete') AS BLOB) WHERE seq = {create}"
