@@ -65,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Organisation-defined roles (PC-ACL-2).
+    Role {
+        #[command(subcommand)]
+        command: RoleCommand,
+    },
     /// The tamper-evident audit log of one organisation.
     Audit {
         #[command(subcommand)]
@@ -129,6 +134,25 @@ enum OrgCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RoleCommand {
+    /// Define or redefine one of the organisation's own roles, e.g.
+    /// `--name helsesekretaer-lab --permissions patient-read,consultation-manage`.
+    Define {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The role's name (a-z, 0-9, '-'; not a built-in role's).
+        #[arg(long)]
+        name: String,
+        /// Comma-separated permissions (see /admin/roles or the README).
+        #[arg(long, value_delimiter = ',')]
+        permissions: Vec<String>,
     },
 }
 
@@ -492,6 +516,51 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Audit { command } => audit_command(command).await,
+        Command::Role {
+            command:
+                RoleCommand::Define {
+                    common,
+                    org,
+                    name,
+                    permissions,
+                },
+        } => {
+            let perms = permissions
+                .iter()
+                .map(|p| {
+                    trygg_core::access::Permission::parse(p.trim())
+                        .ok_or_else(|| anyhow::anyhow!("unknown permission {p:?}"))
+                })
+                .collect::<anyhow::Result<std::collections::BTreeSet<_>>>()?;
+            let (store, h) = open_org(&common, &org).await?;
+            let result = async {
+                let mut tx = h.begin().await?;
+                tx.define_role(&name, &perms).await?;
+                let e = crate::audit_events::event(
+                    &h.organisation().slug,
+                    &crate::audit_events::Actor::system("cli"),
+                    crate::audit_events::Did {
+                        category: trygg_audit::Category::Authorisation,
+                        operation: "role.define",
+                        action: trygg_audit::Action::Update,
+                        outcome: trygg_audit::Outcome::Success,
+                        entity: ("PractitionerRole", None),
+                        patient: None,
+                        basis: trygg_audit::Basis::Administration,
+                    },
+                    time::OffsetDateTime::now_utc(),
+                )
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                tx.audit(&e).await?;
+                tx.commit().await?;
+                anyhow::Ok(())
+            }
+            .await;
+            store.close().await;
+            result?;
+            println!("defined role {name} in {org}");
+            Ok(())
+        }
         Command::Guard { command } => guard_command(command).await,
         Command::Personnel {
             command:

@@ -58,6 +58,21 @@ pub struct CareRecord {
     pub ended_at: Option<i64>,
 }
 
+/// An emergency access as the review sees it (the reason stays sealed in the API listing).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EmergencyRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Who took it.
+    pub personnel_id: Uuid,
+    /// About which patient.
+    pub patient_id: Uuid,
+    /// When.
+    pub at: i64,
+    /// The reason given (decrypted for the reviewer).
+    pub reason: String,
+}
+
 /// A rights review (routine: periodic control of granted rights).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RightsReview {
@@ -481,6 +496,96 @@ impl OrgTx<'_> {
         .execute(&mut *self.tx)
         .await?;
         Ok(id)
+    }
+
+    /// Defines (or redefines) an organisation's own role. Built-in role names are reserved.
+    pub async fn define_role(
+        &mut self,
+        name: &str,
+        permissions: &BTreeSet<Permission>,
+    ) -> Result<(), StoreError> {
+        self.personal = true;
+        let ok = !name.is_empty()
+            && name.len() <= 40
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(StoreError::Invalid(
+                "a role's name is 1 to 40 characters of a-z, 0-9 and '-'",
+            ));
+        }
+        if BuiltinRole::parse(name).is_some() {
+            return Err(StoreError::Invalid("that name belongs to a built-in role"));
+        }
+        if permissions.is_empty() {
+            return Err(StoreError::Invalid("a role gives at least one permission"));
+        }
+        let list: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO roles (name, permissions) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions",
+        )
+        .bind(name)
+        .bind(list.join(","))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Emergency accesses nobody has reviewed yet, oldest first, with their reasons.
+    pub async fn unreviewed_emergency_accesses(
+        &mut self,
+    ) -> Result<Vec<EmergencyRecord>, StoreError> {
+        self.personal = true;
+        let rows = sqlx::query(
+            "SELECT id, personnel_id, patient_id, at, reason_sealed FROM emergency_access \
+             WHERE reviewed_at IS NULL ORDER BY at",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                let sealed: Vec<u8> = r.try_get("reason_sealed")?;
+                Ok(EmergencyRecord {
+                    id: parse_uuid(&id)?,
+                    personnel_id: parse_uuid(r.try_get("personnel_id")?)?,
+                    patient_id: parse_uuid(r.try_get("patient_id")?)?,
+                    at: r.try_get("at")?,
+                    reason: self.store.sealer.open_text(
+                        "emergency_access",
+                        "reason",
+                        &id,
+                        &sealed,
+                    )?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks emergency accesses as reviewed, with the review's result.
+    pub async fn mark_emergency_reviewed(
+        &mut self,
+        ids: &[Uuid],
+        reviewer: Uuid,
+        outcome: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.personal = true;
+        for id in ids {
+            sqlx::query(
+                "UPDATE emergency_access SET reviewed_by = ?, reviewed_at = ?, review_outcome = ? \
+                 WHERE id = ? AND reviewed_at IS NULL",
+            )
+            .bind(reviewer.to_string())
+            .bind(now)
+            .bind(outcome)
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Records a rights review (attestation).

@@ -173,6 +173,39 @@ async fn grants_care_relationships_and_the_register() {
         decide(&subject, Permission::PatientRead, None, t),
         Err(Denied::EmploymentEnded)
     );
+    // An organisation-defined role works like a built-in one once granted.
+    let nurse = tx
+        .create_personnel(
+            &NewPersonnel {
+                name: PersonName::parse("Kari Lab").unwrap(),
+                email: None,
+                role: BuiltinRole::Interpreter,
+                employment: Employment::Employee,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let perms = [Permission::PatientRead].into_iter().collect();
+    tx.define_role("lab-secretary", &perms).await.unwrap();
+    assert!(
+        tx.define_role("nurse", &perms).await.is_err(),
+        "built-in names are reserved"
+    );
+    let subject = tx.subject(nurse.id).await.unwrap().unwrap();
+    assert!(decide(&subject, Permission::PatientRead, None, t).is_err());
+    tx.grant_role(nurse.id, "lab-secretary", t - 1, None, "personnel:admin", t)
+        .await
+        .unwrap();
+    let subject = tx.subject(nurse.id).await.unwrap().unwrap();
+    assert_eq!(
+        decide(&subject, Permission::PatientRead, None, t),
+        Ok(AccessBasis::Role)
+    );
+    assert!(tx
+        .grant_role(nurse.id, "no-such-role", t, None, "x", t)
+        .await
+        .is_err());
     tx.audit(&audit_event("a")).await.unwrap();
     tx.commit().await.unwrap();
     s.close().await;

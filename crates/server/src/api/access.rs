@@ -424,6 +424,19 @@ pub struct ReviewPerson {
     pub employment_end: Option<String>,
 }
 
+/// An emergency access flagged for review.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct EmergencyFlag {
+    /// Id.
+    pub id: Uuid,
+    /// Who took it.
+    pub personnel_id: Uuid,
+    /// About which patient.
+    pub patient_id: Uuid,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
 /// The rights review report.
 #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ReviewReport {
@@ -433,6 +446,9 @@ pub struct ReviewReport {
     pub people: Vec<ReviewPerson>,
     /// Earlier reviews, newest first.
     pub reviews: Vec<ReviewOut>,
+    /// Emergency accesses not yet reviewed (who, when, which patient; the reason stays with
+    /// clinical review). The next attestation marks them reviewed.
+    pub emergency_unreviewed: Vec<EmergencyFlag>,
 }
 
 /// A recorded review.
@@ -491,6 +507,17 @@ pub async fn rights_review(
             },
         });
     }
+    let emergency_unreviewed = tx
+        .unreviewed_emergency_accesses()
+        .await?
+        .into_iter()
+        .map(|e| EmergencyFlag {
+            id: e.id,
+            personnel_id: e.personnel_id,
+            patient_id: e.patient_id,
+            at: ts(e.at),
+        })
+        .collect();
     let reviews = tx
         .rights_reviews()
         .await?
@@ -516,6 +543,7 @@ pub async fn rights_review(
         generated_at: ts(t),
         people,
         reviews,
+        emergency_unreviewed,
     }))
 }
 
@@ -548,6 +576,19 @@ pub async fn attest_review(
             now.unix_timestamp(),
         )
         .await?;
+    let flagged: Vec<Uuid> = tx
+        .unreviewed_emergency_accesses()
+        .await?
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    tx.mark_emergency_reviewed(
+        &flagged,
+        caller.personnel_id,
+        &r.result,
+        now.unix_timestamp(),
+    )
+    .await?;
     audit_commit(
         tx,
         &org,

@@ -42,7 +42,7 @@ use crate::app::AppState;
     ),
     components(schemas(crate::error::Problem, orgs::OrgOut, orgs::OrgIn, patients::PatientIn, patients::PatientOut,
         access::PersonnelOut, access::PersonnelIn, access::EmploymentEndIn, access::GrantOut, access::GrantIn,
-        access::RevokeIn, access::ReviewReport, access::ReviewPerson, access::ReviewOut, access::ReviewIn,
+        access::RevokeIn, access::ReviewReport, access::ReviewPerson, access::ReviewOut, access::EmergencyFlag, access::ReviewIn,
         access::CareIn, access::CareOut, access::EmergencyIn, access::EmergencyOut, access::AccessLogLine,
         access::AuditLine, guard::ScreenIn, guard::ScreenOut)),
     modifiers(&BearerAuth)

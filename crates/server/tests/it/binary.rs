@@ -329,3 +329,64 @@ async fn https_with_tls_1_2_or_later_and_hsts() {
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("ok"));
     terminate(r);
 }
+
+#[tokio::test]
+async fn organisations_define_their_own_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .args(["--data-dir", d])
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["org", "create", "--name", "Normland legesenter"])
+        .status
+        .success());
+    let ok = run(&[
+        "role",
+        "define",
+        "--org",
+        "normland-legesenter",
+        "--name",
+        "lab-secretary",
+        "--permissions",
+        "patient-read,consultation-manage",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for (args, needle) in [
+        (
+            vec!["--name", "doctor", "--permissions", "patient-read"],
+            "built-in",
+        ),
+        (
+            vec!["--name", "x", "--permissions", "fly"],
+            "unknown permission",
+        ),
+        (
+            vec!["--name", "Bad Name", "--permissions", "patient-read"],
+            "a-z",
+        ),
+    ] {
+        let mut full = vec!["role", "define", "--org", "normland-legesenter"];
+        full.extend(args);
+        let out = run(&full);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{needle}"
+        );
+    }
+    // The definition is logged, and the log verifies.
+    let out = run(&["audit", "verify", "--org", "normland-legesenter"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

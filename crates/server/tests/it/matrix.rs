@@ -503,6 +503,39 @@ async fn need_to_know_and_revocation_take_effect_at_once() {
             .any(|l| l["who"] == "Test doctor" && l["role"] == "doctor"),
         "{lines:?}"
     );
+    // The emergency access is flagged in the rights review until an attestation covers it.
+    let review = format!("/api/v1/orgs/{ORG}/rights-review");
+    let report: Value =
+        w.s.send(Some(&admin), Method::GET, &review, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        report["emergency_unreviewed"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    assert!(
+        !report.to_string().contains("bevisstløs"),
+        "the reason is not shown to administrators"
+    );
+    let r =
+        w.s.send(
+            Some(&admin),
+            Method::POST,
+            &review,
+            Some(&json!({"result": "approved"})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let report: Value =
+        w.s.send(Some(&admin), Method::GET, &review, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(report["emergency_unreviewed"], json!([]));
     // Ending the doctor's employment stops everything at once.
     let r =
         w.s.send(
