@@ -197,22 +197,25 @@ fn push(out: &mut Vec<Finding>, reason: Reason, start: usize, end: usize, e: &Ex
     });
 }
 
-/// Drops a finding whose span lies inside another finding with the same reason.
+/// Drops a finding whose span lies inside another finding with the same reason (in place: the
+/// kept findings are moved to the front, in order).
 fn dedupe(out: &mut Vec<Finding>) {
     if out.len() < 2 {
         return;
     }
     out.sort_by_key(|f| (f.reason, f.start, std::cmp::Reverse(f.end)));
-    let mut kept: Vec<Finding> = Vec::with_capacity(out.len());
-    for f in out.drain(..) {
-        let covered = kept
+    let mut kept = 0;
+    for i in 0..out.len() {
+        let f = &out[i];
+        let covered = out[..kept]
             .iter()
             .any(|k| k.reason == f.reason && k.start <= f.start && f.end <= k.end);
         if !covered {
-            kept.push(f);
+            out.swap(kept, i);
+            kept += 1;
         }
     }
-    *out = kept;
+    out.truncate(kept);
 }
 
 fn bit(kind: ListKind) -> u32 {
@@ -242,6 +245,10 @@ impl Scan<'_> {
 
     /// Whether a hit of one of `kinds` (other than `h` itself) covers `h`.
     fn covered(&self, h: &Hit, kinds: &[ListKind]) -> bool {
+        // Most messages have no hit of these kinds at all: one bit test instead of a scan.
+        if !kinds.iter().any(|k| self.any(*k)) {
+            return false;
+        }
         self.hits.iter().any(|k| {
             kinds.contains(&k.kind)
                 && k.start <= h.start
@@ -271,9 +278,7 @@ impl Scan<'_> {
     fn ends(&self) -> Ref<'_, &'_ mut Vec<usize>> {
         if !self.ends_ready.get() {
             if let Ok(mut ends) = self.ends.try_borrow_mut() {
-                let b = self.bytes;
-                ends.clear();
-                ends.extend((0..b.len()).filter(|&i| is_sentence_end(b, i)));
+                sentence_ends(self.bytes, &mut ends);
             }
             self.ends_ready.set(true);
         }
@@ -829,6 +834,34 @@ fn phone_shape(lens: &[usize]) -> bool {
         lens,
         [8] | [2, 2, 2, 2] | [3, 2, 3] | [4, 4] | [2, 3, 3] | [3, 3, 2] | [2, 2, 4] | [4, 2, 2]
     )
+}
+
+/// Collects the bytes that end a sentence ([`is_sentence_end`]) into `ends`, ascending. Only
+/// `!`, `?`, `.` and line breaks can, so blocks of eight bytes without them are skipped with a
+/// few word operations.
+fn sentence_ends(b: &[u8], ends: &mut Vec<usize>) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Whether some byte of `w` is zero (exact for the block as a whole).
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    ends.clear();
+    let mut k = 0;
+    while k < b.len() {
+        let end = (k + 8).min(b.len());
+        if let Some(a) = b.get(k..end).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+            let w = u64::from_le_bytes(a);
+            let any = has_zero(w ^ (ONES * u64::from(b'.')))
+                || has_zero(w ^ (ONES * u64::from(b'!')))
+                || has_zero(w ^ (ONES * u64::from(b'?')))
+                || has_zero(w ^ (ONES * u64::from(b'\n')));
+            if !any {
+                k = end;
+                continue;
+            }
+        }
+        ends.extend((k..end).filter(|&i| is_sentence_end(b, i)));
+        k = end;
+    }
 }
 
 /// Whether byte `i` ends a sentence: `!`, `?`, a line break, or `.` followed by a space and a

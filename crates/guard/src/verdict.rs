@@ -182,12 +182,13 @@ impl Screening {
             }
             verdict = verdict.max(f.reason.verdict(channel));
         }
-        let reasons = Reason::ALL
-            .iter()
-            .zip(seen)
-            .filter(|(_, s)| *s)
-            .map(|(r, _)| *r)
-            .collect();
+        // A plain loop: most messages have no findings, and then nothing is allocated.
+        let mut reasons = Vec::new();
+        for (r, s) in Reason::ALL.iter().zip(seen) {
+            if s {
+                reasons.push(*r);
+            }
+        }
         Screening {
             verdict,
             reasons,
