@@ -259,6 +259,20 @@ pub async fn login_start(
     }
 }
 
+/// The answer to a finished ceremony: the session cookie and where to go next, or the error.
+fn signed_in(state: &AppState, r: Result<(OrgSlug, Secret), ApiError>) -> Response {
+    match r {
+        Ok((org, secret)) => with_cookie(
+            ApiJson(FinishOut {
+                redirect: "/personell",
+            })
+            .into_response(),
+            set_cookie(&state.config, &org, &secret),
+        ),
+        Err(e) => error_response(e),
+    }
+}
+
 /// The body of `POST /api/v1/auth/login/finish`.
 #[derive(Debug, serde::Deserialize)]
 pub struct LoginFinishIn {
@@ -277,16 +291,10 @@ pub async fn login_finish(
     ApiJson(input): ApiJson<LoginFinishIn>,
 ) -> Response {
     let now = OffsetDateTime::now_utc();
-    match finish_login(&state, &rt, ip, &headers, input, now).await {
-        Ok((org, secret)) => with_cookie(
-            ApiJson(FinishOut {
-                redirect: "/personell",
-            })
-            .into_response(),
-            set_cookie(&state.config, &org, &secret),
-        ),
-        Err(e) => error_response(e),
-    }
+    signed_in(
+        &state,
+        finish_login(&state, &rt, ip, &headers, input, now).await,
+    )
 }
 
 /// Counts a failure against the client's address.
@@ -652,16 +660,10 @@ pub async fn enrol_finish(
     ApiJson(input): ApiJson<EnrolFinishIn>,
 ) -> Response {
     let now = OffsetDateTime::now_utc();
-    match finish_enrol(&state, &rt, ip, &headers, input, now).await {
-        Ok((org, secret)) => with_cookie(
-            ApiJson(FinishOut {
-                redirect: "/personell",
-            })
-            .into_response(),
-            set_cookie(&state.config, &org, &secret),
-        ),
-        Err(e) => error_response(e),
-    }
+    signed_in(
+        &state,
+        finish_enrol(&state, &rt, ip, &headers, input, now).await,
+    )
 }
 
 async fn finish_enrol(
