@@ -39,6 +39,8 @@ pub struct AdminStrings {
     pub permissions_now: &'static str,
     /// Column: grants.
     pub grants: &'static str,
+    /// Care relationships in force.
+    pub care_live: &'static str,
     /// Grant heading.
     pub grant_heading: &'static str,
     /// Valid to label.
@@ -94,6 +96,7 @@ const NB: AdminStrings = AdminStrings {
     employment: "Tilknytning",
     permissions_now: "Tillatelser nå",
     grants: "Tildelinger",
+    care_live: "Gjeldende tjenstlige behov",
     grant_heading: "Gi en rolle",
     valid_to: "Gyldig til (valgfritt)",
     grant_button: "Gi rolle",
@@ -127,6 +130,7 @@ const NN: AdminStrings = AdminStrings {
     employment: "Tilknyting",
     permissions_now: "Løyve no",
     grants: "Tildelingar",
+    care_live: "Gjeldande tenestlege behov",
     grant_heading: "Gje ei rolle",
     valid_to: "Gyldig til (valfritt)",
     grant_button: "Gje rolle",
@@ -161,6 +165,7 @@ const EN: AdminStrings = AdminStrings {
     employment: "Employment",
     permissions_now: "Permissions now",
     grants: "Grants",
+    care_live: "Care relationships in force",
     grant_heading: "Grant a role",
     valid_to: "Valid to (optional)",
     grant_button: "Grant role",

@@ -422,6 +422,9 @@ pub struct ReviewPerson {
     pub permissions_now: Vec<String>,
     /// When employment ends or ended.
     pub employment_end: Option<String>,
+    /// How many care relationships are in force now (a count only: which patients is health
+    /// information, not for administrators), so the review can question a need to know.
+    pub care_relationships_live: usize,
 }
 
 /// An emergency access flagged for review.
@@ -499,6 +502,7 @@ pub async fn rights_review(
                 .map(|p| p.as_str().to_owned())
                 .collect(),
             employment_end: subject.employment_end.map(ts),
+            care_relationships_live: subject.care.iter().filter(|c| c.live(t)).count(),
             personnel: PersonnelOut {
                 id: p.id,
                 name: p.name.expose().to_owned(),

@@ -592,5 +592,7 @@ async fn need_to_know_and_revocation_take_effect_at_once() {
         .find(|p| p["personnel"]["id"] == doctor.to_string())
         .unwrap();
     assert_eq!(me["permissions_now"], json!([]));
+    // The matrix world gave the doctor one care relationship, still in force.
+    assert_eq!(me["care_relationships_live"], 1);
     assert!(me["employment_end"].is_string());
 }
