@@ -16,6 +16,14 @@ pub struct Running {
     lines: Vec<String>,
 }
 
+impl Drop for Running {
+    /// A test that fails before `terminate` must not leave the server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `trygg <args>` and reads stdout until the start page line, with a time limit.
 pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
     let mut cmd = Command::new(BIN);
