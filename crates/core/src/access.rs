@@ -197,12 +197,21 @@ pub struct Grant {
     pub revoked_at: Option<Instant>,
 }
 
+/// Whether a grant with these times is in force at `now`: started, not past `valid_to`, not
+/// revoked. The one definition, for decisions and for reports.
+pub fn in_force(
+    valid_from: Instant,
+    valid_to: Option<Instant>,
+    revoked_at: Option<Instant>,
+    now: Instant,
+) -> bool {
+    valid_from <= now && valid_to.is_none_or(|t| now < t) && revoked_at.is_none_or(|t| now < t)
+}
+
 impl Grant {
     /// Whether the grant is in force at `now`.
     pub fn live(&self, now: Instant) -> bool {
-        self.valid_from <= now
-            && self.valid_to.is_none_or(|t| now < t)
-            && self.revoked_at.is_none_or(|t| now < t)
+        in_force(self.valid_from, self.valid_to, self.revoked_at, now)
     }
 }
 

@@ -135,7 +135,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             tx.audit(&demo_event(
                 &org,
                 &actor,
-                "personnel.create",
+                ("personnel.create", trygg_audit::Action::Create),
                 "Practitioner",
                 p.id,
                 None,
@@ -165,7 +165,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             tx.audit(&demo_event(
                 &org,
                 &actor,
-                "patient.create",
+                ("patient.create", trygg_audit::Action::Create),
                 "Patient",
                 p.id,
                 Some(p.id),
@@ -178,7 +178,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
         tx.audit(&demo_event(
             &org,
             &actor,
-            "demo.seed",
+            ("demo.seed", trygg_audit::Action::Read),
             "Organization",
             org.id,
             None,
@@ -194,17 +194,12 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
 fn demo_event(
     org: &Organisation,
     actor: &Actor,
-    operation: &'static str,
+    (operation, action): (&'static str, trygg_audit::Action),
     entity: &'static str,
     id: uuid::Uuid,
     patient: Option<uuid::Uuid>,
     now: time::OffsetDateTime,
 ) -> anyhow::Result<trygg_audit::AuditEvent> {
-    let action = if operation == "demo.seed" {
-        trygg_audit::Action::Read
-    } else {
-        trygg_audit::Action::Create
-    };
     event(
         &org.slug,
         actor,

@@ -249,9 +249,7 @@ fn grant_out(g: &trygg_store::access::GrantRecord, now: i64) -> GrantOut {
         granted_at: ts(g.granted_at),
         revoked_at: g.revoked_at.map(ts),
         revoke_reason: g.revoke_reason.clone(),
-        live: g.valid_from <= now
-            && g.valid_to.is_none_or(|t| now < t)
-            && g.revoked_at.is_none_or(|t| now < t),
+        live: trygg_core::access::in_force(g.valid_from, g.valid_to, g.revoked_at, now),
     }
 }
 
