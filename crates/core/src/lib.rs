@@ -8,10 +8,12 @@
 
 pub mod access;
 pub mod national_id;
+pub mod operation;
 pub mod org;
 pub mod person;
 
 pub use national_id::{NationalId, NationalIdError, NationalIdKind};
+pub use operation::Operation;
 pub use org::{OrgSlug, OrgSlugError};
 pub use person::{
     BuiltinRole, EmailAddress, EmailAddressError, Employment, PersonName, PersonNameError,

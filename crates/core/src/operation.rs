@@ -1,0 +1,324 @@
+//! Every operation Trygg records in an organisation's audit log, as one typed enum. The enum keys
+//! both the audit event's `operation` code and the sentence the patient reads in their access log
+//! (PC-RIGHTS-1), so an operation cannot be logged without a text for the patient, and a text
+//! cannot drift from the code it describes.
+
+/// What was done. The stable code ([`Operation::code`]) is what the audit log stores; it never
+/// changes once released, since old entries are read back with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// A patient's details were read.
+    PatientRead,
+    /// A patient appeared in a listing of patients.
+    PatientList,
+    /// A patient was registered.
+    PatientCreate,
+    /// A registration was refused because the national ID is registered already: the probe
+    /// revealed that the patient exists, so it is an access too.
+    PatientCreateConflict,
+    /// A care relationship was established.
+    CareCreate,
+    /// A care relationship was declared by the clinician for themselves (treated like
+    /// emergency access: short, flagged for review, shown to the patient).
+    CareSelfDeclare,
+    /// A care relationship ended.
+    CareEnd,
+    /// Emergency access was taken.
+    EmergencyAccessTake,
+    /// A patient's access log was read.
+    AccessLogRead,
+    /// An access was refused.
+    AccessDenied,
+    /// A request reached for another organisation's data.
+    AccessCrossOrganisation,
+    /// The audit log was exported.
+    AuditExport,
+    /// The audit log was searched.
+    AuditSearch,
+    /// Trygg's demo data was seeded.
+    DemoSeed,
+    /// Personnel were listed.
+    PersonnelList,
+    /// A person was registered on the staff.
+    PersonnelCreate,
+    /// A person's employment end was set.
+    PersonnelEmploymentEnd,
+    /// A person's grants were read.
+    GrantsRead,
+    /// A role was granted.
+    GrantCreate,
+    /// A grant was revoked.
+    GrantRevoke,
+    /// An organisation-defined role was defined.
+    RoleDefine,
+    /// The rights review was read.
+    RightsReviewRead,
+    /// The rights review was attested.
+    RightsReviewAttest,
+    /// An organisation setting was read.
+    SettingsRead,
+    /// An organisation setting was changed.
+    SettingsChange,
+    /// An enrolment link was issued.
+    EnrolmentLinkIssue,
+    /// An enrolment link was opened.
+    EnrolmentLinkOpen,
+    /// An enrolment link was used.
+    EnrolmentLinkUse,
+    /// A passkey was registered.
+    PasskeyRegister,
+    /// Passkeys were listed.
+    PasskeyList,
+    /// A passkey was revoked.
+    PasskeyRevoke,
+    /// A person logged in.
+    Login,
+    /// A login failed.
+    LoginFailed,
+    /// A person logged out.
+    Logout,
+    /// A session ended by a timeout or by the end of employment.
+    SessionExpire,
+}
+
+/// The sentence a patient reads for an operation in their access log, in each language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatientText {
+    /// Norwegian bokmål.
+    pub nb: &'static str,
+    /// Norwegian nynorsk.
+    pub nn: &'static str,
+    /// English.
+    pub en: &'static str,
+}
+
+const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText {
+    PatientText { nb, nn, en }
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 35] = [
+        Self::PatientRead,
+        Self::PatientList,
+        Self::PatientCreate,
+        Self::PatientCreateConflict,
+        Self::CareCreate,
+        Self::CareSelfDeclare,
+        Self::CareEnd,
+        Self::EmergencyAccessTake,
+        Self::AccessLogRead,
+        Self::AccessDenied,
+        Self::AccessCrossOrganisation,
+        Self::AuditExport,
+        Self::AuditSearch,
+        Self::DemoSeed,
+        Self::PersonnelList,
+        Self::PersonnelCreate,
+        Self::PersonnelEmploymentEnd,
+        Self::GrantsRead,
+        Self::GrantCreate,
+        Self::GrantRevoke,
+        Self::RoleDefine,
+        Self::RightsReviewRead,
+        Self::RightsReviewAttest,
+        Self::SettingsRead,
+        Self::SettingsChange,
+        Self::EnrolmentLinkIssue,
+        Self::EnrolmentLinkOpen,
+        Self::EnrolmentLinkUse,
+        Self::PasskeyRegister,
+        Self::PasskeyList,
+        Self::PasskeyRevoke,
+        Self::Login,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::SessionExpire,
+    ];
+
+    /// The stable code stored in the audit log.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::PatientRead => "patient.read",
+            Self::PatientList => "patient.list",
+            Self::PatientCreate => "patient.create",
+            Self::PatientCreateConflict => "patient.create-conflict",
+            Self::CareCreate => "care.create",
+            Self::CareSelfDeclare => "care.self-declare",
+            Self::CareEnd => "care.end",
+            Self::EmergencyAccessTake => "emergency-access.take",
+            Self::AccessLogRead => "access-log.read",
+            Self::AccessDenied => "access.denied",
+            Self::AccessCrossOrganisation => "access.cross-organisation",
+            Self::AuditExport => "audit.export",
+            Self::AuditSearch => "audit.search",
+            Self::DemoSeed => "demo.seed",
+            Self::PersonnelList => "personnel.list",
+            Self::PersonnelCreate => "personnel.create",
+            Self::PersonnelEmploymentEnd => "personnel.employment-end",
+            Self::GrantsRead => "grants.read",
+            Self::GrantCreate => "grant.create",
+            Self::GrantRevoke => "grant.revoke",
+            Self::RoleDefine => "role.define",
+            Self::RightsReviewRead => "rights-review.read",
+            Self::RightsReviewAttest => "rights-review.attest",
+            Self::SettingsRead => "settings.read",
+            Self::SettingsChange => "settings.change",
+            Self::EnrolmentLinkIssue => "enrolment-link.issue",
+            Self::EnrolmentLinkOpen => "enrolment-link.open",
+            Self::EnrolmentLinkUse => "enrolment-link.use",
+            Self::PasskeyRegister => "passkey.register",
+            Self::PasskeyList => "passkey.list",
+            Self::PasskeyRevoke => "passkey.revoke",
+            Self::Login => "login",
+            Self::LoginFailed => "login.failed",
+            Self::Logout => "logout",
+            Self::SessionExpire => "session.expire",
+        }
+    }
+
+    /// The operation with this code, if it is one.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.code() == code)
+    }
+
+    /// What the patient reads for this operation in their access log (PC-RIGHTS-1). Operations
+    /// that never concern one patient still have a text, so that an entry that names a patient
+    /// is never shown as an unexplained "other action".
+    pub fn patient_text(self) -> PatientText {
+        match self {
+            Self::PatientRead => t(
+                "Så opplysningene dine",
+                "Såg opplysningane dine",
+                "Viewed your details",
+            ),
+            Self::PatientList => t(
+                "Så deg i pasientlisten",
+                "Såg deg i pasientlista",
+                "Saw you in the patient list",
+            ),
+            Self::PatientCreate => t(
+                "Registrerte deg som pasient",
+                "Registrerte deg som pasient",
+                "Registered you as a patient",
+            ),
+            Self::PatientCreateConflict => t(
+                "Prøvde å registrere deg på nytt, og fikk vite at du er registrert",
+                "Prøvde å registrere deg på nytt, og fekk vite at du er registrert",
+                "Tried to register you again, and learned that you are registered",
+            ),
+            Self::CareCreate => t(
+                "Fikk tjenstlig behov for opplysningene dine",
+                "Fekk tenestleg behov for opplysningane dine",
+                "Was given a care relationship with you",
+            ),
+            Self::CareSelfDeclare => t(
+                "Ga seg selv tjenstlig behov for opplysningene dine (blir kontrollert)",
+                "Gav seg sjølv tenestleg behov for opplysningane dine (vert kontrollert)",
+                "Declared a care relationship with you themselves (it will be reviewed)",
+            ),
+            Self::CareEnd => t(
+                "Tjenstlig behov ble avsluttet",
+                "Tenestleg behov vart avslutta",
+                "Care relationship ended",
+            ),
+            Self::EmergencyAccessTake => t(
+                "Tok nødtilgang til opplysningene dine",
+                "Tok naudtilgang til opplysningane dine",
+                "Took emergency access to your data",
+            ),
+            Self::AccessLogRead => t(
+                "Så hvem som har sett opplysningene dine",
+                "Såg kven som har sett opplysningane dine",
+                "Viewed who has seen your data",
+            ),
+            Self::AccessDenied => t(
+                "Ble nektet tilgang til opplysningene dine",
+                "Vart nekta tilgang til opplysningane dine",
+                "Was refused access to your data",
+            ),
+            Self::AccessCrossOrganisation => t(
+                "Noen fra en annen virksomhet ble nektet tilgang",
+                "Nokon frå ei anna verksemd vart nekta tilgang",
+                "Someone from another organisation was refused access",
+            ),
+            Self::AuditExport => t(
+                "Eksporterte loggen om deg",
+                "Eksporterte loggen om deg",
+                "Exported the log about you",
+            ),
+            Self::AuditSearch => t("Søkte i loggen", "Søkte i loggen", "Searched the log"),
+            Self::DemoSeed => t(
+                "Demodata ble lagt inn",
+                "Demodata vart lagde inn",
+                "Demo data was added",
+            ),
+            Self::PersonnelList
+            | Self::PersonnelCreate
+            | Self::PersonnelEmploymentEnd
+            | Self::GrantsRead
+            | Self::GrantCreate
+            | Self::GrantRevoke
+            | Self::RoleDefine
+            | Self::RightsReviewRead
+            | Self::RightsReviewAttest
+            | Self::SettingsRead
+            | Self::SettingsChange
+            | Self::EnrolmentLinkIssue
+            | Self::EnrolmentLinkOpen
+            | Self::EnrolmentLinkUse
+            | Self::PasskeyRegister
+            | Self::PasskeyList
+            | Self::PasskeyRevoke
+            | Self::Login
+            | Self::LoginFailed
+            | Self::Logout
+            | Self::SessionExpire => t(
+                "Administrativ handling",
+                "Administrativ handling",
+                "Administrative action",
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut seen = std::collections::BTreeSet::new();
+        for op in Operation::ALL {
+            assert!(seen.insert(op.code()), "duplicate code {}", op.code());
+            assert_eq!(Operation::from_code(op.code()), Some(op));
+        }
+        assert_eq!(Operation::from_code("no.such"), None);
+    }
+
+    #[test]
+    fn patient_data_operations_have_their_own_text() {
+        // PC-RIGHTS-1: what the patient reads about an access to their data is specific.
+        let generic = Operation::Login.patient_text();
+        for op in [
+            Operation::PatientRead,
+            Operation::PatientList,
+            Operation::PatientCreate,
+            Operation::PatientCreateConflict,
+            Operation::CareCreate,
+            Operation::CareSelfDeclare,
+            Operation::EmergencyAccessTake,
+            Operation::AccessDenied,
+        ] {
+            assert_ne!(op.patient_text(), generic, "{op}");
+            let t = op.patient_text();
+            assert!(!t.nb.is_empty() && !t.nn.is_empty() && !t.en.is_empty());
+        }
+    }
+}
