@@ -7,11 +7,13 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod lang;
 pub mod national_id;
 pub mod operation;
 pub mod org;
 pub mod person;
 
+pub use lang::Lang;
 pub use national_id::{NationalId, NationalIdError, NationalIdKind};
 pub use operation::Operation;
 pub use org::{OrgSlug, OrgSlugError};

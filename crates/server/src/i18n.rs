@@ -1,57 +1,14 @@
 //! The user interface's languages: bokmål (default), nynorsk and English, chosen with `?lang=`
 //! on any page. Texts are fields of [`Strings`], so a missing translation is a compile error.
 
-/// A language of the user interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// Norwegian bokmål.
-    #[default]
-    Nb,
-    /// Norwegian nynorsk.
-    Nn,
-    /// English.
-    En,
-}
+pub use trygg_core::Lang;
 
-impl Lang {
-    /// Every language, in the order of the language control.
-    pub const ALL: [Lang; 3] = [Lang::Nb, Lang::Nn, Lang::En];
-
-    /// The BCP 47 tag for `<html lang>`.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Lang::Nb => "nb",
-            Lang::Nn => "nn",
-            Lang::En => "en",
-        }
-    }
-
-    /// The language's own name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Lang::Nb => "Bokmål",
-            Lang::Nn => "Nynorsk",
-            Lang::En => "English",
-        }
-    }
-
-    /// Parses a `lang` query value; anything else is the default.
-    pub fn from_query(q: Option<&str>) -> Self {
-        match q {
-            Some("nn") => Lang::Nn,
-            Some("en") => Lang::En,
-            _ => Lang::Nb,
-        }
-    }
-
-    /// The texts.
-    pub fn strings(self) -> &'static Strings {
-        match self {
-            Lang::Nb => &NB,
-            Lang::Nn => &NN,
-            Lang::En => &EN,
-        }
+/// The texts of the web shell in `lang`.
+pub fn strings(lang: Lang) -> &'static Strings {
+    match lang {
+        Lang::Nb => &NB,
+        Lang::Nn => &NN,
+        Lang::En => &EN,
     }
 }
 

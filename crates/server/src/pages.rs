@@ -34,7 +34,7 @@ impl Shell {
     pub fn new(lang: Lang, path: &str) -> Self {
         Self {
             lang,
-            s: lang.strings(),
+            s: crate::i18n::strings(lang),
             path: path.to_owned(),
         }
     }
