@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod config;
 pub mod error;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -601,7 +601,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config { common, json } => {
             let config = load_config(&common, None)?;
-            let rows: Vec<_> = crate::config::SETTINGS
+            let rows: Vec<_> = crate::config::settings()
                 .iter()
                 .map(|s| {
                     serde_json::json!({
@@ -617,7 +617,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 print_json(&rows)?;
             } else {
-                for s in crate::config::SETTINGS {
+                for s in crate::config::settings() {
                     println!(
                         "{:<22} = {:<30} (recommended: {})",
                         s.key,

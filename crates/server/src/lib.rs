@@ -9,7 +9,7 @@ pub mod app;
 pub mod audit_events;
 pub mod auth;
 pub mod cli;
-pub mod config;
+pub use trygg_app::config;
 pub mod demo;
 pub mod error;
 pub mod i18n;

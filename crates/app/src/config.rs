@@ -1,0 +1,516 @@
+//! Configuration: every setting is declared once, in the [`settings!`] invocation below, with
+//! its type, default, documentation, whether it is secret, and the recommended value for the
+//! compliance report (VC-PBD-2). The macro makes the [`Config`] struct, its defaults, the
+//! table the CLI and README document ([`settings`]), the masked display and the parsing of
+//! `TRYGG_*` environment variables from that one declaration. Values come from, in rising order:
+//! defaults, `trygg.toml` (or `--config FILE`), `TRYGG_*` environment variables, and command-line
+//! flags. Unknown keys in the file are rejected, with the key named.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// One declared setting, as documented and reported.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// The key in `trygg.toml`.
+    pub key: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+    /// The default, as text.
+    pub default: String,
+    /// Whether the value is a secret (masked in every output).
+    pub secret: bool,
+    /// The recommended value for production, as text, where there is one.
+    pub recommended: Option<&'static str>,
+}
+
+/// How a setting's type is shown and read from an environment variable.
+pub trait SettingValue {
+    /// The value as text (empty for "not set").
+    fn show(&self) -> String;
+    /// An environment variable's text as a TOML value of this type.
+    fn from_env(text: &str) -> toml::Value {
+        toml::Value::String(text.to_owned())
+    }
+}
+
+macro_rules! integer_setting {
+    ($($t:ty),*) => {$(
+        impl SettingValue for $t {
+            fn show(&self) -> String {
+                self.to_string()
+            }
+            fn from_env(text: &str) -> toml::Value {
+                text.trim()
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .unwrap_or_else(|_| toml::Value::String(text.to_owned()))
+            }
+        }
+    )*};
+}
+integer_setting!(u32, u64, usize);
+
+impl SettingValue for SocketAddr {
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SettingValue for PathBuf {
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+impl SettingValue for String {
+    fn show(&self) -> String {
+        self.clone()
+    }
+}
+
+impl<T: SettingValue> SettingValue for Option<T> {
+    fn show(&self) -> String {
+        self.as_ref().map(T::show).unwrap_or_default()
+    }
+    fn from_env(text: &str) -> toml::Value {
+        T::from_env(text)
+    }
+}
+
+/// A list setting: comma-separated in the environment, an array in the file.
+impl SettingValue for Vec<String> {
+    fn show(&self) -> String {
+        self.join(",")
+    }
+    fn from_env(text: &str) -> toml::Value {
+        toml::Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        )
+    }
+}
+
+impl SettingValue for LogFormat {
+    fn show(&self) -> String {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+        .to_owned()
+    }
+}
+
+/// Declares every setting once. Each entry: its documentation, `[secret, recommended]`, then
+/// `key: Type = default;`.
+macro_rules! settings {
+    ($( $(#[doc = $doc:literal])+ [$secret:literal, $rec:expr] $key:ident : $ty:ty = $default:expr; )*) => {
+        /// The resolved configuration. Each field is documented in [`settings`].
+        #[derive(Clone, serde::Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Config {
+            $( $(#[doc = $doc])+ pub $key: $ty, )*
+            /// Set only by `trygg demo`, never from the file or the environment: enables the
+            /// developer login (which still needs a loopback listener).
+            #[serde(skip)]
+            pub demo: bool,
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Self { $( $key: $default, )* demo: false }
+            }
+        }
+
+        /// Every setting, in the order the README documents them.
+        pub fn settings() -> Vec<Setting> {
+            let d = Config::default();
+            vec![$(
+                Setting {
+                    key: stringify!($key),
+                    doc: concat!($($doc, )+).trim_start(),
+                    default: SettingValue::show(&d.$key),
+                    secret: $secret,
+                    recommended: $rec,
+                },
+            )*]
+        }
+
+        impl Config {
+            /// The current value of a setting as text, masked if secret, for the compliance
+            /// report and `trygg config`.
+            pub fn display_value(&self, key: &str) -> String {
+                match key {
+                    $( stringify!($key) => mask($secret, SettingValue::show(&self.$key)), )*
+                    _ => String::new(),
+                }
+            }
+
+            /// An environment variable's value as the TOML value of the setting's type.
+            fn env_value(key: &str, text: &str) -> Option<toml::Value> {
+                match key {
+                    $( stringify!($key) => Some(<$ty as SettingValue>::from_env(text)), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+fn mask(secret: bool, shown: String) -> String {
+    if secret && !shown.is_empty() {
+        "***".to_owned()
+    } else {
+        shown
+    }
+}
+
+settings! {
+    /// Address and port to listen on. Plain HTTP is refused unless this is a loopback address.
+    [false, None]
+    listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080));
+    /// Directory for the control database, one database per organisation, and (embedded
+    /// default) the master key.
+    [false, None]
+    data_dir: PathBuf = PathBuf::from("./trygg-data");
+    /// The URL people use to reach Trygg, for links in pages and notices. Defaults to the listen
+    /// address.
+    [false, Some("https://<your host>")]
+    public_url: Option<String> = None;
+    /// PEM certificate chain. With tls_key, Trygg serves HTTPS (TLS 1.2 and 1.3 only).
+    [false, Some("set (VC-ENC-1)")]
+    tls_cert: Option<PathBuf> = None;
+    /// PEM private key for tls_cert.
+    [false, Some("set (VC-ENC-1)")]
+    tls_key: Option<PathBuf> = None;
+    /// File with the base64 master key that wraps every organisation's data key. Default:
+    /// <data_dir>/master.key, generated on first start.
+    [false, Some("a file outside the data directory, on separate storage")]
+    master_key_file: Option<PathBuf> = None;
+    /// File with the base64 PKCS#8 Ed25519 key that signs audit checkpoints. Default:
+    /// <data_dir>/audit-signing.key, generated on first start.
+    [false, Some("a file outside the data directory, readable only by Trygg")]
+    audit_key_file: Option<PathBuf> = None;
+    /// The base64 master key itself (use the environment variable TRYGG_MASTER_KEY, not the
+    /// file).
+    [true, None]
+    master_key: Option<String> = None;
+    /// Extra term list for the confidentiality guard (the format of crates/guard/data), e.g. from
+    /// a licensed ICPC-2 or FEST extract. Checked at start.
+    [false, None]
+    guard_terms_file: Option<PathBuf> = None;
+    /// Largest request body accepted.
+    [false, Some("1048576")]
+    body_limit_bytes: usize = 1024 * 1024;
+    /// Time limit for one HTTP request.
+    [false, Some("30")]
+    request_timeout_secs: u64 = 30;
+    /// A personnel session ends after this many seconds without a request.
+    [false, Some("1800 or less")]
+    session_idle_timeout_secs: u64 = 1800;
+    /// A personnel session ends this many seconds after login, however active.
+    [false, Some("43200 or less")]
+    session_absolute_timeout_secs: u64 = 43200;
+    /// Failed logins of one account within login_lockout_secs that lock it.
+    [false, Some("5")]
+    login_max_failures: u32 = 5;
+    /// The first lock's length and the window failures are counted in; each further lock
+    /// doubles, up to a day.
+    [false, Some("300")]
+    login_lockout_secs: u64 = 300;
+    /// How long an enrolment link (passkey set-up for a new person) works; it works once.
+    [false, Some("86400 or less")]
+    enrolment_link_ttl_secs: u64 = 86400;
+    /// `text` or `json`. Logs never contain personal data.
+    [false, Some("json")]
+    log_format: LogFormat = LogFormat::Text;
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Config");
+        for s in settings() {
+            d.field(s.key, &self.display_value(s.key));
+        }
+        d.field("demo", &self.demo).finish()
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration problem, naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file or a variable is not valid TOML or has a wrong key or type.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// Command-line values that override the file and environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Loads defaults, then the file (the given one, or `./trygg.toml` if it exists), then the
+    /// `TRYGG_*` variables from `env`, then the overrides.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::new();
+        let default_file = Path::new("trygg.toml");
+        let path = match file {
+            Some(p) => Some(p),
+            None if default_file.exists() => Some(default_file),
+            None => None,
+        };
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            table = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+        }
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("TRYGG_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            // TRYGG_* variables that are not settings (e.g. for tests) are left alone.
+            if let Some(v) = Self::env_value(&key, &value) {
+                table.insert(key, v);
+            }
+        }
+        if let Some(d) = &overrides.data_dir {
+            table.insert(
+                "data_dir".into(),
+                toml::Value::String(d.display().to_string()),
+            );
+        }
+        if let Some(l) = overrides.listen {
+            table.insert("listen".into(), toml::Value::String(l.to_string()));
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key must be set together".into(),
+            ));
+        }
+        if self.tls_cert.is_none() && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "listen = {} is not a loopback address, and plain HTTP is allowed only on loopback: \
+                 set tls_cert and tls_key, or listen on 127.0.0.1 behind a TLS proxy",
+                self.listen
+            )));
+        }
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "body_limit_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "request_timeout_secs must be at least 1".into(),
+            ));
+        }
+        if self.session_idle_timeout_secs == 0
+            || self.session_absolute_timeout_secs < self.session_idle_timeout_secs
+        {
+            return Err(ConfigError::Invalid(
+                "session_idle_timeout_secs must be at least 1, and session_absolute_timeout_secs \
+                 at least session_idle_timeout_secs"
+                    .into(),
+            ));
+        }
+        if self.login_max_failures == 0 || self.login_lockout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "login_max_failures and login_lockout_secs must be at least 1".into(),
+            ));
+        }
+        if !(60..=7 * 86400).contains(&self.enrolment_link_ttl_secs) {
+            return Err(ConfigError::Invalid(
+                "enrolment_link_ttl_secs must be between 60 and 604800 (7 days)".into(),
+            ));
+        }
+        if let Some(u) = &self.public_url {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && !u.trim_end_matches('/').contains(['?', '#', ' ']);
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url = {u} must be an http(s) URL such as https://trygg.example.no"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The host named in audit checkpoint origins: the host of `public_url`, else `trygg.local`.
+    pub fn audit_host(&self) -> String {
+        self.public_url
+            .as_deref()
+            .and_then(|u| u.split("://").nth(1))
+            .and_then(|rest| rest.split(['/', ':']).next())
+            .filter(|h| !h.is_empty())
+            .unwrap_or("trygg.local")
+            .to_owned()
+    }
+
+    /// Whether HTTPS is configured.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_private() {
+        let c = Config::load(None, env(&[]), &Overrides::default()).unwrap();
+        assert!(c.listen.ip().is_loopback());
+        assert!(!c.tls());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        std::fs::write(&p, "listne = \"127.0.0.1:1\"\n").unwrap();
+        let e = Config::load(Some(&p), env(&[]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listne"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        std::fs::write(
+            &p,
+            "listen = \"127.0.0.1:1000\"\nrequest_timeout_secs = 5\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&p),
+            env(&[
+                ("TRYGG_LISTEN", "127.0.0.1:2000"),
+                ("TRYGG_REQUEST_TIMEOUT_SECS", "7"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 2000);
+        assert_eq!(c.request_timeout_secs, 7);
+        let c = Config::load(
+            Some(&p),
+            env(&[("TRYGG_LISTEN", "127.0.0.1:2000")]),
+            &Overrides {
+                listen: Some("127.0.0.1:3000".parse().unwrap()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 3000);
+    }
+
+    #[test]
+    fn plain_http_off_loopback_is_refused() {
+        let e = Config::load(
+            None,
+            env(&[("TRYGG_LISTEN", "0.0.0.0:8080")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("loopback"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let c = Config::load(
+            None,
+            env(&[("TRYGG_MASTER_KEY", "c2VjcmV0")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.display_value("master_key"), "***");
+        assert!(!format!("{c:?}").contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn every_setting_has_a_display_value_arm() {
+        let c = Config::default();
+        for s in settings() {
+            if !s.secret && !s.default.is_empty() {
+                assert!(!c.display_value(s.key).is_empty(), "{}", s.key);
+            }
+        }
+    }
+
+    #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../../../README.md");
+        for s in settings() {
+            assert!(
+                readme.contains(&format!("`{}`", s.key)),
+                "README lacks `{}`",
+                s.key
+            );
+        }
+    }
+
+    #[test]
+    fn lists_come_from_the_environment_comma_separated() {
+        assert_eq!(
+            <Vec<String> as SettingValue>::from_env("a, b,,c"),
+            toml::Value::Array(vec!["a".into(), "b".into(), "c".into()])
+        );
+        assert_eq!(
+            <u64 as SettingValue>::from_env("12"),
+            toml::Value::Integer(12)
+        );
+    }
+}
