@@ -7,7 +7,9 @@
 
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod error;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use context::App;
 pub use error::{AppError, ErrorKind};

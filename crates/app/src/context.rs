@@ -1,0 +1,55 @@
+//! What every use case can reach: the store, the configuration, the compiled confidentiality
+//! guard and the clock. The HTTP edge keeps one [`App`] as its state; the CLI builds one for a
+//! command; tests build one with a [`crate::ManualClock`].
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use trygg_store::Store;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+
+/// The application: shared, cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The confidentiality guard, compiled once at start (PC-CONF-1).
+    pub guard: Arc<trygg_guard::Guard>,
+    /// Where the time comes from: the only place a use case reads it.
+    pub clock: SharedClock,
+}
+
+impl App {
+    /// An application over these parts.
+    pub fn new(
+        store: Arc<Store>,
+        config: Arc<Config>,
+        guard: Arc<trygg_guard::Guard>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            config,
+            guard,
+            clock,
+        }
+    }
+
+    /// The current time, from the application's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
