@@ -83,7 +83,10 @@ pub mod verify;
 pub use checkpoint::{
     origin_for, Checkpoint, CheckpointError, Pkcs8Key, SignedCheckpoint, Signer, VerifyingKey,
 };
-pub use entry::{commitment, Appended, EntryError, EntryRow, LogWriter, Payload, Salt};
+pub use entry::{
+    commitment, retention_end, Appended, EntryError, EntryRow, LogWriter, Payload, Salt,
+    RETENTION_MILLIS,
+};
 pub use event::{
     Action, Agent, AgentKind, Assurance, AuditEvent, Authentication, Basis, Category, Code, Entity,
     EventError, OnBehalfOf, OpaqueId, Outcome, SecurityKind, Source, Timestamp,
