@@ -2,11 +2,20 @@
 //! machine that turns events into rows, tree nodes and signed checkpoints.
 //!
 //! **Salted leaves.** The tree's leaf data is the *commitment*
-//! `SHA-256(salt || canonical event bytes)` with a fresh 32-byte random salt per entry; the leaf
-//! hash is `SHA-256(0x00 || commitment)`. When an entry's retention ends (PC-STORE-1) the store
-//! deletes the salt and the event bytes and keeps the commitment: the tree, every proof and every
-//! checkpoint still verify, and without the salt nobody can confirm a guess of the deleted event
-//! (events have little entropy: a patient id, a time, an action).
+//! `SHA-256(salt || canonical event bytes)` with a fresh 32-byte random salt per entry, followed by
+//! the event's time and the entry's retention end (each a big-endian `i64` of Unix milliseconds):
+//! leaf hash `SHA-256(0x00 || commitment || recorded || retain_until)`. When an entry's retention
+//! ends (PC-STORE-1) the store deletes the salt, the event bytes and the patient lookup column and
+//! keeps the rest: the tree, every proof and every checkpoint still verify, the retention end stays
+//! signed so a payload removed before it is caught (PC-VENDOR-3), and without the salt nobody can
+//! confirm a guess of the deleted event (events have little entropy: a patient id, a time, an
+//! action). Entries written before the retention end was committed (stored `retain_until` NULL)
+//! keep the old leaf `SHA-256(0x00 || commitment)`; their payload may never be removed.
+//!
+//! **Retention.** [`retention_end`] is the policy: [`RETENTION_MILLIS`] (ten years) after the
+//! event for every category, which keeps authorisation records past the five years of guide risk
+//! scenario 15. The end is fixed when the entry is written; a later policy applies to later
+//! entries.
 //!
 //! **Writing.** [`LogWriter::append`] gives the [`EntryRow`] to insert and the completed tree
 //! [`Node`]s to insert; [`LogWriter::checkpoint`] gives the signed checkpoint to insert. All three go
@@ -18,7 +27,7 @@ use std::fmt;
 use aws_lc_rs::rand::SecureRandom;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint, Signer};
-use crate::event::{AuditEvent, EventError};
+use crate::event::{AuditEvent, EventError, Timestamp};
 use crate::merkle::{self, Frontier, Hash, MerkleError, Node};
 
 /// Why an entry could not be written.
@@ -86,6 +95,19 @@ pub fn commitment(salt: &Salt, event_bytes: &[u8]) -> Hash {
     Hash::sha256(&[&salt.0, event_bytes])
 }
 
+/// How long an entry's payload is kept: ten years of 365.25 days, in milliseconds (PC-STORE-1).
+pub const RETENTION_MILLIS: i64 = 3_652 * 86_400_000 + 43_200_000;
+
+/// The retention end of an event's entry: [`RETENTION_MILLIS`] after it was recorded.
+pub fn retention_end(event: &AuditEvent) -> Timestamp {
+    Timestamp::from_unix_millis(
+        event
+            .recorded
+            .unix_millis()
+            .saturating_add(RETENTION_MILLIS),
+    )
+}
+
 /// The deletable part of an entry: the salt and the canonical event bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payload {
@@ -118,12 +140,32 @@ pub struct EntryRow {
     pub payload: Option<Payload>,
     /// The tree root after this entry was appended (tree size `seq + 1`).
     pub root_after: Hash,
+    /// The event's time: a lookup column, committed in the leaf (with `retain_until`) and equal
+    /// to the event's `recorded` while the payload is present.
+    pub recorded: Timestamp,
+    /// The end of the payload's retention, committed in the leaf; `None` for entries written
+    /// before it was (their leaf is the commitment alone and their payload is kept).
+    pub retain_until: Option<Timestamp>,
+    /// The patient lookup column (the event's opaque patient id), as stored: equal to the event's
+    /// `patient` while the payload is present, `None` once it is deleted. Not in the leaf.
+    pub patient: Option<String>,
 }
 
 impl EntryRow {
-    /// The leaf hash: `SHA-256(0x00 || commitment)`.
+    /// The leaf data: `commitment || recorded || retain_until` (big-endian `i64`s), or the
+    /// commitment alone for an entry without a committed retention end.
+    pub fn leaf_data(&self) -> Vec<u8> {
+        let mut d = self.commitment.as_bytes().to_vec();
+        if let Some(until) = self.retain_until {
+            d.extend_from_slice(&self.recorded.unix_millis().to_be_bytes());
+            d.extend_from_slice(&until.unix_millis().to_be_bytes());
+        }
+        d
+    }
+
+    /// The leaf hash: `SHA-256(0x00 || leaf data)`.
     pub fn leaf_hash(&self) -> Hash {
-        merkle::leaf_hash(self.commitment.as_bytes())
+        merkle::leaf_hash(&self.leaf_data())
     }
 }
 
@@ -199,20 +241,18 @@ impl LogWriter {
         salt: Salt,
     ) -> Result<Appended, EntryError> {
         let bytes = event.to_canonical()?;
-        let commitment = commitment(&salt, &bytes);
-        let seq = self.frontier.size();
-        let nodes = self
-            .frontier
-            .append(merkle::leaf_hash(commitment.as_bytes()))?;
-        Ok(Appended {
-            row: EntryRow {
-                seq,
-                commitment,
-                payload: Some(Payload { salt, event: bytes }),
-                root_after: self.frontier.root(),
-            },
-            nodes,
-        })
+        let mut row = EntryRow {
+            seq: self.frontier.size(),
+            commitment: commitment(&salt, &bytes),
+            payload: Some(Payload { salt, event: bytes }),
+            root_after: merkle::empty_root(),
+            recorded: event.recorded,
+            retain_until: Some(retention_end(event)),
+            patient: event.patient.as_ref().map(|p| p.as_str().to_owned()),
+        };
+        let nodes = self.frontier.append(row.leaf_hash())?;
+        row.root_after = self.frontier.root();
+        Ok(Appended { row, nodes })
     }
 
     /// The unsigned checkpoint of the current tree.

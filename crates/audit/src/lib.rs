@@ -26,8 +26,10 @@
 //! - [`fhir`]: FHIR R4 `AuditEvent` and `Bundle` export.
 //!
 //! # Formats
-//! - *Commitment* (the leaf data): `SHA-256(salt || canonical event bytes)`, salt 32 random bytes.
-//!   Leaf hash `SHA-256(0x00 || commitment)`, node `SHA-256(0x01 || left || right)`.
+//! - *Commitment*: `SHA-256(salt || canonical event bytes)`, salt 32 random bytes. *Leaf data*:
+//!   `commitment || recorded || retain_until` (big-endian `i64` Unix milliseconds; the commitment
+//!   alone for entries written before `retain_until` existed). Leaf hash `SHA-256(0x00 || leaf
+//!   data)`, node `SHA-256(0x01 || left || right)`.
 //! - *Checkpoint*: `<origin>\n<size>\n<base64 root>\n\n— <key name> <base64(key id || sig)>\n`,
 //!   origin `<host>/audit/<org-slug>` ([`checkpoint::origin_for`]); key id = first 4 bytes of
 //!   `SHA-256(name || 0x0A || 0x01 || public key)`.
@@ -35,11 +37,14 @@
 //! # Storage contract (for `trygg-store`)
 //! Per organisation database:
 //! - `audit_entry(seq INTEGER PRIMARY KEY, commitment BLOB(32) NOT NULL, salt BLOB(32) NULL,
-//!   event BLOB NULL, root_after BLOB(32) NOT NULL)`: one [`EntryRow`]; `salt` and `event` are the
-//!   [`entry::Payload`], set to NULL together at retention end. Store `event` byte for byte.
+//!   event BLOB NULL, root_after BLOB(32) NOT NULL, patient TEXT NULL, recorded INTEGER NOT NULL,
+//!   retain_until INTEGER NULL)`: one [`EntryRow`], every column as the writer returned it; `salt`
+//!   and `event` are the [`entry::Payload`], set to NULL together with `patient` at retention end
+//!   ([`retention_end`], committed in the leaf). Store `event` byte for byte.
 //! - `audit_node(level INTEGER, idx INTEGER, hash BLOB(32), PRIMARY KEY(level, idx))`: every
-//!   [`merkle::Node`] that [`LogWriter::append`] returns (derived data: it serves proofs and
-//!   [`LogWriter::resume`]; the verifier does not trust it).
+//!   [`merkle::Node`] that [`LogWriter::append`] returns (it serves proofs and
+//!   [`LogWriter::resume`]; the verifier recomputes each and the count, see
+//!   [`LogVerifier::check_nodes`]).
 //! - `audit_checkpoint(tree_size INTEGER PRIMARY KEY, text TEXT NOT NULL)`: every signed
 //!   checkpoint.
 //!
@@ -60,7 +65,12 @@
 //!   differs from a signed checkpoint; named exactly when every append is its own commit, else as
 //!   the first entry of the commit batch),
 //! - entries cut from the end while a checkpoint of the old size remains, entries appended without
-//!   a checkpoint, and forged, edited or foreign (another organisation's) checkpoints.
+//!   a checkpoint, and forged, edited or foreign (another organisation's) checkpoints,
+//! - an edited lookup column (`patient`, `recorded`), which queries such as a patient's access log
+//!   select by, an edited or added tree node, and a payload removed before its committed
+//!   retention end (review finding 8). Every stored column is thus either in the signed tree or
+//!   checked against the committed event; the server's tamper tests edit each column found in the
+//!   schema to keep it so.
 //!
 //! Not detected by the database alone: deleting the newest entries *together with* their
 //! checkpoints (rollback to an earlier valid state), or deleting the whole log. Both are caught
@@ -83,7 +93,10 @@ pub mod verify;
 pub use checkpoint::{
     origin_for, Checkpoint, CheckpointError, Pkcs8Key, SignedCheckpoint, Signer, VerifyingKey,
 };
-pub use entry::{commitment, Appended, EntryError, EntryRow, LogWriter, Payload, Salt};
+pub use entry::{
+    commitment, retention_end, Appended, EntryError, EntryRow, LogWriter, Payload, Salt,
+    RETENTION_MILLIS,
+};
 pub use event::{
     Action, Agent, AgentKind, Assurance, AuditEvent, Authentication, Basis, Category, Code, Entity,
     EventError, OnBehalfOf, OpaqueId, Outcome, SecurityKind, Source, Timestamp,

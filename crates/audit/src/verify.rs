@@ -2,28 +2,41 @@
 //! entry out. Pure and streaming: [`LogVerifier`] holds `O(log n)` state, so the store can feed it
 //! rows straight from a cursor. [`verify_log`] wraps it for a slice.
 //!
+//! Every stored column is covered (review finding 8, PC-VENDOR-3): each is either hashed into the
+//! tree that the signed checkpoints vouch for, or must equal what the committed event says.
+//!
 //! Checks, in stream order (the first failure wins):
 //! 1. `seq` runs 0, 1, 2, … without gaps or repeats ([`VerifyErrorKind::Missing`],
 //!    [`VerifyErrorKind::OutOfOrder`]).
-//! 2. A present payload recomputes its row's commitment ([`VerifyErrorKind::PayloadMismatch`]).
-//! 3. The tree recomputed from all commitments so far has the row's stored `root_after`
-//!    ([`VerifyErrorKind::RootMismatch`]).
-//! 4. Each stored checkpoint, when the stream reaches its size: parses, names this log's origin,
+//! 2. A present payload recomputes its row's commitment ([`VerifyErrorKind::PayloadMismatch`]),
+//!    decodes, and the lookup columns `patient` and `recorded` equal the event's
+//!    ([`VerifyErrorKind::ColumnMismatch`]). Queries such as a patient's access log select by
+//!    these columns, so an edit there could hide an entry.
+//! 3. A missing payload is allowed only once the entry's committed retention end has passed
+//!    ([`VerifyOptions::now`]); its `patient` column must then be empty too
+//!    ([`VerifyErrorKind::PayloadRemovedEarly`], [`VerifyErrorKind::ColumnMismatch`]).
+//! 4. The tree recomputed from all leaves so far (commitment, `recorded`, `retain_until`) has the
+//!    row's stored `root_after` ([`VerifyErrorKind::RootMismatch`]).
+//! 5. Each stored checkpoint, when the stream reaches its size: parses, names this log's origin,
 //!    carries a valid signature by a trusted key, and its root equals the recomputed root
 //!    ([`VerifyErrorKind::CheckpointMalformed`], [`VerifyErrorKind::WrongOrigin`],
 //!    [`VerifyErrorKind::CheckpointSignature`], [`VerifyErrorKind::CheckpointRoot`]).
-//! 5. At the end: no valid checkpoint is larger than the log ([`VerifyErrorKind::Truncated`]),
+//! 6. The stored tree nodes, if the caller checks them ([`LogVerifier::unchecked_nodes`],
+//!    [`LogVerifier::check_nodes`], [`LogVerifier::check_node_count`]): exactly the nodes the
+//!    recomputed tree closed, no more ([`VerifyErrorKind::NodeMismatch`]).
+//! 7. At the end: no valid checkpoint is larger than the log ([`VerifyErrorKind::Truncated`]),
 //!    and the last valid checkpoint covers every entry ([`VerifyErrorKind::Unsigned`]) unless
 //!    [`VerifyOptions::allow_unsigned_tail`] is set.
 //!
-//! `first_bad_seq` names the entry: the row itself for checks 1–3; for checkpoint failures the
+//! `first_bad_seq` names the entry: the row itself for checks 1–4; for checkpoint failures the
 //! first entry the failing checkpoint should vouch for that no earlier valid checkpoint vouches
-//! for (with a checkpoint per append, exactly the changed entry); for truncation the first missing
-//! entry.
+//! for (with a checkpoint per append, exactly the changed entry); for a node the entry whose append
+//! closed it; for truncation the first missing entry.
 
 use crate::checkpoint::{CheckpointError, SignedCheckpoint, VerifyingKey};
 use crate::entry::EntryRow;
-use crate::merkle::{Frontier, Hash};
+use crate::event::{AuditEvent, Timestamp};
+use crate::merkle::{Frontier, Hash, Node};
 
 /// A checkpoint as stored: its tree size (the key of the checkpoints table) and its exact text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +62,9 @@ pub struct VerifyOptions {
     /// Accept entries after the last valid checkpoint. Off by default: Trygg signs a checkpoint
     /// in every commit, so an unsigned entry is one someone inserted without the key.
     pub allow_unsigned_tail: bool,
+    /// The time against which retention ends are judged: an entry may lack its payload only if
+    /// its committed `retain_until` is at or before this. `None`: no payload may be missing.
+    pub now: Option<Timestamp>,
 }
 
 /// What is wrong. [`VerifyErrorKind::code`] gives a stable code for scripts and support.
@@ -114,6 +130,40 @@ pub enum VerifyErrorKind {
         /// Entries present.
         entries: u64,
     },
+    /// A stored lookup column differs from the committed event (or, without a payload, is not
+    /// empty): the entry could be hidden from, or shown in, the wrong query.
+    #[error("stored column `{column}` differs from the committed event (edited)")]
+    ColumnMismatch {
+        /// The column.
+        column: &'static str,
+    },
+    /// A stored column cannot be read as what it holds (wrong length, negative, half a payload,
+    /// an event that does not decode).
+    #[error("stored column `{column}` is malformed")]
+    Malformed {
+        /// The column.
+        column: &'static str,
+    },
+    /// The payload is gone although its retention has not ended (or no retention end was
+    /// committed for it).
+    #[error("payload was removed before its retention end{}", match retain_until {
+        Some(t) => format!(" ({} ms after the epoch)", t.unix_millis()),
+        None => " (none was committed)".to_owned(),
+    })]
+    PayloadRemovedEarly {
+        /// The committed retention end, if any.
+        retain_until: Option<Timestamp>,
+    },
+    /// The stored tree nodes are not exactly those of the recomputed tree: a node was edited,
+    /// added or removed.
+    #[error(
+        "stored tree node (audit_node) differs from the recomputed tree (edited, added or removed)"
+    )]
+    NodeMismatch,
+    /// The log has entries but no copy of its latest checkpoint is kept outside its database,
+    /// so removing the newest entries with their checkpoints could not be detected.
+    #[error("no copy of the log's latest checkpoint outside its database (audit_heads): entries from here on may have been removed")]
+    NoOutsideCheckpoint,
 }
 
 impl VerifyErrorKind {
@@ -130,6 +180,11 @@ impl VerifyErrorKind {
             Self::CheckpointRoot { .. } => "AUDV08",
             Self::Truncated { .. } => "AUDV09",
             Self::Unsigned { .. } => "AUDV10",
+            Self::ColumnMismatch { .. } => "AUDV11",
+            Self::Malformed { .. } => "AUDV12",
+            Self::PayloadRemovedEarly { .. } => "AUDV13",
+            Self::NodeMismatch => "AUDV14",
+            Self::NoOutsideCheckpoint => "AUDV15",
         }
     }
 }
@@ -176,6 +231,10 @@ pub struct LogVerifier<'k> {
     present: u64,
     deleted: u64,
     options: VerifyOptions,
+    /// Nodes closed by pushed entries and not yet checked against stored ones, with the entry.
+    closed: Vec<(u64, Node)>,
+    /// Nodes closed by all pushed entries.
+    nodes_closed: u64,
 }
 
 impl<'k> LogVerifier<'k> {
@@ -200,6 +259,8 @@ impl<'k> LogVerifier<'k> {
             present: 0,
             deleted: 0,
             options,
+            closed: Vec::new(),
+            nodes_closed: 0,
         }
     }
 
@@ -296,17 +357,91 @@ impl<'k> LogVerifier<'k> {
                 if p.commitment() != row.commitment {
                     return Err(Self::err(row.seq, VerifyErrorKind::PayloadMismatch));
                 }
+                let event = AuditEvent::from_canonical(&p.event).map_err(|_| {
+                    Self::err(row.seq, VerifyErrorKind::Malformed { column: "event" })
+                })?;
+                // The lookup columns queries select by (finding 8).
+                if row.patient.as_deref() != event.patient.as_ref().map(|x| x.as_str()) {
+                    return Err(Self::err(
+                        row.seq,
+                        VerifyErrorKind::ColumnMismatch { column: "patient" },
+                    ));
+                }
+                if row.recorded != event.recorded {
+                    return Err(Self::err(
+                        row.seq,
+                        VerifyErrorKind::ColumnMismatch { column: "recorded" },
+                    ));
+                }
                 self.present += 1;
             }
-            None => self.deleted += 1,
+            None => {
+                let ended = match (row.retain_until, self.options.now) {
+                    (Some(until), Some(now)) => until <= now,
+                    _ => false,
+                };
+                if !ended {
+                    return Err(Self::err(
+                        row.seq,
+                        VerifyErrorKind::PayloadRemovedEarly {
+                            retain_until: row.retain_until,
+                        },
+                    ));
+                }
+                if row.patient.is_some() {
+                    return Err(Self::err(
+                        row.seq,
+                        VerifyErrorKind::ColumnMismatch { column: "patient" },
+                    ));
+                }
+                self.deleted += 1;
+            }
         }
-        self.frontier
+        let nodes = self
+            .frontier
             .append(row.leaf_hash())
             .map_err(|_| Self::err(row.seq, VerifyErrorKind::OutOfOrder))?;
         if self.frontier.root() != row.root_after {
             return Err(Self::err(row.seq, VerifyErrorKind::RootMismatch));
         }
+        self.nodes_closed += nodes.len() as u64;
+        self.closed.extend(nodes.into_iter().map(|n| (row.seq, n)));
         self.checkpoints_here()
+    }
+
+    /// The tree nodes closed by the entries pushed since the last [`LogVerifier::check_nodes`],
+    /// each with the entry whose append closed it: look these up in the store's node table.
+    pub fn unchecked_nodes(&self) -> &[(u64, Node)] {
+        &self.closed
+    }
+
+    /// Compares the stored hashes of [`LogVerifier::unchecked_nodes`] (same order; `None` where
+    /// no node is stored) with the recomputed ones, then forgets them. Names the entry that
+    /// closed the first differing node.
+    pub fn check_nodes(&mut self, stored: &[Option<Hash>]) -> Result<(), VerifyError> {
+        if stored.len() != self.closed.len() {
+            let at = self.closed.first().map_or(self.frontier.size(), |c| c.0);
+            return Err(Self::err(at, VerifyErrorKind::NodeMismatch));
+        }
+        for ((seq, node), got) in self.closed.iter().zip(stored) {
+            if *got != Some(node.hash) {
+                return Err(Self::err(*seq, VerifyErrorKind::NodeMismatch));
+            }
+        }
+        self.closed.clear();
+        Ok(())
+    }
+
+    /// Checks that the store holds no node beyond those the pushed entries closed: after
+    /// [`LogVerifier::check_nodes`] found each of them, an equal count means none was added.
+    pub fn check_node_count(&self, stored: u64) -> Result<(), VerifyError> {
+        if stored != self.nodes_closed {
+            return Err(Self::err(
+                self.frontier.size(),
+                VerifyErrorKind::NodeMismatch,
+            ));
+        }
+        Ok(())
     }
 
     /// Ends the stream.
@@ -395,6 +530,11 @@ mod tests {
                 tree_size: 2,
             },
             VerifyErrorKind::Unsigned { entries: 1 },
+            VerifyErrorKind::ColumnMismatch { column: "patient" },
+            VerifyErrorKind::Malformed { column: "salt" },
+            VerifyErrorKind::PayloadRemovedEarly { retain_until: None },
+            VerifyErrorKind::NodeMismatch,
+            VerifyErrorKind::NoOutsideCheckpoint,
         ];
         let mut codes: Vec<&str> = kinds.iter().map(VerifyErrorKind::code).collect();
         codes.sort_unstable();
@@ -409,8 +549,28 @@ mod tests {
             commitment: Hash::from_bytes([1; 32]),
             payload: None,
             root_after: crate::merkle::leaf_hash(&[1; 32]),
+            recorded: Timestamp::from_unix_millis(0),
+            retain_until: Some(Timestamp::from_unix_millis(0)),
+            patient: None,
         };
-        let mut v = LogVerifier::new("o", &[], Vec::new(), VerifyOptions::default());
+        let v = LogVerifier::new("o", &[], Vec::new(), VerifyOptions::default());
+        // Without a clock nothing has reached its retention end.
+        let mut early = v;
+        assert_eq!(
+            early.push(&row).unwrap_err().kind,
+            VerifyErrorKind::PayloadRemovedEarly {
+                retain_until: Some(Timestamp::from_unix_millis(0))
+            }
+        );
+        let row = EntryRow {
+            root_after: row.leaf_hash(),
+            ..row
+        };
+        let opts = VerifyOptions {
+            now: Some(Timestamp::from_unix_millis(0)),
+            ..VerifyOptions::default()
+        };
+        let mut v = LogVerifier::new("o", &[], Vec::new(), opts);
         v.push(&row).unwrap();
         let err = v.push(&row).unwrap_err();
         assert_eq!(err.first_bad_seq, 0);

@@ -7,11 +7,12 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use proptest::prelude::*;
-use trygg_audit::merkle::{self, MemoryNodes};
+use trygg_audit::merkle::{self, MemoryNodes, NodeSource};
 use trygg_audit::testing::sample_event;
 use trygg_audit::{
-    verify_log, Checkpoint, EntryRow, Frontier, LogWriter, Payload, Salt, Signer, StoredCheckpoint,
-    VerifyError, VerifyErrorKind, VerifyOptions, VerifyingKey,
+    verify_log, Checkpoint, EntryRow, Frontier, LogVerifier, LogWriter, Payload, Salt, Signer,
+    StoredCheckpoint, Timestamp, VerifyError, VerifyErrorKind, VerifyOptions, VerifyingKey,
+    RETENTION_MILLIS,
 };
 
 const ORIGIN: &str = "trygg.local/audit/normland-legesenter";
@@ -90,6 +91,9 @@ fn rewrite_from(log: &mut Log, k: usize) {
                 salt: salt(999),
                 event: forged,
             };
+            // Consistent lookup columns: only the checkpoints can tell.
+            row.patient = Some("p-innocent".into());
+            row.recorded = Timestamp::from_unix_millis(1);
             row.commitment = p.commitment();
             row.payload = Some(p);
         }
@@ -177,8 +181,12 @@ fn edited_commitment_is_named_with_or_without_payload() {
     let mut log = build(10, 1);
     log.rows[3].commitment = merkle::leaf_hash(b"forged");
     assert_eq!(first_bad(&log), (3, VerifyErrorKind::PayloadMismatch));
-    log.rows[3].payload = None;
-    assert_eq!(first_bad(&log), (3, VerifyErrorKind::RootMismatch));
+    delete_payload(&mut log.rows[3]);
+    let e = verify_at(&log, LATER).unwrap_err();
+    assert_eq!(
+        (e.first_bad_seq, e.kind),
+        (3, VerifyErrorKind::RootMismatch)
+    );
 }
 
 #[test]
@@ -290,6 +298,7 @@ fn entries_appended_without_the_key_are_caught() {
         log.cps.clone(),
         VerifyOptions {
             allow_unsigned_tail: true,
+            ..VerifyOptions::default()
         },
     )
     .unwrap();
@@ -301,14 +310,37 @@ fn entries_appended_without_the_key_are_caught() {
     assert_eq!(verify(&log).unwrap().entries, 11);
 }
 
+/// Verification with the clock at `now` (Unix milliseconds).
+fn verify_at(log: &Log, now: i64) -> Result<trygg_audit::VerifySummary, VerifyError> {
+    verify_log(
+        ORIGIN,
+        std::slice::from_ref(&log.key),
+        &log.rows,
+        log.cps.clone(),
+        VerifyOptions {
+            now: Some(Timestamp::from_unix_millis(now)),
+            ..VerifyOptions::default()
+        },
+    )
+}
+
+/// What retention deletion does to a row: the payload and the patient lookup column go.
+fn delete_payload(row: &mut EntryRow) {
+    row.payload = None;
+    row.patient = None;
+}
+
+/// After every `build` entry's retention end.
+const LATER: i64 = 1_700_000_000_000 + RETENTION_MILLIS + 1_000;
+
 #[test]
 fn retention_deletion_keeps_the_log_verifiable() {
     // PC-STORE-1: payloads go at retention end, the tree and the checkpoints stay valid.
     let mut log = build(12, 3);
     for r in log.rows.iter_mut().take(8) {
-        r.payload = None;
+        delete_payload(r);
     }
-    let s = verify(&log).unwrap();
+    let s = verify_at(&log, LATER).unwrap();
     assert_eq!((s.payloads_deleted, s.payloads_present), (8, 4));
     // And proofs still work from the stored nodes.
     let cp = trygg_audit::SignedCheckpoint::parse(&log.cps[3].text).unwrap();
@@ -322,6 +354,156 @@ fn retention_deletion_keeps_the_log_verifiable() {
         &cp.checkpoint().root(),
     )
     .unwrap();
+}
+
+#[test]
+fn finding_8_payload_removed_before_its_retention_end_is_named() {
+    let mut log = build(10, 1);
+    delete_payload(&mut log.rows[4]);
+    let until = log.rows[4].retain_until.unwrap();
+    assert_eq!(until.unix_millis(), 1_700_000_000_004 + RETENTION_MILLIS);
+    let early = VerifyErrorKind::PayloadRemovedEarly {
+        retain_until: Some(until),
+    };
+    // Without a clock, and a millisecond before the end: tampering.
+    assert_eq!(first_bad(&log), (4, early.clone()));
+    let e = verify_at(&log, until.unix_millis() - 1).unwrap_err();
+    assert_eq!((e.first_bad_seq, e.kind), (4, early));
+    // At the end it is allowed.
+    assert_eq!(
+        verify_at(&log, until.unix_millis())
+            .unwrap()
+            .payloads_deleted,
+        1
+    );
+    // Moving the committed retention end forward to excuse the deletion breaks the tree.
+    log.rows[4].retain_until = Some(Timestamp::from_unix_millis(0));
+    let e = verify_at(&log, until.unix_millis() - 1).unwrap_err();
+    assert_eq!(
+        (e.first_bad_seq, e.kind),
+        (4, VerifyErrorKind::RootMismatch)
+    );
+}
+
+#[test]
+fn finding_8_edited_patient_column_is_named() {
+    // The patient lookup column selects a patient's access log: pointing it elsewhere would hide
+    // the entry from that patient (PC-RIGHTS-1).
+    let mut log = build(10, 1);
+    let patient = VerifyErrorKind::ColumnMismatch { column: "patient" };
+    log.rows[4].patient = Some("p-other".into());
+    assert_eq!(first_bad(&log), (4, patient.clone()));
+    log.rows[4].patient = None;
+    assert_eq!(first_bad(&log), (4, patient.clone()));
+    // After retention deletion the column must be empty too.
+    let mut log = build(10, 1);
+    log.rows[6].payload = None;
+    let e = verify_at(&log, LATER).unwrap_err();
+    assert_eq!((e.first_bad_seq, e.kind), (6, patient));
+}
+
+#[test]
+fn finding_8_edited_recorded_column_is_named() {
+    let mut log = build(10, 1);
+    log.rows[3].recorded = Timestamp::from_unix_millis(1);
+    assert_eq!(
+        first_bad(&log),
+        (3, VerifyErrorKind::ColumnMismatch { column: "recorded" })
+    );
+    // Without its payload the column is still committed in the leaf.
+    delete_payload(&mut log.rows[3]);
+    let e = verify_at(&log, LATER).unwrap_err();
+    assert_eq!(
+        (e.first_bad_seq, e.kind),
+        (3, VerifyErrorKind::RootMismatch)
+    );
+}
+
+#[test]
+fn entries_without_a_committed_retention_end_keep_their_payload() {
+    // Entries written before `retain_until` was committed have the old leaf (the commitment
+    // alone); they verify, and their payload may not be removed at any time.
+    let signer = signer();
+    let mut f = Frontier::new();
+    let mut rows = Vec::new();
+    let mut w = LogWriter::new(ORIGIN).unwrap();
+    for i in 0..5 {
+        let ev = sample_event(1_000 + i as i64, "p-1").unwrap();
+        let mut row = w.append_with_salt(&ev, salt(i)).unwrap().row;
+        row.retain_until = None;
+        assert_eq!(row.leaf_data(), row.commitment.as_bytes().to_vec());
+        f.append(row.leaf_hash()).unwrap();
+        row.root_after = f.root();
+        rows.push(row);
+    }
+    let cp = Checkpoint::new(ORIGIN, 5, f.root()).unwrap();
+    let mut log = Log {
+        key: signer.verifying_key(),
+        cps: vec![StoredCheckpoint::from(&signer.sign(&cp).unwrap())],
+        signer,
+        rows,
+        nodes: MemoryNodes::new(),
+    };
+    assert_eq!(verify(&log).unwrap().entries, 5);
+    delete_payload(&mut log.rows[2]);
+    let e = verify_at(&log, i64::MAX).unwrap_err();
+    assert_eq!(
+        (e.first_bad_seq, e.kind),
+        (
+            2,
+            VerifyErrorKind::PayloadRemovedEarly { retain_until: None }
+        )
+    );
+}
+
+/// Verifies rows and the stored tree nodes the way the store does.
+fn verify_with_nodes(log: &Log, nodes: &MemoryNodes) -> Result<(), VerifyError> {
+    let keys = std::slice::from_ref(&log.key);
+    let mut v = LogVerifier::new(ORIGIN, keys, log.cps.clone(), VerifyOptions::default());
+    for row in &log.rows {
+        v.push(row)?;
+        let stored: Vec<_> = v
+            .unchecked_nodes()
+            .iter()
+            .map(|(_, n)| nodes.node(n.id).ok())
+            .collect();
+        v.check_nodes(&stored)?;
+    }
+    v.check_node_count(nodes.len() as u64)?;
+    v.finish().map(|_| ())
+}
+
+#[test]
+fn edited_added_or_removed_tree_nodes_are_named() {
+    let log = build(10, 1);
+    verify_with_nodes(&log, &log.nodes).unwrap();
+    // Node (level 1, index 2) covers leaves 4 and 5: closed by entry 5.
+    let id = trygg_audit::NodeId { level: 1, index: 2 };
+    let mut edited = log.nodes.clone();
+    edited.insert(trygg_audit::Node {
+        id,
+        hash: merkle::leaf_hash(b"forged"),
+    });
+    assert_eq!(edited.len(), log.nodes.len());
+    let e = verify_with_nodes(&log, &edited).unwrap_err();
+    assert_eq!(
+        (e.first_bad_seq, e.kind),
+        (5, VerifyErrorKind::NodeMismatch)
+    );
+    // An extra node is caught by the count.
+    let mut extra = log.nodes.clone();
+    extra.insert(trygg_audit::Node {
+        id: trygg_audit::NodeId {
+            level: 40,
+            index: 0,
+        },
+        hash: merkle::leaf_hash(b"x"),
+    });
+    let e = verify_with_nodes(&log, &extra).unwrap_err();
+    assert_eq!(
+        (e.first_bad_seq, e.kind),
+        (10, VerifyErrorKind::NodeMismatch)
+    );
 }
 
 #[test]

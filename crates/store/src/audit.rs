@@ -14,7 +14,8 @@ use base64::Engine as _;
 use sqlx::Row as _;
 use trygg_audit::{
     AuditEvent, EntryRow, Frontier, Hash, LogWriter, MemoryNodes, Node, NodeId, Payload, Pkcs8Key,
-    Salt, Signer, StoredCheckpoint, VerifyError, VerifyOptions, VerifySummary, VerifyingKey,
+    Salt, Signer, StoredCheckpoint, Timestamp, VerifyError, VerifyErrorKind, VerifyOptions,
+    VerifySummary, VerifyingKey,
 };
 
 use crate::crypto::write_private_file;
@@ -120,17 +121,19 @@ pub(crate) async fn append(
         Some(p) => (Some(p.salt.as_bytes().to_vec()), Some(p.event.clone())),
         None => (None, None),
     };
+    // Every column comes from the row the audit crate built, so verify can check each one.
     sqlx::query(
-        "INSERT INTO audit_entry (seq, commitment, salt, event, root_after, patient, recorded) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_entry (seq, commitment, salt, event, root_after, patient, recorded, retain_until) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(to_i64(row.seq)?)
     .bind(row.commitment.as_bytes().to_vec())
     .bind(salt)
     .bind(bytes)
     .bind(row.root_after.as_bytes().to_vec())
-    .bind(event.patient.as_ref().map(|p| p.as_str().to_owned()))
-    .bind(event.recorded.unix_millis())
+    .bind(row.patient.as_deref())
+    .bind(row.recorded.unix_millis())
+    .bind(row.retain_until.map(|t| t.unix_millis()))
     .execute(&mut *conn)
     .await?;
     for n in &appended.nodes {
@@ -171,74 +174,180 @@ pub(crate) async fn checkpoint(
 /// The outcome of verifying a log: either it verified, or the first bad entry and why.
 pub type Verification = Result<VerifySummary, VerifyError>;
 
-/// Verifies the whole log: every row in `seq` order, every stored checkpoint, and the copy of the
-/// latest checkpoint from the control database.
+/// Entries read per page while verifying.
+const PAGE: i64 = 1024;
+
+fn bad(seq: u64, kind: VerifyErrorKind) -> VerifyError {
+    VerifyError {
+        first_bad_seq: seq,
+        kind,
+    }
+}
+
+/// Verifies the whole log (review finding 8, PC-VENDOR-3): every column of every row of
+/// `audit_entry` in `seq` order, every stored checkpoint, every stored tree node (`audit_node`,
+/// exactly the nodes the recomputed tree closes), and the copy of the latest checkpoint from the
+/// control database (`head`), which a non-empty log must have. A payload may be missing only if
+/// its committed retention end is at or before `now`. Everything is read in one read
+/// transaction, so a concurrent append cannot make the tables disagree.
 pub(crate) async fn verify(
     pool: &sqlx::SqlitePool,
     origin: &str,
     key: &VerifyingKey,
     head: Option<(u64, String)>,
+    now: Timestamp,
 ) -> Result<Verification, StoreError> {
+    let mut tx = pool.begin().await?;
     let mut checkpoints: Vec<StoredCheckpoint> =
         sqlx::query("SELECT tree_size, text FROM audit_checkpoint ORDER BY tree_size")
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?
             .iter()
             .map(|r| {
                 let size: i64 = r.try_get("tree_size")?;
                 Ok(StoredCheckpoint {
-                    tree_size: u64::try_from(size)
-                        .map_err(|_| StoreError::Corrupt("negative tree size"))?,
+                    // A negative size cannot be a real checkpoint's: file it where it fails.
+                    tree_size: u64::try_from(size).unwrap_or(u64::MAX),
                     text: r.try_get("text")?,
                 })
             })
             .collect::<Result<_, StoreError>>()?;
+    let has_head = head.is_some();
     if let Some((tree_size, text)) = head {
         checkpoints.push(StoredCheckpoint { tree_size, text });
     }
     let keys = [key.clone()];
-    let mut verifier =
-        trygg_audit::LogVerifier::new(origin, &keys, checkpoints, VerifyOptions::default());
-    let mut rows = sqlx::query(
-        "SELECT seq, commitment, salt, event, root_after FROM audit_entry ORDER BY rowid",
-    )
-    .fetch(pool);
-    use futures_util::TryStreamExt as _;
-    while let Some(r) = rows.try_next().await? {
-        let row = match entry_from_row(&r) {
-            Ok(row) => row,
-            Err(_) => {
-                let seq: i64 = r.try_get("seq").unwrap_or(-1);
-                return Ok(Err(VerifyError {
-                    first_bad_seq: u64::try_from(seq).unwrap_or(0),
-                    kind: trygg_audit::VerifyErrorKind::PayloadMismatch,
-                }));
+    let options = VerifyOptions {
+        now: Some(now),
+        ..VerifyOptions::default()
+    };
+    let mut verifier = trygg_audit::LogVerifier::new(origin, &keys, checkpoints, options);
+    let mut after: i64 = -1;
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, commitment, salt, event, root_after, patient, recorded, retain_until \
+             FROM audit_entry WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.try_get("seq")?;
+        for r in &rows {
+            let pushed = match entry_from_row(r) {
+                Ok(row) => verifier.push(&row),
+                Err(column) => {
+                    let seq: i64 = r.try_get("seq")?;
+                    Err(bad(
+                        u64::try_from(seq).unwrap_or(0),
+                        VerifyErrorKind::Malformed { column },
+                    ))
+                }
+            };
+            if let Err(e) = pushed {
+                // A bad node closed by an earlier entry of this page is named first.
+                if let Err(n) = check_nodes(&mut tx, &mut verifier).await? {
+                    return Ok(Err(n));
+                }
+                return Ok(Err(e));
             }
-        };
-        if let Err(e) = verifier.push(&row) {
-            return Ok(Err(e));
+        }
+        if let Err(n) = check_nodes(&mut tx, &mut verifier).await? {
+            return Ok(Err(n));
         }
     }
-    Ok(verifier.finish())
+    let stored_nodes: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_node")
+        .fetch_one(&mut *tx)
+        .await?;
+    if let Err(e) = verifier.check_node_count(u64::try_from(stored_nodes).unwrap_or(0)) {
+        return Ok(Err(e));
+    }
+    tx.rollback().await?;
+    let summary = match verifier.finish() {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    if summary.entries > 0 && !has_head {
+        return Ok(Err(bad(
+            summary.entries,
+            VerifyErrorKind::NoOutsideCheckpoint,
+        )));
+    }
+    Ok(Ok(summary))
 }
 
-fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<EntryRow, StoreError> {
-    let seq: i64 = r.try_get("seq")?;
-    let salt: Option<Vec<u8>> = r.try_get("salt")?;
-    let event: Option<Vec<u8>> = r.try_get("event")?;
+/// Looks up the nodes the verifier expects (one range query per level) and lets it compare them.
+async fn check_nodes(
+    tx: &mut sqlx::SqliteConnection,
+    verifier: &mut trygg_audit::LogVerifier<'_>,
+) -> Result<Result<(), VerifyError>, StoreError> {
+    let wanted: Vec<NodeId> = verifier
+        .unchecked_nodes()
+        .iter()
+        .map(|(_, n)| n.id)
+        .collect();
+    let mut found: std::collections::HashMap<NodeId, Vec<u8>> = std::collections::HashMap::new();
+    let mut levels: std::collections::BTreeMap<u8, (u64, u64)> = std::collections::BTreeMap::new();
+    for id in &wanted {
+        let e = levels.entry(id.level).or_insert((id.index, id.index));
+        e.0 = e.0.min(id.index);
+        e.1 = e.1.max(id.index);
+    }
+    for (level, (lo, hi)) in levels {
+        let rows =
+            sqlx::query("SELECT idx, hash FROM audit_node WHERE level = ? AND idx BETWEEN ? AND ?")
+                .bind(i64::from(level))
+                .bind(to_i64(lo)?)
+                .bind(to_i64(hi)?)
+                .fetch_all(&mut *tx)
+                .await?;
+        for r in rows {
+            let idx: i64 = r.try_get("idx")?;
+            if let Ok(index) = u64::try_from(idx) {
+                found.insert(NodeId { level, index }, r.try_get("hash")?);
+            }
+        }
+    }
+    let stored: Vec<Option<Hash>> = wanted
+        .iter()
+        .map(|id| found.get(id).and_then(|b| Hash::from_slice(b).ok()))
+        .collect();
+    Ok(verifier.check_nodes(&stored))
+}
+
+/// A stored row as the verifier sees it, or the column that cannot be read.
+fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<EntryRow, &'static str> {
+    fn col<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+        r: &'r sqlx::sqlite::SqliteRow,
+        name: &'static str,
+    ) -> Result<T, &'static str> {
+        r.try_get(name).map_err(|_| name)
+    }
+    let hash = |name: &'static str| -> Result<Hash, &'static str> {
+        Hash::from_slice(&col::<Vec<u8>>(r, name)?).map_err(|_| name)
+    };
+    let seq: i64 = col(r, "seq")?;
+    let salt: Option<Vec<u8>> = col(r, "salt")?;
+    let event: Option<Vec<u8>> = col(r, "event")?;
     let payload = match (salt, event) {
         (Some(s), Some(e)) => Some(Payload {
-            salt: Salt::from_slice(&s).map_err(|_| StoreError::Corrupt("bad salt"))?,
+            salt: Salt::from_slice(&s).map_err(|_| "salt")?,
             event: e,
         }),
         (None, None) => None,
-        _ => return Err(StoreError::Corrupt("an audit entry has half a payload")),
+        (None, Some(_)) => return Err("salt"),
+        (Some(_), None) => return Err("event"),
     };
+    let retain_until: Option<i64> = col(r, "retain_until")?;
     Ok(EntryRow {
-        seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt("negative audit seq"))?,
-        commitment: blob_hash(r.try_get("commitment")?)?,
+        seq: u64::try_from(seq).map_err(|_| "seq")?,
+        commitment: hash("commitment")?,
         payload,
-        root_after: blob_hash(r.try_get("root_after")?)?,
+        root_after: hash("root_after")?,
+        recorded: Timestamp::from_unix_millis(col(r, "recorded")?),
+        retain_until: retain_until.map(Timestamp::from_unix_millis),
+        patient: col(r, "patient")?,
     })
 }
 

@@ -168,15 +168,26 @@ impl OrgStore {
     }
 
     /// Verifies the whole audit log against its signed checkpoints and the copy of the latest one
-    /// in the control database. The outer error is a failure to read; the inner one names the
-    /// first bad entry.
+    /// in the control database, with every stored column and tree node (PC-VENDOR-3). The outer
+    /// error is a failure to read; the inner one names the first bad entry.
     pub async fn verify_audit(&self) -> Result<audit::Verification, StoreError> {
+        self.verify_audit_at(OffsetDateTime::now_utc()).await
+    }
+
+    /// [`OrgStore::verify_audit`] with the clock at `now`: a payload may be missing only if its
+    /// retention ended at or before `now`.
+    pub async fn verify_audit_at(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<audit::Verification, StoreError> {
+        let now = trygg_audit::Timestamp::from_datetime(now).map_err(audit::audit_err)?;
         let head = self.control.audit_head(self.org.id).await?;
         audit::verify(
             self.db.sqlite(),
             &self.origin,
             &self.signer.verifying_key(),
             head,
+            now,
         )
         .await
     }

@@ -267,3 +267,53 @@ async fn two_processes_appending_to_one_log_keep_it_valid() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn finding_8_payload_may_go_only_after_its_retention_end() {
+    // PC-STORE-1 with PC-VENDOR-3: retention deletion (salt, event and the patient lookup column
+    // set to NULL) verifies once the committed retention end has passed, and is tampering before.
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let org = s
+        .create_org(&OrgSlug::parse("a").unwrap(), "A legesenter", now())
+        .await
+        .unwrap();
+    let h = s.org(&org).await.unwrap();
+    for _ in 0..3 {
+        let mut tx = h.begin().await.unwrap();
+        tx.audit(&audit_event("a")).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    // `audit_event` is recorded at 1_800_000_000_000 ms: its retention ends ten years later.
+    let end = time::OffsetDateTime::from_unix_timestamp_nanos(
+        (1_800_000_000_000 + i128::from(trygg_audit::RETENTION_MILLIS)) * 1_000_000,
+    )
+    .unwrap();
+    let db = std::fs::read_dir(dir.path().join("orgs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sqlite"))
+        .unwrap();
+    use sqlx::Connection as _;
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_entry SET salt = NULL, event = NULL, patient = NULL WHERE seq = 1")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    let before = end - time::Duration::milliseconds(1);
+    let e = h.verify_audit_at(before).await.unwrap().unwrap_err();
+    assert_eq!(e.first_bad_seq, 1);
+    assert!(
+        matches!(
+            e.kind,
+            trygg_audit::VerifyErrorKind::PayloadRemovedEarly { .. }
+        ),
+        "{e}"
+    );
+    let sum = h.verify_audit_at(end).await.unwrap().unwrap();
+    assert_eq!((sum.payloads_deleted, sum.payloads_present), (1, 2));
+    s.close().await;
+}

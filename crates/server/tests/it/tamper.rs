@@ -1,6 +1,8 @@
 //! The audit log is tamper-evident (PC-VENDOR-3, guide risk scenario 17): after `trygg demo`
 //! has written each organisation's log, edits, deletions, reordering and truncation made directly
-//! in the SQLite files are each caught by `trygg audit verify`, which names the entry.
+//! in the SQLite files are each caught by `trygg audit verify`, which names the entry. The
+//! guard rail (review finding 8) edits every column of every audit table, found in the schema, so
+//! a column added later without verification fails it.
 
 use std::path::Path;
 use std::process::Command;
@@ -162,6 +164,187 @@ async fn direct_edits_to_the_audit_log_are_caught_and_named() {
         assert!(
             text.contains(expect),
             "{name}: expected {expect:?} in {text}"
+        );
+    }
+}
+
+/// Runs `trygg demo` once into `dir/pristine` and returns that directory.
+fn demo(dir: &Path) -> std::path::PathBuf {
+    let pristine = dir.join("pristine");
+    let r = start(
+        &[
+            "demo",
+            "--data-dir",
+            pristine.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    terminate(r);
+    let (ok, text) = verify(&pristine);
+    assert!(ok, "the untouched log verifies: {text}");
+    pristine
+}
+
+async fn connect(db: &Path) -> sqlx::SqliteConnection {
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap()
+}
+
+/// The audit tables of a database file and their columns with declared types, from the schema.
+async fn audit_columns(db: &Path) -> Vec<(String, String, String)> {
+    let mut c = connect(db).await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'audit%' ORDER BY name",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for t in tables {
+        let cols: Vec<(String, String)> =
+            sqlx::query_as(&format!("SELECT name, type FROM pragma_table_info('{t}')"))
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
+        out.extend(cols.into_iter().map(|(name, ty)| (t.clone(), name, ty)));
+    }
+    c.close().await.unwrap();
+    out
+}
+
+/// Changes one row's value of `column` to another value of its type; asserts one row changed.
+async fn edit_column(db: &Path, table: &str, column: &str, ty: &str, row: &str) {
+    let if_null = match ty.to_ascii_uppercase().as_str() {
+        "INTEGER" => "1",
+        "TEXT" => "'x'",
+        _ => "x'00'",
+    };
+    let sql = format!(
+        "UPDATE {table} SET {column} = CASE typeof({column}) \
+           WHEN 'integer' THEN {column} + 1000003 \
+           WHEN 'text' THEN 'x' || {column} \
+           WHEN 'blob' THEN randomblob(max(length({column}), 1)) \
+           ELSE {if_null} END \
+         WHERE {row}"
+    );
+    let mut c = connect(db).await;
+    // The attacker is not bound by the foreign keys the server turns on.
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let done = sqlx::query(&sql).execute(&mut c).await.unwrap();
+    assert_eq!(done.rows_affected(), 1, "{sql}");
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn finding_8_an_edit_of_any_column_of_any_audit_table_fails_verify() {
+    // Guard rail: every column of every audit table in the organisation's database and in the
+    // control database, as the schema lists them, so a column added later is covered here.
+    let dir = tempfile::tempdir().unwrap();
+    let pristine = demo(dir.path());
+    let org_file = org_db(&pristine).await;
+    let org_id = org_file.file_stem().unwrap().to_str().unwrap().to_owned();
+    let control = pristine.join("control.sqlite");
+    let mut cases = Vec::new();
+    for (table, column, ty) in audit_columns(&org_file).await {
+        cases.push((false, table, column, ty));
+    }
+    for (table, column, ty) in audit_columns(&control).await {
+        cases.push((true, table, column, ty));
+    }
+    let names: Vec<String> = cases.iter().map(|c| format!("{}.{}", c.1, c.2)).collect();
+    for must in [
+        "audit_entry.patient",
+        "audit_entry.recorded",
+        "audit_entry.retain_until",
+        "audit_node.hash",
+        "audit_checkpoint.text",
+        "audit_heads.org_id",
+    ] {
+        assert!(names.iter().any(|n| n == must), "{must} not in {names:?}");
+    }
+    for (in_control, table, column, ty) in cases {
+        let name = format!("{table}.{column}");
+        let copy = dir.path().join(&name);
+        copy_dir(&pristine, &copy);
+        if in_control {
+            // The row of the organisation being verified.
+            let row = format!("org_id = '{org_id}'");
+            edit_column(&copy.join("control.sqlite"), &table, &column, &ty, &row).await;
+        } else {
+            let row = format!("rowid = (SELECT min(rowid) FROM {table})");
+            edit_column(&org_db(&copy).await, &table, &column, &ty, &row).await;
+        }
+        let (ok, text) = verify(&copy);
+        assert!(!ok, "{name}: an edit must fail verify: {text}");
+        assert!(
+            text.contains("NOT intact") && text.contains("[AUDV"),
+            "{name}: verify must name the problem: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn finding_8_hiding_an_entry_from_a_patients_access_log_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let pristine = demo(dir.path());
+    let (k, other): (i64, String) = {
+        let mut c = connect(&org_db(&pristine).await).await;
+        let k: i64 =
+            sqlx::query_scalar("SELECT min(seq) FROM audit_entry WHERE patient IS NOT NULL")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        let other: String = sqlx::query_scalar(
+            "SELECT patient FROM audit_entry WHERE patient IS NOT NULL \
+             AND patient <> (SELECT patient FROM audit_entry WHERE seq = ?) LIMIT 1",
+        )
+        .bind(k)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+        (k, other)
+    };
+    let entry = format!("audit entry {k}:");
+    let cases = [
+        (
+            "patient cleared",
+            format!("UPDATE audit_entry SET patient = NULL WHERE seq = {k}"),
+            "stored column `patient`",
+        ),
+        (
+            "patient moved to another patient",
+            format!("UPDATE audit_entry SET patient = '{other}' WHERE seq = {k}"),
+            "stored column `patient`",
+        ),
+        (
+            "recorded moved",
+            format!("UPDATE audit_entry SET recorded = recorded - 86400000 WHERE seq = {k}"),
+            "stored column `recorded`",
+        ),
+        (
+            "payload removed before its retention end",
+            format!(
+                "UPDATE audit_entry SET salt = NULL, event = NULL, patient = NULL WHERE seq = {k}"
+            ),
+            "payload was removed before its retention end",
+        ),
+    ];
+    for (name, sql, expect) in cases {
+        let copy = dir.path().join(name.replace(' ', "-"));
+        copy_dir(&pristine, &copy);
+        exec(&org_db(&copy).await, &sql).await;
+        let (ok, text) = verify(&copy);
+        assert!(!ok, "{name}: verify must fail: {text}");
+        assert!(
+            text.contains(&entry) && text.contains(expect),
+            "{name}: expected {entry:?} and {expect:?} in {text}"
         );
     }
 }
