@@ -562,7 +562,8 @@ async fn need_to_know_and_revocation_take_effect_at_once() {
             .status()
             .as_u16();
     assert!(matches!(status, 401 | 403), "{status}");
-    // The admin sees the denials in the audit search, as security events.
+    // The admin sees the denial in the audit search, as a security event (the leaver's fresh
+    // session is refused at session lookup now, before any access decision: finding 1).
     let r =
         w.s.send(
             Some(&admin),
@@ -577,7 +578,7 @@ async fn need_to_know_and_revocation_take_effect_at_once() {
             .iter()
             .filter(|l| l["operation"] == "access.denied")
             .count()
-            >= 2,
+            >= 1,
         "{lines:?}"
     );
     // And the rights review shows the doctor with no permissions now.
