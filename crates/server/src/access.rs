@@ -368,7 +368,14 @@ pub async fn authorize<'a>(
     permission: Permission,
     patient: Option<Uuid>,
 ) -> Result<(OrgTx<'a>, Allowed), ApiError> {
-    authorize_at(org, caller, permission, patient, time::OffsetDateTime::now_utc()).await
+    authorize_at(
+        org,
+        caller,
+        permission,
+        patient,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
 }
 
 /// [`authorize`] at an explicit time.
@@ -437,7 +444,14 @@ pub async fn authorize_at<'a>(
                 Denied::NoNeedToKnow => "no care relationship or emergency access",
                 Denied::NoPatient => "no patient named",
             });
-            tracing::warn!(event = "security", kind = "access-denied", reason, assured, permission = permission.as_str(), "access refused");
+            tracing::warn!(
+                event = "security",
+                kind = "access-denied",
+                reason,
+                assured,
+                permission = permission.as_str(),
+                "access refused"
+            );
             if holds && !assured {
                 let level = crate::auth::session::assurance_code(required);
                 return Err(ApiError::new(

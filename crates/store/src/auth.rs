@@ -392,7 +392,9 @@ impl OrgTx<'_> {
         self.create_login_account(personnel_id, handle, now).await?;
         self.login_account(personnel_id)
             .await?
-            .ok_or(StoreError::Corrupt("a login account just created is missing"))
+            .ok_or(StoreError::Corrupt(
+                "a login account just created is missing",
+            ))
     }
 
     /// Creates a person's login account with a user handle from [`new_user_handle`] (chosen
@@ -735,7 +737,10 @@ impl OrgTx<'_> {
     }
 
     /// A person's passkeys, oldest first (no key material).
-    pub async fn passkeys_of(&mut self, personnel_id: Uuid) -> Result<Vec<PasskeyInfo>, StoreError> {
+    pub async fn passkeys_of(
+        &mut self,
+        personnel_id: Uuid,
+    ) -> Result<Vec<PasskeyInfo>, StoreError> {
         self.personal = true;
         let rows = sqlx::query(
             "SELECT id, personnel_id, created_at, last_used_at FROM passkeys \
@@ -773,7 +778,10 @@ impl OrgTx<'_> {
     }
 
     /// Revokes (deletes) every passkey of a person; returns the ids revoked.
-    pub async fn revoke_all_passkeys(&mut self, personnel_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+    pub async fn revoke_all_passkeys(
+        &mut self,
+        personnel_id: Uuid,
+    ) -> Result<Vec<Uuid>, StoreError> {
         let ids: Vec<Uuid> = self
             .passkeys_of(personnel_id)
             .await?

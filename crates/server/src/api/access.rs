@@ -742,7 +742,11 @@ pub async fn create_care(
         &ok.actor,
         did(
             Category::Authorisation,
-            if own { "care.self-declare" } else { "care.create" },
+            if own {
+                "care.self-declare"
+            } else {
+                "care.create"
+            },
             Action::Create,
             ("CareTeam", Some(c.id.to_string())),
             Some(c.patient_id),

@@ -105,7 +105,12 @@ pub async fn revoke_own(p: Principal, Path(id): Path<String>) -> Result<StatusCo
     }
     tx.end_sessions_of(p.personnel_id, Some(p.session_id), "passkey-revoked", now)
         .await?;
-    let mut d = did("passkey.revoke", Action::Delete, p.personnel_id, Basis::None);
+    let mut d = did(
+        "passkey.revoke",
+        Action::Delete,
+        p.personnel_id,
+        Basis::None,
+    );
     d.entity = ("passkey", Some(id.to_string()));
     own_commit(&p, tx, d, now).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -119,7 +124,12 @@ pub async fn acknowledge_notices(p: Principal) -> Result<StatusCode, ApiError> {
     own_commit(
         &p,
         tx,
-        did("notice.acknowledge", Action::Update, p.personnel_id, Basis::None),
+        did(
+            "notice.acknowledge",
+            Action::Update,
+            p.personnel_id,
+            Basis::None,
+        ),
         now,
     )
     .await?;
@@ -137,8 +147,7 @@ pub async fn list_for(
     person: Uuid,
     now: OffsetDateTime,
 ) -> Result<Vec<PasskeyInfo>, ApiError> {
-    let (mut tx, ok) =
-        authorize_at(org, caller, Permission::CredentialsManage, None, now).await?;
+    let (mut tx, ok) = authorize_at(org, caller, Permission::CredentialsManage, None, now).await?;
     if !tx.personnel_exists(person).await? {
         return Err(ApiError::not_found("TR-Q404", "no such person"));
     }
@@ -171,8 +180,7 @@ pub async fn revoke_for(
     person: Uuid,
     now: OffsetDateTime,
 ) -> Result<RevokedOut, ApiError> {
-    let (mut tx, ok) =
-        authorize_at(org, caller, Permission::CredentialsManage, None, now).await?;
+    let (mut tx, ok) = authorize_at(org, caller, Permission::CredentialsManage, None, now).await?;
     if !tx.personnel_exists(person).await? {
         return Err(ApiError::not_found("TR-Q404", "no such person"));
     }

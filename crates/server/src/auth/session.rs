@@ -665,7 +665,11 @@ mod tests {
         assert_eq!(check_times(&rec, &c, t + s(599)), Ok(()));
         assert_eq!(check_times(&rec, &c, t + s(600)), Err(Expiry::Absolute));
         rec.employment_end = Some((t + s(595)).unix_timestamp());
-        assert_eq!(check_times(&rec, &c, t + s(594)), Ok(()), "a future end ends nothing");
+        assert_eq!(
+            check_times(&rec, &c, t + s(594)),
+            Ok(()),
+            "a future end ends nothing"
+        );
         assert_eq!(
             check_times(&rec, &c, t + s(595)),
             Err(Expiry::EmploymentEnded),

@@ -786,8 +786,13 @@ async fn finish_enrol(
         .add_passkey(personnel_id, passkey.cred_id().as_slice(), &json, now)
         .await?;
     // The person's live sessions (and this new one) show it until acknowledged (finding 2).
-    tx.add_notice(personnel_id, "passkey-added", Some(&passkey_id.to_string()), now)
-        .await?;
+    tx.add_notice(
+        personnel_id,
+        "passkey-added",
+        Some(&passkey_id.to_string()),
+        now,
+    )
+    .await?;
     let who = Who::Person(personnel_id, role);
     tx.audit(&build(
         &slug,
