@@ -46,8 +46,13 @@ pub enum Permission {
     ConsultationManage,
     /// Join consultations one is invited to.
     ConsultationJoin,
-    /// Manage personnel records, enrolment links and employment.
+    /// Manage personnel records and employment.
     PersonnelManage,
+    /// Issue enrolment links and list or revoke another person's passkeys: the credential path
+    /// to a person's account (VC-DEV-2). Kept apart from [`Permission::PersonnelManage`] so it
+    /// can need a stronger login (by default *substantial*): a weak login that may administer
+    /// must never open a way into an account with patient access (PC-ACL-1).
+    CredentialsManage,
     /// Grant and revoke roles.
     GrantsManage,
     /// Review and attest granted rights; review emergency accesses.
@@ -60,7 +65,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Self::PatientRead,
         Self::PatientWrite,
         Self::HealthRead,
@@ -70,6 +75,7 @@ impl Permission {
         Self::ConsultationManage,
         Self::ConsultationJoin,
         Self::PersonnelManage,
+        Self::CredentialsManage,
         Self::GrantsManage,
         Self::RightsReview,
         Self::AuditRead,
@@ -109,6 +115,7 @@ impl Permission {
             Self::ConsultationManage => "consultation-manage",
             Self::ConsultationJoin => "consultation-join",
             Self::PersonnelManage => "personnel-manage",
+            Self::CredentialsManage => "credentials-manage",
             Self::GrantsManage => "grants-manage",
             Self::RightsReview => "rights-review",
             Self::AuditRead => "audit-read",
@@ -155,7 +162,13 @@ pub fn builtin_permissions(role: BuiltinRole) -> &'static [Permission] {
         ],
         BuiltinRole::Secretary => &[PatientRead, PatientWrite, CareManage, ConsultationManage],
         BuiltinRole::Interpreter => &[ConsultationJoin],
-        BuiltinRole::OrgAdmin => &[PersonnelManage, GrantsManage, RightsReview, AuditRead],
+        BuiltinRole::OrgAdmin => &[
+            PersonnelManage,
+            CredentialsManage,
+            GrantsManage,
+            RightsReview,
+            AuditRead,
+        ],
         BuiltinRole::System => &[Integrate, PatientRead],
     }
 }

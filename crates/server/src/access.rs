@@ -6,17 +6,29 @@
 //! - **Tenancy.** A person belongs to one organisation. Asking for another organisation's data
 //!   answers 404, exactly like an organisation that does not exist, and appends a
 //!   cross-organisation security event to the log of the organisation that was asked about
-//!   (guide risk scenario 17, PC-VENDOR-6).
+//!   (guide risk scenario 17, PC-VENDOR-6). Repeated probes are aggregated ([`ProbeWindows`]):
+//!   at most one entry per (caller organisation, caller person, asked organisation) per minute,
+//!   the entry carrying how many probes it stands for (finding 7).
 //! - **Denials are logged.** A refused access appends an access-denied security event and commits
 //!   it, then answers 403 with no detail about why.
-//! - **Assurance.** Permissions over patients' data need a session of at least substantial
-//!   assurance (passkey, HelseID); a weaker login is refused them like a missing grant.
+//! - **Assurance** (PC-AUTHN-3, VC-AUTH-3). Every permission has a minimum login assurance, an
+//!   organisation setting ([`min_assurance`]) with defaults ([`default_min_assurance`]): *high*
+//!   for health data and emergency access, *substantial* for other patient data and for
+//!   credential management, *low* for the rest. A person who holds the permission but logged in
+//!   below the minimum gets a 403 naming the level needed (`required_assurance`); a person who
+//!   does not hold it learns nothing more than "forbidden".
+//! - **One decision for everything** (finding 1). Personnel actions (people, grants, links,
+//!   passkeys) are decided here like data access, on live grants, employment and assurance, never
+//!   on the role given at registration.
 //! - **Allowed accesses carry their basis** (role, care relationship or emergency access) into the
 //!   audit entry the handler appends.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use trygg_audit::{Action, AgentKind, Basis, Category, OpaqueId, Outcome, SecurityKind};
+use trygg_audit::{
+    Action, AgentKind, Assurance, Basis, Category, OpaqueId, Outcome, SecurityKind, Timestamp,
+};
 use trygg_core::access::{decide, AccessBasis, Permission};
 use trygg_core::OrgSlug;
 use trygg_store::{OrgStore, OrgTx};
@@ -95,26 +107,37 @@ pub async fn org_for(
     let handle = state.store.org(&org).await?;
     if slug != caller.org {
         let now = time::OffsetDateTime::now_utc();
-        let mut tx = handle.begin().await?;
-        let mut actor = caller.actor();
-        // The actor is a stranger here: name them with their own organisation in the id.
-        actor.id = format!("personnel:{}:{}", caller.org, caller.personnel_id);
-        let e = event(
-            &slug,
-            &actor,
-            Did {
-                category: Category::Security(SecurityKind::CrossOrganisation),
-                operation: "access.cross-organisation",
-                action: Action::Execute,
-                outcome: Outcome::Denied,
-                entity: ("Organization", Some(org.id.to_string())),
-                patient: None,
-                basis: Basis::None,
-            },
-            now,
-        )?;
-        tx.audit(&e).await?;
-        tx.commit().await?;
+        let key = (caller.org.clone(), caller.personnel_id, slug.clone());
+        let note = probes()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .note(key, now.unix_timestamp());
+        if let Some(agg) = note {
+            let mut tx = handle.begin().await?;
+            let mut actor = caller.actor();
+            // The actor is a stranger here: name them with their own organisation in the id.
+            actor.id = format!("personnel:{}:{}", caller.org, caller.personnel_id);
+            let mut e = event(
+                &slug,
+                &actor,
+                Did {
+                    category: Category::Security(SecurityKind::CrossOrganisation),
+                    operation: "access.cross-organisation",
+                    action: Action::Execute,
+                    outcome: Outcome::Denied,
+                    // The entity is the aggregate: how many probes this entry stands for.
+                    entity: (PROBES_ENTITY, Some(agg.count.to_string())),
+                    patient: None,
+                    basis: Basis::None,
+                },
+                now,
+            )?;
+            if agg.since < now.unix_timestamp() {
+                e.period_start = Some(Timestamp::from_unix_millis(agg.since.saturating_mul(1000)));
+            }
+            tx.audit(&e).await?;
+            tx.commit().await?;
+        }
         tracing::warn!(
             event = "security",
             kind = "cross-organisation",
@@ -123,6 +146,179 @@ pub async fn org_for(
         return Err(no_such_org());
     }
     Ok(handle)
+}
+
+/// The entity kind of a cross-organisation entry; its id is the number of probes it stands for.
+pub const PROBES_ENTITY: &str = "cross-organisation-probes";
+/// The aggregation window for cross-organisation probes, in seconds.
+pub const PROBE_WINDOW_SECS: i64 = 60;
+/// The most (caller organisation, caller person, asked organisation) triples remembered.
+const PROBE_KEYS_MAX: usize = 10_000;
+
+/// Who probed which organisation: (caller organisation, caller person, asked organisation).
+pub type ProbeKey = (OrgSlug, Uuid, OrgSlug);
+
+/// An audit entry to write for cross-organisation probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeEntry {
+    /// How many probes it stands for (this one and those held back since the last entry).
+    pub count: u64,
+    /// When the first of them happened (Unix seconds).
+    pub since: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ProbeWindow {
+    start: i64,
+    first_pending: i64,
+    pending: u64,
+}
+
+/// Aggregation of cross-organisation probes (finding 7), in memory and bounded: the first probe
+/// of a triple in a window of [`PROBE_WINDOW_SECS`] is written at once; later ones in the window
+/// are counted and written with the triple's next entry (its first probe after the window). When
+/// the map is full, windows with nothing held back are dropped; if it is still full, a new
+/// triple's probe is written on its own (the log is never skipped for lack of memory). Time is
+/// a parameter.
+#[derive(Debug)]
+pub struct ProbeWindows {
+    map: HashMap<ProbeKey, ProbeWindow>,
+    cap: usize,
+}
+
+impl ProbeWindows {
+    /// An empty aggregation remembering at most `cap` triples.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            cap,
+        }
+    }
+
+    /// Notes a probe at `now`; returns the entry to write, if one is due.
+    pub fn note(&mut self, key: ProbeKey, now: i64) -> Option<ProbeEntry> {
+        if let Some(w) = self.map.get_mut(&key) {
+            if now - w.start < PROBE_WINDOW_SECS {
+                if w.pending == 0 {
+                    w.first_pending = now;
+                }
+                w.pending += 1;
+                return None;
+            }
+            let since = if w.pending > 0 { w.first_pending } else { now };
+            let count = w.pending + 1;
+            *w = ProbeWindow {
+                start: now,
+                first_pending: now,
+                pending: 0,
+            };
+            return Some(ProbeEntry { count, since });
+        }
+        if self.map.len() >= self.cap {
+            self.map
+                .retain(|_, w| w.pending > 0 || now - w.start < PROBE_WINDOW_SECS);
+        }
+        if self.map.len() < self.cap {
+            self.map.insert(
+                key,
+                ProbeWindow {
+                    start: now,
+                    first_pending: now,
+                    pending: 0,
+                },
+            );
+        }
+        Some(ProbeEntry {
+            count: 1,
+            since: now,
+        })
+    }
+
+    /// How many triples are remembered.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// The process's aggregation of cross-organisation probes.
+fn probes() -> &'static Mutex<ProbeWindows> {
+    static PROBES: OnceLock<Mutex<ProbeWindows>> = OnceLock::new();
+    PROBES.get_or_init(|| Mutex::new(ProbeWindows::new(PROBE_KEYS_MAX)))
+}
+
+/// The built-in minimum login assurance of a permission (PC-AUTHN-3): *high* for health data and
+/// emergency access, *substantial* for other patient data and for credential management (so the
+/// demo's developer login, *low*, never opens a credential path to an account with patient
+/// access), *low* for the rest.
+pub fn default_min_assurance(p: Permission) -> Assurance {
+    match p {
+        Permission::HealthRead | Permission::HealthWrite | Permission::EmergencyAccess => {
+            Assurance::High
+        }
+        Permission::CredentialsManage => Assurance::Substantial,
+        p if p.is_patient_data() => Assurance::Substantial,
+        _ => Assurance::Low,
+    }
+}
+
+/// Every permission's minimum assurance in this organisation: its own setting, else the default.
+pub async fn assurance_table(tx: &mut OrgTx<'_>) -> Result<Vec<(Permission, Assurance)>, ApiError> {
+    let own = tx.assurance_minimums().await?;
+    Permission::ALL
+        .into_iter()
+        .map(|p| {
+            match own.iter().find(|(name, _)| name == p.as_str()) {
+                Some((_, level)) => crate::auth::session::parse_assurance(level).ok_or_else(|| {
+                    ApiError::internal("TR-P790", "a stored assurance level is unknown")
+                }),
+                None => Ok(default_min_assurance(p)),
+            }
+            .map(|a| (p, a))
+        })
+        .collect()
+}
+
+/// Sets the organisation's minimum assurance for a permission (`low`, `substantial`, `high`),
+/// logged as an administration event by `who` (Trygg itself: `cli`, `demo`).
+pub async fn set_min_assurance(
+    org: &OrgStore,
+    p: Permission,
+    level: &str,
+    who: &str,
+) -> Result<(), ApiError> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut tx = org.begin().await?;
+    tx.set_assurance_minimum(p, level).await?;
+    audit_commit(
+        tx,
+        org,
+        &Actor::system(who),
+        Did {
+            category: Category::Administration,
+            operation: "assurance.set",
+            action: Action::Update,
+            outcome: Outcome::Success,
+            entity: ("setting", Some(format!("assurance-{}", p.as_str()))),
+            patient: None,
+            basis: Basis::System,
+        },
+        now,
+    )
+    .await
+}
+
+/// The organisation's minimum assurance for one permission.
+pub async fn min_assurance(tx: &mut OrgTx<'_>, p: Permission) -> Result<Assurance, ApiError> {
+    assurance_table(tx)
+        .await?
+        .into_iter()
+        .find_map(|(q, a)| (q == p).then_some(a))
+        .ok_or_else(|| ApiError::internal("TR-P791", "a permission has no assurance level"))
 }
 
 /// The audit basis for an allowed access.
@@ -172,15 +368,43 @@ pub async fn authorize<'a>(
     permission: Permission,
     patient: Option<Uuid>,
 ) -> Result<(OrgTx<'a>, Allowed), ApiError> {
-    let now = time::OffsetDateTime::now_utc();
+    authorize_at(
+        org,
+        caller,
+        permission,
+        patient,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+}
+
+/// [`authorize`] at an explicit time.
+pub async fn authorize_at<'a>(
+    org: &'a OrgStore,
+    caller: &Caller,
+    permission: Permission,
+    patient: Option<Uuid>,
+    now: time::OffsetDateTime,
+) -> Result<(OrgTx<'a>, Allowed), ApiError> {
+    use trygg_core::access::Denied;
     let mut tx = org.begin().await?;
     let subject = tx.subject(caller.personnel_id).await?;
-    let assured =
-        !permission.is_patient_data() || caller.assurance >= trygg_audit::Assurance::Substantial;
+    let required = min_assurance(&mut tx, permission).await?;
     let decision = match &subject {
-        Some(_) if !assured => Err(trygg_core::access::Denied::NoPermission),
         Some(s) => decide(s, permission, patient, now.unix_timestamp()),
-        None => Err(trygg_core::access::Denied::NoPermission),
+        None => Err(Denied::NoPermission),
+    };
+    // Below the minimum assurance: refused, and told which level is needed, but only when the
+    // person holds the permission (otherwise "forbidden" is all they learn).
+    let holds = !matches!(
+        decision,
+        Err(Denied::NoPermission | Denied::EmploymentEnded)
+    );
+    let assured = caller.assurance >= required;
+    let decision = match decision {
+        Ok(_) if !assured => Err(None),
+        Ok(b) => Ok(b),
+        Err(why) => Err(Some(why)),
     };
     match decision {
         Ok(b) => {
@@ -214,7 +438,30 @@ pub async fn authorize<'a>(
             )?;
             tx.audit(&e).await?;
             tx.commit().await?;
-            tracing::warn!(event = "security", kind = "access-denied", reason = %why, assured, permission = permission.as_str(), "access refused");
+            let reason = why.map_or("assurance too low", |w| match w {
+                Denied::EmploymentEnded => "employment has ended",
+                Denied::NoPermission => "no live grant gives this permission",
+                Denied::NoNeedToKnow => "no care relationship or emergency access",
+                Denied::NoPatient => "no patient named",
+            });
+            tracing::warn!(
+                event = "security",
+                kind = "access-denied",
+                reason,
+                assured,
+                permission = permission.as_str(),
+                "access refused"
+            );
+            if holds && !assured {
+                let level = crate::auth::session::assurance_code(required);
+                return Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "TR-P701",
+                    "Forbidden",
+                    format!("this needs a login of assurance level {level} or higher"),
+                )
+                .with_extension("required_assurance", level));
+            }
             Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "TR-Z403",

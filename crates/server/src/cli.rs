@@ -135,6 +135,25 @@ enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show, or set, the minimum login assurance per permission (PC-AUTHN-3). Defaults: high
+    /// for health-read, health-write and emergency-access; substantial for other patient data
+    /// and credentials-manage; low for the rest. Setting one is an audited change.
+    Assurance {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The permission to set (e.g. health-read); with --level.
+        #[arg(long, requires = "level")]
+        permission: Option<String>,
+        /// low, substantial or high.
+        #[arg(long, requires = "permission")]
+        level: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -380,6 +399,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::init_logging(config.log_format);
             let store = Arc::new(serve::open_store(&config).await?);
             let seeded = crate::demo::seed(&store).await?;
+            crate::demo::relax_health_assurance(&store).await?;
             let token = demo_token(&store, &config).await?;
             let orgs: Vec<String> = seeded
                 .orgs
@@ -402,6 +422,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("  Demo API token:    {token}");
                     println!("  Organisations:     {}", orgs.join(", "));
                     println!("  Personnel login:   {links_base}/personell");
+                    println!(
+                        "  Note: health data needs a login of assurance high by default (PC-AUTHN-3); \
+                         no such login exists yet, so the demo organisations accept substantial \
+                         (a passkey) for it."
+                    );
                     print_first_admin_links(&links, &links_base, printing.enrolment_link_ttl_secs);
                     println!("Stop with Ctrl-C.");
                 }),
@@ -472,6 +497,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                     println!("own phones:  {}", m.phones.join(", "));
                     println!("own domains: {}", m.domains.join(", "));
+                }
+                Ok(())
+            }
+            OrgCommand::Assurance {
+                common,
+                org,
+                permission,
+                level,
+                json,
+            } => {
+                let (store, h) = open_org(&common, &org).await?;
+                let result = async {
+                    if let (Some(p), Some(l)) = (&permission, &level) {
+                        let p = trygg_core::access::Permission::parse(p)
+                            .ok_or_else(|| anyhow::anyhow!("no permission named {p}"))?;
+                        crate::access::set_min_assurance(&h, p, l, "cli")
+                            .await
+                            .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                    }
+                    let mut tx = h.begin().await?;
+                    let table = crate::access::assurance_table(&mut tx)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                    Ok::<_, anyhow::Error>(table)
+                }
+                .await;
+                store.close().await;
+                let table = result?;
+                if json {
+                    let rows: Vec<_> = table
+                        .iter()
+                        .map(|(p, a)| {
+                            serde_json::json!({
+                                "permission": p.as_str(),
+                                "level": crate::auth::session::assurance_code(*a),
+                            })
+                        })
+                        .collect();
+                    print_json(&rows)?;
+                } else {
+                    for (p, a) in &table {
+                        println!(
+                            "{:<22} {}",
+                            p.as_str(),
+                            crate::auth::session::assurance_code(*a)
+                        );
+                    }
                 }
                 Ok(())
             }

@@ -25,6 +25,8 @@ pub struct ApiError {
     pub detail: String,
     /// The cause, for the log only.
     log: Option<String>,
+    /// Extension members (RFC 9457 section 3.2), e.g. `required_assurance`.
+    extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The body of a problem response (RFC 9457), as documented in the OpenAPI document.
@@ -41,6 +43,11 @@ pub struct Problem {
     pub detail: String,
     /// Stable failure-site code.
     pub code: String,
+    /// Extension members of this problem type, e.g. `required_assurance` on a 403 refused for
+    /// the login's assurance level.
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -57,7 +64,14 @@ impl ApiError {
             title,
             detail: detail.into(),
             log: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// Adds an extension member to the problem (RFC 9457 section 3.2).
+    pub fn with_extension(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions.insert(name.to_owned(), value.into());
+        self
     }
 
     /// 400: the request is malformed.
@@ -160,6 +174,7 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             detail: self.detail,
             code: self.code.to_owned(),
+            extensions: self.extensions,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut res = (self.status, bytes).into_response();

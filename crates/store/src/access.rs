@@ -56,6 +56,22 @@ pub struct CareRecord {
     pub valid_to: i64,
     /// Ended early, if so.
     pub ended_at: Option<i64>,
+    /// Whether the person declared it for themselves (finding 3: short, flagged for review,
+    /// shown to the patient as self-declared).
+    pub self_declared: bool,
+}
+
+/// A self-declared care relationship not yet attested in a rights review.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SelfDeclaredFlag {
+    /// Id.
+    pub id: Uuid,
+    /// Who declared it.
+    pub personnel_id: Uuid,
+    /// About which patient.
+    pub patient_id: Uuid,
+    /// When it was declared.
+    pub created_at: i64,
 }
 
 /// An emergency access as the review sees it (the reason stays sealed in the API listing).
@@ -141,6 +157,7 @@ fn care_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CareRecord, StoreError> 
         valid_from: r.try_get("valid_from")?,
         valid_to: r.try_get("valid_to")?,
         ended_at: r.try_get("ended_at")?,
+        self_declared: r.try_get::<i64, _>("self_declared")? != 0,
     })
 }
 
@@ -197,8 +214,8 @@ impl OrgTx<'_> {
             }
         }
         let care = sqlx::query(
-            "SELECT id, personnel_id, patient_id, reason, valid_from, valid_to, ended_at \
-             FROM care_relationships WHERE personnel_id = ?",
+            "SELECT id, personnel_id, patient_id, reason, valid_from, valid_to, ended_at, \
+             self_declared FROM care_relationships WHERE personnel_id = ?",
         )
         .bind(&pid)
         .fetch_all(&mut *self.tx)
@@ -347,9 +364,17 @@ impl OrgTx<'_> {
         grant_from_row(&row)
     }
 
-    /// Ends a person's employment at `at`: from then on every access is refused, whatever grants
-    /// remain (guide risk scenario 16). The grants stay in the register.
-    pub async fn set_employment_end(&mut self, personnel: Uuid, at: i64) -> Result<(), StoreError> {
+    /// Ends a person's employment at `at`: from then on every access, login, session and
+    /// enrolment link of theirs is refused, whatever grants remain (guide risk scenario 16;
+    /// finding 1). The grants stay in the register. An end at or before `now` also ends their
+    /// sessions and revokes their open enrolment links at once; a future end only sets the date
+    /// (the checks at login, session lookup and link use refuse from that moment).
+    pub async fn set_employment_end(
+        &mut self,
+        personnel: Uuid,
+        at: i64,
+        now: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
         self.personal = true;
         let done = sqlx::query("UPDATE personnel SET employment_end = ? WHERE id = ?")
             .bind(at)
@@ -359,6 +384,10 @@ impl OrgTx<'_> {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("no such person"));
         }
+        if at > now.unix_timestamp() {
+            return Ok(());
+        }
+        self.revoke_open_links(personnel, now).await?;
         // Sessions end too, so a leaver is signed out everywhere at once, not only refused.
         let at_text = time::OffsetDateTime::from_unix_timestamp(at)
             .ok()
@@ -392,8 +421,55 @@ impl OrgTx<'_> {
         created_by: &str,
         now: i64,
     ) -> Result<CareRecord, StoreError> {
+        self.insert_care(
+            personnel, patient, reason, valid_from, valid_to, created_by, now, false,
+        )
+        .await
+    }
+
+    /// Records a care relationship a person declares for themselves (finding 3): treated like
+    /// emergency access, so it lasts at most [`EMERGENCY_SECONDS`] and stays flagged for the
+    /// rights review until attested.
+    pub async fn self_declare_care_relationship(
+        &mut self,
+        personnel: Uuid,
+        patient: Uuid,
+        reason: &str,
+        now: i64,
+    ) -> Result<CareRecord, StoreError> {
+        let by = format!("personnel:{personnel}");
+        self.insert_care(
+            personnel,
+            patient,
+            reason,
+            now,
+            now + EMERGENCY_SECONDS,
+            &by,
+            now,
+            true,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_care(
+        &mut self,
+        personnel: Uuid,
+        patient: Uuid,
+        reason: &str,
+        valid_from: i64,
+        valid_to: i64,
+        created_by: &str,
+        now: i64,
+        self_declared: bool,
+    ) -> Result<CareRecord, StoreError> {
         self.personal = true;
-        if valid_to <= valid_from || valid_to - valid_from > MAX_CARE_SECONDS {
+        let max = if self_declared {
+            EMERGENCY_SECONDS
+        } else {
+            MAX_CARE_SECONDS
+        };
+        if valid_to <= valid_from || valid_to - valid_from > max {
             return Err(StoreError::Invalid(
                 "a care relationship ends after it starts and lasts at most two years",
             ));
@@ -412,10 +488,11 @@ impl OrgTx<'_> {
             valid_from,
             valid_to,
             ended_at: None,
+            self_declared,
         };
         sqlx::query(
-            "INSERT INTO care_relationships (id, personnel_id, patient_id, reason, valid_from, valid_to, created_by, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO care_relationships (id, personnel_id, patient_id, reason, valid_from, valid_to, created_by, created_at, self_declared) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(rec.id.to_string())
         .bind(personnel.to_string())
@@ -425,9 +502,94 @@ impl OrgTx<'_> {
         .bind(valid_to)
         .bind(created_by)
         .bind(now)
+        .bind(i64::from(self_declared))
         .execute(&mut *self.tx)
         .await?;
         Ok(rec)
+    }
+
+    /// Self-declared care relationships no rights review has attested yet, oldest first.
+    pub async fn unattested_self_declared(&mut self) -> Result<Vec<SelfDeclaredFlag>, StoreError> {
+        self.personal = true;
+        sqlx::query(
+            "SELECT id, personnel_id, patient_id, created_at FROM care_relationships \
+             WHERE self_declared = 1 AND attested_at IS NULL ORDER BY created_at, id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SelfDeclaredFlag {
+                id: parse_uuid(r.try_get("id")?)?,
+                personnel_id: parse_uuid(r.try_get("personnel_id")?)?,
+                patient_id: parse_uuid(r.try_get("patient_id")?)?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+    }
+
+    /// Marks self-declared care relationships as attested by a rights review.
+    pub async fn attest_self_declared(&mut self, ids: &[Uuid], now: i64) -> Result<(), StoreError> {
+        self.personal = true;
+        for id in ids {
+            sqlx::query(
+                "UPDATE care_relationships SET attested_at = ? WHERE id = ? AND attested_at IS NULL",
+            )
+            .bind(now)
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The ids of every self-declared care relationship with one patient (for their access log).
+    pub async fn self_declared_care_ids(&mut self, patient: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        self.personal = true;
+        sqlx::query("SELECT id FROM care_relationships WHERE patient_id = ? AND self_declared = 1")
+            .bind(patient.to_string())
+            .fetch_all(&mut *self.tx)
+            .await?
+            .iter()
+            .map(|r| parse_uuid(r.try_get("id")?))
+            .collect()
+    }
+
+    /// The organisation's own minimum assurance levels, by permission (stable names and level
+    /// codes as stored; permissions without a row use the server's defaults).
+    pub async fn assurance_minimums(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query("SELECT permission, level FROM assurance_minimums ORDER BY permission")
+            .fetch_all(&mut *self.tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("permission")?, r.try_get("level")?)))
+            .collect()
+    }
+
+    /// Sets the organisation's minimum assurance level for a permission (PC-AUTHN-3). Only
+    /// `low`, `substantial` and `high` are accepted. A security setting: it commits only with an
+    /// audit entry.
+    pub async fn set_assurance_minimum(
+        &mut self,
+        permission: Permission,
+        level: &str,
+    ) -> Result<(), StoreError> {
+        self.personal = true;
+        if !matches!(level, "low" | "substantial" | "high") {
+            return Err(StoreError::Invalid(
+                "an assurance level is low, substantial or high",
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO assurance_minimums (permission, level) VALUES (?, ?) \
+             ON CONFLICT (permission) DO UPDATE SET level = excluded.level",
+        )
+        .bind(permission.as_str())
+        .bind(level)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     /// Ends a care relationship at `now`.
@@ -448,8 +610,8 @@ impl OrgTx<'_> {
             return Err(StoreError::NotFound("no such live care relationship"));
         }
         let row = sqlx::query(
-            "SELECT id, personnel_id, patient_id, reason, valid_from, valid_to, ended_at \
-             FROM care_relationships WHERE id = ?",
+            "SELECT id, personnel_id, patient_id, reason, valid_from, valid_to, ended_at, \
+             self_declared FROM care_relationships WHERE id = ?",
         )
         .bind(id.to_string())
         .fetch_one(&mut *self.tx)

@@ -73,6 +73,8 @@ pub struct LoginAccount {
     pub user_handle: Uuid,
     /// The failed-login state.
     pub throttle: ThrottleRow,
+    /// When their employment ends or ended (Unix seconds), if set: login is refused from then.
+    pub employment_end: Option<i64>,
 }
 
 /// The stored failed-login state of one account; the rules that read and change it are the
@@ -186,6 +188,36 @@ pub struct SessionRecord {
     pub last_seen_at: OffsetDateTime,
     /// When it ended, if it did.
     pub ended_at: Option<OffsetDateTime>,
+    /// When the person's employment ends or ended (Unix seconds), if set: the session is refused
+    /// from then (PC-ACL-1, guide risk scenario 16).
+    pub employment_end: Option<i64>,
+}
+
+/// A passkey as its owner and administrators see it: never key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyInfo {
+    /// Row id.
+    pub id: Uuid,
+    /// Whose it is.
+    pub personnel_id: Uuid,
+    /// When it was registered.
+    pub created_at: OffsetDateTime,
+    /// When it was last used to log in.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// A security notice for a person (e.g. `passkey-added`), shown in their sessions until they
+/// acknowledge it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Id.
+    pub id: Uuid,
+    /// A code: what happened.
+    pub kind: String,
+    /// The opaque id of what it is about (a passkey's row id).
+    pub entity: Option<String>,
+    /// When.
+    pub at: OffsetDateTime,
 }
 
 fn opt_time(v: Option<String>) -> Result<Option<OffsetDateTime>, StoreError> {
@@ -235,7 +267,7 @@ impl Store {
 }
 
 const SESSION_SELECT: &str = "SELECT s.id, s.personnel_id, p.role, s.method, s.assurance, \
-     s.created_at, s.last_seen_at, s.ended_at FROM sessions s \
+     s.created_at, s.last_seen_at, s.ended_at, p.employment_end FROM sessions s \
      JOIN personnel p ON p.id = s.personnel_id";
 
 fn session_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SessionRecord, StoreError> {
@@ -248,10 +280,33 @@ fn session_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SessionRecord, StoreE
         created_at: parse_time(r.try_get("created_at")?)?,
         last_seen_at: parse_time(r.try_get("last_seen_at")?)?,
         ended_at: opt_time(r.try_get("ended_at")?)?,
+        employment_end: r.try_get("employment_end")?,
     })
 }
 
 impl OrgStore {
+    /// A person's notices not yet acknowledged, oldest first. Codes and opaque ids only (no
+    /// personal data), read on the session's hot path like the session itself.
+    pub async fn open_notices(&self, personnel_id: Uuid) -> Result<Vec<Notice>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, entity, at FROM personnel_notices WHERE personnel_id = ? \
+             AND acknowledged_at IS NULL ORDER BY at, id LIMIT 50",
+        )
+        .bind(personnel_id.to_string())
+        .fetch_all(self.db.sqlite())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Notice {
+                    id: parse_uuid(r.try_get("id")?)?,
+                    kind: r.try_get("kind")?,
+                    entity: r.try_get("entity")?,
+                    at: parse_time(r.try_get("at")?)?,
+                })
+            })
+            .collect()
+    }
+
     /// The session with this secret (ended or not; the caller applies the timeouts). Reads no
     /// personal data, so it needs no transaction or log entry.
     pub async fn session_by_secret(
@@ -330,18 +385,16 @@ impl OrgTx<'_> {
         if let Some(a) = self.login_account(personnel_id).await? {
             return Ok(a);
         }
-        let role = self
-            .personnel_role(personnel_id)
-            .await?
-            .ok_or(StoreError::Invalid("no such person on the staff"))?;
+        if self.personnel_role(personnel_id).await?.is_none() {
+            return Err(StoreError::Invalid("no such person on the staff"));
+        }
         let handle = new_user_handle(self.store.org.id)?;
         self.create_login_account(personnel_id, handle, now).await?;
-        Ok(LoginAccount {
-            personnel_id,
-            role,
-            user_handle: handle,
-            throttle: ThrottleRow::default(),
-        })
+        self.login_account(personnel_id)
+            .await?
+            .ok_or(StoreError::Corrupt(
+                "a login account just created is missing",
+            ))
     }
 
     /// Creates a person's login account with a user handle from [`new_user_handle`] (chosen
@@ -652,6 +705,159 @@ impl OrgTx<'_> {
         Ok(())
     }
 
+    /// When a person's employment ends or ended: `None` if no such person, `Some(None)` if no
+    /// end is set.
+    pub async fn employment_end(
+        &mut self,
+        personnel_id: Uuid,
+    ) -> Result<Option<Option<i64>>, StoreError> {
+        let row = sqlx::query("SELECT employment_end FROM personnel WHERE id = ?")
+            .bind(personnel_id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| Ok(r.try_get("employment_end")?)).transpose()
+    }
+
+    /// Revokes every open (unused, unrevoked) enrolment link for a person; returns how many.
+    pub async fn revoke_open_links(
+        &mut self,
+        personnel_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.personal = true;
+        let r = sqlx::query(
+            "UPDATE enrolment_links SET revoked_at = ? WHERE personnel_id = ? \
+             AND used_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(fmt_time(now)?)
+        .bind(personnel_id.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// A person's passkeys, oldest first (no key material).
+    pub async fn passkeys_of(
+        &mut self,
+        personnel_id: Uuid,
+    ) -> Result<Vec<PasskeyInfo>, StoreError> {
+        self.personal = true;
+        let rows = sqlx::query(
+            "SELECT id, personnel_id, created_at, last_used_at FROM passkeys \
+             WHERE personnel_id = ? ORDER BY created_at, id",
+        )
+        .bind(personnel_id.to_string())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PasskeyInfo {
+                    id: parse_uuid(r.try_get("id")?)?,
+                    personnel_id: parse_uuid(r.try_get("personnel_id")?)?,
+                    created_at: parse_time(r.try_get("created_at")?)?,
+                    last_used_at: opt_time(r.try_get("last_used_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes (deletes) one of a person's passkeys; returns whether there was one. The audit
+    /// entry of the revocation is the record that it existed.
+    pub async fn revoke_passkey(
+        &mut self,
+        personnel_id: Uuid,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
+        self.personal = true;
+        let r = sqlx::query("DELETE FROM passkeys WHERE id = ? AND personnel_id = ?")
+            .bind(id.to_string())
+            .bind(personnel_id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Revokes (deletes) every passkey of a person; returns the ids revoked.
+    pub async fn revoke_all_passkeys(
+        &mut self,
+        personnel_id: Uuid,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let ids: Vec<Uuid> = self
+            .passkeys_of(personnel_id)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        sqlx::query("DELETE FROM passkeys WHERE personnel_id = ?")
+            .bind(personnel_id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(ids)
+    }
+
+    /// Ends every live session of a person except `keep`; returns how many ended.
+    pub async fn end_sessions_of(
+        &mut self,
+        personnel_id: Uuid,
+        keep: Option<Uuid>,
+        reason: &'static str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.personal = true;
+        let r = sqlx::query(
+            "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE personnel_id = ? \
+             AND ended_at IS NULL AND id IS NOT ?",
+        )
+        .bind(fmt_time(now)?)
+        .bind(reason)
+        .bind(personnel_id.to_string())
+        .bind(keep.map(|k| k.to_string()))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Adds a security notice for a person (shown in their sessions until acknowledged).
+    pub async fn add_notice(
+        &mut self,
+        personnel_id: Uuid,
+        kind: &str,
+        entity: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Uuid, StoreError> {
+        self.personal = true;
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO personnel_notices (id, personnel_id, kind, entity, at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(personnel_id.to_string())
+        .bind(kind)
+        .bind(entity)
+        .bind(fmt_time(now)?)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Acknowledges every open notice of a person; returns how many.
+    pub async fn acknowledge_notices(
+        &mut self,
+        personnel_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.personal = true;
+        let r = sqlx::query(
+            "UPDATE personnel_notices SET acknowledged_at = ? WHERE personnel_id = ? \
+             AND acknowledged_at IS NULL",
+        )
+        .bind(fmt_time(now)?)
+        .bind(personnel_id.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Opens a session and returns its secret once.
     pub async fn create_session(
         &mut self,
@@ -663,6 +869,7 @@ impl OrgTx<'_> {
             .personnel_role(s.personnel_id)
             .await?
             .ok_or(StoreError::Invalid("no such person on the staff"))?;
+        let employment_end = self.employment_end(s.personnel_id).await?.flatten();
         let secret = Secret::generate()?;
         let id = Uuid::new_v4();
         let now_s = fmt_time(now)?;
@@ -689,6 +896,7 @@ impl OrgTx<'_> {
                 created_at: now,
                 last_seen_at: now,
                 ended_at: None,
+                employment_end,
             },
             secret,
         ))
@@ -715,7 +923,7 @@ impl OrgTx<'_> {
 }
 
 const ACCOUNT_SELECT: &str = "SELECT a.personnel_id, p.role, a.user_handle, a.failures, \
-     a.window_start, a.locked_until, a.lock_level FROM login_accounts a \
+     a.window_start, a.locked_until, a.lock_level, p.employment_end FROM login_accounts a \
      JOIN personnel p ON p.id = a.personnel_id";
 
 fn account_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<LoginAccount, StoreError> {
@@ -729,6 +937,7 @@ fn account_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<LoginAccount, StoreEr
             locked_until: opt_time(r.try_get("locked_until")?)?,
             lock_level: to_u32(r.try_get("lock_level")?)?,
         },
+        employment_end: r.try_get("employment_end")?,
     })
 }
 

@@ -21,8 +21,8 @@ mod error;
 mod org;
 
 pub use auth::{
-    EnrolmentLink, LinkState, LoginAccount, NewSession, Secret, SessionRecord, StoredPasskey,
-    ThrottleRow,
+    EnrolmentLink, LinkState, LoginAccount, NewSession, Notice, PasskeyInfo, Secret, SessionRecord,
+    StoredPasskey, ThrottleRow,
 };
 pub use control::{ApiToken, Messaging, Organisation};
 pub use crypto::MasterKey;

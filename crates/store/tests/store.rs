@@ -167,7 +167,13 @@ async fn grants_care_relationships_and_the_register() {
     let subject = tx.subject(doc.id).await.unwrap().unwrap();
     assert!(decide(&subject, Permission::PatientRead, None, t).is_ok());
     assert!(decide(&subject, Permission::PatientRead, None, t + 10).is_err());
-    tx.set_employment_end(doc.id, t).await.unwrap();
+    tx.set_employment_end(
+        doc.id,
+        t,
+        time::OffsetDateTime::from_unix_timestamp(t).unwrap(),
+    )
+    .await
+    .unwrap();
     let subject = tx.subject(doc.id).await.unwrap().unwrap();
     assert_eq!(
         decide(&subject, Permission::PatientRead, None, t),

@@ -1,7 +1,20 @@
 //! Managing who may do what (PC-ACL-1, PC-ACL-2): personnel, role grants with time limits, end of
-//! employment, care relationships, emergency access, the rights review, audit search, and the
-//! patient's access log (PC-RIGHTS-1). Every handler authorises with [`crate::access::authorize`]
-//! and appends its audit entry in the same transaction.
+//! employment, care relationships, emergency access, the rights review, audit search, the
+//! organisation's minimum assurance per permission (PC-AUTHN-3), and the patient's access log
+//! (PC-RIGHTS-1). Every handler authorises with [`crate::access::authorize`] and appends its audit
+//! entry in the same transaction.
+//!
+//! **Self-declared care relationships** (finding 3). A care relationship a person creates for
+//! *themselves* is not refused, because a clinician meeting a new patient needs one at once, but
+//! it is treated like emergency access: it lasts at most the emergency maximum
+//! ([`trygg_store::access::EMERGENCY_SECONDS`], four hours) whatever `days` asked for, it is
+//! flagged in the rights review (`self_declared_unattested`) until an attestation covers it, and
+//! the patient's access log shows it (and every access resting on it) as self-declared. A care
+//! relationship created for someone else by a person with `care-manage` is unchanged.
+//!
+//! **End of employment** (finding 1). An end at or before now ends the person's sessions and
+//! revokes their open enrolment links at once; a future end only sets the date, and login,
+//! session lookup and link use are refused from that moment.
 
 use std::collections::HashMap;
 
@@ -194,7 +207,7 @@ pub async fn end_employment(
         None => now.unix_timestamp(),
     };
     let (mut tx, ok) = authorize(&org, &caller, Permission::PersonnelManage, None).await?;
-    tx.set_employment_end(id, at).await?;
+    tx.set_employment_end(id, at, now).await?;
     audit_commit(
         tx,
         &org,
@@ -450,6 +463,9 @@ pub struct ReviewReport {
     /// Emergency accesses not yet reviewed (who, when, which patient; the reason stays with
     /// clinical review). The next attestation marks them reviewed.
     pub emergency_unreviewed: Vec<EmergencyFlag>,
+    /// Care relationships people declared for themselves, not yet attested (finding 3). The next
+    /// attestation covers them.
+    pub self_declared_unattested: Vec<EmergencyFlag>,
 }
 
 /// A recorded review.
@@ -520,6 +536,17 @@ pub async fn rights_review(
             at: ts(e.at),
         })
         .collect();
+    let self_declared_unattested = tx
+        .unattested_self_declared()
+        .await?
+        .into_iter()
+        .map(|c| EmergencyFlag {
+            id: c.id,
+            personnel_id: c.personnel_id,
+            patient_id: c.patient_id,
+            at: ts(c.created_at),
+        })
+        .collect();
     let reviews = tx
         .rights_reviews()
         .await?
@@ -546,6 +573,7 @@ pub async fn rights_review(
         people,
         reviews,
         emergency_unreviewed,
+        self_declared_unattested,
     }))
 }
 
@@ -591,6 +619,14 @@ pub async fn attest_review(
         now.unix_timestamp(),
     )
     .await?;
+    let declared: Vec<Uuid> = tx
+        .unattested_self_declared()
+        .await?
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    tx.attest_self_declared(&declared, now.unix_timestamp())
+        .await?;
     audit_commit(
         tx,
         &org,
@@ -640,6 +676,8 @@ pub struct CareOut {
     pub valid_to: String,
     /// Ended early.
     pub ended_at: Option<String>,
+    /// Declared by the person for themselves: short, flagged for review, shown to the patient.
+    pub self_declared: bool,
 }
 
 fn care_out(c: trygg_store::access::CareRecord) -> CareOut {
@@ -651,6 +689,7 @@ fn care_out(c: trygg_store::access::CareRecord) -> CareOut {
         valid_from: ts(c.valid_from),
         valid_to: ts(c.valid_to),
         ended_at: c.ended_at.map(ts),
+        self_declared: c.self_declared,
     }
 }
 
@@ -674,8 +713,13 @@ pub async fn create_care(
     let (mut tx, ok) = authorize(&org, &caller, Permission::CareManage, None).await?;
     let now = OffsetDateTime::now_utc();
     let t = now.unix_timestamp();
-    let c = tx
-        .create_care_relationship(
+    // Finding 3: a care relationship for oneself is treated like emergency access.
+    let own = input.personnel_id == caller.personnel_id;
+    let c = if own {
+        tx.self_declare_care_relationship(input.personnel_id, input.patient_id, &reason, t)
+            .await?
+    } else {
+        tx.create_care_relationship(
             input.personnel_id,
             input.patient_id,
             &reason,
@@ -684,14 +728,25 @@ pub async fn create_care(
             &ok.actor.id,
             t,
         )
-        .await?;
+        .await?
+    };
+    if own {
+        tracing::warn!(
+            event = "self-declared-care",
+            "self-declared care relationship; flagged for review"
+        );
+    }
     audit_commit(
         tx,
         &org,
         &ok.actor,
         did(
             Category::Authorisation,
-            "care.create",
+            if own {
+                "care.self-declare"
+            } else {
+                "care.create"
+            },
             Action::Create,
             ("CareTeam", Some(c.id.to_string())),
             Some(c.patient_id),
@@ -813,6 +868,8 @@ pub struct AccessLogLine {
     pub basis: String,
     /// Whether this was emergency access (always shown to the patient).
     pub emergency: bool,
+    /// Whether it rests on a care relationship the person declared for themselves (finding 3).
+    pub self_declared: bool,
 }
 
 fn describe(lang: Lang, operation: &str) -> String {
@@ -836,6 +893,16 @@ fn describe(lang: Lang, operation: &str) -> String {
             "Fikk tjenstlig behov for opplysningene dine",
             "Fekk tenestleg behov for opplysningane dine",
             "Was given a care relationship with you",
+        ),
+        "patient.create-conflict" => (
+            "Prøvde å registrere deg på nytt (du var registrert fra før)",
+            "Prøvde å registrere deg på nytt (du var registrert frå før)",
+            "Tried to register you again (you were registered already)",
+        ),
+        "care.self-declare" => (
+            "Erklærte selv tjenstlig behov for opplysningene dine",
+            "Erklærte sjølv tenestleg behov for opplysningane dine",
+            "Declared a care relationship with you themselves",
         ),
         "care.end" => (
             "Tjenstlig behov ble avsluttet",
@@ -909,6 +976,12 @@ pub async fn access_log(
     if !tx.patient_exists(patient).await? {
         return Err(ApiError::not_found("TR-P404", "no such patient"));
     }
+    let declared: Vec<String> = tx
+        .self_declared_care_ids(patient)
+        .await?
+        .iter()
+        .map(Uuid::to_string)
+        .collect();
     let names: HashMap<String, String> = tx
         .list_personnel()
         .await?
@@ -952,6 +1025,8 @@ pub async fn access_log(
                 what: describe(lang, e.operation.as_str()),
                 basis: describe_basis(lang, &e.basis),
                 emergency: matches!(e.basis, Basis::Emergency { .. }),
+                self_declared: e.operation.as_str() == "care.self-declare"
+                    || matches!(&e.basis, Basis::CareRelationship { id } if declared.iter().any(|d| d == id.as_str())),
             }
         })
         .collect();
@@ -1045,4 +1120,54 @@ pub async fn audit_search(
         })
         .collect();
     Ok(ApiJson(lines))
+}
+
+/// One permission's minimum login assurance in this organisation.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AssuranceOut {
+    /// The permission's stable name.
+    pub permission: String,
+    /// The minimum level: `low`, `substantial` or `high`.
+    pub level: String,
+    /// Whether it is the built-in default (else the organisation's own setting).
+    pub default: bool,
+}
+
+/// The minimum login assurance of every permission (PC-AUTHN-3). Set with
+/// `trygg org assurance --org <org> --permission <p> --level <level>`.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/assurance", params(("org" = String, Path)),
+    responses((status = 200, body = [AssuranceOut]), (status = 403, body = crate::error::Problem)))]
+pub async fn assurance_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<ApiJson<Vec<AssuranceOut>>, ApiError> {
+    let org = org_for(&state, &caller, &org).await?;
+    let (mut tx, ok) = authorize(&org, &caller, Permission::GrantsManage, None).await?;
+    let table = crate::access::assurance_table(&mut tx).await?;
+    audit_commit(
+        tx,
+        &org,
+        &ok.actor,
+        did(
+            Category::Administration,
+            "assurance.read",
+            Action::Read,
+            ("setting", None),
+            None,
+            ok.basis,
+        ),
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    Ok(ApiJson(
+        table
+            .into_iter()
+            .map(|(p, a)| AssuranceOut {
+                permission: p.as_str().to_owned(),
+                level: crate::auth::session::assurance_code(a).to_owned(),
+                default: a == crate::access::default_min_assurance(p),
+            })
+            .collect(),
+    ))
 }

@@ -38,13 +38,17 @@ use crate::app::AppState;
         access::emergency_access,
         access::access_log,
         access::audit_search,
+        access::assurance_settings,
+        crate::auth::passkeys::list_person,
+        crate::auth::passkeys::revoke_person,
         guard::screen,
     ),
     components(schemas(crate::error::Problem, orgs::OrgOut, orgs::OrgIn, patients::PatientIn, patients::PatientOut,
         access::PersonnelOut, access::PersonnelIn, access::EmploymentEndIn, access::GrantOut, access::GrantIn,
         access::RevokeIn, access::ReviewReport, access::ReviewPerson, access::ReviewOut, access::EmergencyFlag, access::ReviewIn,
         access::CareIn, access::CareOut, access::EmergencyIn, access::EmergencyOut, access::AccessLogLine,
-        access::AuditLine, guard::ScreenIn, guard::ScreenOut)),
+        access::AuditLine, access::AssuranceOut, crate::auth::passkeys::PasskeyOut,
+        crate::auth::passkeys::RevokedOut, guard::ScreenIn, guard::ScreenOut)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -96,6 +100,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/orgs/{org}/personnel/{id}/grants",
             get(access::list_grants),
+        )
+        .route(
+            "/api/v1/orgs/{org}/personnel/{id}/passkeys",
+            get(crate::auth::passkeys::list_person),
+        )
+        .route(
+            "/api/v1/orgs/{org}/personnel/{id}/passkeys/revoke",
+            post(crate::auth::passkeys::revoke_person),
+        )
+        .route(
+            "/api/v1/orgs/{org}/assurance",
+            get(access::assurance_settings),
         )
         .route("/api/v1/orgs/{org}/grants", post(access::create_grant))
         .route(

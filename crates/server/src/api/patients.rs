@@ -1,5 +1,10 @@
 //! Patients of one organisation. The national identity number is checked (both control digits)
 //! before anything is stored, and is returned only redacted.
+//!
+//! Registering a national identity number that is registered already answers 409, and since the
+//! answer reveals that the person is a patient here, the probe is itself an access: it appends a
+//! `patient.create-conflict` entry (outcome rejected, naming the existing patient) in the same
+//! transaction before answering (finding 7, PC-VENDOR-3).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -101,6 +106,20 @@ pub async fn create_patient(
     };
     let now = time::OffsetDateTime::now_utc();
     let (mut tx, ok) = authorize(&org, &caller, Permission::PatientWrite, None).await?;
+    if let Some(existing) = tx.patient_by_national_id(&new.national_id).await? {
+        let mut d = did(
+            "patient.create-conflict",
+            Action::Create,
+            existing.id,
+            ok.basis,
+        );
+        d.outcome = Outcome::Rejected;
+        audit_commit(tx, &org, &ok.actor, d, now).await?;
+        return Err(trygg_store::StoreError::Conflict(
+            "a patient with that national identity number exists",
+        )
+        .into());
+    }
     let p = tx.create_patient(&new, now).await?;
     audit_commit(
         tx,

@@ -2,8 +2,15 @@
 //! authorised role, single use, short-lived, logged).
 //!
 //! # Rules
-//! - An **administrator** issues a link for one existing person on the staff
-//!   (`POST /api/v1/auth/enrolment-links`). Anyone else is refused with a security event.
+//! - A person holding `credentials-manage` (administrators), in force now, employed, at the
+//!   organisation's minimum assurance for it (by default *substantial*, so never the demo's
+//!   developer login), issues a link for one existing, still employed person on the staff
+//!   (`POST /api/v1/auth/enrolment-links`). The decision is [`crate::access::authorize`]'s, like
+//!   every personnel action; a refusal is a security event (finding 1).
+//! - A link reaches no account silently (finding 2): a person who has any passkey gets no link
+//!   from the API (409 `TR-P702`); an administrator first revokes their passkeys
+//!   (`POST /api/v1/orgs/{org}/personnel/{id}/passkeys/revoke`, logged, which also ends their
+//!   sessions). Every passkey added leaves a notice in the person's sessions.
 //! - The **first administrator** of an organisation gets a link printed by `trygg serve` and
 //!   `trygg demo` at start, for as long as no administrator of the organisation has a passkey: for
 //!   the oldest administrator without one, or, when the organisation has none, a link that
@@ -16,14 +23,13 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
-use trygg_audit::{Action, Category, Outcome, SecurityKind};
+use trygg_audit::{Action, Category, Outcome};
 use trygg_core::BuiltinRole;
 use trygg_store::{OrgStore, Organisation, Secret, Store};
 use uuid::Uuid;
 
 use super::audit::{build, AuthEvent, Who};
 use super::origin::{expected_origin, site_origin};
-use super::session::log_event;
 use super::Principal;
 use crate::app::{ApiJson, AppState};
 use crate::config::Config;
@@ -186,7 +192,87 @@ pub struct LinkOut {
     pub expires_at: OffsetDateTime,
 }
 
-/// `POST /api/v1/auth/enrolment-links`: an administrator issues a link for a person.
+/// Why a link cannot be issued for a person through the API.
+fn refuse_target(
+    exists: bool,
+    employment_end: Option<i64>,
+    passkeys: u64,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    if !exists {
+        return Err(ApiError::not_found(
+            "TR-L012",
+            "no such person on the staff",
+        ));
+    }
+    if employment_end.is_some_and(|end| end <= now.unix_timestamp()) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "TR-P703",
+            "Conflict",
+            "this person's employment has ended",
+        ));
+    }
+    if passkeys > 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "TR-P702",
+            "Conflict",
+            "this person has a passkey already; revoke their passkeys first",
+        ));
+    }
+    Ok(())
+}
+
+/// Issues a link for `target` as `caller` at `now`: authorised with `credentials-manage`
+/// (live grant, employment, assurance), refused for a person who has a passkey or whose
+/// employment has ended, issued and logged in the authorising transaction. A plain function of
+/// (caller, input, now).
+pub async fn issue_for(
+    org: &OrgStore,
+    caller: &crate::access::Caller,
+    target: Uuid,
+    ttl: time::Duration,
+    now: OffsetDateTime,
+) -> Result<(trygg_store::EnrolmentLink, Secret), ApiError> {
+    let (mut tx, ok) = crate::access::authorize_at(
+        org,
+        caller,
+        trygg_core::access::Permission::CredentialsManage,
+        None,
+        now,
+    )
+    .await?;
+    let end = tx.employment_end(target).await?;
+    let passkeys = match end {
+        Some(_) => tx.passkey_count(target).await?,
+        None => 0,
+    };
+    refuse_target(end.is_some(), end.flatten(), passkeys, now)?;
+    let (link, secret) = tx
+        .issue_enrolment_link(Some(target), &ok.actor.id, now, ttl)
+        .await?;
+    crate::access::audit_commit(
+        tx,
+        org,
+        &ok.actor,
+        crate::audit_events::Did {
+            category: Category::Authorisation,
+            operation: "enrolment-link.issue",
+            action: Action::Create,
+            outcome: Outcome::Success,
+            entity: ("Practitioner", Some(target.to_string())),
+            patient: None,
+            basis: ok.basis,
+        },
+        now,
+    )
+    .await?;
+    Ok((link, secret))
+}
+
+/// `POST /api/v1/auth/enrolment-links`: a person with `credentials-manage` issues a link for a
+/// person without a passkey.
 pub async fn issue_link(
     State(state): State<AppState>,
     p: Principal,
@@ -194,45 +280,11 @@ pub async fn issue_link(
     ApiJson(input): ApiJson<LinkIn>,
 ) -> Result<(StatusCode, ApiJson<LinkOut>), ApiError> {
     let now = OffsetDateTime::now_utc();
-    // ACCESS: replace with grants (issuing credentials is an administrator's permission).
-    if p.role != BuiltinRole::OrgAdmin {
-        let mut e = AuthEvent::security(
-            SecurityKind::AccessDenied,
-            "enrolment-link.issue",
-            Outcome::Denied,
-            None,
-        );
-        e.entity = ("Practitioner", Some(input.personnel_id.to_string()));
-        log_event(
-            &p.org_store,
-            &p.org,
-            Who::Person(p.personnel_id, p.role),
-            e,
-            now,
-        )
-        .await?;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "TR-L011",
-            "Forbidden",
-            "only an administrator can issue enrolment links",
-        ));
-    }
-    let mut tx = p.org_store.begin().await?;
-    let exists = tx.personnel_role(input.personnel_id).await?.is_some();
-    drop(tx);
-    if !exists {
-        return Err(ApiError::not_found(
-            "TR-L012",
-            "no such person on the staff",
-        ));
-    }
-    let (link, secret) = issue(
+    let caller = crate::access::Caller::from(&p);
+    let (link, secret) = issue_for(
         &p.org_store,
-        Some(input.personnel_id),
-        Who::Person(p.personnel_id, p.role),
-        &format!("personnel:{}", p.personnel_id),
-        Some(&p),
+        &caller,
+        input.personnel_id,
         link_ttl(&state.config),
         now,
     )

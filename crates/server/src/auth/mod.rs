@@ -54,6 +54,7 @@ pub mod enrol;
 pub mod lockout;
 pub mod origin;
 pub mod pages;
+pub mod passkeys;
 pub mod session;
 pub mod webauthn;
 
@@ -95,6 +96,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/auth/logout", post(session::logout))
         .route("/api/v1/auth/enrolment-links", post(enrol::issue_link))
+        .route("/api/v1/auth/passkeys", get(passkeys::list_own))
+        .route(
+            "/api/v1/auth/passkeys/{id}",
+            axum::routing::delete(passkeys::revoke_own),
+        )
+        .route(
+            "/api/v1/auth/notices/acknowledge",
+            post(passkeys::acknowledge_notices),
+        )
         .layer(Extension(runtime))
 }
 

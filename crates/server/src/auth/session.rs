@@ -95,7 +95,8 @@ pub fn assurance_code(a: Assurance) -> &'static str {
     }
 }
 
-fn parse_assurance(s: &str) -> Option<Assurance> {
+/// Parses a stable assurance code.
+pub fn parse_assurance(s: &str) -> Option<Assurance> {
     [Assurance::Low, Assurance::Substantial, Assurance::High]
         .into_iter()
         .find(|a| assurance_code(*a) == s)
@@ -250,6 +251,8 @@ pub enum Expiry {
     Absolute,
     /// Ended already (logout or an earlier expiry).
     Ended,
+    /// The person's employment has ended (finding 1).
+    EmploymentEnded,
 }
 
 /// Applies the timeouts to a session record at `now`.
@@ -261,6 +264,12 @@ pub fn check_times(
     let secs = |s: u64| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
     if rec.ended_at.is_some() {
         return Err(Expiry::Ended);
+    }
+    if rec
+        .employment_end
+        .is_some_and(|end| end <= now.unix_timestamp())
+    {
+        return Err(Expiry::EmploymentEnded);
     }
     if now - rec.created_at >= secs(config.session_absolute_timeout_secs) {
         return Err(Expiry::Absolute);
@@ -302,6 +311,7 @@ pub async fn current(
         let reason = match why {
             Expiry::Idle => Some("idle"),
             Expiry::Absolute => Some("absolute"),
+            Expiry::EmploymentEnded => Some("employment-ended"),
             Expiry::Ended => None,
         };
         if let Some(reason) = reason {
@@ -502,11 +512,51 @@ pub struct SessionOut {
     pub authenticated_at: OffsetDateTime,
     /// The CSRF token to send as `X-CSRF-Token`.
     pub csrf_token: String,
+    /// Security notices not yet acknowledged (e.g. a passkey was added), oldest first;
+    /// acknowledge with `POST /api/v1/auth/notices/acknowledge`.
+    pub notices: Vec<NoticeOut>,
 }
 
-/// `GET /api/v1/auth/session`: who is logged in, how, and the CSRF token.
-pub async fn session_info(p: Principal) -> ApiJson<SessionOut> {
-    ApiJson(SessionOut {
+/// A security notice, as the person sees it.
+#[derive(Debug, serde::Serialize)]
+pub struct NoticeOut {
+    /// What happened: a code (`passkey-added`).
+    pub kind: String,
+    /// A sentence for the person.
+    pub text: String,
+    /// The opaque id of what it is about (the passkey).
+    pub entity: Option<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// The notice sentence for a kind.
+fn notice_text(kind: &str, at: OffsetDateTime) -> String {
+    let when = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    match kind {
+        "passkey-added" => format!("a passkey was added on {when}"),
+        other => format!("{other} on {when}"),
+    }
+}
+
+/// `GET /api/v1/auth/session`: who is logged in, how, the CSRF token, and open notices.
+pub async fn session_info(p: Principal) -> Result<ApiJson<SessionOut>, ApiError> {
+    let notices = p
+        .org_store
+        .open_notices(p.personnel_id)
+        .await?
+        .into_iter()
+        .map(|n| NoticeOut {
+            text: notice_text(&n.kind, n.at),
+            kind: n.kind,
+            entity: n.entity,
+            at: n.at,
+        })
+        .collect();
+    Ok(ApiJson(SessionOut {
         org: p.org.to_string(),
         personnel_id: p.personnel_id,
         role: p.role.as_str(),
@@ -514,7 +564,8 @@ pub async fn session_info(p: Principal) -> ApiJson<SessionOut> {
         assurance: assurance_code(p.assurance),
         authenticated_at: p.authenticated_at,
         csrf_token: p.csrf.clone(),
-    })
+        notices,
+    }))
 }
 
 /// `POST /api/v1/auth/logout` (and `DELETE /api/v1/auth/session`): ends the session.
@@ -605,6 +656,7 @@ mod tests {
             created_at: t,
             last_seen_at: t,
             ended_at: None,
+            employment_end: None,
         };
         let s = time::Duration::seconds;
         assert_eq!(check_times(&rec, &c, t + s(59)), Ok(()));
@@ -612,6 +664,17 @@ mod tests {
         rec.last_seen_at = t + s(590);
         assert_eq!(check_times(&rec, &c, t + s(599)), Ok(()));
         assert_eq!(check_times(&rec, &c, t + s(600)), Err(Expiry::Absolute));
+        rec.employment_end = Some((t + s(595)).unix_timestamp());
+        assert_eq!(
+            check_times(&rec, &c, t + s(594)),
+            Ok(()),
+            "a future end ends nothing"
+        );
+        assert_eq!(
+            check_times(&rec, &c, t + s(595)),
+            Err(Expiry::EmploymentEnded),
+            "finding 1: refused at the end of employment"
+        );
         rec.ended_at = Some(t);
         assert_eq!(check_times(&rec, &c, t), Err(Expiry::Ended));
     }

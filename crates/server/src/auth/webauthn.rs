@@ -17,7 +17,11 @@
 //!   an organisation that cannot be identified is logged as a `security` log line (there is no
 //!   organisation log to write it to).
 //! - A passkey registered through a link is bound to the link's person, and to no one else's
-//!   account: a credential id seen before is refused.
+//!   account: a credential id seen before is refused. Registering it leaves a `passkey-added`
+//!   notice that the person's sessions show until acknowledged (finding 2).
+//! - **End of employment** (finding 1): a passkey login, and opening or using a link, are refused
+//!   when the person's employment end is at or before now (a security event, `TR-P703`), even if
+//!   the link itself has not expired.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -368,6 +372,13 @@ async fn finish_login(
         return Err(login_failed());
     };
     let who = Who::Person(account.personnel_id, account.role);
+    if employment_ended(account.employment_end, now) {
+        drop(tx);
+        let mut e = AuthEvent::security(SecurityKind::AccessDenied, "login", Outcome::Denied, ip.0);
+        e.entity = ("Practitioner", Some(account.personnel_id.to_string()));
+        log_event(&h, &slug, who, e, now).await?;
+        return Err(employment_over());
+    }
     if let Gate::Locked(until) = lockout::gate(&account.throttle, now) {
         drop(tx);
         log_event(
@@ -450,6 +461,20 @@ async fn finish_login(
     Ok((slug, secret))
 }
 
+/// Whether an employment end (Unix seconds) is at or before `now` (finding 1).
+pub fn employment_ended(end: Option<i64>, now: OffsetDateTime) -> bool {
+    end.is_some_and(|e| e <= now.unix_timestamp())
+}
+
+fn employment_over() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "TR-P703",
+        "Forbidden",
+        "this person's employment has ended",
+    )
+}
+
 /// An enrolment token as it appears in the link: `<org-slug>.<secret>`.
 pub fn parse_link_token(token: &str) -> Option<(OrgSlug, Secret)> {
     let (org, secret) = token.split_once('.')?;
@@ -504,7 +529,22 @@ pub async fn resolve_link(
     let h = state.store.org(&org).await?;
     let mut tx = h.begin().await?;
     let link = tx.enrolment_link(&secret).await?;
+    let ended = match link.as_ref().and_then(|l| l.personnel_id) {
+        Some(p) => employment_ended(tx.employment_end(p).await?.flatten(), now),
+        None => false,
+    };
     drop(tx);
+    if let (Some(l), true) = (&link, ended) {
+        let mut e = AuthEvent::security(
+            SecurityKind::AccessDenied,
+            "enrolment-link.use",
+            Outcome::Denied,
+            ip.0,
+        );
+        e.entity = ("enrolment-link", Some(l.id.to_string()));
+        log_event(&h, &slug, Who::Unknown, e, now).await?;
+        return Err(employment_over());
+    }
     match link {
         Some(l) if l.state(now) == LinkState::Valid => Ok((h, slug, l)),
         other => {
@@ -745,6 +785,14 @@ async fn finish_enrol(
     let passkey_id = tx
         .add_passkey(personnel_id, passkey.cred_id().as_slice(), &json, now)
         .await?;
+    // The person's live sessions (and this new one) show it until acknowledged (finding 2).
+    tx.add_notice(
+        personnel_id,
+        "passkey-added",
+        Some(&passkey_id.to_string()),
+        now,
+    )
+    .await?;
     let who = Who::Person(personnel_id, role);
     tx.audit(&build(
         &slug,

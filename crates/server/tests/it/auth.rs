@@ -115,6 +115,25 @@ impl Server {
         cookie_of(&r)
     }
 
+    /// A session as a passkey login opens it (substantial); returns the `Cookie` header value.
+    async fn passkey_session(&self, org: &str, role: BuiltinRole) -> String {
+        let pid = self.person(org, role).await;
+        let h = self.org(org).await;
+        let mut tx = h.begin().await.unwrap();
+        let (_, secret) = trygg_server::auth::session::open_session(
+            &mut tx,
+            &OrgSlug::parse(org).unwrap(),
+            pid,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        format!("trygg_session={org}.{}", secret.expose())
+    }
+
     async fn session(&self, cookie: &str) -> reqwest::Response {
         self.req(reqwest::Method::GET, "/api/v1/auth/session")
             .header("cookie", cookie)
@@ -438,11 +457,27 @@ async fn enrolment_links_are_issued_by_admins_single_use_and_expire() {
         .send()
         .await
         .unwrap();
-    assert_problem(r, 403, "TR-L011").await;
+    assert_problem(r, 403, "TR-Z403").await;
     assert_eq!(s.security_events(ORG, SecurityKind::AccessDenied).await, 1);
 
-    // An administrator may.
+    // An administrator through the developer login (low) may not (finding 1): the credential
+    // path needs substantial, and the answer says so.
     let cookie = s.dev_login(ORG, BuiltinRole::OrgAdmin).await;
+    let info: serde_json::Value = s.session(&cookie).await.json().await.unwrap();
+    let r = s
+        .same(reqwest::Method::POST, "/api/v1/auth/enrolment-links")
+        .header("cookie", &cookie)
+        .header("x-csrf-token", info["csrf_token"].as_str().unwrap())
+        .json(&serde_json::json!({"personnel_id": doctor}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(r, 403, "TR-P701").await;
+    assert_eq!(body["required_assurance"], "substantial");
+    assert_eq!(s.security_events(ORG, SecurityKind::AccessDenied).await, 2);
+
+    // An administrator with a passkey login may.
+    let cookie = s.passkey_session(ORG, BuiltinRole::OrgAdmin).await;
     let info: serde_json::Value = s.session(&cookie).await.json().await.unwrap();
     let issue = |pid: Uuid| {
         s.same(reqwest::Method::POST, "/api/v1/auth/enrolment-links")

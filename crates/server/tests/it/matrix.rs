@@ -225,7 +225,8 @@ impl World {
         let mut path = row
             .path
             .replace("{org}", ORG)
-            .replace("{patient}", &self.patient.to_string());
+            .replace("{patient}", &self.patient.to_string())
+            .replace("{passkey}", &Uuid::new_v4().to_string());
         if path.contains("{person}") {
             // Ending employment uses a person up: a fresh one each time.
             let person = if path.ends_with("employment-end") {
@@ -304,6 +305,7 @@ impl World {
                 "personnel_id": self.target, "patient_id": self.patient, "reason": "fastlege", "days": 30
             })),
             ("POST", "/api/v1/orgs/{}/care-relationships/{}/end") => None,
+            ("POST", "/api/v1/orgs/{}/personnel/{}/passkeys/revoke") => None,
             ("POST", "/api/v1/guard/screen") => Some(json!({"channel": "sms", "text": "Hei"})),
             ("POST", "/api/v1/auth/enrolment-links") => Some(json!({"personnel_id": self.target})),
             ("POST", p) if p.starts_with("/api/v1/auth/") => Some(json!({})),
@@ -425,12 +427,15 @@ async fn every_endpoint_as_every_caller_matches_the_matrix() {
         failures.len(),
         failures.join("\n")
     );
-    // Each cross-organisation attempt is a security event in the asked organisation's log.
+    // Cross-organisation attempts are security events in the asked organisation's log,
+    // aggregated per (caller, asked organisation) and minute (finding 7): the first attempt is
+    // written at once, the rest are counted into the next entry.
     let after = cross_org_events(&w.s).await;
-    assert_eq!(
-        after - before,
-        other_org_scoped,
-        "one cross-organisation event per attempt"
+    assert!(other_org_scoped > 1);
+    assert!(
+        (1..=2).contains(&(after - before)),
+        "aggregated cross-organisation entries: {}",
+        after - before
     );
 }
 
@@ -557,7 +562,8 @@ async fn need_to_know_and_revocation_take_effect_at_once() {
             .status()
             .as_u16();
     assert!(matches!(status, 401 | 403), "{status}");
-    // The admin sees the denials in the audit search, as security events.
+    // The admin sees the denial in the audit search, as a security event (the leaver's fresh
+    // session is refused at session lookup now, before any access decision: finding 1).
     let r =
         w.s.send(
             Some(&admin),
@@ -572,7 +578,7 @@ async fn need_to_know_and_revocation_take_effect_at_once() {
             .iter()
             .filter(|l| l["operation"] == "access.denied")
             .count()
-            >= 2,
+            >= 1,
         "{lines:?}"
     );
     // And the rights review shows the doctor with no permissions now.
