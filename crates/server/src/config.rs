@@ -102,6 +102,34 @@ pub const SETTINGS: &[Setting] = &[
         recommended: Some("30"),
     },
     Setting {
+        key: "header_read_timeout_secs",
+        doc: "Time a client has to send a request's headers (and a TLS handshake to finish); a slower client is disconnected.",
+        default: "10",
+        secret: false,
+        recommended: Some("10"),
+    },
+    Setting {
+        key: "idle_timeout_secs",
+        doc: "A connection on which nothing is read or written for this long is closed (keep-alive included). At least request_timeout_secs.",
+        default: "60",
+        secret: false,
+        recommended: Some("60"),
+    },
+    Setting {
+        key: "max_connections",
+        doc: "Most open client connections at once; a connection beyond it is closed at once.",
+        default: "1024",
+        secret: false,
+        recommended: Some("1024, below the process's file limit"),
+    },
+    Setting {
+        key: "trusted_proxies",
+        doc: "Addresses or CIDR blocks of reverse proxies whose Forwarded / X-Forwarded-For header names the client (comma-separated in the environment). Empty: the TCP peer is the client.",
+        default: "",
+        secret: false,
+        recommended: Some("the TLS proxy's address, if there is one"),
+    },
+    Setting {
         key: "session_idle_timeout_secs",
         doc: "A personnel session ends after this many seconds without a request.",
         default: "1800",
@@ -172,6 +200,14 @@ pub struct Config {
     /// See [`SETTINGS`].
     pub request_timeout_secs: u64,
     /// See [`SETTINGS`].
+    pub header_read_timeout_secs: u64,
+    /// See [`SETTINGS`].
+    pub idle_timeout_secs: u64,
+    /// See [`SETTINGS`].
+    pub max_connections: usize,
+    /// See [`SETTINGS`].
+    pub trusted_proxies: Vec<crate::client_addr::IpNet>,
+    /// See [`SETTINGS`].
     pub session_idle_timeout_secs: u64,
     /// See [`SETTINGS`].
     pub session_absolute_timeout_secs: u64,
@@ -203,6 +239,10 @@ impl std::fmt::Debug for Config {
             .field("guard_terms_file", &self.guard_terms_file)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("session_idle_timeout_secs", &self.session_idle_timeout_secs)
             .field(
                 "session_absolute_timeout_secs",
@@ -241,6 +281,10 @@ impl Default for Config {
             guard_terms_file: None,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            trusted_proxies: Vec::new(),
             session_idle_timeout_secs: 1800,
             session_absolute_timeout_secs: 43200,
             login_max_failures: 5,
@@ -351,6 +395,18 @@ impl Config {
                 "request_timeout_secs must be at least 1".into(),
             ));
         }
+        if self.header_read_timeout_secs == 0 || self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "header_read_timeout_secs and max_connections must be at least 1".into(),
+            ));
+        }
+        if self.idle_timeout_secs < self.request_timeout_secs {
+            return Err(ConfigError::Invalid(
+                "idle_timeout_secs must be at least request_timeout_secs, or slow requests would \
+                 lose their connection before their answer"
+                    .into(),
+            ));
+        }
         if self.session_idle_timeout_secs == 0
             || self.session_absolute_timeout_secs < self.session_idle_timeout_secs
         {
@@ -421,6 +477,15 @@ impl Config {
             "guard_terms_file" => opt(&self.guard_terms_file),
             "body_limit_bytes" => self.body_limit_bytes.to_string(),
             "request_timeout_secs" => self.request_timeout_secs.to_string(),
+            "header_read_timeout_secs" => self.header_read_timeout_secs.to_string(),
+            "idle_timeout_secs" => self.idle_timeout_secs.to_string(),
+            "max_connections" => self.max_connections.to_string(),
+            "trusted_proxies" => self
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
             "session_idle_timeout_secs" => self.session_idle_timeout_secs.to_string(),
             "session_absolute_timeout_secs" => self.session_absolute_timeout_secs.to_string(),
             "login_max_failures" => self.login_max_failures.to_string(),
@@ -437,6 +502,9 @@ fn env_value(key: &str, value: &str) -> toml::Value {
     match key {
         "body_limit_bytes"
         | "request_timeout_secs"
+        | "header_read_timeout_secs"
+        | "idle_timeout_secs"
+        | "max_connections"
         | "session_idle_timeout_secs"
         | "session_absolute_timeout_secs"
         | "login_max_failures"
@@ -446,6 +514,14 @@ fn env_value(key: &str, value: &str) -> toml::Value {
             .parse::<i64>()
             .map(toml::Value::Integer)
             .unwrap_or_else(|_| toml::Value::String(value.to_owned())),
+        "trusted_proxies" => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| toml::Value::String(v.to_owned()))
+                .collect(),
+        ),
         _ => toml::Value::String(value.to_owned()),
     }
 }
@@ -521,6 +597,29 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("loopback"), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_environment_as_a_list() {
+        let c = Config::load(
+            None,
+            env(&[("TRYGG_TRUSTED_PROXIES", "10.0.0.1, 192.0.2.0/24,2001:db8::/32")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert_eq!(
+            c.display_value("trusted_proxies"),
+            "10.0.0.1/32,192.0.2.0/24,2001:db8::/32"
+        );
+        let e = Config::load(
+            None,
+            env(&[("TRYGG_TRUSTED_PROXIES", "10.0.0.1/33")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("10.0.0.1/33"), "{e}");
     }
 
     #[test]

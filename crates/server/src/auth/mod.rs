@@ -100,9 +100,27 @@ pub fn routes() -> Router<AppState> {
 
 /// The client's address, if the server was started with connection info
 /// (`into_make_service_with_connect_info::<SocketAddr>()`); `None` otherwise, and then only the
-/// per-account limits apply.
-#[derive(Debug, Clone, Copy)]
+/// per-account limits apply. Behind a proxy listed in `trusted_proxies` it is the address the
+/// proxy names in `Forwarded` / `X-Forwarded-For` ([`crate::client_addr`], review finding 5);
+/// the router's layer resolves it once per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub Option<IpAddr>);
+
+impl ClientIp {
+    /// The address resolved for this request (or the TCP peer, if the router's layer did not
+    /// run).
+    pub fn of(parts: &axum::http::request::Parts) -> Self {
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            return *ip;
+        }
+        Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        )
+    }
+}
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
@@ -111,11 +129,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        Ok(Self::of(parts))
     }
 }

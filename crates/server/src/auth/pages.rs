@@ -181,7 +181,8 @@ pub async fn enrol_page(
     }
     let shell = Shell::new(lang, &path);
     let now = OffsetDateTime::now_utc();
-    if let Some(secs) = rt.addresses.gate(ip.0, now).retry_after_secs(now) {
+    let budget = super::lockout::Budget::address(&state.config);
+    if let Some(secs) = rt.addresses.gate(ip.0, budget, now).retry_after_secs(now) {
         return super::webauthn::error_response(super::webauthn::locked(secs));
     }
     match resolve_link(&state, &rt, &token, ip, now).await {

@@ -10,8 +10,10 @@
 //!   [`CEREMONY_TTL`]; `finish` takes it out, so each challenge is answered once. The state is
 //!   bound to the origin it started under.
 //! - `start` and `finish` are refused unless same-origin (login CSRF) and unless the client's
-//!   address is unlocked; `finish` of a login also checks the account's lock before it verifies
-//!   anything ([`super::lockout`]).
+//!   address has failure budget left (a throttle, never a lock); `finish` of a login also checks
+//!   the account's lock before it verifies anything ([`super::lockout`]). Only an assertion that
+//!   does not verify counts against an account; bogus links, unknown ceremonies and passkeys of
+//!   no known account spend only the address's budget (review finding 5).
 //! - A failed login is a `security` / `failed-login` event in the organisation's log with the
 //!   client address; a refused attempt against a locked account a `rate-limited` one; a login to
 //!   an organisation that cannot be identified is logged as a `security` log line (there is no
@@ -37,7 +39,7 @@ use webauthn_rs::prelude::{
 };
 
 use super::audit::{build, AuthEvent, Who};
-use super::lockout::{self, Gate, Policy};
+use super::lockout::{self, Budget, Gate, Policy};
 use super::origin::{same_origin, site_origin, SiteOrigin};
 use super::session::{log_event, open_session, set_cookie, with_cookie};
 use super::{AuthRuntime, ClientIp};
@@ -147,11 +149,12 @@ fn precheck(
             "the request does not come from this site",
         ));
     }
-    if let Some(secs) = rt.addresses.gate(ip.0, now).retry_after_secs(now) {
+    let budget = Budget::address(&state.config);
+    if let Some(secs) = rt.addresses.gate(ip.0, budget, now).retry_after_secs(now) {
         tracing::warn!(
             event = "security",
             code = "TR-L007",
-            "login attempt from a locked address refused"
+            "login attempt from a throttled address refused"
         );
         return Err(locked(secs));
     }
@@ -297,17 +300,16 @@ pub async fn login_finish(
     )
 }
 
-/// Counts a failure against the client's address.
-fn address_failure(state: &AppState, rt: &AuthRuntime, ip: ClientIp, now: OffsetDateTime) {
+/// Spends one unit of the client address's failure budget (never locks the address).
+pub fn address_failure(state: &AppState, rt: &AuthRuntime, ip: ClientIp, now: OffsetDateTime) {
     if rt
         .addresses
-        .failure(ip.0, Policy::address(&state.config), now)
-        .is_some()
+        .failure(ip.0, Budget::address(&state.config), now)
     {
         tracing::warn!(
             event = "security",
             code = "TR-L007",
-            "a client address is locked after failed logins"
+            "a client address has spent its failure budget and is slowed down"
         );
     }
 }
@@ -325,7 +327,10 @@ async fn finish_login(
         .ceremonies
         .take(input.ceremony, now)
         .filter(|p| p.origin == origin)
-        .ok_or_else(ceremony_unknown)?;
+        .ok_or_else(|| {
+            address_failure(state, rt, ip, now);
+            ceremony_unknown()
+        })?;
     let Kind::Login(st) = pending.kind else {
         return Err(ceremony_unknown());
     };
@@ -679,7 +684,10 @@ async fn finish_enrol(
         .ceremonies
         .take(input.ceremony, now)
         .filter(|p| p.origin == origin)
-        .ok_or_else(ceremony_unknown)?;
+        .ok_or_else(|| {
+            address_failure(state, rt, ip, now);
+            ceremony_unknown()
+        })?;
     let Kind::Enrol(st) = pending.kind else {
         return Err(ceremony_unknown());
     };
