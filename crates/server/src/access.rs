@@ -14,6 +14,7 @@
 //! - **Allowed accesses carry their basis** (role, care relationship or emergency access) into the
 //!   audit entry the handler appends.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use trygg_audit::{Action, AgentKind, Basis, Category, OpaqueId, Outcome, SecurityKind};
@@ -37,6 +38,8 @@ pub struct Caller {
     pub method: &'static str,
     /// At what assurance level.
     pub assurance: trygg_audit::Assurance,
+    /// The client's address, recorded on every audit entry (Normen section 4: from where).
+    pub address: Option<IpAddr>,
 }
 
 impl Caller {
@@ -47,6 +50,7 @@ impl Caller {
             id: format!("personnel:{}", self.personnel_id),
             role: None,
             authentication: Some((self.method, self.assurance)),
+            address: self.address,
         }
     }
 }
@@ -58,6 +62,7 @@ impl From<&crate::auth::Principal> for Caller {
             personnel_id: p.personnel_id,
             method: p.method.code(),
             assurance: p.assurance,
+            address: p.address,
         }
     }
 }

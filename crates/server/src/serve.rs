@@ -18,7 +18,11 @@ use crate::config::Config;
 
 /// Opens the store named by the configuration, resolving the master key: the `master_key` value
 /// (environment), else `master_key_file`, else `<data_dir>/master.key`, generated if missing.
+///
+/// Refuses to start when the data directory or the audit signing key can be read by other users,
+/// as it does for the master key file (review finding 7).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::check_data_dir(&config.data_dir)?;
     let (key, source) = if let Some(v) = &config.master_key {
         (MasterKey::from_base64(v)?, MasterKeySource::Value)
     } else if let Some(f) = &config.master_key_file {

@@ -200,7 +200,7 @@ pub async fn issue_link(
             SecurityKind::AccessDenied,
             "enrolment-link.issue",
             Outcome::Denied,
-            None,
+            p.address,
         );
         e.entity = ("Practitioner", Some(input.personnel_id.to_string()));
         log_event(

@@ -41,7 +41,7 @@ use webauthn_rs::prelude::{
 use super::audit::{build, AuthEvent, Who};
 use super::lockout::{self, Budget, Gate, Policy};
 use super::origin::{same_origin, site_origin, SiteOrigin};
-use super::session::{log_event, open_session, set_cookie, with_cookie};
+use super::session::{log_event, open_session_from, set_cookie, with_cookie};
 use super::{AuthRuntime, ClientIp};
 use crate::app::{ApiJson, AppState};
 use crate::error::ApiError;
@@ -442,12 +442,13 @@ async fn finish_login(
     lockout::on_success(&mut account.throttle);
     tx.set_login_throttle(account.personnel_id, &account.throttle)
         .await?;
-    let (_, secret) = open_session(
+    let (_, secret) = open_session_from(
         &mut tx,
         &slug,
         account.personnel_id,
         super::AuthMethod::Passkey,
         Assurance::Substantial,
+        ip.0,
         now,
     )
     .await?;
@@ -619,7 +620,7 @@ pub async fn enrol_start(
                 outcome: Outcome::Success,
                 entity: ("enrolment-link", Some(link.id.to_string())),
                 auth: None,
-                address: None,
+                address: ip.0,
             },
             now,
         )?)
@@ -737,7 +738,7 @@ async fn finish_enrol(
                     outcome: Outcome::Success,
                     entity: ("Practitioner", Some(p.id.to_string())),
                     auth: None,
-                    address: None,
+                    address: ip.0,
                 },
                 now,
             )?)
@@ -764,7 +765,7 @@ async fn finish_enrol(
             outcome: Outcome::Success,
             entity: ("enrolment-link", Some(link.id.to_string())),
             auth: None,
-            address: None,
+            address: ip.0,
         },
         now,
     )?)
@@ -779,17 +780,18 @@ async fn finish_enrol(
             outcome: Outcome::Success,
             entity: ("passkey", Some(passkey_id.to_string())),
             auth: Some(("enrolment-link", Assurance::Substantial)),
-            address: None,
+            address: ip.0,
         },
         now,
     )?)
     .await?;
-    let (_, secret) = open_session(
+    let (_, secret) = open_session_from(
         &mut tx,
         &slug,
         personnel_id,
         super::AuthMethod::Passkey,
         Assurance::Substantial,
+        ip.0,
         now,
     )
     .await?;
