@@ -86,7 +86,6 @@ impl Store {
         audit_key: trygg_audit::Pkcs8Key,
     ) -> Result<Self, StoreError> {
         db::ensure_private_dir(&config.data_dir)?;
-        db::check_private_dir(&config.data_dir)?;
         db::ensure_private_dir(&config.data_dir.join("orgs"))?;
         let control = control::ControlDb::open(&config.data_dir.join("control.sqlite")).await?;
         Ok(Self {

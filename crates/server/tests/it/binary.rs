@@ -198,7 +198,7 @@ async fn demo_serves_seeds_per_org_databases_and_leaves_no_plaintext() {
 
 #[tokio::test]
 async fn org_commands_are_scriptable_and_errors_are_plain() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::private_tempdir();
     let d = dir.path().to_str().unwrap();
     let out = Command::new(BIN)
         .args([
@@ -340,7 +340,7 @@ async fn https_with_tls_1_2_or_later_and_hsts() {
 
 #[tokio::test]
 async fn organisations_define_their_own_roles() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::private_tempdir();
     let d = dir.path().to_str().unwrap();
     let run = |args: &[&str]| {
         Command::new(BIN)

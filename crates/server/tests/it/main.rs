@@ -10,4 +10,5 @@ mod common;
 mod guard;
 mod matrix;
 mod pages;
+mod review_edge;
 mod tamper;
