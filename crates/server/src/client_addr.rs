@@ -70,7 +70,9 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, canonical(ip)) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
@@ -207,14 +209,24 @@ mod tests {
         assert!(!all.contains(ip("2001:db8::1")));
         let v6: IpNet = "2001:db8::/32".parse().unwrap();
         assert!(v6.contains(ip("2001:db8:ffff::1")));
-        for bad in ["", "10.0.0.1/33", "2001:db8::/129", "x", "10.0.0.0/-1", "10.0.0.0/"] {
+        for bad in [
+            "",
+            "10.0.0.1/33",
+            "2001:db8::/129",
+            "x",
+            "10.0.0.0/-1",
+            "10.0.0.0/",
+        ] {
             assert!(bad.parse::<IpNet>().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn headers_from_an_untrusted_peer_are_ignored() {
-        let h = headers(&[("x-forwarded-for", "198.51.100.7"), ("forwarded", "for=1.2.3.4")]);
+        let h = headers(&[
+            ("x-forwarded-for", "198.51.100.7"),
+            ("forwarded", "for=1.2.3.4"),
+        ]);
         assert_eq!(resolve(ip("203.0.113.5"), &h, &[]), ip("203.0.113.5"));
         assert_eq!(
             resolve(ip("203.0.113.5"), &h, &nets(&["10.0.0.0/8"])),
@@ -230,17 +242,26 @@ mod tests {
         assert_eq!(resolve(ip("10.0.0.1"), &h, &p), ip("198.51.100.7"));
         let h = headers(&[
             ("forwarded", "for=6.6.6.6"),
-            ("forwarded", "for=\"[2001:db8:cafe::17]:4711\";proto=https, for=10.0.0.2:80"),
+            (
+                "forwarded",
+                "for=\"[2001:db8:cafe::17]:4711\";proto=https, for=10.0.0.2:80",
+            ),
         ]);
         assert_eq!(resolve(ip("10.0.0.1"), &h, &p), ip("2001:db8:cafe::17"));
         // Forwarded wins over X-Forwarded-For.
-        let h = headers(&[("forwarded", "for=192.0.2.60"), ("x-forwarded-for", "192.0.2.61")]);
+        let h = headers(&[
+            ("forwarded", "for=192.0.2.60"),
+            ("x-forwarded-for", "192.0.2.61"),
+        ]);
         assert_eq!(resolve(ip("10.0.0.1"), &h, &p), ip("192.0.2.60"));
         // Every hop trusted: the leftmost is the client as far as anyone knows.
         let h = headers(&[("x-forwarded-for", "10.9.9.9")]);
         assert_eq!(resolve(ip("10.0.0.1"), &h, &p), ip("10.9.9.9"));
         // No header: the proxy itself.
-        assert_eq!(resolve(ip("10.0.0.1"), &HeaderMap::new(), &p), ip("10.0.0.1"));
+        assert_eq!(
+            resolve(ip("10.0.0.1"), &HeaderMap::new(), &p),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
@@ -262,7 +283,10 @@ mod tests {
             assert_eq!(resolve(peer, &headers(&[bad]), &p), peer, "{bad:?}");
         }
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        );
         assert_eq!(resolve(peer, &h, &p), peer);
     }
 
@@ -272,7 +296,9 @@ mod tests {
         let sample = b"for=\"[2001:db8::1]:80\";by=x, for=192.0.2.1";
         let p = nets(&["127.0.0.1"]);
         for i in 0..sample.len() {
-            for b in [b'[', b']', b'"', b',', b';', b'=', b':', b'/', b' ', b'9', 0x7f] {
+            for b in [
+                b'[', b']', b'"', b',', b';', b'=', b':', b'/', b' ', b'9', 0x7f,
+            ] {
                 let mut v = sample.to_vec();
                 v[i] = b;
                 if let Ok(hv) = HeaderValue::from_bytes(&v) {

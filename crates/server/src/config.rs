@@ -603,7 +603,10 @@ mod tests {
     fn trusted_proxies_come_from_the_environment_as_a_list() {
         let c = Config::load(
             None,
-            env(&[("TRYGG_TRUSTED_PROXIES", "10.0.0.1, 192.0.2.0/24,2001:db8::/32")]),
+            env(&[(
+                "TRYGG_TRUSTED_PROXIES",
+                "10.0.0.1, 192.0.2.0/24,2001:db8::/32",
+            )]),
             &Overrides::default(),
         )
         .unwrap();

@@ -271,7 +271,11 @@ mod tests {
         for name in ["forwarded", "x-forwarded-for", "x-forwarded-host", "via"] {
             let mut h = h.clone();
             h.insert(name, "1.1 proxy".parse().unwrap());
-            assert_eq!(allowed_request(&c, lo, &h), Err(Refusal::Forwarded), "{name}");
+            assert_eq!(
+                allowed_request(&c, lo, &h),
+                Err(Refusal::Forwarded),
+                "{name}"
+            );
         }
         c.listen = "0.0.0.0:8443".parse().unwrap();
         assert_eq!(

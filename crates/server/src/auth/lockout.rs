@@ -88,7 +88,6 @@ impl Policy {
             lockout: Duration::seconds(i64::try_from(config.login_lockout_secs).unwrap_or(300)),
         }
     }
-
 }
 
 /// The per-address budget: `burst` failures at once, one more every `refill`.
@@ -105,8 +104,8 @@ impl Budget {
     /// `login_lockout_secs`.
     pub fn address(config: &crate::config::Config) -> Self {
         let burst = config.login_max_failures.saturating_mul(4).max(1);
-        let window_ms = i64::try_from(config.login_lockout_secs.saturating_mul(1000))
-            .unwrap_or(300_000);
+        let window_ms =
+            i64::try_from(config.login_lockout_secs.saturating_mul(1000)).unwrap_or(300_000);
         Self {
             burst,
             refill: Duration::milliseconds((window_ms / i64::from(burst)).max(100)),
@@ -361,7 +360,10 @@ mod tests {
         a.failure(ip("2001:db8::1"), B, now);
         a.failure(ip("2001:db8::2"), B, now);
         a.failure(ip("2001:db8::3"), B, now);
-        assert!(matches!(a.gate(ip("2001:db8::ffff"), B, now), Gate::Slowed(_)));
+        assert!(matches!(
+            a.gate(ip("2001:db8::ffff"), B, now),
+            Gate::Slowed(_)
+        ));
         assert_eq!(a.gate(ip("2001:db9::1"), B, now), Gate::Open);
         assert_eq!(a.gate(None, B, now), Gate::Open);
     }
