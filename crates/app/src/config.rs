@@ -9,6 +9,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use trygg_core::net::IpNet;
+
 /// One declared setting, as documented and reported.
 #[derive(Debug, Clone)]
 pub struct Setting {
@@ -78,10 +80,16 @@ impl<T: SettingValue> SettingValue for Option<T> {
     }
 }
 
-/// A list setting: comma-separated in the environment, an array in the file.
-impl SettingValue for Vec<String> {
+impl SettingValue for IpNet {
     fn show(&self) -> String {
-        self.join(",")
+        self.to_string()
+    }
+}
+
+/// A list setting: comma-separated in the environment, an array in the file.
+impl<T: SettingValue> SettingValue for Vec<T> {
+    fn show(&self) -> String {
+        self.iter().map(T::show).collect::<Vec<_>>().join(",")
     }
     fn from_env(text: &str) -> toml::Value {
         toml::Value::Array(
@@ -208,6 +216,21 @@ settings! {
     /// Time limit for one HTTP request.
     [false, Some("30")]
     request_timeout_secs: u64 = 30;
+    /// Time a client has to send a request's headers (and a TLS handshake to finish); a slower
+    /// client is disconnected.
+    [false, Some("10")]
+    header_read_timeout_secs: u64 = 10;
+    /// A connection on which nothing is read or written for this long is closed (keep-alive
+    /// included). At least request_timeout_secs.
+    [false, Some("60")]
+    idle_timeout_secs: u64 = 60;
+    /// Most open client connections at once; a connection beyond it is closed at once.
+    [false, Some("1024, below the process's file limit")]
+    max_connections: usize = 1024;
+    /// Addresses or CIDR blocks of reverse proxies whose Forwarded / X-Forwarded-For header
+    /// names the client (comma-separated in the environment). Empty: the TCP peer is the client.
+    [false, Some("the TLS proxy's address, if there is one")]
+    trusted_proxies: Vec<IpNet> = Vec::new();
     /// A personnel session ends after this many seconds without a request.
     [false, Some("1800 or less")]
     session_idle_timeout_secs: u64 = 1800;
@@ -347,6 +370,18 @@ impl Config {
                 "request_timeout_secs must be at least 1".into(),
             ));
         }
+        if self.header_read_timeout_secs == 0 || self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "header_read_timeout_secs and max_connections must be at least 1".into(),
+            ));
+        }
+        if self.idle_timeout_secs < self.request_timeout_secs {
+            return Err(ConfigError::Invalid(
+                "idle_timeout_secs must be at least request_timeout_secs, or slow requests would \
+                 lose their connection before their answer"
+                    .into(),
+            ));
+        }
         if self.session_idle_timeout_secs == 0
             || self.session_absolute_timeout_secs < self.session_idle_timeout_secs
         {
@@ -469,6 +504,32 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_come_from_the_environment_as_a_list() {
+        let c = Config::load(
+            None,
+            env(&[(
+                "TRYGG_TRUSTED_PROXIES",
+                "10.0.0.1, 192.0.2.0/24,2001:db8::/32",
+            )]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert_eq!(
+            c.display_value("trusted_proxies"),
+            "10.0.0.1/32,192.0.2.0/24,2001:db8::/32"
+        );
+        let e = Config::load(
+            None,
+            env(&[("TRYGG_TRUSTED_PROXIES", "10.0.0.1/33")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("10.0.0.1/33"), "{e}");
+    }
+
+    #[test]
     fn secrets_are_masked() {
         let c = Config::load(
             None,
@@ -505,7 +566,7 @@ mod tests {
     #[test]
     fn lists_come_from_the_environment_comma_separated() {
         assert_eq!(
-            <Vec<String> as SettingValue>::from_env("a, b,,c"),
+            <Vec<IpNet> as SettingValue>::from_env("a, b,,c"),
             toml::Value::Array(vec!["a".into(), "b".into(), "c".into()])
         );
         assert_eq!(

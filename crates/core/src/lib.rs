@@ -9,6 +9,7 @@
 pub mod access;
 pub mod lang;
 pub mod national_id;
+pub mod net;
 pub mod operation;
 pub mod org;
 pub mod person;

@@ -24,6 +24,7 @@
 //!   audit entry the handler appends.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use trygg_audit::{
@@ -49,6 +50,8 @@ pub struct Caller {
     pub method: &'static str,
     /// At what assurance level.
     pub assurance: trygg_audit::Assurance,
+    /// The client's address, recorded on every audit entry (Normen section 4: from where).
+    pub address: Option<IpAddr>,
 }
 
 impl Caller {
@@ -59,6 +62,7 @@ impl Caller {
             id: format!("personnel:{}", self.personnel_id),
             role: None,
             authentication: Some((self.method, self.assurance)),
+            address: self.address,
         }
     }
 }
@@ -70,6 +74,7 @@ impl From<&crate::auth::Principal> for Caller {
             personnel_id: p.personnel_id,
             method: p.method.code(),
             assurance: p.assurance,
+            address: p.address,
         }
     }
 }

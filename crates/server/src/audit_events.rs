@@ -1,6 +1,10 @@
 //! Building audit events at the edge, where the actor, the request and the reason are known.
 //! Handlers describe what they did; this module turns it into a `trygg-audit` event with no
-//! personal data (opaque ids and codes only).
+//! personal data (opaque ids and codes only). Every event built for an HTTP request records the
+//! client's address (as resolved behind `trusted_proxies`) in its source: Normen section 4 asks
+//! "from where" of every entry (review finding 7).
+
+use std::net::IpAddr;
 
 use trygg_audit::{
     Action, Agent, AgentKind, AuditEvent, Basis, Category, Code, Entity, OpaqueId, Outcome, Source,
@@ -22,6 +26,8 @@ pub struct Actor {
     pub role: Option<String>,
     /// How they authenticated and at what level, if they did (VC-AUTH-3, PC-AUTHN-1).
     pub authentication: Option<(&'static str, trygg_audit::Assurance)>,
+    /// The client's address, for an actor who came over HTTP.
+    pub address: Option<IpAddr>,
 }
 
 impl Actor {
@@ -32,6 +38,7 @@ impl Actor {
             id: format!("token:{id}"),
             role: Some("system".to_owned()),
             authentication: Some(("api-token", trygg_audit::Assurance::Substantial)),
+            address: None,
         }
     }
 
@@ -42,6 +49,7 @@ impl Actor {
             id: format!("personnel:{id}"),
             role: Some(role.as_str().to_owned()),
             authentication: None,
+            address: None,
         }
     }
 
@@ -52,6 +60,7 @@ impl Actor {
             id: format!("trygg:{what}"),
             role: Some("system".to_owned()),
             authentication: None,
+            address: None,
         }
     }
 }
@@ -114,7 +123,7 @@ pub fn event(
         },
         Source {
             node: code("trygg")?,
-            address: None,
+            address: actor.address,
         },
     );
     e.patient = did.patient.map(|p| opaque(&p.to_string())).transpose()?;

@@ -1,6 +1,8 @@
 //! Demo data for `trygg demo`: two organisations with personnel in different roles and a few
 //! patients each. Every national identity number is synthetic (month + 80), every name and
 //! contact invented. Seeding is idempotent: running the demo twice adds nothing the second time.
+//! An organisation the demo creates is marked as such in the control database; the developer
+//! login offers and accepts no other (review finding 7).
 
 use trygg_core::{
     BuiltinRole, EmailAddress, Employment, NationalId, OrgSlug, PersonName, PhoneNumber,
@@ -100,7 +102,10 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             Some(o) => o,
             None => {
                 added += 1;
-                store.create_org(&slug, d.name, now).await?
+                let org = store.create_org(&slug, d.name, now).await?;
+                // Only organisations the demo created are offered by its developer login.
+                store.mark_demo(&org).await?;
+                org
             }
         };
         let h = store.org(&org).await?;

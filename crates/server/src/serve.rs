@@ -1,7 +1,9 @@
 //! Running the server: open the store with its master key, bind the listener (HTTPS with rustls
 //! when a certificate is configured, plain HTTP only on loopback), print where to go, and shut
 //! down gracefully on SIGTERM or SIGINT: in-flight requests finish, then every database is closed
-//! cleanly.
+//! cleanly. Both listeners get the same protection against slow and numerous clients (review
+//! finding 6): a header-read timeout (HTTP/1), a TLS handshake timeout, an idle timeout and a
+//! connection cap ([`crate::conn_limit`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +18,11 @@ use crate::config::Config;
 
 /// Opens the store named by the configuration, resolving the master key: the `master_key` value
 /// (environment), else `master_key_file`, else `<data_dir>/master.key`, generated if missing.
+///
+/// Refuses to start when the data directory or the audit signing key can be read by other users,
+/// as it does for the master key file (review finding 7).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::check_data_dir(&config.data_dir)?;
     let (key, source) = if let Some(v) = &config.master_key {
         (MasterKey::from_base64(v)?, MasterKeySource::Value)
     } else if let Some(f) = &config.master_key_file {
@@ -92,6 +98,17 @@ pub async fn serve(
             on_listening(addr, scheme);
         }
     });
+    let header_timeout = Duration::from_secs(config.header_read_timeout_secs);
+    let limit = crate::conn_limit::LimitAcceptor::new(
+        config.max_connections,
+        Duration::from_secs(config.idle_timeout_secs),
+    );
+    let mut server = axum_server::bind(config.listen).handle(handle);
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
             .await
@@ -102,8 +119,11 @@ pub async fn serve(
                     key.display()
                 )
             })?;
-        axum_server::bind_rustls(config.listen, tls)
-            .handle(handle)
+        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+            .handshake_timeout(header_timeout)
+            .acceptor(limit);
+        server
+            .acceptor(acceptor)
             .serve(app)
             .await
             .with_context(|| format!("serving on {}", config.listen))?;
@@ -114,8 +134,8 @@ pub async fn serve(
         tracing::warn!(
             "serving plain HTTP on loopback; put a TLS proxy in front or set tls_cert and tls_key (VC-ENC-1)"
         );
-        axum_server::bind(config.listen)
-            .handle(handle)
+        server
+            .acceptor(limit)
             .serve(app)
             .await
             .with_context(|| format!("serving on {}", config.listen))?;

@@ -25,6 +25,14 @@ use crate::StoreError;
 /// Returns whether it was generated.
 pub fn load_or_generate_signing_key(path: &Path) -> Result<(Pkcs8Key, bool), StoreError> {
     if path.exists() {
+        // Whoever can read it can re-sign an edited log; like the master key, it is refused
+        // when group or others can read it (review finding 7).
+        crate::crypto::check_private_file(path).map_err(|e| match e {
+            StoreError::MasterKey(m) => {
+                StoreError::Permissions(format!("audit checkpoint signing key: {m}"))
+            }
+            other => other,
+        })?;
         let text = std::fs::read_to_string(path).map_err(|source| StoreError::Io {
             what: format!("reading {}", path.display()),
             source,

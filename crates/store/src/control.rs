@@ -237,6 +237,25 @@ impl ControlDb {
         Ok(())
     }
 
+    pub(crate) async fn set_demo(&self, org: Uuid) -> Result<(), StoreError> {
+        sqlx::query("UPDATE organisations SET demo = 1 WHERE id = ?")
+            .bind(org.to_string())
+            .execute(self.db.sqlite())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn is_demo(&self, org: Uuid) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT demo FROM organisations WHERE id = ?")
+            .bind(org.to_string())
+            .fetch_optional(self.db.sqlite())
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("demo")? == 1,
+            None => false,
+        })
+    }
+
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(self.db.sqlite()).await?;
         Ok(())

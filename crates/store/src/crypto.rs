@@ -280,7 +280,8 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), StoreError
     f.sync_all().map_err(io)
 }
 
-fn check_private_file(path: &Path) -> Result<(), StoreError> {
+/// Refuses a key file that group or others can read or write (on Unix).
+pub(crate) fn check_private_file(path: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

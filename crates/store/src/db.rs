@@ -93,6 +93,27 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Refuses a directory that group or others can enter, read or write (on Unix): the data
+/// directory holds the databases and, by default, the keys (review finding 7).
+pub(crate) fn check_private_dir(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = std::fs::metadata(dir).map_err(|source| StoreError::Io {
+            what: format!("reading {}", dir.display()),
+            source,
+        })?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(StoreError::Permissions(format!(
+                "the data directory {} is accessible to other users; run: chmod 700 {}",
+                dir.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn create_private_file(path: &Path) -> Result<(), StoreError> {
     if path.exists() {
         return Ok(());

@@ -24,6 +24,9 @@ pub enum StoreError {
     /// A key file or value is not usable.
     #[error("master key: {0}")]
     MasterKey(String),
+    /// A key file or the data directory can be read by other users (review finding 7).
+    #[error("{0}")]
+    Permissions(String),
     /// The row would break a uniqueness rule.
     #[error("conflict: {0}")]
     Conflict(&'static str),

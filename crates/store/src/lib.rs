@@ -67,6 +67,15 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// Refuses a data directory that other users can enter, read or write (review finding 7);
+    /// a directory that does not exist yet passes (it is created private).
+    pub fn check_data_dir(dir: &std::path::Path) -> Result<(), StoreError> {
+        if dir.exists() {
+            db::check_private_dir(dir)?;
+        }
+        Ok(())
+    }
+
     /// Opens (and creates, with migrations) the control database in `config.data_dir`, with the
     /// given master key.
     ///
@@ -134,6 +143,16 @@ impl Store {
     /// Every organisation, by slug.
     pub async fn list_orgs(&self) -> Result<Vec<Organisation>, StoreError> {
         self.control.list_orgs().await
+    }
+
+    /// Marks an organisation as seeded by `trygg demo` (its developer login offers only these).
+    pub async fn mark_demo(&self, org: &Organisation) -> Result<(), StoreError> {
+        self.control.set_demo(org.id).await
+    }
+
+    /// Whether `trygg demo` seeded the organisation.
+    pub async fn is_demo(&self, org: &Organisation) -> Result<bool, StoreError> {
+        self.control.is_demo(org.id).await
     }
 
     /// One organisation by slug.

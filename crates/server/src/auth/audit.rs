@@ -1,8 +1,9 @@
 //! The audit events of login: successful logins and logouts (`authentication`), credentials issued
 //! and registered (`authorisation`, VC-DEV-2), and failed or refused attempts (`security`, guide
 //! risk scenario 17). Every event names the person by opaque id only, and carries the method and
-//! assurance level of the authentication (PC-AUTHN-1). A security event also records the client
-//! address when it is known: it is what an investigation of repeated failures needs.
+//! assurance level of the authentication (PC-AUTHN-1). Every event also records the client address
+//! when it is known (Normen section 4, "from where"; review finding 7): it is what an
+//! investigation of repeated failures needs.
 
 use std::net::IpAddr;
 
@@ -42,7 +43,7 @@ pub struct AuthEvent {
     pub entity: (&'static str, Option<String>),
     /// The method and assurance, if the agent authenticated.
     pub auth: Option<(&'static str, Assurance)>,
-    /// The client's address (security events only).
+    /// The client's address, when the event comes from an HTTP request.
     pub address: Option<IpAddr>,
 }
 
@@ -80,10 +81,10 @@ pub fn build(
             id: "unknown".to_owned(),
             role: None,
             authentication: None,
+            address: None,
         },
         Who::System(what) => Actor::system(what),
     };
-    let security = e.category.is_security_event();
     let mut ev = event(
         org,
         &actor,
@@ -108,8 +109,6 @@ pub fn build(
             assurance: Some(assurance),
         });
     }
-    if security {
-        ev.source.address = e.address;
-    }
+    ev.source.address = e.address;
     Ok(ev)
 }

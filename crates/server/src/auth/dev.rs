@@ -5,7 +5,11 @@
 //! - It **exists only in `trygg demo`** ([`Config::demo`], which no file or environment variable
 //!   can set); elsewhere its route answers 404 like any unknown page.
 //! - It is **refused unless everything is loopback**: the listener, the client's address (when
-//!   known) and the `Host` the browser used. A demo reached through a proxy or a tunnel gets 403.
+//!   known) and the `Host` the browser used. A demo reached through a proxy or a tunnel gets 403:
+//!   a request carrying `Forwarded`, `X-Forwarded-*` or `Via` came through one, whatever its
+//!   `Host` says (review finding 7).
+//! - It offers and accepts only **organisations `trygg demo` seeded** (marked in the control
+//!   database), never another organisation in the same data directory.
 //! - It is same-origin only (login CSRF), opens a session with method `developer` and assurance
 //!   `low`, and is logged like every login. The page marks it as a developer login.
 
@@ -21,7 +25,7 @@ use trygg_core::{BuiltinRole, OrgSlug};
 use uuid::Uuid;
 
 use super::origin::{is_loopback_host, same_origin};
-use super::session::{open_session, set_cookie, with_cookie};
+use super::session::{open_session_from, set_cookie, with_cookie};
 use super::{AuthMethod, ClientIp};
 use crate::app::AppState;
 use crate::config::Config;
@@ -35,6 +39,16 @@ pub enum Refusal {
     NotDemo,
     /// Something is not loopback.
     NotLoopback,
+    /// The request came through a proxy.
+    Forwarded,
+}
+
+/// Whether a request names a proxy hop: `Forwarded`, any `X-Forwarded-*`, or `Via`.
+pub fn through_proxy(headers: &HeaderMap) -> bool {
+    headers.keys().any(|k| {
+        let n = k.as_str();
+        n == "forwarded" || n == "via" || n.starts_with("x-forwarded-")
+    })
 }
 
 /// Whether the developer login may be used by this request.
@@ -56,9 +70,22 @@ fn host(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::HOST).and_then(|v| v.to_str().ok())
 }
 
+/// Whether this request may use the developer login: [`allowed`], and not through a proxy.
+pub fn allowed_request(
+    config: &Config,
+    client: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<(), Refusal> {
+    allowed(config, client, host(headers))?;
+    if through_proxy(headers) {
+        return Err(Refusal::Forwarded);
+    }
+    Ok(())
+}
+
 /// Whether the login page should offer the developer login.
 pub fn offered(config: &Config, client: Option<IpAddr>, headers: &HeaderMap) -> bool {
-    allowed(config, client, host(headers)).is_ok()
+    allowed_request(config, client, headers).is_ok()
 }
 
 /// One person to pick, without their name: organisation, role and a number.
@@ -70,10 +97,14 @@ pub struct Choice {
     pub label: String,
 }
 
-/// Everyone who can be picked, by organisation and role (names are not read).
+/// Everyone who can be picked, by organisation and role (names are not read): only in the
+/// organisations `trygg demo` seeded.
 pub async fn choices(state: &AppState) -> Result<Vec<Choice>, crate::error::ApiError> {
     let mut out = Vec::new();
     for org in state.store.list_orgs().await? {
+        if !state.store.is_demo(&org).await? {
+            continue;
+        }
         let h = state.store.org(&org).await?;
         let mut tx = h.begin().await?;
         for role in BuiltinRole::ALL {
@@ -114,8 +145,19 @@ pub async fn dev_login(
     headers: HeaderMap,
     Form(input): Form<DevIn>,
 ) -> Response {
-    match allowed(&state.config, ip.0, host(&headers)) {
+    match allowed_request(&state.config, ip.0, &headers) {
         Err(Refusal::NotDemo) => return refused(StatusCode::NOT_FOUND, "not found"),
+        Err(Refusal::Forwarded) => {
+            tracing::warn!(
+                event = "security",
+                code = "TR-E702",
+                "developer login through a proxy refused"
+            );
+            return refused(
+                StatusCode::FORBIDDEN,
+                "the developer login does not work through a proxy",
+            );
+        }
         Err(Refusal::NotLoopback) => {
             tracing::warn!(
                 event = "security",
@@ -149,6 +191,17 @@ pub async fn dev_login(
             .org_by_slug(&slug)
             .await?
             .ok_or_else(|| crate::error::ApiError::not_found("TR-L012", "no such person"))?;
+        if !state.store.is_demo(&org).await? {
+            tracing::warn!(
+                event = "security",
+                code = "TR-E703",
+                "developer login into an organisation the demo did not seed refused"
+            );
+            return Err(crate::error::ApiError::not_found(
+                "TR-E703",
+                "no such person",
+            ));
+        }
         let h = state.store.org(&org).await?;
         let mut tx = h.begin().await?;
         if tx.personnel_role(pid).await?.is_none() {
@@ -157,12 +210,13 @@ pub async fn dev_login(
                 "no such person",
             ));
         }
-        let (_, secret) = open_session(
+        let (_, secret) = open_session_from(
             &mut tx,
             &slug,
             pid,
             AuthMethod::Developer,
             Assurance::Low,
+            ip.0,
             now,
         )
         .await?;
@@ -211,6 +265,18 @@ mod tests {
             Err(Refusal::NotLoopback)
         );
         assert_eq!(allowed(&c, lo, None), Err(Refusal::NotLoopback));
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(allowed_request(&c, lo, &h), Ok(()));
+        for name in ["forwarded", "x-forwarded-for", "x-forwarded-host", "via"] {
+            let mut h = h.clone();
+            h.insert(name, "1.1 proxy".parse().unwrap());
+            assert_eq!(
+                allowed_request(&c, lo, &h),
+                Err(Refusal::Forwarded),
+                "{name}"
+            );
+        }
         c.listen = "0.0.0.0:8443".parse().unwrap();
         assert_eq!(
             allowed(&c, lo, Some("localhost:8443")),

@@ -1,24 +1,40 @@
-//! Lockout and back-off after failed logins, per account and per client address (guide risk
-//! scenario 17). Sans-IO: the rules take the state and `now` and change the state; the caller
-//! stores it (per account in the organisation's database, per address in memory).
+//! Lockout per account and a throttle per client address after failed logins (guide risk
+//! scenario 17, review finding 5). Sans-IO: the rules take the state and `now` and change the
+//! state; the caller stores it (per account in the organisation's database, per address in
+//! memory).
 //!
-//! # Rules
+//! # Account rules (lock)
+//! - Only **real credential failures** count against an account: an assertion that does not
+//!   verify against the account's passkey (wrong key, unknown credential, failed user
+//!   verification, replayed challenge). Bogus, unknown or expired enrolment links and malformed
+//!   requests never reach an account.
 //! - Failures are counted in a **window** of `login_lockout_secs` that starts at the first failure
 //!   after the last window ended. A failure outside the window starts a new one.
 //! - The `max`-th failure within one window **locks** for `login_lockout_secs × 2^level`, at most
 //!   one day, and raises `level`; the count starts again at zero.
 //! - While locked, an attempt is **refused without being checked** (HTTP 429 with `Retry-After`,
 //!   and a security event); it does not extend the lock, so the owner gets back in on time.
-//! - A **successful** login resets the account's state, `level` included. It does not reset the
-//!   address's state: an attacker with one valid account must not clear the counter it guesses
-//!   others' under.
+//! - A **successful** login resets the account's state, `level` included.
 //! - `level` falls back to zero when a new window starts more than a day after the last lock
-//!   ended.
-//! - Per account, `max` is `login_max_failures` (default 5); per address it is four times that,
-//!   since several people can share one address (a clinic behind NAT). IPv6 addresses count per
-//!   /64, the block one client usually holds.
+//!   ended. `max` is `login_max_failures` (default 5).
 //!
-//! # State machine
+//! # Address rules (throttle, never a lock)
+//! An address is never locked out: behind NAT or a proxy one address is a whole clinic, and a lock
+//! an attacker can trigger with bogus links is a denial of service. Instead every failure from an
+//! address (a failed login, a passkey of no known account, a bogus, unknown or expired enrolment
+//! link, a ceremony that does not exist) spends one unit of the address's **budget**, a token
+//! bucket in its GCRA form (one timestamp per address):
+//! - the budget holds `burst` = 4 × `login_max_failures` failures (several people can share an
+//!   address) and refills one unit every `login_lockout_secs / burst` (15 s by default);
+//! - with the budget spent, attempts from the address are refused unchecked with 429 and a
+//!   `Retry-After` of the time until the next unit, **at most one refill interval**; a success
+//!   does not refill it (an attacker with one valid account must not clear the budget it guesses
+//!   others' under);
+//! - IPv6 addresses count per /64, the block one client usually holds; at most
+//!   [`MAX_ADDRESSES`] are tracked, and when full, addresses whose budget is whole are dropped
+//!   first, then the fullest budgets.
+//!
+//! # Account state machine
 //! ```text
 //!                 failure, count+1 < max
 //!               ┌────────────────────────┐
@@ -29,7 +45,16 @@
 //!     ▲   ▲   │ window over: count = 0                └──────────────────────────────┘
 //!     │   │   └──────────────┘                                      │ now ≥ until
 //!     │   └─────────────────────────────────────────────────────────┘ Open(0), level kept
-//!     └── success (account only): Open(0), level 0
+//!     └── success: Open(0), level 0
+//! ```
+//!
+//! # Address budget
+//! ```text
+//!   tat = when the budget is whole again (≤ now: whole)      T = refill interval, B = burst
+//!
+//!   failure:  tat := max(tat, now) + T
+//!   gate:     tat − now ≤ (B−1)·T  → Open
+//!             otherwise            → Slowed(until = tat − (B−1)·T), Retry-After ≤ T
 //! ```
 
 use std::collections::HashMap;
@@ -43,8 +68,8 @@ use trygg_store::ThrottleRow;
 const MAX_LOCK: Duration = Duration::days(1);
 /// After this long without a lock, the back-off level starts again at zero.
 const LEVEL_RESET: Duration = Duration::days(1);
-/// The most client addresses tracked at once; beyond it, unlocked entries are dropped.
-const MAX_ADDRESSES: usize = 10_000;
+/// The most client addresses tracked at once.
+pub const MAX_ADDRESSES: usize = 10_000;
 
 /// The limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,14 +88,33 @@ impl Policy {
             lockout: Duration::seconds(i64::try_from(config.login_lockout_secs).unwrap_or(300)),
         }
     }
+}
 
-    /// The address policy: four times the account's failures.
+/// The per-address budget: `burst` failures at once, one more every `refill`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Failures an address may make at once.
+    pub burst: u32,
+    /// The time one unit of the budget takes to come back.
+    pub refill: Duration,
+}
+
+impl Budget {
+    /// From the configuration: four times the account's failures, refilled over
+    /// `login_lockout_secs`.
     pub fn address(config: &crate::config::Config) -> Self {
-        let a = Self::account(config);
+        let burst = config.login_max_failures.saturating_mul(4).max(1);
+        let window_ms =
+            i64::try_from(config.login_lockout_secs.saturating_mul(1000)).unwrap_or(300_000);
         Self {
-            max_failures: a.max_failures.saturating_mul(4),
-            ..a
+            burst,
+            refill: Duration::milliseconds((window_ms / i64::from(burst)).max(100)),
         }
+    }
+
+    fn tolerance(self) -> Duration {
+        self.refill
+            .saturating_mul(i32::try_from(self.burst.saturating_sub(1)).unwrap_or(i32::MAX))
     }
 }
 
@@ -79,8 +123,11 @@ impl Policy {
 pub enum Gate {
     /// Check the attempt.
     Open,
-    /// Refuse it unchecked until this time.
+    /// The account is locked: refuse it unchecked until this time.
     Locked(OffsetDateTime),
+    /// The address's budget is spent: refuse it unchecked until this time (at most one refill
+    /// interval away).
+    Slowed(OffsetDateTime),
 }
 
 impl Gate {
@@ -88,7 +135,11 @@ impl Gate {
     pub fn retry_after_secs(self, now: OffsetDateTime) -> Option<i64> {
         match self {
             Gate::Open => None,
-            Gate::Locked(until) => Some((until - now).whole_seconds().max(1)),
+            Gate::Locked(until) | Gate::Slowed(until) => {
+                let ms = (until - now).whole_milliseconds();
+                // Rounded up, so a client that waits this long is let through.
+                Some(i64::try_from((ms + 999) / 1000).unwrap_or(i64::MAX).max(1))
+            }
         }
     }
 }
@@ -147,44 +198,76 @@ fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Failure counters per client address, in memory.
+/// Whether an address with budget state `tat` may try at `now`.
+pub fn budget_gate(tat: OffsetDateTime, b: Budget, now: OffsetDateTime) -> Gate {
+    let until = tat - b.tolerance();
+    if now < until {
+        Gate::Slowed(until)
+    } else {
+        Gate::Open
+    }
+}
+
+/// Spends one unit of an address's budget: the new `tat`. A spent budget is not overdrawn, so
+/// the address is never refused for longer than one refill interval.
+pub fn budget_spend(tat: Option<OffsetDateTime>, b: Budget, now: OffsetDateTime) -> OffsetDateTime {
+    let most = now + b.tolerance() + b.refill;
+    (tat.map_or(now, |t| t.max(now)) + b.refill).min(most)
+}
+
+/// The failure budgets of client addresses, in memory (per process).
 #[derive(Debug, Default)]
 pub struct AddressThrottle {
-    map: Mutex<HashMap<IpAddr, ThrottleRow>>,
+    map: Mutex<HashMap<IpAddr, OffsetDateTime>>,
 }
 
 impl AddressThrottle {
-    fn with<R>(&self, f: impl FnOnce(&mut HashMap<IpAddr, ThrottleRow>) -> R) -> R {
-        // A poisoned lock only means another request panicked mid-update; the counters are
+    fn with<R>(&self, f: impl FnOnce(&mut HashMap<IpAddr, OffsetDateTime>) -> R) -> R {
+        // A poisoned lock only means another request panicked mid-update; the budgets are
         // still usable.
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut map)
     }
 
     /// Whether an attempt from `ip` may go ahead (always, for an unknown address).
-    pub fn gate(&self, ip: Option<IpAddr>, now: OffsetDateTime) -> Gate {
+    pub fn gate(&self, ip: Option<IpAddr>, b: Budget, now: OffsetDateTime) -> Gate {
         let Some(ip) = ip else { return Gate::Open };
-        self.with(|m| m.get(&address_key(ip)).map_or(Gate::Open, |t| gate(t, now)))
+        self.with(|m| {
+            m.get(&address_key(ip))
+                .map_or(Gate::Open, |t| budget_gate(*t, b, now))
+        })
     }
 
-    /// Records a failure from `ip`; returns the lock's end if it locked.
-    pub fn failure(
-        &self,
-        ip: Option<IpAddr>,
-        p: Policy,
-        now: OffsetDateTime,
-    ) -> Option<OffsetDateTime> {
-        let ip = address_key(ip?);
+    /// Spends one unit of `ip`'s budget for a failure; returns whether the budget is now spent.
+    pub fn failure(&self, ip: Option<IpAddr>, b: Budget, now: OffsetDateTime) -> bool {
+        let Some(ip) = ip.map(address_key) else {
+            return false;
+        };
         self.with(|m| {
             if m.len() >= MAX_ADDRESSES && !m.contains_key(&ip) {
-                m.retain(|_, t| matches!(gate(t, now), Gate::Locked(_)));
+                m.retain(|_, t| *t > now);
+                if m.len() >= MAX_ADDRESSES {
+                    // Still full: forget the address closest to a whole budget. Memory stays
+                    // bounded; an attacker with this many addresses gains a little budget.
+                    if let Some(k) = m.iter().min_by_key(|(_, t)| **t).map(|(k, _)| *k) {
+                        m.remove(&k);
+                    }
+                }
             }
-            if m.len() >= MAX_ADDRESSES && !m.contains_key(&ip) {
-                // Every tracked address is locked: do not grow without bound.
-                return None;
-            }
-            on_failure(m.entry(ip).or_default(), p, now)
+            let tat = budget_spend(m.get(&ip).copied(), b, now);
+            m.insert(ip, tat);
+            matches!(budget_gate(tat, b, now), Gate::Slowed(_))
         })
+    }
+
+    /// How many addresses are tracked.
+    pub fn len(&self) -> usize {
+        self.with(|m| m.len())
+    }
+
+    /// Whether no address is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -264,16 +347,75 @@ mod tests {
         assert_eq!(until - (now + Duration::seconds(2)), MAX_LOCK);
     }
 
+    const B: Budget = Budget {
+        burst: 3,
+        refill: Duration::seconds(10),
+    };
+
     #[test]
     fn addresses_count_ipv6_per_64() {
         let a = AddressThrottle::default();
         let now = t0();
         let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
-        a.failure(ip("2001:db8::1"), P, now);
-        a.failure(ip("2001:db8::2"), P, now);
-        a.failure(ip("2001:db8::3"), P, now);
-        assert!(matches!(a.gate(ip("2001:db8::ffff"), now), Gate::Locked(_)));
-        assert_eq!(a.gate(ip("2001:db9::1"), now), Gate::Open);
-        assert_eq!(a.gate(None, now), Gate::Open);
+        a.failure(ip("2001:db8::1"), B, now);
+        a.failure(ip("2001:db8::2"), B, now);
+        a.failure(ip("2001:db8::3"), B, now);
+        assert!(matches!(
+            a.gate(ip("2001:db8::ffff"), B, now),
+            Gate::Slowed(_)
+        ));
+        assert_eq!(a.gate(ip("2001:db9::1"), B, now), Gate::Open);
+        assert_eq!(a.gate(None, B, now), Gate::Open);
+    }
+
+    #[test]
+    fn finding_5_an_address_is_slowed_never_locked() {
+        let a = AddressThrottle::default();
+        let ip = Some("192.0.2.1".parse::<IpAddr>().unwrap());
+        let now = t0();
+        // The burst goes through, then the budget is spent.
+        assert!(!a.failure(ip, B, now));
+        assert!(!a.failure(ip, B, now));
+        assert!(a.failure(ip, B, now));
+        let g = a.gate(ip, B, now);
+        assert_eq!(g, Gate::Slowed(now + Duration::seconds(10)));
+        assert_eq!(g.retry_after_secs(now), Some(10));
+        // A flood of failures does not overdraw the budget: the address is refused for at most
+        // one refill interval after the flood, never for minutes.
+        let mut t = now;
+        for i in 0..1000 {
+            t = now + Duration::milliseconds(i);
+            a.failure(ip, B, t);
+            assert!(a.gate(ip, B, t).retry_after_secs(t).unwrap() <= 10);
+        }
+        assert_eq!(a.gate(ip, B, t + Duration::seconds(10)), Gate::Open);
+        // A quiet address gets its whole burst back.
+        let fresh = AddressThrottle::default();
+        fresh.failure(ip, B, now);
+        fresh.failure(ip, B, now);
+        fresh.failure(ip, B, now);
+        let t = now + Duration::seconds(30);
+        assert_eq!(fresh.gate(ip, B, t), Gate::Open);
+        assert!(!fresh.failure(ip, B, t));
+        assert!(!fresh.failure(ip, B, t));
+        assert!(fresh.failure(ip, B, t));
+    }
+
+    #[test]
+    fn the_address_map_is_bounded() {
+        let a = AddressThrottle::default();
+        let now = t0();
+        for i in 0..(MAX_ADDRESSES as u32 + 50) {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            a.failure(Some(ip), B, now);
+        }
+        assert!(a.len() <= MAX_ADDRESSES);
+    }
+
+    #[test]
+    fn the_default_budget_refills_in_seconds() {
+        let b = Budget::address(&crate::config::Config::default());
+        assert_eq!(b.burst, 20);
+        assert_eq!(b.refill, Duration::seconds(15));
     }
 }

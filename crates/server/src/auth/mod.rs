@@ -23,9 +23,12 @@
 //!   the session's CSRF token in `X-CSRF-Token` (forms: field `csrf`). The token is derived from
 //!   the session secret (SHA-256 with a fixed label), so it is bound to the session and reveals
 //!   nothing of the secret. `SameSite=Strict` is a third, independent barrier.
-//! - **Lockout** ([`lockout`]): failed logins are counted per account (in the organisation's
-//!   database) and per client address (in memory); past the limit the account or address is
-//!   locked with a doubling back-off. Every failed login and every refused attempt is a security
+//! - **Lockout and throttle** ([`lockout`]): real credential failures are counted per account (in
+//!   the organisation's database); past the limit the account is locked with a doubling back-off.
+//!   Every failure (bogus enrolment links included) spends the client address's budget (in
+//!   memory); a spent budget slows the address down for seconds but never locks it (review
+//!   finding 5). The address is the TCP peer, or the client a `trusted_proxies` entry names
+//!   ([`crate::client_addr`]). Every failed login and every refused attempt is a security
 //!   event in the organisation's audit log when the organisation is known, and a `security` log
 //!   line otherwise (guide risk scenario 17).
 //! - **Assurance.** A passkey with user verification, enrolled through an administrator's link,
@@ -33,7 +36,8 @@
 //!   proof. `high` comes with HelseID/ID-porten (OIDC, a later issue: it adds an
 //!   [`AuthMethod::Oidc`] session through [`session::open_session`], and nothing else here changes).
 //! - **Developer login** ([`dev`]): only in `trygg demo`, only when the listener, the client and the
-//!   `Host` are loopback; assurance `low`, method `developer`, clearly marked on the page.
+//!   `Host` are loopback and no proxy header is present, only into organisations the demo seeded;
+//!   assurance `low`, method `developer`, clearly marked on the page.
 //!
 //! # WebAuthn relying party
 //! With `public_url` set, its host is the RP ID and its origin the only accepted origin. Without
@@ -68,12 +72,12 @@ use crate::app::AppState;
 
 pub use session::{AuthMethod, OidcProvider, Principal};
 
-/// The in-memory part of login: WebAuthn ceremonies in flight and per-address failure counters.
+/// The in-memory part of login: WebAuthn ceremonies in flight and per-address failure budgets.
 #[derive(Debug, Default)]
 pub struct AuthRuntime {
     /// Ceremonies between start and finish.
     pub ceremonies: webauthn::Ceremonies,
-    /// Failed attempts per client address.
+    /// Failure budgets per client address.
     pub addresses: lockout::AddressThrottle,
 }
 
@@ -110,9 +114,27 @@ pub fn routes() -> Router<AppState> {
 
 /// The client's address, if the server was started with connection info
 /// (`into_make_service_with_connect_info::<SocketAddr>()`); `None` otherwise, and then only the
-/// per-account limits apply.
-#[derive(Debug, Clone, Copy)]
+/// per-account limits apply. Behind a proxy listed in `trusted_proxies` it is the address the
+/// proxy names in `Forwarded` / `X-Forwarded-For` ([`crate::client_addr`], review finding 5);
+/// the router's layer resolves it once per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub Option<IpAddr>);
+
+impl ClientIp {
+    /// The address resolved for this request (or the TCP peer, if the router's layer did not
+    /// run).
+    pub fn of(parts: &axum::http::request::Parts) -> Self {
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            return *ip;
+        }
+        Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        )
+    }
+}
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
@@ -121,11 +143,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        Ok(Self::of(parts))
     }
 }

@@ -135,13 +135,14 @@ pub struct LogoutIn {
 pub async fn logout_form(
     State(state): State<AppState>,
     Query(q): Query<LangQuery>,
+    ip: ClientIp,
     headers: HeaderMap,
     Form(input): Form<LogoutIn>,
 ) -> Response {
     let lang = Lang::from_query(q.lang.as_deref());
     let back = Redirect::to(&with_lang("/personell", lang)).into_response();
     let now = OffsetDateTime::now_utc();
-    let p = match current(&state, &headers, now).await {
+    let mut p = match current(&state, &headers, now).await {
         Ok(Current::Live(p)) => p,
         Ok(_) => return with_cookie(back, clear_cookie(&state.config)),
         Err(e) => return e.into_response(),
@@ -158,6 +159,7 @@ pub async fn logout_form(
         )
             .into_response();
     }
+    p.address = ip.0;
     match end_session(&p, now).await {
         Ok(()) => with_cookie(back, clear_cookie(&state.config)),
         Err(e) => e.into_response(),
@@ -181,7 +183,8 @@ pub async fn enrol_page(
     }
     let shell = Shell::new(lang, &path);
     let now = OffsetDateTime::now_utc();
-    if let Some(secs) = rt.addresses.gate(ip.0, now).retry_after_secs(now) {
+    let budget = super::lockout::Budget::address(&state.config);
+    if let Some(secs) = rt.addresses.gate(ip.0, budget, now).retry_after_secs(now) {
         return super::webauthn::error_response(super::webauthn::locked(secs));
     }
     match resolve_link(&state, &rt, &token, ip, now).await {

@@ -123,6 +123,9 @@ pub struct Principal {
     pub session_id: Uuid,
     /// When they logged in.
     pub authenticated_at: OffsetDateTime,
+    /// The client's address for this request (set by the extractor; `None` where the session
+    /// was only looked up), recorded on every audit entry.
+    pub address: Option<std::net::IpAddr>,
     csrf: String,
 }
 
@@ -150,6 +153,7 @@ impl Principal {
     pub fn actor(&self) -> crate::audit_events::Actor {
         let mut a = crate::audit_events::Actor::personnel(self.personnel_id, self.role);
         a.authentication = Some((self.method.code(), self.assurance));
+        a.address = self.address;
         a
     }
 
@@ -162,6 +166,7 @@ impl Principal {
                 assurance: Some(self.assurance),
             });
         }
+        e.source.address = self.address;
         e
     }
 }
@@ -338,6 +343,7 @@ pub async fn current(
         assurance,
         session_id: rec.id,
         authenticated_at: rec.created_at,
+        address: None,
         csrf: csrf_token(&secret),
     })))
 }
@@ -356,7 +362,7 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let now = OffsetDateTime::now_utc();
-        let p = match current(state, &parts.headers, now).await? {
+        let mut p = match current(state, &parts.headers, now).await? {
             Current::Live(p) => *p,
             Current::None => return Err(ApiError::unauthorized("TR-L001")),
             Current::Expired(Expiry::Idle) => {
@@ -405,6 +411,7 @@ impl FromRequestParts<AppState> for Principal {
                 ));
             }
         }
+        p.address = crate::auth::ClientIp::of(parts).0;
         Ok(p)
     }
 }
@@ -418,6 +425,19 @@ pub async fn open_session(
     personnel_id: Uuid,
     method: AuthMethod,
     assurance: Assurance,
+    now: OffsetDateTime,
+) -> Result<(SessionRecord, Secret), ApiError> {
+    open_session_from(tx, org, personnel_id, method, assurance, None, now).await
+}
+
+/// [`open_session`] for a login over HTTP: the `login` event records the client's address.
+pub async fn open_session_from(
+    tx: &mut OrgTx<'_>,
+    org: &OrgSlug,
+    personnel_id: Uuid,
+    method: AuthMethod,
+    assurance: Assurance,
+    address: Option<std::net::IpAddr>,
     now: OffsetDateTime,
 ) -> Result<(SessionRecord, Secret), ApiError> {
     let (rec, secret) = tx
@@ -440,7 +460,7 @@ pub async fn open_session(
             outcome: Outcome::Success,
             entity: ("session", Some(rec.id.to_string())),
             auth: Some((method.code(), assurance)),
-            address: None,
+            address,
         },
         now,
     )?;
@@ -462,7 +482,7 @@ pub async fn end_session(p: &Principal, now: OffsetDateTime) -> Result<(), ApiEr
             outcome: Outcome::Success,
             entity: ("session", Some(p.session_id.to_string())),
             auth: Some((p.method.code(), p.assurance)),
-            address: None,
+            address: p.address,
         },
         now,
     )?;

@@ -10,8 +10,10 @@
 //!   [`CEREMONY_TTL`]; `finish` takes it out, so each challenge is answered once. The state is
 //!   bound to the origin it started under.
 //! - `start` and `finish` are refused unless same-origin (login CSRF) and unless the client's
-//!   address is unlocked; `finish` of a login also checks the account's lock before it verifies
-//!   anything ([`super::lockout`]).
+//!   address has failure budget left (a throttle, never a lock); `finish` of a login also checks
+//!   the account's lock before it verifies anything ([`super::lockout`]). Only an assertion that
+//!   does not verify counts against an account; bogus links, unknown ceremonies and passkeys of
+//!   no known account spend only the address's budget (review finding 5).
 //! - A failed login is a `security` / `failed-login` event in the organisation's log with the
 //!   client address; a refused attempt against a locked account a `rate-limited` one; a login to
 //!   an organisation that cannot be identified is logged as a `security` log line (there is no
@@ -41,9 +43,9 @@ use webauthn_rs::prelude::{
 };
 
 use super::audit::{build, AuthEvent, Who};
-use super::lockout::{self, Gate, Policy};
+use super::lockout::{self, Budget, Gate, Policy};
 use super::origin::{same_origin, site_origin, SiteOrigin};
-use super::session::{log_event, open_session, set_cookie, with_cookie};
+use super::session::{log_event, open_session_from, set_cookie, with_cookie};
 use super::{AuthRuntime, ClientIp};
 use crate::app::{ApiJson, AppState};
 use crate::error::ApiError;
@@ -151,11 +153,12 @@ fn precheck(
             "the request does not come from this site",
         ));
     }
-    if let Some(secs) = rt.addresses.gate(ip.0, now).retry_after_secs(now) {
+    let budget = Budget::address(&state.config);
+    if let Some(secs) = rt.addresses.gate(ip.0, budget, now).retry_after_secs(now) {
         tracing::warn!(
             event = "security",
             code = "TR-L007",
-            "login attempt from a locked address refused"
+            "login attempt from a throttled address refused"
         );
         return Err(locked(secs));
     }
@@ -301,17 +304,16 @@ pub async fn login_finish(
     )
 }
 
-/// Counts a failure against the client's address.
-fn address_failure(state: &AppState, rt: &AuthRuntime, ip: ClientIp, now: OffsetDateTime) {
+/// Spends one unit of the client address's failure budget (never locks the address).
+pub fn address_failure(state: &AppState, rt: &AuthRuntime, ip: ClientIp, now: OffsetDateTime) {
     if rt
         .addresses
-        .failure(ip.0, Policy::address(&state.config), now)
-        .is_some()
+        .failure(ip.0, Budget::address(&state.config), now)
     {
         tracing::warn!(
             event = "security",
             code = "TR-L007",
-            "a client address is locked after failed logins"
+            "a client address has spent its failure budget and is slowed down"
         );
     }
 }
@@ -329,7 +331,10 @@ async fn finish_login(
         .ceremonies
         .take(input.ceremony, now)
         .filter(|p| p.origin == origin)
-        .ok_or_else(ceremony_unknown)?;
+        .ok_or_else(|| {
+            address_failure(state, rt, ip, now);
+            ceremony_unknown()
+        })?;
     let Kind::Login(st) = pending.kind else {
         return Err(ceremony_unknown());
     };
@@ -448,12 +453,13 @@ async fn finish_login(
     lockout::on_success(&mut account.throttle);
     tx.set_login_throttle(account.personnel_id, &account.throttle)
         .await?;
-    let (_, secret) = open_session(
+    let (_, secret) = open_session_from(
         &mut tx,
         &slug,
         account.personnel_id,
         super::AuthMethod::Passkey,
         Assurance::Substantial,
+        ip.0,
         now,
     )
     .await?;
@@ -654,7 +660,7 @@ pub async fn enrol_start(
                 outcome: Outcome::Success,
                 entity: ("enrolment-link", Some(link.id.to_string())),
                 auth: None,
-                address: None,
+                address: ip.0,
             },
             now,
         )?)
@@ -719,7 +725,10 @@ async fn finish_enrol(
         .ceremonies
         .take(input.ceremony, now)
         .filter(|p| p.origin == origin)
-        .ok_or_else(ceremony_unknown)?;
+        .ok_or_else(|| {
+            address_failure(state, rt, ip, now);
+            ceremony_unknown()
+        })?;
     let Kind::Enrol(st) = pending.kind else {
         return Err(ceremony_unknown());
     };
@@ -769,7 +778,7 @@ async fn finish_enrol(
                     outcome: Outcome::Success,
                     entity: ("Practitioner", Some(p.id.to_string())),
                     auth: None,
-                    address: None,
+                    address: ip.0,
                 },
                 now,
             )?)
@@ -804,7 +813,7 @@ async fn finish_enrol(
             outcome: Outcome::Success,
             entity: ("enrolment-link", Some(link.id.to_string())),
             auth: None,
-            address: None,
+            address: ip.0,
         },
         now,
     )?)
@@ -819,17 +828,18 @@ async fn finish_enrol(
             outcome: Outcome::Success,
             entity: ("passkey", Some(passkey_id.to_string())),
             auth: Some(("enrolment-link", Assurance::Substantial)),
-            address: None,
+            address: ip.0,
         },
         now,
     )?)
     .await?;
-    let (_, secret) = open_session(
+    let (_, secret) = open_session_from(
         &mut tx,
         &slug,
         personnel_id,
         super::AuthMethod::Passkey,
         Assurance::Substantial,
+        ip.0,
         now,
     )
     .await?;

@@ -30,7 +30,7 @@ struct Server {
 const ORG: &str = "normland-legesenter";
 
 async fn start(tweak: impl FnOnce(&mut Config)) -> Server {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::private_tempdir();
     let mut config = Config::load(
         None,
         Vec::<(String, String)>::new(),

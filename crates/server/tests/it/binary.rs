@@ -11,7 +11,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_trygg");
 
 pub struct Running {
     child: Child,
-    base: String,
+    pub base: String,
     token: String,
     lines: Vec<String>,
 }
@@ -26,11 +26,16 @@ impl Drop for Running {
 
 /// Starts `trygg <args>` and reads stdout until the start page line, with a time limit.
 pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
+    start_logging(args, envs, Stdio::null())
+}
+
+/// Starts `trygg <args>` like [`start`], with its log (stderr) going to `stderr`.
+pub fn start_logging(args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> Running {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -198,7 +203,7 @@ async fn demo_serves_seeds_per_org_databases_and_leaves_no_plaintext() {
 
 #[tokio::test]
 async fn org_commands_are_scriptable_and_errors_are_plain() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::private_tempdir();
     let d = dir.path().to_str().unwrap();
     let out = Command::new(BIN)
         .args([
@@ -340,7 +345,7 @@ async fn https_with_tls_1_2_or_later_and_hsts() {
 
 #[tokio::test]
 async fn organisations_define_their_own_roles() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::private_tempdir();
     let d = dir.path().to_str().unwrap();
     let run = |args: &[&str]| {
         Command::new(BIN)

@@ -6,6 +6,15 @@ use std::sync::Arc;
 
 use trygg_server::config::{Config, Overrides};
 
+/// A temporary directory only its owner can enter, as Trygg requires of its data directory
+/// (review finding 7); `tempfile` creates them with the umask's mode.
+pub fn private_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
 pub struct TestServer {
     pub base: String,
     pub token: String,
@@ -20,7 +29,7 @@ impl TestServer {
     }
 
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))

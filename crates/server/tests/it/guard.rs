@@ -174,7 +174,7 @@ async fn personnel_screen_drafts_through_the_api() {
 
 #[test]
 fn an_organisations_own_numbers_and_domains_inform_the_guard() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::private_tempdir();
     let d = dir.path().to_str().unwrap();
     let run = |args: &[&str]| {
         Command::new(BIN)

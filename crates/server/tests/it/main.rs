@@ -11,4 +11,5 @@ mod guard;
 mod matrix;
 mod pages;
 mod review_access;
+mod review_edge;
 mod tamper;

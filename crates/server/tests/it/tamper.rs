@@ -15,6 +15,8 @@ const ORG: &str = "normland-legesenter";
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
+    // Keep the mode: Trygg refuses a data directory other users can enter (review finding 7).
+    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let target = to.join(e.file_name());
