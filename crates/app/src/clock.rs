@@ -55,6 +55,31 @@ impl Clock for ManualClock {
     }
 }
 
+/// The real time plus an offset that tests move forward: time passes as usual, and a test can
+/// jump over a timeout instead of sleeping through it. For tests that run a whole server, where
+/// data written with the real time must stay in step with the server's clock.
+#[derive(Debug, Clone, Default)]
+pub struct ShiftedClock(Arc<Mutex<Duration>>);
+
+impl ShiftedClock {
+    /// A clock showing the real time.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves the clock forward by `by` (cumulative).
+    pub fn advance(&self, by: Duration) {
+        let mut o = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *o += by;
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
 
@@ -72,5 +97,16 @@ mod tests {
         let shared: SharedClock = Arc::new(c.clone());
         c.advance(Duration::seconds(10));
         assert_eq!(shared.now(), start + Duration::seconds(100));
+    }
+
+    #[test]
+    fn shifted_clock_runs_with_real_time_plus_its_offset() {
+        let c = ShiftedClock::new();
+        let before = OffsetDateTime::now_utc();
+        assert!(c.now() >= before);
+        c.advance(Duration::hours(2));
+        let now = c.now();
+        assert!(now >= before + Duration::hours(2));
+        assert!(now < OffsetDateTime::now_utc() + Duration::hours(2) + Duration::seconds(5));
     }
 }

@@ -10,6 +10,6 @@ pub mod config;
 pub mod context;
 pub mod error;
 
-pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use clock::{Clock, ManualClock, SharedClock, ShiftedClock, SystemClock};
 pub use context::App;
 pub use error::{AppError, ErrorKind};

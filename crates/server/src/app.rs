@@ -13,21 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use trygg_store::Store;
 
-use crate::config::Config;
 use crate::error::{ApiError, PROBLEM_JSON};
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The store.
-    pub store: Arc<Store>,
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// The confidentiality guard, compiled once at start (PC-CONF-1).
-    pub guard: Arc<trygg_guard::Guard>,
-}
+/// What every handler can reach: the use cases' [`trygg_app::App`] (store, configuration,
+/// guard and the clock, the one place handlers read the time).
+pub type AppState = trygg_app::App;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

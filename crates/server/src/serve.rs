@@ -77,17 +77,34 @@ pub fn load_guard(config: &Config) -> anyhow::Result<trygg_guard::Guard> {
 /// What to print once the server listens.
 pub type OnListening = Box<dyn FnOnce(SocketAddr, &str) + Send>;
 
-/// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+/// Serves until SIGTERM or SIGINT, then shuts down gracefully, with the system clock.
 pub async fn serve(
     config: Config,
     store: Arc<Store>,
     on_listening: OnListening,
 ) -> anyhow::Result<()> {
-    let state = AppState {
-        store: store.clone(),
-        guard: Arc::new(load_guard(&config)?),
-        config: Arc::new(config.clone()),
-    };
+    serve_with_clock(
+        config,
+        store,
+        Arc::new(trygg_app::SystemClock),
+        on_listening,
+    )
+    .await
+}
+
+/// Serves like [`serve`], reading the time from `clock` (tests give a [`trygg_app::ManualClock`]).
+pub async fn serve_with_clock(
+    config: Config,
+    store: Arc<Store>,
+    clock: trygg_app::SharedClock,
+    on_listening: OnListening,
+) -> anyhow::Result<()> {
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(config.clone()),
+        Arc::new(load_guard(&config)?),
+        clock,
+    );
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));

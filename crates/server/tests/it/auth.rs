@@ -45,11 +45,12 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Server {
     trygg_server::demo::seed(&store).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = router(AppState {
-        store: store.clone(),
-        guard: Arc::new(trygg_server::serve::load_guard(&config).unwrap()),
-        config: Arc::new(config),
-    });
+    let app = router(AppState::new(
+        store.clone(),
+        Arc::new(config.clone()),
+        Arc::new(trygg_server::serve::load_guard(&config).unwrap()),
+        Arc::new(trygg_app::SystemClock),
+    ));
     tokio::spawn(async move {
         axum::serve(
             listener,

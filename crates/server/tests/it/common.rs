@@ -21,6 +21,8 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub store: Arc<trygg_store::Store>,
     pub client: reqwest::Client,
+    /// The server's clock: tests move it instead of sleeping.
+    pub clock: trygg_app::ShiftedClock,
 }
 
 impl TestServer {
@@ -50,10 +52,13 @@ impl TestServer {
             .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();
         let s = store.clone();
+        let clock = trygg_app::ShiftedClock::new();
+        let shared: trygg_app::SharedClock = Arc::new(clock.clone());
         tokio::spawn(async move {
-            trygg_server::serve::serve(
+            trygg_server::serve::serve_with_clock(
                 config,
                 s,
+                shared,
                 Box::new(move |addr, _| {
                     let _ = tx.send(addr);
                 }),
@@ -68,6 +73,7 @@ impl TestServer {
             dir,
             store,
             client: reqwest::Client::new(),
+            clock,
         }
     }
 
