@@ -5,11 +5,16 @@
 //! holds wherever the request comes from. Nothing here knows HTTP.
 #![deny(missing_docs)]
 
+pub mod access;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod patients;
+pub mod rights;
 
+pub use access::Caller;
 pub use clock::{Clock, ManualClock, SharedClock, ShiftedClock, SystemClock};
 pub use context::App;
 pub use error::{AppError, ErrorKind};

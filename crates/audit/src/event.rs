@@ -357,6 +357,25 @@ pub enum Assurance {
     High,
 }
 
+impl Assurance {
+    /// Every level, lowest first.
+    pub const ALL: [Assurance; 3] = [Self::Low, Self::Substantial, Self::High];
+
+    /// The stable code (`low`, `substantial`, `high`), as stored and shown.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Substantial => "substantial",
+            Self::High => "high",
+        }
+    }
+
+    /// The level with this code.
+    pub fn from_code(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.code() == s)
+    }
+}
+
 /// How the agent authenticated.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

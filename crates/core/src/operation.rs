@@ -57,6 +57,10 @@ pub enum Operation {
     RightsReviewAttest,
     /// An organisation setting was read.
     SettingsRead,
+    /// The minimum login assurance of a permission was set (PC-AUTHN-3).
+    AssuranceSet,
+    /// The minimum login assurance per permission was read.
+    AssuranceRead,
     /// An organisation setting was changed.
     SettingsChange,
     /// An enrolment link was issued.
@@ -79,6 +83,12 @@ pub enum Operation {
     Logout,
     /// A session ended by a timeout or by the end of employment.
     SessionExpire,
+    /// A notice (e.g. "a passkey was added") was acknowledged by its person.
+    NoticeAcknowledge,
+    /// All of a person's passkeys were revoked by an administrator.
+    PasskeyRevokeAll,
+    /// An account was locked after failed logins.
+    AccountLocked,
 }
 
 /// The sentence a patient reads for an operation in their access log, in each language.
@@ -98,7 +108,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 35] = [
+    pub const ALL: [Operation; 40] = [
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
@@ -123,6 +133,8 @@ impl Operation {
         Self::RightsReviewRead,
         Self::RightsReviewAttest,
         Self::SettingsRead,
+        Self::AssuranceSet,
+        Self::AssuranceRead,
         Self::SettingsChange,
         Self::EnrolmentLinkIssue,
         Self::EnrolmentLinkOpen,
@@ -134,6 +146,9 @@ impl Operation {
         Self::LoginFailed,
         Self::Logout,
         Self::SessionExpire,
+        Self::NoticeAcknowledge,
+        Self::PasskeyRevokeAll,
+        Self::AccountLocked,
     ];
 
     /// The stable code stored in the audit log.
@@ -163,6 +178,8 @@ impl Operation {
             Self::RightsReviewRead => "rights-review.read",
             Self::RightsReviewAttest => "rights-review.attest",
             Self::SettingsRead => "settings.read",
+            Self::AssuranceSet => "assurance.set",
+            Self::AssuranceRead => "assurance.read",
             Self::SettingsChange => "settings.change",
             Self::EnrolmentLinkIssue => "enrolment-link.issue",
             Self::EnrolmentLinkOpen => "enrolment-link.open",
@@ -174,6 +191,9 @@ impl Operation {
             Self::LoginFailed => "login.failed",
             Self::Logout => "logout",
             Self::SessionExpire => "session.expire",
+            Self::AccountLocked => "account-locked",
+            Self::PasskeyRevokeAll => "passkey.revoke-all",
+            Self::NoticeAcknowledge => "notice.acknowledge",
         }
     }
 
@@ -203,9 +223,9 @@ impl Operation {
                 "Registered you as a patient",
             ),
             Self::PatientCreateConflict => t(
-                "Prøvde å registrere deg på nytt, og fikk vite at du er registrert",
-                "Prøvde å registrere deg på nytt, og fekk vite at du er registrert",
-                "Tried to register you again, and learned that you are registered",
+                "Prøvde å registrere deg på nytt (du var registrert fra før)",
+                "Prøvde å registrere deg på nytt (du var registrert frå før)",
+                "Tried to register you again (you were registered already)",
             ),
             Self::CareCreate => t(
                 "Fikk tjenstlig behov for opplysningene dine",
@@ -213,9 +233,9 @@ impl Operation {
                 "Was given a care relationship with you",
             ),
             Self::CareSelfDeclare => t(
-                "Ga seg selv tjenstlig behov for opplysningene dine (blir kontrollert)",
-                "Gav seg sjølv tenestleg behov for opplysningane dine (vert kontrollert)",
-                "Declared a care relationship with you themselves (it will be reviewed)",
+                "Erklærte selv tjenstlig behov for opplysningene dine",
+                "Erklærte sjølv tenestleg behov for opplysningane dine",
+                "Declared a care relationship with you themselves",
             ),
             Self::CareEnd => t(
                 "Tjenstlig behov ble avsluttet",
@@ -263,6 +283,8 @@ impl Operation {
             | Self::RightsReviewRead
             | Self::RightsReviewAttest
             | Self::SettingsRead
+            | Self::AssuranceSet
+            | Self::AssuranceRead
             | Self::SettingsChange
             | Self::EnrolmentLinkIssue
             | Self::EnrolmentLinkOpen
@@ -273,7 +295,10 @@ impl Operation {
             | Self::Login
             | Self::LoginFailed
             | Self::Logout
-            | Self::SessionExpire => t(
+            | Self::SessionExpire
+            | Self::NoticeAcknowledge
+            | Self::PasskeyRevokeAll
+            | Self::AccountLocked => t(
                 "Administrativ handling",
                 "Administrativ handling",
                 "Administrative action",

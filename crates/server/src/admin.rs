@@ -5,7 +5,7 @@
 //! the API with the session's CSRF token.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -14,7 +14,7 @@ use trygg_core::access::{builtin_permissions, Permission};
 use trygg_core::BuiltinRole;
 
 use crate::access::Caller;
-use crate::api::access::{self as api, AuditLine, AuditQuery, ReviewReport};
+use crate::api::access::{AuditLine, AuditQuery, ReviewReport};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -270,14 +270,17 @@ async fn overview(
     };
     let caller = Caller::from(&p);
     let org = caller.org.to_string();
-    match api::rights_review(State(state), caller, Path(org.clone())).await {
+    match trygg_app::rights::rights_review(&state, &caller, &org, state.now())
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(report) => render(
             &AdminPage {
                 shell: Shell::new(lang, "/admin"),
                 a: strings(lang),
                 org,
                 csrf: p.csrf_token().to_owned(),
-                report: report.0,
+                report,
                 roles: BuiltinRole::ALL.iter().map(|r| r.as_str()).collect(),
             },
             StatusCode::OK,
@@ -337,12 +340,15 @@ async fn audit(
         limit: Some(200),
         ..Default::default()
     };
-    match api::audit_search(State(state), caller, Path(org), Query(query)).await {
+    match trygg_app::rights::audit_search(&state, &caller, &org, query, state.now())
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(lines) => render(
             &AuditPage {
                 shell: Shell::new(lang, "/admin/audit"),
                 a: strings(lang),
-                lines: lines.0,
+                lines,
                 security,
             },
             StatusCode::OK,

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use trygg_core::Operation;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -512,9 +513,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     if let (Some(p), Some(l)) = (&permission, &level) {
                         let p = trygg_core::access::Permission::parse(p)
                             .ok_or_else(|| anyhow::anyhow!("no permission named {p}"))?;
-                        crate::access::set_min_assurance(&h, p, l, "cli")
-                            .await
-                            .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                        crate::access::set_min_assurance(
+                            &h,
+                            p,
+                            l,
+                            "cli",
+                            time::OffsetDateTime::now_utc(),
+                        )
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
                     }
                     let mut tx = h.begin().await?;
                     let table = crate::access::assurance_table(&mut tx)
@@ -613,7 +620,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     &crate::audit_events::Actor::system("cli"),
                     crate::audit_events::Did {
                         category: trygg_audit::Category::Authorisation,
-                        operation: "role.define",
+                        operation: Operation::RoleDefine,
                         action: trygg_audit::Action::Update,
                         outcome: trygg_audit::Outcome::Success,
                         entity: ("PractitionerRole", None),
@@ -818,7 +825,7 @@ async fn export_fhir(
         &crate::audit_events::Actor::system("cli"),
         crate::audit_events::Did {
             category: trygg_audit::Category::Export,
-            operation: "audit.export",
+            operation: Operation::AuditExport,
             action: trygg_audit::Action::Read,
             outcome: trygg_audit::Outcome::Success,
             entity: ("AuditEvent", None),

@@ -140,7 +140,10 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             tx.audit(&demo_event(
                 &org,
                 &actor,
-                ("personnel.create", trygg_audit::Action::Create),
+                (
+                    trygg_core::Operation::PersonnelCreate,
+                    trygg_audit::Action::Create,
+                ),
                 "Practitioner",
                 p.id,
                 None,
@@ -170,7 +173,10 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             tx.audit(&demo_event(
                 &org,
                 &actor,
-                ("patient.create", trygg_audit::Action::Create),
+                (
+                    trygg_core::Operation::PatientCreate,
+                    trygg_audit::Action::Create,
+                ),
                 "Patient",
                 p.id,
                 Some(p.id),
@@ -183,7 +189,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
         tx.audit(&demo_event(
             &org,
             &actor,
-            ("demo.seed", trygg_audit::Action::Read),
+            (trygg_core::Operation::DemoSeed, trygg_audit::Action::Read),
             "Organization",
             org.id,
             None,
@@ -218,9 +224,15 @@ pub async fn relax_health_assurance(store: &Store) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
             drop(tx);
             if current != trygg_audit::Assurance::Substantial {
-                crate::access::set_min_assurance(&h, p, "substantial", "demo")
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                crate::access::set_min_assurance(
+                    &h,
+                    p,
+                    "substantial",
+                    "demo",
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
             }
         }
     }
@@ -230,7 +242,7 @@ pub async fn relax_health_assurance(store: &Store) -> anyhow::Result<()> {
 fn demo_event(
     org: &Organisation,
     actor: &Actor,
-    (operation, action): (&'static str, trygg_audit::Action),
+    (operation, action): (trygg_core::Operation, trygg_audit::Action),
     entity: &'static str,
     id: uuid::Uuid,
     patient: Option<uuid::Uuid>,

@@ -150,6 +150,32 @@ impl ApiError {
     }
 }
 
+impl From<trygg_app::AppError> for ApiError {
+    fn from(e: trygg_app::AppError) -> Self {
+        use trygg_app::ErrorKind;
+        let status = match e.kind {
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut out = Self::new(status, e.code, e.title, e.detail);
+        out.log = e.log;
+        if let Some(level) = e.required_assurance {
+            // PC-AUTHN-3: the 403 names the level needed.
+            out = out.with_extension("required_assurance", level.code());
+        }
+        if let ErrorKind::TooManyRequests(secs) = e.kind {
+            out = out.with_extension("retry_after", secs);
+        }
+        out
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -1,131 +1,35 @@
-//! Managing who may do what (PC-ACL-1, PC-ACL-2): personnel, role grants with time limits, end of
-//! employment, care relationships, emergency access, the rights review, audit search, the
-//! organisation's minimum assurance per permission (PC-AUTHN-3), and the patient's access log
-//! (PC-RIGHTS-1). Every handler authorises with [`crate::access::authorize`] and appends its audit
-//! entry in the same transaction.
-//!
-//! **Self-declared care relationships** (finding 3). A care relationship a person creates for
-//! *themselves* is not refused, because a clinician meeting a new patient needs one at once, but
-//! it is treated like emergency access: it lasts at most the emergency maximum
-//! ([`trygg_store::access::EMERGENCY_SECONDS`], four hours) whatever `days` asked for, it is
-//! flagged in the rights review (`self_declared_unattested`) until an attestation covers it, and
-//! the patient's access log shows it (and every access resting on it) as self-declared. A care
-//! relationship created for someone else by a person with `care-manage` is unchanged.
-//!
-//! **End of employment** (finding 1). An end at or before now ends the person's sessions and
-//! revokes their open enrolment links at once; a future end only sets the date, and login,
-//! session lookup and link use are refused from that moment.
-
-use std::collections::HashMap;
+//! HTTP handlers for managing who may do what (PC-ACL-1, PC-ACL-2): personnel, role grants,
+//! end of employment, care relationships, emergency access, the rights review, audit search,
+//! minimum assurance, and the patient's access log (PC-RIGHTS-1). Each handler extracts the
+//! request, calls its use case in [`trygg_app::rights`] (which authorises and audits) with the
+//! state's clock, and maps the answer.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
-use trygg_audit::{Action, Basis, Category, Outcome};
-use trygg_core::access::{permissions_at, Permission};
-use trygg_core::{BuiltinRole, EmailAddress, Employment, PersonName};
+use trygg_app::rights;
+#[allow(unused_imports)]
 use uuid::Uuid;
 
-use crate::access::{audit_commit, authorize, org_for, Caller};
+pub use trygg_app::rights::{
+    AccessLogLine, AssuranceOut, AuditLine, AuditQuery, CareIn, CareOut, EmergencyFlag,
+    EmergencyIn, EmergencyOut, EmploymentEndIn, GrantIn, GrantOut, LangQuery, PersonnelIn,
+    PersonnelOut, ReviewIn, ReviewOut, ReviewPerson, ReviewReport, RevokeIn,
+};
+
 use crate::app::{ApiJson, AppState};
-use crate::audit_events::Did;
+use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::i18n::Lang;
-
-fn ts(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&Rfc3339).ok())
-        .unwrap_or_default()
-}
-
-fn parse_ts(code: &'static str, s: &str) -> Result<i64, ApiError> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map(|d| d.unix_timestamp())
-        .map_err(|_| ApiError::invalid(code, "times are RFC 3339, e.g. 2026-11-23T14:00:00Z"))
-}
-
-fn parse_id(s: &str, what: &'static str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(s).map_err(|_| ApiError::not_found("TR-Q404", what))
-}
-
-fn did(
-    category: Category,
-    operation: &'static str,
-    action: Action,
-    entity: (&'static str, Option<String>),
-    patient: Option<Uuid>,
-    basis: Basis,
-) -> Did {
-    Did {
-        category,
-        operation,
-        action,
-        outcome: Outcome::Success,
-        entity,
-        patient,
-        basis,
-    }
-}
-
-/// A person on the staff, as administrators see them.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct PersonnelOut {
-    /// Id.
-    pub id: Uuid,
-    /// Full name.
-    pub name: String,
-    /// Role given at registration.
-    pub role: String,
-    /// Employment relation.
-    pub employment: String,
-}
-
-/// A new person on the staff.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PersonnelIn {
-    /// Full name.
-    pub name: String,
-    /// Work e-mail.
-    pub email: Option<String>,
-    /// A built-in role (`doctor`, `nurse`, `psychologist`, `physiotherapist`, `secretary`,
-    /// `interpreter`, `org-admin`, `system`).
-    pub role: String,
-    /// `employee`, `locum`, `student` or `contractor`.
-    pub employment: String,
-}
 
 /// Lists the organisation's personnel.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/personnel", params(("org" = String, Path)),
     responses((status = 200, body = [PersonnelOut]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn list_personnel(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path(org): Path<String>,
 ) -> Result<ApiJson<Vec<PersonnelOut>>, ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::PersonnelManage, None).await?;
-    let list = tx.list_personnel().await?;
-    let d = did(
-        Category::Administration,
-        "personnel.list",
-        Action::Read,
-        ("Practitioner", None),
-        None,
-        ok.basis,
-    );
-    audit_commit(tx, &org, &ok.actor, d, OffsetDateTime::now_utc()).await?;
     Ok(ApiJson(
-        list.into_iter()
-            .map(|p| PersonnelOut {
-                id: p.id,
-                name: p.name.expose().to_owned(),
-                role: p.role.as_str().to_owned(),
-                employment: p.employment.as_str().to_owned(),
-            })
-            .collect(),
+        rights::list_personnel(&state, &p.caller(), &org, state.now()).await?,
     ))
 }
 
@@ -134,60 +38,12 @@ pub async fn list_personnel(
     responses((status = 201, body = PersonnelOut), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_personnel(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path(org): Path<String>,
     ApiJson(input): ApiJson<PersonnelIn>,
 ) -> Result<(StatusCode, ApiJson<PersonnelOut>), ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let new = trygg_store::NewPersonnel {
-        name: PersonName::parse(&input.name)
-            .map_err(|e| ApiError::invalid("TR-Q001", e.to_string()))?,
-        email: input
-            .email
-            .as_deref()
-            .map(EmailAddress::parse)
-            .transpose()
-            .map_err(|e| ApiError::invalid("TR-Q002", e.to_string()))?,
-        role: BuiltinRole::parse(&input.role)
-            .ok_or_else(|| ApiError::invalid("TR-Q003", "unknown role"))?,
-        employment: Employment::parse(&input.employment)
-            .ok_or_else(|| ApiError::invalid("TR-Q004", "unknown employment relation"))?,
-    };
-    let (mut tx, ok) = authorize(&org, &caller, Permission::PersonnelManage, None).await?;
-    let now = OffsetDateTime::now_utc();
-    let p = tx.create_personnel(&new, now).await?;
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Authorisation,
-            "personnel.create",
-            Action::Create,
-            ("Practitioner", Some(p.id.to_string())),
-            None,
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        ApiJson(PersonnelOut {
-            id: p.id,
-            name: p.name.expose().to_owned(),
-            role: p.role.as_str().to_owned(),
-            employment: p.employment.as_str().to_owned(),
-        }),
-    ))
-}
-
-/// When employment ends.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmploymentEndIn {
-    /// RFC 3339; now when left out.
-    pub at: Option<String>,
+    let out = rights::create_personnel(&state, &p.caller(), &org, input, state.now()).await?;
+    Ok((StatusCode::CREATED, ApiJson(out)))
 }
 
 /// Ends a person's employment: every access stops at that time (guide risk scenario 16).
@@ -195,75 +51,12 @@ pub struct EmploymentEndIn {
     request_body = EmploymentEndIn, responses((status = 204), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn end_employment(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path((org, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<EmploymentEndIn>,
 ) -> Result<StatusCode, ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let id = parse_id(&id, "no such person")?;
-    let now = OffsetDateTime::now_utc();
-    let at = match &input.at {
-        Some(s) => parse_ts("TR-Q005", s)?,
-        None => now.unix_timestamp(),
-    };
-    let (mut tx, ok) = authorize(&org, &caller, Permission::PersonnelManage, None).await?;
-    tx.set_employment_end(id, at, now).await?;
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Authorisation,
-            "personnel.employment-end",
-            Action::Update,
-            ("Practitioner", Some(id.to_string())),
-            None,
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
+    rights::end_employment(&state, &p.caller(), &org, &id, input, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A grant record.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct GrantOut {
-    /// Id.
-    pub id: Uuid,
-    /// Holder.
-    pub personnel_id: Uuid,
-    /// Role.
-    pub role: String,
-    /// From (RFC 3339).
-    pub valid_from: String,
-    /// Until (RFC 3339), if limited.
-    pub valid_to: Option<String>,
-    /// Who granted it.
-    pub granted_by: String,
-    /// When granted.
-    pub granted_at: String,
-    /// When revoked.
-    pub revoked_at: Option<String>,
-    /// Why revoked.
-    pub revoke_reason: Option<String>,
-    /// Whether it is in force now.
-    pub live: bool,
-}
-
-fn grant_out(g: &trygg_store::access::GrantRecord, now: i64) -> GrantOut {
-    GrantOut {
-        id: g.id,
-        personnel_id: g.personnel_id,
-        role: g.role.clone(),
-        valid_from: ts(g.valid_from),
-        valid_to: g.valid_to.map(ts),
-        granted_by: g.granted_by.clone(),
-        granted_at: ts(g.granted_at),
-        revoked_at: g.revoked_at.map(ts),
-        revoke_reason: g.revoke_reason.clone(),
-        live: trygg_core::access::in_force(g.valid_from, g.valid_to, g.revoked_at, now),
-    }
 }
 
 /// A person's grants, newest first.
@@ -271,51 +64,12 @@ fn grant_out(g: &trygg_store::access::GrantRecord, now: i64) -> GrantOut {
     responses((status = 200, body = [GrantOut]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn list_grants(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<ApiJson<Vec<GrantOut>>, ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let id = parse_id(&id, "no such person")?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::GrantsManage, None).await?;
-    if !tx.personnel_exists(id).await? {
-        return Err(ApiError::not_found("TR-Q404", "no such person"));
-    }
-    let list = tx.grants_of(id).await?;
-    let now = OffsetDateTime::now_utc();
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Authorisation,
-            "grants.read",
-            Action::Read,
-            ("Practitioner", Some(id.to_string())),
-            None,
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
     Ok(ApiJson(
-        list.iter()
-            .map(|g| grant_out(g, now.unix_timestamp()))
-            .collect(),
+        rights::list_grants(&state, &p.caller(), &org, &id, state.now()).await?,
     ))
-}
-
-/// A new grant.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GrantIn {
-    /// Who gets it.
-    pub personnel_id: Uuid,
-    /// The role.
-    pub role: String,
-    /// From (RFC 3339); now when left out.
-    pub valid_from: Option<String>,
-    /// Until (RFC 3339); open-ended when left out.
-    pub valid_to: Option<String>,
 }
 
 /// Grants a role for a time.
@@ -323,52 +77,12 @@ pub struct GrantIn {
     responses((status = 201, body = GrantOut), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_grant(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path(org): Path<String>,
     ApiJson(input): ApiJson<GrantIn>,
 ) -> Result<(StatusCode, ApiJson<GrantOut>), ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let now = OffsetDateTime::now_utc();
-    let t = now.unix_timestamp();
-    let from = input
-        .valid_from
-        .as_deref()
-        .map(|s| parse_ts("TR-Q006", s))
-        .transpose()?
-        .unwrap_or(t);
-    let to = input
-        .valid_to
-        .as_deref()
-        .map(|s| parse_ts("TR-Q007", s))
-        .transpose()?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::GrantsManage, None).await?;
-    let g = tx
-        .grant_role(input.personnel_id, &input.role, from, to, &ok.actor.id, t)
-        .await?;
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Authorisation,
-            "grant.create",
-            Action::Create,
-            ("PractitionerRole", Some(g.id.to_string())),
-            None,
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
-    Ok((StatusCode::CREATED, ApiJson(grant_out(&g, t))))
-}
-
-/// Why a grant is revoked.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeIn {
-    /// A short reason code, e.g. `left-team`, `review`, `mistake`.
-    pub reason: String,
+    let out = rights::create_grant(&state, &p.caller(), &org, input, state.now()).await?;
+    Ok((StatusCode::CREATED, ApiJson(out)))
 }
 
 /// Revokes a grant; it stops working at once and stays in the register.
@@ -376,121 +90,13 @@ pub struct RevokeIn {
     responses((status = 200, body = GrantOut), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn revoke_grant(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path((org, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<RevokeIn>,
 ) -> Result<ApiJson<GrantOut>, ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let id = parse_id(&id, "no such grant")?;
-    let reason = reason_code(&input.reason)?;
-    let now = OffsetDateTime::now_utc();
-    let (mut tx, ok) = authorize(&org, &caller, Permission::GrantsManage, None).await?;
-    let g = tx
-        .revoke_grant(id, &ok.actor.id, &reason, now.unix_timestamp())
-        .await?;
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Authorisation,
-            "grant.revoke",
-            Action::Update,
-            ("PractitionerRole", Some(g.id.to_string())),
-            None,
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
-    Ok(ApiJson(grant_out(&g, now.unix_timestamp())))
-}
-
-/// Reason codes are short and plain so no free text (and no personal data) enters the register.
-fn reason_code(s: &str) -> Result<String, ApiError> {
-    let ok = !s.is_empty()
-        && s.len() <= 40
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err(ApiError::invalid(
-            "TR-Q008",
-            "a reason is a short code of a-z, 0-9 and '-', e.g. left-team",
-        ))
-    }
-}
-
-/// One person in the rights review.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ReviewPerson {
-    /// The person.
-    pub personnel: PersonnelOut,
-    /// Every grant record.
-    pub grants: Vec<GrantOut>,
-    /// The permissions in force now.
-    pub permissions_now: Vec<String>,
-    /// When employment ends or ended.
-    pub employment_end: Option<String>,
-    /// How many care relationships are in force now (a count only: which patients is health
-    /// information, not for administrators), so the review can question a need to know.
-    pub care_relationships_live: usize,
-}
-
-/// An emergency access flagged for review.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct EmergencyFlag {
-    /// Id.
-    pub id: Uuid,
-    /// Who took it.
-    pub personnel_id: Uuid,
-    /// About which patient.
-    pub patient_id: Uuid,
-    /// When (RFC 3339).
-    pub at: String,
-}
-
-/// The rights review report.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ReviewReport {
-    /// When generated.
-    pub generated_at: String,
-    /// Every person with their grants.
-    pub people: Vec<ReviewPerson>,
-    /// Earlier reviews, newest first.
-    pub reviews: Vec<ReviewOut>,
-    /// Emergency accesses not yet reviewed (who, when, which patient; the reason stays with
-    /// clinical review). The next attestation marks them reviewed.
-    pub emergency_unreviewed: Vec<EmergencyFlag>,
-    /// Care relationships people declared for themselves, not yet attested (finding 3). The next
-    /// attestation covers them.
-    pub self_declared_unattested: Vec<EmergencyFlag>,
-}
-
-/// A recorded review.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ReviewOut {
-    /// Id.
-    pub id: Uuid,
-    /// Who reviewed.
-    pub reviewer_id: Uuid,
-    /// When.
-    pub reviewed_at: String,
-    /// `approved` or `changes-needed`.
-    pub result: String,
-    /// Grant records shown.
-    pub grants_seen: i64,
-}
-
-fn review_out(r: trygg_store::access::RightsReview) -> ReviewOut {
-    ReviewOut {
-        id: r.id,
-        reviewer_id: r.reviewer_id,
-        reviewed_at: ts(r.reviewed_at),
-        result: r.result,
-        grants_seen: r.grants_seen,
-    }
+    Ok(ApiJson(
+        rights::revoke_grant(&state, &p.caller(), &org, &id, input, state.now()).await?,
+    ))
 }
 
 /// The report for the periodic control of granted rights (routine "periodisk kontroll").
@@ -498,91 +104,12 @@ fn review_out(r: trygg_store::access::RightsReview) -> ReviewOut {
     responses((status = 200, body = ReviewReport), (status = 403, body = crate::error::Problem)))]
 pub async fn rights_review(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path(org): Path<String>,
 ) -> Result<ApiJson<ReviewReport>, ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::RightsReview, None).await?;
-    let now = OffsetDateTime::now_utc();
-    let t = now.unix_timestamp();
-    let mut people = Vec::new();
-    for p in tx.list_personnel().await? {
-        let grants = tx.grants_of(p.id).await?;
-        let subject = tx.subject(p.id).await?.unwrap_or_default();
-        people.push(ReviewPerson {
-            grants: grants.iter().map(|g| grant_out(g, t)).collect(),
-            permissions_now: permissions_at(&subject, t)
-                .iter()
-                .map(|p| p.as_str().to_owned())
-                .collect(),
-            employment_end: subject.employment_end.map(ts),
-            care_relationships_live: subject.care.iter().filter(|c| c.live(t)).count(),
-            personnel: PersonnelOut {
-                id: p.id,
-                name: p.name.expose().to_owned(),
-                role: p.role.as_str().to_owned(),
-                employment: p.employment.as_str().to_owned(),
-            },
-        });
-    }
-    let emergency_unreviewed = tx
-        .unreviewed_emergency_accesses()
-        .await?
-        .into_iter()
-        .map(|e| EmergencyFlag {
-            id: e.id,
-            personnel_id: e.personnel_id,
-            patient_id: e.patient_id,
-            at: ts(e.at),
-        })
-        .collect();
-    let self_declared_unattested = tx
-        .unattested_self_declared()
-        .await?
-        .into_iter()
-        .map(|c| EmergencyFlag {
-            id: c.id,
-            personnel_id: c.personnel_id,
-            patient_id: c.patient_id,
-            at: ts(c.created_at),
-        })
-        .collect();
-    let reviews = tx
-        .rights_reviews()
-        .await?
-        .into_iter()
-        .map(review_out)
-        .collect();
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Authorisation,
-            "rights-review.read",
-            Action::Read,
-            ("PractitionerRole", None),
-            None,
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
-    Ok(ApiJson(ReviewReport {
-        generated_at: ts(t),
-        people,
-        reviews,
-        emergency_unreviewed,
-        self_declared_unattested,
-    }))
-}
-
-/// An attestation.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReviewIn {
-    /// `approved` or `changes-needed`.
-    pub result: String,
+    Ok(ApiJson(
+        rights::rights_review(&state, &p.caller(), &org, state.now()).await?,
+    ))
 }
 
 /// Records that the rights were reviewed: who, when, result.
@@ -590,107 +117,12 @@ pub struct ReviewIn {
     responses((status = 201, body = ReviewOut), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn attest_review(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path(org): Path<String>,
     ApiJson(input): ApiJson<ReviewIn>,
 ) -> Result<(StatusCode, ApiJson<ReviewOut>), ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::RightsReview, None).await?;
-    let now = OffsetDateTime::now_utc();
-    let seen = i64::try_from(tx.all_grants().await?.len()).unwrap_or(i64::MAX);
-    let r = tx
-        .record_rights_review(
-            caller.personnel_id,
-            &input.result,
-            seen,
-            now.unix_timestamp(),
-        )
-        .await?;
-    let flagged: Vec<Uuid> = tx
-        .unreviewed_emergency_accesses()
-        .await?
-        .iter()
-        .map(|e| e.id)
-        .collect();
-    tx.mark_emergency_reviewed(
-        &flagged,
-        caller.personnel_id,
-        &r.result,
-        now.unix_timestamp(),
-    )
-    .await?;
-    let declared: Vec<Uuid> = tx
-        .unattested_self_declared()
-        .await?
-        .iter()
-        .map(|c| c.id)
-        .collect();
-    tx.attest_self_declared(&declared, now.unix_timestamp())
-        .await?;
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Authorisation,
-            "rights-review.attest",
-            Action::Create,
-            ("PractitionerRole", Some(r.id.to_string())),
-            None,
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
-    Ok((StatusCode::CREATED, ApiJson(review_out(r))))
-}
-
-/// A new care relationship.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CareIn {
-    /// Who gets the need to know.
-    pub personnel_id: Uuid,
-    /// About which patient.
-    pub patient_id: Uuid,
-    /// Reason code, e.g. `fastlege`, `henvisning`, `hjemmetjeneste`, `konsultasjon`.
-    pub reason: String,
-    /// How many days it lasts (1 to 731).
-    pub days: i64,
-}
-
-/// A care relationship.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct CareOut {
-    /// Id.
-    pub id: Uuid,
-    /// The person.
-    pub personnel_id: Uuid,
-    /// The patient.
-    pub patient_id: Uuid,
-    /// Reason code.
-    pub reason: String,
-    /// From.
-    pub valid_from: String,
-    /// Until.
-    pub valid_to: String,
-    /// Ended early.
-    pub ended_at: Option<String>,
-    /// Declared by the person for themselves: short, flagged for review, shown to the patient.
-    pub self_declared: bool,
-}
-
-fn care_out(c: trygg_store::access::CareRecord) -> CareOut {
-    CareOut {
-        id: c.id,
-        personnel_id: c.personnel_id,
-        patient_id: c.patient_id,
-        reason: c.reason,
-        valid_from: ts(c.valid_from),
-        valid_to: ts(c.valid_to),
-        ended_at: c.ended_at.map(ts),
-        self_declared: c.self_declared,
-    }
+    let out = rights::attest_review(&state, &p.caller(), &org, input, state.now()).await?;
+    Ok((StatusCode::CREATED, ApiJson(out)))
 }
 
 /// Establishes a care relationship (need to know), always with an end.
@@ -698,64 +130,12 @@ fn care_out(c: trygg_store::access::CareRecord) -> CareOut {
     responses((status = 201, body = CareOut), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_care(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path(org): Path<String>,
     ApiJson(input): ApiJson<CareIn>,
 ) -> Result<(StatusCode, ApiJson<CareOut>), ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let reason = reason_code(&input.reason)?;
-    if !(1..=731).contains(&input.days) {
-        return Err(ApiError::invalid(
-            "TR-Q009",
-            "a care relationship lasts 1 to 731 days",
-        ));
-    }
-    let (mut tx, ok) = authorize(&org, &caller, Permission::CareManage, None).await?;
-    let now = OffsetDateTime::now_utc();
-    let t = now.unix_timestamp();
-    // Finding 3: a care relationship for oneself is treated like emergency access.
-    let own = input.personnel_id == caller.personnel_id;
-    let c = if own {
-        tx.self_declare_care_relationship(input.personnel_id, input.patient_id, &reason, t)
-            .await?
-    } else {
-        tx.create_care_relationship(
-            input.personnel_id,
-            input.patient_id,
-            &reason,
-            t,
-            t + input.days * 86_400,
-            &ok.actor.id,
-            t,
-        )
-        .await?
-    };
-    if own {
-        tracing::warn!(
-            event = "self-declared-care",
-            "self-declared care relationship; flagged for review"
-        );
-    }
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Authorisation,
-            if own {
-                "care.self-declare"
-            } else {
-                "care.create"
-            },
-            Action::Create,
-            ("CareTeam", Some(c.id.to_string())),
-            Some(c.patient_id),
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
-    Ok((StatusCode::CREATED, ApiJson(care_out(c))))
+    let out = rights::create_care(&state, &p.caller(), &org, input, state.now()).await?;
+    Ok((StatusCode::CREATED, ApiJson(out)))
 }
 
 /// Ends a care relationship now.
@@ -763,47 +143,12 @@ pub async fn create_care(
     responses((status = 200, body = CareOut), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn end_care(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<ApiJson<CareOut>, ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let id = parse_id(&id, "no such care relationship")?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::CareManage, None).await?;
-    let now = OffsetDateTime::now_utc();
-    let c = tx.end_care_relationship(id, now.unix_timestamp()).await?;
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Authorisation,
-            "care.end",
-            Action::Update,
-            ("CareTeam", Some(c.id.to_string())),
-            Some(c.patient_id),
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
-    Ok(ApiJson(care_out(c)))
-}
-
-/// Why emergency access is taken.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmergencyIn {
-    /// The reason, 10 to 1000 characters (kept encrypted; shown to reviewers).
-    pub reason: String,
-}
-
-/// Emergency access granted.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct EmergencyOut {
-    /// Id, the basis named in every access it covers.
-    pub id: Uuid,
-    /// Until when.
-    pub expires_at: String,
+    Ok(ApiJson(
+        rights::end_care(&state, &p.caller(), &org, &id, state.now()).await?,
+    ))
 }
 
 /// Takes emergency access to a patient's health data: mandatory reason, four hours, flagged
@@ -812,150 +157,12 @@ pub struct EmergencyOut {
     responses((status = 201, body = EmergencyOut), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn emergency_access(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path((org, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<EmergencyIn>,
 ) -> Result<(StatusCode, ApiJson<EmergencyOut>), ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let patient = parse_id(&id, "no such patient")?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::EmergencyAccess, Some(patient)).await?;
-    let now = OffsetDateTime::now_utc();
-    let t = now.unix_timestamp();
-    let eid = tx
-        .take_emergency_access(caller.personnel_id, patient, &input.reason, t)
-        .await?;
-    let mut d = did(
-        Category::Authorisation,
-        "emergency-access.take",
-        Action::Create,
-        ("Consent", Some(eid.to_string())),
-        Some(patient),
-        ok.basis,
-    );
-    d.basis = crate::access::basis_of(trygg_core::access::AccessBasis::Emergency(eid))?;
-    audit_commit(tx, &org, &ok.actor, d, now).await?;
-    tracing::warn!(
-        event = "emergency-access",
-        "emergency access taken; flagged for review"
-    );
-    Ok((
-        StatusCode::CREATED,
-        ApiJson(EmergencyOut {
-            id: eid,
-            expires_at: ts(t + trygg_store::access::EMERGENCY_SECONDS),
-        }),
-    ))
-}
-
-/// The `lang` query.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct LangQuery {
-    lang: Option<String>,
-}
-
-/// One line of a patient's access log.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct AccessLogLine {
-    /// When (RFC 3339).
-    pub time: String,
-    /// Who: the person's name, or a description of the system.
-    pub who: String,
-    /// Their role when they acted.
-    pub role: Option<String>,
-    /// What they did, in the patient's language.
-    pub what: String,
-    /// On what basis, in the patient's language.
-    pub basis: String,
-    /// Whether this was emergency access (always shown to the patient).
-    pub emergency: bool,
-    /// Whether it rests on a care relationship the person declared for themselves (finding 3).
-    pub self_declared: bool,
-}
-
-fn describe(lang: Lang, operation: &str) -> String {
-    let (nb, nn, en) = match operation {
-        "patient.read" => (
-            "Så opplysningene dine",
-            "Såg opplysningane dine",
-            "Viewed your details",
-        ),
-        "patient.list" => (
-            "Så deg i pasientlisten",
-            "Såg deg i pasientlista",
-            "Saw you in the patient list",
-        ),
-        "patient.create" => (
-            "Registrerte deg som pasient",
-            "Registrerte deg som pasient",
-            "Registered you as a patient",
-        ),
-        "care.create" => (
-            "Fikk tjenstlig behov for opplysningene dine",
-            "Fekk tenestleg behov for opplysningane dine",
-            "Was given a care relationship with you",
-        ),
-        "patient.create-conflict" => (
-            "Prøvde å registrere deg på nytt (du var registrert fra før)",
-            "Prøvde å registrere deg på nytt (du var registrert frå før)",
-            "Tried to register you again (you were registered already)",
-        ),
-        "care.self-declare" => (
-            "Erklærte selv tjenstlig behov for opplysningene dine",
-            "Erklærte sjølv tenestleg behov for opplysningane dine",
-            "Declared a care relationship with you themselves",
-        ),
-        "care.end" => (
-            "Tjenstlig behov ble avsluttet",
-            "Tenestleg behov vart avslutta",
-            "Care relationship ended",
-        ),
-        "emergency-access.take" => (
-            "Tok nødtilgang til opplysningene dine",
-            "Tok naudtilgang til opplysningane dine",
-            "Took emergency access to your data",
-        ),
-        "access-log.read" => (
-            "Så hvem som har sett opplysningene dine",
-            "Såg kven som har sett opplysningane dine",
-            "Viewed who has seen your data",
-        ),
-        "access.denied" => (
-            "Ble nektet tilgang til opplysningene dine",
-            "Vart nekta tilgang til opplysningane dine",
-            "Was refused access to your data",
-        ),
-        "audit.export" => (
-            "Eksporterte loggen om deg",
-            "Eksporterte loggen om deg",
-            "Exported the log about you",
-        ),
-        _ => ("Annen handling", "Anna handling", "Other action"),
-    };
-    match lang {
-        Lang::Nb => nb,
-        Lang::Nn => nn,
-        Lang::En => en,
-    }
-    .to_owned()
-}
-
-fn describe_basis(lang: Lang, b: &Basis) -> String {
-    let (nb, nn, en) = match b {
-        Basis::CareRelationship { .. } => {
-            ("Tjenstlig behov", "Tenestleg behov", "Care relationship")
-        }
-        Basis::Emergency { .. } => ("Nødtilgang", "Naudtilgang", "Emergency access"),
-        Basis::Administration => ("Administrasjon", "Administrasjon", "Administration"),
-        Basis::PatientSelf => ("Deg selv", "Deg sjølv", "Yourself"),
-        Basis::System => ("Systemet", "Systemet", "The system"),
-        _ => ("Uten grunnlag", "Utan grunnlag", "No basis"),
-    };
-    match lang {
-        Lang::Nb => nb,
-        Lang::Nn => nn,
-        Lang::En => en,
-    }
-    .to_owned()
+    let out = rights::emergency_access(&state, &p.caller(), &org, &id, input, state.now()).await?;
+    Ok((StatusCode::CREATED, ApiJson(out)))
 }
 
 /// Who has accessed one patient's data, when, with what role and on what basis (PC-RIGHTS-1),
@@ -965,106 +172,13 @@ fn describe_basis(lang: Lang, b: &Basis) -> String {
     responses((status = 200, body = [AccessLogLine]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn access_log(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path((org, id)): Path<(String, String)>,
     Query(q): Query<LangQuery>,
 ) -> Result<ApiJson<Vec<AccessLogLine>>, ApiError> {
-    let lang = Lang::from_query(q.lang.as_deref());
-    let org = org_for(&state, &caller, &org).await?;
-    let patient = parse_id(&id, "no such patient")?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::HealthRead, Some(patient)).await?;
-    if !tx.patient_exists(patient).await? {
-        return Err(ApiError::not_found("TR-P404", "no such patient"));
-    }
-    let declared: Vec<String> = tx
-        .self_declared_care_ids(patient)
-        .await?
-        .iter()
-        .map(Uuid::to_string)
-        .collect();
-    let names: HashMap<String, String> = tx
-        .list_personnel()
-        .await?
-        .into_iter()
-        .map(|p| (format!("personnel:{}", p.id), p.name.expose().to_owned()))
-        .collect();
-    let now = OffsetDateTime::now_utc();
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Access,
-            "access-log.read",
-            Action::Read,
-            ("AuditEvent", None),
-            Some(patient),
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
-    let events = org.audit_events(Some(&patient.to_string())).await?;
-    let lines = events
-        .into_iter()
-        .map(|(_, e)| {
-            let agent_id = e
-                .agent
-                .id
-                .as_ref()
-                .map(|i| i.as_str().to_owned())
-                .unwrap_or_default();
-            let who = names.get(&agent_id).cloned().unwrap_or_else(|| match lang {
-                Lang::En => "The system".to_owned(),
-                _ => "Systemet".to_owned(),
-            });
-            AccessLogLine {
-                time: e.recorded.to_rfc3339().unwrap_or_default(),
-                who,
-                role: e.agent.role.as_ref().map(|r| r.as_str().to_owned()),
-                what: describe(lang, e.operation.as_str()),
-                basis: describe_basis(lang, &e.basis),
-                emergency: matches!(e.basis, Basis::Emergency { .. }),
-                self_declared: e.operation.as_str() == "care.self-declare"
-                    || matches!(&e.basis, Basis::CareRelationship { id } if declared.iter().any(|d| d == id.as_str())),
-            }
-        })
-        .collect();
-    Ok(ApiJson(lines))
-}
-
-/// Audit search filters.
-#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
-pub struct AuditQuery {
-    /// Only events about this patient.
-    pub patient: Option<Uuid>,
-    /// Only events by this actor id (e.g. `personnel:<id>`).
-    pub actor: Option<String>,
-    /// Only security events.
-    pub security: Option<bool>,
-    /// At most this many, newest first (default 200, at most 1000).
-    pub limit: Option<usize>,
-}
-
-/// An audit entry as the search shows it (codes and opaque ids only).
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct AuditLine {
-    /// Sequence number in the log.
-    pub seq: u64,
-    /// When.
-    pub time: String,
-    /// Actor id.
-    pub actor: Option<String>,
-    /// Actor role.
-    pub role: Option<String>,
-    /// Operation code.
-    pub operation: String,
-    /// Outcome.
-    pub outcome: String,
-    /// Patient id, if any.
-    pub patient: Option<String>,
-    /// Whether it is a security event.
-    pub security: bool,
+    Ok(ApiJson(
+        rights::access_log(&state, &p.caller(), &org, &id, q, state.now()).await?,
+    ))
 }
 
 /// Searches the organisation's audit log for control (section 4: searchable by the organisation).
@@ -1072,65 +186,13 @@ pub struct AuditLine {
     responses((status = 200, body = [AuditLine]), (status = 403, body = crate::error::Problem)))]
 pub async fn audit_search(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path(org): Path<String>,
     Query(q): Query<AuditQuery>,
 ) -> Result<ApiJson<Vec<AuditLine>>, ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let (tx, ok) = authorize(&org, &caller, Permission::AuditRead, None).await?;
-    let now = OffsetDateTime::now_utc();
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Access,
-            "audit.search",
-            Action::Read,
-            ("AuditEvent", None),
-            q.patient,
-            ok.basis,
-        ),
-        now,
-    )
-    .await?;
-    let pid = q.patient.map(|p| p.to_string());
-    let limit = q.limit.unwrap_or(200).min(1000);
-    let events = org.audit_events(pid.as_deref()).await?;
-    let lines = events
-        .into_iter()
-        .rev()
-        .filter(|(_, e)| {
-            q.actor
-                .as_deref()
-                .is_none_or(|a| e.agent.id.as_ref().map(|i| i.as_str()) == Some(a))
-                && q.security
-                    .is_none_or(|s| s == matches!(e.category, Category::Security(_)))
-        })
-        .take(limit)
-        .map(|(seq, e)| AuditLine {
-            seq,
-            time: e.recorded.to_rfc3339().unwrap_or_default(),
-            actor: e.agent.id.as_ref().map(|i| i.as_str().to_owned()),
-            role: e.agent.role.as_ref().map(|r| r.as_str().to_owned()),
-            operation: e.operation.as_str().to_owned(),
-            outcome: format!("{:?}", e.outcome).to_lowercase(),
-            patient: e.patient.as_ref().map(|p| p.as_str().to_owned()),
-            security: matches!(e.category, Category::Security(_)),
-        })
-        .collect();
-    Ok(ApiJson(lines))
-}
-
-/// One permission's minimum login assurance in this organisation.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct AssuranceOut {
-    /// The permission's stable name.
-    pub permission: String,
-    /// The minimum level: `low`, `substantial` or `high`.
-    pub level: String,
-    /// Whether it is the built-in default (else the organisation's own setting).
-    pub default: bool,
+    Ok(ApiJson(
+        rights::audit_search(&state, &p.caller(), &org, q, state.now()).await?,
+    ))
 }
 
 /// The minimum login assurance of every permission (PC-AUTHN-3). Set with
@@ -1139,35 +201,10 @@ pub struct AssuranceOut {
     responses((status = 200, body = [AssuranceOut]), (status = 403, body = crate::error::Problem)))]
 pub async fn assurance_settings(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path(org): Path<String>,
 ) -> Result<ApiJson<Vec<AssuranceOut>>, ApiError> {
-    let org = org_for(&state, &caller, &org).await?;
-    let (mut tx, ok) = authorize(&org, &caller, Permission::GrantsManage, None).await?;
-    let table = crate::access::assurance_table(&mut tx).await?;
-    audit_commit(
-        tx,
-        &org,
-        &ok.actor,
-        did(
-            Category::Administration,
-            "assurance.read",
-            Action::Read,
-            ("setting", None),
-            None,
-            ok.basis,
-        ),
-        OffsetDateTime::now_utc(),
-    )
-    .await?;
     Ok(ApiJson(
-        table
-            .into_iter()
-            .map(|(p, a)| AssuranceOut {
-                permission: p.as_str().to_owned(),
-                level: crate::auth::session::assurance_code(a).to_owned(),
-                default: a == crate::access::default_min_assurance(p),
-            })
-            .collect(),
+        rights::assurance_settings(&state, &p.caller(), &org, state.now()).await?,
     ))
 }

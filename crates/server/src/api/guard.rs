@@ -5,8 +5,8 @@
 use axum::extract::State;
 use trygg_guard::{Channel, Context, Screening};
 
-use crate::access::Caller;
 use crate::app::{ApiJson, AppState};
+use crate::auth::Principal;
 use crate::error::ApiError;
 
 /// A draft to screen.
@@ -78,9 +78,10 @@ fn out(s: &Screening) -> Result<ScreenOut, ApiError> {
     responses((status = 200, body = ScreenOut), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn screen(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     ApiJson(input): ApiJson<ScreenIn>,
 ) -> Result<ApiJson<ScreenOut>, ApiError> {
+    let caller = p.caller();
     let ch = channel(&input.channel)
         .ok_or_else(|| ApiError::invalid("TR-G001", "channel is sms or email"))?;
     if input.text.len() > 64 * 1024 {

@@ -11,7 +11,7 @@ use trygg_audit::{
     Action, AgentKind, Assurance, AuditEvent, Authentication, Basis, Category, Code, Outcome,
     SecurityKind,
 };
-use trygg_core::{BuiltinRole, OrgSlug};
+use trygg_core::{BuiltinRole, Operation, OrgSlug};
 use uuid::Uuid;
 
 use crate::audit_events::{event, Actor, Did};
@@ -33,8 +33,8 @@ pub enum Who {
 pub struct AuthEvent {
     /// Kind of event.
     pub category: Category,
-    /// Operation code, e.g. `login`.
-    pub operation: &'static str,
+    /// What was done.
+    pub operation: Operation,
     /// FHIR action.
     pub action: Action,
     /// Outcome.
@@ -51,7 +51,7 @@ impl AuthEvent {
     /// A failed or refused attempt.
     pub fn security(
         kind: SecurityKind,
-        operation: &'static str,
+        operation: Operation,
         outcome: Outcome,
         address: Option<IpAddr>,
     ) -> Self {

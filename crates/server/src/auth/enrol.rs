@@ -25,6 +25,7 @@ use axum::http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 use trygg_audit::{Action, Category, Outcome};
 use trygg_core::BuiltinRole;
+use trygg_core::Operation;
 use trygg_store::{OrgStore, Organisation, Secret, Store};
 use uuid::Uuid;
 
@@ -70,7 +71,7 @@ async fn issue(
         issuer,
         AuthEvent {
             category: Category::Authorisation,
-            operation: "enrolment-link.issue",
+            operation: Operation::EnrolmentLinkIssue,
             action: Action::Create,
             outcome: Outcome::Success,
             entity: match personnel_id {
@@ -258,7 +259,7 @@ pub async fn issue_for(
         &ok.actor,
         crate::audit_events::Did {
             category: Category::Authorisation,
-            operation: "enrolment-link.issue",
+            operation: Operation::EnrolmentLinkIssue,
             action: Action::Create,
             outcome: Outcome::Success,
             entity: ("Practitioner", Some(target.to_string())),

@@ -20,6 +20,7 @@ use axum::http::StatusCode;
 use time::OffsetDateTime;
 use trygg_audit::{Action, Basis, Category, Outcome};
 use trygg_core::access::Permission;
+use trygg_core::Operation;
 use trygg_store::PasskeyInfo;
 use uuid::Uuid;
 
@@ -53,7 +54,7 @@ fn out(p: PasskeyInfo) -> PasskeyOut {
     }
 }
 
-fn did(operation: &'static str, action: Action, person: Uuid, basis: Basis) -> Did {
+fn did(operation: Operation, action: Action, person: Uuid, basis: Basis) -> Did {
     Did {
         category: Category::Authorisation,
         operation,
@@ -86,7 +87,12 @@ pub async fn list_own(p: Principal) -> Result<ApiJson<Vec<PasskeyOut>>, ApiError
     own_commit(
         &p,
         tx,
-        did("passkey.list", Action::Read, p.personnel_id, Basis::None),
+        did(
+            Operation::PasskeyList,
+            Action::Read,
+            p.personnel_id,
+            Basis::None,
+        ),
         now,
     )
     .await?;
@@ -106,7 +112,7 @@ pub async fn revoke_own(p: Principal, Path(id): Path<String>) -> Result<StatusCo
     tx.end_sessions_of(p.personnel_id, Some(p.session_id), "passkey-revoked", now)
         .await?;
     let mut d = did(
-        "passkey.revoke",
+        Operation::PasskeyRevoke,
         Action::Delete,
         p.personnel_id,
         Basis::None,
@@ -125,7 +131,7 @@ pub async fn acknowledge_notices(p: Principal) -> Result<StatusCode, ApiError> {
         &p,
         tx,
         did(
-            "notice.acknowledge",
+            Operation::NoticeAcknowledge,
             Action::Update,
             p.personnel_id,
             Basis::None,
@@ -156,7 +162,7 @@ pub async fn list_for(
         tx,
         org,
         &ok.actor,
-        did("passkey.list", Action::Read, person, ok.basis),
+        did(Operation::PasskeyList, Action::Read, person, ok.basis),
         now,
     )
     .await?;
@@ -192,7 +198,12 @@ pub async fn revoke_for(
         tx,
         org,
         &ok.actor,
-        did("passkey.revoke-all", Action::Delete, person, ok.basis),
+        did(
+            Operation::PasskeyRevokeAll,
+            Action::Delete,
+            person,
+            ok.basis,
+        ),
         now,
     )
     .await?;
@@ -212,9 +223,10 @@ pub async fn revoke_for(
     responses((status = 200, body = [PasskeyOut]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn list_person(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<ApiJson<Vec<PasskeyOut>>, ApiError> {
+    let caller = p.caller();
     let org = org_for(&state, &caller, &org).await?;
     let id = person_id(&id)?;
     let list = list_for(&org, &caller, id, OffsetDateTime::now_utc()).await?;
@@ -227,9 +239,10 @@ pub async fn list_person(
     responses((status = 200, body = RevokedOut), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn revoke_person(
     State(state): State<AppState>,
-    caller: Caller,
+    p: Principal,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<ApiJson<RevokedOut>, ApiError> {
+    let caller = p.caller();
     let org = org_for(&state, &caller, &org).await?;
     let id = person_id(&id)?;
     Ok(ApiJson(

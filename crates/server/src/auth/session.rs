@@ -24,6 +24,7 @@
 //! form field (`csrf`) and in `<meta name="csrf-token">`; `GET /api/v1/auth/session` returns it.
 
 use std::sync::Arc;
+use trygg_core::Operation;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -455,7 +456,7 @@ pub async fn open_session_from(
         Who::Person(personnel_id, rec.role),
         AuthEvent {
             category: Category::Authentication,
-            operation: "login",
+            operation: Operation::Login,
             action: Action::Execute,
             outcome: Outcome::Success,
             entity: ("session", Some(rec.id.to_string())),
@@ -477,7 +478,7 @@ pub async fn end_session(p: &Principal, now: OffsetDateTime) -> Result<(), ApiEr
         Who::Person(p.personnel_id, p.role),
         AuthEvent {
             category: Category::Authentication,
-            operation: "logout",
+            operation: Operation::Logout,
             action: Action::Execute,
             outcome: Outcome::Success,
             entity: ("session", Some(p.session_id.to_string())),

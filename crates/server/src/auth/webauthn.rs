@@ -27,6 +27,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use trygg_core::Operation;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -367,7 +368,7 @@ async fn finish_login(
             Who::Unknown,
             AuthEvent::security(
                 SecurityKind::FailedLogin,
-                "login",
+                Operation::Login,
                 Outcome::AuthenticationFailed,
                 ip.0,
             ),
@@ -379,7 +380,12 @@ async fn finish_login(
     let who = Who::Person(account.personnel_id, account.role);
     if employment_ended(account.employment_end, now) {
         drop(tx);
-        let mut e = AuthEvent::security(SecurityKind::AccessDenied, "login", Outcome::Denied, ip.0);
+        let mut e = AuthEvent::security(
+            SecurityKind::AccessDenied,
+            Operation::Login,
+            Outcome::Denied,
+            ip.0,
+        );
         e.entity = ("Practitioner", Some(account.personnel_id.to_string()));
         log_event(&h, &slug, who, e, now).await?;
         return Err(employment_over());
@@ -390,7 +396,12 @@ async fn finish_login(
             &h,
             &slug,
             who,
-            AuthEvent::security(SecurityKind::RateLimited, "login", Outcome::Denied, ip.0),
+            AuthEvent::security(
+                SecurityKind::RateLimited,
+                Operation::Login,
+                Outcome::Denied,
+                ip.0,
+            ),
             now,
         )
         .await?;
@@ -422,7 +433,7 @@ async fn finish_login(
             who,
             AuthEvent::security(
                 SecurityKind::FailedLogin,
-                "login",
+                Operation::Login,
                 Outcome::AuthenticationFailed,
                 ip.0,
             ),
@@ -435,7 +446,7 @@ async fn finish_login(
                 who,
                 AuthEvent::security(
                     SecurityKind::RateLimited,
-                    "account-locked",
+                    Operation::AccountLocked,
                     Outcome::Denied,
                     ip.0,
                 ),
@@ -543,7 +554,7 @@ pub async fn resolve_link(
     if let (Some(l), true) = (&link, ended) {
         let mut e = AuthEvent::security(
             SecurityKind::AccessDenied,
-            "enrolment-link.use",
+            Operation::EnrolmentLinkUse,
             Outcome::Denied,
             ip.0,
         );
@@ -557,7 +568,7 @@ pub async fn resolve_link(
             // Whoever holds a used, expired or revoked link is not identified by it.
             let mut e = AuthEvent::security(
                 SecurityKind::InvalidToken,
-                "enrolment-link.use",
+                Operation::EnrolmentLinkUse,
                 Outcome::Rejected,
                 ip.0,
             );
@@ -655,7 +666,7 @@ pub async fn enrol_start(
             who,
             AuthEvent {
                 category: Category::Authorisation,
-                operation: "enrolment-link.open",
+                operation: Operation::EnrolmentLinkOpen,
                 action: Action::Read,
                 outcome: Outcome::Success,
                 entity: ("enrolment-link", Some(link.id.to_string())),
@@ -773,7 +784,7 @@ async fn finish_enrol(
                 Who::System("first-admin"),
                 AuthEvent {
                     category: Category::Authorisation,
-                    operation: "personnel.create",
+                    operation: Operation::PersonnelCreate,
                     action: Action::Create,
                     outcome: Outcome::Success,
                     entity: ("Practitioner", Some(p.id.to_string())),
@@ -808,7 +819,7 @@ async fn finish_enrol(
         who,
         AuthEvent {
             category: Category::Authorisation,
-            operation: "enrolment-link.use",
+            operation: Operation::EnrolmentLinkUse,
             action: Action::Update,
             outcome: Outcome::Success,
             entity: ("enrolment-link", Some(link.id.to_string())),
@@ -823,7 +834,7 @@ async fn finish_enrol(
         who,
         AuthEvent {
             category: Category::Authorisation,
-            operation: "passkey.register",
+            operation: Operation::PasskeyRegister,
             action: Action::Create,
             outcome: Outcome::Success,
             entity: ("passkey", Some(passkey_id.to_string())),

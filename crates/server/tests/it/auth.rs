@@ -556,7 +556,7 @@ async fn enrolment_links_are_issued_by_admins_single_use_and_expire() {
         &trygg_server::audit_events::Actor::system("test"),
         trygg_server::audit_events::Did {
             category: Category::Authorisation,
-            operation: "enrolment-link.use",
+            operation: trygg_core::Operation::EnrolmentLinkUse,
             action: trygg_audit::Action::Update,
             outcome: trygg_audit::Outcome::Success,
             entity: ("enrolment-link", Some(link.id.to_string())),

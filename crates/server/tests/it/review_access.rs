@@ -716,6 +716,7 @@ async fn finding_4_health_data_needs_high_by_default_and_the_403_says_so() {
         trygg_core::access::Permission::HealthRead,
         "substantial",
         "test",
+        time::OffsetDateTime::now_utc(),
     )
     .await
     .unwrap();
@@ -830,12 +831,12 @@ async fn finding_7_cross_organisation_probes_are_aggregated() {
         .find(|e| e.operation.as_str() == "access.cross-organisation")
         .unwrap();
     let entity = e.entity.as_ref().unwrap();
-    assert_eq!(entity.kind.as_str(), trygg_server::access::PROBES_ENTITY);
+    assert_eq!(entity.kind.as_str(), trygg_app::access::PROBES_ENTITY);
 }
 
 #[test]
 fn finding_7_held_back_probes_are_counted_into_the_next_entry() {
-    use trygg_server::access::{ProbeEntry, ProbeWindows, PROBE_WINDOW_SECS};
+    use trygg_app::access::{ProbeEntry, ProbeWindows, PROBE_WINDOW_SECS};
     let mut w = ProbeWindows::new(2);
     let a = OrgSlug::parse("a").unwrap();
     let b = OrgSlug::parse("b").unwrap();
