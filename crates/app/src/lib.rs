@@ -11,8 +11,10 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod orgs;
 pub mod patients;
 pub mod rights;
+pub mod screening;
 
 pub use access::Caller;
 pub use clock::{Clock, ManualClock, SharedClock, ShiftedClock, SystemClock};

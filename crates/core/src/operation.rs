@@ -37,6 +37,8 @@ pub enum Operation {
     AuditSearch,
     /// Trygg's demo data was seeded.
     DemoSeed,
+    /// The organisation was created by a deployment operator.
+    OrgCreate,
     /// Personnel were listed.
     PersonnelList,
     /// A person was registered on the staff.
@@ -108,7 +110,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 40] = [
+    pub const ALL: [Operation; 41] = [
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
@@ -123,6 +125,7 @@ impl Operation {
         Self::AuditExport,
         Self::AuditSearch,
         Self::DemoSeed,
+        Self::OrgCreate,
         Self::PersonnelList,
         Self::PersonnelCreate,
         Self::PersonnelEmploymentEnd,
@@ -168,6 +171,7 @@ impl Operation {
             Self::AuditExport => "audit.export",
             Self::AuditSearch => "audit.search",
             Self::DemoSeed => "demo.seed",
+            Self::OrgCreate => "org.create",
             Self::PersonnelList => "personnel.list",
             Self::PersonnelCreate => "personnel.create",
             Self::PersonnelEmploymentEnd => "personnel.employment-end",
@@ -273,7 +277,8 @@ impl Operation {
                 "Demodata vart lagde inn",
                 "Demo data was added",
             ),
-            Self::PersonnelList
+            Self::OrgCreate
+            | Self::PersonnelList
             | Self::PersonnelCreate
             | Self::PersonnelEmploymentEnd
             | Self::GrantsRead

@@ -217,6 +217,15 @@ impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
 #[derive(Debug)]
 pub struct Operator(pub trygg_store::ApiToken);
 
+impl Operator {
+    /// The operator as the use cases see them.
+    pub fn app(&self) -> trygg_app::orgs::Operator {
+        trygg_app::orgs::Operator {
+            token_id: self.0.id,
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
