@@ -45,6 +45,16 @@ impl App {
     }
 }
 
+/// Compiles the confidentiality guard: the built-in term lists and, if configured, the
+/// deployment's extra list (a bad line names its file and line).
+pub fn load_guard(config: &Config) -> Result<trygg_guard::Guard, trygg_guard::LoadError> {
+    let mut b = trygg_guard::Guard::builder();
+    if let Some(f) = &config.guard_terms_file {
+        b = b.extra_terms_file(f);
+    }
+    b.build()
+}
+
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")

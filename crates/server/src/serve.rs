@@ -1,110 +1,48 @@
-//! Running the server: open the store with its master key, bind the listener (HTTPS with rustls
-//! when a certificate is configured, plain HTTP only on loopback), print where to go, and shut
+//! Running the HTTP server for a ready [`trygg_app::App`]: bind the listener (HTTPS with rustls
+//! when a certificate is configured, plain HTTP only on loopback), say where it listens, and shut
 //! down gracefully on SIGTERM or SIGINT: in-flight requests finish, then every database is closed
 //! cleanly. Both listeners get the same protection against slow and numerous clients (review
 //! finding 6): a header-read timeout (HTTP/1), a TLS handshake timeout, an idle timeout and a
 //! connection cap ([`crate::conn_limit`]).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use trygg_store::crypto::MasterKeySource;
-use trygg_store::{MasterKey, Store, StoreConfig};
-
 use crate::app::{router, AppState};
-use crate::config::Config;
-
-/// Opens the store named by the configuration, resolving the master key: the `master_key` value
-/// (environment), else `master_key_file`, else `<data_dir>/master.key`, generated if missing.
-///
-/// Refuses to start when the data directory or the audit signing key can be read by other users,
-/// as it does for the master key file (review finding 7).
-pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::check_data_dir(&config.data_dir)?;
-    let (key, source) = if let Some(v) = &config.master_key {
-        (MasterKey::from_base64(v)?, MasterKeySource::Value)
-    } else if let Some(f) = &config.master_key_file {
-        (MasterKey::from_file(f)?, MasterKeySource::File)
-    } else {
-        MasterKey::load_or_generate(&config.data_dir.join("master.key"))?
-    };
-    if source == MasterKeySource::Generated {
-        let msg = format!(
-            "WARNING: generated a new master key in {}. Anyone with this file and a copy of the \
-             databases can read all personal data. For production, keep the master key on separate \
-             storage (master_key_file) or in the environment (TRYGG_MASTER_KEY), and back it up: \
-             without it the data cannot be read.",
-            config.data_dir.join("master.key").display()
-        );
-        tracing::warn!("{msg}");
-    }
-    let key_path = config
-        .audit_key_file
-        .clone()
-        .unwrap_or_else(|| config.data_dir.join("audit-signing.key"));
-    let (audit_key, generated) = trygg_store::audit::load_or_generate_signing_key(&key_path)?;
-    if generated {
-        tracing::warn!(
-            "generated a new audit checkpoint signing key in {}; keep it apart from the databases \
-             (audit_key_file) so that whoever can edit a database cannot re-sign its log",
-            key_path.display()
-        );
-    }
-    let store = Store::open(
-        &StoreConfig {
-            data_dir: config.data_dir.clone(),
-            audit_host: config.audit_host(),
-        },
-        key,
-        audit_key,
-    )
-    .await?;
-    Ok(store)
-}
-
-/// Compiles the confidentiality guard: the built-in term lists and, if configured, the
-/// deployment's extra list (checked at start; a bad line stops the server with its file and line).
-pub fn load_guard(config: &Config) -> anyhow::Result<trygg_guard::Guard> {
-    let mut b = trygg_guard::Guard::builder();
-    if let Some(f) = &config.guard_terms_file {
-        b = b.extra_terms_file(f);
-    }
-    Ok(b.build()?)
-}
 
 /// What to print once the server listens.
 pub type OnListening = Box<dyn FnOnce(SocketAddr, &str) + Send>;
 
-/// Serves until SIGTERM or SIGINT, then shuts down gracefully, with the system clock.
-pub async fn serve(
-    config: Config,
-    store: Arc<Store>,
-    on_listening: OnListening,
-) -> anyhow::Result<()> {
-    serve_with_clock(
-        config,
-        store,
-        Arc::new(trygg_app::SystemClock),
-        on_listening,
-    )
-    .await
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The certificate or key could not be loaded.
+    #[error("loading the TLS certificate {cert} and key {key}: {source}")]
+    Tls {
+        /// The certificate file.
+        cert: String,
+        /// The key file.
+        key: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Plain HTTP was asked for on an address that is not loopback (VC-ENC-1).
+    #[error("plain HTTP is allowed only on a loopback address")]
+    PlainHttpOffLoopback,
+    /// Binding or serving failed.
+    #[error("serving on {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
-/// Serves like [`serve`], reading the time from `clock` (tests give a [`trygg_app::ManualClock`]).
-pub async fn serve_with_clock(
-    config: Config,
-    store: Arc<Store>,
-    clock: trygg_app::SharedClock,
-    on_listening: OnListening,
-) -> anyhow::Result<()> {
-    let state = AppState::new(
-        store.clone(),
-        Arc::new(config.clone()),
-        Arc::new(load_guard(&config)?),
-        clock,
-    );
+/// Serves `state` until SIGTERM or SIGINT, then shuts down gracefully and closes the store.
+pub async fn serve(state: AppState, on_listening: OnListening) -> Result<(), ServeError> {
+    let config = state.config.clone();
+    let store = state.store.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
@@ -129,12 +67,10 @@ pub async fn serve_with_clock(
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
             .await
-            .with_context(|| {
-                format!(
-                    "loading the TLS certificate {} and key {}",
-                    cert.display(),
-                    key.display()
-                )
+            .map_err(|source| ServeError::Tls {
+                cert: cert.display().to_string(),
+                key: key.display().to_string(),
+                source,
             })?;
         let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
             .handshake_timeout(header_timeout)
@@ -143,10 +79,13 @@ pub async fn serve_with_clock(
             .acceptor(acceptor)
             .serve(app)
             .await
-            .with_context(|| format!("serving on {}", config.listen))?;
+            .map_err(|source| ServeError::Serve {
+                addr: config.listen,
+                source,
+            })?;
     } else {
         if !config.listen.ip().is_loopback() {
-            anyhow::bail!("plain HTTP is allowed only on a loopback address");
+            return Err(ServeError::PlainHttpOffLoopback);
         }
         tracing::warn!(
             "serving plain HTTP on loopback; put a TLS proxy in front or set tls_cert and tls_key (VC-ENC-1)"
@@ -155,7 +94,10 @@ pub async fn serve_with_clock(
             .acceptor(limit)
             .serve(app)
             .await
-            .with_context(|| format!("serving on {}", config.listen))?;
+            .map_err(|source| ServeError::Serve {
+                addr: config.listen,
+                source,
+            })?;
     }
     store.close().await;
     tracing::info!("stopped; databases closed");

@@ -69,8 +69,8 @@ fn shape(path: &str) -> String {
 fn routes_in_code() -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for src in [
-        include_str!("../../src/api/mod.rs"),
-        include_str!("../../src/auth/mod.rs"),
+        include_str!("../../../server/src/api/mod.rs"),
+        include_str!("../../../server/src/auth/mod.rs"),
     ] {
         for chunk in src.split(".route(").skip(1) {
             let Some(start) = chunk.find('"') else {

@@ -5,8 +5,8 @@ use clap::Parser as _;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = trygg_server::cli::Cli::parse();
-    match trygg_server::cli::run(cli).await {
+    let cli = trygg::cli::Cli::parse();
+    match trygg::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("trygg: {e:#}");

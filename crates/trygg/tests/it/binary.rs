@@ -182,7 +182,7 @@ async fn demo_serves_seeds_per_org_databases_and_leaves_no_plaintext() {
 
     // The plaintext scan: no name, national identity number, phone number or e-mail address of
     // the demo data appears anywhere in the raw bytes of any file in the data directory.
-    let needles = trygg_server::demo::personal_strings();
+    let needles = trygg::demo::personal_strings();
     assert!(
         needles.len() >= 30,
         "the scan must look for every demo person"

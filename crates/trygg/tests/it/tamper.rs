@@ -396,7 +396,7 @@ async fn export_is_a_fhir_bundle_and_is_itself_logged() {
         .all(|e| e["resource"]["resourceType"] == "AuditEvent"));
     // No personal data in the export: the demo's names and numbers are not there.
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in trygg_server::demo::personal_strings() {
+    for needle in trygg::demo::personal_strings() {
         assert!(!text.contains(&needle), "export leaks personal data");
     }
     // The export appended an entry, and the log still verifies.

@@ -270,7 +270,7 @@ async fn finding_7_a_shared_data_directory_or_audit_key_stops_the_start() {
     let dir = root.path().join("data");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let e = match trygg_server::serve::open_store(&config_for(&dir)).await {
+    let e = match trygg::startup::open_store(&config_for(&dir)).await {
         Ok(_) => panic!("a world-readable data directory is refused"),
         Err(e) => e.to_string(),
     };
@@ -278,20 +278,16 @@ async fn finding_7_a_shared_data_directory_or_audit_key_stops_the_start() {
 
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let key = dir.join("audit-signing.key");
-    let store = trygg_server::serve::open_store(&config_for(&dir))
-        .await
-        .unwrap();
+    let store = trygg::startup::open_store(&config_for(&dir)).await.unwrap();
     store.close().await;
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let e = match trygg_server::serve::open_store(&config_for(&dir)).await {
+    let e = match trygg::startup::open_store(&config_for(&dir)).await {
         Ok(_) => panic!("a group-readable audit signing key is refused"),
         Err(e) => e.to_string(),
     };
     assert!(e.contains("audit") && e.contains("chmod 600"), "{e}");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let store = trygg_server::serve::open_store(&config_for(&dir))
-        .await
-        .unwrap();
+    let store = trygg::startup::open_store(&config_for(&dir)).await.unwrap();
     store.close().await;
 }
 
@@ -301,8 +297,8 @@ async fn start_demo() -> (tempfile::TempDir, Arc<trygg_store::Store>, SocketAddr
     let dir = crate::common::private_tempdir();
     let mut config = config_for(dir.path());
     config.demo = true;
-    let store = Arc::new(trygg_server::serve::open_store(&config).await.unwrap());
-    trygg_server::demo::seed(&store).await.unwrap();
+    let store = Arc::new(trygg::startup::open_store(&config).await.unwrap());
+    trygg::demo::seed(&store).await.unwrap();
     let now = time::OffsetDateTime::now_utc();
     let other = store
         .create_org(
@@ -331,10 +327,10 @@ async fn start_demo() -> (tempfile::TempDir, Arc<trygg_store::Store>, SocketAddr
     tx.commit().await.unwrap();
     let (send, recv) = tokio::sync::oneshot::channel();
     let s = store.clone();
+    let app = trygg::startup::app(&config, s).unwrap();
     tokio::spawn(async move {
         trygg_server::serve::serve(
-            config,
-            s,
+            app,
             Box::new(move |addr, _| {
                 let _ = send.send(addr);
             }),

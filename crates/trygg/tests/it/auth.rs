@@ -41,14 +41,14 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Server {
     )
     .unwrap();
     tweak(&mut config);
-    let store = Arc::new(trygg_server::serve::open_store(&config).await.unwrap());
-    trygg_server::demo::seed(&store).await.unwrap();
+    let store = Arc::new(trygg::startup::open_store(&config).await.unwrap());
+    trygg::demo::seed(&store).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let app = router(AppState::new(
         store.clone(),
         Arc::new(config.clone()),
-        Arc::new(trygg_server::serve::load_guard(&config).unwrap()),
+        Arc::new(trygg::startup::load_guard(&config).unwrap()),
         Arc::new(trygg_app::SystemClock),
     ));
     tokio::spawn(async move {

@@ -45,7 +45,7 @@ impl TestServer {
             },
         )
         .unwrap();
-        let store = Arc::new(trygg_server::serve::open_store(&config).await.unwrap());
+        let store = Arc::new(trygg::startup::open_store(&config).await.unwrap());
         let (_, token) = store
             .create_api_token("test", time::OffsetDateTime::now_utc())
             .await
@@ -54,11 +54,10 @@ impl TestServer {
         let s = store.clone();
         let clock = trygg_app::ShiftedClock::new();
         let shared: trygg_app::SharedClock = Arc::new(clock.clone());
+        let app = trygg::startup::app_with_clock(&config, s, shared).unwrap();
         tokio::spawn(async move {
-            trygg_server::serve::serve_with_clock(
-                config,
-                s,
-                shared,
+            trygg_server::serve::serve(
+                app,
                 Box::new(move |addr, _| {
                     let _ = tx.send(addr);
                 }),
@@ -79,7 +78,7 @@ impl TestServer {
 
     /// Seeds the demo's two organisations.
     pub async fn seed_demo(&self) {
-        trygg_server::demo::seed(&self.store).await.unwrap();
+        trygg::demo::seed(&self.store).await.unwrap();
     }
 
     /// A person of `org` with `role`: the first one the demo has, or a new one.

@@ -11,8 +11,8 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use trygg_core::OrgSlug;
 
-use crate::config::{Config, Overrides};
-use crate::serve;
+use trygg_server::config::{Config, Overrides};
+use trygg_server::serve;
 
 /// Trygg: secure video consultation and patient messaging for Norwegian health organisations.
 #[derive(Debug, Parser)]
@@ -335,10 +335,10 @@ fn link_base(config: &Config, addr: SocketAddr, scheme: &str) -> String {
 async fn first_admin_links(
     store: &trygg_store::Store,
     config: &Config,
-) -> anyhow::Result<Vec<crate::auth::enrol::FirstAdminLink>> {
-    crate::auth::enrol::first_admin_links(
+) -> anyhow::Result<Vec<trygg_server::auth::enrol::FirstAdminLink>> {
+    trygg_server::auth::enrol::first_admin_links(
         store,
-        crate::auth::enrol::link_ttl(config),
+        trygg_server::auth::enrol::link_ttl(config),
         time::OffsetDateTime::now_utc(),
     )
     .await
@@ -346,7 +346,7 @@ async fn first_admin_links(
 }
 
 fn print_first_admin_links(
-    links: &[crate::auth::enrol::FirstAdminLink],
+    links: &[trygg_server::auth::enrol::FirstAdminLink],
     base: &str,
     ttl_secs: u64,
 ) {
@@ -379,12 +379,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { common, listen } => {
             let config = load_config(&common, listen)?;
             crate::init_logging(config.log_format);
-            let store = Arc::new(serve::open_store(&config).await?);
+            let store = Arc::new(crate::startup::open_store(&config).await?);
             let links = first_admin_links(&store, &config).await?;
             let printing = config.clone();
+            let app = crate::startup::app(&config, store)?;
             serve::serve(
-                config,
-                store,
+                app,
                 Box::new(move |addr, scheme| {
                     println!("Trygg is listening on {scheme}://{addr}/");
                     let base = link_base(&printing, addr, scheme);
@@ -392,13 +392,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }),
             )
             .await
+            .map_err(anyhow::Error::from)
         }
         Command::Demo { common, listen } => {
             let mut config = load_config(&common, listen)?;
             // Only here: enables the developer login (loopback only, see `auth::dev`).
             config.demo = true;
             crate::init_logging(config.log_format);
-            let store = Arc::new(serve::open_store(&config).await?);
+            let store = Arc::new(crate::startup::open_store(&config).await?);
             let seeded = crate::demo::seed(&store).await?;
             crate::demo::relax_health_assurance(&store).await?;
             let token = demo_token(&store, &config).await?;
@@ -410,9 +411,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let added = seeded.added;
             let links = first_admin_links(&store, &config).await?;
             let printing = config.clone();
+            let app = crate::startup::app(&config, store)?;
             serve::serve(
-                config,
-                store,
+                app,
                 Box::new(move |addr, scheme| {
                     let base = format!("{scheme}://{addr}");
                     let links_base = link_base(&printing, addr, scheme);
@@ -433,6 +434,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }),
             )
             .await
+            .map_err(anyhow::Error::from)
         }
         Command::Org { command } => match command {
             OrgCommand::Create {
@@ -442,7 +444,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 json,
             } => {
                 let config = load_config(&common, None)?;
-                let store = serve::open_store(&config).await?;
+                let store = crate::startup::open_store(&config).await?;
                 let slug = match slug {
                     Some(s) => OrgSlug::parse(&s),
                     None => OrgSlug::from_name(&name),
@@ -513,7 +515,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     if let (Some(p), Some(l)) = (&permission, &level) {
                         let p = trygg_core::access::Permission::parse(p)
                             .ok_or_else(|| anyhow::anyhow!("no permission named {p}"))?;
-                        crate::access::set_min_assurance(
+                        trygg_server::access::set_min_assurance(
                             &h,
                             p,
                             l,
@@ -524,7 +526,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
                     }
                     let mut tx = h.begin().await?;
-                    let table = crate::access::assurance_table(&mut tx)
+                    let table = trygg_server::access::assurance_table(&mut tx)
                         .await
                         .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
                     Ok::<_, anyhow::Error>(table)
@@ -538,7 +540,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .map(|(p, a)| {
                             serde_json::json!({
                                 "permission": p.as_str(),
-                                "level": crate::auth::session::assurance_code(*a),
+                                "level": trygg_server::auth::session::assurance_code(*a),
                             })
                         })
                         .collect();
@@ -548,7 +550,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         println!(
                             "{:<22} {}",
                             p.as_str(),
-                            crate::auth::session::assurance_code(*a)
+                            trygg_server::auth::session::assurance_code(*a)
                         );
                     }
                 }
@@ -556,7 +558,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             OrgCommand::List { common, json } => {
                 let config = load_config(&common, None)?;
-                let store = serve::open_store(&config).await?;
+                let store = crate::startup::open_store(&config).await?;
                 let orgs = store.list_orgs().await;
                 store.close().await;
                 let orgs = orgs?;
@@ -577,7 +579,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 json,
             } => {
                 let config = load_config(&common, None)?;
-                let store = serve::open_store(&config).await?;
+                let store = crate::startup::open_store(&config).await?;
                 let r = store
                     .create_api_token(&label, time::OffsetDateTime::now_utc())
                     .await;
@@ -615,10 +617,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let result = async {
                 let mut tx = h.begin().await?;
                 tx.define_role(&name, &perms).await?;
-                let e = crate::audit_events::event(
+                let e = trygg_server::audit_events::event(
                     &h.organisation().slug,
-                    &crate::audit_events::Actor::system("cli"),
-                    crate::audit_events::Did {
+                    &trygg_server::audit_events::Actor::system("cli"),
+                    trygg_server::audit_events::Did {
                         category: trygg_audit::Category::Authorisation,
                         operation: Operation::RoleDefine,
                         action: trygg_audit::Action::Update,
@@ -652,14 +654,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = load_config(&common, None)?;
             let (store, h) = open_org(&common, &org).await?;
-            let ttl = crate::auth::enrol::link_ttl(&config);
-            let r =
-                crate::auth::enrol::cli_link(&h, personnel, ttl, time::OffsetDateTime::now_utc())
-                    .await;
+            let ttl = trygg_server::auth::enrol::link_ttl(&config);
+            let r = trygg_server::auth::enrol::cli_link(
+                &h,
+                personnel,
+                ttl,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await;
             store.close().await;
             let secret = r.map_err(|e| anyhow::anyhow!("{}", e.detail))?;
             let scheme = if config.tls() { "https" } else { "http" };
-            let url = crate::auth::enrol::link_url(
+            let url = trygg_server::auth::enrol::link_url(
                 &link_base(&config, config.listen, scheme),
                 h.organisation(),
                 &secret,
@@ -680,7 +686,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config { common, json } => {
             let config = load_config(&common, None)?;
-            let rows: Vec<_> = crate::config::settings()
+            let rows: Vec<_> = trygg_server::config::settings()
                 .iter()
                 .map(|s| {
                     serde_json::json!({
@@ -696,7 +702,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 print_json(&rows)?;
             } else {
-                for s in crate::config::settings() {
+                for s in trygg_server::config::settings() {
                     println!(
                         "{:<22} = {:<30} (recommended: {})",
                         s.key,
@@ -733,7 +739,7 @@ async fn open_org(
     org: &str,
 ) -> anyhow::Result<(trygg_store::Store, std::sync::Arc<trygg_store::OrgStore>)> {
     let config = load_config(common, None)?;
-    let store = serve::open_store(&config).await?;
+    let store = crate::startup::open_store(&config).await?;
     let slug = OrgSlug::parse(org).map_err(|e| anyhow::anyhow!("{e}"))?;
     let Some(o) = store.org_by_slug(&slug).await? else {
         store.close().await;
@@ -820,10 +826,10 @@ async fn export_fhir(
     )?;
     // The export is an access to the log: it is logged before the data leaves.
     let mut tx = h.begin().await?;
-    let e = crate::audit_events::event(
+    let e = trygg_server::audit_events::event(
         slug,
-        &crate::audit_events::Actor::system("cli"),
-        crate::audit_events::Did {
+        &trygg_server::audit_events::Actor::system("cli"),
+        trygg_server::audit_events::Did {
             category: trygg_audit::Category::Export,
             operation: Operation::AuditExport,
             action: trygg_audit::Action::Read,
@@ -852,11 +858,11 @@ async fn guard_command(command: GuardCommand) -> anyhow::Result<()> {
             text,
         } => {
             let config = load_config(&common, None)?;
-            let guard = serve::load_guard(&config)?;
+            let guard = crate::startup::load_guard(&config)?;
             let mut ctx = trygg_guard::Context::new();
             if let Some(org) = org {
                 let (store, h) = open_org(&common, &org).await?;
-                let c = crate::api::guard::context_for(&store, h.organisation()).await;
+                let c = trygg_server::api::guard::context_for(&store, h.organisation()).await;
                 store.close().await;
                 ctx = c?;
             }
@@ -919,7 +925,7 @@ async fn guard_command(command: GuardCommand) -> anyhow::Result<()> {
         }
         GuardCommand::Eval { common, file, json } => {
             let config = load_config(&common, None)?;
-            let guard = serve::load_guard(&config)?;
+            let guard = crate::startup::load_guard(&config)?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let corpus = trygg_guard::eval::parse_jsonl(&text)

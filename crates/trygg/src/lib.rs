@@ -1,0 +1,23 @@
+//! The `trygg` binary's library: the command line ([`cli`]), start-up ([`startup`]: keys, store,
+//! guard, the application), the demo data ([`demo`]) and logging. The only crate that uses
+//! `anyhow` and reads the real time: everything below it takes the time from a clock.
+
+pub mod cli;
+pub mod demo;
+pub mod startup;
+
+/// Sets up logging to stderr. `RUST_LOG` filters (default `info`). Logs carry methods, paths,
+/// statuses, request ids and codes, never personal data.
+pub fn init_logging(format: trygg_app::config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a log file or collector gets plain fields.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        trygg_app::config::LogFormat::Json => builder.json().try_init(),
+        trygg_app::config::LogFormat::Text => builder.try_init(),
+    };
+}
