@@ -85,8 +85,11 @@ fn shape(path: &str) -> String {
     out
 }
 
+/// A route: method and shaped path.
+type Route = (String, String);
+
 /// Every (method, path) of the server's one route table, shaped.
-fn routes_in_table() -> BTreeSet<(String, String)> {
+fn routes_in_table() -> BTreeSet<Route> {
     trygg_server::api::route_list()
         .into_iter()
         .map(|(m, p)| (m, shape(&p)))
@@ -94,11 +97,8 @@ fn routes_in_table() -> BTreeSet<(String, String)> {
 }
 
 /// The rows that name no route, and the routes that have no row.
-fn unmatched(
-    rows: &[Row],
-    table: &BTreeSet<(String, String)>,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
-    let in_matrix: BTreeSet<(String, String)> = rows
+fn unmatched(rows: &[Row], table: &BTreeSet<Route>) -> (Vec<Route>, Vec<Route>) {
+    let in_matrix: BTreeSet<Route> = rows
         .iter()
         .map(|r| (r.method.to_string(), shape(&r.path)))
         .collect();
