@@ -28,11 +28,14 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let tls = state.config.tls();
     let proxies: Arc<[crate::client_addr::IpNet]> = state.config.trusted_proxies.clone().into();
+    // One login runtime for the login pages and the login API (ceremonies, address budgets).
+    let auth_runtime = Arc::new(crate::auth::AuthRuntime::default());
     Router::new()
         .merge(crate::pages::routes())
         .merge(crate::api::routes())
         .merge(crate::admin::routes())
         .merge(crate::auth::routes())
+        .layer(axum::Extension(auth_runtime))
         .fallback(fallback)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))

@@ -1,5 +1,15 @@
 //! The HTTP API under `/api/v1`: JSON in and out, problem+json errors, an OpenAPI document at
 //! `/api/v1/openapi.json`. Handlers are thin: extract, call the store, map the error.
+//!
+//! # The route table
+//! [`table`] is the one list of every `/api/` and health route (review item 10): each entry is a
+//! handler's `#[utoipa::path]` declaration (method and path) together with the handler itself
+//! (`utoipa_axum::routes!`). The router ([`routes`]), the OpenAPI document ([`openapi`]) and the
+//! authorisation matrix (`tests/it/matrix.rs`, through [`route_list`]) are all built from it, so
+//! a route cannot be served without being documented and checked, nor documented without being
+//! served (PC-ACL-1: every route has an expected answer for every kind of caller). The login
+//! API under `/api/v1/auth` is in the table too; the login and enrolment *pages* stay on
+//! [`crate::auth::routes`].
 
 pub mod access;
 pub mod guard;
@@ -7,42 +17,24 @@ mod health;
 mod orgs;
 mod patients;
 
-use axum::routing::{get, post};
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::response::Response;
 use axum::Router;
 use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::auth::{enrol, passkeys, session, webauthn, Principal};
+use crate::error::ApiError;
 
-/// The OpenAPI document.
+/// The OpenAPI document's fixed part: information, shared schemas and security schemes. Its
+/// paths come only from [`table`].
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Trygg API", description = "Secure video consultation and patient messaging for Norwegian health organisations."),
-    paths(
-        health::healthz,
-        health::readyz,
-        orgs::list_orgs,
-        orgs::create_org,
-        patients::create_patient,
-        patients::get_patient,
-        patients::list_patients,
-        access::list_personnel,
-        access::create_personnel,
-        access::end_employment,
-        access::list_grants,
-        access::create_grant,
-        access::revoke_grant,
-        access::rights_review,
-        access::attest_review,
-        access::create_care,
-        access::end_care,
-        access::emergency_access,
-        access::access_log,
-        access::audit_search,
-        access::assurance_settings,
-        crate::auth::passkeys::list_person,
-        crate::auth::passkeys::revoke_person,
-        guard::screen,
-    ),
     components(schemas(crate::error::Problem, orgs::OrgOut, orgs::OrgIn, patients::PatientIn, patients::PatientOut,
         access::PersonnelOut, access::PersonnelIn, access::EmploymentEndIn, access::GrantOut, access::GrantIn,
         access::RevokeIn, access::ReviewReport, access::ReviewPerson, access::ReviewOut, access::EmergencyFlag, access::ReviewIn,
@@ -66,74 +58,158 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Every API route.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/orgs", get(orgs::list_orgs).post(orgs::create_org))
-        .route(
-            "/api/v1/orgs/{org}/patients",
-            post(patients::create_patient).get(patients::list_patients),
-        )
-        .route(
-            "/api/v1/orgs/{org}/patients/{id}",
-            get(patients::get_patient),
-        )
-        .route(
-            "/api/v1/orgs/{org}/patients/{id}/access-log",
-            get(access::access_log),
-        )
-        .route(
-            "/api/v1/orgs/{org}/patients/{id}/emergency-access",
-            post(access::emergency_access),
-        )
-        .route(
-            "/api/v1/orgs/{org}/personnel",
-            get(access::list_personnel).post(access::create_personnel),
-        )
-        .route(
-            "/api/v1/orgs/{org}/personnel/{id}/employment-end",
-            post(access::end_employment),
-        )
-        .route(
-            "/api/v1/orgs/{org}/personnel/{id}/grants",
-            get(access::list_grants),
-        )
-        .route(
-            "/api/v1/orgs/{org}/personnel/{id}/passkeys",
-            get(crate::auth::passkeys::list_person),
-        )
-        .route(
-            "/api/v1/orgs/{org}/personnel/{id}/passkeys/revoke",
-            post(crate::auth::passkeys::revoke_person),
-        )
-        .route(
-            "/api/v1/orgs/{org}/assurance",
-            get(access::assurance_settings),
-        )
-        .route("/api/v1/orgs/{org}/grants", post(access::create_grant))
-        .route(
-            "/api/v1/orgs/{org}/grants/{id}/revoke",
-            post(access::revoke_grant),
-        )
-        .route(
-            "/api/v1/orgs/{org}/rights-review",
-            get(access::rights_review).post(access::attest_review),
-        )
-        .route(
-            "/api/v1/orgs/{org}/care-relationships",
-            post(access::create_care),
-        )
-        .route(
-            "/api/v1/orgs/{org}/care-relationships/{id}/end",
-            post(access::end_care),
-        )
-        .route("/api/v1/orgs/{org}/audit", get(access::audit_search))
-        .route("/api/v1/guard/screen", post(guard::screen))
+/// The one route table: every `/api/` and health route, each from its handler's
+/// `#[utoipa::path]` (one entry per path; the handlers of one path share an entry). Add a route
+/// here and nowhere else; the matrix test then asks for its row in `authz-matrix.txt`.
+pub fn table() -> Vec<UtoipaMethodRouter<AppState>> {
+    vec![
+        routes!(health::healthz),
+        routes!(health::readyz),
+        routes!(openapi_json),
+        routes!(orgs::list_orgs, orgs::create_org),
+        routes!(patients::list_patients, patients::create_patient),
+        routes!(patients::get_patient),
+        routes!(access::access_log),
+        routes!(access::emergency_access),
+        routes!(access::list_personnel, access::create_personnel),
+        routes!(access::end_employment),
+        routes!(access::list_grants),
+        routes!(passkeys::list_person),
+        routes!(passkeys::revoke_person),
+        routes!(access::assurance_settings),
+        routes!(access::create_grant),
+        routes!(access::revoke_grant),
+        routes!(access::rights_review, access::attest_review),
+        routes!(access::create_care),
+        routes!(access::end_care),
+        routes!(access::audit_search),
+        routes!(guard::screen),
+        routes!(webauthn::login_start),
+        routes!(webauthn::login_finish),
+        routes!(webauthn::enrol_start),
+        routes!(webauthn::enrol_finish),
+        routes!(session::session_info, session::logout),
+        routes!(logout),
+        routes!(enrol::issue_link),
+        routes!(passkeys::list_own),
+        routes!(passkeys::revoke_own),
+        routes!(passkeys::acknowledge_notices),
+    ]
 }
 
-async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+/// The table as an `OpenApiRouter`: the axum routes and the OpenAPI document side by side.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    table()
+        .into_iter()
+        .fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, e| {
+            r.routes(e)
+        })
+}
+
+/// Every API route, for the application's router. The login routes under `/api/v1/auth` need
+/// the [`crate::auth::AuthRuntime`] extension, which `app::router` adds for them and the login
+/// pages together.
+pub fn routes() -> Router<AppState> {
+    api_routes().into()
+}
+
+/// The OpenAPI document, built from [`table`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().into_openapi()
+}
+
+/// One route of the table: an HTTP method (upper case) and a path (`{name}` for a parameter).
+pub type Route = (String, String);
+
+/// Every (method, path) of [`table`], as declared by the handlers' `#[utoipa::path]`.
+pub fn route_list() -> Vec<Route> {
+    let mut out = Vec::new();
+    for (_, paths, _) in table() {
+        for (path, item) in paths.paths {
+            let ops = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("OPTIONS", item.options.is_some()),
+                ("HEAD", item.head.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("TRACE", item.trace.is_some()),
+            ];
+            for (m, present) in ops {
+                if present {
+                    out.push((m.to_owned(), path.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The OpenAPI document.
+#[utoipa::path(get, path = "/api/v1/openapi.json",
+    responses((status = 200, description = "this document (OpenAPI 3.1)", body = Object)))]
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    axum::Json(DOC.get_or_init(openapi).clone())
+}
+
+/// `POST /api/v1/auth/logout`: the same as `DELETE /api/v1/auth/session`, for forms and
+/// `navigator.sendBeacon` ([`session::logout`]).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "signed out; clears the session cookie"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+async fn logout(state: State<AppState>, p: Principal) -> Result<Response, ApiError> {
+    session::logout(state, p).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Review item 10: the OpenAPI document has exactly the routes of the table (method and
+    /// path), the login API included.
+    #[test]
+    fn openapi_has_exactly_the_routes_of_the_table() {
+        let table: BTreeSet<Route> = route_list().into_iter().collect();
+        assert_eq!(
+            table.len(),
+            route_list().len(),
+            "a route is in the table twice"
+        );
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let mut in_doc = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (m, _) in item.as_object().unwrap() {
+                if [
+                    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+                ]
+                .contains(&m.as_str())
+                {
+                    in_doc.insert((m.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        assert_eq!(in_doc, table);
+        for route in [
+            ("POST", "/api/v1/auth/login/start"),
+            ("POST", "/api/v1/auth/logout"),
+            ("DELETE", "/api/v1/auth/session"),
+            ("GET", "/healthz"),
+            ("GET", "/api/v1/openapi.json"),
+        ] {
+            assert!(
+                table.contains(&(route.0.to_owned(), route.1.to_owned())),
+                "{route:?} missing"
+            );
+        }
+        assert!(
+            table
+                .iter()
+                .all(|(_, p)| p.starts_with("/api/") || p == "/healthz" || p == "/readyz"),
+            "only API and health routes belong in the table"
+        );
+    }
 }

@@ -174,7 +174,7 @@ pub async fn cli_link(
 }
 
 /// The body of `POST /api/v1/auth/enrolment-links`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkIn {
     /// The person who gets a passkey.
@@ -182,7 +182,7 @@ pub struct LinkIn {
 }
 
 /// A link, shown once to the administrator who issued it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct LinkOut {
     /// The person.
     pub personnel_id: Uuid,
@@ -274,6 +274,8 @@ pub async fn issue_for(
 
 /// `POST /api/v1/auth/enrolment-links`: a person with `credentials-manage` issues a link for a
 /// person without a passkey.
+#[utoipa::path(post, path = "/api/v1/auth/enrolment-links", tag = "auth", request_body = LinkIn,
+    responses((status = 201, body = LinkOut), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn issue_link(
     State(state): State<AppState>,
     p: Principal,

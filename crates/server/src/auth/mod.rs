@@ -48,7 +48,7 @@
 //!
 //! # State
 //! Ceremony state (the challenge between "start" and "finish") and per-address counters are kept
-//! in memory ([`AuthRuntime`], an extension on this module's routes), so they are per process:
+//! in memory ([`AuthRuntime`], an extension on the login pages and API), so they are per process:
 //! a deployment with several nodes needs sticky sessions for the few seconds of a ceremony.
 //! Sessions, passkeys, links and per-account counters are in the organisation's database.
 
@@ -63,10 +63,9 @@ pub mod session;
 pub mod webauthn;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 
 use crate::app::AppState;
 
@@ -81,35 +80,15 @@ pub struct AuthRuntime {
     pub addresses: lockout::AddressThrottle,
 }
 
-/// The login routes: pages under `/personell` and `/enrol`, and the JSON API under
-/// `/api/v1/auth`.
+/// The login pages under `/personell` and `/enrol`. The JSON API under `/api/v1/auth` is in the
+/// one route table ([`crate::api::table`]); `app::router` adds the [`AuthRuntime`] extension to
+/// both, so pages and API share ceremonies and address budgets.
 pub fn routes() -> Router<AppState> {
-    let runtime = Arc::new(AuthRuntime::default());
     Router::new()
         .route("/personell", get(pages::login_page))
         .route("/personell/logout", post(pages::logout_form))
         .route("/personell/dev-login", post(dev::dev_login))
         .route("/enrol/{token}", get(pages::enrol_page))
-        .route("/api/v1/auth/login/start", post(webauthn::login_start))
-        .route("/api/v1/auth/login/finish", post(webauthn::login_finish))
-        .route("/api/v1/auth/enrol/start", post(webauthn::enrol_start))
-        .route("/api/v1/auth/enrol/finish", post(webauthn::enrol_finish))
-        .route(
-            "/api/v1/auth/session",
-            get(session::session_info).delete(session::logout),
-        )
-        .route("/api/v1/auth/logout", post(session::logout))
-        .route("/api/v1/auth/enrolment-links", post(enrol::issue_link))
-        .route("/api/v1/auth/passkeys", get(passkeys::list_own))
-        .route(
-            "/api/v1/auth/passkeys/{id}",
-            axum::routing::delete(passkeys::revoke_own),
-        )
-        .route(
-            "/api/v1/auth/notices/acknowledge",
-            post(passkeys::acknowledge_notices),
-        )
-        .layer(Extension(runtime))
 }
 
 /// The client's address, if the server was started with connection info

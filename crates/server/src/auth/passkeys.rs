@@ -80,6 +80,8 @@ async fn own_commit(
 }
 
 /// `GET /api/v1/auth/passkeys`: one's own passkeys.
+#[utoipa::path(get, path = "/api/v1/auth/passkeys", tag = "auth",
+    responses((status = 200, body = [PasskeyOut]), (status = 401, body = crate::error::Problem)))]
 pub async fn list_own(p: Principal) -> Result<ApiJson<Vec<PasskeyOut>>, ApiError> {
     let now = OffsetDateTime::now_utc();
     let mut tx = p.org_store.begin().await?;
@@ -101,6 +103,8 @@ pub async fn list_own(p: Principal) -> Result<ApiJson<Vec<PasskeyOut>>, ApiError
 
 /// `DELETE /api/v1/auth/passkeys/{id}`: revokes one of one's own passkeys and ends one's other
 /// sessions.
+#[utoipa::path(delete, path = "/api/v1/auth/passkeys/{id}", tag = "auth", params(("id" = Uuid, Path)),
+    responses((status = 204, description = "revoked"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn revoke_own(p: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let now = OffsetDateTime::now_utc();
     let unknown = || ApiError::not_found("TR-P705", "no such passkey");
@@ -123,6 +127,8 @@ pub async fn revoke_own(p: Principal, Path(id): Path<String>) -> Result<StatusCo
 }
 
 /// `POST /api/v1/auth/notices/acknowledge`: one's open notices are read.
+#[utoipa::path(post, path = "/api/v1/auth/notices/acknowledge", tag = "auth",
+    responses((status = 204, description = "acknowledged"), (status = 401, body = crate::error::Problem)))]
 pub async fn acknowledge_notices(p: Principal) -> Result<StatusCode, ApiError> {
     let now = OffsetDateTime::now_utc();
     let mut tx = p.org_store.begin().await?;

@@ -516,7 +516,7 @@ pub fn with_cookie(mut res: Response, cookie: Option<HeaderValue>) -> Response {
 }
 
 /// The current session, as the API shows it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionOut {
     /// Organisation short name.
     pub org: String,
@@ -539,7 +539,7 @@ pub struct SessionOut {
 }
 
 /// A security notice, as the person sees it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct NoticeOut {
     /// What happened: a code (`passkey-added`).
     pub kind: String,
@@ -564,6 +564,8 @@ fn notice_text(kind: &str, at: OffsetDateTime) -> String {
 }
 
 /// `GET /api/v1/auth/session`: who is logged in, how, the CSRF token, and open notices.
+#[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
+    responses((status = 200, body = SessionOut), (status = 401, body = crate::error::Problem)))]
 pub async fn session_info(p: Principal) -> Result<ApiJson<SessionOut>, ApiError> {
     let notices = p
         .org_store
@@ -590,6 +592,8 @@ pub async fn session_info(p: Principal) -> Result<ApiJson<SessionOut>, ApiError>
 }
 
 /// `POST /api/v1/auth/logout` (and `DELETE /api/v1/auth/session`): ends the session.
+#[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth",
+    responses((status = 204, description = "signed out; clears the session cookie"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn logout(State(state): State<AppState>, p: Principal) -> Result<Response, ApiError> {
     end_session(&p, OffsetDateTime::now_utc()).await?;
     Ok(with_cookie(

@@ -220,16 +220,17 @@ fn link_invalid() -> ApiError {
 }
 
 /// What `start` returns: the ceremony id and the options for `navigator.credentials`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct StartOut {
     /// Send this back with `finish`.
     pub ceremony: Uuid,
     /// The options (`{"publicKey": …}`), binary fields as base64url.
+    #[schema(value_type = Object)]
     pub options: serde_json::Value,
 }
 
 /// Where the browser goes after a finished ceremony.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct FinishOut {
     /// The page to open.
     pub redirect: &'static str,
@@ -240,6 +241,8 @@ fn to_json(v: &impl serde::Serialize) -> Result<serde_json::Value, ApiError> {
 }
 
 /// `POST /api/v1/auth/login/start`: a discoverable-credential challenge.
+#[utoipa::path(post, path = "/api/v1/auth/login/start", tag = "auth",
+    responses((status = 200, body = StartOut), (status = 403, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub async fn login_start(
     State(state): State<AppState>,
     Extension(rt): Extension<Arc<AuthRuntime>>,
@@ -291,6 +294,9 @@ pub struct LoginFinishIn {
 }
 
 /// `POST /api/v1/auth/login/finish`: verifies the assertion and opens a session.
+#[utoipa::path(post, path = "/api/v1/auth/login/finish", tag = "auth",
+    request_body(content = Object, description = "`{\"ceremony\": uuid, \"credential\": PublicKeyCredential}`, binary fields as base64url"),
+    responses((status = 200, body = FinishOut, description = "signed in; sets the session cookie"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub async fn login_finish(
     State(state): State<AppState>,
     Extension(rt): Extension<Arc<AuthRuntime>>,
@@ -580,7 +586,7 @@ pub async fn resolve_link(
 }
 
 /// The body of `POST /api/v1/auth/enrol/start`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolStartIn {
     /// The token from the link (`<org>.<secret>`).
@@ -607,6 +613,8 @@ fn require_resident_key(options: &mut serde_json::Value) {
 }
 
 /// `POST /api/v1/auth/enrol/start`: registration options for the link's person.
+#[utoipa::path(post, path = "/api/v1/auth/enrol/start", tag = "auth", request_body = EnrolStartIn,
+    responses((status = 200, body = StartOut), (status = 410, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub async fn enrol_start(
     State(state): State<AppState>,
     Extension(rt): Extension<Arc<AuthRuntime>>,
@@ -709,6 +717,9 @@ pub struct EnrolFinishIn {
 }
 
 /// `POST /api/v1/auth/enrol/finish`: stores the passkey, uses up the link, opens a session.
+#[utoipa::path(post, path = "/api/v1/auth/enrol/finish", tag = "auth",
+    request_body(content = Object, description = "`{\"token\": string, \"credential\": RegisterPublicKeyCredential}`, binary fields as base64url"),
+    responses((status = 200, body = FinishOut, description = "enrolled and signed in; sets the session cookie"), (status = 400, body = crate::error::Problem), (status = 410, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub async fn enrol_finish(
     State(state): State<AppState>,
     Extension(rt): Extension<Arc<AuthRuntime>>,

@@ -1,15 +1,21 @@
-//! The authorisation matrix (PC-ACL-1, PC-ACL-2): every API endpoint called as every kind of
-//! caller, checked against `authz-matrix.txt`. A route added to the code or the OpenAPI document
-//! without a row fails the test. Also: people of one organisation get 404 for everything of the
-//! other, and each attempt is a cross-organisation security event in the log of the organisation
-//! that was asked about (guide risk scenario 17).
+//! The authorisation matrix (PC-ACL-1, PC-ACL-2, PC-AUTHN-3, VC-AUTH-3): every API route called
+//! as every kind of caller, checked against `authz-matrix.txt`. The routes come from the server's
+//! one route table (`trygg_server::api::route_list`, review item 10): a route without a row, or a
+//! row naming no route, fails the test. Callers: anonymous, an API token, each built-in role
+//! (passkey, *substantial*), a doctor whose grant was revoked, a doctor whose employment has
+//! ended, a doctor at each assurance level (*low*, *substantial* in the `doctor` column, *high*),
+//! an administrator at *low*, and a doctor of another organisation. People of one organisation
+//! get 404 for everything of the other, and each attempt is a cross-organisation security event
+//! in the log of the organisation that was asked about (guide risk scenario 17).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use trygg_audit::Assurance;
 use trygg_core::BuiltinRole;
+use trygg_server::auth::{AuthMethod, OidcProvider};
 use uuid::Uuid;
 
 use crate::common::{test_event, Session, TestServer};
@@ -17,8 +23,22 @@ use crate::common::{test_event, Session, TestServer};
 const ORG: &str = "normland-legesenter";
 const OTHER: &str = "normbakken-kommune-hjemmetjenesten";
 const MATRIX: &str = include_str!("authz-matrix.txt");
-const COLUMNS: [&str; 11] = [
-    "anon", "token", "doctor", "nurse", "psych", "physio", "secr", "interp", "admin", "system",
+const COLUMNS: [&str; 16] = [
+    "anon",
+    "token",
+    "doctor",
+    "nurse",
+    "psych",
+    "physio",
+    "secr",
+    "interp",
+    "admin",
+    "system",
+    "revoked",
+    "ended",
+    "low",
+    "high",
+    "admin-low",
     "other",
 ];
 
@@ -65,35 +85,27 @@ fn shape(path: &str) -> String {
     out
 }
 
-/// Every (method, path) the router registers under /api/, read from the route tables.
-fn routes_in_code() -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
-    for src in [
-        include_str!("../../../server/src/api/mod.rs"),
-        include_str!("../../../server/src/auth/mod.rs"),
-    ] {
-        for chunk in src.split(".route(").skip(1) {
-            let Some(start) = chunk.find('"') else {
-                continue;
-            };
-            let rest = &chunk[start + 1..];
-            let Some(end) = rest.find('"') else { continue };
-            let path = &rest[..end];
-            if !path.starts_with("/api/")
-                && !path.starts_with("/healthz")
-                && !path.starts_with("/readyz")
-            {
-                continue;
-            }
-            let call = &rest[end..];
-            for m in ["get", "post", "put", "delete", "patch"] {
-                if call.contains(&format!("{m}(")) {
-                    out.insert((m.to_uppercase(), shape(path)));
-                }
-            }
-        }
-    }
-    out
+/// A route: method and shaped path.
+type Route = (String, String);
+
+/// Every (method, path) of the server's one route table, shaped.
+fn routes_in_table() -> BTreeSet<Route> {
+    trygg_server::api::route_list()
+        .into_iter()
+        .map(|(m, p)| (m, shape(&p)))
+        .collect()
+}
+
+/// The rows that name no route, and the routes that have no row.
+fn unmatched(rows: &[Row], table: &BTreeSet<Route>) -> (Vec<Route>, Vec<Route>) {
+    let in_matrix: BTreeSet<Route> = rows
+        .iter()
+        .map(|r| (r.method.to_string(), shape(&r.path)))
+        .collect();
+    (
+        in_matrix.difference(table).cloned().collect(),
+        table.difference(&in_matrix).cloned().collect(),
+    )
 }
 
 static NID: AtomicU16 = AtomicU16::new(100);
@@ -111,6 +123,8 @@ struct World {
     target: Uuid,
     people: Vec<(String, Uuid)>,
     other_doctor: Uuid,
+    /// The `ended` column's session, opened before the employment ended (as a leaver's is).
+    ended: Session,
 }
 
 async fn store_tx<F, T>(s: &TestServer, f: F) -> T
@@ -151,6 +165,22 @@ impl World {
         for (col, role) in roles {
             people.push((col.to_owned(), s.person(ORG, role).await));
         }
+        // A doctor whose doctor grant was revoked, and one whose employment has ended: both
+        // keep their care relationship below, so only the revocation or the end refuses them.
+        let now = time::OffsetDateTime::now_utc();
+        let t = now.unix_timestamp();
+        let revoked = new_person(&s, "Tilbakekalt Lege").await;
+        store_tx(&s, |tx| {
+            Box::pin(async move {
+                for g in tx.grants_of(revoked).await.unwrap() {
+                    tx.revoke_grant(g.id, "test", "matrix", t).await.unwrap();
+                }
+            })
+        })
+        .await;
+        people.push(("revoked".to_owned(), revoked));
+        let ended = new_person(&s, "Sluttet Lege").await;
+        people.push(("ended".to_owned(), ended));
         let other_doctor = s.person(OTHER, BuiltinRole::Doctor).await;
         let target = s.person(ORG, BuiltinRole::Nurse).await;
         let nid = trygg_core::NationalId::synthetic(2, 2, 22, 500).unwrap();
@@ -171,52 +201,83 @@ impl World {
             })
         })
         .await;
-        // Every clinician has a care relationship with the patient, so the matrix shows what the
+        // Everybody has a care relationship with the patient, so the matrix shows what the
         // role allows; need to know itself is tested in trygg-core and below.
-        let t = time::OffsetDateTime::now_utc().unix_timestamp();
-        for (col, id) in &people {
-            if [
-                "doctor", "nurse", "psych", "physio", "secr", "interp", "admin", "system",
-            ]
-            .contains(&col.as_str())
-            {
-                let id = *id;
-                store_tx(&s, |tx| {
-                    Box::pin(async move {
-                        tx.create_care_relationship(
-                            id,
-                            patient,
-                            "matrix",
-                            t - 60,
-                            t + 86_400,
-                            "test",
-                            t,
-                        )
-                        .await
-                        .unwrap();
-                    })
+        for (_, id) in &people {
+            let id = *id;
+            store_tx(&s, |tx| {
+                Box::pin(async move {
+                    tx.create_care_relationship(
+                        id,
+                        patient,
+                        "matrix",
+                        t - 60,
+                        t + 86_400,
+                        "test",
+                        t,
+                    )
+                    .await
+                    .unwrap();
                 })
-                .await;
-            }
+            })
+            .await;
         }
+        // The leaver signed in while still employed; the employment ended a minute ago.
+        let ended_session = s
+            .login_with(ORG, ended, AuthMethod::Passkey, Assurance::Substantial)
+            .await;
+        store_tx(&s, |tx| {
+            Box::pin(async move {
+                tx.set_employment_end(ended, t - 60, now).await.unwrap();
+            })
+        })
+        .await;
         Self {
             s,
             patient,
             target,
             people,
             other_doctor,
+            ended: ended_session,
         }
     }
 
+    fn person(&self, col: &str) -> Uuid {
+        self.people.iter().find(|(n, _)| n == col).unwrap().1
+    }
+
+    /// A fresh session for a column: a passkey (*substantial*) unless the column names another
+    /// level; `high` is an OIDC (HelseID) session, `low` and `admin-low` the developer login.
     async fn session(&self, col: &str) -> Option<Session> {
-        match col {
-            "anon" | "token" => None,
-            "other" => Some(self.s.login(OTHER, self.other_doctor).await),
-            c => {
-                let id = self.people.iter().find(|(n, _)| n == c).unwrap().1;
-                Some(self.s.login(ORG, id).await)
+        let s = &self.s;
+        let passkey = (AuthMethod::Passkey, Assurance::Substantial);
+        Some(match col {
+            "anon" | "token" => return None,
+            "ended" => self.ended.clone(),
+            "other" => {
+                s.login_with(OTHER, self.other_doctor, passkey.0, passkey.1)
+                    .await
             }
-        }
+            "low" => {
+                let id = self.person("doctor");
+                s.login_with(ORG, id, AuthMethod::Developer, Assurance::Low)
+                    .await
+            }
+            "high" => {
+                let id = self.person("doctor");
+                let helseid = AuthMethod::Oidc(OidcProvider::HelseId);
+                s.login_with(ORG, id, helseid, Assurance::High).await
+            }
+            "admin-low" => {
+                let id = self.person("admin");
+                s.login_with(ORG, id, AuthMethod::Developer, Assurance::Low)
+                    .await
+            }
+            c => {
+                s.login_with(ORG, self.person(c), passkey.0, passkey.1)
+                    .await
+            }
+        })
     }
 
     /// The concrete path and body for one call, with fresh objects where a call uses one up.
@@ -315,6 +376,27 @@ impl World {
     }
 }
 
+/// A new doctor of [`ORG`] (with the doctor grant that registration gives).
+async fn new_person(s: &TestServer, name: &'static str) -> Uuid {
+    store_tx(s, |tx| {
+        Box::pin(async move {
+            tx.create_personnel(
+                &trygg_store::NewPersonnel {
+                    name: trygg_core::PersonName::parse(name).unwrap(),
+                    email: None,
+                    role: BuiltinRole::Doctor,
+                    employment: trygg_core::Employment::Employee,
+                },
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap()
+            .id
+        })
+    })
+    .await
+}
+
 fn matches(expect: &str, status: u16) -> bool {
     match expect {
         "ok" => (200..300).contains(&status),
@@ -344,19 +426,18 @@ async fn every_endpoint_as_every_caller_matches_the_matrix() {
     let w = World::new().await;
     let rows = rows();
 
-    // Completeness: every /api/ route in the code and in the OpenAPI document has a row.
-    let in_table: BTreeSet<(String, String)> = rows
-        .iter()
-        .map(|r| (r.method.to_string(), shape(&r.path)))
-        .collect();
-    for route in routes_in_code() {
-        assert!(
-            in_table.contains(&route),
-            "no matrix row for {} {} (add it to authz-matrix.txt)",
-            route.0,
-            route.1
-        );
-    }
+    // Completeness (review item 10): the matrix and the server's route table name the same
+    // routes, and the OpenAPI document the server serves names no other.
+    let table = routes_in_table();
+    let (no_route, no_row) = unmatched(&rows, &table);
+    assert!(
+        no_row.is_empty(),
+        "routes with no row in authz-matrix.txt: {no_row:?}"
+    );
+    assert!(
+        no_route.is_empty(),
+        "rows of authz-matrix.txt that name no route: {no_route:?}"
+    );
     let doc: Value =
         w.s.client
             .get(w.s.url("/api/v1/openapi.json"))
@@ -370,8 +451,8 @@ async fn every_endpoint_as_every_caller_matches_the_matrix() {
         for m in ops.as_object().unwrap().keys() {
             let key = (m.to_uppercase(), shape(path));
             assert!(
-                in_table.contains(&key),
-                "no matrix row for OpenAPI {} {}",
+                table.contains(&key),
+                "OpenAPI {} {} is not in the table",
                 key.0,
                 key.1
             );
@@ -601,4 +682,27 @@ async fn need_to_know_and_revocation_take_effect_at_once() {
     // The matrix world gave the doctor one care relationship, still in force.
     assert_eq!(me["care_relationships_live"], 1);
     assert!(me["employment_end"].is_string());
+}
+
+/// Review item 10: the completeness check itself fails both ways, for a route without a row and
+/// for a row naming no route (here from the real table and matrix, with one row taken away and
+/// one made up).
+#[test]
+fn route_table_and_matrix_must_name_the_same_routes() {
+    let table = routes_in_table();
+    let mut rows = rows();
+    assert_eq!(unmatched(&rows, &table), (vec![], vec![]));
+    assert!(table.contains(&("POST".to_owned(), "/api/v1/auth/login/start".to_owned())));
+    let gone = rows.remove(0);
+    rows.push(Row {
+        method: Method::GET,
+        path: "/api/v1/orgs/{org}/no-such-route".to_owned(),
+        expect: vec![],
+    });
+    let (no_route, no_row) = unmatched(&rows, &table);
+    assert_eq!(no_row, vec![(gone.method.to_string(), shape(&gone.path))]);
+    assert_eq!(
+        no_route,
+        vec![("GET".to_owned(), "/api/v1/orgs/{}/no-such-route".to_owned())]
+    );
 }
