@@ -80,7 +80,7 @@ async fn own_commit(
 
 /// `GET /api/v1/auth/passkeys`: one's own passkeys.
 pub async fn list_own(p: Principal) -> Result<ApiJson<Vec<PasskeyOut>>, ApiError> {
-    let now = OffsetDateTime::now_utc();
+    let now = p.now();
     let mut tx = p.org_store.begin().await?;
     let list = tx.passkeys_of(p.personnel_id).await?;
     own_commit(
@@ -96,7 +96,7 @@ pub async fn list_own(p: Principal) -> Result<ApiJson<Vec<PasskeyOut>>, ApiError
 /// `DELETE /api/v1/auth/passkeys/{id}`: revokes one of one's own passkeys and ends one's other
 /// sessions.
 pub async fn revoke_own(p: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let now = OffsetDateTime::now_utc();
+    let now = p.now();
     let unknown = || ApiError::not_found("TR-P705", "no such passkey");
     let id = Uuid::parse_str(&id).map_err(|_| unknown())?;
     let mut tx = p.org_store.begin().await?;
@@ -118,7 +118,7 @@ pub async fn revoke_own(p: Principal, Path(id): Path<String>) -> Result<StatusCo
 
 /// `POST /api/v1/auth/notices/acknowledge`: one's open notices are read.
 pub async fn acknowledge_notices(p: Principal) -> Result<StatusCode, ApiError> {
-    let now = OffsetDateTime::now_utc();
+    let now = p.now();
     let mut tx = p.org_store.begin().await?;
     tx.acknowledge_notices(p.personnel_id, now).await?;
     own_commit(
@@ -217,7 +217,7 @@ pub async fn list_person(
 ) -> Result<ApiJson<Vec<PasskeyOut>>, ApiError> {
     let org = org_for(&state, &caller, &org).await?;
     let id = person_id(&id)?;
-    let list = list_for(&org, &caller, id, OffsetDateTime::now_utc()).await?;
+    let list = list_for(&org, &caller, id, state.now()).await?;
     Ok(ApiJson(list.into_iter().map(out).collect()))
 }
 
@@ -232,7 +232,5 @@ pub async fn revoke_person(
 ) -> Result<ApiJson<RevokedOut>, ApiError> {
     let org = org_for(&state, &caller, &org).await?;
     let id = person_id(&id)?;
-    Ok(ApiJson(
-        revoke_for(&org, &caller, id, OffsetDateTime::now_utc()).await?,
-    ))
+    Ok(ApiJson(revoke_for(&org, &caller, id, state.now()).await?))
 }
