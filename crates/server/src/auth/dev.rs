@@ -19,7 +19,6 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use time::OffsetDateTime;
 use trygg_audit::Assurance;
 use trygg_core::{BuiltinRole, OrgSlug};
 use uuid::Uuid;
@@ -177,7 +176,7 @@ pub async fn dev_login(
             "the request does not come from this site",
         );
     }
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     let parsed = input
         .person
         .split_once(':')

@@ -282,7 +282,7 @@ pub async fn issue_link(
     headers: HeaderMap,
     ApiJson(input): ApiJson<LinkIn>,
 ) -> Result<(StatusCode, ApiJson<LinkOut>), ApiError> {
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     let caller = crate::access::Caller::from(&p);
     let (link, secret) = issue_for(
         &p.org_store,

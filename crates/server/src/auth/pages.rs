@@ -11,7 +11,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use time::OffsetDateTime;
 
 use super::dev::{self, Choice};
 use super::origin::{localhost_redirect, same_origin};
@@ -78,7 +77,7 @@ pub async fn login_page(
         return Redirect::to(&to).into_response();
     }
     let shell = Shell::new(lang, "/personell");
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     let cur = match current(&state, &headers, now).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
@@ -141,7 +140,7 @@ pub async fn logout_form(
 ) -> Response {
     let lang = Lang::from_query(q.lang.as_deref());
     let back = Redirect::to(&with_lang("/personell", lang)).into_response();
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     let mut p = match current(&state, &headers, now).await {
         Ok(Current::Live(p)) => p,
         Ok(_) => return with_cookie(back, clear_cookie(&state.config)),
@@ -182,8 +181,8 @@ pub async fn enrol_page(
         return Redirect::to(&to).into_response();
     }
     let shell = Shell::new(lang, &path);
-    let now = OffsetDateTime::now_utc();
-    let budget = super::lockout::Budget::address(&state.config);
+    let now = state.now();
+    let budget = super::lockout::address_budget(&state.config);
     if let Some(secs) = rt.addresses.gate(ip.0, budget, now).retry_after_secs(now) {
         return super::webauthn::error_response(super::webauthn::locked(secs));
     }

@@ -83,7 +83,7 @@ async fn own_commit(
 #[utoipa::path(get, path = "/api/v1/auth/passkeys", tag = "auth",
     responses((status = 200, body = [PasskeyOut]), (status = 401, body = crate::error::Problem)))]
 pub async fn list_own(p: Principal) -> Result<ApiJson<Vec<PasskeyOut>>, ApiError> {
-    let now = OffsetDateTime::now_utc();
+    let now = p.now();
     let mut tx = p.org_store.begin().await?;
     let list = tx.passkeys_of(p.personnel_id).await?;
     own_commit(
@@ -106,7 +106,7 @@ pub async fn list_own(p: Principal) -> Result<ApiJson<Vec<PasskeyOut>>, ApiError
 #[utoipa::path(delete, path = "/api/v1/auth/passkeys/{id}", tag = "auth", params(("id" = Uuid, Path)),
     responses((status = 204, description = "revoked"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn revoke_own(p: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let now = OffsetDateTime::now_utc();
+    let now = p.now();
     let unknown = || ApiError::not_found("TR-P705", "no such passkey");
     let id = Uuid::parse_str(&id).map_err(|_| unknown())?;
     let mut tx = p.org_store.begin().await?;
@@ -130,7 +130,7 @@ pub async fn revoke_own(p: Principal, Path(id): Path<String>) -> Result<StatusCo
 #[utoipa::path(post, path = "/api/v1/auth/notices/acknowledge", tag = "auth",
     responses((status = 204, description = "acknowledged"), (status = 401, body = crate::error::Problem)))]
 pub async fn acknowledge_notices(p: Principal) -> Result<StatusCode, ApiError> {
-    let now = OffsetDateTime::now_utc();
+    let now = p.now();
     let mut tx = p.org_store.begin().await?;
     tx.acknowledge_notices(p.personnel_id, now).await?;
     own_commit(
@@ -235,7 +235,7 @@ pub async fn list_person(
     let caller = p.caller();
     let org = org_for(&state, &caller, &org).await?;
     let id = person_id(&id)?;
-    let list = list_for(&org, &caller, id, OffsetDateTime::now_utc()).await?;
+    let list = list_for(&org, &caller, id, state.now()).await?;
     Ok(ApiJson(list.into_iter().map(out).collect()))
 }
 
@@ -251,7 +251,5 @@ pub async fn revoke_person(
     let caller = p.caller();
     let org = org_for(&state, &caller, &org).await?;
     let id = person_id(&id)?;
-    Ok(ApiJson(
-        revoke_for(&org, &caller, id, OffsetDateTime::now_utc()).await?,
-    ))
+    Ok(ApiJson(revoke_for(&org, &caller, id, state.now()).await?))
 }

@@ -1,5 +1,8 @@
 //! Sessions: the cookie, the timeouts, the CSRF check, and [`Principal`], the extractor every
-//! handler for personnel uses.
+//! handler for personnel uses. The rules without HTTP or storage (methods and assurance codes,
+//! the timeouts, the CSRF token) are `trygg_identity::session`, re-exported here; this module
+//! reads cookies and headers, loads and updates the stored session, and reads the time from the
+//! application's clock.
 //!
 //! # Cookie
 //! `trygg_session` on plain HTTP (loopback only), `__Host-trygg_session` with `Secure` on HTTPS or
@@ -42,66 +45,9 @@ use crate::app::{ApiJson, AppState};
 use crate::config::Config;
 use crate::error::ApiError;
 
-/// An OpenID Connect identity provider (a later issue; the session already has room for it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OidcProvider {
-    /// HelseID, for health personnel.
-    HelseId,
-    /// ID-porten, for citizens and personnel without HelseID.
-    IdPorten,
-}
-
-/// How a person authenticated. Stored on the session and carried into every audit event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AuthMethod {
-    /// A WebAuthn passkey with user verification.
-    Passkey,
-    /// An OpenID Connect login; the assurance level comes from the provider's `acr`.
-    Oidc(OidcProvider),
-    /// The demo's developer login (no credential at all; `trygg demo` on loopback only).
-    Developer,
-}
-
-impl AuthMethod {
-    /// The stable code stored on the session and written to the audit log.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Passkey => "passkey",
-            Self::Oidc(OidcProvider::HelseId) => "helseid",
-            Self::Oidc(OidcProvider::IdPorten) => "idporten",
-            Self::Developer => "developer",
-        }
-    }
-
-    /// Parses a stored code.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Passkey,
-            Self::Oidc(OidcProvider::HelseId),
-            Self::Oidc(OidcProvider::IdPorten),
-            Self::Developer,
-        ]
-        .into_iter()
-        .find(|m| m.code() == s)
-    }
-}
-
-/// The stable code of an assurance level.
-pub fn assurance_code(a: Assurance) -> &'static str {
-    match a {
-        Assurance::Low => "low",
-        Assurance::Substantial => "substantial",
-        Assurance::High => "high",
-    }
-}
-
-/// Parses a stable assurance code.
-pub fn parse_assurance(s: &str) -> Option<Assurance> {
-    [Assurance::Low, Assurance::Substantial, Assurance::High]
-        .into_iter()
-        .find(|a| assurance_code(*a) == s)
-}
+pub use trygg_identity::session::{
+    assurance_code, parse_assurance, AuthMethod, Expiry, OidcProvider, SessionTimes, Timeouts,
+};
 
 /// A person on the staff with a live session: what a handler for personnel extracts. It carries
 /// the handle to the person's own organisation's data, so a handler reaches no other
@@ -128,6 +74,7 @@ pub struct Principal {
     /// was only looked up), recorded on every audit entry.
     pub address: Option<std::net::IpAddr>,
     csrf: String,
+    clock: trygg_app::SharedClock,
 }
 
 impl std::fmt::Debug for Principal {
@@ -144,6 +91,12 @@ impl std::fmt::Debug for Principal {
 }
 
 impl Principal {
+    /// The current time, from the application's clock (handlers that take only a `Principal`
+    /// read it here, never from the system).
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
     /// The session's CSRF token, for forms and `X-CSRF-Token`.
     pub fn csrf_token(&self) -> &str {
         &self.csrf
@@ -234,56 +187,42 @@ pub fn read_cookie(config: &Config, headers: &HeaderMap) -> Option<(OrgSlug, Sec
         })
 }
 
-/// The CSRF token of a session: hex SHA-256 of a fixed label and the secret.
+/// The CSRF token of a session: hex SHA-256 of a fixed label and the secret
+/// ([`trygg_identity::session::csrf_token`]).
 pub fn csrf_token(secret: &Secret) -> String {
-    trygg_store::crypto::sha256_hex(format!("trygg-csrf-v1\0{}", secret.expose()).as_bytes())
-}
-
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    trygg_identity::session::csrf_token(secret.expose())
 }
 
 /// Whether `given` is the session's CSRF token (compared in constant time).
 pub fn csrf_matches(principal: &Principal, given: &str) -> bool {
-    ct_eq(principal.csrf.as_bytes(), given.as_bytes())
+    trygg_identity::session::csrf_eq(&principal.csrf, given)
 }
 
-/// Why a session is not live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
-    /// No request for the idle timeout.
-    Idle,
-    /// The absolute timeout passed.
-    Absolute,
-    /// Ended already (logout or an earlier expiry).
-    Ended,
-    /// The person's employment has ended (finding 1).
-    EmploymentEnded,
+/// The configured session timeouts.
+pub fn timeouts(config: &Config) -> Timeouts {
+    Timeouts::from_secs(
+        config.session_idle_timeout_secs,
+        config.session_absolute_timeout_secs,
+    )
 }
 
-/// Applies the timeouts to a session record at `now`.
+/// Applies the timeouts to a session record at `now`
+/// ([`trygg_identity::session::check_times`]).
 pub fn check_times(
     rec: &SessionRecord,
     config: &Config,
     now: OffsetDateTime,
 ) -> Result<(), Expiry> {
-    let secs = |s: u64| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
-    if rec.ended_at.is_some() {
-        return Err(Expiry::Ended);
-    }
-    if rec
-        .employment_end
-        .is_some_and(|end| end <= now.unix_timestamp())
-    {
-        return Err(Expiry::EmploymentEnded);
-    }
-    if now - rec.created_at >= secs(config.session_absolute_timeout_secs) {
-        return Err(Expiry::Absolute);
-    }
-    if now - rec.last_seen_at >= secs(config.session_idle_timeout_secs) {
-        return Err(Expiry::Idle);
-    }
-    Ok(())
+    trygg_identity::session::check_times(
+        &SessionTimes {
+            created_at: rec.created_at,
+            last_seen_at: rec.last_seen_at,
+            ended: rec.ended_at.is_some(),
+            employment_end: rec.employment_end,
+        },
+        timeouts(config),
+        now,
+    )
 }
 
 /// The outcome of looking at a request's session.
@@ -346,6 +285,7 @@ pub async fn current(
         authenticated_at: rec.created_at,
         address: None,
         csrf: csrf_token(&secret),
+        clock: state.clock.clone(),
     })))
 }
 
@@ -362,7 +302,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let now = OffsetDateTime::now_utc();
+        let now = state.now();
         let mut p = match current(state, &parts.headers, now).await? {
             Current::Live(p) => *p,
             Current::None => return Err(ApiError::unauthorized("TR-L001")),
@@ -595,7 +535,7 @@ pub async fn session_info(p: Principal) -> Result<ApiJson<SessionOut>, ApiError>
 #[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth",
     responses((status = 204, description = "signed out; clears the session cookie"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn logout(State(state): State<AppState>, p: Principal) -> Result<Response, ApiError> {
-    end_session(&p, OffsetDateTime::now_utc()).await?;
+    end_session(&p, state.now()).await?;
     Ok(with_cookie(
         StatusCode::NO_CONTENT.into_response(),
         clear_cookie(&state.config),
@@ -606,21 +546,6 @@ pub async fn logout(State(state): State<AppState>, p: Principal) -> Result<Respo
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn methods_round_trip() {
-        for m in [
-            AuthMethod::Passkey,
-            AuthMethod::Oidc(OidcProvider::HelseId),
-            AuthMethod::Oidc(OidcProvider::IdPorten),
-            AuthMethod::Developer,
-        ] {
-            assert_eq!(AuthMethod::parse(m.code()), Some(m));
-        }
-        for a in [Assurance::Low, Assurance::Substantial, Assurance::High] {
-            assert_eq!(parse_assurance(assurance_code(a)), Some(a));
-        }
-    }
 
     #[test]
     fn cookies_are_strict_and_host_prefixed_on_tls() {

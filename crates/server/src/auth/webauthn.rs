@@ -24,16 +24,21 @@
 //! - **End of employment** (finding 1): a passkey login, and opening or using a link, are refused
 //!   when the person's employment end is at or before now (a security event, `TR-P703`), even if
 //!   the link itself has not expired.
+//!
+//! The ceremony state's rules (single use, expiry, origin binding, bound), the link token's
+//! syntax and the registration options' tweak are `trygg_identity` ([`trygg_identity::ceremony`],
+//! [`trygg_identity::link`]); this module runs webauthn-rs, the store and the audit log, and reads
+//! the time from the application's clock, so a ceremony expires on the same clock as everything
+//! else.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use trygg_core::Operation;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use trygg_audit::{Action, Assurance, Category, Outcome, SecurityKind};
 use trygg_core::{BuiltinRole, Employment, OrgSlug, PersonName};
 use trygg_store::{LinkState, NewPersonnel, OrgStore, Secret};
@@ -44,25 +49,26 @@ use webauthn_rs::prelude::{
 };
 
 use super::audit::{build, AuthEvent, Who};
-use super::lockout::{self, Budget, Gate, Policy};
+use super::lockout::{self, Gate};
 use super::origin::{same_origin, site_origin, SiteOrigin};
 use super::session::{log_event, open_session_from, set_cookie, with_cookie};
 use super::{AuthRuntime, ClientIp};
 use crate::app::{ApiJson, AppState};
 use crate::error::ApiError;
 
-/// How long a ceremony may take between start and finish.
-pub const CEREMONY_TTL: Duration = Duration::minutes(5);
-/// The most ceremonies in flight at once (a bound on memory).
-const MAX_CEREMONIES: usize = 10_000;
+pub use trygg_identity::ceremony::{require_resident_key, CEREMONY_TTL};
+pub use trygg_identity::session::employment_ended;
 
-/// One ceremony's server-side state.
-enum Kind {
+/// One ceremony's server-side state: webauthn-rs's challenge state.
+pub enum Kind {
+    /// A login (discoverable credential).
     Login(DiscoverableAuthentication),
+    /// A registration through an enrolment link.
     Enrol(Box<EnrolState>),
 }
 
-struct EnrolState {
+/// A registration's state between start and finish.
+pub struct EnrolState {
     org: OrgSlug,
     link_id: Uuid,
     /// The person; `None` when the link creates the first administrator.
@@ -72,58 +78,24 @@ struct EnrolState {
     reg: PasskeyRegistration,
 }
 
-struct Pending {
-    expires: OffsetDateTime,
+/// The ceremonies in flight, by id ([`trygg_identity::Ceremonies`]).
+pub type Ceremonies = trygg_identity::Ceremonies<Kind>;
+
+/// Keeps a new ceremony (`TR-L018` when too many are in flight).
+fn begin_ceremony(
+    rt: &AuthRuntime,
     origin: SiteOrigin,
     kind: Kind,
-}
-
-/// The ceremonies in flight, by id.
-#[derive(Default)]
-pub struct Ceremonies {
-    map: Mutex<HashMap<Uuid, Pending>>,
-}
-
-impl std::fmt::Debug for Ceremonies {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Ceremonies(..)")
-    }
-}
-
-impl Ceremonies {
-    fn insert(
-        &self,
-        origin: SiteOrigin,
-        kind: Kind,
-        now: OffsetDateTime,
-    ) -> Result<Uuid, ApiError> {
-        // A poisoned lock only means another request panicked; the map is still consistent.
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, p| p.expires > now);
-        if map.len() >= MAX_CEREMONIES {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "TR-L018",
-                "Service unavailable",
-                "too many logins in progress; try again in a minute",
-            ));
-        }
-        let id = Uuid::new_v4();
-        map.insert(
-            id,
-            Pending {
-                expires: now + CEREMONY_TTL,
-                origin,
-                kind,
-            },
-        );
-        Ok(id)
-    }
-
-    fn take(&self, id: Uuid, now: OffsetDateTime) -> Option<Pending> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&id).filter(|p| p.expires > now)
-    }
+    now: OffsetDateTime,
+) -> Result<Uuid, ApiError> {
+    rt.ceremonies.insert(origin, kind, now).map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TR-L018",
+            "Service unavailable",
+            "too many logins in progress; try again in a minute",
+        )
+    })
 }
 
 fn webauthn_for(o: &SiteOrigin) -> Result<Webauthn, ApiError> {
@@ -154,7 +126,7 @@ fn precheck(
             "the request does not come from this site",
         ));
     }
-    let budget = Budget::address(&state.config);
+    let budget = lockout::address_budget(&state.config);
     if let Some(secs) = rt.addresses.gate(ip.0, budget, now).retry_after_secs(now) {
         tracing::warn!(
             event = "security",
@@ -249,7 +221,7 @@ pub async fn login_start(
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Response {
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     let r = async {
         let origin = precheck(&state, &rt, &headers, ip, now)?;
         let wa = webauthn_for(&origin)?;
@@ -261,7 +233,7 @@ pub async fn login_start(
         if let Some(o) = options.as_object_mut() {
             o.remove("mediation");
         }
-        let ceremony = rt.ceremonies.insert(origin, Kind::Login(st), now)?;
+        let ceremony = begin_ceremony(&rt, origin, Kind::Login(st), now)?;
         Ok::<_, ApiError>(ApiJson(StartOut { ceremony, options }))
     };
     match r.await {
@@ -304,7 +276,7 @@ pub async fn login_finish(
     headers: HeaderMap,
     ApiJson(input): ApiJson<LoginFinishIn>,
 ) -> Response {
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     signed_in(
         &state,
         finish_login(&state, &rt, ip, &headers, input, now).await,
@@ -315,7 +287,7 @@ pub async fn login_finish(
 pub fn address_failure(state: &AppState, rt: &AuthRuntime, ip: ClientIp, now: OffsetDateTime) {
     if rt
         .addresses
-        .failure(ip.0, Budget::address(&state.config), now)
+        .failure(ip.0, lockout::address_budget(&state.config), now)
     {
         tracing::warn!(
             event = "security",
@@ -336,13 +308,12 @@ async fn finish_login(
     let origin = precheck(state, rt, headers, ip, now)?;
     let pending = rt
         .ceremonies
-        .take(input.ceremony, now)
-        .filter(|p| p.origin == origin)
+        .take(input.ceremony, &origin, now)
         .ok_or_else(|| {
             address_failure(state, rt, ip, now);
             ceremony_unknown()
         })?;
-    let Kind::Login(st) = pending.kind else {
+    let Kind::Login(st) = pending else {
         return Err(ceremony_unknown());
     };
     let wa = webauthn_for(&origin)?;
@@ -365,7 +336,7 @@ async fn finish_login(
     let h: Arc<OrgStore> = state.store.org(&org).await?;
     let slug = org.slug.clone();
     let mut tx = h.begin().await?;
-    let Some(mut account) = tx.login_account_by_handle(handle).await? else {
+    let Some(account) = tx.login_account_by_handle(handle).await? else {
         drop(tx);
         address_failure(state, rt, ip, now);
         log_event(
@@ -396,7 +367,7 @@ async fn finish_login(
         log_event(&h, &slug, who, e, now).await?;
         return Err(employment_over());
     }
-    if let Gate::Locked(until) = lockout::gate(&account.throttle, now) {
+    if let Gate::Locked(until) = lockout::account_gate(&account.throttle, now) {
         drop(tx);
         log_event(
             &h,
@@ -430,9 +401,10 @@ async fn finish_login(
     let Some((passkey_id, mut passkey, res)) = verified else {
         // Wrong key, unknown credential, failed user verification, replayed or foreign
         // challenge: one failure for the account and the address, and a security event.
+        let mut lock = lockout::state_of(&account.throttle);
         let locked_until =
-            lockout::on_failure(&mut account.throttle, Policy::account(&state.config), now);
-        tx.set_login_throttle(account.personnel_id, &account.throttle)
+            lockout::on_failure(&mut lock, lockout::account_policy(&state.config), now);
+        tx.set_login_throttle(account.personnel_id, &lockout::row_of(&lock))
             .await?;
         tx.audit(&build(
             &slug,
@@ -467,8 +439,9 @@ async fn finish_login(
     passkey.update_credential(&res);
     let json = serde_json::to_vec(&passkey).map_err(|e| ApiError::internal("TR-L504", e))?;
     tx.update_passkey(passkey_id, &json, now).await?;
-    lockout::on_success(&mut account.throttle);
-    tx.set_login_throttle(account.personnel_id, &account.throttle)
+    let mut lock = lockout::state_of(&account.throttle);
+    lockout::on_success(&mut lock);
+    tx.set_login_throttle(account.personnel_id, &lockout::row_of(&lock))
         .await?;
     let (_, secret) = open_session_from(
         &mut tx,
@@ -484,11 +457,6 @@ async fn finish_login(
     Ok((slug, secret))
 }
 
-/// Whether an employment end (Unix seconds) is at or before `now` (finding 1).
-pub fn employment_ended(end: Option<i64>, now: OffsetDateTime) -> bool {
-    end.is_some_and(|e| e <= now.unix_timestamp())
-}
-
 fn employment_over() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
@@ -498,15 +466,11 @@ fn employment_over() -> ApiError {
     )
 }
 
-/// An enrolment token as it appears in the link: `<org-slug>.<secret>`.
+/// An enrolment token as it appears in the link: `<org-slug>.<secret>`
+/// ([`trygg_identity::link::parse_link_token`]).
 pub fn parse_link_token(token: &str) -> Option<(OrgSlug, Secret)> {
-    let (org, secret) = token.split_once('.')?;
-    let ok = secret.len() == 43
-        && secret
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then_some(())?;
-    Some((OrgSlug::parse(org).ok()?, Secret::from_client(secret)))
+    trygg_identity::link::parse_link_token(token)
+        .map(|(org, secret)| (org, Secret::from_client(secret)))
 }
 
 /// Whether any administrator of the organisation has a passkey (then a first-administrator
@@ -595,23 +559,6 @@ pub struct EnrolStartIn {
     pub name: Option<String>,
 }
 
-/// Asks the authenticator for a discoverable credential: passkeys are found without a user name.
-fn require_resident_key(options: &mut serde_json::Value) {
-    if let Some(sel) = options
-        .get_mut("publicKey")
-        .and_then(|p| p.as_object_mut())
-        .map(|p| {
-            p.entry("authenticatorSelection")
-                .or_insert_with(|| serde_json::json!({}))
-        })
-        .and_then(|s| s.as_object_mut())
-    {
-        sel.insert("residentKey".into(), "required".into());
-        sel.insert("requireResidentKey".into(), true.into());
-        sel.insert("userVerification".into(), "required".into());
-    }
-}
-
 /// `POST /api/v1/auth/enrol/start`: registration options for the link's person.
 #[utoipa::path(post, path = "/api/v1/auth/enrol/start", tag = "auth", request_body = EnrolStartIn,
     responses((status = 200, body = StartOut), (status = 410, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
@@ -622,7 +569,7 @@ pub async fn enrol_start(
     headers: HeaderMap,
     ApiJson(input): ApiJson<EnrolStartIn>,
 ) -> Response {
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     let r = async {
         let origin = precheck(&state, &rt, &headers, ip, now)?;
         let (h, slug, link) = resolve_link(&state, &rt, &input.token, ip, now).await?;
@@ -685,7 +632,8 @@ pub async fn enrol_start(
         )?)
         .await?;
         tx.commit().await?;
-        let ceremony = rt.ceremonies.insert(
+        let ceremony = begin_ceremony(
+            &rt,
             origin,
             Kind::Enrol(Box::new(EnrolState {
                 org: slug,
@@ -727,7 +675,7 @@ pub async fn enrol_finish(
     headers: HeaderMap,
     ApiJson(input): ApiJson<EnrolFinishIn>,
 ) -> Response {
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     signed_in(
         &state,
         finish_enrol(&state, &rt, ip, &headers, input, now).await,
@@ -745,13 +693,12 @@ async fn finish_enrol(
     let origin = precheck(state, rt, headers, ip, now)?;
     let pending = rt
         .ceremonies
-        .take(input.ceremony, now)
-        .filter(|p| p.origin == origin)
+        .take(input.ceremony, &origin, now)
         .ok_or_else(|| {
             address_failure(state, rt, ip, now);
             ceremony_unknown()
         })?;
-    let Kind::Enrol(st) = pending.kind else {
+    let Kind::Enrol(st) = pending else {
         return Err(ceremony_unknown());
     };
     let (h, slug, link) = resolve_link(state, rt, &input.token, ip, now).await?;
@@ -884,37 +831,5 @@ mod tests {
         assert!(parse_link_token("normland.short").is_none());
         assert!(parse_link_token(&format!("Normland.{}", s.expose())).is_none());
         assert!(parse_link_token(s.expose()).is_none());
-    }
-
-    #[test]
-    fn registration_asks_for_a_discoverable_credential() {
-        let mut o = serde_json::json!({"publicKey": {"authenticatorSelection": {"residentKey": "discouraged"}}});
-        require_resident_key(&mut o);
-        assert_eq!(
-            o["publicKey"]["authenticatorSelection"]["residentKey"],
-            "required"
-        );
-        assert_eq!(
-            o["publicKey"]["authenticatorSelection"]["requireResidentKey"],
-            true
-        );
-    }
-
-    #[test]
-    fn ceremonies_are_single_use_and_expire() {
-        let c = Ceremonies::default();
-        let origin = SiteOrigin {
-            origin: webauthn_rs::prelude::Url::parse("http://localhost:1").unwrap(),
-            rp_id: "localhost".into(),
-        };
-        let wa = webauthn_for(&origin).unwrap();
-        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20000);
-        let (_, st) = wa.start_discoverable_authentication().unwrap();
-        let id = c.insert(origin.clone(), Kind::Login(st), now).unwrap();
-        assert!(c.take(id, now).is_some());
-        assert!(c.take(id, now).is_none());
-        let (_, st) = wa.start_discoverable_authentication().unwrap();
-        let id = c.insert(origin, Kind::Login(st), now).unwrap();
-        assert!(c.take(id, now + CEREMONY_TTL).is_none());
     }
 }

@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use trygg_audit::{Category, SecurityKind};
 use trygg_core::{BuiltinRole, OrgSlug};
@@ -25,6 +24,8 @@ struct Server {
     store: Arc<Store>,
     _dir: tempfile::TempDir,
     client: reqwest::Client,
+    /// The server's clock: tests move it instead of sleeping.
+    clock: trygg_app::ShiftedClock,
 }
 
 const ORG: &str = "normland-legesenter";
@@ -45,11 +46,12 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Server {
     trygg::demo::seed(&store).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let clock = trygg_app::ShiftedClock::new();
     let app = router(AppState::new(
         store.clone(),
         Arc::new(config.clone()),
         Arc::new(trygg::startup::load_guard(&config).unwrap()),
-        Arc::new(trygg_app::SystemClock),
+        Arc::new(clock.clone()),
     ));
     tokio::spawn(async move {
         axum::serve(
@@ -70,6 +72,7 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Server {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        clock,
     }
 }
 
@@ -185,6 +188,16 @@ fn b64url(bytes: &[u8]) -> String {
 
 /// A login attempt that reaches the server's checks: a real ceremony, a forged assertion.
 async fn forged_login(s: &Server, user_handle: Uuid, credential_id: &[u8]) -> reqwest::Response {
+    forged_login_after(s, user_handle, credential_id, time::Duration::ZERO).await
+}
+
+/// [`forged_login`] with the server's clock moved by `wait` between start and finish.
+async fn forged_login_after(
+    s: &Server,
+    user_handle: Uuid,
+    credential_id: &[u8],
+    wait: time::Duration,
+) -> reqwest::Response {
     let start = s
         .same(reqwest::Method::POST, "/api/v1/auth/login/start")
         .json(&serde_json::json!({}))
@@ -197,6 +210,7 @@ async fn forged_login(s: &Server, user_handle: Uuid, credential_id: &[u8]) -> re
     let body: serde_json::Value = start.json().await.unwrap();
     assert!(body["options"]["publicKey"]["challenge"].is_string());
     assert!(body["options"].get("mediation").is_none(), "a modal login");
+    s.clock.advance(wait);
     let id = b64url(credential_id);
     s.same(reqwest::Method::POST, "/api/v1/auth/login/finish")
         .json(&serde_json::json!({
@@ -345,29 +359,37 @@ async fn session_cookie_csrf_and_logout() {
     );
 }
 
+/// The timeouts run on the server's clock (review item 12: the clock is an input), so this test
+/// moves the clock instead of sleeping; on the system clock it would fail at the first jump.
 #[tokio::test]
 async fn idle_and_absolute_timeouts() {
     let s = start(|c| {
         c.demo = true;
-        c.session_idle_timeout_secs = 1;
-        c.session_absolute_timeout_secs = 2;
+        c.session_idle_timeout_secs = 60;
+        c.session_absolute_timeout_secs = 600;
     })
     .await;
+    let secs = time::Duration::seconds;
     let cookie = s.dev_login(ORG, BuiltinRole::Doctor).await;
     assert_eq!(s.session(&cookie).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    s.clock.advance(secs(50));
+    assert_eq!(
+        s.session(&cookie).await.status(),
+        200,
+        "within the idle timeout"
+    );
+    s.clock.advance(secs(61));
     assert_problem(s.session(&cookie).await, 401, "TR-L002").await;
     // Ended for good, even when used again at once.
     assert_problem(s.session(&cookie).await, 401, "TR-L003").await;
 
     // Kept busy, it still ends at the absolute timeout.
     let cookie = s.dev_login(ORG, BuiltinRole::Doctor).await;
-    let begun = std::time::Instant::now();
-    while begun.elapsed() < Duration::from_millis(1800) {
+    for _ in 0..11 {
+        s.clock.advance(secs(50));
         assert_eq!(s.session(&cookie).await.status(), 200);
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    s.clock.advance(secs(50));
     assert_problem(s.session(&cookie).await, 401, "TR-L003").await;
     // The login page says the session ended, and clears the cookie.
     let r = s
@@ -680,6 +702,48 @@ async fn failed_logins_lock_the_account_and_the_address() {
         .unwrap();
     assert!(r.headers().get("retry-after").is_some());
     assert_problem(r, 429, "TR-L007").await;
+}
+
+/// Review item 12 (the clock is an input): a ceremony's five minutes and an account's lock run
+/// on the server's clock, so moving it expires the one and lifts the other. On the system clock
+/// the late answer would still be checked (401 TR-L006) and the account still locked (429).
+#[tokio::test]
+async fn ceremonies_and_account_locks_run_on_the_servers_clock() {
+    let s = start(|c| {
+        c.login_max_failures = 2;
+        c.login_lockout_secs = 60;
+    })
+    .await;
+    let admin = s.person(ORG, BuiltinRole::OrgAdmin).await;
+    let h = s.org(ORG).await;
+    let mut tx = h.begin().await.unwrap();
+    let account = tx
+        .ensure_login_account(admin, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let handle = account.user_handle;
+
+    // A ceremony answered after its five minutes is gone (single use and expiry, VC-AUTH-3).
+    let r = forged_login_after(&s, handle, b"not-registered", time::Duration::minutes(5)).await;
+    assert_problem(r, 400, "TR-L008").await;
+    let r = forged_login_after(&s, handle, b"not-registered", time::Duration::seconds(299)).await;
+    assert_problem(r, 401, "TR-L006").await;
+
+    // That was the first failure; the second locks the account for 60 s of the server's clock.
+    let r = forged_login(&s, handle, b"not-registered").await;
+    assert_problem(r, 401, "TR-L006").await;
+    let r = forged_login(&s, handle, b"not-registered").await;
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((55..=60).contains(&retry), "{retry}");
+    assert_problem(r, 429, "TR-L007").await;
+    s.clock.advance(time::Duration::seconds(61));
+    let r = forged_login(&s, handle, b"not-registered").await;
+    assert_problem(r, 401, "TR-L006").await;
 }
 
 #[tokio::test]

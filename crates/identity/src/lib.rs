@@ -1,0 +1,22 @@
+//! Trygg's login rules, without HTTP and without a database (in the spirit of Kanidm's
+//! `server/lib` and str0m's sans-IO design): the account lock and the client-address throttle
+//! ([`lockout`]), the session rules ([`session`]: methods and assurance codes, the idle and
+//! absolute timeouts, the CSRF token), the state of WebAuthn ceremonies between start and finish
+//! ([`ceremony`]), enrolment link tokens ([`link`]) and the choice of the WebAuthn relying party
+//! and the site's origin ([`origin`]). Every rule takes its state, its settings and `now` as
+//! parameters and returns a decision or the new state; the caller (the HTTP edge in
+//! `trygg-server`, and later OIDC and the signalling socket) reads the clock, stores the state and
+//! writes the audit events. Nothing here reads the clock, a file, a socket or a database; the only
+//! effect is drawing random ceremony ids.
+#![deny(missing_docs)]
+
+pub mod ceremony;
+pub mod link;
+pub mod lockout;
+pub mod origin;
+pub mod session;
+
+pub use ceremony::{Ceremonies, CeremonyError, CEREMONY_TTL};
+pub use lockout::{AccountState, AddressThrottle, Budget, Gate, LoginLimits, Policy};
+pub use origin::{OriginError, Site, SiteOrigin};
+pub use session::{AuthMethod, Expiry, OidcProvider, SessionTimes, Timeouts};
