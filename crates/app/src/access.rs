@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use trygg_audit::{
     Action, AgentKind, Assurance, Basis, Category, OpaqueId, Outcome, SecurityKind, Timestamp,
@@ -91,7 +91,8 @@ pub async fn org_for(
     let handle = state.store.org(&org).await?;
     if slug != caller.org {
         let key = (caller.org.clone(), caller.personnel_id, slug.clone());
-        let note = probes()
+        let note = state
+            .probes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .note(key, now.unix_timestamp());
@@ -136,7 +137,7 @@ pub const PROBES_ENTITY: &str = "cross-organisation-probes";
 /// The aggregation window for cross-organisation probes, in seconds.
 pub const PROBE_WINDOW_SECS: i64 = 60;
 /// The most (caller organisation, caller person, asked organisation) triples remembered.
-const PROBE_KEYS_MAX: usize = 10_000;
+pub const PROBE_KEYS_MAX: usize = 10_000;
 
 /// Who probed which organisation: (caller organisation, caller person, asked organisation).
 pub type ProbeKey = (OrgSlug, Uuid, OrgSlug);
@@ -226,12 +227,6 @@ impl ProbeWindows {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
-}
-
-/// The process's aggregation of cross-organisation probes.
-fn probes() -> &'static Mutex<ProbeWindows> {
-    static PROBES: OnceLock<Mutex<ProbeWindows>> = OnceLock::new();
-    PROBES.get_or_init(|| Mutex::new(ProbeWindows::new(PROBE_KEYS_MAX)))
 }
 
 /// The built-in minimum login assurance of a permission (PC-AUTHN-3): *high* for health data and

@@ -2,11 +2,12 @@
 //! guard and the clock. The HTTP edge keeps one [`App`] as its state; the CLI builds one for a
 //! command; tests build one with a [`crate::ManualClock`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 use trygg_store::Store;
 
+use crate::access::{ProbeWindows, PROBE_KEYS_MAX};
 use crate::clock::SharedClock;
 use crate::config::Config;
 
@@ -21,6 +22,8 @@ pub struct App {
     pub guard: Arc<trygg_guard::Guard>,
     /// Where the time comes from: the only place a use case reads it.
     pub clock: SharedClock,
+    /// Cross-organisation probes being aggregated (finding 7), bounded.
+    pub probes: Arc<Mutex<ProbeWindows>>,
 }
 
 impl App {
@@ -36,6 +39,7 @@ impl App {
             config,
             guard,
             clock,
+            probes: Arc::new(Mutex::new(ProbeWindows::new(PROBE_KEYS_MAX))),
         }
     }
 
