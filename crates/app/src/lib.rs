@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod operator;
 pub mod orgs;
 pub mod patients;
 pub mod rights;

@@ -1,6 +1,7 @@
-//! Organisations: list and create, by a deployment operator with an API token (PC-VENDOR-4).
-//! Operators administer organisations only and reach no organisation's data. Creating an
-//! organisation is the first entry of its own audit log, naming the token that created it.
+//! Organisations: list and create, by a deployment operator with an API token or at the console
+//! (PC-VENDOR-4). Operators administer organisations only and reach no organisation's data.
+//! Creating an organisation is the first entry of its own audit log, naming the operator (the
+//! token, or `trygg:cli`) that created it.
 
 use time::OffsetDateTime;
 use trygg_audit::{Action, Basis, Category};
@@ -16,6 +17,20 @@ use crate::error::AppError;
 pub struct Operator {
     /// The token's id (never its secret).
     pub token_id: Uuid,
+}
+
+/// Whoever administers organisations: an operator with an API token ([`Operator`]) or at the
+/// console ([`crate::operator::Console`]).
+pub trait Administrator {
+    /// The audit actor naming them.
+    fn actor(&self) -> Actor;
+}
+
+impl Administrator for Operator {
+    /// The token, by id.
+    fn actor(&self) -> Actor {
+        Actor::token(self.token_id)
+    }
 }
 
 /// An organisation.
@@ -53,7 +68,7 @@ pub struct OrgIn {
 }
 
 /// Lists organisations.
-pub async fn list_orgs(state: &App, _op: &Operator) -> Result<Vec<OrgOut>, AppError> {
+pub async fn list_orgs(state: &App, _op: &impl Administrator) -> Result<Vec<OrgOut>, AppError> {
     let orgs = state.store.list_orgs().await?;
     Ok(orgs.iter().map(OrgOut::from).collect())
 }
@@ -62,7 +77,7 @@ pub async fn list_orgs(state: &App, _op: &Operator) -> Result<Vec<OrgOut>, AppEr
 /// creation as the first entry of its log.
 pub async fn create_org(
     state: &App,
-    op: &Operator,
+    op: &impl Administrator,
     input: OrgIn,
     now: OffsetDateTime,
 ) -> Result<OrgOut, AppError> {
@@ -76,7 +91,7 @@ pub async fn create_org(
     let mut tx = h.begin().await?;
     let e = event(
         &org.slug,
-        &Actor::token(op.token_id),
+        &op.actor(),
         Did::new(
             Category::Administration,
             Operation::OrgCreate,

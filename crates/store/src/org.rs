@@ -168,14 +168,9 @@ impl OrgStore {
     }
 
     /// Verifies the whole audit log against its signed checkpoints and the copy of the latest one
-    /// in the control database, with every stored column and tree node (PC-VENDOR-3). The outer
-    /// error is a failure to read; the inner one names the first bad entry.
-    pub async fn verify_audit(&self) -> Result<audit::Verification, StoreError> {
-        self.verify_audit_at(OffsetDateTime::now_utc()).await
-    }
-
-    /// [`OrgStore::verify_audit`] with the clock at `now`: a payload may be missing only if its
-    /// retention ended at or before `now`.
+    /// in the control database, with every stored column and tree node (PC-VENDOR-3), with the
+    /// clock at `now`: a payload may be missing only if its retention ended at or before `now`.
+    /// The outer error is a failure to read; the inner one names the first bad entry.
     pub async fn verify_audit_at(
         &self,
         now: OffsetDateTime,

@@ -84,8 +84,22 @@ async fn organisations_are_isolated_and_access_needs_an_audit_entry() {
     assert!(tx.list_patients().await.unwrap().is_empty());
     drop(tx);
     // Both logs verify; A has one entry, B none.
-    assert_eq!(ha.verify_audit().await.unwrap().unwrap().entries, 1);
-    assert_eq!(hb.verify_audit().await.unwrap().unwrap().entries, 0);
+    assert_eq!(
+        ha.verify_audit_at(time::OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .unwrap()
+            .entries,
+        1
+    );
+    assert_eq!(
+        hb.verify_audit_at(time::OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .unwrap()
+            .entries,
+        0
+    );
     s.close().await;
 }
 
@@ -268,7 +282,11 @@ async fn two_processes_appending_to_one_log_keep_it_valid() {
         tx.audit(&audit_event("a")).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let sum = ha.verify_audit().await.unwrap().unwrap();
+    let sum = ha
+        .verify_audit_at(time::OffsetDateTime::now_utc())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(sum.entries, 6);
     a.close().await;
     b.close().await;

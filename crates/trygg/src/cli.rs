@@ -1,14 +1,19 @@
 //! The `trygg` command line: `serve`, `demo`, and administration commands an operator can script.
 //! Every command takes `--data-dir` and `--config` as `serve` does; commands whose output a
 //! script reads take `--json`. Errors are plain messages on stderr with a non-zero exit code.
+//! An administration command parses its arguments, reads the time once, calls the use case of
+//! the operator at the console (`trygg_app::operator`, `trygg_app::orgs`, with the caller
+//! `Console`; they write the audit entry) and prints the answer; it reaches no store itself
+//! (`personnel enrol-link` aside, which moves with the login code).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use trygg_core::Operation;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use trygg_app::operator::{self, Console};
+use trygg_app::AppError;
 use trygg_core::OrgSlug;
 
 use trygg_server::config::{Config, Overrides};
@@ -368,6 +373,39 @@ fn print_first_admin_links(
     }
 }
 
+/// The application for one console command: the store named by the configuration, the real
+/// clock.
+async fn console_app(common: &Common) -> anyhow::Result<trygg_app::App> {
+    let config = load_config(common, None)?;
+    let store = Arc::new(crate::startup::open_store(&config).await?);
+    crate::startup::app(&config, store)
+}
+
+/// A use case's error as one plain line: its detail, or for an internal failure its cause (the
+/// console is the operator, so the cause is theirs to see).
+fn plain(e: AppError) -> anyhow::Error {
+    match (e.kind, e.log) {
+        (trygg_app::ErrorKind::Internal, Some(cause)) => anyhow::anyhow!("{}: {cause}", e.code),
+        _ => anyhow::anyhow!("{}", e.detail),
+    }
+}
+
+/// Runs one console use case on a fresh application and closes the store after it, whatever the
+/// outcome.
+async fn at_console<T, F, Fut>(common: &Common, f: F) -> anyhow::Result<T>
+where
+    F: FnOnce(trygg_app::App, time::OffsetDateTime) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let app = console_app(common).await?;
+    // The one reading of the real time for this command.
+    let now = app.now();
+    let store = app.store.clone();
+    let r = f(app, now).await;
+    store.close().await;
+    r.map_err(plain)
+}
+
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -443,18 +481,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 slug,
                 json,
             } => {
-                let config = load_config(&common, None)?;
-                let store = crate::startup::open_store(&config).await?;
-                let slug = match slug {
-                    Some(s) => OrgSlug::parse(&s),
-                    None => OrgSlug::from_name(&name),
-                }
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let result = store
-                    .create_org(&slug, &name, time::OffsetDateTime::now_utc())
-                    .await;
-                store.close().await;
-                let org = result?;
+                let input = trygg_app::orgs::OrgIn { name, slug };
+                let org = at_console(&common, |app, now| async move {
+                    trygg_app::orgs::create_org(&app, &Console, input, now).await
+                })
+                .await?;
                 if json {
                     print_json(&org)?;
                 } else {
@@ -470,36 +501,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 domains,
                 json,
             } => {
-                let (store, h) = open_org(&common, &org).await?;
-                let o = h.organisation().clone();
-                let result = async {
-                    let mut m = store.messaging(&o).await?;
-                    if sender_name.is_some() || !phones.is_empty() || !domains.is_empty() {
-                        if sender_name.is_some() {
-                            m.sender_name = sender_name;
-                        }
-                        if !phones.is_empty() {
-                            m.phones = phones;
-                        }
-                        if !domains.is_empty() {
-                            m.domains = domains.iter().map(|d| d.to_lowercase()).collect();
-                        }
-                        store.set_messaging(&o, &m).await?;
-                    }
-                    Ok::<_, trygg_store::StoreError>(m)
-                }
-                .await;
-                store.close().await;
-                let m = result?;
+                let input = operator::MessagingIn {
+                    sender_name,
+                    phones,
+                    domains,
+                };
+                let m = at_console(&common, |app, now| async move {
+                    operator::messaging(&app, &Console, &org, input, now).await
+                })
+                .await?;
                 if json {
-                    print_json(&m)?;
+                    print_json(&m.settings)?;
                 } else {
-                    println!(
-                        "sender name: {}",
-                        m.sender_name.as_deref().unwrap_or(&o.name)
-                    );
-                    println!("own phones:  {}", m.phones.join(", "));
-                    println!("own domains: {}", m.domains.join(", "));
+                    println!("sender name: {}", m.sender_name());
+                    println!("own phones:  {}", m.settings.phones.join(", "));
+                    println!("own domains: {}", m.settings.domains.join(", "));
                 }
                 Ok(())
             }
@@ -510,58 +526,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 level,
                 json,
             } => {
-                let (store, h) = open_org(&common, &org).await?;
-                let result = async {
-                    if let (Some(p), Some(l)) = (&permission, &level) {
-                        let p = trygg_core::access::Permission::parse(p)
-                            .ok_or_else(|| anyhow::anyhow!("no permission named {p}"))?;
-                        trygg_server::access::set_min_assurance(
-                            &h,
-                            p,
-                            l,
-                            "cli",
-                            time::OffsetDateTime::now_utc(),
-                        )
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                let set = match (permission, level) {
+                    (Some(permission), Some(level)) => {
+                        Some(operator::AssuranceIn { permission, level })
                     }
-                    let mut tx = h.begin().await?;
-                    let table = trygg_server::access::assurance_table(&mut tx)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
-                    Ok::<_, anyhow::Error>(table)
-                }
-                .await;
-                store.close().await;
-                let table = result?;
+                    _ => None,
+                };
+                let table = at_console(&common, |app, now| async move {
+                    operator::assurance(&app, &Console, &org, set, now).await
+                })
+                .await?;
                 if json {
                     let rows: Vec<_> = table
                         .iter()
-                        .map(|(p, a)| {
-                            serde_json::json!({
-                                "permission": p.as_str(),
-                                "level": trygg_server::auth::session::assurance_code(*a),
-                            })
-                        })
+                        .map(|r| serde_json::json!({"permission": r.permission, "level": r.level}))
                         .collect();
                     print_json(&rows)?;
                 } else {
-                    for (p, a) in &table {
-                        println!(
-                            "{:<22} {}",
-                            p.as_str(),
-                            trygg_server::auth::session::assurance_code(*a)
-                        );
+                    for r in &table {
+                        println!("{:<22} {}", r.permission, r.level);
                     }
                 }
                 Ok(())
             }
             OrgCommand::List { common, json } => {
-                let config = load_config(&common, None)?;
-                let store = crate::startup::open_store(&config).await?;
-                let orgs = store.list_orgs().await;
-                store.close().await;
-                let orgs = orgs?;
+                let orgs = at_console(&common, |app, _| async move {
+                    trygg_app::orgs::list_orgs(&app, &Console).await
+                })
+                .await?;
                 if json {
                     print_json(&orgs)?;
                 } else {
@@ -578,19 +570,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 label,
                 json,
             } => {
-                let config = load_config(&common, None)?;
-                let store = crate::startup::open_store(&config).await?;
-                let r = store
-                    .create_api_token(&label, time::OffsetDateTime::now_utc())
-                    .await;
-                store.close().await;
-                let (tok, secret) = r?;
+                let tok = at_console(&common, |app, now| async move {
+                    operator::create_token(&app, &Console, &label, now).await
+                })
+                .await?;
                 if json {
-                    print_json(
-                        &serde_json::json!({"id": tok.id, "label": tok.label, "token": secret}),
-                    )?;
+                    print_json(&tok)?;
                 } else {
-                    println!("{secret}");
+                    println!("{}", tok.token);
                     eprintln!("This is the only time the token is shown. Keep it secret.");
                 }
                 Ok(())
@@ -606,40 +593,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     permissions,
                 },
         } => {
-            let perms = permissions
-                .iter()
-                .map(|p| {
-                    trygg_core::access::Permission::parse(p.trim())
-                        .ok_or_else(|| anyhow::anyhow!("unknown permission {p:?}"))
-                })
-                .collect::<anyhow::Result<std::collections::BTreeSet<_>>>()?;
-            let (store, h) = open_org(&common, &org).await?;
-            let result = async {
-                let mut tx = h.begin().await?;
-                tx.define_role(&name, &perms).await?;
-                let e = trygg_server::audit_events::event(
-                    &h.organisation().slug,
-                    &trygg_server::audit_events::Actor::system("cli"),
-                    trygg_server::audit_events::Did {
-                        category: trygg_audit::Category::Authorisation,
-                        operation: Operation::RoleDefine,
-                        action: trygg_audit::Action::Update,
-                        outcome: trygg_audit::Outcome::Success,
-                        entity: ("PractitionerRole", None),
-                        patient: None,
-                        basis: trygg_audit::Basis::Administration,
-                    },
-                    time::OffsetDateTime::now_utc(),
-                )
-                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
-                tx.audit(&e).await?;
-                tx.commit().await?;
-                anyhow::Ok(())
-            }
-            .await;
-            store.close().await;
-            result?;
-            println!("defined role {name} in {org}");
+            let input = operator::RoleIn { name, permissions };
+            let slug = org.as_str();
+            let role = at_console(&common, |app, now| async move {
+                operator::define_role(&app, &Console, slug, input, now).await
+            })
+            .await?;
+            println!(
+                "defined role {} in {org}: {}",
+                role.name,
+                role.permissions.join(", ")
+            );
             Ok(())
         }
         Command::Guard { command } => guard_command(command).await,
@@ -752,10 +716,12 @@ async fn open_org(
 async fn audit_command(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Verify { common, org, json } => {
-            let (store, h) = open_org(&common, &org).await?;
-            let result = h.verify_audit().await;
-            store.close().await;
-            match result? {
+            let slug = org.as_str();
+            let result = at_console(&common, |app, now| async move {
+                operator::verify_audit(&app, &Console, slug, now).await
+            })
+            .await?;
+            match result {
                 Ok(sum) => {
                     if json {
                         print_json(&serde_json::json!({
@@ -790,17 +756,20 @@ async fn audit_command(command: AuditCommand) -> anyhow::Result<()> {
             format: ExportFormat::Fhir,
             patient,
         } => {
-            let (store, h) = open_org(&common, &org).await?;
-            let result = export_fhir(&h, patient).await;
-            store.close().await;
-            println!("{}", serde_json::to_string_pretty(&result?)?);
+            let bundle = at_console(&common, |app, now| async move {
+                operator::export_audit(&app, &Console, &org, patient, now).await
+            })
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&bundle)?);
             Ok(())
         }
         AuditCommand::Checkpoint { common, org } => {
-            let (store, h) = open_org(&common, &org).await?;
-            let cp = h.audit_checkpoint().await;
-            store.close().await;
-            match cp? {
+            let slug = org.as_str();
+            let cp = at_console(&common, |app, _| async move {
+                operator::audit_checkpoint(&app, &Console, slug).await
+            })
+            .await?;
+            match cp {
                 Some(text) => {
                     print!("{text}");
                     Ok(())
@@ -809,41 +778,6 @@ async fn audit_command(command: AuditCommand) -> anyhow::Result<()> {
             }
         }
     }
-}
-
-async fn export_fhir(
-    h: &trygg_store::OrgStore,
-    patient: Option<uuid::Uuid>,
-) -> anyhow::Result<serde_json::Value> {
-    let now = time::OffsetDateTime::now_utc();
-    let pid = patient.map(|p| p.to_string());
-    let events = h.audit_events(pid.as_deref()).await?;
-    let slug = &h.organisation().slug;
-    let bundle = trygg_audit::fhir::bundle(
-        slug,
-        events.iter().map(|(seq, e)| (*seq, e)),
-        trygg_audit::Timestamp::from_datetime(now)?,
-    )?;
-    // The export is an access to the log: it is logged before the data leaves.
-    let mut tx = h.begin().await?;
-    let e = trygg_server::audit_events::event(
-        slug,
-        &trygg_server::audit_events::Actor::system("cli"),
-        trygg_server::audit_events::Did {
-            category: trygg_audit::Category::Export,
-            operation: Operation::AuditExport,
-            action: trygg_audit::Action::Read,
-            outcome: trygg_audit::Outcome::Success,
-            entity: ("AuditEvent", None),
-            patient,
-            basis: trygg_audit::Basis::Administration,
-        },
-        now,
-    )
-    .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
-    Ok(bundle)
 }
 
 async fn guard_command(command: GuardCommand) -> anyhow::Result<()> {
@@ -861,10 +795,10 @@ async fn guard_command(command: GuardCommand) -> anyhow::Result<()> {
             let guard = crate::startup::load_guard(&config)?;
             let mut ctx = trygg_guard::Context::new();
             if let Some(org) = org {
-                let (store, h) = open_org(&common, &org).await?;
-                let c = trygg_server::api::guard::context_for(&store, h.organisation()).await;
-                store.close().await;
-                ctx = c?;
+                ctx = at_console(&common, |app, _| async move {
+                    operator::guard_context(&app, &Console, &org).await
+                })
+                .await?;
             }
             if jsonl {
                 #[derive(serde::Deserialize)]

@@ -403,3 +403,200 @@ async fn organisations_define_their_own_roles() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `trygg <args> --data-dir <dir>` to the end.
+fn trygg_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+/// The organisation's audit log, read with the store after the commands: (operation, actor) of
+/// every entry, oldest first.
+async fn log_of(dir: &Path, org: &str) -> Vec<(String, String)> {
+    let config = trygg_server::config::Config::load(
+        None,
+        Vec::<(String, String)>::new(),
+        &trygg_server::config::Overrides {
+            data_dir: Some(dir.to_owned()),
+            listen: None,
+        },
+    )
+    .unwrap();
+    let store = trygg::startup::open_store(&config).await.unwrap();
+    let slug = trygg_core::OrgSlug::parse(org).unwrap();
+    let o = store.org_by_slug(&slug).await.unwrap().unwrap();
+    let h = store.org(&o).await.unwrap();
+    let events = h.audit_events(None).await.unwrap();
+    store.close().await;
+    events
+        .iter()
+        .map(|(_, e)| {
+            (
+                e.operation.as_str().to_owned(),
+                e.agent.id.as_ref().unwrap().as_str().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn entry(op: &str) -> (String, String) {
+    (op.to_owned(), "trygg:cli".to_owned())
+}
+
+/// `trygg role define` and `trygg audit export` call the console's use cases, which append their
+/// own entries (actor `trygg:cli`); a bad permission is a plain one-line error with exit code 1
+/// and leaves no entry (PC-ACL-2, PC-VENDOR-3).
+#[tokio::test]
+async fn cli_role_define_and_audit_export_append_their_entries_and_bad_input_is_a_plain_error() {
+    let dir = crate::common::private_tempdir();
+    let d = dir.path();
+    let org = "normland-legesenter";
+    assert!(
+        trygg_in(d, &["org", "create", "--name", "Normland legesenter"])
+            .status
+            .success()
+    );
+    let before = log_of(d, org).await;
+    let ok = trygg_in(
+        d,
+        &[
+            "role",
+            "define",
+            "--org",
+            org,
+            "--name",
+            "lab-secretary",
+            "--permissions",
+            "patient-read,consultation-manage",
+        ],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let after_role = log_of(d, org).await;
+    assert_eq!(after_role.len(), before.len() + 1);
+    assert_eq!(after_role.last(), Some(&entry("role.define")));
+
+    let out = trygg_in(d, &["audit", "export", "--org", org]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The bundle holds the log as it was; the export's own entry was committed before it left.
+    assert_eq!(
+        bundle["entry"].as_array().unwrap().len(),
+        after_role.len(),
+        "{bundle}"
+    );
+    let after_export = log_of(d, org).await;
+    assert_eq!(after_export.len(), after_role.len() + 1);
+    assert_eq!(after_export.last(), Some(&entry("audit.export")));
+
+    // A bad permission name: one plain line, exit code 1, no panic, nothing logged.
+    let bad = trygg_in(
+        d,
+        &[
+            "role",
+            "define",
+            "--org",
+            org,
+            "--name",
+            "x",
+            "--permissions",
+            "patient-read,fly",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.starts_with("trygg: ") && err.contains("unknown permission \"fly\""),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // An organisation that does not exist is as plain.
+    let none = trygg_in(d, &["audit", "export", "--org", "nowhere"]);
+    assert_eq!(none.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "trygg: no organisation with the short name nowhere"
+    );
+    assert_eq!(log_of(d, org).await, after_export);
+    // The log still verifies.
+    let v = trygg_in(d, &["audit", "verify", "--org", org]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
+
+/// `trygg org create` goes through the same use case as `POST /api/v1/orgs`: the creation is the
+/// first entry of the organisation's log, naming the console (before, the CLI logged nothing).
+#[tokio::test]
+async fn cli_org_create_is_the_first_entry_of_its_log() {
+    let dir = crate::common::private_tempdir();
+    let d = dir.path();
+    let out = trygg_in(d, &["org", "create", "--name", "Sørbyen helsestasjon"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        log_of(d, "sorbyen-helsestasjon").await,
+        vec![entry("org.create")]
+    );
+}
+
+/// Changing an organisation's messaging settings at the console is an audited settings change
+/// (before, the CLI changed them without an entry); showing them logs nothing.
+#[tokio::test]
+async fn cli_messaging_change_is_logged() {
+    let dir = crate::common::private_tempdir();
+    let d = dir.path();
+    let org = "normland-legesenter";
+    assert!(
+        trygg_in(d, &["org", "create", "--name", "Normland legesenter"])
+            .status
+            .success()
+    );
+    let before = log_of(d, org).await;
+    let show = trygg_in(d, &["org", "messaging", "--org", org]);
+    assert!(show.status.success());
+    assert_eq!(log_of(d, org).await, before, "showing is not a change");
+    let set = trygg_in(
+        d,
+        &[
+            "org",
+            "messaging",
+            "--org",
+            org,
+            "--sender-name",
+            "Legesenteret",
+            "--domain",
+            "Normland.no",
+            "--json",
+        ],
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(m["domains"], serde_json::json!(["normland.no"]));
+    let after = log_of(d, org).await;
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after.last(), Some(&entry("settings.change")));
+    // An invalid value is refused plainly and leaves neither the change nor an entry.
+    let bad = trygg_in(d, &["org", "messaging", "--org", org, "--phone", "12"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("phone number"));
+    assert_eq!(log_of(d, org).await, after);
+}
