@@ -71,14 +71,9 @@ use crate::app::AppState;
 
 pub use session::{AuthMethod, OidcProvider, Principal};
 
-/// The in-memory part of login: WebAuthn ceremonies in flight and per-address failure budgets.
-#[derive(Debug, Default)]
-pub struct AuthRuntime {
-    /// Ceremonies between start and finish.
-    pub ceremonies: webauthn::Ceremonies,
-    /// Failure budgets per client address.
-    pub addresses: lockout::AddressThrottle,
-}
+/// The in-memory part of login: WebAuthn ceremonies in flight and per-address failure budgets
+/// (`trygg_app::login::LoginRuntime`, with webauthn-rs's challenge state).
+pub type AuthRuntime = trygg_app::login::LoginRuntime<webauthn::WebauthnRs>;
 
 /// The login pages under `/personell` and `/enrol`. The JSON API under `/api/v1/auth` is in the
 /// one route table ([`crate::api::table`]); `app::router` adds the [`AuthRuntime`] extension to
