@@ -219,3 +219,26 @@ impl IntoResponse for ApiError {
         res
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_use_case_429_carries_retry_after() {
+        let e = trygg_app::AppError::new(
+            trygg_app::ErrorKind::TooManyRequests(7),
+            "TR-L007",
+            "Too many attempts",
+            "too many failed attempts; try again in 7 seconds",
+        );
+        let res = ApiError::from(e).into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "7");
+        let gone = trygg_app::AppError::new(trygg_app::ErrorKind::Gone, "TR-L009", "Gone", "x");
+        let res = ApiError::from(gone).into_response();
+        assert_eq!(res.status(), StatusCode::GONE);
+        assert!(res.headers().get(header::RETRY_AFTER).is_none());
+    }
+}

@@ -23,10 +23,8 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
-use trygg_audit::Assurance;
 use trygg_core::OrgSlug;
-use trygg_store::{OrgTx, Secret, SessionRecord};
-use uuid::Uuid;
+use trygg_store::Secret;
 
 use super::origin::{same_origin, secure_cookies};
 use crate::app::{ApiJson, AppState};
@@ -194,22 +192,6 @@ impl FromRequestParts<AppState> for Principal {
         }
         Ok(Principal::new(session, state))
     }
-}
-
-/// Opens a session in the caller's transaction with its `login` event
-/// ([`trygg_app::sessions::open_session`], no client address): for tests and tools.
-pub async fn open_session(
-    tx: &mut OrgTx<'_>,
-    org: &OrgSlug,
-    personnel_id: Uuid,
-    method: AuthMethod,
-    assurance: Assurance,
-    now: OffsetDateTime,
-) -> Result<(SessionRecord, Secret), ApiError> {
-    Ok(
-        trygg_app::sessions::open_session(tx, org, personnel_id, method, assurance, None, now)
-            .await?,
-    )
 }
 
 /// Adds a `Set-Cookie` header to a response.
