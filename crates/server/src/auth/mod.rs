@@ -1,5 +1,21 @@
-//! Personnel login: passkeys (WebAuthn), enrolment links, sessions, CSRF protection and lockout
-//! (VC-AUTH-3, PC-AUTHN-1, PC-ACL-1, VC-DEV-2; guide risk scenarios 16 and 17).
+//! Personnel login at the HTTP edge: passkeys (WebAuthn), enrolment links, sessions, CSRF
+//! protection and lockout (VC-AUTH-3, PC-AUTHN-1, PC-ACL-1, VC-DEV-2; guide risk scenarios 16
+//! and 17).
+//!
+//! # Where the logic is
+//! No handler here contains business logic (review item 9). The use cases are `trygg-app`'s:
+//! `trygg_app::login` (passkey login and enrolment ceremonies, opening a link, the developer
+//! login, the lock and throttle bookkeeping), `trygg_app::sessions` (session lookup and
+//! timeouts, the CSRF rule, opening and ending sessions, what a session shows) and
+//! `trygg_app::credentials` (enrolment links, own and other people's passkeys, notices), with
+//! their audit events in `trygg_app::auth_events`; the rules without IO are `trygg-identity`'s.
+//! The handlers and extractors here read cookies, headers and bodies into plain values
+//! (client address, same-origin, site origin, `Host`, proxy headers), call a use case with the
+//! application's clock, and map the answer (status, `Set-Cookie`, redirect, problem). The one
+//! thing a use case asks back is the WebAuthn verification ([`webauthn::WebauthnRs`], which
+//! implements `trygg_app::login::Passkeys` with webauthn-rs). The test
+//! `review_item_9_no_handler_contains_business_logic` fails if a file of this crate opens a
+//! transaction, appends to the audit log or decides an access.
 //!
 //! # Rules
 //! - **Personal accounts only** (PC-ACL-1). A passkey belongs to one person on the staff; there is
@@ -48,7 +64,8 @@
 //!
 //! # State
 //! Ceremony state (the challenge between "start" and "finish") and per-address counters are kept
-//! in memory ([`AuthRuntime`], an extension on the login pages and API), so they are per process:
+//! in memory ([`AuthRuntime`], `trygg_app::login::LoginRuntime`, an extension on the login pages
+//! and API, passed to the use cases), so they are per process:
 //! a deployment with several nodes needs sticky sessions for the few seconds of a ceremony.
 //! Sessions, passkeys, links and per-account counters are in the organisation's database.
 
