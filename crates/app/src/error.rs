@@ -21,8 +21,12 @@ pub enum ErrorKind {
     Forbidden,
     /// The request conflicts with what exists (409).
     Conflict,
+    /// Used up, expired or revoked, and will not come back (410).
+    Gone,
     /// Too many attempts; try again after this many seconds (429).
     TooManyRequests(u64),
+    /// Too busy for now; try again shortly (503).
+    Unavailable,
     /// Something went wrong inside (500).
     Internal,
 }

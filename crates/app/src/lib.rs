@@ -7,15 +7,19 @@
 
 pub mod access;
 pub mod audit;
+pub mod auth_events;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod credentials;
 pub mod error;
+pub mod login;
 pub mod operator;
 pub mod orgs;
 pub mod patients;
 pub mod rights;
 pub mod screening;
+pub mod sessions;
 
 pub use access::Caller;
 pub use clock::{Clock, ManualClock, SharedClock, ShiftedClock, SystemClock};

@@ -16,20 +16,7 @@ use crate::error::ApiError;
 
 impl From<&crate::auth::Principal> for Caller {
     fn from(p: &crate::auth::Principal) -> Self {
-        Self {
-            org: p.org.clone(),
-            personnel_id: p.personnel_id,
-            method: p.method.code(),
-            assurance: p.assurance,
-            address: p.address,
-        }
-    }
-}
-
-impl crate::auth::Principal {
-    /// This session's person as the use cases see them.
-    pub fn caller(&self) -> Caller {
-        Caller::from(self)
+        p.session().caller()
     }
 }
 

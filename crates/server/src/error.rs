@@ -27,6 +27,8 @@ pub struct ApiError {
     log: Option<String>,
     /// Extension members (RFC 9457 section 3.2), e.g. `required_assurance`.
     extensions: serde_json::Map<String, serde_json::Value>,
+    /// For a 429: the seconds to wait, sent as `Retry-After` (RFC 9110 section 10.2.3).
+    retry_after: Option<u64>,
 }
 
 /// The body of a problem response (RFC 9457), as documented in the OpenAPI document.
@@ -65,6 +67,7 @@ impl ApiError {
             detail: detail.into(),
             log: None,
             extensions: serde_json::Map::new(),
+            retry_after: None,
         }
     }
 
@@ -160,7 +163,9 @@ impl From<trygg_app::AppError> for ApiError {
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Gone => StatusCode::GONE,
             ErrorKind::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut out = Self::new(status, e.code, e.title, e.detail);
@@ -171,6 +176,7 @@ impl From<trygg_app::AppError> for ApiError {
         }
         if let ErrorKind::TooManyRequests(secs) = e.kind {
             out = out.with_extension("retry_after", secs);
+            out.retry_after = Some(secs);
         }
         out
     }
@@ -206,6 +212,33 @@ impl IntoResponse for ApiError {
         let mut res = (self.status, bytes).into_response();
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_use_case_429_carries_retry_after() {
+        let e = trygg_app::AppError::new(
+            trygg_app::ErrorKind::TooManyRequests(7),
+            "TR-L007",
+            "Too many attempts",
+            "too many failed attempts; try again in 7 seconds",
+        );
+        let res = ApiError::from(e).into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "7");
+        let gone = trygg_app::AppError::new(trygg_app::ErrorKind::Gone, "TR-L009", "Gone", "x");
+        let res = ApiError::from(gone).into_response();
+        assert_eq!(res.status(), StatusCode::GONE);
+        assert!(res.headers().get(header::RETRY_AFTER).is_none());
     }
 }

@@ -12,14 +12,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 
+use trygg_app::ErrorKind;
+
 use super::dev::{self, Choice};
 use super::origin::{localhost_redirect, same_origin};
-use super::session::{
-    assurance_code, clear_cookie, csrf_matches, current, end_session, with_cookie, Current,
-};
-use super::webauthn::resolve_link;
+use super::session::{assurance_code, clear_cookie, current, with_cookie, Current};
 use super::{AuthRuntime, ClientIp};
 use crate::app::AppState;
+use crate::error::ApiError;
 use crate::i18n::Lang;
 use crate::pages::{render, LangQuery, Shell};
 
@@ -78,7 +78,7 @@ pub async fn login_page(
     }
     let shell = Shell::new(lang, "/personell");
     let now = state.now();
-    let cur = match current(&state, &headers, now).await {
+    let cur = match current(&state, &headers, ip.0, now).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -141,27 +141,22 @@ pub async fn logout_form(
     let lang = Lang::from_query(q.lang.as_deref());
     let back = Redirect::to(&with_lang("/personell", lang)).into_response();
     let now = state.now();
-    let mut p = match current(&state, &headers, now).await {
+    let p = match current(&state, &headers, ip.0, now).await {
         Ok(Current::Live(p)) => p,
         Ok(_) => return with_cookie(back, clear_cookie(&state.config)),
         Err(e) => return e.into_response(),
     };
-    if !same_origin(&state.config, &headers) || !csrf_matches(&p, &input.csrf) {
-        tracing::warn!(
-            event = "security",
-            code = "TR-L005",
-            "sign-out without a valid CSRF token refused"
-        );
+    let same = same_origin(&state.config, &headers);
+    if trygg_app::sessions::check_request(&p, same, &input.csrf).is_err() {
         return (
             StatusCode::FORBIDDEN,
             "the request does not come from this site",
         )
             .into_response();
     }
-    p.address = ip.0;
-    match end_session(&p, now).await {
+    match trygg_app::sessions::end_session(&p, now).await {
         Ok(()) => with_cookie(back, clear_cookie(&state.config)),
-        Err(e) => e.into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -182,23 +177,17 @@ pub async fn enrol_page(
     }
     let shell = Shell::new(lang, &path);
     let now = state.now();
-    let budget = super::lockout::address_budget(&state.config);
-    if let Some(secs) = rt.addresses.gate(ip.0, budget, now).retry_after_secs(now) {
-        return super::webauthn::error_response(super::webauthn::locked(secs));
-    }
-    match resolve_link(&state, &rt, &token, ip, now).await {
-        Ok((h, _, link)) => render(
+    match trygg_app::login::open_link(&state, &rt.addresses, &token, ip.0, now).await {
+        Ok(l) => render(
             &EnrolPage {
                 shell,
-                org_name: h.organisation().name.clone(),
+                org_name: l.org.organisation().name.clone(),
                 token,
-                needs_name: link.personnel_id.is_none(),
+                needs_name: l.link.personnel_id.is_none(),
             },
             StatusCode::OK,
         ),
-        Err(e) if e.status == StatusCode::GONE => {
-            render(&LinkInvalidPage { shell }, StatusCode::GONE)
-        }
-        Err(e) => e.into_response(),
+        Err(e) if e.kind == ErrorKind::Gone => render(&LinkInvalidPage { shell }, StatusCode::GONE),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -1,194 +1,141 @@
-//! The WebAuthn ceremonies (webauthn-rs): passkey login and passkey registration through an
+//! The WebAuthn ceremonies at the HTTP edge: passkey login and passkey registration through an
 //! enrolment link, each a `start` that returns options for `navigator.credentials` and a
-//! `finish` that checks the browser's answer.
+//! `finish` that checks the browser's answer. The use cases (gates, account lookup, employment
+//! check, lock and throttle bookkeeping, session, audit; VC-AUTH-3, PC-ACL-1, VC-DEV-2, guide
+//! risk scenarios 16 and 17) are `trygg_app::login`'s; the handlers here read the client's
+//! address, the origin facts and the JSON body, call them with the application's clock, and
+//! map the answer (status, `Set-Cookie`, problem with `Retry-After` on a 429).
 //!
-//! # Rules
-//! - Both ceremonies require **user verification** (PIN or biometrics on the device): a passkey is
-//!   two factors in one (VC-AUTH-3). Registration asks for a **discoverable** credential, so login
-//!   needs no user name.
-//! - A ceremony's state (its challenge) stays on the server, in memory, for at most
-//!   [`CEREMONY_TTL`]; `finish` takes it out, so each challenge is answered once. The state is
-//!   bound to the origin it started under.
-//! - `start` and `finish` are refused unless same-origin (login CSRF) and unless the client's
-//!   address has failure budget left (a throttle, never a lock); `finish` of a login also checks
-//!   the account's lock before it verifies anything ([`super::lockout`]). Only an assertion that
-//!   does not verify counts against an account; bogus links, unknown ceremonies and passkeys of
-//!   no known account spend only the address's budget (review finding 5).
-//! - A failed login is a `security` / `failed-login` event in the organisation's log with the
-//!   client address; a refused attempt against a locked account a `rate-limited` one; a login to
-//!   an organisation that cannot be identified is logged as a `security` log line (there is no
-//!   organisation log to write it to).
-//! - A passkey registered through a link is bound to the link's person, and to no one else's
-//!   account: a credential id seen before is refused. Registering it leaves a `passkey-added`
-//!   notice that the person's sessions show until acknowledged (finding 2).
-//! - **End of employment** (finding 1): a passkey login, and opening or using a link, are refused
-//!   when the person's employment end is at or before now (a security event, `TR-P703`), even if
-//!   the link itself has not expired.
-//!
-//! The ceremony state's rules (single use, expiry, origin binding, bound), the link token's
-//! syntax and the registration options' tweak are `trygg_identity` ([`trygg_identity::ceremony`],
-//! [`trygg_identity::link`]); this module runs webauthn-rs, the store and the audit log, and reads
-//! the time from the application's clock, so a ceremony expires on the same clock as everything
-//! else.
+//! [`WebauthnRs`] is the relying party the use cases ask ([`trygg_app::login::Passkeys`]): it
+//! runs webauthn-rs, the one place its RustCrypto signature checks are used. Both ceremonies
+//! require user verification; registration asks for a discoverable credential.
 
 use std::sync::Arc;
-use trygg_core::Operation;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use time::OffsetDateTime;
-use trygg_audit::{Action, Assurance, Category, Outcome, SecurityKind};
-use trygg_core::{BuiltinRole, Employment, OrgSlug, PersonName};
-use trygg_store::{LinkState, NewPersonnel, OrgStore, Secret};
+use trygg_app::login::{self, Attempt, Opened, Passkeys};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
 };
 
-use super::audit::{build, AuthEvent, Who};
-use super::lockout::{self, Gate};
 use super::origin::{same_origin, site_origin, SiteOrigin};
-use super::session::{log_event, open_session_from, set_cookie, with_cookie};
+use super::session::{set_cookie, with_cookie};
 use super::{AuthRuntime, ClientIp};
 use crate::app::{ApiJson, AppState};
 use crate::error::ApiError;
 
+pub use trygg_app::login::parse_link_token;
 pub use trygg_identity::ceremony::{require_resident_key, CEREMONY_TTL};
 pub use trygg_identity::session::employment_ended;
 
-/// One ceremony's server-side state: webauthn-rs's challenge state.
-pub enum Kind {
-    /// A login (discoverable credential).
-    Login(DiscoverableAuthentication),
-    /// A registration through an enrolment link.
-    Enrol(Box<EnrolState>),
-}
+/// The relying party of webauthn-rs, for the use cases.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebauthnRs;
 
-/// A registration's state between start and finish.
-pub struct EnrolState {
-    org: OrgSlug,
-    link_id: Uuid,
-    /// The person; `None` when the link creates the first administrator.
-    personnel_id: Option<Uuid>,
-    new_name: Option<PersonName>,
-    user_handle: Uuid,
-    reg: PasskeyRegistration,
-}
-
-/// The ceremonies in flight, by id ([`trygg_identity::Ceremonies`]).
-pub type Ceremonies = trygg_identity::Ceremonies<Kind>;
-
-/// Keeps a new ceremony (`TR-L018` when too many are in flight).
-fn begin_ceremony(
-    rt: &AuthRuntime,
-    origin: SiteOrigin,
-    kind: Kind,
-    now: OffsetDateTime,
-) -> Result<Uuid, ApiError> {
-    rt.ceremonies.insert(origin, kind, now).map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "TR-L018",
-            "Service unavailable",
-            "too many logins in progress; try again in a minute",
-        )
-    })
-}
-
-fn webauthn_for(o: &SiteOrigin) -> Result<Webauthn, ApiError> {
+fn webauthn_for(o: &SiteOrigin) -> Result<Webauthn, trygg_app::AppError> {
     WebauthnBuilder::new(&o.rp_id, &o.origin)
         .and_then(|b| b.rp_name("Trygg").build())
-        .map_err(|e| ApiError::internal("TR-L503", e))
+        .map_err(|e| trygg_app::AppError::internal("TR-L503", e))
 }
 
-/// Checks what every ceremony request must pass: same origin, an unlocked address, a usable site
-/// origin.
-fn precheck(
-    state: &AppState,
-    rt: &AuthRuntime,
-    headers: &HeaderMap,
-    ip: ClientIp,
-    now: OffsetDateTime,
-) -> Result<SiteOrigin, ApiError> {
-    if !same_origin(&state.config, headers) {
-        tracing::warn!(
-            event = "security",
-            code = "TR-L004",
-            "cross-origin login request refused"
-        );
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "TR-L004",
-            "Forbidden",
-            "the request does not come from this site",
-        ));
+fn to_json(v: &impl serde::Serialize) -> Result<serde_json::Value, trygg_app::AppError> {
+    serde_json::to_value(v).map_err(|e| trygg_app::AppError::internal("TR-L504", e))
+}
+
+impl Passkeys for WebauthnRs {
+    type LoginState = DiscoverableAuthentication;
+    type RegisterState = PasskeyRegistration;
+    type Assertion = PublicKeyCredential;
+    type Attestation = RegisterPublicKeyCredential;
+
+    fn start_login(
+        &self,
+        site: &SiteOrigin,
+    ) -> Result<(serde_json::Value, Self::LoginState), trygg_app::AppError> {
+        let (rcr, st) = webauthn_for(site)?
+            .start_discoverable_authentication()
+            .map_err(|e| trygg_app::AppError::internal("TR-L505", e))?;
+        Ok((to_json(&rcr)?, st))
     }
-    let budget = lockout::address_budget(&state.config);
-    if let Some(secs) = rt.addresses.gate(ip.0, budget, now).retry_after_secs(now) {
-        tracing::warn!(
-            event = "security",
-            code = "TR-L007",
-            "login attempt from a throttled address refused"
-        );
-        return Err(locked(secs));
+
+    fn identify(
+        &self,
+        site: &SiteOrigin,
+        answer: &PublicKeyCredential,
+    ) -> Result<Option<(Uuid, Vec<u8>)>, trygg_app::AppError> {
+        Ok(webauthn_for(site)?
+            .identify_discoverable_authentication(answer)
+            .ok()
+            .map(|(handle, cred_id)| (handle, cred_id.to_vec())))
     }
-    site_origin(&state.config, headers).map_err(|e| ApiError::bad_request("TR-L015", e.to_string()))
-}
 
-/// 429 with `Retry-After`, as an error the handler returns.
-pub fn locked(secs: i64) -> ApiError {
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "TR-L007",
-        "Too many attempts",
-        format!("too many failed attempts; try again in {secs} seconds"),
-    )
-}
-
-/// Renders an error, adding `Retry-After` to a 429.
-pub fn error_response(e: ApiError) -> Response {
-    let retry = (e.status == StatusCode::TOO_MANY_REQUESTS)
-        .then(|| {
-            e.detail
-                .split_whitespace()
-                .find_map(|w| w.parse::<u64>().ok())
-        })
-        .flatten();
-    let mut res = e.into_response();
-    if let Some(secs) = retry {
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    fn finish_login(
+        &self,
+        site: &SiteOrigin,
+        answer: &PublicKeyCredential,
+        state: DiscoverableAuthentication,
+        stored: &[u8],
+    ) -> Result<Option<Vec<u8>>, trygg_app::AppError> {
+        let wa = webauthn_for(site)?;
+        let mut passkey: Passkey = serde_json::from_slice(stored)
+            .map_err(|e| trygg_app::AppError::internal("TR-L506", e))?;
+        let Ok(res) = wa.finish_discoverable_authentication_v2(answer, state, &passkey) else {
+            return Ok(None);
+        };
+        passkey.update_credential(&res);
+        serde_json::to_vec(&passkey)
+            .map(Some)
+            .map_err(|e| trygg_app::AppError::internal("TR-L504", e))
     }
-    res
+
+    fn start_registration(
+        &self,
+        site: &SiteOrigin,
+        user_handle: Uuid,
+        label: &str,
+        exclude: Vec<Vec<u8>>,
+    ) -> Result<(serde_json::Value, PasskeyRegistration), trygg_app::AppError> {
+        let (ccr, reg) = webauthn_for(site)?
+            .start_passkey_registration(
+                user_handle,
+                label,
+                label,
+                (!exclude.is_empty()).then_some(exclude),
+            )
+            .map_err(|e| trygg_app::AppError::internal("TR-L505", e))?;
+        Ok((to_json(&ccr)?, reg))
+    }
+
+    fn finish_registration(
+        &self,
+        site: &SiteOrigin,
+        answer: &RegisterPublicKeyCredential,
+        state: &PasskeyRegistration,
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
+        let wa = webauthn_for(site).ok()?;
+        let passkey = wa
+            .finish_passkey_registration(answer, state)
+            .map_err(|e| {
+                tracing::warn!(event = "security", code = "TR-L010", error = %e, "passkey registration refused");
+            })
+            .ok()?;
+        let stored = serde_json::to_vec(&passkey).ok()?;
+        Some((passkey.cred_id().to_vec(), stored))
+    }
 }
 
-fn login_failed() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "TR-L006",
-        "Login failed",
-        "the passkey was not accepted",
-    )
-}
-
-fn ceremony_unknown() -> ApiError {
-    ApiError::bad_request(
-        "TR-L008",
-        "the login took too long or was finished already; start again",
-    )
-}
-
-fn link_invalid() -> ApiError {
-    ApiError::new(
-        StatusCode::GONE,
-        "TR-L009",
-        "Link not valid",
-        "this enrolment link is used, expired or unknown; ask an administrator for a new one",
-    )
+/// The request's facts for a login use case: client address, same-origin, site origin.
+fn attempt(state: &AppState, ip: ClientIp, headers: &HeaderMap) -> Attempt {
+    Attempt {
+        address: ip.0,
+        same_origin: same_origin(&state.config, headers),
+        site: site_origin(&state.config, headers),
+    }
 }
 
 /// What `start` returns: the ceremony id and the options for `navigator.credentials`.
@@ -208,8 +155,29 @@ pub struct FinishOut {
     pub redirect: &'static str,
 }
 
-fn to_json(v: &impl serde::Serialize) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(v).map_err(|e| ApiError::internal("TR-L504", e))
+fn started(r: Result<login::Started, trygg_app::AppError>) -> Response {
+    match r {
+        Ok(s) => ApiJson(StartOut {
+            ceremony: s.ceremony,
+            options: s.options,
+        })
+        .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The answer to a finished ceremony: the session cookie and where to go next, or the error.
+fn signed_in(state: &AppState, r: Result<Opened, trygg_app::AppError>) -> Response {
+    match r {
+        Ok(o) => with_cookie(
+            ApiJson(FinishOut {
+                redirect: "/personell",
+            })
+            .into_response(),
+            set_cookie(&state.config, &o.org, &o.secret),
+        ),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 /// `POST /api/v1/auth/login/start`: a discoverable-credential challenge.
@@ -221,39 +189,14 @@ pub async fn login_start(
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Response {
-    let now = state.now();
-    let r = async {
-        let origin = precheck(&state, &rt, &headers, ip, now)?;
-        let wa = webauthn_for(&origin)?;
-        let (rcr, st) = wa
-            .start_discoverable_authentication()
-            .map_err(|e| ApiError::internal("TR-L505", e))?;
-        let mut options = to_json(&rcr)?;
-        // The page asks in a modal dialog, not through autofill.
-        if let Some(o) = options.as_object_mut() {
-            o.remove("mediation");
-        }
-        let ceremony = begin_ceremony(&rt, origin, Kind::Login(st), now)?;
-        Ok::<_, ApiError>(ApiJson(StartOut { ceremony, options }))
-    };
-    match r.await {
-        Ok(out) => out.into_response(),
-        Err(e) => error_response(e),
-    }
-}
-
-/// The answer to a finished ceremony: the session cookie and where to go next, or the error.
-fn signed_in(state: &AppState, r: Result<(OrgSlug, Secret), ApiError>) -> Response {
-    match r {
-        Ok((org, secret)) => with_cookie(
-            ApiJson(FinishOut {
-                redirect: "/personell",
-            })
-            .into_response(),
-            set_cookie(&state.config, &org, &secret),
-        ),
-        Err(e) => error_response(e),
-    }
+    let at = attempt(&state, ip, &headers);
+    started(login::login_start(
+        &state,
+        &rt,
+        &WebauthnRs,
+        &at,
+        state.now(),
+    ))
 }
 
 /// The body of `POST /api/v1/auth/login/finish`.
@@ -276,277 +219,18 @@ pub async fn login_finish(
     headers: HeaderMap,
     ApiJson(input): ApiJson<LoginFinishIn>,
 ) -> Response {
-    let now = state.now();
-    signed_in(
+    let at = attempt(&state, ip, &headers);
+    let r = login::login_finish(
         &state,
-        finish_login(&state, &rt, ip, &headers, input, now).await,
+        &rt,
+        &WebauthnRs,
+        &at,
+        input.ceremony,
+        &input.credential,
+        state.now(),
     )
-}
-
-/// Spends one unit of the client address's failure budget (never locks the address).
-pub fn address_failure(state: &AppState, rt: &AuthRuntime, ip: ClientIp, now: OffsetDateTime) {
-    if rt
-        .addresses
-        .failure(ip.0, lockout::address_budget(&state.config), now)
-    {
-        tracing::warn!(
-            event = "security",
-            code = "TR-L007",
-            "a client address has spent its failure budget and is slowed down"
-        );
-    }
-}
-
-async fn finish_login(
-    state: &AppState,
-    rt: &AuthRuntime,
-    ip: ClientIp,
-    headers: &HeaderMap,
-    input: LoginFinishIn,
-    now: OffsetDateTime,
-) -> Result<(OrgSlug, Secret), ApiError> {
-    let origin = precheck(state, rt, headers, ip, now)?;
-    let pending = rt
-        .ceremonies
-        .take(input.ceremony, &origin, now)
-        .ok_or_else(|| {
-            address_failure(state, rt, ip, now);
-            ceremony_unknown()
-        })?;
-    let Kind::Login(st) = pending else {
-        return Err(ceremony_unknown());
-    };
-    let wa = webauthn_for(&origin)?;
-    let cred = input.credential;
-    let unknown = || {
-        address_failure(state, rt, ip, now);
-        tracing::warn!(
-            event = "security",
-            code = "TR-L006",
-            "login with a passkey of no known organisation"
-        );
-        login_failed()
-    };
-    let Ok((handle, cred_id)) = wa.identify_discoverable_authentication(&cred) else {
-        return Err(unknown());
-    };
-    let Some(org) = state.store.org_for_user_handle(handle).await? else {
-        return Err(unknown());
-    };
-    let h: Arc<OrgStore> = state.store.org(&org).await?;
-    let slug = org.slug.clone();
-    let mut tx = h.begin().await?;
-    let Some(account) = tx.login_account_by_handle(handle).await? else {
-        drop(tx);
-        address_failure(state, rt, ip, now);
-        log_event(
-            &h,
-            &slug,
-            Who::Unknown,
-            AuthEvent::security(
-                SecurityKind::FailedLogin,
-                Operation::Login,
-                Outcome::AuthenticationFailed,
-                ip.0,
-            ),
-            now,
-        )
-        .await?;
-        return Err(login_failed());
-    };
-    let who = Who::Person(account.personnel_id, account.role);
-    if employment_ended(account.employment_end, now) {
-        drop(tx);
-        let mut e = AuthEvent::security(
-            SecurityKind::AccessDenied,
-            Operation::Login,
-            Outcome::Denied,
-            ip.0,
-        );
-        e.entity = ("Practitioner", Some(account.personnel_id.to_string()));
-        log_event(&h, &slug, who, e, now).await?;
-        return Err(employment_over());
-    }
-    if let Gate::Locked(until) = lockout::account_gate(&account.throttle, now) {
-        drop(tx);
-        log_event(
-            &h,
-            &slug,
-            who,
-            AuthEvent::security(
-                SecurityKind::RateLimited,
-                Operation::Login,
-                Outcome::Denied,
-                ip.0,
-            ),
-            now,
-        )
-        .await?;
-        return Err(locked((until - now).whole_seconds().max(1)));
-    }
-    let stored = tx
-        .passkey_by_credential_id(cred_id)
-        .await?
-        .filter(|p| p.personnel_id == account.personnel_id);
-    let verified = match &stored {
-        Some(s) => {
-            let passkey: Passkey = serde_json::from_slice(&s.credential)
-                .map_err(|e| ApiError::internal("TR-L506", e))?;
-            wa.finish_discoverable_authentication_v2(&cred, st, &passkey)
-                .ok()
-                .map(|res| (s.id, passkey, res))
-        }
-        None => None,
-    };
-    let Some((passkey_id, mut passkey, res)) = verified else {
-        // Wrong key, unknown credential, failed user verification, replayed or foreign
-        // challenge: one failure for the account and the address, and a security event.
-        let mut lock = lockout::state_of(&account.throttle);
-        let locked_until =
-            lockout::on_failure(&mut lock, lockout::account_policy(&state.config), now);
-        tx.set_login_throttle(account.personnel_id, &lockout::row_of(&lock))
-            .await?;
-        tx.audit(&build(
-            &slug,
-            who,
-            AuthEvent::security(
-                SecurityKind::FailedLogin,
-                Operation::Login,
-                Outcome::AuthenticationFailed,
-                ip.0,
-            ),
-            now,
-        )?)
-        .await?;
-        if locked_until.is_some() {
-            tx.audit(&build(
-                &slug,
-                who,
-                AuthEvent::security(
-                    SecurityKind::RateLimited,
-                    Operation::AccountLocked,
-                    Outcome::Denied,
-                    ip.0,
-                ),
-                now,
-            )?)
-            .await?;
-        }
-        tx.commit().await?;
-        address_failure(state, rt, ip, now);
-        return Err(login_failed());
-    };
-    passkey.update_credential(&res);
-    let json = serde_json::to_vec(&passkey).map_err(|e| ApiError::internal("TR-L504", e))?;
-    tx.update_passkey(passkey_id, &json, now).await?;
-    let mut lock = lockout::state_of(&account.throttle);
-    lockout::on_success(&mut lock);
-    tx.set_login_throttle(account.personnel_id, &lockout::row_of(&lock))
-        .await?;
-    let (_, secret) = open_session_from(
-        &mut tx,
-        &slug,
-        account.personnel_id,
-        super::AuthMethod::Passkey,
-        Assurance::Substantial,
-        ip.0,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((slug, secret))
-}
-
-fn employment_over() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "TR-P703",
-        "Forbidden",
-        "this person's employment has ended",
-    )
-}
-
-/// An enrolment token as it appears in the link: `<org-slug>.<secret>`
-/// ([`trygg_identity::link::parse_link_token`]).
-pub fn parse_link_token(token: &str) -> Option<(OrgSlug, Secret)> {
-    trygg_identity::link::parse_link_token(token)
-        .map(|(org, secret)| (org, Secret::from_client(secret)))
-}
-
-/// Whether any administrator of the organisation has a passkey (then a first-administrator
-/// link is void).
-pub async fn admin_has_passkey(tx: &mut trygg_store::OrgTx<'_>) -> Result<bool, ApiError> {
-    for id in tx.personnel_ids_with_role(BuiltinRole::OrgAdmin).await? {
-        if tx.passkey_count(id).await? > 0 {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Looks an enrolment link up and logs an unusable one as a security event. Returns the
-/// organisation's handle and the link.
-pub async fn resolve_link(
-    state: &AppState,
-    rt: &AuthRuntime,
-    token: &str,
-    ip: ClientIp,
-    now: OffsetDateTime,
-) -> Result<(Arc<OrgStore>, OrgSlug, trygg_store::EnrolmentLink), ApiError> {
-    let invalid = || {
-        address_failure(state, rt, ip, now);
-        link_invalid()
-    };
-    let Some((slug, secret)) = parse_link_token(token) else {
-        tracing::warn!(
-            event = "security",
-            code = "TR-L009",
-            "malformed enrolment link"
-        );
-        return Err(invalid());
-    };
-    let Some(org) = state.store.org_by_slug(&slug).await? else {
-        tracing::warn!(
-            event = "security",
-            code = "TR-L009",
-            "enrolment link for no organisation"
-        );
-        return Err(invalid());
-    };
-    let h = state.store.org(&org).await?;
-    let mut tx = h.begin().await?;
-    let link = tx.enrolment_link(&secret).await?;
-    let ended = match link.as_ref().and_then(|l| l.personnel_id) {
-        Some(p) => employment_ended(tx.employment_end(p).await?.flatten(), now),
-        None => false,
-    };
-    drop(tx);
-    if let (Some(l), true) = (&link, ended) {
-        let mut e = AuthEvent::security(
-            SecurityKind::AccessDenied,
-            Operation::EnrolmentLinkUse,
-            Outcome::Denied,
-            ip.0,
-        );
-        e.entity = ("enrolment-link", Some(l.id.to_string()));
-        log_event(&h, &slug, Who::Unknown, e, now).await?;
-        return Err(employment_over());
-    }
-    match link {
-        Some(l) if l.state(now) == LinkState::Valid => Ok((h, slug, l)),
-        other => {
-            // Whoever holds a used, expired or revoked link is not identified by it.
-            let mut e = AuthEvent::security(
-                SecurityKind::InvalidToken,
-                Operation::EnrolmentLinkUse,
-                Outcome::Rejected,
-                ip.0,
-            );
-            e.entity = ("enrolment-link", other.map(|l| l.id.to_string()));
-            log_event(&h, &slug, Who::Unknown, e, now).await?;
-            Err(invalid())
-        }
-    }
+    .await;
+    signed_in(&state, r)
 }
 
 /// The body of `POST /api/v1/auth/enrol/start`.
@@ -569,88 +253,19 @@ pub async fn enrol_start(
     headers: HeaderMap,
     ApiJson(input): ApiJson<EnrolStartIn>,
 ) -> Response {
-    let now = state.now();
-    let r = async {
-        let origin = precheck(&state, &rt, &headers, ip, now)?;
-        let (h, slug, link) = resolve_link(&state, &rt, &input.token, ip, now).await?;
-        let mut tx = h.begin().await?;
-        let (personnel_id, user_handle, name, new_name, exclude) = match link.personnel_id {
-            Some(pid) => {
-                let account = tx.ensure_login_account(pid, now).await?;
-                let name = tx.personnel_name(pid).await?.ok_or_else(link_invalid)?;
-                let exclude = tx.passkey_credential_ids(pid).await?;
-                (Some(pid), account.user_handle, name, None, exclude)
-            }
-            None => {
-                if admin_has_passkey(&mut tx).await? {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "TR-L017",
-                        "Conflict",
-                        "this organisation has an administrator already; ask them for a link",
-                    ));
-                }
-                let name = PersonName::parse(input.name.as_deref().unwrap_or(""))
-                    .map_err(|e| ApiError::invalid("TR-L016", e.to_string()))?;
-                let handle = trygg_store::auth::new_user_handle(h.organisation().id)?;
-                (None, handle, name.clone(), Some(name), Vec::new())
-            }
-        };
-        let wa = webauthn_for(&origin)?;
-        let label = name.expose();
-        let (ccr, reg) = wa
-            .start_passkey_registration(
-                user_handle,
-                label,
-                label,
-                (!exclude.is_empty()).then_some(exclude),
-            )
-            .map_err(|e| ApiError::internal("TR-L505", e))?;
-        let mut options = to_json(&ccr)?;
-        require_resident_key(&mut options);
-        // Opening the link read the person's name (for their authenticator's list): logged.
-        let who = match personnel_id {
-            Some(p) => Who::Person(
-                p,
-                tx.personnel_role(p).await?.unwrap_or(BuiltinRole::System),
-            ),
-            None => Who::Unknown,
-        };
-        tx.audit(&build(
-            &slug,
-            who,
-            AuthEvent {
-                category: Category::Authorisation,
-                operation: Operation::EnrolmentLinkOpen,
-                action: Action::Read,
-                outcome: Outcome::Success,
-                entity: ("enrolment-link", Some(link.id.to_string())),
-                auth: None,
-                address: ip.0,
-            },
-            now,
-        )?)
-        .await?;
-        tx.commit().await?;
-        let ceremony = begin_ceremony(
+    let at = attempt(&state, ip, &headers);
+    started(
+        login::enrol_start(
+            &state,
             &rt,
-            origin,
-            Kind::Enrol(Box::new(EnrolState {
-                org: slug,
-                link_id: link.id,
-                personnel_id,
-                new_name,
-                user_handle,
-                reg,
-            })),
-            now,
-        )?;
-        Ok::<_, ApiError>(ApiJson(StartOut { ceremony, options }))
-    };
-    match r.await {
-        Ok(out) => out.into_response(),
-        Err(e) => error_response(e),
-    }
+            &WebauthnRs,
+            &at,
+            &input.token,
+            input.name.as_deref(),
+            state.now(),
+        )
+        .await,
+    )
 }
 
 /// The body of `POST /api/v1/auth/enrol/finish`.
@@ -675,151 +290,26 @@ pub async fn enrol_finish(
     headers: HeaderMap,
     ApiJson(input): ApiJson<EnrolFinishIn>,
 ) -> Response {
-    let now = state.now();
-    signed_in(
+    let at = attempt(&state, ip, &headers);
+    let r = login::enrol_finish(
         &state,
-        finish_enrol(&state, &rt, ip, &headers, input, now).await,
+        &rt,
+        &WebauthnRs,
+        &at,
+        input.ceremony,
+        &input.token,
+        &input.credential,
+        state.now(),
     )
-}
-
-async fn finish_enrol(
-    state: &AppState,
-    rt: &AuthRuntime,
-    ip: ClientIp,
-    headers: &HeaderMap,
-    input: EnrolFinishIn,
-    now: OffsetDateTime,
-) -> Result<(OrgSlug, Secret), ApiError> {
-    let origin = precheck(state, rt, headers, ip, now)?;
-    let pending = rt
-        .ceremonies
-        .take(input.ceremony, &origin, now)
-        .ok_or_else(|| {
-            address_failure(state, rt, ip, now);
-            ceremony_unknown()
-        })?;
-    let Kind::Enrol(st) = pending else {
-        return Err(ceremony_unknown());
-    };
-    let (h, slug, link) = resolve_link(state, rt, &input.token, ip, now).await?;
-    if link.id != st.link_id || slug != st.org {
-        return Err(ceremony_unknown());
-    }
-    let wa = webauthn_for(&origin)?;
-    let passkey = wa
-        .finish_passkey_registration(&input.credential, &st.reg)
-        .map_err(|e| {
-            tracing::warn!(event = "security", code = "TR-L010", error = %e, "passkey registration refused");
-            ApiError::bad_request(
-                "TR-L010",
-                "the new passkey was not accepted; try again",
-            )
-        })?;
-    let mut tx = h.begin().await?;
-    let (personnel_id, role) = match (st.personnel_id, st.new_name) {
-        (Some(pid), _) => {
-            let role = tx.personnel_role(pid).await?.ok_or_else(link_invalid)?;
-            (pid, role)
-        }
-        (None, Some(name)) => {
-            if admin_has_passkey(&mut tx).await? {
-                return Err(link_invalid());
-            }
-            let p = tx
-                .create_personnel(
-                    &NewPersonnel {
-                        name,
-                        email: None,
-                        role: BuiltinRole::OrgAdmin,
-                        employment: Employment::Employee,
-                    },
-                    now,
-                )
-                .await?;
-            tx.create_login_account(p.id, st.user_handle, now).await?;
-            tx.audit(&build(
-                &slug,
-                Who::System("first-admin"),
-                AuthEvent {
-                    category: Category::Authorisation,
-                    operation: Operation::PersonnelCreate,
-                    action: Action::Create,
-                    outcome: Outcome::Success,
-                    entity: ("Practitioner", Some(p.id.to_string())),
-                    auth: None,
-                    address: ip.0,
-                },
-                now,
-            )?)
-            .await?;
-            (p.id, p.role)
-        }
-        (None, None) => return Err(link_invalid()),
-    };
-    tx.use_enrolment_link(link.id, now)
-        .await
-        .map_err(|_| link_invalid())?;
-    let json = serde_json::to_vec(&passkey).map_err(|e| ApiError::internal("TR-L504", e))?;
-    let passkey_id = tx
-        .add_passkey(personnel_id, passkey.cred_id().as_slice(), &json, now)
-        .await?;
-    // The person's live sessions (and this new one) show it until acknowledged (finding 2).
-    tx.add_notice(
-        personnel_id,
-        "passkey-added",
-        Some(&passkey_id.to_string()),
-        now,
-    )
-    .await?;
-    let who = Who::Person(personnel_id, role);
-    tx.audit(&build(
-        &slug,
-        who,
-        AuthEvent {
-            category: Category::Authorisation,
-            operation: Operation::EnrolmentLinkUse,
-            action: Action::Update,
-            outcome: Outcome::Success,
-            entity: ("enrolment-link", Some(link.id.to_string())),
-            auth: None,
-            address: ip.0,
-        },
-        now,
-    )?)
-    .await?;
-    tx.audit(&build(
-        &slug,
-        who,
-        AuthEvent {
-            category: Category::Authorisation,
-            operation: Operation::PasskeyRegister,
-            action: Action::Create,
-            outcome: Outcome::Success,
-            entity: ("passkey", Some(passkey_id.to_string())),
-            auth: Some(("enrolment-link", Assurance::Substantial)),
-            address: ip.0,
-        },
-        now,
-    )?)
-    .await?;
-    let (_, secret) = open_session_from(
-        &mut tx,
-        &slug,
-        personnel_id,
-        super::AuthMethod::Passkey,
-        Assurance::Substantial,
-        ip.0,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((slug, secret))
+    .await;
+    signed_in(&state, r)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use trygg_store::Secret;
 
     #[test]
     fn link_tokens_are_strict() {

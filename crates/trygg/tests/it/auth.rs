@@ -124,12 +124,13 @@ impl Server {
         let pid = self.person(org, role).await;
         let h = self.org(org).await;
         let mut tx = h.begin().await.unwrap();
-        let (_, secret) = trygg_server::auth::session::open_session(
+        let (_, secret) = trygg_app::sessions::open_session(
             &mut tx,
             &OrgSlug::parse(org).unwrap(),
             pid,
             trygg_server::auth::AuthMethod::Passkey,
             trygg_audit::Assurance::Substantial,
+            None,
             time::OffsetDateTime::now_utc(),
         )
         .await

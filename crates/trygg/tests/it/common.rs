@@ -139,7 +139,7 @@ impl TestServer {
         method: trygg_server::auth::AuthMethod,
         assurance: trygg_audit::Assurance,
     ) -> Session {
-        use trygg_server::auth::session::{csrf_token, open_session};
+        use trygg_app::sessions::{csrf_token, open_session};
         let slug = trygg_core::OrgSlug::parse(org).unwrap();
         let o = self.store.org_by_slug(&slug).await.unwrap().unwrap();
         let h = self.store.org(&o).await.unwrap();
@@ -150,6 +150,7 @@ impl TestServer {
             personnel,
             method,
             assurance,
+            None,
             time::OffsetDateTime::now_utc(),
         )
         .await
