@@ -46,6 +46,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 use trygg_audit::{Action, Assurance, Category, Outcome, SecurityKind};
+use trygg_core::access::{decide, Permission};
 use trygg_core::{BuiltinRole, Employment, Operation, OrgSlug, PersonName};
 use trygg_identity::lockout::{self, AccountState, AddressThrottle, Budget, Gate, LoginLimits};
 use trygg_identity::origin::{is_loopback_host, OriginError, SiteOrigin};
@@ -548,7 +549,8 @@ pub struct OpenLink {
 /// Looks an enrolment link up (VC-DEV-2). A malformed, unknown, used, expired or revoked link
 /// answers 410 `TR-L009` and spends the address's budget (review finding 5), and when its
 /// organisation is known is a security event there; a link for a person whose employment has
-/// ended answers `TR-P703` (finding 1).
+/// ended answers `TR-P703`, and a link whose issuer may no longer issue links (employment ended,
+/// `credentials-manage` revoked) answers `TR-P706` (finding 1).
 pub async fn resolve_link(
     app: &App,
     addresses: &AddressThrottle,
@@ -583,7 +585,43 @@ pub async fn resolve_link(
         Some(p) => employment_ended(tx.employment_end(p).await?.flatten(), now),
         None => false,
     };
+    // A link carries its issuer's authority: once the issuer's employment has ended or their
+    // right to issue credentials is gone, their open links stop working too, so a departing or
+    // demoted administrator cannot keep a link in a drawer (review finding 1).
+    let issuer_lost = match link.as_ref().map(|l| issuer_of(&l.issued_by)) {
+        Some(Some(issuer)) => match tx.subject(issuer).await? {
+            Some(s) => decide(
+                &s,
+                Permission::CredentialsManage,
+                None,
+                now.unix_timestamp(),
+            )
+            .is_err(),
+            None => true,
+        },
+        _ => false,
+    };
     drop(tx);
+    if let (Some(l), true) = (&link, issuer_lost) {
+        let mut e = AuthEvent::security(
+            SecurityKind::AccessDenied,
+            Operation::EnrolmentLinkUse,
+            Outcome::Denied,
+            address,
+        );
+        e.entity = ("enrolment-link", Some(l.id.to_string()));
+        log_event(&h, &slug, Who::Unknown, e, now).await?;
+        tracing::warn!(
+            event = "security",
+            code = "TR-P706",
+            "enrolment link whose issuer may no longer issue links refused"
+        );
+        return Err(AppError::forbidden(
+            "TR-P706",
+            "the person who issued this link may no longer issue links; ask an administrator \
+             for a new one",
+        ));
+    }
     if let (Some(l), true) = (&link, ended) {
         let mut e = AuthEvent::security(
             SecurityKind::AccessDenied,
@@ -614,6 +652,14 @@ pub async fn resolve_link(
             Err(invalid())
         }
     }
+}
+
+/// The person who issued a link, when a person did (`personnel:<id>`); links Trygg or the console
+/// issued (`trygg:first-admin`, `trygg:cli`) have no personal issuer.
+fn issuer_of(issued_by: &str) -> Option<Uuid> {
+    issued_by
+        .strip_prefix("personnel:")
+        .and_then(|id| Uuid::parse_str(id).ok())
 }
 
 /// Opens the enrolment page's link: refused while the address is throttled, then

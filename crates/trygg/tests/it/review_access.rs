@@ -864,3 +864,99 @@ fn finding_7_held_back_probes_are_counted_into_the_next_entry() {
     assert!(w.note((a, Uuid::new_v4(), b), t + 1).is_some());
     assert_eq!(w.len(), 2);
 }
+
+/// Registers a new person in `role` through the API, as `admin`.
+async fn new_person(s: &TestServer, admin: &Session, role: &str) -> Uuid {
+    let r = s
+        .send(
+            Some(admin),
+            Method::POST,
+            &format!("/api/v1/orgs/{ORG}/personnel"),
+            Some(&json!({"name": "Ny Person", "role": role, "employment": "employee"})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    Uuid::parse_str(v["id"].as_str().unwrap()).unwrap()
+}
+
+fn token_of(link: &Value) -> String {
+    link["url"]
+        .as_str()
+        .unwrap()
+        .rsplit("/enrol/")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// A link carries its issuer's authority: an administrator who leaves, or whose administrator
+/// grant is revoked, cannot keep a link issued earlier (for a fresh clinician account) and use it
+/// afterwards to enrol their own authenticator (review finding 1).
+#[tokio::test]
+async fn finding_1_a_link_stops_working_when_its_issuer_leaves_or_loses_the_right() {
+    let s = world().await;
+    let head = s
+        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
+        .await;
+    // Two more administrators, each issuing a link for a new doctor before losing the right.
+    for how in ["leaves", "demoted"] {
+        let admin_id = new_person(&s, &head, "org-admin").await;
+        let admin = s.login(ORG, admin_id).await;
+        let doctor = new_person(&s, &head, "doctor").await;
+        let link: Value = issue(&s, &admin, doctor).await.json().await.unwrap();
+        let token = token_of(&link);
+        if how == "leaves" {
+            set_end(&s, admin_id, now().unix_timestamp() - 1, now()).await;
+        } else {
+            let grants: Vec<Value> = s
+                .send(
+                    Some(&head),
+                    Method::GET,
+                    &format!("/api/v1/orgs/{ORG}/personnel/{admin_id}/grants"),
+                    None,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            for g in grants.iter().filter(|g| g["live"] == true) {
+                let r = s
+                    .send(
+                        Some(&head),
+                        Method::POST,
+                        &format!(
+                            "/api/v1/orgs/{ORG}/grants/{}/revoke",
+                            g["id"].as_str().unwrap()
+                        ),
+                        Some(&json!({"reason": "review"})),
+                    )
+                    .await;
+                assert_eq!(r.status(), 200);
+            }
+        }
+        let r = browser(&s, "/api/v1/auth/enrol/start")
+            .json(&json!({ "token": token }))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(r, 403, "TR-P706").await;
+        // The refusal is a security event in the organisation's log.
+        assert!(
+            operations(&s, ORG).await.iter().any(|e| {
+                e.operation.as_str() == "enrolment-link.use"
+                    && matches!(e.outcome, trygg_audit::Outcome::Denied)
+            }),
+            "{how}: the refused use is logged"
+        );
+    }
+    // A link from an administrator who keeps the right still works.
+    let doctor = new_person(&s, &head, "doctor").await;
+    let link: Value = issue(&s, &head, doctor).await.json().await.unwrap();
+    let r = browser(&s, "/api/v1/auth/enrol/start")
+        .json(&json!({ "token": token_of(&link) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
