@@ -325,21 +325,16 @@ fn precheck(
         .map_err(|e| AppError::bad_request("TR-L015", e.to_string()))
 }
 
-/// Keeps a new ceremony (`TR-L018` when too many are in flight).
+/// Keeps a new ceremony for the client at `address` (bounded per address and in all; see
+/// [`trygg_identity::ceremony`]).
 fn begin<P: Passkeys>(
     rt: &LoginRuntime<P>,
     site: SiteOrigin,
     kind: Pending<P>,
+    address: Option<IpAddr>,
     now: OffsetDateTime,
-) -> Result<Uuid, AppError> {
-    rt.ceremonies.insert(site, kind, now).map_err(|_| {
-        AppError::new(
-            ErrorKind::Unavailable,
-            "TR-L018",
-            "Service unavailable",
-            "too many logins in progress; try again in a minute",
-        )
-    })
+) -> Uuid {
+    rt.ceremonies.insert(site, kind, address, now)
 }
 
 /// Takes a ceremony out; an unknown, expired or foreign one spends the address's budget.
@@ -371,7 +366,7 @@ pub fn login_start<P: Passkeys>(
     if let Some(o) = options.as_object_mut() {
         o.remove("mediation");
     }
-    let ceremony = begin(rt, site, Pending::Login(state), now)?;
+    let ceremony = begin(rt, site, Pending::Login(state), at.address, now);
     Ok(Started { ceremony, options })
 }
 
@@ -750,8 +745,9 @@ pub async fn enrol_start<P: Passkeys>(
             user_handle,
             reg,
         })),
+        at.address,
         now,
-    )?;
+    );
     Ok(Started { ceremony, options })
 }
 

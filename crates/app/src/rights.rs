@@ -181,7 +181,8 @@ pub struct EmploymentEndIn {
     pub at: Option<String>,
 }
 
-/// Ends a person's employment: every access stops at that time (guide risk scenario 16).
+/// Ends a person's employment: every access stops at that time (guide risk scenario 16). Refused
+/// for one's own record (`TR-Q701`) and once the person's end has passed (`TR-Q702`).
 pub async fn end_employment(
     state: &App,
     caller: &Caller,
@@ -197,6 +198,34 @@ pub async fn end_employment(
         None => now.unix_timestamp(),
     };
     let (mut tx, ok) = authorize(&org, caller, Permission::PersonnelManage, None, now).await?;
+    // Nobody changes their own employment (an administrator could otherwise outlive their own
+    // end), and an end that has passed is final: a returning person is registered anew, so a
+    // leaver's old passkeys and grants never come back to life.
+    let refusal = match tx.employment_end(id).await? {
+        None => return Err(AppError::not_found("TR-Q404", "no such person")),
+        Some(_) if id == caller.personnel_id => Some(AppError::forbidden(
+            "TR-Q701",
+            "nobody may change their own employment",
+        )),
+        Some(Some(end)) if end <= now.unix_timestamp() => Some(AppError::conflict(
+            "TR-Q702",
+            "this person's employment has ended; a returning person is registered anew",
+        )),
+        Some(_) => None,
+    };
+    if let Some(e) = refusal {
+        let mut d = did(
+            Category::Security(trygg_audit::SecurityKind::AccessDenied),
+            Operation::PersonnelEmploymentEnd,
+            Action::Update,
+            ("Practitioner", Some(id.to_string())),
+            None,
+            ok.basis,
+        );
+        d.outcome = Outcome::Denied;
+        audit_commit(tx, &org, &ok.actor, d, now).await?;
+        return Err(e);
+    }
     tx.set_employment_end(id, at, now).await?;
     audit_commit(
         tx,

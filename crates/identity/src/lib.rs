@@ -16,7 +16,7 @@ pub mod lockout;
 pub mod origin;
 pub mod session;
 
-pub use ceremony::{Ceremonies, CeremonyError, CEREMONY_TTL};
+pub use ceremony::{Ceremonies, CEREMONY_TTL, MAX_CEREMONIES, MAX_PER_ADDRESS};
 pub use lockout::{AccountState, AddressThrottle, Budget, Gate, LoginLimits, Policy};
 pub use origin::{OriginError, Site, SiteOrigin};
 pub use session::{AuthMethod, Expiry, OidcProvider, SessionTimes, Timeouts};

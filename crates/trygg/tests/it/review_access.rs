@@ -960,3 +960,61 @@ async fn finding_1_a_link_stops_working_when_its_issuer_leaves_or_loses_the_righ
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
+
+/// An administrator can neither extend their own employment nor bring a leaver back to life (and
+/// with them their old passkeys and grants): their own record is refused, an end that has passed
+/// is final, and both refusals are security events (review finding 1, found in a second review).
+#[tokio::test]
+async fn finding_1_nobody_changes_their_own_employment_and_an_ended_one_stays_ended() {
+    let s = world().await;
+    let head = s
+        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
+        .await;
+    let admin_id = new_person(&s, &head, "org-admin").await;
+    let admin = s.login(ORG, admin_id).await;
+    let end = |who: Uuid, at: Option<&str>| {
+        let body = match at {
+            Some(t) => json!({ "at": t }),
+            None => json!({}),
+        };
+        (
+            format!("/api/v1/orgs/{ORG}/personnel/{who}/employment-end"),
+            body,
+        )
+    };
+    // Their own record: refused, whatever the date.
+    for at in [Some("2099-01-01T00:00:00Z"), None] {
+        let (path, body) = end(admin_id, at);
+        let r = s.send(Some(&admin), Method::POST, &path, Some(&body)).await;
+        assert_problem(r, 403, "TR-Q701").await;
+    }
+    // A future end set by someone else may be corrected, either way, until it passes.
+    let doctor = new_person(&s, &head, "doctor").await;
+    for at in ["2099-01-01T00:00:00Z", "2098-01-01T00:00:00Z"] {
+        let (path, body) = end(doctor, Some(at));
+        let r = s.send(Some(&admin), Method::POST, &path, Some(&body)).await;
+        assert_eq!(r.status(), 204);
+    }
+    // Ended now: final. Reinstating (a later date) and even re-ending are refused.
+    let (path, body) = end(doctor, None);
+    assert_eq!(
+        s.send(Some(&admin), Method::POST, &path, Some(&body))
+            .await
+            .status(),
+        204
+    );
+    for at in [Some("2099-01-01T00:00:00Z"), None] {
+        let (path, body) = end(doctor, at);
+        let r = s.send(Some(&admin), Method::POST, &path, Some(&body)).await;
+        assert_problem(r, 409, "TR-Q702").await;
+    }
+    let denied = operations(&s, ORG)
+        .await
+        .iter()
+        .filter(|e| {
+            e.operation.as_str() == "personnel.employment-end"
+                && matches!(e.outcome, trygg_audit::Outcome::Denied)
+        })
+        .count();
+    assert_eq!(denied, 4, "each refusal is logged");
+}
