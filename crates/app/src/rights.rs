@@ -595,9 +595,15 @@ pub async fn rights_review(
 pub struct ReviewIn {
     /// `approved` or `changes-needed`.
     pub result: String,
+    /// The `generated_at` of the report the reviewer read (RFC 3339): the attestation covers the
+    /// flagged emergency accesses and self-declared care relationships that existed then, not
+    /// ones that appeared while the reviewer was reading.
+    pub report_generated_at: String,
 }
 
-/// Records that the rights were reviewed: who, when, result.
+/// Records that the rights were reviewed: who, when, result. The attestation closes the flags the
+/// reviewed report showed (emergency accesses, self-declared care relationships up to its
+/// `generated_at`); anything newer stays flagged for the next review.
 pub async fn attest_review(
     state: &App,
     caller: &Caller,
@@ -606,6 +612,8 @@ pub async fn attest_review(
     now: OffsetDateTime,
 ) -> Result<ReviewOut, AppError> {
     let org = org_for(state, caller, org, now).await?;
+    // What the reviewer saw: never later than now.
+    let seen_at = parse_ts("TR-Q703", &input.report_generated_at)?.min(now.unix_timestamp());
     let (mut tx, ok) = authorize(&org, caller, Permission::RightsReview, None, now).await?;
     let seen = i64::try_from(tx.all_grants().await?.len()).unwrap_or(i64::MAX);
     let r = tx
@@ -620,6 +628,7 @@ pub async fn attest_review(
         .unreviewed_emergency_accesses()
         .await?
         .iter()
+        .filter(|e| e.at <= seen_at)
         .map(|e| e.id)
         .collect();
     tx.mark_emergency_reviewed(
@@ -633,6 +642,7 @@ pub async fn attest_review(
         .unattested_self_declared()
         .await?
         .iter()
+        .filter(|c| c.created_at <= seen_at)
         .map(|c| c.id)
         .collect();
     tx.attest_self_declared(&declared, now.unix_timestamp())

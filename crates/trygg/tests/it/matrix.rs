@@ -361,7 +361,9 @@ impl World {
                 Some(json!({"personnel_id": self.target, "role": "interpreter"}))
             }
             ("POST", "/api/v1/orgs/{}/grants/{}/revoke") => Some(json!({"reason": "review"})),
-            ("POST", "/api/v1/orgs/{}/rights-review") => Some(json!({"result": "approved"})),
+            ("POST", "/api/v1/orgs/{}/rights-review") => {
+                Some(json!({"result": "approved", "report_generated_at": now_rfc3339()}))
+            }
             ("POST", "/api/v1/orgs/{}/care-relationships") => Some(json!({
                 "personnel_id": self.target, "patient_id": self.patient, "reason": "fastlege", "days": 30
             })),
@@ -611,7 +613,7 @@ async fn need_to_know_and_revocation_take_effect_at_once() {
             Some(&admin),
             Method::POST,
             &review,
-            Some(&json!({"result": "approved"})),
+            Some(&json!({"result": "approved", "report_generated_at": now_rfc3339()})),
         )
         .await;
     assert_eq!(r.status(), 201);
@@ -705,4 +707,11 @@ fn route_table_and_matrix_must_name_the_same_routes() {
         no_route,
         vec![("GET".to_owned(), "/api/v1/orgs/{}/no-such-route".to_owned())]
     );
+}
+
+/// The current time in RFC 3339, as a report's `generated_at`.
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }

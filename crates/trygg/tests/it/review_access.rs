@@ -616,12 +616,37 @@ async fn finding_3_self_declared_care_is_short_flagged_and_shown_to_the_patient(
             && l["what"] == "Declared a care relationship with you themselves"),
         "{lines:?}"
     );
+    // An attestation covers what the reviewed report showed: one made on a report from before
+    // the declaration leaves it flagged (found in a second review).
+    let earlier = (now() - time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     let r = s
         .send(
             Some(&admin),
             Method::POST,
             &review,
-            Some(&json!({"result": "approved"})),
+            Some(&json!({"result": "approved", "report_generated_at": earlier})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let report: Value = s
+        .send(Some(&admin), Method::GET, &review, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        report["self_declared_unattested"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    let r = s
+        .send(
+            Some(&admin),
+            Method::POST,
+            &review,
+            Some(&json!({"result": "approved", "report_generated_at": report["generated_at"]})),
         )
         .await;
     assert_eq!(r.status(), 201);
@@ -1017,4 +1042,11 @@ async fn finding_1_nobody_changes_their_own_employment_and_an_ended_one_stays_en
         })
         .count();
     assert_eq!(denied, 4, "each refusal is logged");
+}
+
+/// The current time in RFC 3339, as a report's `generated_at`.
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
