@@ -597,36 +597,34 @@ pub async fn resolve_link(
         _ => false,
     };
     drop(tx);
-    if let (Some(l), true) = (&link, issuer_lost) {
+    // Refused links are security events naming the link, never the person holding it.
+    let refusal = match (&link, issuer_lost, ended) {
+        (Some(l), true, _) => Some((
+            l.id,
+            AppError::forbidden(
+                "TR-P706",
+                "the person who issued this link may no longer issue links; ask an administrator \
+                 for a new one",
+            ),
+        )),
+        (Some(l), false, true) => Some((l.id, employment_over())),
+        _ => None,
+    };
+    if let Some((link_id, err)) = refusal {
         let mut e = AuthEvent::security(
             SecurityKind::AccessDenied,
             Operation::EnrolmentLinkUse,
             Outcome::Denied,
             address,
         );
-        e.entity = ("enrolment-link", Some(l.id.to_string()));
+        e.entity = ("enrolment-link", Some(link_id.to_string()));
         log_event(&h, &slug, Who::Unknown, e, now).await?;
         tracing::warn!(
             event = "security",
-            code = "TR-P706",
-            "enrolment link whose issuer may no longer issue links refused"
+            code = err.code,
+            "enrolment link refused"
         );
-        return Err(AppError::forbidden(
-            "TR-P706",
-            "the person who issued this link may no longer issue links; ask an administrator \
-             for a new one",
-        ));
-    }
-    if let (Some(l), true) = (&link, ended) {
-        let mut e = AuthEvent::security(
-            SecurityKind::AccessDenied,
-            Operation::EnrolmentLinkUse,
-            Outcome::Denied,
-            address,
-        );
-        e.entity = ("enrolment-link", Some(l.id.to_string()));
-        log_event(&h, &slug, Who::Unknown, e, now).await?;
-        return Err(employment_over());
+        return Err(err);
     }
     match link {
         Some(l) if l.state(now) == LinkState::Valid => Ok(OpenLink {
