@@ -82,6 +82,7 @@ pub async fn org_for(
     slug: &str,
     now: time::OffsetDateTime,
 ) -> Result<Arc<OrgStore>, AppError> {
+    flush_probes(state, now, false).await?;
     let slug = OrgSlug::parse(slug).map_err(|_| no_such_org())?;
     let org = state
         .store
@@ -97,30 +98,10 @@ pub async fn org_for(
             .unwrap_or_else(|e| e.into_inner())
             .note(key, now.unix_timestamp());
         if let Some(agg) = note {
-            let mut tx = handle.begin().await?;
             let mut actor = caller.actor();
             // The actor is a stranger here: name them with their own organisation in the id.
             actor.id = format!("personnel:{}:{}", caller.org, caller.personnel_id);
-            let mut e = event(
-                &slug,
-                &actor,
-                Did {
-                    category: Category::Security(SecurityKind::CrossOrganisation),
-                    operation: Operation::AccessCrossOrganisation,
-                    action: Action::Execute,
-                    outcome: Outcome::Denied,
-                    // The entity is the aggregate: how many probes this entry stands for.
-                    entity: (PROBES_ENTITY, Some(agg.count.to_string())),
-                    patient: None,
-                    basis: Basis::None,
-                },
-                now,
-            )?;
-            if agg.since < now.unix_timestamp() {
-                e.period_start = Some(Timestamp::from_unix_millis(agg.since.saturating_mul(1000)));
-            }
-            tx.audit(&e).await?;
-            tx.commit().await?;
+            write_probes(&handle, &slug, &actor, agg, now).await?;
         }
         tracing::warn!(
             event = "security",
@@ -130,6 +111,71 @@ pub async fn org_for(
         return Err(no_such_org());
     }
     Ok(handle)
+}
+
+/// Appends one cross-organisation entry standing for `agg` to the asked organisation's log.
+async fn write_probes(
+    handle: &OrgStore,
+    slug: &OrgSlug,
+    actor: &Actor,
+    agg: ProbeEntry,
+    now: time::OffsetDateTime,
+) -> Result<(), AppError> {
+    let mut tx = handle.begin().await?;
+    let mut e = event(
+        slug,
+        actor,
+        Did {
+            category: Category::Security(SecurityKind::CrossOrganisation),
+            operation: Operation::AccessCrossOrganisation,
+            action: Action::Execute,
+            outcome: Outcome::Denied,
+            // The entity is the aggregate: how many probes this entry stands for.
+            entity: (PROBES_ENTITY, Some(agg.count.to_string())),
+            patient: None,
+            basis: Basis::None,
+        },
+        now,
+    )?;
+    if agg.since < now.unix_timestamp() {
+        e.period_start = Some(Timestamp::from_unix_millis(agg.since.saturating_mul(1000)));
+    }
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Writes the probes held back in windows that have ended (all of them with `all`, at shutdown),
+/// so none stays only in memory (found in a second review): called on every organisation
+/// lookup at most once a second, by the server every minute, and when it stops. Returns how
+/// many entries it wrote.
+pub async fn flush_probes(
+    state: &App,
+    now: time::OffsetDateTime,
+    all: bool,
+) -> Result<usize, AppError> {
+    let due = state
+        .probes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .due(now.unix_timestamp(), all);
+    let mut written = 0;
+    for ((caller_org, person, asked), agg) in due {
+        let Some(org) = state.store.org_by_slug(&asked).await? else {
+            continue;
+        };
+        let handle = state.store.org(&org).await?;
+        let actor = Actor {
+            kind: AgentKind::Personnel,
+            id: format!("personnel:{caller_org}:{person}"),
+            role: None,
+            authentication: None,
+            address: None,
+        };
+        write_probes(&handle, &asked, &actor, agg, now).await?;
+        written += 1;
+    }
+    Ok(written)
 }
 
 /// The entity kind of a cross-organisation entry; its id is the number of probes it stands for.
@@ -160,7 +206,8 @@ struct ProbeWindow {
 
 /// Aggregation of cross-organisation probes (finding 7), in memory and bounded: the first probe
 /// of a triple in a window of [`PROBE_WINDOW_SECS`] is written at once; later ones in the window
-/// are counted and written with the triple's next entry (its first probe after the window). When
+/// are counted and written with the triple's next entry (its first probe after the window), or
+/// by [`flush_probes`] once the window has ended. When
 /// the map is full, windows with nothing held back are dropped; if it is still full, a new
 /// triple's probe is written on its own (the log is never skipped for lack of memory). Time is
 /// a parameter.
@@ -168,6 +215,7 @@ struct ProbeWindow {
 pub struct ProbeWindows {
     map: HashMap<ProbeKey, ProbeWindow>,
     cap: usize,
+    last_due: i64,
 }
 
 impl ProbeWindows {
@@ -176,6 +224,7 @@ impl ProbeWindows {
         Self {
             map: HashMap::new(),
             cap,
+            last_due: i64::MIN,
         }
     }
 
@@ -216,6 +265,31 @@ impl ProbeWindows {
             count: 1,
             since: now,
         })
+    }
+
+    /// Takes out the held-back probes of windows that have ended at `now` (with `all`, of every
+    /// window), as entries to write. Without `all`, looks at most once a second.
+    pub fn due(&mut self, now: i64, all: bool) -> Vec<(ProbeKey, ProbeEntry)> {
+        if !all && now <= self.last_due {
+            return Vec::new();
+        }
+        self.last_due = now;
+        let mut out = Vec::new();
+        self.map.retain(|key, w| {
+            let ended = now - w.start >= PROBE_WINDOW_SECS;
+            if w.pending > 0 && (ended || all) {
+                out.push((
+                    key.clone(),
+                    ProbeEntry {
+                        count: w.pending,
+                        since: w.first_pending,
+                    },
+                ));
+                return false;
+            }
+            !ended
+        });
+        out
     }
 
     /// How many triples are remembered.

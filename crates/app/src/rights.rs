@@ -603,7 +603,8 @@ pub struct ReviewIn {
 
 /// Records that the rights were reviewed: who, when, result. The attestation closes the flags the
 /// reviewed report showed (emergency accesses, self-declared care relationships up to its
-/// `generated_at`); anything newer stays flagged for the next review.
+/// `generated_at`), except the reviewer's own, which another reviewer must close; anything newer
+/// stays flagged for the next review.
 pub async fn attest_review(
     state: &App,
     caller: &Caller,
@@ -628,7 +629,7 @@ pub async fn attest_review(
         .unreviewed_emergency_accesses()
         .await?
         .iter()
-        .filter(|e| e.at <= seen_at)
+        .filter(|e| e.at <= seen_at && e.personnel_id != caller.personnel_id)
         .map(|e| e.id)
         .collect();
     tx.mark_emergency_reviewed(
@@ -642,7 +643,7 @@ pub async fn attest_review(
         .unattested_self_declared()
         .await?
         .iter()
-        .filter(|c| c.created_at <= seen_at)
+        .filter(|c| c.created_at <= seen_at && c.personnel_id != caller.personnel_id)
         .map(|c| c.id)
         .collect();
     tx.attest_self_declared(&declared, now.unix_timestamp())

@@ -43,6 +43,21 @@ pub enum ServeError {
 pub async fn serve(state: AppState, on_listening: OnListening) -> Result<(), ServeError> {
     let config = state.config.clone();
     let store = state.store.clone();
+    let flusher = state.clone();
+    // Held-back cross-organisation probes are written once their window ends, even when no
+    // further request comes (finding 7).
+    let periodic = tokio::spawn({
+        let app = state.clone();
+        async move {
+            let every = Duration::from_secs(trygg_app::access::PROBE_WINDOW_SECS.unsigned_abs());
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = trygg_app::access::flush_probes(&app, app.now(), false).await {
+                    tracing::error!(code = e.code, "writing held-back probes failed");
+                }
+            }
+        }
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
@@ -98,6 +113,10 @@ pub async fn serve(state: AppState, on_listening: OnListening) -> Result<(), Ser
                 addr: config.listen,
                 source,
             })?;
+    }
+    periodic.abort();
+    if let Err(e) = trygg_app::access::flush_probes(&flusher, flusher.now(), true).await {
+        tracing::error!(code = e.code, "writing held-back probes at shutdown failed");
     }
     store.close().await;
     tracing::info!("stopped; databases closed");

@@ -1050,3 +1050,184 @@ fn now_rfc3339() -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap()
 }
+
+#[test]
+fn finding_7_held_back_probes_are_written_once_their_window_ends() {
+    // Found in a second review: probes held back in a window were written only if the same
+    // caller probed again later, and lost at a restart.
+    use trygg_app::access::{ProbeEntry, ProbeWindows, PROBE_WINDOW_SECS};
+    let mut w = ProbeWindows::new(10);
+    let key = (
+        OrgSlug::parse("a").unwrap(),
+        Uuid::new_v4(),
+        OrgSlug::parse("b").unwrap(),
+    );
+    let t = 1_800_000_000;
+    assert!(w.note(key.clone(), t).is_some());
+    for i in 1..50 {
+        assert_eq!(w.note(key.clone(), t + i % 30), None);
+    }
+    assert!(w.due(t + 30, false).is_empty(), "the window is still open");
+    let due = w.due(t + PROBE_WINDOW_SECS, false);
+    assert_eq!(
+        due,
+        vec![(
+            key.clone(),
+            ProbeEntry {
+                count: 49,
+                since: t + 1
+            }
+        )]
+    );
+    assert!(
+        w.due(t + PROBE_WINDOW_SECS + 5, false).is_empty(),
+        "written once"
+    );
+    // At shutdown every window is written, open or not.
+    assert!(w.note(key.clone(), t + 100).is_some());
+    assert_eq!(w.note(key.clone(), t + 101), None);
+    assert_eq!(
+        w.due(t + 102, true),
+        vec![(
+            key,
+            ProbeEntry {
+                count: 1,
+                since: t + 101
+            }
+        )]
+    );
+}
+
+#[tokio::test]
+async fn finding_7_a_servers_held_back_probes_reach_the_log_after_the_window() {
+    let s = world().await;
+    let stranger = s
+        .login(OTHER, s.person(OTHER, BuiltinRole::Doctor).await)
+        .await;
+    let probes = |events: Vec<trygg_audit::AuditEvent>| -> Vec<String> {
+        events
+            .into_iter()
+            .filter(|e| e.operation.as_str() == "access.cross-organisation")
+            .filter_map(|e| e.entity.and_then(|x| x.id).map(|i| i.as_str().to_owned()))
+            .collect()
+    };
+    for _ in 0..50 {
+        let r = s
+            .send(
+                Some(&stranger),
+                Method::GET,
+                &format!("/api/v1/orgs/{ORG}/personnel"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 404);
+    }
+    assert_eq!(probes(operations(&s, ORG).await), vec!["1".to_owned()]);
+    // The window ends; the next request anyone makes writes what was held back.
+    s.clock.advance(time::Duration::seconds(61));
+    let admin = s
+        .login(OTHER, s.person(OTHER, BuiltinRole::OrgAdmin).await)
+        .await;
+    let r = s
+        .send(
+            Some(&admin),
+            Method::GET,
+            &format!("/api/v1/orgs/{OTHER}/personnel"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        probes(operations(&s, ORG).await),
+        vec!["1".to_owned(), "49".to_owned()]
+    );
+}
+
+/// Found in a second review: a reviewer who also holds emergency access could attest their own
+/// emergency accesses. Their own flags stay for another reviewer.
+#[tokio::test]
+async fn reviewers_cannot_attest_their_own_emergency_access() {
+    let s = world().await;
+    let head = s
+        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
+        .await;
+    let doctor = new_person(&s, &head, "doctor").await;
+    let r = s
+        .send(
+            Some(&head),
+            Method::POST,
+            &format!("/api/v1/orgs/{ORG}/grants"),
+            Some(&json!({"personnel_id": doctor, "role": "org-admin"})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let doc = s.login(ORG, doctor).await;
+    let sec = s
+        .login(ORG, s.person(ORG, BuiltinRole::Secretary).await)
+        .await;
+    let nid = trygg_core::NationalId::synthetic(7, 7, 77, 654)
+        .unwrap()
+        .expose();
+    let p: Value = s
+        .send(
+            Some(&sec),
+            Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients"),
+            Some(&json!({"name": "Akutt Pasient", "national_id": nid})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let patient = p["id"].as_str().unwrap();
+    let r = s
+        .send(
+            Some(&doc),
+            Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients/{patient}/emergency-access"),
+            Some(&json!({"reason": "Akutt situasjon, trenger oversikt over kontakt"})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let review = format!("/api/v1/orgs/{ORG}/rights-review");
+    let flagged = |who: &Session| {
+        let who = who.clone();
+        let s = &s;
+        let review = review.clone();
+        async move {
+            let report: Value = s
+                .send(Some(&who), Method::GET, &review, None)
+                .await
+                .json()
+                .await
+                .unwrap();
+            (
+                report["emergency_unreviewed"].as_array().unwrap().len(),
+                report["generated_at"].clone(),
+            )
+        }
+    };
+    let (n, generated) = flagged(&doc).await;
+    assert_eq!(n, 1);
+    let r = s
+        .send(
+            Some(&doc),
+            Method::POST,
+            &review,
+            Some(&json!({"result": "approved", "report_generated_at": generated})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let (n, generated) = flagged(&head).await;
+    assert_eq!(n, 1, "their own emergency access stays flagged");
+    let r = s
+        .send(
+            Some(&head),
+            Method::POST,
+            &review,
+            Some(&json!({"result": "approved", "report_generated_at": generated})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(flagged(&head).await.0, 0, "another reviewer closes it");
+}
