@@ -157,6 +157,7 @@ test("first administrator creates a passkey, signs out and signs in with it", as
   assert.ok(statuses[429] > 40_000, `the flood is rate limited: ${JSON.stringify(statuses)}`);
   assert.equal(last.status, 429);
   assert.match(last.body, /TR-N701/);
+  console.log(`flood of 50,000 starts: ${JSON.stringify(statuses)}; server RSS ${before} -> ${after} KiB`);
   assert.ok(after - before < 8 * 1024, `memory stays flat: ${before} KiB before, ${after} KiB after`);
 
   let finish;
