@@ -29,7 +29,11 @@ bb, ab, dur, conc, before, after = sys.argv[1:]
 parse = lambda p: [json.loads(l) for l in open(p) if l.strip()]
 b, a = parse(before), parse(after)
 med = lambda rs, k: statistics.median(r[k] for r in rs)
-rev = lambda p: subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(p)), "log", "-1", "--format=%h"], capture_output=True, text=True).stdout.strip() or "?"
+# The before binary's tree: its checkout's commit where this branch started from it.
+def rev(p):
+    git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()
+    head = git("-C", os.path.dirname(os.path.abspath(p)), "rev-parse", "HEAD")
+    return git("rev-parse", "--short", git("merge-base", "HEAD", head) or head) or "?"
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 load = os.getloadavg()[0]
 section = f"""## Signed-in reads
@@ -38,9 +42,9 @@ Command: `bench/sessions/run.sh` ({datetime.date.today().isoformat()}, {os.cpu_c
 load average {load:.1f} at the end: the machine is shared with builds, so compare the ratio).
 `GET /api/v1/auth/session` with one developer-login session, {conc} keep-alive connections,
 {dur} s per run, {len(b)} runs per binary alternating; medians. Both binaries are debug builds of
-`trygg demo`: before = `{bb}` (main at {rev(bb)}, last-seen written on every request), after =
-`{ab}` (issue 17: last-seen written at most once a minute). Load tool: `bench/sessions/load.mjs`
-(node; no `wrk`/`oha` is installed here).
+`trygg demo`. Before: `{bb}` (main at {rev(bb)}, last-seen written on every
+request). After: `{ab}` (issue 17: last-seen written at most once a minute).
+Load tool: `bench/sessions/load.mjs` (node; no `wrk`/`oha` is installed here).
 
 | measure | before | after | ratio |
 |---|---|---|---|
