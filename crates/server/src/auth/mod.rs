@@ -132,11 +132,8 @@ pub async fn rate_limit(
     if !rate_limited_path(path) {
         return next.run(req).await;
     }
-    let (mut parts, body) = req.into_parts();
-    let ip = ClientIp::of(&parts);
-    parts.extensions.insert(ip);
-    let req = axum::extract::Request::from_parts(parts, body);
-    match trygg_app::login::rate_limit(&rt, ip.0, state.now()) {
+    let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
+    match trygg_app::login::rate_limit(&rt, ip, state.now()) {
         Ok(()) => next.run(req).await,
         Err(e) if req.uri().path().starts_with("/api/") => {
             crate::error::ApiError::from(e).into_response()

@@ -911,7 +911,7 @@ async fn issue_17_a_ceremony_token_finishes_on_another_node_once() {
     assert_eq!(used, 1);
 }
 
-/// Issue 17: every unauthenticated login route spends the client's request budget; past it the
+/// Issue 17 (guide risk scenario 17): every unauthenticated login route spends the client's request budget; past it the
 /// client gets 429 `TR-N701` with `Retry-After`, and another client (a different address behind
 /// the trusted proxy) is not affected.
 #[tokio::test]
@@ -974,7 +974,8 @@ async fn issue_17_login_routes_are_rate_limited_per_client() {
     assert_eq!(r.status(), 200);
 }
 
-/// Issue 17: a signed-in request that only reads writes nothing; the session's last-seen time
+/// Issue 17 (PC-AUTHN-1: the idle timeout still holds): a signed-in request that only reads
+/// writes nothing; the session's last-seen time
 /// is written at most once a minute, and the idle timeout still holds to that.
 #[tokio::test]
 async fn issue_17_last_seen_is_written_at_most_once_a_minute() {
