@@ -1,6 +1,6 @@
 // Passkey sign-in and enrolment (WebAuthn) for the pages /personell and /enrol/<token>.
 // Loaded as an ES module from this origin (CSP script-src 'self'); talks only to this origin.
-// The server keeps each ceremony's challenge; this file only converts between the JSON the
+// The server seals each ceremony's challenge into a token it does not keep; this file only converts between the JSON the
 // server speaks (binary as base64url) and the ArrayBuffers navigator.credentials wants.
 
 const root = document.getElementById("passkey");

@@ -15,14 +15,23 @@
 //! - Both ceremonies require **user verification**, and registration a discoverable credential
 //!   (VC-AUTH-3): a passkey is two factors in one, and login needs no user name. The user
 //!   handle's first 8 bytes name the organisation, so one login page serves every organisation.
-//! - A ceremony's state stays in memory ([`LoginRuntime`]) for at most
-//!   [`trygg_identity::CEREMONY_TTL`], is taken out by `finish` (single use) and is bound to the
-//!   origin it started under.
+//! - **No ceremony state on the server** (issue 17): `start` seals the ceremony's state into a
+//!   ceremony token ([`trygg_identity::ceremony`]: AES-256-GCM under a key derived from the
+//!   master key, bound to the RP ID and origin, the kind of ceremony and an expiry
+//!   [`trygg_identity::CEREMONY_TTL`] away) that the client sends back with `finish`. A login's
+//!   token is accepted once: once the user is known its id is recorded in the organisation's
+//!   database, and a replay conflicts (`TR-L008`); an enrolment's is single use through its
+//!   link. No anonymous request leaves state behind, and any node with the same keys and data
+//!   finishes what another started.
+//! - **Per-client request budget** ([`rate_limit`], issue 17): every unauthenticated login
+//!   route spends the client address's request budget; a spent one answers 429 `TR-N701` with
+//!   `Retry-After`, for that client only.
 //! - `start` and `finish` are refused unless same-origin (login CSRF, `TR-L004`) and unless the
 //!   client's address has failure budget left (`TR-L007`, a throttle, never a lock); `finish` of
 //!   a login also checks the account's lock before it verifies anything. Only an assertion that
-//!   does not verify counts against an account; bogus links, unknown ceremonies and passkeys of
-//!   no known account spend only the address's budget (review finding 5).
+//!   does not verify counts against an account; bogus links, unknown, expired, tampered or
+//!   replayed ceremony tokens and passkeys of no known account spend only that address's
+//!   budget (review finding 5).
 //! - A failed login is a `security` / `failed-login` event in the organisation's log with the
 //!   client address; a refused attempt against a locked account a `rate-limited` one; a login
 //!   to an organisation that cannot be identified is a `security` log line (guide risk
@@ -48,10 +57,10 @@ use time::OffsetDateTime;
 use trygg_audit::{Action, Assurance, Category, Outcome, SecurityKind};
 use trygg_core::access::{decide, Permission};
 use trygg_core::{BuiltinRole, Employment, Operation, OrgSlug, PersonName};
+use trygg_identity::ceremony::{self, CeremonyKey, CeremonyKind};
 use trygg_identity::lockout::{self, AccountState, AddressThrottle, Budget, Gate, LoginLimits};
 use trygg_identity::origin::{is_loopback_host, OriginError, SiteOrigin};
 use trygg_identity::session::employment_ended;
-use trygg_identity::Ceremonies;
 use trygg_store::{EnrolmentLink, LinkState, NewPersonnel, OrgStore, Secret, ThrottleRow};
 use uuid::Uuid;
 
@@ -99,10 +108,10 @@ pub fn row_of(s: &AccountState) -> ThrottleRow {
 /// webauthn-rs. Options go to the browser as JSON; stored passkeys are the bytes the store
 /// keeps sealed.
 pub trait Passkeys {
-    /// A login's challenge state between start and finish.
-    type LoginState;
-    /// A registration's challenge state between start and finish.
-    type RegisterState;
+    /// A login's challenge state between start and finish (sealed into the ceremony token).
+    type LoginState: serde::Serialize + serde::de::DeserializeOwned;
+    /// A registration's challenge state between start and finish (sealed into the token).
+    type RegisterState: serde::Serialize + serde::de::DeserializeOwned;
     /// The browser's answer to a login.
     type Assertion;
     /// The browser's answer to a registration.
@@ -152,39 +161,36 @@ pub trait Passkeys {
     ) -> Option<(Vec<u8>, Vec<u8>)>;
 }
 
-/// One ceremony's server-side state.
-pub enum Pending<P: Passkeys> {
-    /// A login (discoverable credential).
-    Login(P::LoginState),
-    /// A registration through an enrolment link.
-    Enrol(Box<EnrolPending<P>>),
-}
-
-/// A registration's state between start and finish.
-pub struct EnrolPending<P: Passkeys> {
-    org: OrgSlug,
+/// A registration's state between start and finish, sealed into its ceremony token.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EnrolState<R> {
+    org: String,
     link_id: Uuid,
     /// The person; `None` when the link creates the first administrator.
     personnel_id: Option<Uuid>,
-    new_name: Option<PersonName>,
+    new_name: Option<String>,
     user_handle: Uuid,
-    reg: P::RegisterState,
+    reg: R,
 }
 
-/// The in-memory part of login, per process: ceremonies in flight and per-address failure
-/// budgets (an address is throttled, never locked: behind NAT it is a whole clinic).
+/// The in-memory part of login, per process: per-address failure budgets (an address is
+/// throttled, never locked: behind NAT it is a whole clinic) and per-address request budgets of
+/// the unauthenticated routes. Both are bounded and keyed by address, so no client's requests
+/// use up another's. Ceremonies are not here: they travel sealed with the client (issue 17).
 pub struct LoginRuntime<P: Passkeys> {
-    /// Ceremonies between start and finish.
-    pub ceremonies: Ceremonies<Pending<P>>,
     /// Failure budgets per client address.
     pub addresses: AddressThrottle,
+    /// Request budgets per client address (issue 17).
+    pub requests: AddressThrottle,
+    _passkeys: std::marker::PhantomData<fn() -> P>,
 }
 
 impl<P: Passkeys> Default for LoginRuntime<P> {
     fn default() -> Self {
         Self {
-            ceremonies: Ceremonies::default(),
             addresses: AddressThrottle::default(),
+            requests: AddressThrottle::default(),
+            _passkeys: std::marker::PhantomData,
         }
     }
 }
@@ -192,8 +198,32 @@ impl<P: Passkeys> Default for LoginRuntime<P> {
 impl<P: Passkeys> std::fmt::Debug for LoginRuntime<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoginRuntime")
-            .field("ceremonies", &self.ceremonies.len())
+            .field("addresses", &self.addresses.len())
+            .field("requests", &self.requests.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// Spends one unit of the client's request budget of the unauthenticated login routes (issue
+/// 17; guide risk scenario 17): a spent budget answers 429 `TR-N701` with the seconds to wait.
+/// Keyed by the client address as `trusted_proxies` defines it; other clients are not affected.
+pub fn rate_limit<P: Passkeys>(
+    rt: &LoginRuntime<P>,
+    address: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    match rt
+        .requests
+        .request(address, Budget::requests(), now)
+        .retry_after_secs(now)
+    {
+        None => Ok(()),
+        Some(secs) => Err(AppError::new(
+            ErrorKind::TooManyRequests(u64::try_from(secs).unwrap_or(1)),
+            "TR-N701",
+            "Too many requests",
+            format!("too many login requests from this address; try again in {secs} seconds"),
+        )),
     }
 }
 
@@ -208,11 +238,11 @@ pub struct Attempt {
     pub site: Result<SiteOrigin, OriginError>,
 }
 
-/// A ceremony started: its id and the options for `navigator.credentials`.
+/// A ceremony started: its sealed token and the options for `navigator.credentials`.
 #[derive(Debug)]
 pub struct Started {
-    /// Send this back with `finish`.
-    pub ceremony: Uuid,
+    /// The ceremony token: send this back with `finish`.
+    pub ceremony: String,
     /// The options (`{"publicKey": …}`), binary fields as base64url.
     pub options: serde_json::Value,
 }
@@ -325,31 +355,43 @@ fn precheck(
         .map_err(|e| AppError::bad_request("TR-L015", e.to_string()))
 }
 
-/// Keeps a new ceremony for the client at `address` (bounded per address and in all; see
-/// [`trygg_identity::ceremony`]).
-fn begin<P: Passkeys>(
-    rt: &LoginRuntime<P>,
-    site: SiteOrigin,
-    kind: Pending<P>,
-    address: Option<IpAddr>,
-    now: OffsetDateTime,
-) -> Uuid {
-    rt.ceremonies.insert(site, kind, address, now)
+fn ceremony_key(app: &App) -> Result<CeremonyKey, AppError> {
+    CeremonyKey::new(app.store.ceremony_key()).map_err(|e| AppError::internal("TR-N702", e))
 }
 
-/// Takes a ceremony out; an unknown, expired or foreign one spends the address's budget.
-fn take<P: Passkeys>(
+/// Seals a new ceremony's state into its token (nothing is kept on the server).
+fn begin(
     app: &App,
-    rt: &LoginRuntime<P>,
-    at: &Attempt,
-    id: Uuid,
     site: &SiteOrigin,
+    kind: CeremonyKind,
+    state: &impl serde::Serialize,
     now: OffsetDateTime,
-) -> Result<Pending<P>, AppError> {
-    rt.ceremonies.take(id, site, now).ok_or_else(|| {
-        address_failure(app, &rt.addresses, at.address, now);
+) -> Result<String, AppError> {
+    let bytes = serde_json::to_vec(state).map_err(|e| AppError::internal("TR-N703", e))?;
+    ceremony::seal(&ceremony_key(app)?, site, kind, &bytes, now)
+        .map(|s| s.token)
+        .map_err(|e| AppError::internal("TR-N702", e))
+}
+
+/// Opens a ceremony token; an unknown, expired, tampered or foreign one spends the address's
+/// failure budget (its own, no one else's) and answers `TR-L008`.
+fn take<S: serde::de::DeserializeOwned>(
+    app: &App,
+    rt_addresses: &AddressThrottle,
+    at: &Attempt,
+    token: &str,
+    site: &SiteOrigin,
+    kind: CeremonyKind,
+    now: OffsetDateTime,
+) -> Result<(ceremony::Opened, S), AppError> {
+    let refuse = || {
+        address_failure(app, rt_addresses, at.address, now);
         ceremony_unknown()
-    })
+    };
+    let opened =
+        ceremony::open(&ceremony_key(app)?, site, kind, token, now).map_err(|_| refuse())?;
+    let state = serde_json::from_slice(&opened.state).map_err(|_| refuse())?;
+    Ok((opened, state))
 }
 
 /// Starts a passkey login: a discoverable-credential challenge (VC-AUTH-3).
@@ -366,7 +408,7 @@ pub fn login_start<P: Passkeys>(
     if let Some(o) = options.as_object_mut() {
         o.remove("mediation");
     }
-    let ceremony = begin(rt, site, Pending::Login(state), at.address, now);
+    let ceremony = begin(app, &site, CeremonyKind::Login, &state, now)?;
     Ok(Started { ceremony, options })
 }
 
@@ -379,14 +421,20 @@ pub async fn login_finish<P: Passkeys>(
     rt: &LoginRuntime<P>,
     passkeys: &P,
     at: &Attempt,
-    ceremony: Uuid,
+    ceremony: &str,
     answer: &P::Assertion,
     now: OffsetDateTime,
 ) -> Result<Opened, AppError> {
     let site = precheck(app, &rt.addresses, at, now)?;
-    let Pending::Login(state) = take(app, rt, at, ceremony, &site, now)? else {
-        return Err(ceremony_unknown());
-    };
+    let (opened, state): (_, P::LoginState) = take(
+        app,
+        &rt.addresses,
+        at,
+        ceremony,
+        &site,
+        CeremonyKind::Login,
+        now,
+    )?;
     let ip = at.address;
     let unknown = || {
         address_failure(app, &rt.addresses, ip, now);
@@ -424,6 +472,17 @@ pub async fn login_finish<P: Passkeys>(
         .await?;
         return Err(login_failed());
     };
+    // The user is known: the ceremony is used now, once (issue 17). A replayed token conflicts.
+    if !tx.use_ceremony(opened.id, opened.expires, now).await? {
+        drop(tx);
+        address_failure(app, &rt.addresses, ip, now);
+        tracing::warn!(
+            event = "security",
+            code = "TR-L008",
+            "replayed login ceremony refused"
+        );
+        return Err(ceremony_unknown());
+    }
     let who = Who::Person(account.personnel_id, account.role);
     if employment_ended(account.employment_end, now) {
         drop(tx);
@@ -733,19 +792,19 @@ pub async fn enrol_start<P: Passkeys>(
     .await?;
     tx.commit().await?;
     let ceremony = begin(
-        rt,
-        site,
-        Pending::Enrol(Box::new(EnrolPending {
-            org: slug,
+        app,
+        &site,
+        CeremonyKind::Enrol,
+        &EnrolState {
+            org: slug.as_str().to_owned(),
             link_id: link.id,
             personnel_id,
-            new_name,
+            new_name: new_name.map(|n| n.expose().to_owned()),
             user_handle,
             reg,
-        })),
-        at.address,
+        },
         now,
-    );
+    )?;
     Ok(Started { ceremony, options })
 }
 
@@ -759,18 +818,24 @@ pub async fn enrol_finish<P: Passkeys>(
     rt: &LoginRuntime<P>,
     passkeys: &P,
     at: &Attempt,
-    ceremony: Uuid,
+    ceremony: &str,
     token: &str,
     answer: &P::Attestation,
     now: OffsetDateTime,
 ) -> Result<Opened, AppError> {
     let site = precheck(app, &rt.addresses, at, now)?;
-    let Pending::Enrol(st) = take(app, rt, at, ceremony, &site, now)? else {
-        return Err(ceremony_unknown());
-    };
+    let (_, st): (_, EnrolState<P::RegisterState>) = take(
+        app,
+        &rt.addresses,
+        at,
+        ceremony,
+        &site,
+        CeremonyKind::Enrol,
+        now,
+    )?;
     let ip = at.address;
     let OpenLink { org: h, slug, link } = resolve_link(app, &rt.addresses, token, ip, now).await?;
-    if link.id != st.link_id || slug != st.org {
+    if link.id != st.link_id || slug.as_str() != st.org {
         return Err(ceremony_unknown());
     }
     let Some((cred_id, stored)) = passkeys.finish_registration(&site, answer, &st.reg) else {
@@ -780,7 +845,12 @@ pub async fn enrol_finish<P: Passkeys>(
         ));
     };
     let mut tx = h.begin().await?;
-    let (personnel_id, role) = match (st.personnel_id, st.new_name) {
+    let new_name = match st.new_name.as_deref().map(PersonName::parse) {
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return Err(ceremony_unknown()),
+        None => None,
+    };
+    let (personnel_id, role) = match (st.personnel_id, new_name) {
         (Some(pid), _) => {
             let role = tx.personnel_role(pid).await?.ok_or_else(link_invalid)?;
             (pid, role)

@@ -9,7 +9,8 @@
 //!
 //! # Lifecycle
 //! ```text
-//!   login/enrolment ──► Live ──(request within idle timeout)──► Live (last_seen = now)
+//!   login/enrolment ──► Live ──(request within idle timeout)──► Live (last_seen = now,
+//!                        │                                    written at most once a minute)
 //!                        │
 //!                        ├─ no request for session_idle_timeout_secs ──► Ended("idle")
 //!                        ├─ session_absolute_timeout_secs after login ──► Ended("absolute")
@@ -206,7 +207,12 @@ pub async fn current(
             "a stored session has an unknown method or assurance",
         ));
     };
-    h.touch_session(rec.id, now).await?;
+    // No write per signed-in request (issue 17): last-seen moves at most once a minute (a tenth
+    // of a shorter idle timeout), so the idle timeout is accurate to that and a request that only
+    // reads writes nothing.
+    if now - rec.last_seen_at >= last_seen_resolution(&app.config) {
+        h.touch_session(rec.id, now).await?;
+    }
     Ok(Current::Live(Box::new(Session {
         org: slug,
         org_store: h,
@@ -219,6 +225,16 @@ pub async fn current(
         address,
         csrf: csrf_token(&secret),
     })))
+}
+
+/// How stale a session's stored last-seen time may be before a request writes it again (issue
+/// 17): the idle timeout is accurate to this.
+pub const LAST_SEEN_RESOLUTION: time::Duration = time::Duration::minutes(1);
+
+/// [`LAST_SEEN_RESOLUTION`], or a tenth of the idle timeout when that is shorter.
+pub fn last_seen_resolution(config: &Config) -> time::Duration {
+    let tenth = i64::try_from(config.session_idle_timeout_secs / 10).unwrap_or(i64::MAX);
+    LAST_SEEN_RESOLUTION.min(time::Duration::seconds(tenth))
 }
 
 /// A live session, or the 401 that says why there is none: `TR-L001` (no session), `TR-L002`

@@ -1,124 +1,196 @@
-//! The state of WebAuthn ceremonies between `start` and `finish` (and, later, of OIDC logins
-//! between the redirect and the callback). The rules: a ceremony's state stays on the server for
-//! at most [`CEREMONY_TTL`]; [`Ceremonies::take`] removes it, so each challenge is answered once
-//! (a replayed `finish` finds nothing); it is bound to the site origin it started under, and an
-//! answer under another origin uses it up without getting it; at most [`MAX_CEREMONIES`] are in
-//! flight, so memory stays bounded, and at most [`MAX_PER_ADDRESS`] per client address (IPv6 per
-//! /64). A new ceremony is never refused: past either bound the oldest one of the same address
-//! (or, globally, the oldest of all) makes room. So one address cannot fill the table and lock
-//! every login of the instance out (found in a second review); it can only push out its own. What a ceremony holds (`K`) is the caller's: the HTTP edge
-//! keeps webauthn-rs's challenge state in it. Time is a parameter; the only effect is drawing a
-//! random id per ceremony.
+//! The state of WebAuthn ceremonies between `start` and `finish`, kept by nobody but the client
+//! (issue 17; VC-AUTH-3, guide risk scenario 17). `start` seals the ceremony's state (webauthn-rs's
+//! challenge state and what the use case needs at `finish`) into a **ceremony token** with
+//! AES-256-GCM under a key derived for this purpose alone ([`CeremonyKey`], from the deployment's
+//! master key); the AAD binds the token to the RP ID and origin it started under, the kind of
+//! ceremony ([`CeremonyKind`]) and its expiry, [`CEREMONY_TTL`] after `start`. `finish` opens it
+//! ([`open`]) and refuses an expired, tampered, foreign or mis-kinded one alike. The server holds
+//! nothing between the two requests, so no anonymous request can fill its memory (a second
+//! review filled a table of 10,000 ceremonies in a second and shut every login out), and a
+//! ceremony started on one node finishes on any node with the same keys. Single use is the
+//! caller's: the login records the token's id in the organisation's database once the user is
+//! known (a replay conflicts), an enrolment uses up its single-use link. Time is a parameter; the
+//! only effects are drawing the nonce and the ceremony id.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use base64::Engine as _;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::lockout::address_key;
 use crate::origin::SiteOrigin;
 
 /// How long a ceremony may take between start and finish.
 pub const CEREMONY_TTL: Duration = Duration::minutes(5);
-/// The most ceremonies in flight at once (a bound on memory).
-pub const MAX_CEREMONIES: usize = 10_000;
-/// The most ceremonies in flight from one client address (IPv6: one /64): enough for a clinic
-/// behind NAT logging in at the start of the day, far below [`MAX_CEREMONIES`].
-pub const MAX_PER_ADDRESS: usize = 32;
+/// The longest ceremony token accepted (a bound on work for hostile input).
+pub const MAX_TOKEN_LEN: usize = 32 * 1024;
+const VERSION: u8 = 1;
+const HEADER: usize = 1 + 8 + NONCE_LEN;
 
-/// One ceremony's server-side state.
-struct Pending<K> {
-    expires: OffsetDateTime,
-    origin: SiteOrigin,
-    owner: Option<IpAddr>,
-    kind: K,
+/// The kind of ceremony a token was sealed for; a token of one kind never opens as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyKind {
+    /// A passkey login (discoverable credential).
+    Login,
+    /// A passkey registration through an enrolment link.
+    Enrol,
 }
 
-/// The ceremonies in flight, by id (per process).
-pub struct Ceremonies<K> {
-    map: Mutex<HashMap<Uuid, Pending<K>>>,
-}
-
-impl<K> Default for Ceremonies<K> {
-    fn default() -> Self {
-        Self {
-            map: Mutex::new(HashMap::new()),
+impl CeremonyKind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Enrol => "enrol",
         }
     }
 }
 
-impl<K> std::fmt::Debug for Ceremonies<K> {
+/// Why a ceremony token was refused (all answer the same to the client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CeremonyError {
+    /// Not a token: bad encoding, too short or too long, unknown version.
+    #[error("malformed ceremony token")]
+    Malformed,
+    /// Its expiry has passed.
+    #[error("expired ceremony token")]
+    Expired,
+    /// It does not open: tampered, sealed under another key, origin or kind.
+    #[error("ceremony token does not open")]
+    Invalid,
+    /// The random number generator or the cipher failed.
+    #[error("ceremony token cannot be sealed")]
+    Crypto,
+}
+
+/// The key ceremony tokens are sealed with (AES-256-GCM), derived for this purpose only; its
+/// `Debug` never prints it.
+pub struct CeremonyKey(LessSafeKey);
+
+impl std::fmt::Debug for CeremonyKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Ceremonies(..)")
+        f.write_str("CeremonyKey(..)")
     }
 }
 
-impl<K> Ceremonies<K> {
-    fn with<R>(&self, f: impl FnOnce(&mut HashMap<Uuid, Pending<K>>) -> R) -> R {
-        // A poisoned lock only means another request panicked; the map is still consistent.
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut map)
+impl CeremonyKey {
+    /// The key from its 32 bytes (the store derives them with HKDF from the master key, info
+    /// `trygg:ceremony:v1`).
+    pub fn new(bytes: &[u8; 32]) -> Result<Self, CeremonyError> {
+        UnboundKey::new(&AES_256_GCM, bytes)
+            .map(|k| Self(LessSafeKey::new(k)))
+            .map_err(|_| CeremonyError::Crypto)
     }
+}
 
-    /// Keeps a new ceremony's state until `now + CEREMONY_TTL` for a client at `address`;
-    /// returns its id. Expired ceremonies are dropped first; past [`MAX_PER_ADDRESS`] for the
-    /// address, its oldest ceremony goes, and past [`MAX_CEREMONIES`] the oldest of all.
-    pub fn insert(
-        &self,
-        origin: SiteOrigin,
-        kind: K,
-        address: Option<IpAddr>,
-        now: OffsetDateTime,
-    ) -> Uuid {
-        let owner = address.map(address_key);
-        self.with(|map| {
-            map.retain(|_, p| p.expires > now);
-            if owner.is_some() {
-                let mine = || map.iter().filter(|(_, p)| p.owner == owner);
-                if mine().count() >= MAX_PER_ADDRESS {
-                    if let Some(oldest) = mine().min_by_key(|(_, p)| p.expires).map(|(id, _)| *id) {
-                        map.remove(&oldest);
-                    }
-                }
-            }
-            if map.len() >= MAX_CEREMONIES {
-                if let Some(oldest) = map.iter().min_by_key(|(_, p)| p.expires).map(|(id, _)| *id) {
-                    map.remove(&oldest);
-                }
-            }
-            let id = Uuid::new_v4();
-            map.insert(
-                id,
-                Pending {
-                    expires: now + CEREMONY_TTL,
-                    origin,
-                    owner,
-                    kind,
-                },
-            );
-            id
-        })
-    }
+/// A sealed ceremony: the token for the client and the id that makes it single use.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    /// The token (base64url) the client sends back with `finish`.
+    pub token: String,
+    /// The ceremony's random id, also inside the sealed state.
+    pub id: Uuid,
+    /// When the token stops opening.
+    pub expires: OffsetDateTime,
+}
 
-    /// Takes a ceremony out (single use): its state if it exists, has not expired at `now` and
-    /// was started under `origin`. Taken in every case, so a second answer finds nothing.
-    pub fn take(&self, id: Uuid, origin: &SiteOrigin, now: OffsetDateTime) -> Option<K> {
-        self.with(|map| map.remove(&id))
-            .filter(|p| p.expires > now && p.origin == *origin)
-            .map(|p| p.kind)
-    }
+/// An opened ceremony: its id, expiry and the state sealed at `start`.
+#[derive(Debug)]
+pub struct Opened {
+    /// The ceremony's id (record it to make the token single use).
+    pub id: Uuid,
+    /// When the token stops opening (a used-id record may be dropped after it).
+    pub expires: OffsetDateTime,
+    /// The state given to [`seal`].
+    pub state: Vec<u8>,
+}
 
-    /// How many ceremonies are kept (expired ones included until the next insert).
-    pub fn len(&self) -> usize {
-        self.with(|m| m.len())
-    }
+fn aad(site: &SiteOrigin, kind: CeremonyKind, expires: i64) -> Vec<u8> {
+    format!(
+        "trygg:ceremony:v1\0{}\0{}\0{}\0{expires}",
+        kind.label(),
+        site.rp_id,
+        site.origin.as_str()
+    )
+    .into_bytes()
+}
 
-    /// Whether none is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+/// Seals `state` into a ceremony token for `site` and `kind`, valid until `now + CEREMONY_TTL`.
+pub fn seal(
+    key: &CeremonyKey,
+    site: &SiteOrigin,
+    kind: CeremonyKind,
+    state: &[u8],
+    now: OffsetDateTime,
+) -> Result<Sealed, CeremonyError> {
+    let expires = now + CEREMONY_TTL;
+    let exp = expires.unix_timestamp();
+    let id = Uuid::new_v4();
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CeremonyError::Crypto)?;
+    let mut buf = Vec::with_capacity(16 + state.len() + 16);
+    buf.extend_from_slice(id.as_bytes());
+    buf.extend_from_slice(state);
+    key.0
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(site, kind, exp)),
+            &mut buf,
+        )
+        .map_err(|_| CeremonyError::Crypto)?;
+    let mut out = Vec::with_capacity(HEADER + buf.len());
+    out.push(VERSION);
+    out.extend_from_slice(&exp.to_be_bytes());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&buf);
+    Ok(Sealed {
+        token: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out),
+        id,
+        expires: OffsetDateTime::from_unix_timestamp(exp).map_err(|_| CeremonyError::Crypto)?,
+    })
+}
+
+/// Opens a ceremony token for `site` and `kind` at `now`: refused when it is malformed, expired
+/// (at or after its expiry), tampered, or sealed under another key, origin or kind.
+pub fn open(
+    key: &CeremonyKey,
+    site: &SiteOrigin,
+    kind: CeremonyKind,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Opened, CeremonyError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(CeremonyError::Malformed);
     }
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| CeremonyError::Malformed)?;
+    if raw.len() < HEADER + 16 + 16 || raw.first() != Some(&VERSION) {
+        return Err(CeremonyError::Malformed);
+    }
+    let (head, body) = raw.split_at(HEADER);
+    let mut exp_bytes = [0u8; 8];
+    exp_bytes.copy_from_slice(&head[1..9]);
+    let exp = i64::from_be_bytes(exp_bytes);
+    if now.unix_timestamp() >= exp {
+        return Err(CeremonyError::Expired);
+    }
+    let expires = OffsetDateTime::from_unix_timestamp(exp).map_err(|_| CeremonyError::Malformed)?;
+    let nonce =
+        Nonce::try_assume_unique_for_key(&head[9..HEADER]).map_err(|_| CeremonyError::Malformed)?;
+    let mut buf = body.to_vec();
+    let plain = key
+        .0
+        .open_in_place(nonce, Aad::from(aad(site, kind, exp)), &mut buf)
+        .map_err(|_| CeremonyError::Invalid)?;
+    if plain.len() < 16 {
+        return Err(CeremonyError::Invalid);
+    }
+    let (id, state) = plain.split_at(16);
+    let id = Uuid::from_slice(id).map_err(|_| CeremonyError::Invalid)?;
+    Ok(Opened {
+        id,
+        expires,
+        state: state.to_vec(),
+    })
 }
 
 /// Asks the authenticator for a discoverable credential with user verification, so passkeys are
@@ -157,72 +229,73 @@ mod tests {
         OffsetDateTime::UNIX_EPOCH + Duration::days(20000)
     }
 
+    fn key(b: u8) -> CeremonyKey {
+        CeremonyKey::new(&[b; 32]).unwrap()
+    }
+
     #[test]
-    fn ceremonies_are_single_use_and_expire() {
-        let c = Ceremonies::default();
-        let now = t0();
-        let id = c.insert(origin(1), "login", None, now);
-        assert_eq!(c.take(id, &origin(1), now), Some("login"));
-        assert_eq!(c.take(id, &origin(1), now), None, "single use");
-        let id = c.insert(origin(1), "login", None, now);
+    fn a_token_opens_once_sealed_until_it_expires() {
+        let k = key(1);
+        let s = seal(&k, &origin(1), CeremonyKind::Login, b"state", t0()).unwrap();
+        let o = open(&k, &origin(1), CeremonyKind::Login, &s.token, t0()).unwrap();
+        assert_eq!((o.id, o.state.as_slice()), (s.id, &b"state"[..]));
+        assert_eq!(o.expires, t0() + CEREMONY_TTL);
+        let late = t0() + CEREMONY_TTL - Duration::seconds(1);
+        assert!(open(&k, &origin(1), CeremonyKind::Login, &s.token, late).is_ok());
         assert_eq!(
-            c.take(id, &origin(1), now + CEREMONY_TTL - Duration::seconds(1)),
-            Some("login")
+            open(
+                &k,
+                &origin(1),
+                CeremonyKind::Login,
+                &s.token,
+                t0() + CEREMONY_TTL
+            )
+            .unwrap_err(),
+            CeremonyError::Expired
         );
-        let id = c.insert(origin(1), "login", None, now);
-        assert_eq!(c.take(id, &origin(1), now + CEREMONY_TTL), None, "expired");
     }
 
     #[test]
-    fn a_ceremony_is_bound_to_its_origin_and_used_up_by_a_foreign_one() {
-        let c = Ceremonies::default();
-        let now = t0();
-        let id = c.insert(origin(1), 7u8, None, now);
-        assert_eq!(c.take(id, &origin(2), now), None);
-        assert_eq!(c.take(id, &origin(1), now), None, "used up");
-    }
-
-    #[test]
-    fn ceremonies_are_bounded_and_expired_ones_make_room() {
-        let c = Ceremonies::default();
-        let now = t0();
-        let first = c.insert(origin(1), 0usize, None, now);
-        for i in 1..MAX_CEREMONIES {
-            c.insert(origin(1), i, None, now + Duration::milliseconds(i as i64));
-        }
-        assert_eq!(c.len(), MAX_CEREMONIES);
-        // Full: the oldest makes room, the newest is kept.
-        let last = c.insert(origin(1), MAX_CEREMONIES, None, now + Duration::seconds(20));
-        assert_eq!(c.len(), MAX_CEREMONIES);
-        assert_eq!(c.take(first, &origin(1), now), None, "the oldest went");
-        assert!(c.take(last, &origin(1), now).is_some());
-        // Expired ones make room first.
-        c.insert(
-            origin(1),
-            0,
-            None,
-            now + CEREMONY_TTL + Duration::seconds(30),
+    fn a_token_is_bound_to_its_key_origin_and_kind() {
+        let k = key(1);
+        let s = seal(&k, &origin(1), CeremonyKind::Login, b"x", t0()).unwrap();
+        let bad = |k: &CeremonyKey, o: &SiteOrigin, kind| open(k, o, kind, &s.token, t0());
+        assert_eq!(
+            bad(&key(2), &origin(1), CeremonyKind::Login).unwrap_err(),
+            CeremonyError::Invalid
         );
-        assert_eq!(c.len(), 1);
+        assert_eq!(
+            bad(&k, &origin(2), CeremonyKind::Login).unwrap_err(),
+            CeremonyError::Invalid
+        );
+        assert_eq!(
+            bad(&k, &origin(1), CeremonyKind::Enrol).unwrap_err(),
+            CeremonyError::Invalid
+        );
     }
 
     #[test]
-    fn one_address_cannot_push_out_anyone_elses_login() {
-        // Review: 10,000 starts from one address filled the table and every login of the
-        // instance answered 503 for five minutes.
-        let c = Ceremonies::default();
-        let now = t0();
-        let clinic: IpAddr = "198.51.100.7".parse().unwrap();
-        let mine = c.insert(origin(1), "doctor", Some(clinic), now);
-        let attacker: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        for i in 0..(2 * MAX_CEREMONIES) {
-            // Other hosts in the attacker's /64 count as the same address.
-            let host: IpAddr = format!("2001:db8:1:2::{:x}", i % 1000 + 1).parse().unwrap();
-            let a = if i % 2 == 0 { attacker } else { host };
-            c.insert(origin(1), "flood", Some(a), now);
+    fn a_tampered_token_is_refused() {
+        let k = key(1);
+        let s = seal(&k, &origin(1), CeremonyKind::Enrol, b"state", t0()).unwrap();
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&s.token)
+            .unwrap();
+        for i in 0..raw.len() {
+            let mut r = raw.clone();
+            r[i] ^= 1;
+            let t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r);
+            assert!(
+                open(&k, &origin(1), CeremonyKind::Enrol, &t, t0()).is_err(),
+                "byte {i}"
+            );
         }
-        assert!(c.len() <= MAX_PER_ADDRESS + 1, "{}", c.len());
-        assert_eq!(c.take(mine, &origin(1), now), Some("doctor"));
+        for t in ["", "a", "!!!", &"A".repeat(MAX_TOKEN_LEN + 1)] {
+            assert_eq!(
+                open(&k, &origin(1), CeremonyKind::Enrol, t, t0()).unwrap_err(),
+                CeremonyError::Malformed
+            );
+        }
     }
 
     #[test]

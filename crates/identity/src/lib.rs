@@ -1,13 +1,13 @@
 //! Trygg's login rules, without HTTP and without a database (in the spirit of Kanidm's
 //! `server/lib` and str0m's sans-IO design): the account lock and the client-address throttle
 //! ([`lockout`]), the session rules ([`session`]: methods and assurance codes, the idle and
-//! absolute timeouts, the CSRF token), the state of WebAuthn ceremonies between start and finish
-//! ([`ceremony`]), enrolment link tokens ([`link`]) and the choice of the WebAuthn relying party
+//! absolute timeouts, the CSRF token), the sealed ceremony tokens that carry a WebAuthn ceremony's
+//! state between start and finish so that the server keeps none ([`ceremony`]), enrolment link tokens ([`link`]) and the choice of the WebAuthn relying party
 //! and the site's origin ([`origin`]). Every rule takes its state, its settings and `now` as
 //! parameters and returns a decision or the new state; the caller (the HTTP edge in
 //! `trygg-server`, and later OIDC and the signalling socket) reads the clock, stores the state and
 //! writes the audit events. Nothing here reads the clock, a file, a socket or a database; the only
-//! effect is drawing random ceremony ids.
+//! effects are drawing ceremony ids and nonces.
 #![deny(missing_docs)]
 
 pub mod ceremony;
@@ -16,7 +16,7 @@ pub mod lockout;
 pub mod origin;
 pub mod session;
 
-pub use ceremony::{Ceremonies, CEREMONY_TTL, MAX_CEREMONIES, MAX_PER_ADDRESS};
+pub use ceremony::{CeremonyError, CeremonyKey, CeremonyKind, CEREMONY_TTL};
 pub use lockout::{AccountState, AddressThrottle, Budget, Gate, LoginLimits, Policy};
 pub use origin::{OriginError, Site, SiteOrigin};
 pub use session::{AuthMethod, Expiry, OidcProvider, SessionTimes, Timeouts};

@@ -144,6 +144,16 @@ impl Budget {
         }
     }
 
+    /// The per-client request budget of the unauthenticated login routes (issue 17): 60
+    /// requests at once, 20 a second after that. Far above what a clinic behind one address
+    /// needs at the start of the day, far below what fills a log or a CPU.
+    pub fn requests() -> Self {
+        Self {
+            burst: 60,
+            refill: Duration::milliseconds(50),
+        }
+    }
+
     fn tolerance(self) -> Duration {
         self.refill
             .saturating_mul(i32::try_from(self.burst.saturating_sub(1)).unwrap_or(i32::MAX))
@@ -292,6 +302,19 @@ impl AddressThrottle {
         })
     }
 
+    /// A request from `ip` against its request budget (issue 17): spends one unit and answers
+    /// [`Gate::Open`], or, with the budget spent, spends nothing and answers [`Gate::Slowed`]
+    /// with when to come back. An unknown address always passes. Each address has its own
+    /// budget, so one client's flood never refuses another's request; memory is bounded as for
+    /// failures.
+    pub fn request(&self, ip: Option<IpAddr>, b: Budget, now: OffsetDateTime) -> Gate {
+        let gate = self.gate(ip, b, now);
+        if gate == Gate::Open {
+            self.failure(ip, b, now);
+        }
+        gate
+    }
+
     /// How many addresses are tracked.
     pub fn len(&self) -> usize {
         self.with(|m| m.len())
@@ -431,6 +454,24 @@ mod tests {
         assert!(!fresh.failure(ip, B, t));
         assert!(!fresh.failure(ip, B, t));
         assert!(fresh.failure(ip, B, t));
+    }
+
+    #[test]
+    fn issue_17_one_client_spending_its_request_budget_leaves_others_alone() {
+        let t = AddressThrottle::default();
+        let b = Budget::requests();
+        let now = t0();
+        let flood: IpAddr = "198.51.100.9".parse().unwrap();
+        let other: IpAddr = "198.51.100.10".parse().unwrap();
+        let open = (0..10_000)
+            .filter(|_| t.request(Some(flood), b, now) == Gate::Open)
+            .count();
+        assert_eq!(open, b.burst as usize);
+        let g = t.request(Some(flood), b, now);
+        assert_eq!(g.retry_after_secs(now), Some(1));
+        assert_eq!(t.request(Some(other), b, now), Gate::Open);
+        assert_eq!(t.request(Some(flood), b, now + b.refill), Gate::Open);
+        assert_eq!(t.request(None, b, now), Gate::Open);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Outside input never panics the login rules: enrolment tokens come from URLs, `Host`, `Origin`
+//! Outside input never panics the login rules: ceremony tokens from request bodies (issue 17),
+//! enrolment tokens from URLs, `Host`, `Origin`
 //! and `Sec-Fetch-Site` from request headers, method and assurance codes from stored sessions.
 //! Arbitrary and mutated strings go through every parser; what is accepted has the promised shape.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
+use trygg_identity::ceremony::{open, seal, CeremonyKey, CeremonyKind};
 use trygg_identity::link::parse_link_token;
 use trygg_identity::origin::{host_name, is_loopback_host, valid_host, Site};
 use trygg_identity::session::{csrf_eq, csrf_token, parse_assurance};
@@ -11,6 +13,33 @@ use trygg_identity::AuthMethod;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn ceremony_tokens_never_panic_and_only_sealed_ones_open(
+        token in "[A-Za-z0-9_\\-]{0,200}|\\PC{0,80}",
+        flip in 0usize..200,
+        state in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let key = CeremonyKey::new(&[7u8; 32]).unwrap();
+        let site = trygg_identity::SiteOrigin {
+            origin: webauthn_rs::prelude::Url::parse("https://trygg.example").unwrap(),
+            rp_id: "trygg.example".into(),
+        };
+        let now = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20000);
+        prop_assert!(open(&key, &site, CeremonyKind::Login, &token, now).is_err());
+        let sealed = seal(&key, &site, CeremonyKind::Login, &state, now).unwrap();
+        let opened = open(&key, &site, CeremonyKind::Login, &sealed.token, now).unwrap();
+        prop_assert_eq!(opened.state, state);
+        let mut bytes = sealed.token.into_bytes();
+        let i = flip % bytes.len();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let mutated = String::from_utf8(bytes).unwrap();
+        // A changed character is refused, except when it only changes the unused low bits of
+        // the last base64 character (decoders that accept those decode the same bytes).
+        if i + 1 < mutated.len() {
+            prop_assert!(open(&key, &site, CeremonyKind::Login, &mutated, now).is_err());
+        }
+    }
 
     #[test]
     fn link_tokens_never_panic_and_accepted_ones_are_strict(

@@ -35,9 +35,14 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::routes())
         .merge(crate::admin::routes())
         .merge(crate::auth::routes())
-        .layer(axum::Extension(auth_runtime))
+        .layer(axum::Extension(auth_runtime.clone()))
         .fallback(fallback)
-        .with_state(state)
+        .with_state(state.clone())
+        // Per-client request budget of the unauthenticated login routes (issue 17); inside the
+        // client-address layer, so the budget is keyed by the address `trusted_proxies` gives.
+        .layer(middleware::from_fn(move |req, next| {
+            crate::auth::rate_limit(state.clone(), auth_runtime.clone(), req, next)
+        }))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -320,6 +320,13 @@ impl OrgStore {
         row.as_ref().map(session_from_row).transpose()
     }
 
+    /// How many login ceremonies are recorded as used (issue 17; for tests and monitoring).
+    pub async fn count_used_ceremonies(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM used_ceremonies")
+            .fetch_one(self.db.sqlite())
+            .await?)
+    }
+
     /// Notes that a live session was used now (for the idle timeout).
     pub async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at IS NULL")
@@ -703,6 +710,29 @@ impl OrgTx<'_> {
             return Err(StoreError::Conflict("the enrolment link was used already"));
         }
         Ok(())
+    }
+
+    /// Records a passkey login's ceremony as used (issue 17): `false` if it was used already (a
+    /// replayed ceremony token). Records past their token's expiry are dropped first, so the
+    /// table holds at most the logins of the last few minutes.
+    pub async fn use_ceremony(
+        &mut self,
+        id: Uuid,
+        expires: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        sqlx::query("DELETE FROM used_ceremonies WHERE expires_at <= ?")
+            .bind(now.unix_timestamp())
+            .execute(&mut *self.tx)
+            .await?;
+        let r = sqlx::query(
+            "INSERT INTO used_ceremonies (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(expires.unix_timestamp())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// When a person's employment ends or ended: `None` if no such person, `Some(None)` if no

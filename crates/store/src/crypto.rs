@@ -28,6 +28,9 @@ const SEALED_VERSION: u8 = 1;
 /// The deployment's master key. Its `Debug` never prints the key.
 pub struct MasterKey {
     key: LessSafeKey,
+    /// HKDF-SHA256 of the master key with info `trygg:ceremony:v1`: the key of login ceremony
+    /// tokens (issue 17), so every node with this master key opens them.
+    ceremony: [u8; 32],
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -58,8 +61,11 @@ impl MasterKey {
         }
         let unbound = UnboundKey::new(&AES_256_GCM, bytes)
             .map_err(|_| StoreError::Crypto("cannot build the master key"))?;
+        let mut ikm = [0u8; 32];
+        ikm.copy_from_slice(bytes);
         Ok(Self {
             key: LessSafeKey::new(unbound),
+            ceremony: derive(&ikm, b"trygg:ceremony:v1")?,
         })
     }
 
@@ -96,6 +102,11 @@ impl MasterKey {
         let text = base64::engine::general_purpose::STANDARD.encode(bytes);
         write_private_file(path, text.as_bytes())?;
         Ok((Self::from_bytes(&bytes)?, MasterKeySource::Generated))
+    }
+
+    /// The key for login ceremony tokens, derived from the master key for this purpose only.
+    pub fn ceremony_key(&self) -> &[u8; 32] {
+        &self.ceremony
     }
 
     /// Wraps an organisation's data key.

@@ -98,6 +98,12 @@ impl Store {
         })
     }
 
+    /// The key login ceremony tokens are sealed with (issue 17): HKDF of the master key with
+    /// its own info, the same on every node that shares the master key.
+    pub fn ceremony_key(&self) -> &[u8; 32] {
+        self.master.ceremony_key()
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir

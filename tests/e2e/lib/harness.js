@@ -47,6 +47,7 @@ export async function startTrygg(args = []) {
   return {
     ...info,
     dataDir,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((ok) => (child.exitCode !== null ? ok() : child.on("exit", ok)));

@@ -2,11 +2,15 @@
 // the first administrator opens the set-up link `trygg demo` prints, creates a passkey, signs out,
 // signs in with the passkey; the link does not work twice; a forged credential (same id, another
 // key) is refused with a message on the page and a failed-login security event in the audit log
-// (VC-AUTH-3, VC-DEV-2, guide risk scenario 17).
+// (VC-AUTH-3, VC-DEV-2, guide risk scenario 17). Issue 17: 50,000 anonymous login starts from
+// another client neither block the passkey login nor grow the server's memory, and a replayed
+// ceremony token is refused.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import http from "node:http";
 import { axeViolations, BIN, launchBrowser, openPage, startTrygg } from "../lib/harness.js";
 
 const ORG = "normland-legesenter";
@@ -46,6 +50,59 @@ function auditExport() {
     env: { ...process.env, RUST_LOG: "error" },
   });
   return JSON.parse(out.toString());
+}
+
+/** The server process's resident memory in KiB. */
+function rssKiB() {
+  const status = readFileSync(`/proc/${trygg.pid}/status`, "utf8");
+  return Number(status.match(/VmRSS:\s+(\d+)/)[1]);
+}
+
+/**
+ * Sends `body` to `path` `count` times from the loopback address `from` (another client than the
+ * browser), `concurrency` at a time, as same-origin requests; resolves to the count per status.
+ */
+async function flood(origin, path, body, count, from, concurrency = 16) {
+  const url = new URL(path, origin);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, localAddress: from });
+  const statuses = {};
+  let sent = 0;
+  const one = () =>
+    new Promise((ok, fail) => {
+      const req = http.request(
+        {
+          agent,
+          host: "127.0.0.1",
+          port: url.port,
+          path: url.pathname,
+          method: "POST",
+          headers: {
+            host: url.host,
+            origin,
+            "sec-fetch-site": "same-origin",
+            "content-type": "application/json",
+          },
+        },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => ok({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+        },
+      );
+      req.on("error", fail);
+      req.end(body);
+    });
+  let last;
+  const worker = async () => {
+    while (sent < count) {
+      sent += 1;
+      last = await one();
+      statuses[last.status] = (statuses[last.status] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  agent.destroy();
+  return { statuses, last };
 }
 
 function withoutResourceErrors(errors) {
@@ -88,8 +145,33 @@ test("first administrator creates a passkey, signs out and signs in with it", as
   await page.getByRole("heading", { level: 1, name: "Logg inn som ansatt" }).waitFor();
   assert.deepEqual(await axeViolations(page), [], "login page: no WCAG 2.1 AA violations");
 
+  // Issue 17: another client (127.0.0.2) sends 50,000 anonymous login starts. It is rate limited
+  // (429 with Retry-After), the server keeps no ceremony for any of them, and the passkey login
+  // of this browser succeeds at once.
+  const origin = new URL(setup).origin;
+  await flood(origin, "/api/v1/auth/login/start", "{}", 2_000, "127.0.0.2");
+  const before = rssKiB();
+  const { statuses, last } = await flood(origin, "/api/v1/auth/login/start", "{}", 50_000, "127.0.0.2");
+  const after = rssKiB();
+  assert.equal((statuses[200] ?? 0) + (statuses[429] ?? 0), 50_000, JSON.stringify(statuses));
+  assert.ok(statuses[429] > 40_000, `the flood is rate limited: ${JSON.stringify(statuses)}`);
+  assert.equal(last.status, 429);
+  assert.match(last.body, /TR-N701/);
+  console.log(`flood of 50,000 starts: ${JSON.stringify(statuses)}; server RSS ${before} -> ${after} KiB`);
+  assert.ok(after - before < 8 * 1024, `memory stays flat: ${before} KiB before, ${after} KiB after`);
+
+  let finish;
+  page.on("request", (r) => {
+    if (r.url().endsWith("/api/v1/auth/login/finish")) finish = r.postData();
+  });
   await page.getByRole("button", { name: "Logg inn med passnøkkel" }).click();
   await page.getByRole("heading", { level: 1, name: "Du er logget inn" }).waitFor();
+
+  // The same ceremony token and assertion again (a replay, from a third client): refused.
+  assert.ok(finish, "the login's finish request was seen");
+  const replay = await flood(origin, "/api/v1/auth/login/finish", finish, 1, "127.0.0.3", 1);
+  assert.equal(replay.last.status, 400, replay.last.body);
+  assert.match(replay.last.body, /TR-L008/);
 
   assert.deepEqual(withoutResourceErrors(record.consoleErrors), [], "no console errors");
   const foreign = record.requests.filter((u) => !u.startsWith(new URL(setup).origin));

@@ -63,11 +63,15 @@
 //! to `localhost`.
 //!
 //! # State
-//! Ceremony state (the challenge between "start" and "finish") and per-address counters are kept
-//! in memory ([`AuthRuntime`], `trygg_app::login::LoginRuntime`, an extension on the login pages
-//! and API, passed to the use cases), so they are per process:
-//! a deployment with several nodes needs sticky sessions for the few seconds of a ceremony.
-//! Sessions, passkeys, links and per-account counters are in the organisation's database.
+//! Ceremony state (the challenge between "start" and "finish") is kept by nobody but the client:
+//! it travels sealed in the ceremony token (`trygg_identity::ceremony`, issue 17), so any node
+//! with the same master key finishes a ceremony another started, and no anonymous request makes
+//! the server hold anything. A login's token is used once (its id is recorded in the
+//! organisation's database). Per-address failure and request budgets are kept in memory
+//! ([`AuthRuntime`], `trygg_app::login::LoginRuntime`, bounded, per process); every
+//! unauthenticated login route spends the client's request budget ([`rate_limit`]; 429 with
+//! `Retry-After`, for that client only). Sessions, passkeys, links and per-account counters are
+//! in the organisation's database; a session's last-seen time is written at most once a minute.
 
 pub mod audit;
 pub mod dev;
@@ -88,19 +92,65 @@ use crate::app::AppState;
 
 pub use session::{AuthMethod, OidcProvider, Principal};
 
-/// The in-memory part of login: WebAuthn ceremonies in flight and per-address failure budgets
-/// (`trygg_app::login::LoginRuntime`, with webauthn-rs's challenge state).
+/// The in-memory part of login: per-address failure and request budgets
+/// (`trygg_app::login::LoginRuntime`, with webauthn-rs as the relying party).
 pub type AuthRuntime = trygg_app::login::LoginRuntime<webauthn::WebauthnRs>;
 
 /// The login pages under `/personell` and `/enrol`. The JSON API under `/api/v1/auth` is in the
 /// one route table ([`crate::api::table`]); `app::router` adds the [`AuthRuntime`] extension to
-/// both, so pages and API share ceremonies and address budgets.
+/// both, so pages and API share the address budgets.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/personell", get(pages::login_page))
         .route("/personell/logout", post(pages::logout_form))
         .route("/personell/dev-login", post(dev::dev_login))
         .route("/enrol/{token}", get(pages::enrol_page))
+}
+
+/// The unauthenticated routes whose requests spend the client's request budget (issue 17): the
+/// login and enrolment ceremonies, the enrolment page (it takes a token) and the developer login.
+pub fn rate_limited_path(path: &str) -> bool {
+    path.starts_with("/api/v1/auth/login/")
+        || path.starts_with("/api/v1/auth/enrol/")
+        || path.starts_with("/enrol/")
+        || path == "/personell/dev-login"
+}
+
+/// The per-client rate limit of the unauthenticated login routes ([`rate_limited_path`];
+/// `trygg_app::login::rate_limit`, issue 17, guide risk scenario 17): a client past its
+/// request budget gets 429 with `Retry-After` (a problem under `/api/`, plain text on a page);
+/// the client is the address `trusted_proxies` resolves ([`ClientIp`]), and no other client is
+/// affected.
+pub async fn rate_limit(
+    state: AppState,
+    rt: std::sync::Arc<AuthRuntime>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let path = req.uri().path();
+    if !rate_limited_path(path) {
+        return next.run(req).await;
+    }
+    let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
+    match trygg_app::login::rate_limit(&rt, ip, state.now()) {
+        Ok(()) => next.run(req).await,
+        Err(e) if req.uri().path().starts_with("/api/") => {
+            crate::error::ApiError::from(e).into_response()
+        }
+        Err(e) => {
+            let secs = match e.kind {
+                trygg_app::ErrorKind::TooManyRequests(s) => s,
+                _ => 1,
+            };
+            (
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                e.detail,
+            )
+                .into_response()
+        }
+    }
 }
 
 /// The client's address, if the server was started with connection info

@@ -138,11 +138,12 @@ fn attempt(state: &AppState, ip: ClientIp, headers: &HeaderMap) -> Attempt {
     }
 }
 
-/// What `start` returns: the ceremony id and the options for `navigator.credentials`.
+/// What `start` returns: the ceremony token and the options for `navigator.credentials`.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct StartOut {
-    /// Send this back with `finish`.
-    pub ceremony: Uuid,
+    /// The sealed ceremony token (issue 17): send it back with `finish`; valid for five
+    /// minutes, once.
+    pub ceremony: String,
     /// The options (`{"publicKey": …}`), binary fields as base64url.
     #[schema(value_type = Object)]
     pub options: serde_json::Value,
@@ -202,15 +203,15 @@ pub async fn login_start(
 /// The body of `POST /api/v1/auth/login/finish`.
 #[derive(Debug, serde::Deserialize)]
 pub struct LoginFinishIn {
-    /// From `start`.
-    pub ceremony: Uuid,
+    /// The ceremony token from `start`.
+    pub ceremony: String,
     /// The browser's `PublicKeyCredential`, binary fields as base64url.
     pub credential: PublicKeyCredential,
 }
 
 /// `POST /api/v1/auth/login/finish`: verifies the assertion and opens a session.
 #[utoipa::path(post, path = "/api/v1/auth/login/finish", tag = "auth",
-    request_body(content = Object, description = "`{\"ceremony\": uuid, \"credential\": PublicKeyCredential}`, binary fields as base64url"),
+    request_body(content = Object, description = "`{\"ceremony\": string, \"credential\": PublicKeyCredential}`, binary fields as base64url"),
     responses((status = 200, body = FinishOut, description = "signed in; sets the session cookie"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub async fn login_finish(
     State(state): State<AppState>,
@@ -225,7 +226,7 @@ pub async fn login_finish(
         &rt,
         &WebauthnRs,
         &at,
-        input.ceremony,
+        &input.ceremony,
         &input.credential,
         state.now(),
     )
@@ -271,8 +272,8 @@ pub async fn enrol_start(
 /// The body of `POST /api/v1/auth/enrol/finish`.
 #[derive(Debug, serde::Deserialize)]
 pub struct EnrolFinishIn {
-    /// From `start`.
-    pub ceremony: Uuid,
+    /// The ceremony token from `start`.
+    pub ceremony: String,
     /// The token from the link.
     pub token: String,
     /// The browser's new credential, binary fields as base64url.
@@ -296,7 +297,7 @@ pub async fn enrol_finish(
         &rt,
         &WebauthnRs,
         &at,
-        input.ceremony,
+        &input.ceremony,
         &input.token,
         &input.credential,
         state.now(),

@@ -22,7 +22,8 @@ struct Server {
     base: String,
     origin: String,
     store: Arc<Store>,
-    _dir: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    _dir: Option<tempfile::TempDir>,
     client: reqwest::Client,
     /// The server's clock: tests move it instead of sleeping.
     clock: trygg_app::ShiftedClock,
@@ -32,18 +33,30 @@ const ORG: &str = "normland-legesenter";
 
 async fn start(tweak: impl FnOnce(&mut Config)) -> Server {
     let dir = crate::common::private_tempdir();
+    let path = dir.path().to_owned();
+    let mut s = start_at(&path, true, tweak).await;
+    s._dir = Some(dir);
+    s
+}
+
+/// A server over the data directory `dir` (seeded with the demo when `seed`); several may share
+/// one directory, like nodes sharing the data and keys.
+async fn start_at(dir: &std::path::Path, seed: bool, tweak: impl FnOnce(&mut Config)) -> Server {
     let mut config = Config::load(
         None,
         Vec::<(String, String)>::new(),
         &Overrides {
-            data_dir: Some(dir.path().to_owned()),
+            data_dir: Some(dir.to_owned()),
             listen: Some("127.0.0.1:0".parse().unwrap()),
         },
     )
     .unwrap();
     tweak(&mut config);
     let store = Arc::new(trygg::startup::open_store(&config).await.unwrap());
-    trygg::demo::seed(&store).await.unwrap();
+    if seed {
+        trygg::demo::seed(&store).await.unwrap();
+    }
+    let public_url = config.public_url.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let clock = trygg_app::ShiftedClock::new();
@@ -65,9 +78,10 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Server {
     // and name the host in the header.
     Server {
         base: format!("http://127.0.0.1:{port}"),
-        origin: format!("http://localhost:{port}"),
+        origin: public_url.unwrap_or_else(|| format!("http://localhost:{port}")),
         store,
-        _dir: dir,
+        dir: dir.to_owned(),
+        _dir: None,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -77,6 +91,19 @@ async fn start(tweak: impl FnOnce(&mut Config)) -> Server {
 }
 
 impl Server {
+    /// A ceremony token with its raw bytes changed by `f`.
+    fn clone_token(
+        &self,
+        token: &serde_json::Value,
+        f: impl FnOnce(&mut Vec<u8>),
+    ) -> serde_json::Value {
+        use base64::Engine as _;
+        let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut raw = e.decode(token.as_str().unwrap()).unwrap();
+        f(&mut raw);
+        serde_json::Value::String(e.encode(raw))
+    }
+
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.base))
@@ -767,4 +794,215 @@ async fn login_start_is_same_origin_and_needs_localhost_or_public_url() {
         .await
         .unwrap();
     assert_problem(r, 400, "TR-L015").await;
+}
+
+/// The finish of a login ceremony with a forged assertion for `user_handle`.
+async fn forged_finish(
+    s: &Server,
+    ceremony: &serde_json::Value,
+    user_handle: Uuid,
+) -> reqwest::Response {
+    let id = b64url(b"some-credential");
+    s.same(reqwest::Method::POST, "/api/v1/auth/login/finish")
+        .json(&serde_json::json!({
+            "ceremony": ceremony,
+            "credential": {
+                "id": id, "rawId": id, "type": "public-key",
+                "response": {
+                    "authenticatorData": b64url(&[0u8; 37]),
+                    "clientDataJSON": b64url(b"{}"),
+                    "signature": b64url(&[1u8; 64]),
+                    "userHandle": b64url(user_handle.as_bytes()),
+                },
+                "extensions": {},
+            },
+        }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn login_start_token(s: &Server) -> serde_json::Value {
+    let r = s
+        .same(reqwest::Method::POST, "/api/v1/auth/login/start")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["ceremony"].is_string());
+    body["ceremony"].clone()
+}
+
+/// Issue 17 (VC-AUTH-3, guide risk scenario 17): a ceremony started on one process finishes on
+/// another that shares the data directory and keys (what a second node needs); a token is
+/// accepted once, refused when tampered with or expired, and bound to its kind.
+#[tokio::test]
+async fn issue_17_a_ceremony_token_finishes_on_another_node_once() {
+    let url = "http://localhost:9";
+    let a = start(|c| c.public_url = Some(url.to_owned())).await;
+    let b = start_at(&a.dir, false, |c| c.public_url = Some(url.to_owned())).await;
+    let admin = a.person(ORG, BuiltinRole::OrgAdmin).await;
+    let h = a.org(ORG).await;
+    let mut tx = h.begin().await.unwrap();
+    let account = tx
+        .ensure_login_account(admin, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    tx.audit(&crate::common::test_event(ORG)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Started on A, finished on B: B opens the token and checks the (forged) signature.
+    let token = login_start_token(&a).await;
+    assert_problem(
+        forged_finish(&b, &token, account.user_handle).await,
+        401,
+        "TR-L006",
+    )
+    .await;
+    // The same token again, on either node: a replay.
+    assert_problem(
+        forged_finish(&a, &token, account.user_handle).await,
+        400,
+        "TR-L008",
+    )
+    .await;
+    assert_problem(
+        forged_finish(&b, &token, account.user_handle).await,
+        400,
+        "TR-L008",
+    )
+    .await;
+
+    // Tampered with: refused.
+    let t = a.clone_token(&login_start_token(&a).await, |raw| raw[20] ^= 1);
+    assert_problem(
+        forged_finish(&b, &t, account.user_handle).await,
+        400,
+        "TR-L008",
+    )
+    .await;
+    // A login token is no enrolment token.
+    let t = login_start_token(&a).await;
+    let r = b
+        .same(reqwest::Method::POST, "/api/v1/auth/enrol/finish")
+        .json(
+            &serde_json::json!({"ceremony": t, "token": "x.y", "credential": {
+            "id": "AA", "rawId": "AA", "type": "public-key",
+            "response": {"attestationObject": "AA", "clientDataJSON": "AA"}, "extensions": {}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 400, "TR-L008").await;
+    // Expired: five minutes on B's clock.
+    let t = login_start_token(&a).await;
+    b.clock.advance(time::Duration::minutes(5));
+    assert_problem(
+        forged_finish(&b, &t, account.user_handle).await,
+        400,
+        "TR-L008",
+    )
+    .await;
+    // The server kept nothing for any of these starts: the used-ceremony table holds the one
+    // token that reached a known account.
+    let used = h.count_used_ceremonies().await.unwrap();
+    assert_eq!(used, 1);
+}
+
+/// Issue 17 (guide risk scenario 17): every unauthenticated login route spends the client's request budget; past it the
+/// client gets 429 `TR-N701` with `Retry-After`, and another client (a different address behind
+/// the trusted proxy) is not affected.
+#[tokio::test]
+async fn issue_17_login_routes_are_rate_limited_per_client() {
+    let s = start(|c| {
+        c.demo = true;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let from = |ip: &'static str, m: reqwest::Method, path: &str| {
+        s.same(m, path).header("x-forwarded-for", ip)
+    };
+    let mut limited = None;
+    for _ in 0..500 {
+        let r = from(
+            "198.51.100.7",
+            reqwest::Method::POST,
+            "/api/v1/auth/login/start",
+        )
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), 200);
+    }
+    let r = limited.expect("the flood was limited");
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    assert_problem(r, 429, "TR-N701").await;
+    // The same client on the other unauthenticated routes, pages included.
+    for (m, path) in [
+        (reqwest::Method::POST, "/api/v1/auth/login/finish"),
+        (reqwest::Method::POST, "/api/v1/auth/enrol/start"),
+        (reqwest::Method::POST, "/api/v1/auth/enrol/finish"),
+        (reqwest::Method::GET, "/enrol/normland-legesenter.x"),
+        (reqwest::Method::POST, "/personell/dev-login"),
+    ] {
+        let r = from("198.51.100.7", m, path).send().await.unwrap();
+        assert_eq!(r.status(), 429, "{path}");
+        assert!(r.headers().contains_key("retry-after"), "{path}");
+    }
+    // Another client is served at once.
+    let r = from(
+        "198.51.100.8",
+        reqwest::Method::POST,
+        "/api/v1/auth/login/start",
+    )
+    .json(&serde_json::json!({}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Issue 17 (PC-AUTHN-1: the idle timeout still holds): a signed-in request that only reads
+/// writes nothing; the session's last-seen time
+/// is written at most once a minute, and the idle timeout still holds to that.
+#[tokio::test]
+async fn issue_17_last_seen_is_written_at_most_once_a_minute() {
+    let s = start(|c| c.demo = true).await;
+    let cookie = s.dev_login(ORG, BuiltinRole::Doctor).await;
+    let secret = cookie.split_once('.').unwrap().1.to_owned();
+    let h = s.org(ORG).await;
+    let seen = || async {
+        h.session_by_secret(&trygg_store::Secret::from_client(&secret))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at
+    };
+    let t0 = seen().await;
+    for _ in 0..5 {
+        s.clock.advance(time::Duration::seconds(10));
+        assert_eq!(s.session(&cookie).await.status(), 200);
+        assert_eq!(seen().await, t0, "no write within the minute");
+    }
+    s.clock.advance(time::Duration::seconds(11));
+    assert_eq!(s.session(&cookie).await.status(), 200);
+    let t1 = seen().await;
+    assert!(
+        t1 - t0 >= time::Duration::minutes(1),
+        "written after a minute"
+    );
+    assert_eq!(s.session(&cookie).await.status(), 200);
+    assert_eq!(seen().await, t1);
 }
