@@ -57,9 +57,16 @@ impl Clock for ManualClock {
 
 /// The real time plus an offset that tests move forward: time passes as usual, and a test can
 /// jump over a timeout instead of sleeping through it. For tests that run a whole server, where
-/// data written with the real time must stay in step with the server's clock.
+/// data written with the real time must stay in step with the server's clock. A test whose
+/// outcome must not depend on how fast the machine is can [`ShiftedClock::freeze`] it.
 #[derive(Debug, Clone, Default)]
-pub struct ShiftedClock(Arc<Mutex<Duration>>);
+pub struct ShiftedClock(Arc<Mutex<Shift>>);
+
+#[derive(Debug, Default)]
+struct Shift {
+    offset: Duration,
+    frozen: Option<OffsetDateTime>,
+}
 
 impl ShiftedClock {
     /// A clock showing the real time.
@@ -69,14 +76,27 @@ impl ShiftedClock {
 
     /// Moves the clock forward by `by` (cumulative).
     pub fn advance(&self, by: Duration) {
-        let mut o = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *o += by;
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        s.offset += by;
+        if let Some(t) = s.frozen.as_mut() {
+            *t += by;
+        }
+    }
+
+    /// Stops the clock where it is: from now on it moves only when advanced.
+    pub fn freeze(&self) {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if s.frozen.is_none() {
+            s.frozen = Some(OffsetDateTime::now_utc() + s.offset);
+        }
     }
 }
 
 impl Clock for ShiftedClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        let s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        s.frozen
+            .unwrap_or_else(|| OffsetDateTime::now_utc() + s.offset)
     }
 }
 
@@ -108,5 +128,11 @@ mod tests {
         let now = c.now();
         assert!(now >= before + Duration::hours(2));
         assert!(now < OffsetDateTime::now_utc() + Duration::hours(2) + Duration::seconds(5));
+        c.freeze();
+        let frozen = c.now();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(c.now(), frozen, "a frozen clock stands still");
+        c.advance(Duration::seconds(1));
+        assert_eq!(c.now(), frozen + Duration::seconds(1));
     }
 }
