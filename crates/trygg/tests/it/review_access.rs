@@ -542,21 +542,7 @@ async fn finding_3_self_declared_care_is_short_flagged_and_shown_to_the_patient(
     let secretary = s
         .login(ORG, s.person(ORG, BuiltinRole::Secretary).await)
         .await;
-    let nid = trygg_core::NationalId::synthetic(4, 4, 44, 321)
-        .unwrap()
-        .expose();
-    let p: Value = s
-        .send(
-            Some(&secretary),
-            Method::POST,
-            &format!("/api/v1/orgs/{ORG}/patients"),
-            Some(&json!({"name": "Selv Erklært", "national_id": nid})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let patient = p["id"].as_str().unwrap().to_owned();
+    let patient = new_patient(&s, &secretary, "Selv Erklært", (4, 4, 44, 321)).await;
     let care = format!("/api/v1/orgs/{ORG}/care-relationships");
     let r = s
         .send(
@@ -1165,21 +1151,8 @@ async fn reviewers_cannot_attest_their_own_emergency_access() {
     let sec = s
         .login(ORG, s.person(ORG, BuiltinRole::Secretary).await)
         .await;
-    let nid = trygg_core::NationalId::synthetic(7, 7, 77, 654)
-        .unwrap()
-        .expose();
-    let p: Value = s
-        .send(
-            Some(&sec),
-            Method::POST,
-            &format!("/api/v1/orgs/{ORG}/patients"),
-            Some(&json!({"name": "Akutt Pasient", "national_id": nid})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let patient = p["id"].as_str().unwrap();
+    let patient = new_patient(&s, &sec, "Akutt Pasient", (7, 7, 77, 654)).await;
+    let patient = patient.as_str();
     let r = s
         .send(
             Some(&doc),
@@ -1230,4 +1203,29 @@ async fn reviewers_cannot_attest_their_own_emergency_access() {
         .await;
     assert_eq!(r.status(), 201);
     assert_eq!(flagged(&head).await.0, 0, "another reviewer closes it");
+}
+
+/// Registers a patient with a synthetic national ID (day, month, two-digit year, individual
+/// number) as `who`; returns the patient's id.
+async fn new_patient(
+    s: &TestServer,
+    who: &Session,
+    name: &str,
+    (day, month, year, individual): (u8, u8, u8, u16),
+) -> String {
+    let nid = trygg_core::NationalId::synthetic(day, month, year, individual)
+        .unwrap()
+        .expose();
+    let p: Value = s
+        .send(
+            Some(who),
+            Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients"),
+            Some(&json!({"name": name, "national_id": nid})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    p["id"].as_str().unwrap().to_owned()
 }
