@@ -484,8 +484,9 @@ pub async fn login_finish<P: Passkeys>(
         return Err(ceremony_unknown());
     }
     let who = Who::Person(account.personnel_id, account.role);
+    // Refused before verification: the refusal is logged in the same transaction as the used
+    // ceremony, so the token stays used up, and the address's budget pays for the attempt.
     if employment_ended(account.employment_end, now) {
-        drop(tx);
         let mut e = AuthEvent::security(
             SecurityKind::AccessDenied,
             Operation::Login,
@@ -493,24 +494,21 @@ pub async fn login_finish<P: Passkeys>(
             ip,
         );
         e.entity = ("Practitioner", Some(account.personnel_id.to_string()));
-        log_event(&h, &slug, who, e, now).await?;
+        tx.audit(&build(&slug, who, e, now)?).await?;
+        tx.commit().await?;
+        address_failure(app, &rt.addresses, ip, now);
         return Err(employment_over());
     }
     if let Gate::Locked(until) = lockout::gate(&state_of(&account.throttle), now) {
-        drop(tx);
-        log_event(
-            &h,
-            &slug,
-            who,
-            AuthEvent::security(
-                SecurityKind::RateLimited,
-                Operation::Login,
-                Outcome::Denied,
-                ip,
-            ),
-            now,
-        )
-        .await?;
+        let e = AuthEvent::security(
+            SecurityKind::RateLimited,
+            Operation::Login,
+            Outcome::Denied,
+            ip,
+        );
+        tx.audit(&build(&slug, who, e, now)?).await?;
+        tx.commit().await?;
+        address_failure(app, &rt.addresses, ip, now);
         return Err(locked((until - now).whole_seconds().max(1)));
     }
     let stored = tx

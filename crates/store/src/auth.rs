@@ -2,8 +2,8 @@
 //! sessions, and the per-account failed-login state (VC-AUTH-3, VC-DEV-2, PC-AUTHN-1).
 //!
 //! The store keeps and protects these records; the rules (who may issue a link, when a session
-//! has expired, when an account is locked) live in the server's `auth` module, which passes the
-//! time in.
+//! has expired, when an account is locked) live in `trygg-identity` and `trygg-app`, which pass
+//! the time in.
 //!
 //! - **Secrets are never stored.** Session secrets and enrolment tokens are random 256-bit values
 //!   ([`Secret`]); only their keyed hash (HMAC under the organisation's lookup key) is kept, so a
@@ -30,6 +30,9 @@ use crate::{OrgStore, OrgTx, Store, StoreError};
 const SESSION_KIND: &str = "session-secret";
 const LINK_KIND: &str = "enrolment-token";
 
+/// How long a used ceremony's record outlives its token (seconds): a margin for nodes whose
+/// clocks disagree, and for a clock stepped back (issue 17, found in review).
+pub const USED_CEREMONY_GRACE_SECS: i64 = 300;
 /// A random 256-bit secret (session cookie or enrolment token) as URL-safe base64. Its `Debug`
 /// never prints it.
 #[derive(Clone, PartialEq, Eq)]
@@ -713,8 +716,9 @@ impl OrgTx<'_> {
     }
 
     /// Records a passkey login's ceremony as used (issue 17): `false` if it was used already (a
-    /// replayed ceremony token). Records past their token's expiry are dropped first, so the
-    /// table holds at most the logins of the last few minutes.
+    /// replayed ceremony token). Records are dropped [`USED_CEREMONY_GRACE_SECS`] after their
+    /// token's expiry, so the table holds at most the logins of the last few minutes, and a node
+    /// whose clock runs behind another's still finds a record while it would open the token.
     pub async fn use_ceremony(
         &mut self,
         id: Uuid,
@@ -722,7 +726,7 @@ impl OrgTx<'_> {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         sqlx::query("DELETE FROM used_ceremonies WHERE expires_at <= ?")
-            .bind(now.unix_timestamp())
+            .bind(now.unix_timestamp() - USED_CEREMONY_GRACE_SECS)
             .execute(&mut *self.tx)
             .await?;
         let r = sqlx::query(

@@ -133,25 +133,33 @@ async fn finding_1_departed_admin_cannot_log_in_with_their_passkey() {
         .await
         .unwrap();
     let id = b64url(b"some-credential");
-    let r = browser(&s, "/api/v1/auth/login/finish")
-        .json(&json!({
-            "ceremony": start["ceremony"],
-            "credential": {
-                "id": id, "rawId": id, "type": "public-key",
-                "response": {
-                    "authenticatorData": b64url(&[0u8; 37]),
-                    "clientDataJSON": b64url(b"{}"),
-                    "signature": b64url(&[1u8; 64]),
-                    "userHandle": b64url(account.user_handle.as_bytes()),
-                },
-                "extensions": {},
+    let answer = json!({
+        "ceremony": start["ceremony"],
+        "credential": {
+            "id": id, "rawId": id, "type": "public-key",
+            "response": {
+                "authenticatorData": b64url(&[0u8; 37]),
+                "clientDataJSON": b64url(b"{}"),
+                "signature": b64url(&[1u8; 64]),
+                "userHandle": b64url(account.user_handle.as_bytes()),
             },
-        }))
+            "extensions": {},
+        },
+    });
+    let r = browser(&s, "/api/v1/auth/login/finish")
+        .json(&answer)
         .send()
         .await
         .unwrap();
     assert!(r.headers().get("set-cookie").is_none());
     assert_problem(r, 403, "TR-P703").await;
+    // The refused attempt used the ceremony up: resending it is a replay (issue 17 review).
+    let r = browser(&s, "/api/v1/auth/login/finish")
+        .json(&answer)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 400, "TR-L008").await;
     // Logged as a refused login, not counted as a wrong passkey.
     let events = operations(&s, ORG).await;
     assert!(events.iter().any(|e| e.operation.as_str() == "login"
