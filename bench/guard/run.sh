@@ -9,7 +9,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-corpus=${TRYGG_GUARD_CORPUS:-$root/../shared/corpus/guard-dev.jsonl}
+corpus=${TRYGG_GUARD_CORPUS:-$root/crates/guard/corpus/guard-dev.jsonl}
 seconds=${SECONDS_PER_RUN:-3}
 venv=$root/bench/.venv
 

@@ -25,8 +25,6 @@ pub enum ErrorKind {
     Gone,
     /// Too many attempts; try again after this many seconds (429).
     TooManyRequests(u64),
-    /// Too busy for now; try again shortly (503).
-    Unavailable,
     /// Something went wrong inside (500).
     Internal,
 }

@@ -2,7 +2,7 @@
 //!
 //! `cargo bench -p trygg-guard --bench throughput -- [--corpus PATH] [--seconds N]
 //! [--export-terms PATH]`. The corpus defaults to `TRYGG_GUARD_CORPUS` or
-//! `shared/corpus/guard-dev.jsonl` beside the repository. `--export-terms` writes the built-in
+//! the crate's copy, `corpus/guard-dev.jsonl`. `--export-terms` writes the built-in
 //! term lists as JSON for the Presidio comparison (`bench/guard/run.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -69,7 +69,7 @@ fn main() {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("TRYGG_GUARD_CORPUS").map(PathBuf::from))
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/guard-dev.jsonl")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/guard-dev.jsonl")
         });
     let seconds: f64 = arg(&args, "--seconds")
         .and_then(|s| s.parse().ok())
