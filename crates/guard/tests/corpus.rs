@@ -11,9 +11,7 @@ use trygg_guard::Guard;
 fn corpus_path() -> PathBuf {
     match std::env::var_os("TRYGG_GUARD_CORPUS") {
         Some(p) => PathBuf::from(p),
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/guard-dev.jsonl")
-        }
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/guard-dev.jsonl"),
     }
 }
 
