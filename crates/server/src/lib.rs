@@ -7,7 +7,6 @@ pub mod access;
 pub mod admin;
 pub mod api;
 pub mod app;
-pub mod audit_events;
 pub mod auth;
 pub mod client_addr;
 pub use trygg_app::config;

@@ -9,7 +9,7 @@ use trygg_core::{
 };
 use trygg_store::{NewPatient, NewPersonnel, Organisation, Store};
 
-use trygg_server::audit_events::{event, Actor, Did};
+use trygg_app::audit::{event, Actor, Did};
 
 struct DemoOrg {
     name: &'static str,
@@ -219,12 +219,12 @@ pub async fn relax_health_assurance(store: &Store) -> anyhow::Result<()> {
             Permission::EmergencyAccess,
         ] {
             let mut tx = h.begin().await?;
-            let current = trygg_server::access::min_assurance(&mut tx, p)
+            let current = trygg_app::access::min_assurance(&mut tx, p)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
             drop(tx);
             if current != trygg_audit::Assurance::Substantial {
-                trygg_server::access::set_min_assurance(
+                trygg_app::access::set_min_assurance(
                     &h,
                     p,
                     "substantial",

@@ -601,10 +601,10 @@ async fn enrolment_links_are_issued_by_admins_single_use_and_expire() {
         .use_enrolment_link(link.id, time::OffsetDateTime::now_utc())
         .await
         .is_err());
-    let e = trygg_server::audit_events::event(
+    let e = trygg_app::audit::event(
         &OrgSlug::parse(ORG).unwrap(),
-        &trygg_server::audit_events::Actor::system("test"),
-        trygg_server::audit_events::Did {
+        &trygg_app::audit::Actor::system("test"),
+        trygg_app::audit::Did {
             category: Category::Authorisation,
             operation: trygg_core::Operation::EnrolmentLinkUse,
             action: trygg_audit::Action::Update,

@@ -730,7 +730,7 @@ async fn finding_4_health_data_needs_high_by_default_and_the_403_says_so() {
     .await;
     assert!(body.get("required_assurance").is_none());
     // The organisation may set its own minimum, and administrators can read the table.
-    trygg_server::access::set_min_assurance(
+    trygg_app::access::set_min_assurance(
         &h,
         trygg_core::access::Permission::HealthRead,
         "substantial",
