@@ -247,6 +247,10 @@ settings! {
     /// How long an enrolment link (passkey set-up for a new person) works; it works once.
     [false, Some("86400 or less")]
     enrolment_link_ttl_secs: u64 = 86400;
+    /// Units of work that may wait to be written per organisation (issue #8); one more is
+    /// refused with 503 and Retry-After instead of waiting without bound.
+    [false, Some("4096")]
+    store_write_queue: usize = 4096;
     /// `text` or `json`. Logs never contain personal data.
     [false, Some("json")]
     log_format: LogFormat = LogFormat::Text;

@@ -25,6 +25,9 @@ pub enum ErrorKind {
     Gone,
     /// Too many attempts; try again after this many seconds (429).
     TooManyRequests(u64),
+    /// Too busy now; try again after this many seconds (503), e.g. a full write queue
+    /// (issue #8). Nothing was done.
+    Unavailable(u64),
     /// Something went wrong inside (500).
     Internal,
 }
@@ -119,6 +122,12 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(what) => Self::conflict("TR-S409", what),
             StoreError::Invalid(what) => Self::invalid("TR-S422", what),
             StoreError::NotFound(what) => Self::not_found("TR-S404", what),
+            StoreError::Overloaded => Self::new(
+                ErrorKind::Unavailable(1),
+                "TR-S503",
+                "Busy",
+                "too many writes are waiting for this organisation; nothing was done, try again shortly",
+            ),
             other => Self::internal("TR-S500", other),
         }
     }

@@ -165,6 +165,7 @@ impl From<trygg_app::AppError> for ApiError {
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Gone => StatusCode::GONE,
             ErrorKind::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut out = Self::new(status, e.code, e.title, e.detail);
@@ -173,7 +174,7 @@ impl From<trygg_app::AppError> for ApiError {
             // PC-AUTHN-3: the 403 names the level needed.
             out = out.with_extension("required_assurance", level.code());
         }
-        if let ErrorKind::TooManyRequests(secs) = e.kind {
+        if let ErrorKind::TooManyRequests(secs) | ErrorKind::Unavailable(secs) = e.kind {
             out = out.with_extension("retry_after", secs);
             out.retry_after = Some(secs);
         }
@@ -184,6 +185,7 @@ impl From<trygg_app::AppError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::Overloaded => trygg_app::AppError::from(e).into(),
             StoreError::Conflict(what) => {
                 Self::new(StatusCode::CONFLICT, "TR-S409", "Conflict", what)
             }
@@ -239,5 +241,13 @@ mod tests {
         let res = ApiError::from(gone).into_response();
         assert_eq!(res.status(), StatusCode::GONE);
         assert!(res.headers().get(header::RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn a_full_write_queue_is_a_503_with_retry_after() {
+        let res = ApiError::from(StoreError::Overloaded).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(res.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
     }
 }

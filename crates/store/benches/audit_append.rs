@@ -22,6 +22,7 @@ async fn main() {
         &StoreConfig {
             data_dir: dir.path().to_owned(),
             audit_host: "bench.local".into(),
+            write_queue: trygg_store::DEFAULT_WRITE_QUEUE,
         },
         key,
         audit_key,

@@ -174,7 +174,7 @@ impl OrgTx<'_> {
     pub async fn personnel_exists(&mut self, id: Uuid) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 FROM personnel WHERE id = ?")
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         Ok(row.is_some())
     }
@@ -183,7 +183,7 @@ impl OrgTx<'_> {
     pub async fn patient_exists(&mut self, id: Uuid) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 FROM patients WHERE id = ?")
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         Ok(row.is_some())
     }
@@ -193,7 +193,7 @@ impl OrgTx<'_> {
         let pid = personnel.to_string();
         let Some(row) = sqlx::query("SELECT employment_end FROM personnel WHERE id = ?")
             .bind(&pid)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?
         else {
             return Ok(None);
@@ -203,7 +203,7 @@ impl OrgTx<'_> {
         let mut grants = Vec::with_capacity(records.len());
         for g in records {
             // A grant of a role that no longer exists gives nothing.
-            if let Some(role) = resolve_role(&mut self.tx, &g.role).await? {
+            if let Some(role) = resolve_role(self.conn().await?, &g.role).await? {
                 grants.push(Grant {
                     id: g.id,
                     role,
@@ -218,7 +218,7 @@ impl OrgTx<'_> {
              self_declared FROM care_relationships WHERE personnel_id = ?",
         )
         .bind(&pid)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?
         .iter()
         .map(|r| {
@@ -236,7 +236,7 @@ impl OrgTx<'_> {
             "SELECT id, patient_id, at, expires_at FROM emergency_access WHERE personnel_id = ?",
         )
         .bind(&pid)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?
         .iter()
         .map(|r| {
@@ -263,7 +263,7 @@ impl OrgTx<'_> {
             "SELECT {GRANT_COLS} FROM grants WHERE personnel_id = ? ORDER BY granted_at DESC, id"
         ))
         .bind(personnel.to_string())
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?
         .iter()
         .map(grant_from_row)
@@ -276,7 +276,7 @@ impl OrgTx<'_> {
         sqlx::query(&format!(
             "SELECT {GRANT_COLS} FROM grants ORDER BY personnel_id, granted_at DESC, id"
         ))
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?
         .iter()
         .map(grant_from_row)
@@ -304,7 +304,7 @@ impl OrgTx<'_> {
         if !self.personnel_exists(personnel).await? {
             return Err(StoreError::NotFound("no such person"));
         }
-        if resolve_role(&mut self.tx, role).await?.is_none() {
+        if resolve_role(self.conn().await?, role).await?.is_none() {
             return Err(StoreError::Invalid("no such role"));
         }
         let rec = GrantRecord {
@@ -330,7 +330,7 @@ impl OrgTx<'_> {
         .bind(valid_to)
         .bind(granted_by)
         .bind(now)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(rec)
     }
@@ -352,14 +352,14 @@ impl OrgTx<'_> {
         .bind(revoked_by)
         .bind(reason)
         .bind(grant.to_string())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("no such live grant"));
         }
         let row = sqlx::query(&format!("SELECT {GRANT_COLS} FROM grants WHERE id = ?"))
             .bind(grant.to_string())
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.conn().await?)
             .await?;
         grant_from_row(&row)
     }
@@ -379,7 +379,7 @@ impl OrgTx<'_> {
         let done = sqlx::query("UPDATE personnel SET employment_end = ? WHERE id = ?")
             .bind(at)
             .bind(personnel.to_string())
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("no such person"));
@@ -404,7 +404,7 @@ impl OrgTx<'_> {
         )
         .bind(at_text)
         .bind(personnel.to_string())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -503,7 +503,7 @@ impl OrgTx<'_> {
         .bind(created_by)
         .bind(now)
         .bind(i64::from(self_declared))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(rec)
     }
@@ -515,7 +515,7 @@ impl OrgTx<'_> {
             "SELECT id, personnel_id, patient_id, created_at FROM care_relationships \
              WHERE self_declared = 1 AND attested_at IS NULL ORDER BY created_at, id",
         )
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?
         .iter()
         .map(|r| {
@@ -538,7 +538,7 @@ impl OrgTx<'_> {
             )
             .bind(now)
             .bind(id.to_string())
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         }
         Ok(())
@@ -549,7 +549,7 @@ impl OrgTx<'_> {
         self.personal = true;
         sqlx::query("SELECT id FROM care_relationships WHERE patient_id = ? AND self_declared = 1")
             .bind(patient.to_string())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn().await?)
             .await?
             .iter()
             .map(|r| parse_uuid(r.try_get("id")?))
@@ -560,7 +560,7 @@ impl OrgTx<'_> {
     /// codes as stored; permissions without a row use the server's defaults).
     pub async fn assurance_minimums(&mut self) -> Result<Vec<(String, String)>, StoreError> {
         sqlx::query("SELECT permission, level FROM assurance_minimums ORDER BY permission")
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn().await?)
             .await?
             .iter()
             .map(|r| Ok((r.try_get("permission")?, r.try_get("level")?)))
@@ -587,7 +587,7 @@ impl OrgTx<'_> {
         )
         .bind(permission.as_str())
         .bind(level)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -604,7 +604,7 @@ impl OrgTx<'_> {
         )
         .bind(now)
         .bind(id.to_string())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("no such live care relationship"));
@@ -614,7 +614,7 @@ impl OrgTx<'_> {
              self_declared FROM care_relationships WHERE id = ?",
         )
         .bind(id.to_string())
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn().await?)
         .await?;
         care_from_row(&row)
     }
@@ -655,7 +655,7 @@ impl OrgTx<'_> {
         .bind(sealed)
         .bind(now)
         .bind(now + EMERGENCY_SECONDS)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(id)
     }
@@ -690,7 +690,7 @@ impl OrgTx<'_> {
         )
         .bind(name)
         .bind(list.join(","))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -704,7 +704,7 @@ impl OrgTx<'_> {
             "SELECT id, personnel_id, patient_id, at, reason_sealed FROM emergency_access \
              WHERE reviewed_at IS NULL ORDER BY at",
         )
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?;
         rows.iter()
             .map(|r| {
@@ -744,7 +744,7 @@ impl OrgTx<'_> {
             .bind(now)
             .bind(outcome)
             .bind(id.to_string())
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         }
         Ok(())
@@ -779,7 +779,7 @@ impl OrgTx<'_> {
         .bind(now)
         .bind(result)
         .bind(grants_seen)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(rec)
     }
@@ -790,7 +790,7 @@ impl OrgTx<'_> {
         sqlx::query(
             "SELECT id, reviewer_id, reviewed_at, result, grants_seen FROM rights_reviews ORDER BY reviewed_at DESC",
         )
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?
         .iter()
         .map(|r| {

@@ -13,9 +13,9 @@ use std::path::Path;
 use base64::Engine as _;
 use sqlx::Row as _;
 use trygg_audit::{
-    AuditEvent, EntryRow, Frontier, Hash, LogWriter, MemoryNodes, Node, NodeId, Payload, Pkcs8Key,
-    Salt, Signer, StoredCheckpoint, Timestamp, VerifyError, VerifyErrorKind, VerifyOptions,
-    VerifySummary, VerifyingKey,
+    Appended, AuditEvent, EntryRow, Frontier, Hash, LogWriter, MemoryNodes, Node, NodeId, Payload,
+    Pkcs8Key, Salt, Signer, StoredCheckpoint, Timestamp, VerifyError, VerifyErrorKind,
+    VerifyOptions, VerifySummary, VerifyingKey,
 };
 
 use crate::crypto::write_private_file;
@@ -116,52 +116,78 @@ pub(crate) async fn resume_writer(
     LogWriter::resume(origin, frontier).map_err(audit_err)
 }
 
-/// Appends one event: the entry row and the tree nodes it closed.
-pub(crate) async fn append(
+/// Writes a batch's appended entries and the tree nodes they closed, in order, with a few
+/// multi-row statements (issue #8): each round trip to SQLite's connection thread costs a thread
+/// switch, so rows go 128 to a statement. Every column comes from the row the audit crate built,
+/// so verify can check each one.
+pub(crate) async fn insert_batch(
     conn: &mut sqlx::SqliteConnection,
-    writer: &mut LogWriter,
-    event: &AuditEvent,
-) -> Result<u64, StoreError> {
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let appended = writer.append(event, &rng).map_err(audit_err)?;
-    let row = &appended.row;
-    let (salt, bytes) = match &row.payload {
-        Some(p) => (Some(p.salt.as_bytes().to_vec()), Some(p.event.clone())),
-        None => (None, None),
-    };
-    // Every column comes from the row the audit crate built, so verify can check each one.
-    sqlx::query(
-        "INSERT INTO audit_entry (seq, commitment, salt, event, root_after, patient, recorded, retain_until) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(to_i64(row.seq)?)
-    .bind(row.commitment.as_bytes().to_vec())
-    .bind(salt)
-    .bind(bytes)
-    .bind(row.root_after.as_bytes().to_vec())
-    .bind(row.patient.as_deref())
-    .bind(row.recorded.unix_millis())
-    .bind(row.retain_until.map(|t| t.unix_millis()))
-    .execute(&mut *conn)
-    .await?;
-    for n in &appended.nodes {
-        insert_node(conn, n.id, n.hash).await?;
+    appended: &[Appended],
+) -> Result<(), StoreError> {
+    let rows: Vec<&EntryRow> = appended.iter().map(|a| &a.row).collect();
+    for r in &rows {
+        to_i64(r.seq)?;
     }
-    Ok(row.seq)
+    let mut rest = rows.as_slice();
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at(chunk_len(rest.len()));
+        rest = tail;
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_entry (seq, commitment, salt, event, root_after, patient, recorded, retain_until) ",
+        );
+        q.push_values(chunk, |mut b, row| {
+            let (salt, bytes) = match &row.payload {
+                Some(p) => (Some(p.salt.as_bytes().to_vec()), Some(p.event.clone())),
+                None => (None, None),
+            };
+            b.push_bind(i64::try_from(row.seq).unwrap_or(i64::MAX))
+                .push_bind(row.commitment.as_bytes().to_vec())
+                .push_bind(salt)
+                .push_bind(bytes)
+                .push_bind(row.root_after.as_bytes().to_vec())
+                .push_bind(row.patient.clone())
+                .push_bind(row.recorded.unix_millis())
+                .push_bind(row.retain_until.map(|t| t.unix_millis()));
+        });
+        q.build().persistent(true).execute(&mut *conn).await?;
+    }
+    let mut nodes: Vec<(i64, i64, Vec<u8>)> = appended
+        .iter()
+        .flat_map(|a| a.nodes.iter())
+        .map(|n| {
+            Ok((
+                i64::from(n.id.level),
+                to_i64(n.id.index)?,
+                n.hash.as_bytes().to_vec(),
+            ))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    // In key order: each level's new nodes then go in at one place of the index, not all over.
+    nodes.sort_unstable_by_key(|(level, idx, _)| (*level, *idx));
+    let mut rest = nodes.as_slice();
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at(chunk_len(rest.len()));
+        rest = tail;
+        let mut q =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO audit_node (level, idx, hash) ");
+        q.push_values(chunk, |mut b, (level, idx, hash)| {
+            b.push_bind(*level).push_bind(*idx).push_bind(hash.clone());
+        });
+        q.build().persistent(true).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
-async fn insert_node(
-    conn: &mut sqlx::SqliteConnection,
-    id: NodeId,
-    hash: Hash,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)")
-        .bind(i64::from(id.level))
-        .bind(to_i64(id.index)?)
-        .bind(hash.as_bytes().to_vec())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+/// How many rows the next multi-row statement takes: 128, 16 or 1, so that only three statement
+/// shapes per table are prepared and cached.
+fn chunk_len(remaining: usize) -> usize {
+    if remaining >= 128 {
+        128
+    } else if remaining >= 16 {
+        16
+    } else {
+        1
+    }
 }
 
 /// Signs and stores the checkpoint of the writer's current size; returns its text.

@@ -330,14 +330,16 @@ impl OrgStore {
             .await?)
     }
 
-    /// Notes that a live session was used now (for the idle timeout).
+    /// Notes that a live session was used now (for the idle timeout). A unit of its own on the
+    /// writer (issue #8), so it never contends with a batch for SQLite's write lock.
     pub async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at IS NULL")
             .bind(fmt_time(now)?)
             .bind(id.to_string())
-            .execute(self.db.sqlite())
+            .execute(tx.conn().await?)
             .await?;
-        Ok(())
+        tx.commit().await
     }
 
     /// Ends a session that timed out. Not logged as an event: the login that opened it was, and
@@ -348,15 +350,16 @@ impl OrgStore {
         reason: &'static str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
         )
         .bind(fmt_time(now)?)
         .bind(reason)
         .bind(id.to_string())
-        .execute(self.db.sqlite())
+        .execute(tx.conn().await?)
         .await?;
-        Ok(())
+        tx.commit().await
     }
 }
 
@@ -368,7 +371,7 @@ impl OrgTx<'_> {
     ) -> Result<Option<LoginAccount>, StoreError> {
         let row = sqlx::query(&format!("{ACCOUNT_SELECT} WHERE a.personnel_id = ?"))
             .bind(personnel_id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         row.as_ref().map(account_from_row).transpose()
     }
@@ -380,7 +383,7 @@ impl OrgTx<'_> {
     ) -> Result<Option<LoginAccount>, StoreError> {
         let row = sqlx::query(&format!("{ACCOUNT_SELECT} WHERE a.user_handle = ?"))
             .bind(handle.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         row.as_ref().map(account_from_row).transpose()
     }
@@ -426,7 +429,7 @@ impl OrgTx<'_> {
         .bind(personnel_id.to_string())
         .bind(user_handle.to_string())
         .bind(fmt_time(now)?)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -440,7 +443,7 @@ impl OrgTx<'_> {
         let id = personnel_id.to_string();
         let row = sqlx::query("SELECT name_sealed FROM personnel WHERE id = ?")
             .bind(&id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         row.map(|r| {
             let name =
@@ -459,7 +462,7 @@ impl OrgTx<'_> {
     ) -> Result<Option<BuiltinRole>, StoreError> {
         let row = sqlx::query("SELECT role FROM personnel WHERE id = ?")
             .bind(personnel_id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         row.map(|r| parse_role(r.try_get("role")?)).transpose()
     }
@@ -471,7 +474,7 @@ impl OrgTx<'_> {
     ) -> Result<Vec<Uuid>, StoreError> {
         let rows = sqlx::query("SELECT id FROM personnel WHERE role = ? ORDER BY created_at, id")
             .bind(role.as_str())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn().await?)
             .await?;
         rows.iter().map(|r| parse_uuid(r.try_get("id")?)).collect()
     }
@@ -491,7 +494,7 @@ impl OrgTx<'_> {
         .bind(opt_fmt(t.locked_until)?)
         .bind(i64::from(t.lock_level))
         .bind(personnel_id.to_string())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -521,7 +524,7 @@ impl OrgTx<'_> {
         .bind(cred_key(credential_id))
         .bind(sealed)
         .bind(fmt_time(now)?)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await;
         match r {
             Ok(_) => Ok(id),
@@ -541,7 +544,7 @@ impl OrgTx<'_> {
             "SELECT id, personnel_id, passkey_sealed FROM passkeys WHERE credential_id = ?",
         )
         .bind(cred_key(credential_id))
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         row.map(|r| {
             let id: String = r.try_get("id")?;
@@ -565,7 +568,7 @@ impl OrgTx<'_> {
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let rows = sqlx::query("SELECT credential_id FROM passkeys WHERE personnel_id = ?")
             .bind(personnel_id.to_string())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn().await?)
             .await?;
         rows.iter()
             .map(|r| {
@@ -581,7 +584,7 @@ impl OrgTx<'_> {
     pub async fn passkey_count(&mut self, personnel_id: Uuid) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM passkeys WHERE personnel_id = ?")
             .bind(personnel_id.to_string())
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.conn().await?)
             .await?;
         let n: i64 = row.try_get("n")?;
         u64::try_from(n).map_err(|_| StoreError::Corrupt("negative count"))
@@ -603,7 +606,7 @@ impl OrgTx<'_> {
             .bind(sealed)
             .bind(fmt_time(now)?)
             .bind(&row)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }
@@ -628,7 +631,7 @@ impl OrgTx<'_> {
                 )
                 .bind(&now_s)
                 .bind(p.to_string())
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
             }
             None => {
@@ -637,7 +640,7 @@ impl OrgTx<'_> {
                      AND used_at IS NULL AND revoked_at IS NULL",
                 )
                 .bind(&now_s)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
             }
         }
@@ -661,7 +664,7 @@ impl OrgTx<'_> {
         .bind(issued_by)
         .bind(&now_s)
         .bind(fmt_time(link.expires_at)?)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok((link, secret))
     }
@@ -676,7 +679,7 @@ impl OrgTx<'_> {
              FROM enrolment_links WHERE token_hash = ?",
         )
         .bind(self.store.sealer.lookup_hash(LINK_KIND, token.expose()))
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         row.map(|r| {
             let p: Option<String> = r.try_get("personnel_id")?;
@@ -707,7 +710,7 @@ impl OrgTx<'_> {
         )
         .bind(fmt_time(now)?)
         .bind(id.to_string())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         if r.rows_affected() != 1 {
             return Err(StoreError::Conflict("the enrolment link was used already"));
@@ -727,14 +730,14 @@ impl OrgTx<'_> {
     ) -> Result<bool, StoreError> {
         sqlx::query("DELETE FROM used_ceremonies WHERE expires_at <= ?")
             .bind(now.unix_timestamp() - USED_CEREMONY_GRACE_SECS)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         let r = sqlx::query(
             "INSERT INTO used_ceremonies (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id.to_string())
         .bind(expires.unix_timestamp())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -747,7 +750,7 @@ impl OrgTx<'_> {
     ) -> Result<Option<Option<i64>>, StoreError> {
         let row = sqlx::query("SELECT employment_end FROM personnel WHERE id = ?")
             .bind(personnel_id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         row.map(|r| Ok(r.try_get("employment_end")?)).transpose()
     }
@@ -765,7 +768,7 @@ impl OrgTx<'_> {
         )
         .bind(fmt_time(now)?)
         .bind(personnel_id.to_string())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(r.rows_affected())
     }
@@ -781,7 +784,7 @@ impl OrgTx<'_> {
              WHERE personnel_id = ? ORDER BY created_at, id",
         )
         .bind(personnel_id.to_string())
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?;
         rows.iter()
             .map(|r| {
@@ -806,7 +809,7 @@ impl OrgTx<'_> {
         let r = sqlx::query("DELETE FROM passkeys WHERE id = ? AND personnel_id = ?")
             .bind(id.to_string())
             .bind(personnel_id.to_string())
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -824,7 +827,7 @@ impl OrgTx<'_> {
             .collect();
         sqlx::query("DELETE FROM passkeys WHERE personnel_id = ?")
             .bind(personnel_id.to_string())
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(ids)
     }
@@ -846,7 +849,7 @@ impl OrgTx<'_> {
         .bind(reason)
         .bind(personnel_id.to_string())
         .bind(keep.map(|k| k.to_string()))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(r.rows_affected())
     }
@@ -869,7 +872,7 @@ impl OrgTx<'_> {
         .bind(kind)
         .bind(entity)
         .bind(fmt_time(now)?)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(id)
     }
@@ -887,7 +890,7 @@ impl OrgTx<'_> {
         )
         .bind(fmt_time(now)?)
         .bind(personnel_id.to_string())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(r.rows_affected())
     }
@@ -918,7 +921,7 @@ impl OrgTx<'_> {
         .bind(&s.assurance)
         .bind(&now_s)
         .bind(&now_s)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok((
             SessionRecord {
@@ -950,7 +953,7 @@ impl OrgTx<'_> {
         .bind(fmt_time(now)?)
         .bind(reason)
         .bind(id.to_string())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(r.rows_affected() == 1)
     }

@@ -1,9 +1,11 @@
 //! The control database: organisations (with their wrapped data keys) and API tokens. It holds no
 //! personal data (PC-VENDOR-4).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
-use sqlx::Row as _;
+use sqlx::{Connection as _, Row as _};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use trygg_core::OrgSlug;
@@ -53,6 +55,15 @@ pub struct ApiToken {
 #[derive(Debug, Clone)]
 pub(crate) struct ControlDb {
     db: Db,
+    heads: Arc<HeadQueue>,
+}
+
+/// Checkpoints waiting to be copied to `audit_heads`, and the connection of the one copy under
+/// way (opened at the first copy).
+#[derive(Debug, Default)]
+struct HeadQueue {
+    queued: std::sync::Mutex<HashMap<Uuid, (i64, String)>>,
+    writing: tokio::sync::Mutex<Option<sqlx::SqliteConnection>>,
 }
 
 pub(crate) fn fmt_time(t: OffsetDateTime) -> Result<String, StoreError> {
@@ -72,6 +83,7 @@ impl ControlDb {
     pub(crate) async fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(Self {
             db: Db::open_sqlite(path, Migrations::Control).await?,
+            heads: Arc::default(),
         })
     }
 
@@ -179,24 +191,61 @@ impl ControlDb {
         .transpose()
     }
 
-    /// Records an organisation's latest audit checkpoint, keeping the larger tree size.
-    pub(crate) async fn set_audit_head(
+    /// Records an organisation's latest audit checkpoint, keeping the larger tree size. Heads
+    /// published while another write is under way are written together in the next transaction
+    /// (group commit for the control database, issue #8): a caller returns once a transaction
+    /// that started after its head was queued has ended.
+    pub(crate) async fn publish_audit_head(
         &self,
         org: Uuid,
         tree_size: u64,
         text: &str,
     ) -> Result<(), StoreError> {
         let size = i64::try_from(tree_size).map_err(|_| StoreError::Invalid("tree too large"))?;
-        sqlx::query(
-            "INSERT INTO audit_heads (org_id, tree_size, checkpoint) VALUES (?, ?, ?) \
-             ON CONFLICT (org_id) DO UPDATE SET tree_size = excluded.tree_size, \
-             checkpoint = excluded.checkpoint WHERE excluded.tree_size > audit_heads.tree_size",
-        )
-        .bind(org.to_string())
-        .bind(size)
-        .bind(text)
-        .execute(self.db.sqlite())
-        .await?;
+        {
+            let mut queued = self
+                .heads
+                .queued
+                .lock()
+                .map_err(|_| StoreError::Audit("the head queue is poisoned".into()))?;
+            let keep = queued.get(&org).is_none_or(|(s, _)| *s < size);
+            if keep {
+                queued.insert(org, (size, text.to_owned()));
+            }
+        }
+        let mut writing = self.heads.writing.lock().await;
+        let heads: Vec<(Uuid, (i64, String))> = {
+            let mut queued = self
+                .heads
+                .queued
+                .lock()
+                .map_err(|_| StoreError::Audit("the head queue is poisoned".into()))?;
+            queued.drain().collect()
+        };
+        if heads.is_empty() {
+            // The previous writer took ours along.
+            return Ok(());
+        }
+        if writing.is_none() {
+            *writing = Some(self.db.head_connection().await?);
+        }
+        let conn = writing
+            .as_mut()
+            .ok_or(StoreError::Audit("no connection for audit heads".into()))?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        for (org, (size, text)) in heads {
+            sqlx::query(
+                "INSERT INTO audit_heads (org_id, tree_size, checkpoint) VALUES (?, ?, ?) \
+                 ON CONFLICT (org_id) DO UPDATE SET tree_size = excluded.tree_size, \
+                 checkpoint = excluded.checkpoint WHERE excluded.tree_size > audit_heads.tree_size",
+            )
+            .bind(org.to_string())
+            .bind(size)
+            .bind(text)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -55,6 +55,53 @@ impl Db {
         Ok(Self::Sqlite(pool))
     }
 
+    /// A connection of its own for the organisation's writer (issue #8), with the pool's
+    /// settings, so that reads on the pool never wait behind a batch. It does not checkpoint
+    /// the WAL itself: that would stall a batch for the whole copy; the writer asks a pool
+    /// connection for a passive checkpoint in the background instead ([`Db::checkpoint`]).
+    pub(crate) async fn writer_connection(&self) -> Result<sqlx::SqliteConnection, StoreError> {
+        use sqlx::ConnectOptions as _;
+        match self {
+            Self::Sqlite(p) => {
+                let mut c = p.connect_options().connect().await?;
+                // DIALECT: SQLite's automatic WAL checkpoint, per connection.
+                sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                    .execute(&mut c)
+                    .await?;
+                Ok(c)
+            }
+        }
+    }
+
+    /// The control database's connection for copies of audit heads (issue #8): committed with
+    /// `synchronous = NORMAL`, so a copy costs no fsync of its own. A copy survives a crash of
+    /// the process (it is in the WAL); after a power cut the copy may be a few batches behind
+    /// the organisation's log until the next write, which `trygg audit verify` accepts as an
+    /// older head. Everything else in the control database is committed with a full fsync.
+    pub(crate) async fn head_connection(&self) -> Result<sqlx::SqliteConnection, StoreError> {
+        use sqlx::ConnectOptions as _;
+        match self {
+            Self::Sqlite(p) => Ok((*p.connect_options())
+                .clone()
+                .synchronous(SqliteSynchronous::Normal)
+                .connect()
+                .await?),
+        }
+    }
+
+    /// Copies the WAL's committed pages into the database file without blocking the writer or
+    /// readers (a passive checkpoint); the next writer then restarts the WAL from its start.
+    pub(crate) async fn checkpoint(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(p) => {
+                sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(p)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
     /// The SQLite pool.
     pub(crate) fn sqlite(&self) -> &SqlitePool {
         match self {

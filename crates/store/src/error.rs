@@ -43,6 +43,12 @@ pub enum StoreError {
     /// was rolled back (PC-VENDOR-3: an access that cannot be logged does not happen).
     #[error("refused: personal data accessed without an audit entry")]
     Unaudited,
+    /// The organisation's write queue is full (issue #8): nothing was done; try again shortly.
+    #[error("busy: too many writes are waiting; try again shortly")]
+    Overloaded,
+    /// The batch a unit was committed in could not be written: nothing of the unit was kept.
+    #[error("the write failed: {0}")]
+    Batch(String),
     /// A stored value could not be read back (corrupt or tampered).
     #[error("stored data is corrupt: {0}")]
     Corrupt(&'static str),

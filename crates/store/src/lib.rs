@@ -19,6 +19,7 @@ pub mod crypto;
 mod db;
 mod error;
 mod org;
+pub mod writer;
 
 pub use auth::{
     EnrolmentLink, LinkState, LoginAccount, NewSession, Notice, PasskeyInfo, Secret, SessionRecord,
@@ -28,6 +29,7 @@ pub use control::{ApiToken, Messaging, Organisation};
 pub use crypto::MasterKey;
 pub use error::StoreError;
 pub use org::{NewPatient, NewPersonnel, OrgStore, OrgTx, Patient, Personnel};
+pub use writer::{WriteStats, DEFAULT_WRITE_QUEUE};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +47,9 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// The host part of audit checkpoint origins (`<host>/audit/<org-slug>`).
     pub audit_host: String,
+    /// How many units of work may wait per organisation before the next is refused with
+    /// [`StoreError::Overloaded`] (issue #8).
+    pub write_queue: usize,
 }
 
 /// The whole store: the control database, the master key and the organisations' databases,
@@ -55,6 +60,7 @@ pub struct Store {
     master: MasterKey,
     audit_key: trygg_audit::Pkcs8Key,
     audit_host: String,
+    write_queue: usize,
     orgs: RwLock<HashMap<Uuid, Arc<OrgStore>>>,
 }
 
@@ -94,6 +100,7 @@ impl Store {
             master,
             audit_key,
             audit_host: config.audit_host.clone(),
+            write_queue: config.write_queue,
             orgs: RwLock::new(HashMap::new()),
         })
     }
@@ -182,14 +189,18 @@ impl Store {
             trygg_audit::origin_for(&self.audit_host, &org.slug).map_err(audit::audit_err)?;
         let signer =
             trygg_audit::Signer::from_pkcs8(&origin, &self.audit_key).map_err(audit::audit_err)?;
-        let handle = Arc::new(OrgStore::new(
-            org.clone(),
-            db,
-            &data_key,
-            signer,
-            origin,
-            self.control.clone(),
-        )?);
+        let handle = Arc::new(
+            OrgStore::new(
+                org.clone(),
+                db,
+                &data_key,
+                signer,
+                origin,
+                self.control.clone(),
+                self.write_queue,
+            )
+            .await?,
+        );
         orgs.insert(org.id, handle.clone());
         Ok(handle)
     }
@@ -244,6 +255,16 @@ impl Store {
     /// The live (not revoked) token with this secret, if any.
     pub async fn check_api_token(&self, secret: &str) -> Result<Option<ApiToken>, StoreError> {
         self.control.check_api_token(secret).await
+    }
+
+    /// The writers' counters summed over the organisations open now (issue #8): queue depth,
+    /// batch sizes, commit latency.
+    pub async fn write_stats(&self) -> WriteStats {
+        let mut total = WriteStats::default();
+        for h in self.orgs.read().await.values() {
+            total.add(&h.write_stats());
+        }
+        total
     }
 
     /// Whether the control database answers (for `/readyz`).

@@ -8,13 +8,16 @@ use time::OffsetDateTime;
 use trygg_core::{BuiltinRole, EmailAddress, Employment, NationalId, PersonName, PhoneNumber};
 use uuid::Uuid;
 
-use tokio::sync::{Mutex, MutexGuard};
-use trygg_audit::{AuditEvent, LogWriter, Signer, VerifyingKey};
+use std::sync::Arc;
+
+use tokio::sync::MutexGuard;
+use trygg_audit::{Appended, AuditEvent, LogWriter, Signer, VerifyingKey};
 
 use crate::audit;
 use crate::control::{fmt_time, parse_time, parse_uuid, ControlDb, Organisation};
 use crate::crypto::{DataKey, Sealer};
 use crate::db::Db;
+use crate::writer::{self, Slot, WriteStats, Writer, WriterState};
 use crate::StoreError;
 
 /// The handle to one organisation's database, keys and audit log.
@@ -22,9 +25,9 @@ pub struct OrgStore {
     pub(crate) org: Organisation,
     pub(crate) db: Db,
     pub(crate) sealer: Sealer,
-    /// The log writer, loaded at the first transaction; the mutex serialises writers.
-    log: Mutex<Option<LogWriter>>,
-    signer: Signer,
+    /// The one write connection and its group commit (issue #8).
+    writer: Arc<Writer>,
+    verifying_key: VerifyingKey,
     origin: String,
     control: ControlDb,
 }
@@ -102,21 +105,32 @@ pub struct Personnel {
 const NID_KIND: &str = "national-id";
 
 impl OrgStore {
-    pub(crate) fn new(
+    pub(crate) async fn new(
         org: Organisation,
         db: Db,
         key: &DataKey,
         signer: Signer,
         origin: String,
         control: ControlDb,
+        write_queue: usize,
     ) -> Result<Self, StoreError> {
         let sealer = Sealer::new(org.id, key)?;
+        let conn = db.writer_connection().await?;
+        let verifying_key = signer.verifying_key();
+        let writer = Arc::new(Writer::new(
+            conn,
+            write_queue,
+            signer,
+            org.id,
+            control.clone(),
+            db.clone(),
+        ));
         Ok(Self {
             org,
             db,
             sealer,
-            log: Mutex::new(None),
-            signer,
+            writer,
+            verifying_key,
             origin,
             control,
         })
@@ -127,34 +141,38 @@ impl OrgStore {
         &self.org
     }
 
-    /// Starts a write transaction. Every access to personal data goes through one, and the
-    /// transaction commits only if it also appended an audit entry (PC-VENDOR-3). Transactions of
-    /// one organisation are serialised, which is what SQLite does anyway.
+    /// Starts a unit of work. Every access to personal data goes through one, and the unit
+    /// commits only if it also appended an audit entry (PC-VENDOR-3). Units of one organisation
+    /// run one at a time on its write connection, each in its own savepoint, and are committed
+    /// together in batches (issue #8, [`crate::writer`]).
+    ///
+    /// Refused at once with [`StoreError::Overloaded`] when the organisation's write queue is
+    /// full.
     pub async fn begin(&self) -> Result<OrgTx<'_>, StoreError> {
-        let mut log = self.log.lock().await;
-        // DIALECT: take SQLite's write lock at once, so two processes (the server and a CLI
-        // command) cannot both read the log's head and then append after it.
-        let mut tx = self.db.sqlite().begin_with("BEGIN IMMEDIATE").await?;
-        // Another process may have appended since this one last wrote: then the cached writer
-        // is stale and is rebuilt from the database.
-        let fresh = match log.as_ref() {
-            Some(w) => audit::head_matches(&mut tx, w).await?,
-            None => false,
+        let slot = self.writer.enter()?;
+        let mut state = self.writer.state.lock().await;
+        let pending = match self.writer.prepare(&mut state, &self.origin).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.writer.schedule(&mut state);
+                return Err(e);
+            }
         };
-        if !fresh {
-            *log = Some(audit::resume_writer(&mut tx, &self.origin).await?);
-        }
-        let pending = log
-            .clone()
-            .ok_or(StoreError::Audit("the log writer is missing".into()))?;
         Ok(OrgTx {
             store: self,
-            tx,
-            log,
+            state: Some(state),
+            slot: Some(slot),
             pending,
-            appended: 0,
+            rows: Vec::new(),
+            savepoint: false,
+            done: false,
             personal: false,
         })
+    }
+
+    /// The writer's counters now: queue depth, batch sizes, commit latency.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writer.metrics.snapshot(self.writer.depth())
     }
 
     /// The origin line of this organisation's audit checkpoints.
@@ -164,7 +182,7 @@ impl OrgStore {
 
     /// The public key that verifies this organisation's checkpoints.
     pub fn audit_verifying_key(&self) -> VerifyingKey {
-        self.signer.verifying_key()
+        self.verifying_key.clone()
     }
 
     /// Verifies the whole audit log against its signed checkpoints and the copy of the latest one
@@ -180,7 +198,7 @@ impl OrgStore {
         audit::verify(
             self.db.sqlite(),
             &self.origin,
-            &self.signer.verifying_key(),
+            &self.verifying_key,
             head,
             now,
         )
@@ -207,15 +225,25 @@ impl OrgStore {
     }
 }
 
-/// A write transaction on one organisation's database. Data methods mark it as touching personal
+/// A unit of work on one organisation's database. Data methods mark it as touching personal
 /// data; [`OrgTx::commit`] then refuses unless [`OrgTx::audit`] appended at least one entry.
 /// Dropping it without commit rolls everything back, audit entries included.
+///
+/// The unit holds the organisation's write connection until it commits or is dropped; its SQL
+/// runs inside a savepoint opened at its first statement, and its audit entries are kept in
+/// memory until its batch is written (issue #8).
 pub struct OrgTx<'a> {
     pub(crate) store: &'a OrgStore,
-    pub(crate) tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    log: MutexGuard<'a, Option<LogWriter>>,
+    state: Option<MutexGuard<'a, WriterState>>,
+    slot: Option<Slot>,
+    /// The log after this unit's entries.
     pending: LogWriter,
-    appended: u64,
+    /// This unit's entries and the tree nodes they closed.
+    rows: Vec<Appended>,
+    /// Whether the unit's savepoint is open.
+    savepoint: bool,
+    /// Committed (or handed to its batch): nothing to undo on drop.
+    done: bool,
     /// Set by every method that reads or writes personal data.
     pub(crate) personal: bool,
 }
@@ -224,46 +252,87 @@ impl std::fmt::Debug for OrgTx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OrgTx")
             .field("org", &self.store.org.slug)
-            .field("appended", &self.appended)
+            .field("appended", &self.rows.len())
             .finish_non_exhaustive()
     }
 }
 
+impl Drop for OrgTx<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(st) = self.state.as_mut() {
+            // The savepoint is rolled back by whoever takes the connection next (drop cannot
+            // wait); a flush is scheduled so an abandoned batch never keeps the write lock.
+            if self.savepoint {
+                st.unit_open = true;
+            }
+            self.store.writer.schedule(st);
+        }
+    }
+}
+
 impl OrgTx<'_> {
-    /// Appends an audit event in this transaction; returns its sequence number.
+    /// The write connection, with this unit's savepoint open (opened at the first statement, so
+    /// a unit that only appends audit entries costs no round trip).
+    pub(crate) async fn conn(&mut self) -> Result<&mut sqlx::SqliteConnection, StoreError> {
+        let st = self
+            .state
+            .as_mut()
+            .ok_or(StoreError::Audit("the unit has ended".into()))?;
+        if !self.savepoint {
+            sqlx::query("SAVEPOINT unit").execute(&mut st.conn).await?;
+            self.savepoint = true;
+        }
+        Ok(&mut st.conn)
+    }
+
+    /// Appends an audit event in this unit; returns its sequence number. The entry is written
+    /// with the unit's batch.
     pub async fn audit(&mut self, event: &AuditEvent) -> Result<u64, StoreError> {
-        let seq = audit::append(&mut self.tx, &mut self.pending, event).await?;
-        self.appended += 1;
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let appended = self.pending.append(event, &rng).map_err(audit::audit_err)?;
+        let seq = appended.row.seq;
+        self.rows.push(appended);
         Ok(seq)
     }
 
-    /// Commits: signs a checkpoint of the new tree in the same transaction, commits, and copies
-    /// the checkpoint to the control database.
+    /// Commits: releases the unit's savepoint into the open batch and waits until the batch is
+    /// durable (its entries, tree nodes and one signed checkpoint committed, the checkpoint copied
+    /// to the control database). An error means nothing of the unit was kept.
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        if self.personal && self.appended == 0 {
+        if self.personal && self.rows.is_empty() {
             return Err(StoreError::Unaudited);
         }
-        let head = if self.appended > 0 {
-            Some(audit::checkpoint(&mut self.tx, &self.pending, &self.store.signer).await?)
-        } else {
-            None
-        };
-        self.tx.commit().await?;
-        let size = self.pending.size();
-        *self.log = Some(self.pending);
-        if let Some(text) = head {
-            // Best effort: the commit stands; a stale head in the control database only weakens
-            // truncation detection until the next commit, and is logged.
-            if let Err(e) = self
-                .store
-                .control
-                .set_audit_head(self.store.org.id, size, &text)
-                .await
-            {
-                tracing::warn!(error = %e, "could not copy the audit checkpoint to the control database");
+        if self.savepoint {
+            let released = match self.state.as_mut() {
+                Some(st) => sqlx::query("RELEASE unit").execute(&mut st.conn).await,
+                None => return Err(StoreError::Audit("the unit has ended".into())),
+            };
+            self.savepoint = false;
+            if let Err(e) = released {
+                // SQLite rolled the transaction back under us: the whole batch is lost.
+                if let Some(st) = self.state.as_mut() {
+                    writer::fail_batch(st, "the transaction failed; nothing of the batch was kept")
+                        .await;
+                }
+                return Err(e.into());
             }
         }
-        Ok(())
+        let pending = self.pending.clone();
+        let rows = std::mem::take(&mut self.rows);
+        let mut st = self
+            .state
+            .take()
+            .ok_or(StoreError::Audit("the unit has ended".into()))?;
+        self.done = true;
+        let rx = self.store.writer.release(&mut st, pending, rows)?;
+        drop(st);
+        let slot = self.slot.take();
+        let r = writer::wait(rx).await;
+        drop(slot);
+        r
     }
 
     /// Registers a patient. A second patient with the same national identity number is a
@@ -299,7 +368,7 @@ impl OrgTx<'_> {
         .bind(phone)
         .bind(email)
         .bind(fmt_time(now)?)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await;
         match r {
             Ok(_) => {}
@@ -325,7 +394,7 @@ impl OrgTx<'_> {
         self.personal = true;
         let row = sqlx::query(&format!("{PATIENT_SELECT} WHERE id = ?"))
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         row.map(|r| patient_from_row(&self.store.sealer, &r))
             .transpose()
@@ -339,7 +408,7 @@ impl OrgTx<'_> {
         self.personal = true;
         let row = sqlx::query(&format!("{PATIENT_SELECT} WHERE nid_hash = ?"))
             .bind(self.store.sealer.lookup_hash(NID_KIND, &nid.expose()))
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         row.map(|r| patient_from_row(&self.store.sealer, &r))
             .transpose()
@@ -349,7 +418,7 @@ impl OrgTx<'_> {
     pub async fn list_patients(&mut self) -> Result<Vec<Patient>, StoreError> {
         self.personal = true;
         let rows = sqlx::query(&format!("{PATIENT_SELECT} ORDER BY created_at, id"))
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn().await?)
             .await?;
         rows.iter()
             .map(|r| patient_from_row(&self.store.sealer, r))
@@ -381,7 +450,7 @@ impl OrgTx<'_> {
         .bind(p.role.as_str())
         .bind(p.employment.as_str())
         .bind(fmt_time(now)?)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         // The role given at registration is the first entry in the authorisation register,
         // open-ended until an administrator limits or revokes it.
@@ -394,7 +463,7 @@ impl OrgTx<'_> {
         .bind(p.role.as_str())
         .bind(now.unix_timestamp())
         .bind(now.unix_timestamp())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(Personnel {
             id,
@@ -413,7 +482,7 @@ impl OrgTx<'_> {
             "SELECT id, name_sealed, email_sealed, role, employment, created_at FROM personnel \
              ORDER BY created_at, id",
         )
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?;
         let s = &self.store.sealer;
         rows.iter()

@@ -5,22 +5,12 @@
 
 use trygg_core::access::{decide, AccessBasis, Denied, Permission};
 use trygg_core::{BuiltinRole, Employment, NationalId, OrgSlug, PersonName};
-use trygg_store::{MasterKey, NewPatient, NewPersonnel, Store, StoreConfig, StoreError};
+use trygg_store::{NewPatient, NewPersonnel, Store, StoreError};
+
+mod support;
 
 async fn store(dir: &std::path::Path) -> Store {
-    let (key, _) = MasterKey::load_or_generate(&dir.join("master.key")).unwrap();
-    let (audit_key, _) =
-        trygg_store::audit::load_or_generate_signing_key(&dir.join("audit.key")).unwrap();
-    Store::open(
-        &StoreConfig {
-            data_dir: dir.to_owned(),
-            audit_host: "test.local".into(),
-        },
-        key,
-        audit_key,
-    )
-    .await
-    .unwrap()
+    support::store_with_queue(dir, trygg_store::DEFAULT_WRITE_QUEUE).await
 }
 
 fn now() -> time::OffsetDateTime {

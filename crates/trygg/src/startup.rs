@@ -48,6 +48,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         &StoreConfig {
             data_dir: config.data_dir.clone(),
             audit_host: config.audit_host(),
+            write_queue: config.store_write_queue,
         },
         key,
         audit_key,

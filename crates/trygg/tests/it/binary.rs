@@ -84,6 +84,17 @@ pub fn start_logging(args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> Run
     }
 }
 
+/// Kills the server with SIGKILL, as a power cut or the OOM killer would: no shutdown runs.
+pub fn sigkill(mut r: Running) {
+    r.child.kill().unwrap();
+    r.child.wait().unwrap();
+}
+
+/// Runs `trygg <args> --data-dir <dir>` to the end (for tests in other modules).
+pub fn run_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    trygg_in(dir, args)
+}
+
 pub fn terminate(mut r: Running) {
     let status = Command::new("kill")
         .args(["-TERM", &r.child.id().to_string()])
