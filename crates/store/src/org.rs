@@ -282,8 +282,11 @@ impl OrgTx<'_> {
             .as_mut()
             .ok_or(StoreError::Audit("the unit has ended".into()))?;
         if !self.savepoint {
-            sqlx::query("SAVEPOINT unit").execute(&mut st.conn).await?;
+            // Marked before the statement: a caller cancelled while it runs still leaves the
+            // flag, and the savepoint is rolled back (or, if it never opened, the batch fails:
+            // never a unit half-kept).
             self.savepoint = true;
+            sqlx::query("SAVEPOINT unit").execute(&mut st.conn).await?;
         }
         Ok(&mut st.conn)
     }

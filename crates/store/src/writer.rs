@@ -70,6 +70,9 @@ pub(crate) struct WriterState {
     pub(crate) batch: Option<Batch>,
     /// A unit was dropped with its savepoint open: roll it back before anything else runs.
     pub(crate) unit_open: bool,
+    /// A `BEGIN` was sent and no batch recorded (its caller was cancelled while it ran): roll
+    /// back before beginning again.
+    begun: bool,
 }
 
 /// Units released into one transaction, waiting for one commit.
@@ -107,6 +110,7 @@ impl Writer {
                 log: None,
                 batch: None,
                 unit_open: false,
+                begun: false,
             }),
             queued: AtomicUsize::new(0),
             limit: limit.max(1),
@@ -148,6 +152,10 @@ impl Writer {
         if st.batch.is_none() {
             // DIALECT: take SQLite's write lock at once, so two processes (the server and a CLI
             // command) cannot both read the log's head and then append after it.
+            if st.begun {
+                rollback(&mut st.conn).await;
+            }
+            st.begun = true;
             sqlx::query("BEGIN IMMEDIATE").execute(&mut st.conn).await?;
             let fresh = match st.log.as_ref() {
                 Some(w) => audit::head_matches(&mut st.conn, w).await,
@@ -162,6 +170,7 @@ impl Writer {
             };
             let Some(log) = log else {
                 rollback(&mut st.conn).await;
+                st.begun = false;
                 st.log = None;
                 return Err(StoreError::Audit(
                     "the audit log's head cannot be read: run `trygg audit verify`".into(),
@@ -279,6 +288,7 @@ async fn settle(st: &mut WriterState) {
 /// Rolls back the open batch and tells its callers.
 pub(crate) async fn fail_batch(st: &mut WriterState, why: &str) {
     rollback(&mut st.conn).await;
+    st.begun = false;
     st.log = None;
     if let Some(b) = st.batch.take() {
         b.done.send_replace(Some(Err(Arc::from(why))));
@@ -314,6 +324,7 @@ async fn flush(w: Arc<Writer>) {
     let Some(batch) = st.batch.take() else {
         return;
     };
+    st.begun = false;
     let started = Instant::now();
     if batch.units == 0 {
         // Every unit went away: end the transaction so the write lock is free.
