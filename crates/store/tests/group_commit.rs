@@ -148,13 +148,16 @@ async fn a_full_write_queue_refuses_at_once() {
     let s = store(dir.path(), 4).await;
     let o = org(&s, "q").await;
     let h = s.org(&o).await.unwrap();
+    // A unit that holds the write connection (it ran SQL), and three that wait for it.
     let mut held = h.begin().await.unwrap();
+    held.create_patient(&patient(900), now()).await.unwrap();
     held.audit(&event("q", "p-held")).await.unwrap();
     let mut waiting = Vec::new();
     for i in 0..3 {
         let h = h.clone();
         waiting.push(tokio::spawn(async move {
             let mut tx = h.begin().await?;
+            tx.create_patient(&patient(i), now()).await?;
             tx.audit(&event("q", &format!("p-{i}"))).await?;
             tx.commit().await
         }));
