@@ -1,8 +1,10 @@
-//! Crash safety of group commit (issue #8, PC-VENDOR-3): the real binary is killed with SIGKILL
-//! at a random moment while 32 clients register patients, three times over the same data
-//! directory. After each kill: every registration the server acknowledged (201) is there, no
-//! registration is half-applied (every patient has its `patient.create` entry and every entry its
-//! patient), and `trygg audit verify` passes; then the server starts again on the same files.
+//! The store under load (issue #8, PC-VENDOR-3). Crash safety of group commit: the real binary is
+//! killed with SIGKILL at a random moment while 32 clients register patients, three times over
+//! the same data directory. After each kill: every registration the server acknowledged (201) is
+//! there, no registration is half-applied (every patient has its `patient.create` entry and every
+//! entry its patient), and `trygg audit verify` passes; then the server starts again on the same
+//! files. Back-pressure: a full write queue is a 503 problem with `Retry-After`, never a wait
+//! without end or another error.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -219,4 +221,67 @@ async fn sigkill_under_load_keeps_every_acknowledged_write_and_half_applies_none
         );
     }
     assert!(acknowledged.len() >= 60, "{}", acknowledged.len());
+}
+
+/// With `store_write_queue = 1`, concurrent registrations that find the queue full get a 503
+/// problem with `Retry-After` and leave nothing behind; the others succeed; nothing else fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_write_queue_is_a_503_with_retry_after_and_leaves_nothing() {
+    let s = crate::common::TestServer::start_with(&[("TRYGG_STORE_WRITE_QUEUE", "1")]).await;
+    s.seed_demo().await;
+    let id = s.person(ORG, BuiltinRole::Secretary).await;
+    let who = s.login(ORG, id).await;
+    let path = format!("/api/v1/orgs/{ORG}/patients");
+    let mut created = 0;
+    let mut busy = None;
+    for round in 0..20u32 {
+        let mut requests = Vec::new();
+        for i in 0..40u32 {
+            let nid = NationalId::synthetic(
+                u8::try_from(1 + i % 28).unwrap(),
+                u8::try_from(1 + round % 12).unwrap(),
+                u8::try_from(20 + i / 28).unwrap(),
+                600,
+            )
+            .unwrap();
+            let body = serde_json::json!({"name": "Kari Testesen", "national_id": nid.expose()});
+            let (client, url, who) = (s.client.clone(), s.url(&path), who.clone());
+            requests.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .header("cookie", &who.cookie)
+                    .header("x-csrf-token", &who.csrf)
+                    .header("origin", &who.origin)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+            }));
+        }
+        for r in requests {
+            let res = r.await.unwrap();
+            match res.status().as_u16() {
+                201 => created += 1,
+                503 => busy = Some(res),
+                // The same number drawn again in another round.
+                409 => {}
+                other => panic!("unexpected {other}: {:?}", res.text().await),
+            }
+        }
+        if busy.is_some() {
+            break;
+        }
+    }
+    let res = busy.expect("forty concurrent writes never found the queue of one full");
+    assert_eq!(res.headers()["retry-after"], "1");
+    let problem = crate::common::assert_problem(res, 503, "TR-S503").await;
+    assert_eq!(problem["retry_after"], 1);
+    // Exactly the acknowledged registrations are there (besides the demo's three).
+    let list: Vec<serde_json::Value> = s
+        .send(Some(&who), reqwest::Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), created + 3);
 }
