@@ -62,14 +62,22 @@ fn to_i64(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Invalid("a number is too large"))
 }
 
-/// Whether the cached writer is at the stored head: same size and same root.
-pub(crate) async fn head_matches(
+/// Takes SQLite's write lock (`BEGIN IMMEDIATE`) and, in the same round trip (issue #8), reads
+/// whether the cached writer is at the stored head: same size and same root. `None` (nothing
+/// cached) is never at the head.
+pub(crate) async fn begin_at_head(
     conn: &mut sqlx::SqliteConnection,
-    writer: &LogWriter,
+    writer: Option<&LogWriter>,
 ) -> Result<bool, StoreError> {
-    let last = sqlx::query("SELECT seq, root_after FROM audit_entry ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
+    // DIALECT: SQLite's immediate write lock.
+    let last = sqlx::query(
+        "BEGIN IMMEDIATE; SELECT seq, root_after FROM audit_entry ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(writer) = writer else {
+        return Ok(false);
+    };
     Ok(match last {
         None => writer.size() == 0,
         Some(r) => {
@@ -116,39 +124,61 @@ pub(crate) async fn resume_writer(
     LogWriter::resume(origin, frontier).map_err(audit_err)
 }
 
-/// Writes a batch's appended entries and the tree nodes they closed, in order, with a few
-/// multi-row statements (issue #8): each round trip to SQLite's connection thread costs a thread
-/// switch, so rows go 128 to a statement. Every column comes from the row the audit crate built,
-/// so verify can check each one.
+/// Writes a batch's appended entries and the tree nodes they closed (issue #8). Each round trip
+/// to SQLite's connection thread costs a thread switch, so rows go many to a statement: up to 256
+/// entries (8 columns) or 512 nodes (3 columns) each. So that only a few statement shapes are
+/// prepared and cached, a statement has 16, 64, 256 (or, for nodes, 512) rows, the last ones
+/// padded with NULL rows that its `WHERE` leaves out. Every column comes from the row the audit
+/// crate built, so verify can check each one.
 pub(crate) async fn insert_batch(
     conn: &mut sqlx::SqliteConnection,
     appended: &[Appended],
 ) -> Result<(), StoreError> {
-    let rows: Vec<&EntryRow> = appended.iter().map(|a| &a.row).collect();
-    for r in &rows {
-        to_i64(r.seq)?;
-    }
-    let mut rest = rows.as_slice();
-    while !rest.is_empty() {
-        let (chunk, tail) = rest.split_at(chunk_len(rest.len()));
-        rest = tail;
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO audit_entry (seq, commitment, salt, event, root_after, patient, recorded, retain_until) ",
-        );
-        q.push_values(chunk, |mut b, row| {
-            let (salt, bytes) = match &row.payload {
-                Some(p) => (Some(p.salt.as_bytes().to_vec()), Some(p.event.clone())),
-                None => (None, None),
-            };
-            b.push_bind(i64::try_from(row.seq).unwrap_or(i64::MAX))
-                .push_bind(row.commitment.as_bytes().to_vec())
-                .push_bind(salt)
-                .push_bind(bytes)
-                .push_bind(row.root_after.as_bytes().to_vec())
-                .push_bind(row.patient.clone())
-                .push_bind(row.recorded.unix_millis())
-                .push_bind(row.retain_until.map(|t| t.unix_millis()));
+    let mut entries = Vec::with_capacity(appended.len());
+    for a in appended {
+        let row = &a.row;
+        let (salt, bytes) = match &row.payload {
+            Some(p) => (Some(p.salt.as_bytes().to_vec()), Some(p.event.clone())),
+            None => (None, None),
+        };
+        entries.push(EntryValues {
+            seq: to_i64(row.seq)?,
+            commitment: row.commitment.as_bytes().to_vec(),
+            salt,
+            event: bytes,
+            root_after: row.root_after.as_bytes().to_vec(),
+            patient: row.patient.clone(),
+            recorded: row.recorded.unix_millis(),
+            retain_until: row.retain_until.map(|t| t.unix_millis()),
         });
+    }
+    for (chunk, shape) in shaped(&entries, &[16, 64, 256]) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_entry (seq, commitment, salt, event, root_after, patient, recorded, retain_until) \
+             SELECT * FROM (",
+        );
+        let padded = chunk
+            .iter()
+            .map(Some)
+            .chain(std::iter::repeat_n(None, shape - chunk.len()));
+        q.push_values(padded, |mut b, e: Option<&EntryValues>| match e {
+            Some(e) => {
+                b.push_bind(e.seq)
+                    .push_bind(e.commitment.clone())
+                    .push_bind(e.salt.clone())
+                    .push_bind(e.event.clone())
+                    .push_bind(e.root_after.clone())
+                    .push_bind(e.patient.clone())
+                    .push_bind(e.recorded)
+                    .push_bind(e.retain_until);
+            }
+            None => {
+                for _ in 0..8 {
+                    b.push_bind(None::<i64>);
+                }
+            }
+        });
+        q.push(") WHERE column1 IS NOT NULL");
         q.build().persistent(true).execute(&mut *conn).await?;
     }
     let mut nodes: Vec<(i64, i64, Vec<u8>)> = appended
@@ -164,40 +194,68 @@ pub(crate) async fn insert_batch(
         .collect::<Result<_, StoreError>>()?;
     // In key order: each level's new nodes then go in at one place of the index, not all over.
     nodes.sort_unstable_by_key(|(level, idx, _)| (*level, *idx));
-    let mut rest = nodes.as_slice();
-    while !rest.is_empty() {
-        let (chunk, tail) = rest.split_at(chunk_len(rest.len()));
-        rest = tail;
-        let mut q =
-            sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO audit_node (level, idx, hash) ");
-        q.push_values(chunk, |mut b, (level, idx, hash)| {
-            b.push_bind(*level).push_bind(*idx).push_bind(hash.clone());
+    for (chunk, shape) in shaped(&nodes, &[16, 64, 256, 512]) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_node (level, idx, hash) SELECT * FROM (",
+        );
+        let padded = chunk
+            .iter()
+            .map(Some)
+            .chain(std::iter::repeat_n(None, shape - chunk.len()));
+        q.push_values(padded, |mut b, n| match n {
+            Some((level, idx, hash)) => {
+                b.push_bind(*level).push_bind(*idx).push_bind(hash.clone());
+            }
+            None => {
+                for _ in 0..3 {
+                    b.push_bind(None::<i64>);
+                }
+            }
         });
+        q.push(") WHERE column1 IS NOT NULL");
         q.build().persistent(true).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// How many rows the next multi-row statement takes: 128, 16 or 1, so that only three statement
-/// shapes per table are prepared and cached.
-fn chunk_len(remaining: usize) -> usize {
-    if remaining >= 128 {
-        128
-    } else if remaining >= 16 {
-        16
-    } else {
-        1
-    }
+/// One entry's column values, bound into a multi-row insert.
+struct EntryValues {
+    seq: i64,
+    commitment: Vec<u8>,
+    salt: Option<Vec<u8>>,
+    event: Option<Vec<u8>>,
+    root_after: Vec<u8>,
+    patient: Option<String>,
+    recorded: i64,
+    retain_until: Option<i64>,
 }
 
-/// Signs and stores the checkpoint of the writer's current size; returns its text.
-pub(crate) async fn checkpoint(
+/// Splits rows into statements: each takes up to the largest shape, and is padded up to the
+/// smallest shape that holds it. (SQLite allows 32766 parameters per statement since 3.32;
+/// 256 × 8 and 512 × 3 stay far below.)
+fn shaped<'r, T>(rows: &'r [T], shapes: &[usize]) -> Vec<(&'r [T], usize)> {
+    let largest = shapes.last().copied().unwrap_or(1).max(1);
+    rows.chunks(largest)
+        .map(|chunk| {
+            let shape = shapes
+                .iter()
+                .copied()
+                .find(|s| *s >= chunk.len())
+                .unwrap_or(largest);
+            (chunk, shape)
+        })
+        .collect()
+}
+
+/// Signs and stores the checkpoint of the writer's current size and commits, in one round trip
+/// (issue #8); returns the checkpoint's text. If the insert fails, nothing is committed.
+pub(crate) async fn checkpoint_and_commit(
     conn: &mut sqlx::SqliteConnection,
     writer: &LogWriter,
     signer: &Signer,
 ) -> Result<String, StoreError> {
     let signed = writer.checkpoint(signer).map_err(audit_err)?;
-    sqlx::query("INSERT INTO audit_checkpoint (tree_size, text) VALUES (?, ?)")
+    sqlx::query("INSERT INTO audit_checkpoint (tree_size, text) VALUES (?, ?); COMMIT")
         .bind(to_i64(writer.size())?)
         .bind(signed.text())
         .execute(&mut *conn)

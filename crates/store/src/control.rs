@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use sqlx::{Connection as _, Row as _};
+use sqlx::Row as _;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use trygg_core::OrgSlug;
@@ -232,20 +232,30 @@ impl ControlDb {
         let conn = writing
             .as_mut()
             .ok_or(StoreError::Audit("no connection for audit heads".into()))?;
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        for (org, (size, text)) in heads {
-            sqlx::query(
-                "INSERT INTO audit_heads (org_id, tree_size, checkpoint) VALUES (?, ?, ?) \
-                 ON CONFLICT (org_id) DO UPDATE SET tree_size = excluded.tree_size, \
-                 checkpoint = excluded.checkpoint WHERE excluded.tree_size > audit_heads.tree_size",
-            )
-            .bind(org.to_string())
-            .bind(size)
-            .bind(text)
-            .execute(&mut *tx)
-            .await?;
+        // One round trip: the lock, every queued head, the commit. If the insert fails, the
+        // transaction is rolled back here.
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "BEGIN IMMEDIATE; INSERT INTO audit_heads (org_id, tree_size, checkpoint) ",
+        );
+        q.push_values(&heads, |mut b, (org, (size, text))| {
+            b.push_bind(org.to_string())
+                .push_bind(*size)
+                .push_bind(text.clone());
+        });
+        q.push(
+            " ON CONFLICT (org_id) DO UPDATE SET tree_size = excluded.tree_size, \
+             checkpoint = excluded.checkpoint WHERE excluded.tree_size > audit_heads.tree_size; \
+             COMMIT",
+        );
+        let written = q
+            .build()
+            .persistent(heads.len() <= 4)
+            .execute(&mut *conn)
+            .await;
+        if let Err(e) = written {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(e.into());
         }
-        tx.commit().await?;
         Ok(())
     }
 

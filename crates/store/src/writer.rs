@@ -156,17 +156,22 @@ impl Writer {
                 rollback(&mut st.conn).await;
             }
             st.begun = true;
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut st.conn).await?;
-            let fresh = match st.log.as_ref() {
-                Some(w) => audit::head_matches(&mut st.conn, w).await,
-                None => Ok(false),
+            let fresh = match audit::begin_at_head(&mut st.conn, st.log.as_ref()).await {
+                Ok(f) => f,
+                Err(e) => {
+                    // The BEGIN (another process held the lock past the busy timeout) or the
+                    // read failed: end whatever began.
+                    rollback(&mut st.conn).await;
+                    st.begun = false;
+                    return Err(e);
+                }
             };
             // Another process may have appended since this one last wrote: then the cached
             // writer is stale and is rebuilt from the database.
-            let log = match fresh {
-                Ok(true) => st.log.clone(),
-                Ok(false) => audit::resume_writer(&mut st.conn, origin).await.ok(),
-                Err(_) => None,
+            let log = if fresh {
+                st.log.clone()
+            } else {
+                audit::resume_writer(&mut st.conn, origin).await.ok()
             };
             let Some(log) = log else {
                 rollback(&mut st.conn).await;
@@ -378,14 +383,14 @@ async fn write(
     batch: &Batch,
     signer: &Signer,
 ) -> Result<Option<String>, StoreError> {
-    let head = if batch.rows.is_empty() {
-        None
-    } else {
-        audit::insert_batch(conn, &batch.rows).await?;
-        Some(audit::checkpoint(conn, &batch.pending, signer).await?)
-    };
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
-    Ok(head)
+    if batch.rows.is_empty() {
+        sqlx::query("COMMIT").execute(&mut *conn).await?;
+        return Ok(None);
+    }
+    audit::insert_batch(conn, &batch.rows).await?;
+    Ok(Some(
+        audit::checkpoint_and_commit(conn, &batch.pending, signer).await?,
+    ))
 }
 
 /// Upper bounds of the batch-size histogram (units per commit).
