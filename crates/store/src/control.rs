@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use sqlx::Row as _;
@@ -58,12 +59,45 @@ pub(crate) struct ControlDb {
     heads: Arc<HeadQueue>,
 }
 
-/// Checkpoints waiting to be copied to `audit_heads`, and the connection of the one copy under
-/// way (opened at the first copy).
+/// Checkpoints waiting to be copied to `audit_heads`, the connection of the one copy under way
+/// (opened at the first copy), and whether a background retry runs.
 #[derive(Debug, Default)]
 struct HeadQueue {
     queued: std::sync::Mutex<HashMap<Uuid, (i64, String)>>,
     writing: tokio::sync::Mutex<Option<sqlx::SqliteConnection>>,
+    retrying: AtomicBool,
+}
+
+/// An organisation's queued head: its tree size and signed checkpoint text.
+type QueuedHead = (Uuid, (i64, String));
+
+impl HeadQueue {
+    /// Queues heads, keeping the larger tree size per organisation.
+    fn queue(
+        &self,
+        heads: impl IntoIterator<Item = QueuedHead>,
+    ) -> Result<(), StoreError> {
+        let mut queued = self
+            .queued
+            .lock()
+            .map_err(|_| StoreError::Audit("the head queue is poisoned".into()))?;
+        for (org, (size, text)) in heads {
+            if queued.get(&org).is_none_or(|(s, _)| *s < size) {
+                queued.insert(org, (size, text));
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes every queued head.
+    fn take(&self) -> Result<Vec<QueuedHead>, StoreError> {
+        Ok(self
+            .queued
+            .lock()
+            .map_err(|_| StoreError::Audit("the head queue is poisoned".into()))?
+            .drain()
+            .collect())
+    }
 }
 
 pub(crate) fn fmt_time(t: OffsetDateTime) -> Result<String, StoreError> {
@@ -194,7 +228,9 @@ impl ControlDb {
     /// Records an organisation's latest audit checkpoint, keeping the larger tree size. Heads
     /// published while another write is under way are written together in the next transaction
     /// (group commit for the control database, issue #8): a caller returns once a transaction
-    /// that started after its head was queued has ended.
+    /// that started after its head was queued has ended. A head that could not be written is
+    /// queued again and retried in the background (with back-off) until it is, so it is never
+    /// dropped; the error is returned for the log.
     pub(crate) async fn publish_audit_head(
         &self,
         org: Uuid,
@@ -202,36 +238,36 @@ impl ControlDb {
         text: &str,
     ) -> Result<(), StoreError> {
         let size = i64::try_from(tree_size).map_err(|_| StoreError::Invalid("tree too large"))?;
-        {
-            let mut queued = self
-                .heads
-                .queued
-                .lock()
-                .map_err(|_| StoreError::Audit("the head queue is poisoned".into()))?;
-            let keep = queued.get(&org).is_none_or(|(s, _)| *s < size);
-            if keep {
-                queued.insert(org, (size, text.to_owned()));
-            }
+        self.heads.queue([(org, (size, text.to_owned()))])?;
+        let written = self.write_heads().await;
+        if written.is_err() {
+            self.retry_heads_later();
         }
+        written
+    }
+
+    /// Writes every queued head in one transaction; on failure puts them back.
+    async fn write_heads(&self) -> Result<(), StoreError> {
         let mut writing = self.heads.writing.lock().await;
-        let heads: Vec<(Uuid, (i64, String))> = {
-            let mut queued = self
-                .heads
-                .queued
-                .lock()
-                .map_err(|_| StoreError::Audit("the head queue is poisoned".into()))?;
-            queued.drain().collect()
-        };
+        let heads: Vec<QueuedHead> = self.heads.take()?;
         if heads.is_empty() {
-            // The previous writer took ours along.
+            // The previous writer took ours along (it held the lock until its commit ended,
+            // and puts back what it could not write).
             return Ok(());
         }
         if writing.is_none() {
-            *writing = Some(self.db.head_connection().await?);
+            match self.db.head_connection().await {
+                Ok(c) => *writing = Some(c),
+                Err(e) => {
+                    self.heads.queue(heads)?;
+                    return Err(e);
+                }
+            }
         }
-        let conn = writing
-            .as_mut()
-            .ok_or(StoreError::Audit("no connection for audit heads".into()))?;
+        let Some(conn) = writing.as_mut() else {
+            self.heads.queue(heads)?;
+            return Err(StoreError::Audit("no connection for audit heads".into()));
+        };
         // One round trip: the lock, every queued head, the commit. If the insert fails, the
         // transaction is rolled back here.
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
@@ -254,9 +290,37 @@ impl ControlDb {
             .await;
         if let Err(e) = written {
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            self.heads.queue(heads)?;
             return Err(e.into());
         }
         Ok(())
+    }
+
+    /// Retries the queued heads in the background, once a second at first and then less
+    /// often, until they are written (one retrier at a time).
+    fn retry_heads_later(&self) {
+        if self.heads.retrying.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            self.heads.retrying.store(false, Ordering::Release);
+            return;
+        };
+        let me = self.clone();
+        rt.spawn(async move {
+            let mut delay = std::time::Duration::from_secs(1);
+            loop {
+                tokio::time::sleep(delay).await;
+                match me.write_heads().await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "still cannot copy audit checkpoints to the control database");
+                        delay = (delay * 2).min(std::time::Duration::from_secs(30));
+                    }
+                }
+            }
+            me.heads.retrying.store(false, Ordering::Release);
+        });
     }
 
     /// An organisation's latest audit checkpoint as kept here.

@@ -10,14 +10,13 @@ use uuid::Uuid;
 
 use std::sync::Arc;
 
-use tokio::sync::MutexGuard;
 use trygg_audit::{Appended, AuditEvent, LogWriter, Signer, VerifyingKey};
 
 use crate::audit;
 use crate::control::{fmt_time, parse_time, parse_uuid, ControlDb, Organisation};
 use crate::crypto::{DataKey, Sealer};
 use crate::db::Db;
-use crate::writer::{self, Slot, WriteStats, Writer, WriterState};
+use crate::writer::{self, Held, Slot, WriteStats, Writer};
 use crate::StoreError;
 
 /// The handle to one organisation's database, keys and audit log.
@@ -150,22 +149,13 @@ impl OrgStore {
     /// full.
     pub async fn begin(&self) -> Result<OrgTx<'_>, StoreError> {
         let slot = self.writer.enter()?;
-        let mut state = self.writer.state.lock().await;
-        let pending = match self.writer.prepare(&mut state, &self.origin).await {
-            Ok(p) => p,
-            Err(e) => {
-                self.writer.schedule(&mut state);
-                return Err(e);
-            }
-        };
+        let (held, pending) = self.writer.begin_unit(&self.origin).await?;
         Ok(OrgTx {
             store: self,
-            state: Some(state),
+            held: Some(held),
             slot: Some(slot),
             pending,
             rows: Vec::new(),
-            savepoint: false,
-            done: false,
             personal: false,
         })
     }
@@ -234,16 +224,13 @@ impl OrgStore {
 /// memory until its batch is written (issue #8).
 pub struct OrgTx<'a> {
     pub(crate) store: &'a OrgStore,
-    state: Option<MutexGuard<'a, WriterState>>,
+    /// The write connection; dropping it unfinished rolls the unit back.
+    held: Option<Held>,
     slot: Option<Slot>,
     /// The log after this unit's entries.
     pending: LogWriter,
     /// This unit's entries and the tree nodes they closed.
     rows: Vec<Appended>,
-    /// Whether the unit's savepoint is open.
-    savepoint: bool,
-    /// Committed (or handed to its batch): nothing to undo on drop.
-    done: bool,
     /// Set by every method that reads or writes personal data.
     pub(crate) personal: bool,
 }
@@ -257,38 +244,15 @@ impl std::fmt::Debug for OrgTx<'_> {
     }
 }
 
-impl Drop for OrgTx<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        if let Some(st) = self.state.as_mut() {
-            // The savepoint is rolled back by whoever takes the connection next (drop cannot
-            // wait); a flush is scheduled so an abandoned batch never keeps the write lock.
-            if self.savepoint {
-                st.unit_open = true;
-            }
-            self.store.writer.schedule(st);
-        }
-    }
-}
-
 impl OrgTx<'_> {
     /// The write connection, with this unit's savepoint open (opened at the first statement, so
     /// a unit that only appends audit entries costs no round trip).
     pub(crate) async fn conn(&mut self) -> Result<&mut sqlx::SqliteConnection, StoreError> {
-        let st = self
-            .state
+        self.held
             .as_mut()
-            .ok_or(StoreError::Audit("the unit has ended".into()))?;
-        if !self.savepoint {
-            // Marked before the statement: a caller cancelled while it runs still leaves the
-            // flag, and the savepoint is rolled back (or, if it never opened, the batch fails:
-            // never a unit half-kept).
-            self.savepoint = true;
-            sqlx::query("SAVEPOINT unit").execute(&mut st.conn).await?;
-        }
-        Ok(&mut st.conn)
+            .ok_or(StoreError::Audit("the unit has ended".into()))?
+            .conn()
+            .await
     }
 
     /// Appends an audit event in this unit; returns its sequence number. The entry is written
@@ -303,35 +267,19 @@ impl OrgTx<'_> {
 
     /// Commits: releases the unit's savepoint into the open batch and waits until the batch is
     /// durable (its entries, tree nodes and one signed checkpoint committed, the checkpoint copied
-    /// to the control database). An error means nothing of the unit was kept.
+    /// to the control database). An error means nothing of the unit was kept; a caller cancelled
+    /// while it waits leaves the unit to be committed with its batch.
     pub async fn commit(mut self) -> Result<(), StoreError> {
         if self.personal && self.rows.is_empty() {
             return Err(StoreError::Unaudited);
         }
-        if self.savepoint {
-            let released = match self.state.as_mut() {
-                Some(st) => sqlx::query("RELEASE unit").execute(&mut st.conn).await,
-                None => return Err(StoreError::Audit("the unit has ended".into())),
-            };
-            self.savepoint = false;
-            if let Err(e) = released {
-                // SQLite rolled the transaction back under us: the whole batch is lost.
-                if let Some(st) = self.state.as_mut() {
-                    writer::fail_batch(st, "the transaction failed; nothing of the batch was kept")
-                        .await;
-                }
-                return Err(e.into());
-            }
-        }
-        let pending = self.pending.clone();
-        let rows = std::mem::take(&mut self.rows);
-        let mut st = self
-            .state
+        let held = self
+            .held
             .take()
             .ok_or(StoreError::Audit("the unit has ended".into()))?;
-        self.done = true;
-        let rx = self.store.writer.release(&mut st, pending, rows)?;
-        drop(st);
+        let rows = std::mem::take(&mut self.rows);
+        let pending = self.pending.clone();
+        let rx = self.store.writer.finish_unit(held, pending, rows).await?;
         let slot = self.slot.take();
         let r = writer::wait(rx).await;
         drop(slot);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sqlx::SqliteConnection;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{watch, Mutex, OwnedMutexGuard};
 use trygg_audit::{Appended, LogWriter, Signer};
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ pub(crate) type BatchOutcome = Option<Result<(), Arc<str>>>;
 
 /// The writer of one organisation's database.
 pub(crate) struct Writer {
-    pub(crate) state: Mutex<WriterState>,
+    pub(crate) state: Arc<Mutex<WriterState>>,
     /// Units begun and not yet answered (waiting for the lock, running, or waiting for their
     /// batch to be durable).
     queued: AtomicUsize,
@@ -68,8 +68,11 @@ pub(crate) struct WriterState {
     log: Option<LogWriter>,
     /// The open batch: a transaction begun, units released into it, not yet committed.
     pub(crate) batch: Option<Batch>,
-    /// A unit was dropped with its savepoint open: roll it back before anything else runs.
-    pub(crate) unit_open: bool,
+    /// A unit was dropped with this savepoint open: roll it back before anything else runs.
+    unit_open: Option<u64>,
+    /// The number of the next unit's savepoint (`u<n>`): a name never reused, so a savepoint
+    /// left behind can never be mistaken for another unit's.
+    next_savepoint: u64,
     /// A `BEGIN` was sent and no batch recorded (its caller was cancelled while it ran): roll
     /// back before beginning again.
     begun: bool,
@@ -95,6 +98,53 @@ impl Drop for Slot {
     }
 }
 
+/// The write connection as one unit holds it, from `begin` to its end. Dropped without being
+/// finished (an error, a caller cancelled, a panic), it marks the unit's savepoint for rollback
+/// by whoever takes the connection next and schedules a flush, so no transaction is left holding
+/// SQLite's write lock.
+pub(crate) struct Held {
+    pub(crate) st: OwnedMutexGuard<WriterState>,
+    writer: Arc<Writer>,
+    /// The unit's savepoint number, while it is open (or being opened).
+    savepoint: Option<u64>,
+    done: bool,
+}
+
+impl Held {
+    /// The unit ended as it should: nothing to undo on drop.
+    fn disarm(&mut self) {
+        self.done = true;
+    }
+
+    /// The connection with this unit's savepoint open (opened at the first call). The savepoint
+    /// is recorded before its statement goes out, so a caller cancelled meanwhile still leaves it
+    /// marked for rollback.
+    pub(crate) async fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        if self.savepoint.is_none() {
+            let n = self.st.next_savepoint;
+            self.st.next_savepoint = n.wrapping_add(1);
+            self.savepoint = Some(n);
+            sqlx::query(&format!("SAVEPOINT u{n}"))
+                .persistent(false)
+                .execute(&mut self.st.conn)
+                .await?;
+        }
+        Ok(&mut self.st.conn)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(n) = self.savepoint {
+            self.st.unit_open = Some(n);
+        }
+        self.writer.schedule(&mut self.st);
+    }
+}
+
 impl Writer {
     pub(crate) fn new(
         conn: SqliteConnection,
@@ -105,13 +155,14 @@ impl Writer {
         db: Db,
     ) -> Self {
         Self {
-            state: Mutex::new(WriterState {
+            state: Arc::new(Mutex::new(WriterState {
                 conn,
                 log: None,
                 batch: None,
-                unit_open: false,
+                unit_open: None,
+                next_savepoint: 0,
                 begun: false,
-            }),
+            })),
             queued: AtomicUsize::new(0),
             limit: limit.max(1),
             signer,
@@ -219,14 +270,93 @@ impl Writer {
     /// Makes sure a flush will come for the open batch (also for one whose units all went away,
     /// so the write lock is never kept by an abandoned transaction).
     pub(crate) fn schedule(self: &Arc<Self>, st: &mut WriterState) {
-        if let Some(b) = st.batch.as_mut() {
-            if !b.flush_scheduled {
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    b.flush_scheduled = true;
-                    rt.spawn(flush(self.clone()));
-                }
+        let spawn = match st.batch.as_mut() {
+            Some(b) if !b.flush_scheduled => {
+                b.flush_scheduled = true;
+                true
+            }
+            Some(_) => false,
+            // No batch, but a BEGIN may have gone out (a cancelled or failed start) or a unit
+            // left its savepoint: a flush ends that transaction.
+            None => st.begun || st.unit_open.is_some(),
+        };
+        if spawn {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(flush(self.clone()));
             }
         }
+    }
+
+    /// Takes the write connection for a unit and makes it ready (see [`Writer::prepare`]). The
+    /// preparation runs in a task of its own, so a caller cancelled meanwhile cannot leave it
+    /// half done: the task finishes, and the [`Held`] it returns to nobody cleans up on drop.
+    pub(crate) async fn begin_unit(
+        self: &Arc<Self>,
+        origin: &str,
+    ) -> Result<(Held, LogWriter), StoreError> {
+        let st = self.state.clone().lock_owned().await;
+        let mut held = Held {
+            st,
+            writer: self.clone(),
+            savepoint: None,
+            done: false,
+        };
+        if held.st.unit_open.is_none() {
+            if let Some(b) = held.st.batch.as_ref() {
+                // A batch is open and nothing to undo: nothing to wait for.
+                let log = b.pending.clone();
+                return Ok((held, log));
+            }
+        }
+        let (w, origin) = (self.clone(), origin.to_owned());
+        tokio::spawn(async move {
+            let r = w.prepare(&mut held.st, &origin).await;
+            r.map(|log| (held, log))
+        })
+        .await
+        .map_err(|_| StoreError::Batch("the writer's task failed".into()))?
+    }
+
+    /// Ends a unit that commits: releases its savepoint and the unit into the open batch, in a
+    /// task of its own (a caller cancelled meanwhile leaves the unit released, never half).
+    /// Returns what to wait on.
+    pub(crate) async fn finish_unit(
+        self: &Arc<Self>,
+        mut held: Held,
+        pending: LogWriter,
+        rows: Vec<Appended>,
+    ) -> Result<watch::Receiver<BatchOutcome>, StoreError> {
+        if held.savepoint.is_none() {
+            // No SQL ran: nothing to wait for before the release.
+            let rx = self.release(&mut held.st, pending, rows)?;
+            held.disarm();
+            return Ok(rx);
+        }
+        let w = self.clone();
+        tokio::spawn(async move {
+            if let Some(n) = held.savepoint {
+                let released = sqlx::query(&format!("RELEASE u{n}"))
+                    .persistent(false)
+                    .execute(&mut held.st.conn)
+                    .await;
+                held.savepoint = None;
+                if let Err(e) = released {
+                    // SQLite rolled the transaction back under us: the whole batch is lost
+                    // (dropping `held` then schedules a flush, which ends what is left).
+                    fail_batch(
+                        &mut held.st,
+                        "the transaction failed; nothing of the batch was kept",
+                    )
+                    .await;
+                    return Err(e.into());
+                }
+            }
+            let rx = w.release(&mut held.st, pending, rows)?;
+            held.disarm();
+            Ok(rx)
+        })
+        .await
+        .map_err(|_| StoreError::Batch("the writer's task failed".into()))?
     }
 }
 
@@ -273,18 +403,20 @@ pub(crate) async fn wait(mut rx: watch::Receiver<BatchOutcome>) -> Result<(), St
 /// rolled the whole transaction back (an I/O error, a full disk): the batch is then lost, and
 /// its callers are told.
 async fn settle(st: &mut WriterState) {
-    if !st.unit_open {
+    let Some(n) = st.unit_open else {
         return;
-    }
-    st.unit_open = false;
-    let undone = sqlx::query("ROLLBACK TO unit")
+    };
+    let undone = sqlx::query(&format!("ROLLBACK TO u{n}"))
+        .persistent(false)
         .execute(&mut st.conn)
         .await
         .is_ok()
-        && sqlx::query("RELEASE unit")
+        && sqlx::query(&format!("RELEASE u{n}"))
+            .persistent(false)
             .execute(&mut st.conn)
             .await
             .is_ok();
+    st.unit_open = None;
     if !undone {
         fail_batch(st, "the transaction failed; nothing of the batch was kept").await;
     }
@@ -292,12 +424,16 @@ async fn settle(st: &mut WriterState) {
 
 /// Rolls back the open batch and tells its callers.
 pub(crate) async fn fail_batch(st: &mut WriterState, why: &str) {
-    rollback(&mut st.conn).await;
-    st.begun = false;
+    // The state first, so that even an interrupted rollback leaves nothing that looks open:
+    // `begun` makes the next start roll back again.
     st.log = None;
+    st.begun = true;
+    st.unit_open = None;
     if let Some(b) = st.batch.take() {
         b.done.send_replace(Some(Err(Arc::from(why))));
     }
+    rollback(&mut st.conn).await;
+    st.begun = false;
 }
 
 async fn rollback(conn: &mut SqliteConnection) {
@@ -327,6 +463,11 @@ async fn flush(w: Arc<Writer>) {
     }
     settle(&mut st).await;
     let Some(batch) = st.batch.take() else {
+        if st.begun {
+            // A start that went no further (cancelled or failed): end its transaction.
+            rollback(&mut st.conn).await;
+            st.begun = false;
+        }
         return;
     };
     st.begun = false;
