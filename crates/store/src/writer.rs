@@ -8,6 +8,14 @@
 //! while a batch is being written queue on the writer's FIFO lock and form the next batch, so the
 //! batch grows with the load and a lone writer pays what it paid before: one commit.
 //!
+//! Cancellation-safe: a caller may be dropped at any await (a request timeout, a client that goes
+//! away). Everything that must not stop halfway (preparing a batch, releasing a unit's savepoint
+//! and the unit into its batch, the flush) runs in a task of its own; the connection a unit holds
+//! is a [`Held`] whose drop marks the unit's savepoint (`u<n>`, a name never reused) for rollback
+//! by the next holder and schedules a flush, so no abandoned transaction keeps SQLite's write
+//! lock. An outside review found five ways to break this in the first version; each has its
+//! regression test in `crates/store/tests/cancellation.rs`.
+//!
 //! Bounded: at most `limit` units wait per organisation; the next caller gets
 //! [`StoreError::Overloaded`] at once (a 503 with `Retry-After` at the API), never an unbounded
 //! wait. Reads outside a unit use the pool's own connections (WAL) and never wait for the writer.
