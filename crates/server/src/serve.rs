@@ -60,7 +60,13 @@ pub async fn serve(state: AppState, on_listening: OnListening) -> Result<(), Ser
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
-    tokio::spawn(shutdown_on_signal(handle.clone()));
+    // The signal handlers are installed here, before the address is announced, so a SIGTERM
+    // right after the "listening" line stops the server gracefully instead of killing it.
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(not(unix))]
+    let term = None::<()>;
+    tokio::spawn(shutdown_on_signal(handle.clone(), term));
     let scheme = if config.tls() { "https" } else { "http" };
     let watch = handle.clone();
     tokio::spawn(async move {
@@ -123,21 +129,29 @@ pub async fn serve(state: AppState, on_listening: OnListening) -> Result<(), Ser
     Ok(())
 }
 
-async fn shutdown_on_signal(handle: axum_server::Handle) {
+#[cfg(unix)]
+type TermSignal = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type TermSignal = Option<()>;
+
+async fn shutdown_on_signal(handle: axum_server::Handle, term: TermSignal) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+    let term = async move {
+        match term {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let term = {
+        let _ = term;
+        std::future::pending::<()>()
+    };
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},

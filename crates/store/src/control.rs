@@ -73,10 +73,7 @@ type QueuedHead = (Uuid, (i64, String));
 
 impl HeadQueue {
     /// Queues heads, keeping the larger tree size per organisation.
-    fn queue(
-        &self,
-        heads: impl IntoIterator<Item = QueuedHead>,
-    ) -> Result<(), StoreError> {
+    fn queue(&self, heads: impl IntoIterator<Item = QueuedHead>) -> Result<(), StoreError> {
         let mut queued = self
             .queued
             .lock()
@@ -87,6 +84,11 @@ impl HeadQueue {
             }
         }
         Ok(())
+    }
+
+    /// Whether no head waits.
+    fn is_empty(&self) -> bool {
+        self.queued.lock().map(|q| q.is_empty()).unwrap_or(true)
     }
 
     /// Takes every queued head.
@@ -121,11 +123,17 @@ impl ControlDb {
         })
     }
 
+    /// Records a new organisation, and in the same transaction its log's first head: the
+    /// signed checkpoint of the empty tree. So a log always has an outside head, and a later copy
+    /// lost to a power cut (they are written without an fsync of their own) leaves an older head,
+    /// never none.
     pub(crate) async fn insert_org(
         &self,
         org: &Organisation,
         wrapped_key: &[u8],
+        empty_head: &str,
     ) -> Result<(), StoreError> {
+        let mut tx = self.db.sqlite().begin().await?;
         let r = sqlx::query(
             "INSERT INTO organisations (id, slug, name, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?)",
         )
@@ -134,10 +142,22 @@ impl ControlDb {
         .bind(&org.name)
         .bind(wrapped_key)
         .bind(fmt_time(org.created_at)?)
-        .execute(self.db.sqlite())
+        .execute(&mut *tx)
         .await;
+        let r = match r {
+            Ok(_) => {
+                sqlx::query(
+                    "INSERT INTO audit_heads (org_id, tree_size, checkpoint) VALUES (?, 0, ?)",
+                )
+                .bind(org.id.to_string())
+                .bind(empty_head)
+                .execute(&mut *tx)
+                .await
+            }
+            Err(e) => Err(e),
+        };
         match r {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(tx.commit().await?),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
                 "an organisation with that short name exists",
             )),
@@ -239,6 +259,11 @@ impl ControlDb {
     ) -> Result<(), StoreError> {
         let size = i64::try_from(tree_size).map_err(|_| StoreError::Invalid("tree too large"))?;
         self.heads.queue([(org, (size, text.to_owned()))])?;
+        if self.heads.retrying.load(Ordering::Acquire) {
+            // The control database could not be written a moment ago: the retrier takes this
+            // head along, and the caller (whose commit is durable) does not wait for it.
+            return Ok(());
+        }
         let written = self.write_heads().await;
         if written.is_err() {
             self.retry_heads_later();
@@ -296,6 +321,11 @@ impl ControlDb {
         Ok(())
     }
 
+    /// Writes the heads still queued (at shutdown, so none is left behind in memory).
+    pub(crate) async fn flush_heads(&self) -> Result<(), StoreError> {
+        self.write_heads().await
+    }
+
     /// Retries the queued heads in the background, once a second at first and then less
     /// often, until they are written (one retrier at a time).
     fn retry_heads_later(&self) {
@@ -312,14 +342,21 @@ impl ControlDb {
             loop {
                 tokio::time::sleep(delay).await;
                 match me.write_heads().await {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        me.heads.retrying.store(false, Ordering::Release);
+                        // A head queued between the write and the line above would wait for
+                        // the next write of any organisation: take it now.
+                        if me.heads.is_empty() || me.heads.retrying.swap(true, Ordering::AcqRel) {
+                            break;
+                        }
+                        delay = std::time::Duration::from_millis(1);
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "still cannot copy audit checkpoints to the control database");
                         delay = (delay * 2).min(std::time::Duration::from_secs(30));
                     }
                 }
             }
-            me.heads.retrying.store(false, Ordering::Release);
         });
     }
 

@@ -149,7 +149,15 @@ impl Store {
             name: name.to_owned(),
             created_at: now,
         };
-        self.control.insert_org(&org, &wrapped).await?;
+        let origin = trygg_audit::origin_for(&self.audit_host, slug).map_err(audit::audit_err)?;
+        let signer =
+            trygg_audit::Signer::from_pkcs8(&origin, &self.audit_key).map_err(audit::audit_err)?;
+        let empty_head = trygg_audit::LogWriter::new(&origin)
+            .and_then(|w| w.checkpoint(&signer))
+            .map_err(audit::audit_err)?;
+        self.control
+            .insert_org(&org, &wrapped, empty_head.text())
+            .await?;
         Ok(org)
     }
 
@@ -274,6 +282,9 @@ impl Store {
 
     /// Closes every database cleanly (WAL checkpointed), for shutdown.
     pub async fn close(&self) {
+        if let Err(e) = self.control.flush_heads().await {
+            tracing::warn!(error = %e, "audit checkpoints not yet copied to the control database stay behind; the next start copies them");
+        }
         let orgs: Vec<_> = self.orgs.write().await.drain().collect();
         for (_, h) in orgs {
             h.close().await;

@@ -123,6 +123,7 @@ impl OrgStore {
             org.id,
             control.clone(),
             db.clone(),
+            tokio::runtime::Handle::current(),
         ));
         Ok(Self {
             org,

@@ -64,6 +64,8 @@ pub(crate) struct Writer {
     since_checkpoint: AtomicU64,
     checkpointing: Arc<AtomicBool>,
     pub(crate) metrics: Metrics,
+    /// The runtime the store was opened on; flushes are spawned there.
+    runtime: tokio::runtime::Handle,
 }
 
 /// Batches between background WAL checkpoints.
@@ -161,8 +163,10 @@ impl Writer {
         org_id: Uuid,
         control: ControlDb,
         db: Db,
+        runtime: tokio::runtime::Handle,
     ) -> Self {
         Self {
+            runtime,
             state: Arc::new(Mutex::new(WriterState {
                 conn,
                 log: None,
@@ -289,9 +293,9 @@ impl Writer {
             None => st.begun || st.unit_open.is_some(),
         };
         if spawn {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(flush(self.clone()));
-            }
+            // Through the runtime the store was opened on, so a unit dropped on a thread outside
+            // it still gets its flush (a flag set without a flush would keep the batch open).
+            self.runtime.spawn(flush(self.clone()));
         }
     }
 
@@ -380,16 +384,12 @@ impl Writer {
         }
         self.since_checkpoint.store(0, Ordering::Relaxed);
         let (db, running) = (self.db.clone(), self.checkpointing.clone());
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                if let Err(e) = db.checkpoint().await {
-                    tracing::warn!(error = %e, "a background WAL checkpoint failed");
-                }
-                running.store(false, Ordering::Release);
-            });
-        } else {
+        self.runtime.spawn(async move {
+            if let Err(e) = db.checkpoint().await {
+                tracing::warn!(error = %e, "a background WAL checkpoint failed");
+            }
             running.store(false, Ordering::Release);
-        }
+        });
     }
 }
 

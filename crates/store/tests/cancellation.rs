@@ -287,3 +287,65 @@ async fn head_copies_that_fail_are_retried_until_written() {
         }
     }
 }
+
+/// Second review: a unit dropped on a thread outside the runtime still gets its flush, so the
+/// batch (and SQLite's write lock) does not stay open and the next commit returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_dropped_outside_the_runtime_does_not_wedge_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = support::store_with_queue(dir.path(), 4096).await;
+    let o = org(&s, "nr").await;
+    let h = s.org(&o).await.unwrap();
+    let mut tx = h.begin().await.unwrap();
+    tx.create_patient(&patient(1), now()).await.unwrap();
+    std::thread::scope(|sc| {
+        sc.spawn(move || drop(tx));
+    });
+    let mut tx = h.begin().await.unwrap();
+    tx.audit(&event("nr", "p-1")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(3), tx.commit())
+        .await
+        .expect("the commit hangs: the dropped unit's batch was never flushed")
+        .unwrap();
+    let mut tx = h.begin().await.unwrap();
+    assert!(tx.list_patients().await.unwrap().is_empty(), "rolled back");
+    tx.audit(&event("nr", "p-check")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(h.verify_audit_at(now()).await.unwrap().is_ok());
+}
+
+/// Second review: a head copy that failed (the control database locked past the busy timeout)
+/// and was still queued when the store closed leaves an older head, never none: every log has the
+/// signed head of its empty tree from its creation on, so the log still verifies after a restart.
+/// (Copying the organisation's own newest checkpoint at open instead would launder a deleted
+/// head: the tamper test of `audit_heads` catches that.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_copy_lost_at_shutdown_leaves_an_older_head_never_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = support::store_with_queue(dir.path(), 4096).await;
+    let o = org(&s, "hl").await;
+    let h = s.org(&o).await.unwrap();
+    let url = format!("sqlite://{}", dir.path().join("control.sqlite").display());
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let mut tx = h.begin().await.unwrap();
+    tx.audit(&event("hl", "p-1")).await.unwrap();
+    // Ok after the busy timeout: the entry is durable, its head copy queued for a retry.
+    tx.commit().await.unwrap();
+    drop(h);
+    s.close().await;
+    drop(s);
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    drop(blocker);
+    let again = support::store_with_queue(dir.path(), 4096).await;
+    let h = again.org(&o).await.unwrap();
+    let v = h.verify_audit_at(now()).await.unwrap();
+    assert_eq!(
+        v.map(|v| v.entries).ok(),
+        Some(1),
+        "no usable head after restart"
+    );
+}
