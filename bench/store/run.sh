@@ -34,7 +34,10 @@ same disk. An operation is answered only when durable (SQLite WAL, `synchronous 
 - **Peer (b)**: the same bytes, writers handing rows to one committer per database that inserts
   whatever is waiting in one transaction (the practical ceiling for durable inserts here).
 
-Writers are spread evenly over the organisations (one database file each; peers likewise).
+Writers are spread evenly over the organisations (one database file each; peers likewise); each
+case runs on a store of its own. On this shared 2-core machine the 256-writer rates move by about
+±10 % from run to run (45,000 to 55,000 per second seen while the issue was worked on), so
+compare the ratios within one run.
 
 | orgs | writers | Trygg appends/s | Trygg p50 / p99 ms | (a) per fsync /s | (a) p50 / p99 ms | (b) batched /s | (b) p50 / p99 ms | Trygg ÷ (a) | Trygg ÷ (b) |
 |---|---|---|---|---|---|---|---|---|---|

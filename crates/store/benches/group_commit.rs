@@ -204,25 +204,11 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let (key, _) = MasterKey::load_or_generate(&dir.path().join("master.key")).unwrap();
-        let (audit_key, _) =
-            trygg_store::audit::load_or_generate_signing_key(&dir.path().join("audit.key"))
-                .unwrap();
-        let store = Store::open(
-            &StoreConfig {
-                data_dir: dir.path().to_owned(),
-                audit_host: "bench.local".into(),
-                write_queue: 4096,
-            },
-            key,
-            audit_key,
-        )
-        .await
-        .unwrap();
         let mut sample = trygg_audit::testing::sample_event(1_800_000_000_000, "p-1").unwrap();
         sample.agent.organisation = Some(OrgSlug::parse("bench").unwrap());
         let bytes = Arc::new(sample.to_canonical().unwrap());
         let mut rows = Vec::new();
+        let (mut batches, mut units) = (0u64, 0u64);
         for orgs in [1usize, 10] {
             for writers in [1usize, 16, 256] {
                 // BENCH_ONLY=trygg:1x256 runs one system and case (for profiling).
@@ -231,9 +217,15 @@ fn main() {
                     continue;
                 }
                 let tag = format!("o{orgs}w{writers}x");
+                // Each case on a store of its own, as the peers get files of their own.
+                let case = dir.path().join(&tag);
+                let store = open_store(&case).await;
                 let t = trygg(&store, &tag, orgs, writers).await;
+                let st = store.write_stats().await;
+                store.close().await;
+                batches += st.batches;
+                units += st.units;
                 if only.is_some() {
-                    let st = store.write_stats().await;
                     eprintln!(
                         "trygg {:.0}/s p99 {:.2} ms; {} batches, {:.0} units per batch, {:.0} us per commit",
                         t.ops as f64 / t.secs,
@@ -261,14 +253,31 @@ fn main() {
                 ));
             }
         }
-        let stats = store.write_stats().await;
         println!(
             "{{\"seconds\":{},\"rows\":[{}],\"batches\":{},\"units\":{}}}",
             seconds(),
             rows.join(","),
-            stats.batches,
-            stats.units
+            batches,
+            units
         );
-        store.close().await;
     });
+}
+
+/// A fresh store in `dir`.
+async fn open_store(dir: &Path) -> Store {
+    std::fs::create_dir_all(dir).unwrap();
+    let (key, _) = MasterKey::load_or_generate(&dir.join("master.key")).unwrap();
+    let (audit_key, _) =
+        trygg_store::audit::load_or_generate_signing_key(&dir.join("audit.key")).unwrap();
+    Store::open(
+        &StoreConfig {
+            data_dir: dir.join("data"),
+            audit_host: "bench.local".into(),
+            write_queue: 4096,
+        },
+        key,
+        audit_key,
+    )
+    .await
+    .unwrap()
 }
