@@ -134,24 +134,14 @@ pub(crate) async fn insert_batch(
     conn: &mut sqlx::SqliteConnection,
     appended: &[Appended],
 ) -> Result<(), StoreError> {
-    let mut entries = Vec::with_capacity(appended.len());
+    let mut seqs = Vec::with_capacity(appended.len());
     for a in appended {
-        let row = &a.row;
-        let (salt, bytes) = match &row.payload {
-            Some(p) => (Some(p.salt.as_bytes().to_vec()), Some(p.event.clone())),
-            None => (None, None),
-        };
-        entries.push(EntryValues {
-            seq: to_i64(row.seq)?,
-            commitment: row.commitment.as_bytes().to_vec(),
-            salt,
-            event: bytes,
-            root_after: row.root_after.as_bytes().to_vec(),
-            patient: row.patient.clone(),
-            recorded: row.recorded.unix_millis(),
-            retain_until: row.retain_until.map(|t| t.unix_millis()),
-        });
+        seqs.push(to_i64(a.row.seq)?);
     }
+    let entries: Vec<(i64, &EntryRow)> = seqs
+        .into_iter()
+        .zip(appended.iter().map(|a| &a.row))
+        .collect();
     for (chunk, shape) in shaped(&entries, &[16, 64, 256]) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO audit_entry (seq, commitment, salt, event, root_after, patient, recorded, retain_until) \
@@ -161,16 +151,18 @@ pub(crate) async fn insert_batch(
             .iter()
             .map(Some)
             .chain(std::iter::repeat_n(None, shape - chunk.len()));
-        q.push_values(padded, |mut b, e: Option<&EntryValues>| match e {
-            Some(e) => {
-                b.push_bind(e.seq)
-                    .push_bind(e.commitment.clone())
-                    .push_bind(e.salt.clone())
-                    .push_bind(e.event.clone())
-                    .push_bind(e.root_after.clone())
-                    .push_bind(e.patient.clone())
-                    .push_bind(e.recorded)
-                    .push_bind(e.retain_until);
+        // Bound by reference: the rows outlive the statement, and nothing is copied twice.
+        q.push_values(padded, |mut b, e: Option<&(i64, &EntryRow)>| match e {
+            Some((seq, row)) => {
+                let payload = row.payload.as_ref();
+                b.push_bind(*seq)
+                    .push_bind(row.commitment.as_bytes().as_slice())
+                    .push_bind(payload.map(|p| p.salt.as_bytes().as_slice()))
+                    .push_bind(payload.map(|p| p.event.as_slice()))
+                    .push_bind(row.root_after.as_bytes().as_slice())
+                    .push_bind(row.patient.as_deref())
+                    .push_bind(row.recorded.unix_millis())
+                    .push_bind(row.retain_until.map(|t| t.unix_millis()));
             }
             None => {
                 for _ in 0..8 {
@@ -181,14 +173,14 @@ pub(crate) async fn insert_batch(
         q.push(") WHERE column1 IS NOT NULL");
         q.build().persistent(true).execute(&mut *conn).await?;
     }
-    let mut nodes: Vec<(i64, i64, Vec<u8>)> = appended
+    let mut nodes: Vec<(i64, i64, &[u8])> = appended
         .iter()
         .flat_map(|a| a.nodes.iter())
         .map(|n| {
             Ok((
                 i64::from(n.id.level),
                 to_i64(n.id.index)?,
-                n.hash.as_bytes().to_vec(),
+                n.hash.as_bytes().as_slice(),
             ))
         })
         .collect::<Result<_, StoreError>>()?;
@@ -204,7 +196,7 @@ pub(crate) async fn insert_batch(
             .chain(std::iter::repeat_n(None, shape - chunk.len()));
         q.push_values(padded, |mut b, n| match n {
             Some((level, idx, hash)) => {
-                b.push_bind(*level).push_bind(*idx).push_bind(hash.clone());
+                b.push_bind(*level).push_bind(*idx).push_bind(*hash);
             }
             None => {
                 for _ in 0..3 {
@@ -216,18 +208,6 @@ pub(crate) async fn insert_batch(
         q.build().persistent(true).execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-/// One entry's column values, bound into a multi-row insert.
-struct EntryValues {
-    seq: i64,
-    commitment: Vec<u8>,
-    salt: Option<Vec<u8>>,
-    event: Option<Vec<u8>>,
-    root_after: Vec<u8>,
-    patient: Option<String>,
-    recorded: i64,
-    retain_until: Option<i64>,
 }
 
 /// Splits rows into statements: each takes up to the largest shape, and is padded up to the

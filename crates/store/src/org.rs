@@ -270,18 +270,21 @@ impl OrgTx<'_> {
     /// durable (its entries, tree nodes and one signed checkpoint committed, the checkpoint copied
     /// to the control database). An error means nothing of the unit was kept; a caller cancelled
     /// while it waits leaves the unit to be committed with its batch.
-    pub async fn commit(mut self) -> Result<(), StoreError> {
-        if self.personal && self.rows.is_empty() {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        let OrgTx {
+            store,
+            held,
+            slot,
+            pending,
+            rows,
+            personal,
+        } = self;
+        if personal && rows.is_empty() {
+            // Dropping `held` rolls the unit back.
             return Err(StoreError::Unaudited);
         }
-        let held = self
-            .held
-            .take()
-            .ok_or(StoreError::Audit("the unit has ended".into()))?;
-        let rows = std::mem::take(&mut self.rows);
-        let pending = self.pending.clone();
-        let rx = self.store.writer.finish_unit(held, pending, rows).await?;
-        let slot = self.slot.take();
+        let held = held.ok_or(StoreError::Audit("the unit has ended".into()))?;
+        let rx = store.writer.finish_unit(held, pending, rows).await?;
         let r = writer::wait(rx).await;
         drop(slot);
         r
