@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::Connection as _;
 use trygg_core::{NationalId, OrgSlug, PersonName};
 use trygg_store::{NewPatient, Organisation, Store, StoreError};
 
@@ -384,4 +385,107 @@ async fn two_processes_writing_at_once_lose_nothing_and_fail_nobody() {
     assert_eq!(verified_entries(&ha).await, 120);
     assert_eq!(verified_entries(&hb).await, 120);
     b.close().await;
+}
+
+/// After concurrent units written in many batches, every entry's inclusion proof (built from the
+/// stored tree nodes) verifies against the log's root, and every earlier tree (after each entry)
+/// is proved consistent with the final one: the batch appends the same tree a unit at a time
+/// would (issue #8, PC-VENDOR-3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_verify_for_every_entry_written_in_batches() {
+    use sqlx::Row as _;
+    use trygg_audit::merkle::{
+        consistency_proof, inclusion_proof, verify_consistency, verify_inclusion,
+    };
+    use trygg_audit::{EntryRow, Hash, MemoryNodes, Node, NodeId, Timestamp};
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), 4096).await;
+    let o = org(&s, "proofs").await;
+    let h = s.org(&o).await.unwrap();
+    // Three waves of 50 concurrent units, so there are several batches of several units.
+    for wave in 0..3u32 {
+        let mut tasks = Vec::new();
+        for i in wave * 50..(wave + 1) * 50 {
+            let h = h.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = h.begin().await?;
+                tx.audit(&event("proofs", &format!("p-{i}"))).await?;
+                if i % 4 == 0 {
+                    tx.audit(&event("proofs", &format!("q-{i}"))).await?;
+                }
+                tx.commit().await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    }
+    let stats = h.write_stats();
+    assert!(
+        stats.batches >= 3 && stats.batches < stats.units,
+        "several batches of several units: {stats:?}"
+    );
+    // Read the stored rows and nodes straight from the file.
+    let file = dir.path().join("orgs").join(format!("{}.sqlite", o.id));
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query(
+        "SELECT seq, commitment, recorded, retain_until, root_after FROM audit_entry ORDER BY seq",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    let mut leaves = Vec::new();
+    let mut roots = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.get::<i64, _>("seq"), i64::try_from(i).unwrap());
+        let row = EntryRow {
+            seq: u64::try_from(i).unwrap(),
+            commitment: Hash::from_slice(r.get::<&[u8], _>("commitment")).unwrap(),
+            payload: None,
+            root_after: Hash::from_slice(r.get::<&[u8], _>("root_after")).unwrap(),
+            recorded: Timestamp::from_unix_millis(r.get("recorded")),
+            retain_until: r
+                .get::<Option<i64>, _>("retain_until")
+                .map(Timestamp::from_unix_millis),
+            patient: None,
+        };
+        leaves.push(row.leaf_hash());
+        roots.push(row.root_after);
+    }
+    let size = u64::try_from(leaves.len()).unwrap();
+    assert_eq!(size, 150 + 38);
+    let mut nodes = MemoryNodes::new();
+    for r in sqlx::query("SELECT level, idx, hash FROM audit_node")
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+    {
+        nodes.insert(Node {
+            id: NodeId {
+                level: u8::try_from(r.get::<i64, _>("level")).unwrap(),
+                index: u64::try_from(r.get::<i64, _>("idx")).unwrap(),
+            },
+            hash: Hash::from_slice(r.get::<&[u8], _>("hash")).unwrap(),
+        });
+    }
+    let root = *roots.last().unwrap();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let i = u64::try_from(i).unwrap();
+        let proof = inclusion_proof(&nodes, i, size).unwrap();
+        verify_inclusion(leaf, i, size, &proof, &root)
+            .unwrap_or_else(|e| panic!("inclusion of entry {i}: {e:?}"));
+        let old = i + 1;
+        let proof = consistency_proof(&nodes, old, size).unwrap();
+        verify_consistency(
+            old,
+            size,
+            &roots[usize::try_from(i).unwrap()],
+            &root,
+            &proof,
+        )
+        .unwrap_or_else(|e| panic!("consistency from size {old}: {e:?}"));
+    }
 }
