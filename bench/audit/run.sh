@@ -22,8 +22,10 @@ Every commit is durable (SQLite WAL, `synchronous = FULL`). One event per commit
 | inclusion proofs verified per second (100,000-leaf tree) | {r['inclusion_proofs_verified_per_s']:.0f} | – | – |
 
 A Trygg commit writes the entry, its tree nodes and a signed checkpoint in the organisation's
-database, then copies the checkpoint to the control database: two fsyncs where the peer has one,
-which is most of the difference. Verification checks every checkpoint signature (one per commit).
+database (one fsync), then copies the checkpoint to the control database (no fsync of its own since
+issue #8); with one writer every batch is one unit, so this is group commit's worst case (see
+"Store throughput" for many writers). Verification checks every checkpoint signature (one per
+commit).
 """
 path = "bench/RESULTS.md"
 text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\nEach section is written by the script it names; numbers are from one run on the machine named.\n"
