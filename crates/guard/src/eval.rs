@@ -1,4 +1,4 @@
-//! Evaluation against a labelled corpus (the format of `shared/corpus/guard-dev.jsonl`).
+//! Evaluation against a labelled corpus (the format of `crates/guard/corpus/guard-dev.jsonl`).
 //!
 //! [`parse_jsonl`] reads JSON Lines of `{"id","channel","text","verdict","reasons"}` and checks
 //! each line (an error names the line); [`evaluate`] screens every message and compares:

@@ -3,20 +3,13 @@
 //! exact verdict right for at least 95 %.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
 use trygg_guard::eval::{evaluate, parse_jsonl, Report};
 use trygg_guard::Guard;
 
-/// The corpus path: `TRYGG_GUARD_CORPUS`, or the crate's copy, `corpus/guard-dev.jsonl`.
-fn corpus_path() -> PathBuf {
-    match std::env::var_os("TRYGG_GUARD_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/guard-dev.jsonl"),
-    }
-}
+mod support;
 
 fn report() -> Report {
-    let path = corpus_path();
+    let path = support::dev_corpus_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "the guard's dev corpus is missing at {} ({e}); set TRYGG_GUARD_CORPUS or restore crates/guard/corpus/guard-dev.jsonl",

@@ -6,11 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use trygg_guard::eval::{evaluate, parse_jsonl};
+
+mod support;
 use trygg_guard::{Guard, Verdict};
 
 #[test]
 fn at_most_one_percent_of_ordinary_messages_are_flagged() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/harmless.jsonl");
+    let path = support::corpus("harmless.jsonl");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the harmless corpus is missing at {}: {e}", path.display()));
     let corpus = parse_jsonl(&text).expect("the harmless corpus parses");

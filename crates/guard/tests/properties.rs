@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
-use std::path::PathBuf;
+
+mod support;
 use std::sync::OnceLock;
 use trygg_guard::eval::parse_jsonl;
 use trygg_guard::{Channel, Context, Guard, Reason, Verdict};
@@ -19,11 +20,7 @@ fn guard() -> &'static Guard {
 fn allowed() -> &'static Vec<String> {
     static A: OnceLock<Vec<String>> = OnceLock::new();
     A.get_or_init(|| {
-        let path = match std::env::var_os("TRYGG_GUARD_CORPUS") {
-            Some(p) => PathBuf::from(p),
-            None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/corpus/guard-dev.jsonl"),
-        };
+        let path = support::dev_corpus_path();
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
                 "the guard's dev corpus is missing at {} ({e})",

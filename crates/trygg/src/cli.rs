@@ -241,7 +241,7 @@ enum GuardCommand {
         text: Option<String>,
     },
     /// Precision and recall per verdict and reason on a labelled corpus (the format of
-    /// shared/corpus: JSON Lines with channel, text, verdict and reasons).
+    /// crates/guard/corpus: JSON Lines with channel, text, verdict and reasons).
     Eval {
         #[command(flatten)]
         common: Common,

@@ -90,13 +90,13 @@ fn check_prints_a_verdict_and_json_and_jsonl_in_order() {
 fn eval_reports_precision_and_recall_on_the_dev_corpus() {
     let corpus = std::env::var("TRYGG_GUARD_CORPUS").unwrap_or_else(|_| {
         format!(
-            "{}/../../../shared/corpus/guard-dev.jsonl",
+            "{}/../guard/corpus/guard-dev.jsonl",
             env!("CARGO_MANIFEST_DIR")
         )
     });
     assert!(
         std::path::Path::new(&corpus).is_file(),
-        "the guard corpus is needed at {corpus} (shared/ beside the repository, or TRYGG_GUARD_CORPUS)"
+        "the guard corpus is needed at {corpus} (crates/guard/corpus, or TRYGG_GUARD_CORPUS)"
     );
     let out = Command::new(BIN)
         .args(["guard", "eval", &corpus, "--json"])
