@@ -13,41 +13,11 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use sqlx::Connection as _;
-use trygg_core::{NationalId, OrgSlug, PersonName};
-use trygg_store::{NewPatient, OrgStore, Organisation, Store};
+use trygg_store::OrgStore;
 
 mod support;
 
-fn now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
-}
-
-fn event(org: &str, patient: &str) -> trygg_audit::AuditEvent {
-    let mut e = trygg_audit::testing::sample_event(1_800_000_000_000, patient).unwrap();
-    e.agent.organisation = Some(OrgSlug::parse(org).unwrap());
-    e
-}
-
-fn patient(i: u32) -> NewPatient {
-    NewPatient {
-        name: PersonName::parse("Kari Testesen").unwrap(),
-        national_id: NationalId::synthetic(
-            u8::try_from(1 + i % 28).unwrap(),
-            u8::try_from(1 + (i / 28) % 12).unwrap(),
-            70,
-            u16::try_from(100 + i / 336).unwrap(),
-        )
-        .unwrap(),
-        phone: None,
-        email: None,
-    }
-}
-
-async fn org(s: &Store, slug: &str) -> Organisation {
-    s.create_org(&OrgSlug::parse(slug).unwrap(), "Testorg", now())
-        .await
-        .unwrap()
-}
+use support::{event, now, org, patient};
 
 /// Polls `f` up to `n` times, then drops it (a caller that went away).
 fn cancel_after_polls<F: Future>(n: u32, f: F) -> impl Future<Output = ()> {

@@ -8,44 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection as _;
-use trygg_core::{NationalId, OrgSlug, PersonName};
-use trygg_store::{NewPatient, Organisation, Store, StoreError};
+use trygg_store::{Store, StoreError};
 
 mod support;
 
+use support::{event, now, org, patient};
+
 async fn store(dir: &std::path::Path, write_queue: usize) -> Store {
     support::store_with_queue(dir, write_queue).await
-}
-
-fn now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
-}
-
-fn event(org: &str, patient: &str) -> trygg_audit::AuditEvent {
-    let mut e = trygg_audit::testing::sample_event(1_800_000_000_000, patient).unwrap();
-    e.agent.organisation = Some(OrgSlug::parse(org).unwrap());
-    e
-}
-
-fn patient(i: u32) -> NewPatient {
-    NewPatient {
-        name: PersonName::parse("Kari Testesen").unwrap(),
-        national_id: NationalId::synthetic(
-            u8::try_from(1 + i % 28).unwrap(),
-            u8::try_from(1 + (i / 28) % 12).unwrap(),
-            70,
-            u16::try_from(100 + i / 336).unwrap(),
-        )
-        .unwrap(),
-        phone: None,
-        email: None,
-    }
-}
-
-async fn org(s: &Store, slug: &str) -> Organisation {
-    s.create_org(&OrgSlug::parse(slug).unwrap(), "Testorg", now())
-        .await
-        .unwrap()
 }
 
 async fn verified_entries(h: &trygg_store::OrgStore) -> u64 {
