@@ -1,6 +1,7 @@
 //! Group commit for one organisation's database (issue #8): many units of work, one durable
-//! commit, each unit's audit entries committed with its data or not at all (PC-VENDOR-3). Each [`crate::OrgTx`] is a unit: it runs on the organisation's one write connection
-//! inside its own `SAVEPOINT`, so a failing unit rolls back alone; a unit that commits is
+//! commit, each unit's audit entries committed with its data or not at all (PC-VENDOR-3). Each
+//! [`crate::OrgTx`] is a unit: it runs on the organisation's one write connection inside its own
+//! `SAVEPOINT`, so a failing unit rolls back alone; a unit that commits is
 //! *released* into the open batch, and its caller waits. A flush task then appends the batch's
 //! audit entries and tree nodes in a few multi-row statements, signs **one** checkpoint, commits
 //! once (one fsync) and copies the checkpoint to the control database (coalesced with other
