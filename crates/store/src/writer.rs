@@ -51,7 +51,7 @@ pub(crate) type BatchOutcome = Option<Result<(), Arc<str>>>;
 
 /// The writer of one organisation's database.
 pub(crate) struct Writer {
-    pub(crate) state: Arc<Mutex<WriterState>>,
+    state: Arc<Mutex<WriterState>>,
     /// Units begun and not yet answered (waiting for the lock, running, or waiting for their
     /// batch to be durable).
     queued: AtomicUsize,
@@ -371,9 +371,7 @@ impl Writer {
         .await
         .map_err(|_| StoreError::Batch("the writer's task failed".into()))?
     }
-}
 
-impl Writer {
     /// Every [`CHECKPOINT_EVERY`] batches, starts a passive WAL checkpoint on a pool
     /// connection unless one is running.
     fn maybe_checkpoint(&self) {
