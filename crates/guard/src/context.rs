@@ -58,7 +58,7 @@ impl Context {
     /// The organisation's neutral sender name ("Normland Legesenter"). The organisation has
     /// declared it neutral, so words inside it are not flagged.
     pub fn with_sender_name(mut self, name: &str) -> Self {
-        let n = crate::fold::fold_str(name.trim());
+        let n = crate::fold::fold_str(&crate::normalize::normalise_str(name.trim()));
         self.sender_name = (!n.is_empty()).then_some(n);
         self
     }

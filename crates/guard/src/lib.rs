@@ -30,6 +30,7 @@ mod fold;
 pub mod lists;
 mod matcher;
 pub mod nid;
+mod normalize;
 mod screen;
 mod verdict;
 

@@ -275,7 +275,7 @@ fn parse_term(kind: ListKind, line: &str) -> Result<Term, LineProblem> {
     }
     Ok(Term {
         kind,
-        folded: fold_str(core),
+        folded: fold_str(&crate::normalize::normalise_str(core)),
         original: core.to_string(),
         free_start,
         free_end,

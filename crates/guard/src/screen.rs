@@ -34,6 +34,7 @@ use crate::fold::fold_into;
 use crate::lists::ListKind;
 use crate::matcher::{is_word_char_at, is_word_char_before, Hit, Matcher};
 use crate::nid::is_national_id;
+use crate::normalize::{needs_normalising, Normalized};
 use crate::verdict::{Channel, Finding, Reason, Screening};
 use std::cell::{Cell, Ref, RefCell};
 
@@ -140,15 +141,32 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// Screens one message with a compiled matcher.
+/// Screens one message with a compiled matcher. A message with characters that normalisation
+/// may change (see [`crate::normalize`]) is screened as its normalised copy, and the findings'
+/// spans are mapped back to the original text.
 pub(crate) fn screen(m: &Matcher, channel: Channel, text: &str, ctx: &Context) -> Screening {
+    let findings = if needs_normalising(text) {
+        let mut n = Normalized::default();
+        n.build(text);
+        let mut out = with_scratch(|s| run(m, &n.text, ctx, s));
+        for f in &mut out {
+            (f.start, f.end) = n.span(f.start, f.end);
+        }
+        out
+    } else {
+        with_scratch(|s| run(m, text, ctx, s))
+    };
+    Screening::from_findings(channel, findings)
+}
+
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => run(m, channel, text, ctx, &mut s),
-        Err(_) => run(m, channel, text, ctx, &mut Scratch::default()),
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
     })
 }
 
-fn run(m: &Matcher, channel: Channel, text: &str, ctx: &Context, s: &mut Scratch) -> Screening {
+fn run(m: &Matcher, text: &str, ctx: &Context, s: &mut Scratch) -> Vec<Finding> {
     fold_into(text, &mut s.folded);
     s.hits.clear();
     s.digits.clear();
@@ -184,7 +202,7 @@ fn run(m: &Matcher, channel: Channel, text: &str, ctx: &Context, s: &mut Scratch
         );
     }
     dedupe(&mut out);
-    Screening::from_findings(channel, out)
+    out
 }
 
 fn push(out: &mut Vec<Finding>, reason: Reason, start: usize, end: usize, e: &Explain) {
