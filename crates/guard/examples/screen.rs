@@ -1,40 +1,21 @@
-//! Screens each line of standard input (or the arguments) and prints the screening as JSON.
-//! `cargo run -p trygg-guard --example screen -- [--email] "text"`.
+//! Development aid: screens each line of standard input as an SMS and prints the verdict, the
+//! reasons and the flagged spans.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::BufRead;
 use trygg_guard::{Channel, Context, Guard};
 
 fn main() {
-    let guard = Guard::builtin().expect("built-in lists load");
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let channel = if args.first().map(String::as_str) == Some("--email") {
-        args.remove(0);
-        Channel::Email
-    } else {
-        Channel::Sms
-    };
-    let show = |t: &str| {
-        let s = guard.screen(channel, t, &Context::default());
-        let spans: Vec<String> = s
+    let guard = Guard::builtin().expect("lists load");
+    let ctx = Context::default();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("utf-8 input");
+        let s = guard.screen(Channel::Sms, &line, &ctx);
+        let spans: Vec<&str> = s
             .findings
             .iter()
-            .map(|f| format!("{}:{:?}", f.reason, t.get(f.start..f.end).unwrap_or("")))
+            .map(|f| line.get(f.start..f.end).unwrap_or("?"))
             .collect();
-        println!(
-            "{:<6} {} | {}",
-            s.verdict.as_str(),
-            spans.join(" "),
-            t.replace('\n', "⏎")
-        );
-    };
-    if args.is_empty() {
-        for line in std::io::stdin().lock().lines() {
-            show(&line.unwrap().replace("\\n", "\n"));
-        }
-    } else {
-        for a in &args {
-            show(a);
-        }
+        println!("{:?} {:?} {spans:?} | {line}", s.verdict, s.reasons);
     }
 }

@@ -29,6 +29,7 @@ pub mod eval;
 mod fold;
 pub mod lists;
 mod matcher;
+mod morph;
 pub mod nid;
 mod normalize;
 mod screen;
@@ -43,7 +44,7 @@ use matcher::Matcher;
 use std::path::{Path, PathBuf};
 
 /// The built-in term lists, compiled in: `(name, text)`.
-pub const BUILTIN_LISTS: [(&str, &str); 4] = [
+pub const BUILTIN_LISTS: [(&str, &str); 5] = [
     ("data/health.txt", include_str!("../data/health.txt")),
     (
         "data/medication.txt",
@@ -51,6 +52,7 @@ pub const BUILTIN_LISTS: [(&str, &str); 4] = [
     ),
     ("data/units.txt", include_str!("../data/units.txt")),
     ("data/cues.txt", include_str!("../data/cues.txt")),
+    ("data/ordinary.txt", include_str!("../data/ordinary.txt")),
 ];
 
 /// A compiled guard. Build it once (per organisation, if organisations add terms) and share it;

@@ -72,11 +72,19 @@ pub enum ListKind {
     DoseUnit,
     /// `[lab-unit]`: a word after a number that makes it a measured value (a word set).
     LabUnit,
+    /// `[ordinary]`: ordinary words that no generated form (inflection, compound, misspelling;
+    /// see `morph`) may match.
+    Ordinary,
+    /// `[body-part]`: a body part, the first part of a compound with a `[treatment-head]`.
+    BodyPart,
+    /// `[treatment-head]`: "behandling", "smerter": revealing after a `[body-part]` in one
+    /// compound ("ryggbehandlinga", "knesmerter").
+    TreatmentHead,
 }
 
 impl ListKind {
     /// Every list and its section name.
-    pub const SECTIONS: [(&'static str, ListKind); 24] = [
+    pub const SECTIONS: [(&'static str, ListKind); 27] = [
         ("health-info", ListKind::Health),
         ("health-soft", ListKind::HealthSoft),
         ("medication", ListKind::Medication),
@@ -101,6 +109,9 @@ impl ListKind {
         ("not-a-medicine", ListKind::NotAMedicine),
         ("dose-unit", ListKind::DoseUnit),
         ("lab-unit", ListKind::LabUnit),
+        ("ordinary", ListKind::Ordinary),
+        ("body-part", ListKind::BodyPart),
+        ("treatment-head", ListKind::TreatmentHead),
     ];
 
     /// The list named by a section header.

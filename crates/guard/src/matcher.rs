@@ -16,6 +16,7 @@
 //! buffer.
 
 use crate::lists::{ListKind, LoadError, Term};
+use crate::morph::{is_inflection, Morph, Tail};
 use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// A term found in the message: its list and byte span.
@@ -36,6 +37,8 @@ struct PatternInfo {
     free_end: bool,
     /// For case-sensitive terms, the exact text to compare with the original message.
     exact: Option<Box<str>>,
+    /// How a whole-word term may continue into the rest of its word (see [`crate::morph`]).
+    tail: Tail,
 }
 
 /// A small set of words, exact or by prefix, looked up on folded text. Entries are bucketed by
@@ -264,6 +267,8 @@ pub struct Matcher {
     pub dose_units: WordSet,
     /// Words after a number that make it a measured value.
     pub lab_units: WordSet,
+    /// Compound heads, misspellings and the ordinary words generated forms never match.
+    morph: Morph,
 }
 
 impl Matcher {
@@ -275,6 +280,7 @@ impl Matcher {
         let mut not_a_medicine = WordSet::default();
         let mut dose_units = WordSet::default();
         let mut lab_units = WordSet::default();
+        let mut morph = Morph::default();
         for t in terms {
             if t.kind.is_word_set() {
                 let set = match t.kind {
@@ -285,6 +291,25 @@ impl Matcher {
                 set.insert(&t.folded, t.free_end);
                 continue;
             }
+            match t.kind {
+                ListKind::Ordinary => {
+                    morph.add_ordinary(&t.folded, t.free_start, t.free_end);
+                    continue;
+                }
+                ListKind::BodyPart => {
+                    morph.add_body_part(&t.folded);
+                    continue;
+                }
+                ListKind::TreatmentHead => {
+                    morph.add_treatment_head(&t.folded);
+                    continue;
+                }
+                _ => {}
+            }
+            if !t.case_sensitive {
+                morph.add_term(t.kind, &t.folded, t.free_start);
+            }
+            let whole_word = !t.free_start && !t.free_end && !t.case_sensitive;
             let info = PatternInfo {
                 kind: t.kind,
                 free_start: t.free_start,
@@ -292,6 +317,7 @@ impl Matcher {
                 exact: t
                     .case_sensitive
                     .then(|| t.original.clone().into_boxed_str()),
+                tail: Tail::for_term(t.kind, &t.folded, whole_word),
             };
             let bytes = t.folded.as_bytes();
             let starts_word = t.folded.chars().next().is_some_and(char::is_alphanumeric);
@@ -373,6 +399,10 @@ impl Matcher {
             not_a_medicine,
             dose_units,
             lab_units,
+            morph: {
+                morph.finish();
+                morph
+            },
         })
     }
 
@@ -408,6 +438,7 @@ impl Matcher {
                 _ => {}
             }
             // The word's first eight bytes, packed once for the lookups and the skip.
+            let (word_start, hits_before) = (i, out.len());
             let rest = bytes.get(i..).unwrap_or(&[]);
             let head = load_head(rest);
             // Terms by the word's first two, three and four bytes: a bit test each, and the
@@ -448,6 +479,16 @@ impl Matcher {
                     }
                 }
                 w = load_head(bytes.get(i..).unwrap_or(&[]));
+            }
+            // A long word no term matched: a compound with a listed head, or a misspelling.
+            if out.len() == hits_before && i - word_start >= 7 {
+                if let Some(kind) = bytes.get(word_start..i).and_then(|w| self.morph.word(w)) {
+                    out.push(Hit {
+                        kind,
+                        start: word_start,
+                        end: i,
+                    });
+                }
             }
         }
         if self.free_info.is_empty() {
@@ -521,8 +562,27 @@ impl Matcher {
         if !info.free_start && is_word_char_before(folded, start) {
             return;
         }
+        let mut end = end;
         if !info.free_end && is_word_char_at(folded, folded.as_bytes(), end) {
-            return;
+            // An inflected form or a compound, when the term's rule allows it.
+            if info.tail == Tail::None {
+                return;
+            }
+            let word_end = word_end(folded, end);
+            let rest = folded.as_bytes().get(end..word_end).unwrap_or(&[]);
+            let inflected = is_inflection(rest);
+            if !inflected && info.tail != Tail::Compound {
+                return;
+            }
+            if self
+                .morph
+                .is_ordinary(folded.as_bytes().get(start..word_end).unwrap_or(&[]))
+            {
+                return;
+            }
+            if inflected {
+                end = word_end;
+            }
         }
         if let Some(exact) = &info.exact {
             if original.get(start..end) != Some(&**exact) {
@@ -622,6 +682,17 @@ pub fn is_word_char_at(s: &str, bytes: &[u8], pos: usize) -> bool {
         Some(b) if b.is_ascii() => b.is_ascii_alphanumeric(),
         Some(_) => is_word_char_non_ascii(s, pos),
     }
+}
+
+/// The end of the word (letters and digits) that continues at byte `pos`.
+fn word_end(s: &str, mut pos: usize) -> usize {
+    while let Some(c) = s.get(pos..).and_then(|r| r.chars().next()) {
+        if !is_alphanumeric(c) {
+            break;
+        }
+        pos += c.len_utf8();
+    }
+    pos
 }
 
 /// Whether the non-ASCII character at byte `pos` is a letter or digit.

@@ -65,6 +65,13 @@ impl Normalized {
         let mut chars = original.char_indices().peekable();
         let mut segment = String::new();
         while let Some((start, c)) = chars.next() {
+            // ASCII and the Latin-1 letters are stable under NFKC; unless a combining mark
+            // follows (every mark is at U+0300 or above), they are copied.
+            let plain = c.is_ascii() || ('\u{C0}'..='\u{FF}').contains(&c);
+            if plain && chars.peek().is_none_or(|&(_, n)| n < '\u{300}') {
+                self.push(c, clamp(start), clamp(start + c.len_utf8()));
+                continue;
+            }
             // The character and the combining marks that follow it.
             let mut end = start + c.len_utf8();
             segment.clear();
