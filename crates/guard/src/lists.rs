@@ -80,11 +80,18 @@ pub enum ListKind {
     /// `[treatment-head]`: "behandling", "smerter": revealing after a `[body-part]` in one
     /// compound ("ryggbehandlinga", "knesmerter").
     TreatmentHead,
+    /// `[specialty]`: a medical specialty ("nevrologisk", "kardiolog"): grey alone, a revealing
+    /// unit with a unit word ("Nevrologisk poliklinikk") or after a unit head ("Avdeling for
+    /// nevrologi").
+    Specialty,
+    /// `[organ]`: an organ or body system ("hjerte", "lunge"): nothing alone, a revealing unit
+    /// joined to a unit word ("hjertepoliklinikken", "lungeavdelinga") or after a unit head.
+    Organ,
 }
 
 impl ListKind {
     /// Every list and its section name.
-    pub const SECTIONS: [(&'static str, ListKind); 27] = [
+    pub const SECTIONS: [(&'static str, ListKind); 29] = [
         ("health-info", ListKind::Health),
         ("health-soft", ListKind::HealthSoft),
         ("medication", ListKind::Medication),
@@ -112,6 +119,8 @@ impl ListKind {
         ("ordinary", ListKind::Ordinary),
         ("body-part", ListKind::BodyPart),
         ("treatment-head", ListKind::TreatmentHead),
+        ("specialty", ListKind::Specialty),
+        ("organ", ListKind::Organ),
     ];
 
     /// The list named by a section header.

@@ -359,6 +359,8 @@ impl Scan<'_> {
                     | K::GreyUnit
                     | K::ResultWord
                     | K::PrescriptionOn
+                    | K::Specialty
+                    | K::Organ
             );
             if !relevant || self.covered(h, &[K::Allow]) || self.in_sender_name(h.start, h.end) {
                 continue;
@@ -392,6 +394,16 @@ impl Scan<'_> {
                         push(out, Reason::HealthInfo, h.start, h.end, &E_RESULT);
                     }
                 }
+                K::Specialty | K::Organ => {
+                    if self.covered(h, &[K::RevealingUnit]) {
+                        continue;
+                    }
+                    if let Some((s, e)) = self.unit_around(h) {
+                        push(out, Reason::RevealingUnit, s, e, &E_UNIT);
+                    } else if h.kind == K::Specialty && !self.covered(h, &[K::GreyUnit]) {
+                        push(out, Reason::GreyUnit, h.start, h.end, &E_GREY);
+                    }
+                }
                 K::PrescriptionOn => {
                     if let Some((s, e)) = self.prescribed_word(h.end) {
                         push(out, Reason::Medication, s, e, &E_PRESCRIPTION_ON);
@@ -402,15 +414,27 @@ impl Scan<'_> {
         }
     }
 
-    /// A revealing unit made of a condition word: joined to a unit word in one compound (or
-    /// followed by one), or after a unit head.
+    /// A revealing unit made of a condition word, a specialty or an organ: joined to a unit word in one compound ("hjertepoliklinikken"), followed
+    /// by a word holding one ("Nevrologisk poliklinikk"; not for organs, "hjerte" alone being
+    /// an ordinary word), or after a unit head ("Avdeling for nevrologi").
     fn unit_around(&self, h: &Hit) -> Option<(usize, usize)> {
-        if h.kind == ListKind::Health {
+        if matches!(
+            h.kind,
+            ListKind::Health | ListKind::HealthSoft | ListKind::Specialty | ListKind::Organ
+        ) {
             let word_end = self.compound_end(h.start);
-            let next_word = self.bytes.get(word_end) == Some(&b' ');
+            let next_start = word_end + 1;
+            let next_word = h.kind != ListKind::Organ
+                && self.bytes.get(word_end) == Some(&b' ')
+                && is_word_char_at(self.folded, self.bytes, next_start);
+            let next_end = if next_word {
+                self.compound_end(next_start)
+            } else {
+                next_start
+            };
             for u in self.hits.iter().filter(|u| u.kind == ListKind::UnitWord) {
                 let joined = u.start >= h.end && u.start < word_end;
-                let next = next_word && u.start == word_end + 1;
+                let next = next_word && u.start >= next_start && u.start < next_end;
                 if joined || next {
                     return Some((h.start, self.compound_end(u.start).max(u.end)));
                 }
