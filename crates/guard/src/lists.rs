@@ -148,6 +148,19 @@ impl ListKind {
         )
     }
 
+    /// Whether a term of the list is a finding by itself (a condition, a medicine, a unit),
+    /// not a cue that qualifies other words.
+    pub(crate) fn is_content(self) -> bool {
+        matches!(
+            self,
+            ListKind::Health
+                | ListKind::HealthSoft
+                | ListKind::Medication
+                | ListKind::RevealingUnit
+                | ListKind::GreyUnit
+        )
+    }
+
     /// Whether spelling variants are generated for the list's terms.
     fn wants_variants(self) -> bool {
         matches!(self, ListKind::Health | ListKind::Medication)

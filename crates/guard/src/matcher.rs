@@ -482,18 +482,7 @@ impl Matcher {
             }
             // A long word no finding term matched (a cue or an organ may have): a compound
             // with a listed head, or a misspelling.
-            let judged = |h: &Hit| {
-                use ListKind as K;
-                matches!(
-                    h.kind,
-                    K::Health
-                        | K::HealthSoft
-                        | K::Medication
-                        | K::RevealingUnit
-                        | K::GreyUnit
-                        | K::Allow
-                )
-            };
+            let judged = |h: &Hit| h.kind.is_content() || h.kind == ListKind::Allow;
             if i - word_start >= 7 && !out.get(hits_before..).unwrap_or(&[]).iter().any(judged) {
                 if let Some(kind) = bytes.get(word_start..i).and_then(|w| self.morph.word(w)) {
                     out.push(Hit {

@@ -350,18 +350,11 @@ impl Scan<'_> {
         use ListKind as K;
         const UNITS: [ListKind; 2] = [K::RevealingUnit, K::GreyUnit];
         for h in self.hits {
-            let relevant = matches!(
-                h.kind,
-                K::Health
-                    | K::HealthSoft
-                    | K::Medication
-                    | K::RevealingUnit
-                    | K::GreyUnit
-                    | K::ResultWord
-                    | K::PrescriptionOn
-                    | K::Specialty
-                    | K::Organ
-            );
+            let relevant = h.kind.is_content()
+                || matches!(
+                    h.kind,
+                    K::ResultWord | K::PrescriptionOn | K::Specialty | K::Organ
+                );
             if !relevant || self.covered(h, &[K::Allow]) || self.in_sender_name(h.start, h.end) {
                 continue;
             }
