@@ -31,7 +31,7 @@ pub mod lists;
 mod matcher;
 mod morph;
 pub mod nid;
-mod normalize;
+pub mod normalize;
 mod screen;
 mod verdict;
 

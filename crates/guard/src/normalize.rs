@@ -42,87 +42,142 @@ pub fn needs_normalising(text: &str) -> bool {
     chunks.remainder().iter().any(|&c| c == 0xC2 || c >= 0xC4)
 }
 
-/// A normalised copy of a text and, for each of its bytes, the original bytes it came from.
+/// A normalised copy of a text and the map back to the original's bytes.
+///
+/// The copy is the original with some segments (a character and its combining marks)
+/// replaced; between them the bytes are the same, shifted. Only the replaced segments are
+/// recorded, so building the copy of a text with a few unusual characters costs little more
+/// than copying it.
 #[derive(Debug, Default)]
 pub struct Normalized {
     /// The normalised text.
     pub text: String,
-    /// For each byte of `text`: the start of the original character (with its marks).
-    from: Vec<u32>,
-    /// For each byte of `text`: the end of the original character (with its marks).
-    to: Vec<u32>,
+    /// The replaced segments, in order: `(copy start, copy end, original start, original end)`.
+    segments: Vec<[u32; 4]>,
     /// The original text's length.
     len: u32,
+    /// Scratch space for one segment.
+    segment: String,
+}
+
+/// Whether `c` joins the character before it (a combining mark).
+fn is_mark(c: char) -> bool {
+    c >= '\u{300}' && (canonical_combining_class(c) != 0 || is_combining_mark(c))
+}
+
+/// The position of the next byte at or after `from` that starts a character normalisation may
+/// change (see [`needs_normalising`]).
+fn next_rare(b: &[u8], from: usize) -> Option<usize> {
+    b.get(from..)?
+        .iter()
+        .position(|&c| c == 0xC2 || c >= 0xC4)
+        .map(|p| p + from)
 }
 
 impl Normalized {
     /// Normalises `original` into `self` (reusing the buffers).
     pub fn build(&mut self, original: &str) {
         self.text.clear();
-        self.from.clear();
-        self.to.clear();
+        self.segments.clear();
         self.len = clamp(original.len());
-        let mut chars = original.char_indices().peekable();
-        let mut segment = String::new();
-        while let Some((start, c)) = chars.next() {
-            // ASCII and the Latin-1 letters are stable under NFKC; unless a combining mark
-            // follows (every mark is at U+0300 or above), they are copied.
-            let plain = c.is_ascii() || ('\u{C0}'..='\u{FF}').contains(&c);
-            if plain && chars.peek().is_none_or(|&(_, n)| n < '\u{300}') {
-                self.push(c, clamp(start), clamp(start + c.len_utf8()));
-                continue;
+        let b = original.as_bytes();
+        // The start of the stretch not yet copied.
+        let mut copied = 0;
+        while let Some(p) = next_rare(b, copied) {
+            let Some(c) = original.get(p..).and_then(|r| r.chars().next()) else {
+                break;
+            };
+            // A mark composes with the character before it ("a" + ring above is "å").
+            let mut start = p;
+            if is_mark(c) {
+                if let Some(prev) = original.get(copied..p).and_then(|r| r.chars().next_back()) {
+                    start = p - prev.len_utf8();
+                }
             }
-            // The character and the combining marks that follow it.
-            let mut end = start + c.len_utf8();
-            segment.clear();
-            segment.push(c);
-            while let Some(&(i, m)) = chars.peek() {
-                if canonical_combining_class(m) == 0 && !is_combining_mark(m) {
+            // The segment: the first character and the marks that follow it.
+            let mut chars = original.get(start..).unwrap_or("").char_indices();
+            let Some((_, first)) = chars.next() else {
+                break;
+            };
+            let mut end = start + first.len_utf8();
+            self.segment.clear();
+            self.segment.push(first);
+            for (i, m) in chars {
+                if !is_mark(m) {
                     break;
                 }
                 if !is_ignorable(m) {
-                    segment.push(m);
+                    self.segment.push(m);
                 }
-                end = i + m.len_utf8();
-                chars.next();
+                end = start + i + m.len_utf8();
             }
-            let (s, e) = (clamp(start), clamp(end));
-            if is_ignorable(c) {
-                // A stray mark after an ignorable character goes with it.
+            self.text
+                .push_str(original.get(copied..start).unwrap_or(""));
+            let out_start = self.text.len();
+            self.replace(first);
+            self.segments.push([
+                clamp(out_start),
+                clamp(self.text.len()),
+                clamp(start),
+                clamp(end),
+            ]);
+            copied = end;
+        }
+        self.text.push_str(original.get(copied..).unwrap_or(""));
+    }
+
+    /// Writes the normalised form of the segment in `self.segment`, whose first character is
+    /// `first`.
+    fn replace(&mut self, first: char) {
+        if is_ignorable(first) {
+            // A stray mark after an ignorable character goes with it.
+            return;
+        }
+        if let Some(r) = simple(first) {
+            self.text.push(r);
+            return;
+        }
+        let segment = std::mem::take(&mut self.segment);
+        for n in segment.nfkc() {
+            if is_combining_mark(n) || is_ignorable(n) {
                 continue;
             }
-            if let Some(r) = simple(c) {
-                self.push(r, s, e);
-                continue;
-            }
-            for n in segment.nfkc() {
-                if is_combining_mark(n) || is_ignorable(n) {
-                    continue;
-                }
-                // NFKC may produce characters that need the simple mapping too (a compatibility
-                // space or dash).
-                let n = simple(n).unwrap_or(n);
-                self.push(confusable(n).unwrap_or(n), s, e);
-            }
+            // NFKC may produce characters that need the simple mapping too (a compatibility
+            // space or dash).
+            let n = simple(n).unwrap_or(n);
+            self.text.push(confusable(n).unwrap_or(n));
+        }
+        self.segment = segment;
+    }
+
+    /// Where byte `i` of the copy came from: the original segment holding it, or (between
+    /// segments) the shifted position.
+    fn locate(&self, i: usize) -> Result<(usize, usize), usize> {
+        let i32 = clamp(i);
+        let k = self.segments.partition_point(|s| s[0] <= i32);
+        match k.checked_sub(1).and_then(|k| self.segments.get(k)) {
+            Some(&[s, e, os, oe]) if i32 < e && s < e => Ok((os as usize, oe as usize)),
+            Some(&[_, e, _, oe]) => Err(i - e as usize + oe as usize),
+            None => Err(i),
         }
     }
 
-    fn push(&mut self, c: char, s: u32, e: u32) {
-        self.text.push(c);
-        for _ in 0..c.len_utf8() {
-            self.from.push(s);
-            self.to.push(e);
-        }
-    }
-
-    /// The span of the original text that the copy's bytes `start..end` came from.
+    /// The span of the original text that the copy's bytes `start..end` came from; `start`
+    /// and `end` are on character boundaries of the copy (as every finding is).
     pub fn span(&self, start: usize, end: usize) -> (usize, usize) {
-        let at = |v: &[u32], i: usize| v.get(i).map_or(self.len, |x| *x) as usize;
+        let len = self.len as usize;
+        let from = match self.locate(start) {
+            Ok((s, _)) => s,
+            Err(p) => p,
+        };
         if start >= end {
-            let p = at(&self.from, start);
-            return (p, p);
+            return (from.min(len), from.min(len));
         }
-        (at(&self.from, start), at(&self.to, end - 1))
+        let to = match self.locate(end - 1) {
+            Ok((_, e)) => e,
+            Err(p) => p + 1,
+        };
+        (from.min(len), to.min(len).max(from.min(len)))
     }
 }
 
@@ -290,14 +345,37 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Every span of the copy maps to a span of the original on character boundaries.
+        /// Every span of the copy on its character boundaries maps to a span of the original
+        /// on character boundaries.
         #[test]
         fn spans_map_to_boundaries(s in "\\PC{0,30}", a in 0usize..80, b in 0usize..80) {
             let n = norm(&s);
-            let (a, b) = (a.min(n.text.len()), b.min(n.text.len()));
+            let snap = |mut i: usize| {
+                i = i.min(n.text.len());
+                while !n.text.is_char_boundary(i) {
+                    i -= 1;
+                }
+                i
+            };
+            let (a, b) = (snap(a), snap(b));
             let (x, y) = n.span(a.min(b), a.max(b));
             proptest::prop_assert!(x <= y && y <= s.len());
             proptest::prop_assert!(s.is_char_boundary(x) && s.is_char_boundary(y));
+        }
+
+        /// Letters between replaced characters map back to the same letters.
+        #[test]
+        fn unchanged_letters_map_to_themselves(parts in proptest::collection::vec(("[a-zæøå]{0,6}", 0usize..6), 0..8)) {
+            let rare = ["\u{A0}", "\u{AD}", "\u{200B}", "\u{2013}", "\u{202F}", ""];
+            let s: String = parts.iter().map(|(w, r)| format!("{w}{}", rare[*r])).collect();
+            let n = norm(&s);
+            for (i, c) in n.text.char_indices() {
+                if c.is_alphabetic() {
+                    let (x, y) = n.span(i, i + c.len_utf8());
+                    let want = c.to_string();
+                    proptest::prop_assert_eq!(&s[x..y], want.as_str());
+                }
+            }
         }
 
         /// Text that needs no normalising is left as it is.
