@@ -144,7 +144,7 @@ impl Normalized {
             }
             // NFKC may produce characters that need the simple mapping too (a compatibility
             // space or dash).
-            let n = simple(n).unwrap_or(n);
+            let n = simple(n).or_else(|| ascii_digit(n)).unwrap_or(n);
             self.text.push(confusable(n).unwrap_or(n));
         }
         self.segment = segment;
@@ -224,6 +224,29 @@ fn simple(c: char) -> Option<char> {
         | '\u{FF0D}' => Some('-'),
         _ => None,
     }
+}
+
+/// The zeros of the decimal digit sets (Unicode `Nd`) of the Basic Multilingual Plane other than
+/// ASCII and the full-width digits (which NFKC maps): Arabic-Indic, Devanagari, Bengali, Thai,
+/// Myanmar and the rest. Each set is ten consecutive code points.
+const DIGIT_ZEROS: [u32; 34] = [
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66,
+    0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50,
+];
+
+/// The ASCII digit a decimal digit of another script stands for, so that a national ID written
+/// in Arabic-Indic digits is still one.
+fn ascii_digit(c: char) -> Option<char> {
+    let v = u32::from(c);
+    if v < 0x0660 {
+        return None;
+    }
+    DIGIT_ZEROS
+        .iter()
+        .chain(&[0xABF0])
+        .find(|&&z| (z..z + 10).contains(&v))
+        .and_then(|z| char::from_digit(v - z, 10))
 }
 
 /// The Latin letter a Cyrillic or Greek letter is confusable with (UTS #39 `confusables.txt`,
@@ -342,6 +365,11 @@ mod tests {
         assert_eq!(at("på"), "pa\u{30A}");
         assert_eq!(at("Hei"), "Нei");
         assert_eq!(n.span(n.text.len(), n.text.len()), (s.len(), s.len()));
+        // Digits of other scripts are read as ASCII digits.
+        assert_eq!(
+            norm("\u{661}\u{662} \u{967}\u{968} \u{E51}").text,
+            "12 12 1"
+        );
     }
 
     proptest::proptest! {

@@ -31,11 +31,13 @@ fn verdict(g: &Guard, channel: Channel, text: &str) -> (Verdict, Vec<Reason>) {
 #[test]
 fn national_ids_with_unicode_separators_and_digits_are_found() {
     let g = guard();
-    let full_width = |s: &str| -> String {
+    // The digits of `s` in the script whose zero is `zero`.
+    let in_script = |s: &str, zero: u32| -> String {
         s.chars()
-            .map(|c| char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap())
+            .map(|c| char::from_u32(c as u32 - '0' as u32 + zero).unwrap())
             .collect()
     };
+    let full_width = |s: &str| in_script(s, 0xFF10);
     let mut ids = Vec::new();
     for sep in [
         "\u{A0}", "\u{202F}", "\u{2009}", "\u{2013}", "\u{2011}", "\u{2010}", "\u{2212}", "\u{AD}",
@@ -45,6 +47,9 @@ fn national_ids_with_unicode_separators_and_digits_are_found() {
     }
     ids.push(full_width(&format!("{}{}", ID.0, ID.1)));
     ids.push(format!("{} {}", full_width(ID.0), ID.1));
+    // Arabic-Indic and Devanagari digits, and superscript digits.
+    ids.push(in_script(&format!("{}{}", ID.0, ID.1), 0x0660));
+    ids.push(format!("{} {}", in_script(ID.0, 0x0966), ID.1));
     // A zero-width space inside the digits, and a word joiner.
     ids.push(format!("128\u{200B}389{}", ID.1));
     ids.push("1283891\u{2060}2395".to_string());
