@@ -19,7 +19,7 @@
 //!   to a treatment head (`[treatment-head]`: "behandling", "smerter", "operasjon"), with or
 //!   without a linking letter, is health information ("ryggbehandlinga", "knesmertene"), while
 //!   the head alone ("saksbehandling") and the body part alone ("ryggsekk") are not.
-//! - **Misspellings.** A single-word health or revealing-unit term of [`MIN_FUZZY`]
+//! - **Misspellings.** A single-word health, medicine, revealing-unit or grey-unit term of [`MIN_FUZZY`]
 //!   letters or more also matches a word within edit distance 1 (2 from [`MIN_FUZZY_2`] letters;
 //!   insertions, deletions, substitutions and swaps of neighbouring letters), inflected or not,
 //!   when the word's first four bytes, or its next four, are the term's (so an edit among the
@@ -207,7 +207,10 @@ impl Morph {
         if head_kind && n >= MIN_HEAD {
             self.add_head(kind, bytes.clone(), false);
         }
-        let fuzzy_kind = matches!(kind, ListKind::Health | ListKind::RevealingUnit);
+        let fuzzy_kind = matches!(
+            kind,
+            ListKind::Health | ListKind::RevealingUnit | ListKind::Medication | ListKind::GreyUnit
+        );
         if fuzzy_kind && n >= MIN_FUZZY {
             let target = Target {
                 kind,
