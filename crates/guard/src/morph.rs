@@ -194,8 +194,8 @@ fn last3(b: &[u8]) -> Option<u32> {
 }
 
 impl Morph {
-    /// Adds a term: as a compound head and a misspelling target when its kind and length allow.
-    /// `free_start`/`free_end` are its wildcards; case-sensitive terms are not added.
+    /// Adds a term (folded, case-insensitive): as a compound head and a misspelling target when
+    /// its kind and length allow. A term that may start inside a word (`*term`) is neither.
     pub fn add_term(&mut self, kind: ListKind, folded: &str, free_start: bool) {
         let letters = folded.chars().all(char::is_alphabetic);
         if !letters || free_start {
