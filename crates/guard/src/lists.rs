@@ -191,6 +191,9 @@ pub enum LineProblem {
     /// The term starts or ends with a space or holds a control character or tab.
     #[error("term has a control character or leading or trailing space")]
     BadSpace,
+    /// `!` (this word only) is combined with a `*` wildcard.
+    #[error("a term for this word only (`!`) cannot have wildcards")]
+    OnlyWordWildcard,
     /// `=` (case-sensitive) is combined with a `*` wildcard.
     #[error("a case-sensitive term (`=`) cannot have wildcards")]
     CaseSensitiveWildcard,
@@ -241,6 +244,10 @@ pub struct Term {
     pub free_end: bool,
     /// `=TERM`: case-sensitive.
     pub case_sensitive: bool,
+    /// `term!`: this word only, without the inflected, compound and misspelt forms that
+    /// `morph` gives other whole-word terms ("operasjon!", since "flytteoperasjonen" and
+    /// "operasjonssentralen" are ordinary words).
+    pub only_word: bool,
 }
 
 /// Parses one list text. `file` names it in errors.
@@ -290,10 +297,17 @@ fn parse_term(kind: ListKind, line: &str) -> Result<Term, LineProblem> {
         Some(r) => (true, r),
         None => (false, rest),
     };
+    let (only_word, rest) = match rest.strip_suffix('!') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
     let (free_end, core) = match rest.strip_suffix('*') {
         Some(r) => (true, r),
         None => (false, rest),
     };
+    if only_word && (free_start || free_end) {
+        return Err(LineProblem::OnlyWordWildcard);
+    }
     if core.contains('*') {
         return Err(LineProblem::MisplacedWildcard);
     }
@@ -313,6 +327,7 @@ fn parse_term(kind: ListKind, line: &str) -> Result<Term, LineProblem> {
         free_start,
         free_end,
         case_sensitive,
+        only_word,
     })
 }
 
@@ -468,9 +483,10 @@ mod tests {
     }
 
     #[test]
-    fn folds_norwegian_letters() {
+    fn folds_norwegian_letters_and_drops_other_accents() {
+        // Terms are normalised like the messages they are looked for in (src/normalize.rs).
         let t = parse("f", "[health-info]\nSØVNAPNÉ*\n").unwrap();
-        assert_eq!(t[0].folded, "søvnapné");
+        assert_eq!(t[0].folded, "søvnapne");
     }
 
     #[test]

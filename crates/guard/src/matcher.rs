@@ -306,10 +306,10 @@ impl Matcher {
                 }
                 _ => {}
             }
-            if !t.case_sensitive {
+            if !t.case_sensitive && !t.only_word {
                 morph.add_term(t.kind, &t.folded, t.free_start);
             }
-            let whole_word = !t.free_start && !t.free_end && !t.case_sensitive;
+            let whole_word = !t.free_start && !t.free_end && !t.case_sensitive && !t.only_word;
             let info = PatternInfo {
                 kind: t.kind,
                 free_start: t.free_start,

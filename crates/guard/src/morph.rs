@@ -87,9 +87,9 @@ impl Tail {
             return Tail::None;
         }
         match kind {
-            ListKind::Health if n >= MIN_FORMS => Tail::Compound,
-            ListKind::Health => Tail::Inflect,
-            ListKind::Medication | ListKind::RevealingUnit if n >= MIN_FORMS => Tail::Inflect,
+            ListKind::Health | ListKind::Medication if n >= MIN_FORMS => Tail::Compound,
+            ListKind::Health | ListKind::Medication => Tail::Inflect,
+            ListKind::RevealingUnit if n >= MIN_FORMS => Tail::Inflect,
             _ => Tail::None,
         }
     }

@@ -380,8 +380,12 @@ impl Scan<'_> {
                 }
                 K::ResultWord => {
                     let (s, e) = (self.sentence_start(h.start), self.sentence_end(h.end));
+                    // A test an [allow] term covers ("matteprøven") is not a medical test.
                     let about_test = self.hits.iter().any(|c| {
-                        matches!(c.kind, K::TestCue | K::Analyte) && c.start >= s && c.end <= e
+                        matches!(c.kind, K::TestCue | K::Analyte)
+                            && c.start >= s
+                            && c.end <= e
+                            && !self.covered(c, &[K::Allow])
                     });
                     if about_test {
                         push(out, Reason::HealthInfo, h.start, h.end, &E_RESULT);
@@ -416,9 +420,17 @@ impl Scan<'_> {
             ListKind::Health | ListKind::HealthSoft | ListKind::Specialty | ListKind::Organ
         ) {
             let word_end = self.compound_end(h.start);
-            let next_start = word_end + 1;
-            let next_word = h.kind != ListKind::Organ
-                && self.bytes.get(word_end) == Some(&b' ')
+            // The next word, after a space or an abbreviation's full stop and a space ("psyk.
+            // pol."). An organ counts with the next word only when it is the whole word
+            // ("hjerte poliklinikken", not "hjertelig velkommen til senteret").
+            let gap = match self.bytes.get(word_end..word_end + 2) {
+                Some([b'.', b' ']) => 2,
+                Some([b' ', _]) => 1,
+                _ => 0,
+            };
+            let next_start = word_end + gap;
+            let next_word = gap > 0
+                && (h.kind != ListKind::Organ || h.end == word_end)
                 && is_word_char_at(self.folded, self.bytes, next_start);
             let next_end = if next_word {
                 self.compound_end(next_start)
@@ -437,6 +449,10 @@ impl Scan<'_> {
             return None;
         }
         let floor = self.sentence_start(h.start);
+        // A condition may stand a few words after the head ("Seksjon for barn med
+        // spiseforstyrrelser"); a specialty or organ must follow it ("Avdeling for nevrologi",
+        // not "Avdeling for kundeservice ønsker deg hjertelig velkommen").
+        let adjacent = matches!(h.kind, ListKind::Specialty | ListKind::Organ);
         self.hits
             .iter()
             .filter(|u| {
@@ -444,6 +460,11 @@ impl Scan<'_> {
                     && u.end <= h.start
                     && h.start - u.end <= UNIT_HEAD_WINDOW
                     && u.start >= floor
+                    && (!adjacent
+                        || self
+                            .bytes
+                            .get(u.end..h.start)
+                            .is_some_and(|g| g.iter().all(|c| *c == b' ')))
             })
             .map(|u| (u.start, self.compound_end(h.end).max(h.end)))
             .next()
