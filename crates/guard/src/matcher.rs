@@ -586,6 +586,11 @@ impl Matcher {
                 end = word_end;
             }
         }
+        // An [allow] term with a free end covers the whole word ("matteprøve*" covers the
+        // test cue "prøven" in "matteprøven").
+        if info.kind == ListKind::Allow && info.free_end {
+            end = word_end(folded, end);
+        }
         if let Some(exact) = &info.exact {
             if original.get(start..end) != Some(&**exact) {
                 return;

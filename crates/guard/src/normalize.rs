@@ -71,13 +71,19 @@ fn hyphenated_break(b: &[u8], i: usize) -> Option<usize> {
     if b.get(j) == Some(&b'\r') {
         j = j.checked_sub(1)?;
     }
+    // A hyphen, or a soft hyphen (U+00AD, two bytes).
+    let hyphen = match b.get(j) {
+        Some(b'-') => j,
+        Some(0xAD) if j > 0 && b.get(j - 1) == Some(&0xC2) => j - 1,
+        _ => return None,
+    };
     let letter_before = b
-        .get(j.checked_sub(1)?)
+        .get(hyphen.checked_sub(1)?)
         .is_some_and(|c| c.is_ascii_alphabetic() || *c >= 0x80);
     let lower_after = b
         .get(i + 1)
         .is_some_and(|c| c.is_ascii_lowercase() || *c >= 0xC3);
-    (b.get(j) == Some(&b'-') && letter_before && lower_after).then_some(j)
+    (letter_before && lower_after).then_some(hyphen)
 }
 
 /// A normalised copy of a text and the map back to the original's bytes.

@@ -77,7 +77,17 @@ fn compounds_with_a_medical_first_part_or_head() {
             "Diabeteskurset starter i mai.",
             "Pollenallergien din er verre nå.",
             "Migreneanfallene har blitt færre.",
+            // Short conditions with a medical head (review of issue #9).
+            "Hivprøven din er klar.",
+            "Kolsanfallet ditt må følges opp.",
+            "Ruskontrollen er flyttet til tirsdag.",
+            "Hivsmitten er påvist.",
         ],
+    );
+    all_blocked(
+        &g,
+        Reason::Medication,
+        &["Proliasprøyten din er klar.", "Ibuxen tar du ved behov."],
     );
     all_blocked(
         &g,
@@ -136,6 +146,14 @@ fn ordinary_look_alikes_stay_allowed() {
             "Operasjonell drift av nettsidene flyttes til ny leverandør.",
             "Fødselsdatoen din må stå på skjemaet.",
             "Takk for at du bekreftet timen din.",
+            // Operations that are not surgery, and other look-alikes the review found.
+            "Flytteoperasjonen til nye lokaler starter mandag.",
+            "Operasjonssentralen til politiet er informert.",
+            "Fødselsnavnet ditt står i passet.",
+            "Det er overvekst av alger i dammen.",
+            "Hiv deg med på dugnad lørdag!",
+            "Ny kaffemaskin: den doserer melk selv.",
+            "Dosenten holder foredrag om Vivaldi.",
         ],
     );
 }

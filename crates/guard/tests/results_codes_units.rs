@@ -63,6 +63,10 @@ fn results_without_a_diagnosis_word() {
             "Det var et avvik i timebestillingen, vi beklager.",
             "Bildet viser veien til det nye kontoret.",
             "Testen av det nye SMS-systemet gikk fint.",
+            // School tests are not medical tests.
+            "Matteprøven var fin, godt jobbet!",
+            "Prøven i engelsk blir onsdag som normalt.",
+            "Resultatene av spørreundersøkelsen viser at vi må bli bedre på telefon.",
         ],
     );
 }
@@ -122,6 +126,15 @@ fn units_that_reveal_by_specialty() {
             "Nyremedisinsk avdeling: ny time.",
             "Smerteklinikken har ny time.",
             "Seksjon for hjerte- og lungesykdommer minner om timen.",
+            // Abbreviations and forms as written.
+            "Time på psyk. pol. tirsdag.",
+            "Gynpol har ny time til deg.",
+            "Kardiologisk pol. minner om timen.",
+            "Nevrologisk avd. har flyttet timen.",
+            "BUPen minner om timen.",
+            "Slagenheten har ny time.",
+            "Hjerte poliklinikken minner om timen.",
+            "Send e-post til psykiskhelse@normland.kommune.no.",
         ],
     );
     // A specialty alone, or a grey unit, is for a person to judge.
@@ -146,6 +159,10 @@ fn units_that_reveal_by_specialty() {
             "Avdeling for økonomi har sendt faktura.",
             "Senter for idrett og helse har åpen dag.",
             "Magesekken? Nei, ryggsekken ble glemt på venterommet.",
+            // A unit head with an organ word further on (review of issue #9).
+            "Avdeling for kundeservice ønsker deg hjertelig velkommen.",
+            "Vi har et tilbud for deg som liker øyene i sommer.",
+            "Tilbud for skolestart: ryggsekker til halv pris.",
         ],
     );
 }

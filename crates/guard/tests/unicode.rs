@@ -98,6 +98,21 @@ fn hidden_characters_inside_words_do_not_hide_them() {
         ),
         // Combining marks that compose with nothing (a strike-through).
         ("Om astma\u{336}: ta med medisinen.", Reason::HealthInfo),
+        // Marks that compose with the letter before them, and accented letters as typed: the
+        // accents are dropped (the review of issue #9 found "diabete\u{301}s" passing).
+        ("Du har diabete\u{301}s.", Reason::HealthInfo),
+        ("Du har kre\u{301}ft.", Reason::HealthInfo),
+        ("Du har diábetes.", Reason::HealthInfo),
+        ("Du har dïäbëtës.", Reason::HealthInfo),
+        // Controls and other format characters inside a word.
+        ("Timen gjelder depres\u{1}jon.", Reason::HealthInfo),
+        ("Timen gjelder depr\u{FFF9}esjon.", Reason::HealthInfo),
+        // A word broken at the end of a line, as text pasted from a PDF.
+        ("Kontroll av dia-\nbetes neste uke.", Reason::HealthInfo),
+        (
+            "Kontroll av dia\u{AD}\nbetes neste uke.",
+            Reason::HealthInfo,
+        ),
     ] {
         let (v, r) = verdict(&g, Channel::Sms, text);
         assert_eq!(v, Verdict::Block, "{text:?} gave {r:?}");
@@ -117,6 +132,11 @@ fn look_alike_letters_are_read_as_latin() {
         // Greek omicron and iota.
         ("Timen på \u{3BF}nk\u{3BF}l\u{3BF}gisk poliklinikk er flyttet.", Reason::RevealingUnit),
         ("Resepten på C\u{3B9}pralex er klar.", Reason::Medication),
+        // Dotless i, Cyrillic small letters, small capitals, Greek eta, Armenian.
+        ("Du har d\u{131}abetes.", Reason::HealthInfo),
+        ("Du har \u{43A}reft.", Reason::HealthInfo),
+        ("Du har \u{1D05}\u{26A}\u{1D00}\u{299}\u{1D07}\u{1D1B}\u{1D07}s.", Reason::HealthInfo),
+        ("Om migre\u{3B7}e: ta med dagboka.", Reason::HealthInfo),
         // Full-width letters and mathematical bold.
         ("Svaret viser ＨＩＶ.", Reason::HealthInfo),
         ("Om \u{1D41D}\u{1D422}\u{1D41A}\u{1D41B}\u{1D41E}\u{1D42D}\u{1D41E}\u{1D42C}: ta med målingene.", Reason::HealthInfo),
@@ -160,6 +180,9 @@ fn harmless_messages_with_the_same_characters_stay_allowed() {
         "Υπενθύμιση: το ραντεβού σας είναι την Τρίτη.",
         // Emoji with variation selectors and joiners.
         "Takk for i dag \u{1F44B}\u{FE0F}\u{1F469}\u{200D}\u{2695}\u{FE0F}",
+        // Accented names and words, and a hyphen at a line end before a capital (kept).
+        "Kafé Ørnen og Café Olé har åpent. Hilsen René",
+        "Vi ses i Gruppe-\nPoliklinikken? Nei: i kantina.",
         // Curly quotes and an ellipsis.
         "«Velkommen» til nytt legekontor \u{2026} vi gleder oss!",
     ] {
