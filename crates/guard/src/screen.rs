@@ -183,6 +183,10 @@ fn run(m: &Matcher, text: &str, ctx: &Context, s: &mut Scratch) -> Vec<Finding> 
         ends: RefCell::new(&mut s.ends),
         ends_ready: Cell::new(false),
         present,
+        max_len: s.hits.iter().map(|h| h.end - h.start).max().unwrap_or(0),
+        about_test: Cell::new(None),
+        policy: Cell::new(None),
+        name_spans: std::cell::OnceCell::new(),
         m,
         ctx,
     };
@@ -222,15 +226,20 @@ fn dedupe(out: &mut Vec<Finding>) {
         return;
     }
     out.sort_by_key(|f| (f.reason, f.start, std::cmp::Reverse(f.end)));
+    // In this order every kept finding of the same reason starts at or before `f`, so `f` lies
+    // inside one of them exactly when it ends at or before the furthest end among them.
     let mut kept = 0;
+    let mut furthest: Option<(Reason, usize)> = None;
     for i in 0..out.len() {
-        let f = &out[i];
-        let covered = out[..kept]
-            .iter()
-            .any(|k| k.reason == f.reason && k.start <= f.start && f.end <= k.end);
+        let (reason, end) = (out[i].reason, out[i].end);
+        let covered = matches!(furthest, Some((r, e)) if r == reason && end <= e);
         if !covered {
             out.swap(kept, i);
             kept += 1;
+            furthest = match furthest {
+                Some((r, e)) if r == reason => Some((r, e.max(end))),
+                _ => Some((reason, end)),
+            };
         }
     }
     out.truncate(kept);
@@ -252,6 +261,17 @@ struct Scan<'a> {
     ends_ready: Cell<bool>,
     /// Which lists have hits (one bit per [`ListKind`]).
     present: u32,
+    /// The longest hit, in bytes: a hit covering position `p` starts at most this far before.
+    max_len: usize,
+    /// For the last sentence asked about (by its start; the hits are judged in order, so the
+    /// hits of a sentence come one after another), answers computed once for all its hits, so
+    /// that a long message with many hits costs time in proportion to its hits, not their
+    /// square: whether it is about a test, and where its earliest conditional ends and whether
+    /// it has a policy action.
+    about_test: Cell<Option<(usize, bool)>>,
+    policy: Cell<Option<(usize, Option<usize>, bool)>>,
+    /// Where the organisation's sender name occurs, found on first use.
+    name_spans: std::cell::OnceCell<Vec<(usize, usize)>>,
     m: &'a Matcher,
     ctx: &'a Context,
 }
@@ -261,13 +281,21 @@ impl Scan<'_> {
         self.present & bit(kind) != 0
     }
 
+    /// The hits that start in `from..to` (the hits are sorted by start).
+    fn starting_in(&self, from: usize, to: usize) -> &[Hit] {
+        let a = self.hits.partition_point(|h| h.start < from);
+        let b = self.hits.partition_point(|h| h.start < to);
+        self.hits.get(a..b.max(a)).unwrap_or(&[])
+    }
+
     /// Whether a hit of one of `kinds` (other than `h` itself) covers `h`.
     fn covered(&self, h: &Hit, kinds: &[ListKind]) -> bool {
         // Most messages have no hit of these kinds at all: one bit test instead of a scan.
         if !kinds.iter().any(|k| self.any(*k)) {
             return false;
         }
-        self.hits.iter().any(|k| {
+        let near = self.starting_in(h.start.saturating_sub(self.max_len), h.start + 1);
+        near.iter().any(|k| {
             kinds.contains(&k.kind)
                 && k.start <= h.start
                 && h.end <= k.end
@@ -280,16 +308,22 @@ impl Scan<'_> {
         let Some(name) = &self.ctx.sender_name else {
             return false;
         };
-        let mut from = 0;
-        while let Some(p) = self.folded.get(from..).and_then(|r| r.find(name.as_str())) {
-            let s = from + p;
-            let e = s + name.len();
-            if s <= start && end <= e {
-                return true;
+        let spans = self.name_spans.get_or_init(|| {
+            let mut spans = Vec::new();
+            let mut from = 0;
+            while let Some(p) = self.folded.get(from..).and_then(|r| r.find(name.as_str())) {
+                let s = from + p;
+                spans.push((s, s + name.len()));
+                from = s + name.len().max(1);
             }
-            from = e;
-        }
-        false
+            spans
+        });
+        // The last occurrence starting at or before `start` is the only one that can cover it
+        // (occurrences do not overlap).
+        let k = spans.partition_point(|&(s, _)| s <= start);
+        k.checked_sub(1)
+            .and_then(|k| spans.get(k))
+            .is_some_and(|&(_, e)| end <= e)
     }
 
     /// The sentence ends of the message, found on first use.
@@ -337,7 +371,7 @@ impl Scan<'_> {
         } else {
             0
         };
-        self.hits
+        self.starting_in(pos.saturating_sub(window + self.max_len), pos)
             .iter()
             .filter(|h| {
                 kinds.contains(&h.kind) && h.end <= pos && pos - h.end <= window && h.start >= floor
@@ -378,18 +412,8 @@ impl Scan<'_> {
                 K::Medication if !self.covered(h, &UNITS) => {
                     push(out, Reason::Medication, h.start, h.end, &E_MEDICINE);
                 }
-                K::ResultWord => {
-                    let (s, e) = (self.sentence_start(h.start), self.sentence_end(h.end));
-                    // A test an [allow] term covers ("matteprøven") is not a medical test.
-                    let about_test = self.hits.iter().any(|c| {
-                        matches!(c.kind, K::TestCue | K::Analyte)
-                            && c.start >= s
-                            && c.end <= e
-                            && !self.covered(c, &[K::Allow])
-                    });
-                    if about_test {
-                        push(out, Reason::HealthInfo, h.start, h.end, &E_RESULT);
-                    }
+                K::ResultWord if self.sentence_about_test(h) => {
+                    push(out, Reason::HealthInfo, h.start, h.end, &E_RESULT);
                 }
                 K::Specialty | K::Organ => {
                     if self.covered(h, &[K::RevealingUnit]) {
@@ -409,6 +433,24 @@ impl Scan<'_> {
                 _ => {}
             }
         }
+    }
+
+    /// Whether the sentence holding `h` is about a test: it has a test cue or an analyte (that
+    /// no [allow] term covers: "matteprøven" is no medical test). Answered once per sentence.
+    fn sentence_about_test(&self, h: &Hit) -> bool {
+        use ListKind as K;
+        let s = self.sentence_start(h.start);
+        if let Some((at, known)) = self.about_test.get() {
+            if at == s {
+                return known;
+            }
+        }
+        let e = self.sentence_end(h.end);
+        let answer = self.starting_in(s, e + 1).iter().any(|c| {
+            matches!(c.kind, K::TestCue | K::Analyte) && c.end <= e && !self.covered(c, &[K::Allow])
+        });
+        self.about_test.set(Some((s, answer)));
+        answer
     }
 
     /// A revealing unit made of a condition word, a specialty or an organ: joined to a unit word in one compound ("hjertepoliklinikken"), followed
@@ -437,7 +479,8 @@ impl Scan<'_> {
             } else {
                 next_start
             };
-            for u in self.hits.iter().filter(|u| u.kind == ListKind::UnitWord) {
+            let near = self.starting_in(h.end, next_end.max(word_end));
+            for u in near.iter().filter(|u| u.kind == ListKind::UnitWord) {
                 let joined = u.start >= h.end && u.start < word_end;
                 let next = next_word && u.start >= next_start && u.start < next_end;
                 if joined || next {
@@ -453,21 +496,24 @@ impl Scan<'_> {
         // spiseforstyrrelser"); a specialty or organ must follow it ("Avdeling for nevrologi",
         // not "Avdeling for kundeservice ønsker deg hjertelig velkommen").
         let adjacent = matches!(h.kind, ListKind::Specialty | ListKind::Organ);
-        self.hits
-            .iter()
-            .filter(|u| {
-                u.kind == ListKind::UnitHead
-                    && u.end <= h.start
-                    && h.start - u.end <= UNIT_HEAD_WINDOW
-                    && u.start >= floor
-                    && (!adjacent
-                        || self
-                            .bytes
-                            .get(u.end..h.start)
-                            .is_some_and(|g| g.iter().all(|c| *c == b' ')))
-            })
-            .map(|u| (u.start, self.compound_end(h.end).max(h.end)))
-            .next()
+        self.starting_in(
+            h.start.saturating_sub(UNIT_HEAD_WINDOW + self.max_len),
+            h.start,
+        )
+        .iter()
+        .filter(|u| {
+            u.kind == ListKind::UnitHead
+                && u.end <= h.start
+                && h.start - u.end <= UNIT_HEAD_WINDOW
+                && u.start >= floor
+                && (!adjacent
+                    || self
+                        .bytes
+                        .get(u.end..h.start)
+                        .is_some_and(|g| g.iter().all(|c| *c == b' ')))
+        })
+        .map(|u| (u.start, self.compound_end(h.end).max(h.end)))
+        .next()
     }
 
     /// The end of the compound word (letters, digits and inner hyphens) holding `pos`.
@@ -492,16 +538,25 @@ impl Scan<'_> {
     /// Whether a general symptom stands in a generic policy sentence ("Har du feber, må timen
     /// avbestilles"): a condition before it and a policy action in the same sentence.
     fn generic_policy(&self, h: &Hit) -> bool {
-        let (s, e) = (self.sentence_start(h.start), self.sentence_end(h.end));
-        let cond = self
-            .hits
-            .iter()
-            .any(|c| c.kind == ListKind::Conditional && c.start >= s && c.end <= h.start);
-        let action = self
-            .hits
-            .iter()
-            .any(|c| c.kind == ListKind::PolicyAction && c.start >= s && c.end <= e);
-        cond && action
+        let s = self.sentence_start(h.start);
+        let (first_cond, action) = match self.policy.get() {
+            Some((at, first_cond, action)) if at == s => (first_cond, action),
+            _ => {
+                let e = self.sentence_end(h.end);
+                let sentence = self.starting_in(s, e + 1);
+                let first_cond = sentence
+                    .iter()
+                    .filter(|c| c.kind == ListKind::Conditional)
+                    .map(|c| c.end)
+                    .min();
+                let action = sentence
+                    .iter()
+                    .any(|c| c.kind == ListKind::PolicyAction && c.end <= e);
+                self.policy.set(Some((s, first_cond, action)));
+                (first_cond, action)
+            }
+        };
+        first_cond.is_some_and(|end| end <= h.start) && action
     }
 
     /// The word after "resepten på", if it may name a medicine.
@@ -813,12 +868,9 @@ impl Scan<'_> {
                     None => {
                         let after = self.any(K::CodeCue) && {
                             let s_end = self.sentence_end(j);
-                            self.hits.iter().any(|h| {
-                                h.kind == K::CodeCue
-                                    && h.start >= j
-                                    && h.start <= j + 24
-                                    && h.end <= s_end
-                            })
+                            self.starting_in(j, j + 25)
+                                .iter()
+                                .any(|h| h.kind == K::CodeCue && h.end <= s_end)
                         };
                         after || (shape == CodeShape::Dotted && upper(i))
                     }
