@@ -12,6 +12,7 @@
 //! | `*kreft` | the end of a compound ("brystkreft") |
 //! | `*psykiatri*` | anywhere inside a word |
 //! | `=LAR` | case-sensitive whole word |
+//! | `operasjon!` | this word only, without the generated forms of `morph` |
 //!
 //! The built-in lists are compiled in with `include_str!`; an organisation can add lists at
 //! deploy time (for example from the FEST medicine list or the ICPC-2 register it holds a licence
