@@ -44,7 +44,7 @@ use matcher::Matcher;
 use std::path::{Path, PathBuf};
 
 /// The built-in term lists, compiled in: `(name, text)`.
-pub const BUILTIN_LISTS: [(&str, &str); 5] = [
+pub const BUILTIN_LISTS: [(&str, &str); 6] = [
     ("data/health.txt", include_str!("../data/health.txt")),
     (
         "data/medication.txt",
@@ -52,6 +52,10 @@ pub const BUILTIN_LISTS: [(&str, &str); 5] = [
     ),
     ("data/units.txt", include_str!("../data/units.txt")),
     ("data/cues.txt", include_str!("../data/cues.txt")),
+    (
+        "data/vocabulary.txt",
+        include_str!("../data/vocabulary.txt"),
+    ),
     ("data/ordinary.txt", include_str!("../data/ordinary.txt")),
 ];
 

@@ -400,7 +400,9 @@ impl Matcher {
             dose_units,
             lab_units,
             morph: {
-                morph.finish();
+                morph
+                    .finish()
+                    .map_err(|e| LoadError::Build(e.to_string()))?;
                 morph
             },
         })

@@ -102,6 +102,93 @@ struct Target {
     bytes: Box<[u8]>,
     /// A treatment head: it counts only after a body part.
     after_body_part: bool,
+    /// The set of its bytes (bit `b & 63` for each byte `b`), for a quick test of how far a word
+    /// can be from it: every edit changes at most two bits.
+    mask: u64,
+}
+
+/// The set of the bytes of `b`, as in [`Target::mask`].
+#[inline]
+fn byte_mask(b: &[u8]) -> u64 {
+    b.iter().fold(0, |m, &c| m | 1 << (c & 63))
+}
+
+/// The compound heads, their bytes in reverse in a trie: walking a word from its end finds every
+/// head it ends with in one pass, however many heads share an ending ("-sjon", "-else").
+#[derive(Debug, Clone, Default)]
+struct SuffixTrie {
+    /// While building: each node's children by byte.
+    building: Vec<std::collections::BTreeMap<u8, u32>>,
+    /// Per node: where its children start in `edges`, how many, and its head (index + 1 in
+    /// `heads`, 0 for none).
+    nodes: Vec<(u32, u32, u32)>,
+    /// Children, sorted by byte within each node: `(byte, node)`.
+    edges: Vec<(u8, u32)>,
+    heads: Vec<Target>,
+    /// Per node while building: its head (index + 1, 0 for none).
+    ends: Vec<u32>,
+}
+
+impl SuffixTrie {
+    fn insert(&mut self, head: Target) {
+        if self.building.is_empty() {
+            self.building.push(Default::default());
+            self.ends.push(0);
+        }
+        let mut node = 0usize;
+        for &b in head.bytes.iter().rev() {
+            let next = self.building.len() as u32;
+            let child = *self
+                .building
+                .get_mut(node)
+                .map(|n| n.entry(b).or_insert(next))
+                .unwrap_or(&mut 0);
+            if child == next {
+                self.building.push(Default::default());
+                self.ends.push(0);
+            }
+            node = child as usize;
+        }
+        self.heads.push(head);
+        if let Some(e) = self.ends.get_mut(node) {
+            *e = self.heads.len() as u32;
+        }
+    }
+
+    fn finish(&mut self) {
+        self.nodes.clear();
+        self.edges.clear();
+        for (n, children) in self.building.iter().enumerate() {
+            let start = self.edges.len() as u32;
+            self.edges.extend(children.iter().map(|(b, c)| (*b, *c)));
+            let end = self.ends.get(n).copied().unwrap_or(0);
+            self.nodes.push((start, children.len() as u32, end));
+        }
+        self.building.clear();
+    }
+
+    /// Calls `f` with each head `word` ends with and the part before it, longest head last,
+    /// until `f` returns a value.
+    #[inline]
+    fn ends_of<T>(&self, word: &[u8], mut f: impl FnMut(&Target, &[u8]) -> Option<T>) -> Option<T> {
+        let mut node = 0usize;
+        for (depth, &b) in word.iter().rev().enumerate() {
+            let &(start, len, _) = self.nodes.get(node)?;
+            let children = self.edges.get(start as usize..(start + len) as usize)?;
+            let k = children.binary_search_by_key(&b, |e| e.0).ok()?;
+            node = children.get(k)?.1 as usize;
+            let &(_, _, head) = self.nodes.get(node)?;
+            if head > 0 {
+                let modifier = word.get(..word.len() - depth - 1).unwrap_or(&[]);
+                if let Some(t) = self.heads.get(head as usize - 1) {
+                    if let Some(v) = f(t, modifier) {
+                        return Some(v);
+                    }
+                }
+            }
+        }
+        None
+    }
 }
 
 /// A map from a key of three or four bytes (packed by [`pack`]), with a cheap multiplicative hash (the keys are not chosen by
@@ -126,9 +213,9 @@ impl std::hash::Hasher for KeyHasher {
 /// The compound-head and misspelling search, and the ordinary words no generated form matches.
 #[derive(Debug, Clone, Default)]
 pub struct Morph {
-    /// Heads by their last three bytes (after an inflection ending is taken off the word).
-    heads: KeyMap<Vec<Target>>,
-    /// Bit set of the heads' last three bytes.
+    /// The heads, in a trie of their reversed bytes.
+    heads: SuffixTrie,
+    /// Bit set of the heads' keys ([`head_key`]).
     head_bits: Bits,
     /// Misspelling targets by their first four bytes.
     fuzzy: KeyMap<Vec<Target>>,
@@ -146,21 +233,25 @@ pub struct Morph {
     /// Ordinary word parts: `(part, free_start, free_end)`; a word that starts with (`part*`),
     /// ends with (`*part`) or contains (`*part*`) one is ordinary.
     ordinary_parts: Vec<(Box<[u8]>, bool, bool)>,
+    /// All the parts in one automaton (built by [`Morph::finish`]), so that a word is checked
+    /// against hundreds of parts in one pass.
+    ordinary_search: Option<aho_corasick::AhoCorasick>,
 }
 
-/// A 65,536-bit set of three-byte keys (hashed).
+/// A 262,144-bit set (32 KiB) of keys (hashed): large enough that a few thousand keys leave
+/// almost every word's key out.
 #[derive(Debug, Clone)]
-struct Bits(Box<[u64; 1024]>);
+struct Bits(Box<[u64; 4096]>);
 
 impl Default for Bits {
     fn default() -> Self {
-        Bits(Box::new([0; 1024]))
+        Bits(Box::new([0; 4096]))
     }
 }
 
 impl Bits {
     fn index(k: u32) -> usize {
-        (k.wrapping_mul(0x9E37_79B1) >> 16) as usize
+        (k.wrapping_mul(0x9E37_79B1) >> 14) as usize
     }
     fn insert(&mut self, k: u32) {
         let i = Self::index(k);
@@ -175,6 +266,15 @@ impl Bits {
     }
 }
 
+/// `word` without `suffix` at its end, compared byte by byte (these are a few bytes: a call to
+/// `memcmp` costs more).
+#[inline]
+fn strip_suffix<'w>(word: &'w [u8], suffix: &[u8]) -> Option<&'w [u8]> {
+    let cut = word.len().checked_sub(suffix.len())?;
+    let (stem, end) = word.split_at(cut);
+    end.iter().zip(suffix).all(|(a, b)| a == b).then_some(stem)
+}
+
 /// Packs up to four bytes into a key.
 #[inline]
 fn pack(b: &[u8]) -> u32 {
@@ -187,10 +287,22 @@ fn key4(b: &[u8], at: usize) -> Option<u32> {
     b.get(at..at + 4).map(pack)
 }
 
-/// The key of the last three bytes.
+/// The key of the last `n` bytes (`n` up to 8), hashed into 32 bits.
 #[inline]
-fn last3(b: &[u8]) -> Option<u32> {
-    b.len().checked_sub(3).and_then(|s| b.get(s..)).map(pack)
+fn last_n(b: &[u8], n: usize) -> Option<u32> {
+    let tail = b.len().checked_sub(n).and_then(|s| b.get(s..))?;
+    let packed = tail.iter().fold(n as u64, |k, &x| k << 8 | u64::from(x));
+    Some((packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32)
+}
+
+/// The key a head is found by: its last six bytes, or its last four when it is shorter (a
+/// word is looked up by both).
+fn head_key(b: &[u8]) -> Option<u32> {
+    if b.len() >= 6 {
+        last_n(b, 6)
+    } else {
+        last_n(b, 4)
+    }
 }
 
 impl Morph {
@@ -214,6 +326,7 @@ impl Morph {
         if fuzzy_kind && n >= MIN_FUZZY {
             let target = Target {
                 kind,
+                mask: byte_mask(&bytes),
                 bytes: bytes.clone(),
                 after_body_part: false,
             };
@@ -237,10 +350,11 @@ impl Morph {
     }
 
     fn add_head(&mut self, kind: ListKind, bytes: Box<[u8]>, after_body_part: bool) {
-        if let Some(k) = last3(&bytes) {
+        if let Some(k) = head_key(&bytes) {
             self.head_bits.insert(k);
-            self.heads.entry(k).or_default().push(Target {
+            self.heads.insert(Target {
                 kind,
+                mask: byte_mask(&bytes),
                 bytes,
                 after_body_part,
             });
@@ -280,7 +394,18 @@ impl Morph {
     }
 
     /// Finishes building.
-    pub fn finish(&mut self) {
+    /// Finishes building; fails only if the ordinary word parts cannot be compiled.
+    pub fn finish(&mut self) -> Result<(), aho_corasick::BuildError> {
+        self.heads.finish();
+        self.ordinary_search = Some(
+            aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(self.ordinary_parts.iter().map(|(p, _, _)| &**p))?,
+        );
+        // Targets by length, so that a word is compared only with those of about its length.
+        for list in self.fuzzy.values_mut().chain(self.fuzzy_mid.values_mut()) {
+            list.sort_by_key(|t| t.bytes.len());
+        }
         self.endings_by_last = vec![Vec::new(); 256];
         for s in INFLECTIONS {
             let s = s.as_bytes();
@@ -291,6 +416,7 @@ impl Morph {
                 list.push(s);
             }
         }
+        Ok(())
     }
 
     /// Whether the folded word is an ordinary word that no generated form may match.
@@ -298,12 +424,14 @@ impl Morph {
     pub fn is_ordinary(&self, word: &[u8]) -> bool {
         let exact = std::str::from_utf8(word).is_ok_and(|w| self.ordinary.contains(w));
         exact
-            || self.ordinary_parts.iter().any(|(p, free_start, free_end)| {
-                match (free_start, free_end) {
-                    (true, true) => word.windows(p.len()).any(|w| w == &**p),
-                    (true, false) => word.ends_with(p),
-                    _ => word.starts_with(p),
-                }
+            || self.ordinary_search.as_ref().is_some_and(|search| {
+                search.find_overlapping_iter(word).any(|m| {
+                    self.ordinary_parts.get(m.pattern().as_usize()).is_some_and(
+                        |(_, free_start, free_end)| {
+                            (*free_start || m.start() == 0) && (*free_end || m.end() == word.len())
+                        },
+                    )
+                })
             })
     }
 
@@ -331,7 +459,7 @@ impl Morph {
             .last()
             .and_then(|b| self.endings_by_last.get(usize::from(*b)));
         for e in endings.into_iter().flatten() {
-            if let Some(stem) = word.strip_suffix(*e) {
+            if let Some(stem) = strip_suffix(word, e) {
                 if let Some(slot) = out.get_mut(n) {
                     *slot = stem;
                     n += 1;
@@ -343,22 +471,23 @@ impl Morph {
 
     fn head(&self, stems: &[&[u8]]) -> Option<ListKind> {
         for stem in stems {
-            let Some(k) = last3(stem) else { continue };
-            if !self.head_bits.contains(k) {
+            // A word ending like some head (in its last six bytes, or four for short heads).
+            let long =
+                stem.len() >= 6 && last_n(stem, 6).is_some_and(|k| self.head_bits.contains(k));
+            let short = last_n(stem, 4).is_some_and(|k| self.head_bits.contains(k));
+            if !long && !short {
                 continue;
             }
-            for t in self.heads.get(&k).into_iter().flatten() {
-                let Some(modifier) = stem.strip_suffix(&*t.bytes) else {
-                    continue;
-                };
+            let found = self.heads.ends_of(stem, |t, modifier| {
                 let fits = if t.after_body_part {
                     self.is_body_part(modifier)
                 } else {
                     modifier.len() >= MIN_MODIFIER
                 };
-                if fits {
-                    return Some(t.kind);
-                }
+                fits.then_some(t.kind)
+            });
+            if found.is_some() {
+                return found;
             }
         }
         None
@@ -374,12 +503,19 @@ impl Morph {
         if by_start.is_none() && by_middle.is_none() {
             return None;
         }
-        for t in by_start.into_iter().chain(by_middle).flatten() {
-            let n = t.bytes.len();
-            let edits = if n >= MIN_FUZZY_2 { 2 } else { 1 };
-            for stem in stems {
-                if stem.len().abs_diff(n) <= edits && within(stem, &t.bytes, edits) {
-                    return Some(t.kind);
+        let masks: [u64; STEMS] = std::array::from_fn(|i| stems.get(i).map_or(0, |s| byte_mask(s)));
+        for list in by_start.into_iter().chain(by_middle) {
+            for (stem, mask) in stems.iter().zip(masks) {
+                // The targets of about the stem's length (at most two edits apart).
+                let from = list.partition_point(|t| t.bytes.len() + 2 < stem.len());
+                let near = list.get(from..).unwrap_or(&[]);
+                for t in near.iter().take_while(|t| t.bytes.len() <= stem.len() + 2) {
+                    let n = t.bytes.len();
+                    let edits = if n >= MIN_FUZZY_2 { 2 } else { 1 };
+                    let close = (t.mask ^ mask).count_ones() as usize <= 2 * edits;
+                    if close && stem.len().abs_diff(n) <= edits && within(stem, &t.bytes, edits) {
+                        return Some(t.kind);
+                    }
                 }
             }
         }
@@ -414,14 +550,22 @@ pub fn within(a: &[u8], b: &[u8], k: usize) -> bool {
     }
     // Three rows of the dynamic programme, on the stack (small numbers: `u8`).
     let big = MAX as u8;
-    let mut prev2 = [big; MAX];
-    let mut prev = [big; MAX];
-    let mut cur = [big; MAX];
-    for (j, p) in prev.iter_mut().enumerate().take(b.len() + 1) {
+    let mut rows = [[big; MAX]; 3];
+    for (j, p) in rows[1].iter_mut().enumerate().take(b.len() + 1) {
         *p = j as u8;
     }
+    // Which of `rows` is the row before the previous, the previous and the current one: they
+    // rotate instead of being copied.
+    let (mut r2, mut r1, mut r0) = (2usize, 1usize, 0usize);
     let k8 = k as u8;
     for i in 1..=a.len() {
+        let [x, y, z] = &mut rows;
+        // The rotation goes (2, 1, 0) → (1, 0, 2) → (0, 2, 1) → (2, 1, 0).
+        let (prev2, prev, cur) = match (r2, r1, r0) {
+            (1, 0, _) => (&*y, &*x, z),
+            (0, 2, _) => (&*x, &*z, y),
+            _ => (&*z, &*y, x),
+        };
         cur[0] = i as u8;
         let mut row_min = cur[0];
         let lo = i.saturating_sub(k).max(1);
@@ -444,10 +588,11 @@ pub fn within(a: &[u8], b: &[u8], k: usize) -> bool {
         if row_min > k8 {
             return false;
         }
-        prev2 = prev;
-        prev = cur;
+        (r2, r1, r0) = (r1, r0, r2);
     }
-    prev[b.len()] <= k8
+    rows.get(r1)
+        .and_then(|r| r.get(b.len()))
+        .is_some_and(|d| *d <= k8)
 }
 
 #[cfg(test)]
@@ -494,7 +639,7 @@ mod tests {
         m.add_term(ListKind::Health, "astma", false);
         m.add_term(ListKind::Health, "diabetes", false);
         m.add_ordinary("gastma", false, false);
-        m.finish();
+        m.finish().unwrap();
         assert_eq!(m.word(b"barneastmaen"), Some(ListKind::Health));
         assert_eq!(m.word(b"diabetisen"), Some(ListKind::Health));
         assert_eq!(m.word(b"astmaen"), None, "a head needs letters before it");

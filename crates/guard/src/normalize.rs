@@ -32,20 +32,7 @@ use unicode_normalization::UnicodeNormalization;
 /// closely. Most messages are printable ASCII with æ, ø and å and end here.
 #[inline]
 pub fn needs_normalising(text: &str) -> bool {
-    let b = text.as_bytes();
-    let maybe = |c: u8| (c >= 0xC2) | ((c < 0x20) & (c != b'\t') & (c != b'\r')) | (c == 0x7F);
-    let mut chunks = b.chunks_exact(32);
-    let mut at = 0;
-    for chunk in chunks.by_ref() {
-        // No early exit inside the block, so the compiler can use vector compares.
-        if chunk.iter().fold(false, |acc, &c| acc | maybe(c))
-            && (at..at + 32).any(|i| rare_at(b, i))
-        {
-            return true;
-        }
-        at += 32;
-    }
-    (at..b.len()).any(|i| rare_at(b, i))
+    next_rare(text.as_bytes(), 0).is_some()
 }
 
 /// Whether byte `i` starts something normalisation changes (see [`needs_normalising`]).
@@ -53,10 +40,7 @@ pub fn needs_normalising(text: &str) -> bool {
 fn rare_at(b: &[u8], i: usize) -> bool {
     match b.get(i) {
         // Latin-1 letters other than æ, ø and å (and ×, ÷) lose their accents.
-        Some(0xC3) => !matches!(
-            b.get(i + 1),
-            Some(0x85 | 0x86 | 0x98 | 0xA5 | 0xA6 | 0xB8 | 0x97 | 0xB7)
-        ),
+        Some(0xC3) => !b.get(i + 1).is_some_and(|&n| norwegian(n)),
         Some(0xC2 | 0xC4..=0xFF | 0x7F) => true,
         Some(b'\n') => hyphenated_break(b, i).is_some(),
         Some(&c) => c < 0x20 && c != b'\t' && c != b'\r',
@@ -112,7 +96,61 @@ fn is_mark(c: char) -> bool {
 /// The position of the next byte at or after `from` that starts something normalisation
 /// changes (see [`needs_normalising`]).
 fn next_rare(b: &[u8], from: usize) -> Option<usize> {
-    (from..b.len()).find(|&i| rare_at(b, i))
+    let mut at = from;
+    while at < b.len() {
+        let end = (at + 32).min(b.len());
+        // Blocks of 32 bytes without a byte that may start one are skipped, vectorised.
+        let block = b.get(at..end).unwrap_or(&[]);
+        // Each byte with the byte after it (for a Latin-1 letter: which one), in a fixed-size
+        // loop the compiler vectorises.
+        let flagged = match b
+            .get(at..at + 33)
+            .and_then(|w| <&[u8; 33]>::try_from(w).ok())
+        {
+            Some(w) => {
+                let mut f = false;
+                for i in 0..32 {
+                    let (c, n) = (w[i], w[i + 1]);
+                    f |= maybe_rare(c) | ((c == 0xC3) & !norwegian(n));
+                }
+                f
+            }
+            None => block.iter().any(|&c| maybe_rare(c) || c == 0xC3),
+        };
+        if flagged {
+            // Within the block, only the bytes that may start one are looked at closely (in
+            // Norwegian text, mostly the lead bytes of æ, ø and å).
+            let found = (at..end)
+                .filter(|&i| b.get(i).is_some_and(|&c| maybe_rare(c) || c == 0xC3))
+                .find(|&i| rare_at(b, i));
+            if let Some(i) = found {
+                return Some(i);
+            }
+        }
+        at = end;
+    }
+    None
+}
+
+/// Whether byte `c` may start something normalisation changes: a control or line break, or a
+/// non-ASCII lead byte other than that of the Latin-1 letters' block (0xC3, judged with the
+/// byte after it by [`norwegian`]).
+#[inline]
+fn maybe_rare(c: u8) -> bool {
+    (c == 0xC2) | (c >= 0xC4) | ((c < 0x20) & (c != b'\t') & (c != b'\r')) | (c == 0x7F)
+}
+
+/// Whether `n`, after the lead byte 0xC3, makes æ, ø, å, Æ, Ø, Å, × or ÷ (kept as they are).
+#[inline]
+fn norwegian(n: u8) -> bool {
+    (n == 0x85)
+        | (n == 0x86)
+        | (n == 0x98)
+        | (n == 0xA5)
+        | (n == 0xA6)
+        | (n == 0xB8)
+        | (n == 0x97)
+        | (n == 0xB7)
 }
 
 impl Normalized {
