@@ -156,6 +156,12 @@ fn norwegian(n: u8) -> bool {
 impl Normalized {
     /// Normalises `original` into `self` (reusing the buffers).
     pub fn build(&mut self, original: &str) {
+        self.build_with(original, true);
+    }
+
+    /// [`Normalized::build`]; `overrides` says whether right-to-left overrides are read in the
+    /// order they display (not inside one: they do not nest here).
+    fn build_with(&mut self, original: &str, overrides: bool) {
         self.text.clear();
         self.segments.clear();
         self.len = clamp(original.len());
@@ -178,6 +184,31 @@ impl Normalized {
             let Some(c) = original.get(p..).and_then(|r| r.chars().next()) else {
                 break;
             };
+            // A right-to-left override (U+202E) shows what follows, up to the pop (U+202C) or
+            // the end of the line, in reverse: "\u{202E}setebaid\u{202C}" reads "diabetes".
+            // The copy holds it as it reads; the whole override maps to the reversed text.
+            if c == '\u{202E}' && overrides {
+                let inner_start = p + c.len_utf8();
+                let rest = original.get(inner_start..).unwrap_or("");
+                let inner_len = rest.find(['\u{202C}', '\n']).unwrap_or(rest.len());
+                let pop = rest
+                    .get(inner_len..)
+                    .is_some_and(|r| r.starts_with('\u{202C}'));
+                let end = inner_start + inner_len + if pop { '\u{202C}'.len_utf8() } else { 0 };
+                let mut inner = Normalized::default();
+                inner.build_with(rest.get(..inner_len).unwrap_or(""), false);
+                self.text.push_str(original.get(copied..p).unwrap_or(""));
+                let out_start = self.text.len();
+                self.text.extend(inner.text.chars().rev());
+                self.segments.push([
+                    clamp(out_start),
+                    clamp(self.text.len()),
+                    clamp(p),
+                    clamp(end),
+                ]);
+                copied = end;
+                continue;
+            }
             // A mark composes with the character before it ("a" + ring above is "å").
             let mut start = p;
             if is_mark(c) {
@@ -541,6 +572,12 @@ mod tests {
         assert_eq!(at("på"), "pa\u{30A}");
         assert_eq!(at("Hei"), "Нei");
         assert_eq!(n.span(n.text.len(), n.text.len()), (s.len(), s.len()));
+        // A right-to-left override reads as it displays.
+        let s = "Du har \u{202E}setebaid\u{202C}.";
+        let n = norm(s);
+        assert_eq!(n.text, "Du har diabetes.");
+        let p = n.text.find("diabetes").unwrap_or(0);
+        assert_eq!(n.span(p, p + 8), (7, s.len() - 1));
         // Digits of other scripts are read as ASCII digits.
         assert_eq!(
             norm("\u{661}\u{662} \u{967}\u{968} \u{E51}").text,
@@ -553,6 +590,24 @@ mod tests {
         /// on character boundaries.
         #[test]
         fn spans_map_to_boundaries(s in "\\PC{0,30}", a in 0usize..80, b in 0usize..80) {
+            let n = norm(&s);
+            let snap = |mut i: usize| {
+                i = i.min(n.text.len());
+                while !n.text.is_char_boundary(i) {
+                    i -= 1;
+                }
+                i
+            };
+            let (a, b) = (snap(a), snap(b));
+            let (x, y) = n.span(a.min(b), a.max(b));
+            proptest::prop_assert!(x <= y && y <= s.len());
+            proptest::prop_assert!(s.is_char_boundary(x) && s.is_char_boundary(y));
+        }
+
+        /// Format characters, overrides, marks and broken lines in any order: spans still map
+        /// to character boundaries of the original.
+        #[test]
+        fn format_characters_keep_spans_on_boundaries(s in "[a\u{E9}\u{301}\u{30A}\u{AD}\u{202E}\u{202C}\u{202B}\u{200B}\u{661}\n -]{0,40}", a in 0usize..120, b in 0usize..120) {
             let n = norm(&s);
             let snap = |mut i: usize| {
                 i = i.min(n.text.len());

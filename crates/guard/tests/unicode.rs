@@ -91,11 +91,18 @@ fn hidden_characters_inside_words_do_not_hide_them() {
             "Velkommen til psy\u{FEFF}kiatrisk poliklinikk.",
             Reason::RevealingUnit,
         ),
-        // Bidi controls around a word.
+        // Bidi controls around a word: an embedding shows it as it is, a right-to-left
+        // override in reverse (the review of issue #9 hid "diabetes" as "setebaid").
         (
-            "Du er henvist til \u{202E}DPS\u{202C} Normland.",
+            "Du er henvist til \u{202B}DPS\u{202C} Normland.",
             Reason::RevealingUnit,
         ),
+        (
+            "Du er henvist til \u{202E}SPD\u{202C} Normland.",
+            Reason::RevealingUnit,
+        ),
+        ("Du har \u{202E}setebaid\u{202C}.", Reason::HealthInfo),
+        ("Du har \u{202E}setebaid", Reason::HealthInfo),
         // Combining marks that compose with nothing (a strike-through).
         ("Om astma\u{336}: ta med medisinen.", Reason::HealthInfo),
         // Marks that compose with the letter before them, and accented letters as typed: the
