@@ -25,6 +25,8 @@ fn main() {
         ("many sentences", "Hiv. Prøven var fin. ".repeat(3_000)),
         ("numbers", "rom B12 kode T90 22 11 33 44 ".repeat(2_000)),
         ("sender name", "Normland legesenter astma ".repeat(2_500)),
+        ("dotted codes", "A1.".repeat(21_000)),
+        ("dotted diagnosis codes", "F32.1.".repeat(10_000)),
     ];
     for (name, text) in cases {
         let start = Instant::now();

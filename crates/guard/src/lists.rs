@@ -88,11 +88,14 @@ pub enum ListKind {
     /// `[organ]`: an organ or body system ("hjerte", "lunge"): nothing alone, a revealing unit
     /// joined to a unit word ("hjertepoliklinikken", "lungeavdelinga") or after a unit head.
     Organ,
+    /// `[vaccine-cue]`: "vaksine mot": the diseases listed right after it name a vaccine, not
+    /// the patient's condition ("oppfriskningsvaksine mot difteri, stivkrampe og kikhoste").
+    VaccineCue,
 }
 
 impl ListKind {
     /// Every list and its section name.
-    pub const SECTIONS: [(&'static str, ListKind); 29] = [
+    pub const SECTIONS: [(&'static str, ListKind); 30] = [
         ("health-info", ListKind::Health),
         ("health-soft", ListKind::HealthSoft),
         ("medication", ListKind::Medication),
@@ -122,6 +125,7 @@ impl ListKind {
         ("treatment-head", ListKind::TreatmentHead),
         ("specialty", ListKind::Specialty),
         ("organ", ListKind::Organ),
+        ("vaccine-cue", ListKind::VaccineCue),
     ];
 
     /// The list named by a section header.
@@ -342,8 +346,17 @@ pub fn add_variants(terms: &mut Vec<Term>) {
         if !t.kind.wants_variants() || t.case_sensitive {
             continue;
         }
+        // A whole-word term long enough for the misspelling rule (`morph`) needs no variant
+        // that rule finds anyway (one edit away); fewer patterns keep the matcher fast.
+        let fuzzy_covers = !t.free_start
+            && !t.free_end
+            && t.folded.chars().count() >= crate::morph::MIN_FUZZY
+            && t.folded.chars().all(char::is_alphabetic);
         for v in variants(&t.folded) {
             let len = v.chars().count();
+            if fuzzy_covers && crate::morph::within(v.as_bytes(), t.folded.as_bytes(), 1) {
+                continue;
+            }
             if len >= 7 && v != t.folded {
                 extra.push(Term {
                     folded: v.clone(),

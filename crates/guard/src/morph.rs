@@ -226,6 +226,10 @@ pub struct Morph {
     fuzzy_mid_bits: Bits,
     /// Body parts (folded), the first part of a compound with a treatment head.
     body_parts: HashSet<Box<[u8]>>,
+    /// Conditions and medicines of [`MIN_FORMS`] letters or more with every doubled letter
+    /// written once, and their list: a word with a letter doubled that the term has once
+    /// ("migrenne", "Ritallin", "insullinen") is the term.
+    collapsed: HashMap<u64, ListKind, std::hash::BuildHasherDefault<KeyHasher>>,
     /// The inflection endings by their last byte (256 lists, filled by [`Morph::finish`]).
     endings_by_last: Vec<Vec<&'static [u8]>>,
     /// Folded ordinary words that generated forms never match.
@@ -264,6 +268,22 @@ impl Bits {
         let i = Self::index(k);
         self.0.get(i >> 6).is_some_and(|w| w & (1 << (i & 63)) != 0)
     }
+}
+
+/// A 64-bit hash of `b` with every run of one byte written once ("migrenne" → "migrene"),
+/// computed without allocating. Two different words with the same hash would at worst flag a
+/// harmless word; with a few thousand terms that is vanishingly unlikely.
+#[inline]
+fn collapsed_hash(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    let mut last = None;
+    for &c in b {
+        if last != Some(c) {
+            h = (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01B3);
+        }
+        last = Some(c);
+    }
+    h
 }
 
 /// `word` without `suffix` at its end, compared byte by byte (these are a few bytes: a call to
@@ -318,6 +338,9 @@ impl Morph {
         let head_kind = kind == ListKind::Health;
         if head_kind && n >= MIN_HEAD {
             self.add_head(kind, bytes.clone(), false);
+        }
+        if matches!(kind, ListKind::Health | ListKind::Medication) && n >= MIN_FORMS {
+            self.collapsed.entry(collapsed_hash(&bytes)).or_insert(kind);
         }
         let fuzzy_kind = matches!(
             kind,
@@ -445,8 +468,19 @@ impl Morph {
         let mut buf: [&[u8]; STEMS] = [&[]; STEMS];
         let n = self.stems(word, &mut buf);
         let stems = buf.get(..n).unwrap_or(&[]);
-        let kind = self.head(stems).or_else(|| self.misspelling(word, stems))?;
+        let kind = self
+            .head(stems)
+            .or_else(|| self.misspelling(word, stems))
+            .or_else(|| self.doubled(stems))?;
         (!self.is_ordinary(word)).then_some(kind)
+    }
+
+    /// A stem with a doubled letter that, written once, gives a condition or medicine.
+    fn doubled(&self, stems: &[&[u8]]) -> Option<ListKind> {
+        stems
+            .iter()
+            .filter(|s| s.windows(2).any(|w| w[0] == w[1]))
+            .find_map(|s| self.collapsed.get(&collapsed_hash(s)).copied())
     }
 
     /// The word and the stems left when one of its inflection endings is taken off (at most

@@ -186,7 +186,8 @@ impl Normalized {
             };
             // A right-to-left override (U+202E) shows what follows, up to the pop (U+202C) or
             // the end of the line, in reverse: "\u{202E}setebaid\u{202C}" reads "diabetes".
-            // The copy holds it as it reads; the whole override maps to the reversed text.
+            // The copy holds it as it reads and then as it is written; the whole override maps
+            // to both.
             if c == '\u{202E}' && overrides {
                 let inner_start = p + c.len_utf8();
                 let rest = original.get(inner_start..).unwrap_or("");
@@ -199,7 +200,11 @@ impl Normalized {
                 inner.build_with(rest.get(..inner_len).unwrap_or(""), false);
                 self.text.push_str(original.get(copied..p).unwrap_or(""));
                 let out_start = self.text.len();
+                // Both as it displays and as it is written (a program that ignores the
+                // override shows it as written).
                 self.text.extend(inner.text.chars().rev());
+                self.text.push(' ');
+                self.text.push_str(&inner.text);
                 self.segments.push([
                     clamp(out_start),
                     clamp(self.text.len()),
@@ -575,7 +580,7 @@ mod tests {
         // A right-to-left override reads as it displays.
         let s = "Du har \u{202E}setebaid\u{202C}.";
         let n = norm(s);
-        assert_eq!(n.text, "Du har diabetes.");
+        assert_eq!(n.text, "Du har diabetes setebaid.");
         let p = n.text.find("diabetes").unwrap_or(0);
         assert_eq!(n.span(p, p + 8), (7, s.len() - 1));
         // Digits of other scripts are read as ASCII digits.

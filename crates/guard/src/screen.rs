@@ -44,6 +44,12 @@ const CUE_WINDOW: usize = 48;
 const CLOSING_WINDOW: usize = 160;
 /// How far after an analyte a number counts as its value.
 const ANALYTE_WINDOW: usize = 40;
+/// The longest sentence (bytes) that counts as the result of a test named the sentence before.
+const SHORT_RESULT: usize = 24;
+/// The longest dose or lab unit looked for after a number, in bytes.
+const UNIT_MAX: usize = 24;
+/// How far after "vaksine mot" the list of diseases may reach.
+const VACCINE_LIST_WINDOW: usize = 120;
 /// How far after a unit head ("Seksjon for") the condition may stand.
 const UNIT_HEAD_WINDOW: usize = 40;
 
@@ -405,6 +411,8 @@ impl Scan<'_> {
                         push(out, Reason::RevealingUnit, s, e, &E_UNIT);
                     } else if h.kind == K::HealthSoft && self.generic_policy(h) {
                         continue;
+                    } else if self.vaccine_against(h) {
+                        continue;
                     } else {
                         push(out, Reason::HealthInfo, h.start, h.end, &E_HEALTH_TERM);
                     }
@@ -446,11 +454,49 @@ impl Scan<'_> {
             }
         }
         let e = self.sentence_end(h.end);
-        let answer = self.starting_in(s, e + 1).iter().any(|c| {
+        // A short sentence may be the result of a test named in the sentence before ("…
+        // røntgenbildet av kneet. Ingen brudd.").
+        let from = match s.checked_sub(1) {
+            Some(prev_end) if e - s <= SHORT_RESULT => self.sentence_start(prev_end),
+            _ => s,
+        };
+        let answer = self.starting_in(from, e + 1).iter().any(|c| {
             matches!(c.kind, K::TestCue | K::Analyte) && c.end <= e && !self.covered(c, &[K::Allow])
         });
         self.about_test.set(Some((s, answer)));
         answer
+    }
+
+    /// Whether `h` is one of the diseases listed right after "vaksine mot" (a vaccine, not the
+    /// patient's condition): between the cue and `h` only other conditions, commas, "og",
+    /// "eller" and spaces.
+    fn vaccine_against(&self, h: &Hit) -> bool {
+        use ListKind as K;
+        let Some(cue) = self.nearest_before(h.start, VACCINE_LIST_WINDOW, &[K::VaccineCue], true)
+        else {
+            return false;
+        };
+        let mut at = cue.end;
+        for c in self.starting_in(cue.end, h.start) {
+            if !matches!(c.kind, K::Health | K::HealthSoft) || c.start < at {
+                continue;
+            }
+            if !self.only_list_glue(at, c.start) {
+                return false;
+            }
+            at = at.max(c.end);
+        }
+        self.only_list_glue(at, h.start)
+    }
+
+    /// Whether the folded text between `from` and `to` is only spaces, commas, hyphens and the
+    /// words "og", "eller", "samt".
+    fn only_list_glue(&self, from: usize, to: usize) -> bool {
+        let Some(gap) = self.folded.get(from..to) else {
+            return false;
+        };
+        gap.split([' ', ',', '-', '/'])
+            .all(|w| matches!(w, "" | "og" | "eller" | "samt"))
     }
 
     /// A revealing unit made of a condition word, a specialty or an organ: joined to a unit word in one compound ("hjertepoliklinikken"), followed
@@ -793,8 +839,10 @@ impl Scan<'_> {
             w += 1;
         }
         let mut we = w;
-        while we < b.len() && (is_word_char_at(self.folded, b, we) || matches!(b[we], b'/' | b'.'))
-        {
+        // Units are short ("mmol/l", "tabletter"): a longer run is no unit, and stopping keeps a
+        // message of "A1.A1.A1…" linear.
+        let limit = (w + UNIT_MAX).min(b.len());
+        while we < limit && (is_word_char_at(self.folded, b, we) || matches!(b[we], b'/' | b'.')) {
             we += self
                 .folded
                 .get(we..)

@@ -282,7 +282,7 @@ fn context_own_phone_domains_sender_name_and_one_way() {
 
 #[test]
 fn organisations_extend_lists_at_deploy_time() {
-    let extra = "# Normland's own list\n[health-info]\nnormsyke*\n[allow]\nkreftforeningen*\n[medication]\n=NORMOL\n";
+    let extra = "# Normland's own list\n[health-info]\nnormsyke*\n[allow]\ndiabetesforbundet*\n[medication]\n=NORMOL\n";
     let g = Guard::builder()
         .extra_terms("normland.txt", extra)
         .build()
@@ -292,14 +292,19 @@ fn organisations_extend_lists_at_deploy_time() {
         Verdict::Block
     );
     assert_eq!(
-        check(&g, Channel::Sms, "Kreftforeningen holder kurs i mai.").0,
+        check(&g, Channel::Sms, "Diabetesforbundet holder kurs i mai.").0,
         Verdict::Allow
     );
     assert_eq!(check(&g, Channel::Sms, "Husk NORMOL.").0, Verdict::Block);
     assert_eq!(check(&g, Channel::Sms, "Husk normol.").0, Verdict::Allow);
-    // Without the extra list the allow term does not apply: "kreft" starts the compound.
+    // Without the extra list the allow term does not apply: "diabetes" starts the compound.
     assert_eq!(
-        check(&guard(), Channel::Sms, "Kreftforeningen holder kurs i mai.").0,
+        check(
+            &guard(),
+            Channel::Sms,
+            "Diabetesforbundet holder kurs i mai."
+        )
+        .0,
         Verdict::Block
     );
 }
