@@ -409,9 +409,10 @@ impl Scan<'_> {
                     }
                     if let Some((s, e)) = self.unit_around(h) {
                         push(out, Reason::RevealingUnit, s, e, &E_UNIT);
-                    } else if h.kind == K::HealthSoft && self.generic_policy(h) {
-                        continue;
-                    } else if self.vaccine_against(h) {
+                    } else if (h.kind == K::HealthSoft && self.generic_policy(h))
+                        || self.vaccine_against(h)
+                    {
+                        // A generic policy or a list of diseases a vaccine protects against.
                         continue;
                     } else {
                         push(out, Reason::HealthInfo, h.start, h.end, &E_HEALTH_TERM);
