@@ -89,6 +89,20 @@ fn compounds_with_a_medical_first_part_or_head() {
         Reason::Medication,
         &["Proliasprøyten din er klar.", "Ibuxen tar du ved behov."],
     );
+    // A letter doubled that the term has once (second review of issue #9).
+    all_blocked(
+        &g,
+        Reason::HealthInfo,
+        &["Hun har migrenne igjen.", "Time for kjemokur torsdag."],
+    );
+    all_blocked(
+        &g,
+        Reason::Medication,
+        &[
+            "Ta Ritallin før skolen.",
+            "Hent insullinen din på apoteket.",
+        ],
+    );
     all_blocked(
         &g,
         Reason::RevealingUnit,

@@ -49,6 +49,9 @@ fn results_without_a_diagnosis_word() {
             "Svaret på vevsprøven er kommet.",
             "MR-bildene viste en skade i kneet.",
             "Du er kalt inn til koloskopi 4. mai.",
+            // A short result after the sentence that names the test.
+            "Legen har sett på røntgenbildet av kneet. Ingen brudd.",
+            "Legevakta har røntga hofta. Det er ikkje brot.",
         ],
     );
     all(
@@ -67,7 +70,19 @@ fn results_without_a_diagnosis_word() {
             "Matteprøven var fin, godt jobbet!",
             "Prøven i engelsk blir onsdag som normalt.",
             "Resultatene av spørreundersøkelsen viser at vi må bli bedre på telefon.",
+            // A longer sentence after a test is not its result.
+            "Takk for at du svarte på undersøkelsen. Vi fikk mange positive tilbakemeldinger.",
+            // Diseases a vaccine protects against name the vaccine, not the child.
+            "Alle i 2. klasse får oppfriskningsvaksine mot difteri, stivkrampe og kikhoste.",
+            "Barna kan vaksineres mot meslinger, kusma og røde hunder.",
         ],
+    );
+    // But a condition after the list is about the patient.
+    all(
+        &g,
+        Verdict::Block,
+        Some(Reason::HealthInfo),
+        &["Du får vaksine mot influensa fordi du har diabetes."],
     );
 }
 

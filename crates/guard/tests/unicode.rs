@@ -103,6 +103,8 @@ fn hidden_characters_inside_words_do_not_hide_them() {
         ),
         ("Du har \u{202E}setebaid\u{202C}.", Reason::HealthInfo),
         ("Du har \u{202E}setebaid", Reason::HealthInfo),
+        // Written in order inside an override: a program that ignores it shows it so.
+        ("Han har \u{202E}kreft\u{202C}.", Reason::HealthInfo),
         // Combining marks that compose with nothing (a strike-through).
         ("Om astma\u{336}: ta med medisinen.", Reason::HealthInfo),
         // Marks that compose with the letter before them, and accented letters as typed: the
