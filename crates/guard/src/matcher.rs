@@ -584,7 +584,9 @@ impl Matcher {
             {
                 return;
             }
-            if inflected {
+            // The hit covers the inflected word; a general symptom keeps its own end, so that
+            // the rules can tell "feberen" (someone's) from "feber" (a policy's).
+            if inflected && info.kind != ListKind::HealthSoft {
                 end = word_end;
             }
         }

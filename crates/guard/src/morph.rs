@@ -88,7 +88,7 @@ impl Tail {
         }
         match kind {
             ListKind::Health | ListKind::Medication if n >= MIN_FORMS => Tail::Compound,
-            ListKind::Health | ListKind::Medication => Tail::Inflect,
+            ListKind::Health | ListKind::Medication | ListKind::HealthSoft => Tail::Inflect,
             ListKind::RevealingUnit if n >= MIN_FORMS => Tail::Inflect,
             _ => Tail::None,
         }
@@ -335,7 +335,7 @@ impl Morph {
         }
         let n = folded.chars().count();
         let bytes: Box<[u8]> = folded.as_bytes().into();
-        let head_kind = kind == ListKind::Health;
+        let head_kind = matches!(kind, ListKind::Health | ListKind::GreyUnit);
         if head_kind && n >= MIN_HEAD {
             self.add_head(kind, bytes.clone(), false);
         }

@@ -585,6 +585,13 @@ impl Scan<'_> {
     /// Whether a general symptom stands in a generic policy sentence ("Har du feber, må timen
     /// avbestilles"): a condition before it and a policy action in the same sentence.
     fn generic_policy(&self, h: &Hit) -> bool {
+        // The definite form is someone's: "hvis feberen ikke har gått ned" is about the
+        // patient's fever, "har du feber" a policy.
+        let rest_end = self.compound_end(h.end);
+        let ending = self.folded.get(h.end..rest_end).unwrap_or("");
+        if matches!(ending, "en" | "n" | "a" | "et" | "t" | "ene" | "ane" | "i") {
+            return false;
+        }
         let s = self.sentence_start(h.start);
         let (first_cond, action) = match self.policy.get() {
             Some((at, first_cond, action)) if at == s => (first_cond, action),

@@ -52,6 +52,10 @@ fn results_without_a_diagnosis_word() {
             // A short result after the sentence that names the test.
             "Legen har sett på røntgenbildet av kneet. Ingen brudd.",
             "Legevakta har røntga hofta. Det er ikkje brot.",
+            // A change in a value (a fourth independent corpus, issue #9).
+            "PSA-verdien din har steget litt siden sist.",
+            // The definite form is the patient's fever, not a policy.
+            "Ta kontakt med legevakten hvis feberen ikke har gått ned til helgen.",
         ],
     );
     all(
@@ -159,6 +163,7 @@ fn units_that_reveal_by_specialty() {
         Some(Reason::GreyUnit),
         &[
             "Du har time hos nevrologen tirsdag.",
+            "Kommunepsykologen har fått forfall i dag.",
             "Senter for sjeldne diagnoser har ny time til deg.",
         ],
     );

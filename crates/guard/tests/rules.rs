@@ -149,6 +149,10 @@ fn grey_units_and_sender_phones_need_review() {
             Reason::SenderPhone,
         ),
         (
+            "Kan du ikke komme? Gi beskjed på 64 80 12 12 senest dagen før.",
+            Reason::SenderPhone,
+        ),
+        (
             "Kan du ikkje kome? Ring oss på +47 57 12 34 56.",
             Reason::SenderPhone,
         ),
