@@ -127,6 +127,9 @@ struct SuffixTrie {
     heads: Vec<Target>,
     /// Per node while building: its head (index + 1, 0 for none).
     ends: Vec<u32>,
+    /// The root's children by byte (0 for none): the first step of every walk, taken for
+    /// every word that passes the key test, is one array read.
+    root: Vec<u32>,
 }
 
 impl SuffixTrie {
@@ -158,6 +161,14 @@ impl SuffixTrie {
     fn finish(&mut self) {
         self.nodes.clear();
         self.edges.clear();
+        self.root = vec![0; 256];
+        if let Some(children) = self.building.first() {
+            for (b, c) in children {
+                if let Some(slot) = self.root.get_mut(usize::from(*b)) {
+                    *slot = *c;
+                }
+            }
+        }
         for (n, children) in self.building.iter().enumerate() {
             let start = self.edges.len() as u32;
             self.edges.extend(children.iter().map(|(b, c)| (*b, *c)));
@@ -173,10 +184,17 @@ impl SuffixTrie {
     fn ends_of<T>(&self, word: &[u8], mut f: impl FnMut(&Target, &[u8]) -> Option<T>) -> Option<T> {
         let mut node = 0usize;
         for (depth, &b) in word.iter().rev().enumerate() {
-            let &(start, len, _) = self.nodes.get(node)?;
-            let children = self.edges.get(start as usize..(start + len) as usize)?;
-            let k = children.binary_search_by_key(&b, |e| e.0).ok()?;
-            node = children.get(k)?.1 as usize;
+            if depth == 0 {
+                node = *self.root.get(usize::from(b))? as usize;
+                if node == 0 {
+                    return None;
+                }
+            } else {
+                let &(start, len, _) = self.nodes.get(node)?;
+                let children = self.edges.get(start as usize..(start + len) as usize)?;
+                let k = children.binary_search_by_key(&b, |e| e.0).ok()?;
+                node = children.get(k)?.1 as usize;
+            }
             let &(_, _, head) = self.nodes.get(node)?;
             if head > 0 {
                 let modifier = word.get(..word.len() - depth - 1).unwrap_or(&[]);
@@ -225,7 +243,7 @@ pub struct Morph {
     fuzzy_mid: KeyMap<Vec<Target>>,
     fuzzy_mid_bits: Bits,
     /// Body parts (folded), the first part of a compound with a treatment head.
-    body_parts: HashSet<Box<[u8]>>,
+    body_parts: HashSet<Box<[u8]>, std::hash::BuildHasherDefault<KeyHasher>>,
     /// Conditions and medicines of [`MIN_FORMS`] letters or more with every doubled letter
     /// written once, and their list: a word with a letter doubled that the term has once
     /// ("migrenne", "Ritallin", "insullinen") is the term.
@@ -335,7 +353,14 @@ impl Morph {
         }
         let n = folded.chars().count();
         let bytes: Box<[u8]> = folded.as_bytes().into();
-        let head_kind = matches!(kind, ListKind::Health | ListKind::GreyUnit);
+        // A grey unit is a head when it names a person or service ("Kommunepsykologen"), not
+        // when it ends in a unit word that ordinary words end in too ("legesenter").
+        let unit_ending = [
+            "senter", "sentral", "team", "tjeneste", "teneste", "klinikk", "avdeling",
+        ]
+        .iter()
+        .any(|u| folded.ends_with(u));
+        let head_kind = kind == ListKind::Health || (kind == ListKind::GreyUnit && !unit_ending);
         if head_kind && n >= MIN_HEAD {
             self.add_head(kind, bytes.clone(), false);
         }
