@@ -82,12 +82,18 @@ impl Tail {
     /// case-insensitive term.
     pub fn for_term(kind: ListKind, folded: &str, whole_word: bool) -> Tail {
         let letters = folded.chars().all(char::is_alphabetic);
+        // A term of several words or parts ("psa-prøve", "grønn stær") inflects its last word.
+        let parts = !letters
+            && folded
+                .chars()
+                .all(|c| c.is_alphabetic() || c == '-' || c == ' ')
+            && folded.chars().last().is_some_and(char::is_alphabetic);
         let n = folded.chars().count();
-        if !whole_word || !letters || n < MIN_INFLECT {
+        if !whole_word || !(letters || parts) || n < MIN_INFLECT {
             return Tail::None;
         }
         match kind {
-            ListKind::Health | ListKind::Medication if n >= MIN_FORMS => Tail::Compound,
+            ListKind::Health | ListKind::Medication if n >= MIN_FORMS && letters => Tail::Compound,
             ListKind::Health | ListKind::Medication | ListKind::HealthSoft => Tail::Inflect,
             ListKind::RevealingUnit if n >= MIN_FORMS => Tail::Inflect,
             _ => Tail::None,
@@ -293,15 +299,23 @@ impl Bits {
 /// harmless word; with a few thousand terms that is vanishingly unlikely.
 #[inline]
 fn collapsed_hash(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    let mut h: u64 = FNV_START;
     let mut last = None;
     for &c in b {
         if last != Some(c) {
-            h = (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01B3);
+            h = fnv_step(h, c);
         }
         last = Some(c);
     }
     h
+}
+
+/// The FNV-1a start value and step of [`collapsed_hash`].
+const FNV_START: u64 = 0xCBF2_9CE4_8422_2325;
+
+#[inline]
+fn fnv_step(h: u64, c: u8) -> u64 {
+    (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01B3)
 }
 
 /// `word` without `suffix` at its end, compared byte by byte (these are a few bytes: a call to
@@ -502,10 +516,27 @@ impl Morph {
 
     /// A stem with a doubled letter that, written once, gives a condition or medicine.
     fn doubled(&self, stems: &[&[u8]]) -> Option<ListKind> {
+        // The stems are prefixes of the word (the first stem): one pass hashes the collapsed
+        // word and keeps the hash after each byte, and a stem's hash is the one at its length.
+        let word = stems.first()?;
+        let first_double = word.windows(2).position(|w| w[0] == w[1])?;
+        let mut at = [0u64; 64];
+        let mut h: u64 = FNV_START;
+        let mut last = None;
+        for (i, &c) in word.iter().enumerate().take(at.len()) {
+            if last != Some(c) {
+                h = fnv_step(h, c);
+            }
+            last = Some(c);
+            if let Some(slot) = at.get_mut(i) {
+                *slot = h;
+            }
+        }
         stems
             .iter()
-            .filter(|s| s.windows(2).any(|w| w[0] == w[1]))
-            .find_map(|s| self.collapsed.get(&collapsed_hash(s)).copied())
+            .filter(|s| s.len() > first_double + 1)
+            .filter_map(|s| s.len().checked_sub(1).and_then(|i| at.get(i)))
+            .find_map(|h| self.collapsed.get(h).copied())
     }
 
     /// The word and the stems left when one of its inflection endings is taken off (at most

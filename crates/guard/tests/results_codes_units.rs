@@ -49,6 +49,11 @@ fn results_without_a_diagnosis_word() {
             "Svaret på vevsprøven er kommet.",
             "MR-bildene viste en skade i kneet.",
             "Du er kalt inn til koloskopi 4. mai.",
+            // A test whose kind points to a condition, even without a result (a fifth
+            // independent corpus, issue #9; the dev corpus labels "klamydiatesten" so).
+            "Spirometrien din er satt opp til torsdag kl. 10.20.",
+            "PSA-prøven er tatt, svaret kommer om en uke.",
+            "Husk å ta med CGM-sensoren til timen.",
             // A short result after the sentence that names the test.
             "Legen har sett på røntgenbildet av kneet. Ingen brudd.",
             "Legevakta har røntga hofta. Det er ikkje brot.",
@@ -70,6 +75,10 @@ fn results_without_a_diagnosis_word() {
             "Det var et avvik i timebestillingen, vi beklager.",
             "Bildet viser veien til det nye kontoret.",
             "Testen av det nye SMS-systemet gikk fint.",
+            // Routine and generic tests, and ordinary words ending like a test.
+            "Du har time til blodprøve mandag kl. 08.15.",
+            "Optikeren har time til synsundersøkelse onsdag.",
+            "Rentesenkning fra 1. mars: ny rente på boliglånet.",
             // School tests are not medical tests.
             "Matteprøven var fin, godt jobbet!",
             "Prøven i engelsk blir onsdag som normalt.",
