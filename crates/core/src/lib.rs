@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod consultation;
 pub mod lang;
 pub mod national_id;
 pub mod net;

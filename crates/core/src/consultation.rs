@@ -1,0 +1,1054 @@
+//! A video consultation's life as a pure state machine: who is planned, who waits, who is admitted
+//! by whom with which identity assurance, the roster everyone sees, and the end for everyone.
+//!
+//! Sans-IO in the manner of str0m: a [`Room`] is fed [`Input`]s with the time they happened and
+//! returns [`Effect`]s — events to send to a participant, participants to disconnect, and audit
+//! records to append. It opens no socket and reads no clock, so the same room can run behind a
+//! WebSocket on one node and later be owned by one node and reached from others (issue #10). The
+//! rules it enforces are the factsheet's (REQUIREMENTS.md):
+//!
+//! - only planned participants may arrive (VC-AUTH-1), and everyone but the host waits until an
+//!   admitted clinician with the right to admit lets them in **one at a time**, recording how
+//!   their identity was established ([`IdentityAssurance`], VC-AUTH-2);
+//! - the roster is every admitted participant with name, role and assurance, sent to every
+//!   admitted participant on every change; there is no hidden participant and no field that could
+//!   hide one (VC-CONF-2); joins and leaves are announced (VC-INFO-3);
+//! - the host ends the consultation for everyone at once and every connection is closed (risk 1e);
+//! - every transition is an audit record with its actor (VC-LOG-2).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A participant's id within one consultation (from its invitation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ParticipantId(pub u32);
+
+impl fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{}", self.0)
+    }
+}
+
+/// The kind of consultation, shown on the pre-join page so that patients know beforehand when
+/// several patients or extra personnel take part (VC-INFO-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsultationKind {
+    /// One patient and one clinician.
+    OneToOne,
+    /// Several patients (group therapy).
+    Group,
+    /// Clinicians about a patient, without the patient.
+    ClinicianOnly,
+    /// With an interpreter.
+    WithInterpreter,
+    /// Several clinicians or other personnel with the patient.
+    MultiProfessional,
+}
+
+/// A participant's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The patient.
+    Patient,
+    /// A clinician of the organisation.
+    Clinician,
+    /// An interpreter.
+    Interpreter,
+    /// A relative or companion of the patient.
+    Companion,
+    /// Other personnel (another service, a specialist from another organisation).
+    OtherPersonnel,
+}
+
+impl Role {
+    /// The stable code, as shown and logged.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Patient => "patient",
+            Self::Clinician => "clinician",
+            Self::Interpreter => "interpreter",
+            Self::Companion => "companion",
+            Self::OtherPersonnel => "other-personnel",
+        }
+    }
+}
+
+/// How a participant's identity was established when they were admitted (VC-AUTH-1/2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityAssurance {
+    /// Electronic ID at level high (ID-porten, HelseID).
+    EidHigh,
+    /// Electronic ID at level substantial.
+    EidSubstantial,
+    /// An identity document shown on camera.
+    IdDocumentShown,
+    /// Known to the clinician by sight.
+    KnownVisually,
+    /// An enrolled device of the organisation.
+    Device,
+}
+
+impl IdentityAssurance {
+    /// The stable code, as shown and logged.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::EidHigh => "eid-high",
+            Self::EidSubstantial => "eid-substantial",
+            Self::IdDocumentShown => "id-document-shown",
+            Self::KnownVisually => "known-visually",
+            Self::Device => "device",
+        }
+    }
+
+    /// The assurance for a code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            Self::EidHigh,
+            Self::EidSubstantial,
+            Self::IdDocumentShown,
+            Self::KnownVisually,
+            Self::Device,
+        ]
+        .into_iter()
+        .find(|a| a.code() == code)
+    }
+}
+
+/// A planned participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// Their id in this consultation.
+    pub id: ParticipantId,
+    /// Their role.
+    pub role: Role,
+    /// Their name as the organisation knows it (shown in the roster).
+    pub name: String,
+    /// A host: enters without waiting (with the assurance of their own login) and may end.
+    pub host: bool,
+    /// May admit and deny waiting participants and lock the room. The application grants it by
+    /// the access rules (a clinician with a live right); the room only enforces it.
+    pub may_admit: bool,
+}
+
+/// The consultation's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Planned; nobody has arrived.
+    Scheduled,
+    /// A host is present; others may wait and be admitted.
+    InProgress,
+    /// Ended by a host, for everyone, at this time (milliseconds).
+    Ended {
+        /// When.
+        at: u64,
+    },
+    /// Cancelled before it took place.
+    Cancelled,
+}
+
+/// Where a planned participant is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Not connected.
+    Absent,
+    /// In the waiting room since this time.
+    Waiting {
+        /// Since when (milliseconds).
+        since: u64,
+    },
+    /// Admitted with this assurance, by this participant (themselves for a host).
+    Admitted {
+        /// How their identity was established.
+        assurance: IdentityAssurance,
+        /// Who admitted them.
+        by: ParticipantId,
+    },
+    /// Admitted, then disconnected at this time: back without a new admission within
+    /// [`Room::GRACE_MS`].
+    Dropped {
+        /// Their assurance when admitted.
+        assurance: IdentityAssurance,
+        /// Who admitted them.
+        by: ParticipantId,
+        /// When the connection dropped.
+        at: u64,
+    },
+    /// Denied entry (until invited again).
+    Denied,
+    /// Left the consultation.
+    Left,
+}
+
+/// What happened, as fed to the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A participant connected with their invitation; `login` is the assurance of their own
+    /// login (used for a host, who is not admitted by anyone).
+    Arrive {
+        /// Who.
+        who: ParticipantId,
+        /// Their login's assurance, if they logged in.
+        login: Option<IdentityAssurance>,
+    },
+    /// `by` admits `who` with the assurance `by` records.
+    Admit {
+        /// The admitting clinician.
+        by: ParticipantId,
+        /// The waiting participant.
+        who: ParticipantId,
+        /// How `by` established `who`'s identity.
+        assurance: IdentityAssurance,
+    },
+    /// `by` denies `who` entry.
+    Deny {
+        /// The clinician.
+        by: ParticipantId,
+        /// The waiting participant.
+        who: ParticipantId,
+    },
+    /// `by` locks the room: nobody new enters the waiting room.
+    Lock {
+        /// The clinician.
+        by: ParticipantId,
+    },
+    /// `by` unlocks the room.
+    Unlock {
+        /// The clinician.
+        by: ParticipantId,
+    },
+    /// A participant leaves on purpose.
+    Leave {
+        /// Who.
+        who: ParticipantId,
+    },
+    /// A participant's connection dropped.
+    Disconnect {
+        /// Who.
+        who: ParticipantId,
+    },
+    /// Time passes (grace periods end).
+    Tick,
+    /// A host ends the consultation for everyone.
+    End {
+        /// The host.
+        by: ParticipantId,
+    },
+    /// The organisation cancels the consultation before it took place.
+    Cancel,
+}
+
+/// One line of the roster: an admitted participant. There is no field that could hide anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterEntry {
+    /// Who.
+    pub id: ParticipantId,
+    /// Their role.
+    pub role: Role,
+    /// Their name as the organisation knows it.
+    pub name: String,
+    /// How their identity was established.
+    pub assurance: IdentityAssurance,
+    /// Host.
+    pub host: bool,
+}
+
+/// A message for one participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// You wait to be admitted.
+    Waiting,
+    /// You are admitted.
+    Admitted,
+    /// You were denied entry.
+    Denied,
+    /// The roster, complete, after any change.
+    Roster(Vec<RosterEntry>),
+    /// A participant joined (VC-INFO-3).
+    Joined(ParticipantId),
+    /// A participant left or dropped.
+    Left(ParticipantId),
+    /// Who is waiting (to those who may admit): id, role, name, since.
+    WaitingRoom(Vec<(ParticipantId, Role, String, u64)>),
+    /// The room was locked or unlocked.
+    Locked(bool),
+    /// The consultation has ended, for everyone.
+    Ended,
+}
+
+/// An audit record of a transition (VC-LOG-2): the action, its actor and its subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The action's stable code (`consultation.arrive`, `consultation.admit`, …).
+    pub action: &'static str,
+    /// Who did it (the participant themselves for arrivals and leaves; `None` for the system).
+    pub actor: Option<ParticipantId>,
+    /// Whom it concerned.
+    pub subject: Option<ParticipantId>,
+    /// The identity assurance recorded, for admissions.
+    pub assurance: Option<IdentityAssurance>,
+    /// When (milliseconds).
+    pub at: u64,
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send an event to a participant.
+    Send(ParticipantId, Event),
+    /// Close a participant's connection.
+    Close(ParticipantId),
+    /// Append to the audit log.
+    Audit(Record),
+}
+
+/// Why an input was refused. The driver answers the sender with it; the room is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    /// The participant is not planned for this consultation.
+    #[error("not a participant of this consultation")]
+    NotPlanned,
+    /// The consultation has ended or was cancelled.
+    #[error("the consultation has ended")]
+    Over,
+    /// The actor is not admitted (or not connected).
+    #[error("not admitted")]
+    NotAdmitted,
+    /// The actor has no right to do this.
+    #[error("not allowed")]
+    NotAllowed,
+    /// The subject is not waiting.
+    #[error("not waiting")]
+    NotWaiting,
+    /// The room is locked.
+    #[error("the room is locked")]
+    Locked,
+    /// The participant is already connected, or was denied.
+    #[error("already present or denied")]
+    NotArrivable,
+}
+
+/// One consultation's room.
+#[derive(Debug, Clone)]
+pub struct Room {
+    kind: ConsultationKind,
+    planned: BTreeMap<ParticipantId, Planned>,
+    presence: BTreeMap<ParticipantId, Presence>,
+    state: State,
+    locked: bool,
+}
+
+impl Room {
+    /// How long a dropped participant may come back without a new admission (milliseconds).
+    pub const GRACE_MS: u64 = 30_000;
+
+    /// A scheduled room with its planned participants.
+    pub fn new(kind: ConsultationKind, planned: Vec<Planned>) -> Room {
+        let presence = planned.iter().map(|p| (p.id, Presence::Absent)).collect();
+        let planned = planned.into_iter().map(|p| (p.id, p)).collect();
+        Room {
+            kind,
+            planned,
+            presence,
+            state: State::Scheduled,
+            locked: false,
+        }
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ConsultationKind {
+        self.kind
+    }
+
+    /// The state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether the room is locked.
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+
+    /// Where a planned participant is.
+    pub fn presence(&self, who: ParticipantId) -> Option<Presence> {
+        self.presence.get(&who).copied()
+    }
+
+    /// The planned participants.
+    pub fn planned(&self) -> impl Iterator<Item = &Planned> {
+        self.planned.values()
+    }
+
+    /// The roster: every admitted, connected participant. One whose connection dropped is shown
+    /// as gone at once, and comes back without a new admission within [`Room::GRACE_MS`].
+    pub fn roster(&self) -> Vec<RosterEntry> {
+        self.presence
+            .iter()
+            .filter_map(|(id, p)| match p {
+                Presence::Admitted { assurance, .. } => {
+                    let planned = self.planned.get(id)?;
+                    Some(RosterEntry {
+                        id: *id,
+                        role: planned.role,
+                        name: planned.name.clone(),
+                        assurance: *assurance,
+                        host: planned.host,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Feeds one input that happened at `now` (milliseconds); returns the effects, or why it
+    /// was refused (then nothing changed).
+    pub fn handle(&mut self, input: Input, now: u64) -> Result<Vec<Effect>, RoomError> {
+        if matches!(self.state, State::Ended { .. } | State::Cancelled) {
+            return Err(RoomError::Over);
+        }
+        let mut out = Vec::new();
+        match input {
+            Input::Arrive { who, login } => self.arrive(who, login, now, &mut out)?,
+            Input::Admit { by, who, assurance } => {
+                self.check_admitter(by)?;
+                if !matches!(self.presence(who), Some(Presence::Waiting { .. })) {
+                    return Err(RoomError::NotWaiting);
+                }
+                self.enter(
+                    who,
+                    assurance,
+                    by,
+                    ("consultation.admit", by),
+                    now,
+                    &mut out,
+                );
+            }
+            Input::Deny { by, who } => {
+                self.check_admitter(by)?;
+                if !matches!(self.presence(who), Some(Presence::Waiting { .. })) {
+                    return Err(RoomError::NotWaiting);
+                }
+                self.set(who, Presence::Denied);
+                out.push(audit("consultation.deny", Some(by), Some(who), None, now));
+                out.push(Effect::Send(who, Event::Denied));
+                out.push(Effect::Close(who));
+                self.waiting_room(&mut out);
+            }
+            Input::Lock { by } | Input::Unlock { by } => {
+                self.check_admitter(by)?;
+                let lock = matches!(input, Input::Lock { .. });
+                self.locked = lock;
+                let action = if lock {
+                    "consultation.lock"
+                } else {
+                    "consultation.unlock"
+                };
+                out.push(audit(action, Some(by), None, None, now));
+                for id in self.admitted() {
+                    out.push(Effect::Send(id, Event::Locked(lock)));
+                }
+            }
+            Input::Leave { who } => {
+                self.planned.get(&who).ok_or(RoomError::NotPlanned)?;
+                let before = self.presence(who);
+                if matches!(
+                    before,
+                    Some(Presence::Absent | Presence::Left | Presence::Denied)
+                ) {
+                    return Err(RoomError::NotAdmitted);
+                }
+                self.set(who, Presence::Left);
+                out.push(audit("consultation.leave", Some(who), Some(who), None, now));
+                match before {
+                    Some(Presence::Admitted { .. }) => {
+                        out.push(Effect::Close(who));
+                        self.announce_leave(who, &mut out);
+                    }
+                    Some(Presence::Waiting { .. }) => {
+                        out.push(Effect::Close(who));
+                        self.waiting_room(&mut out);
+                    }
+                    // Dropped: already gone from the roster and disconnected.
+                    _ => {}
+                }
+            }
+            Input::Disconnect { who } => {
+                self.planned.get(&who).ok_or(RoomError::NotPlanned)?;
+                match self.presence(who) {
+                    Some(Presence::Admitted { assurance, by }) => {
+                        self.set(
+                            who,
+                            Presence::Dropped {
+                                assurance,
+                                by,
+                                at: now,
+                            },
+                        );
+                        out.push(audit("consultation.drop", Some(who), Some(who), None, now));
+                        self.announce_leave(who, &mut out);
+                    }
+                    Some(Presence::Waiting { .. }) => {
+                        self.set(who, Presence::Absent);
+                        out.push(audit(
+                            "consultation.leave-waiting",
+                            Some(who),
+                            Some(who),
+                            None,
+                            now,
+                        ));
+                        self.waiting_room(&mut out);
+                    }
+                    _ => return Err(RoomError::NotAdmitted),
+                }
+            }
+            Input::Tick => {
+                let expired: Vec<ParticipantId> = self
+                    .presence
+                    .iter()
+                    .filter(|(_, p)| matches!(p, Presence::Dropped { at, .. } if now.saturating_sub(*at) >= Self::GRACE_MS))
+                    .map(|(id, _)| *id)
+                    .collect();
+                // Their grace period is over: from now on they wait like anyone new.
+                for who in expired {
+                    self.set(who, Presence::Left);
+                    out.push(audit("consultation.grace-over", None, Some(who), None, now));
+                }
+            }
+            Input::End { by } => {
+                let host = self.planned.get(&by).ok_or(RoomError::NotPlanned)?.host;
+                if !self.is_admitted(by) {
+                    return Err(RoomError::NotAdmitted);
+                }
+                if !host {
+                    return Err(RoomError::NotAllowed);
+                }
+                self.state = State::Ended { at: now };
+                out.push(audit("consultation.end", Some(by), None, None, now));
+                // Everyone connected, admitted or waiting, is told and disconnected at once.
+                let connected: Vec<ParticipantId> = self
+                    .presence
+                    .iter()
+                    .filter(|(_, p)| {
+                        matches!(p, Presence::Admitted { .. } | Presence::Waiting { .. })
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in connected {
+                    out.push(Effect::Send(id, Event::Ended));
+                    out.push(Effect::Close(id));
+                }
+                for p in self.presence.values_mut() {
+                    if !matches!(p, Presence::Denied) {
+                        *p = Presence::Left;
+                    }
+                }
+            }
+            Input::Cancel => {
+                if self.state != State::Scheduled {
+                    return Err(RoomError::NotAllowed);
+                }
+                self.state = State::Cancelled;
+                out.push(audit("consultation.cancel", None, None, None, now));
+            }
+        }
+        Ok(out)
+    }
+
+    fn arrive(
+        &mut self,
+        who: ParticipantId,
+        login: Option<IdentityAssurance>,
+        now: u64,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), RoomError> {
+        let planned = self.planned.get(&who).ok_or(RoomError::NotPlanned)?;
+        let host = planned.host;
+        match self.presence(who) {
+            // Back within the grace period: admitted again without a new admission.
+            Some(Presence::Dropped { assurance, by, at })
+                if now.saturating_sub(at) < Self::GRACE_MS =>
+            {
+                self.enter(who, assurance, by, ("consultation.rejoin", who), now, out);
+                return Ok(());
+            }
+            Some(Presence::Absent | Presence::Left | Presence::Dropped { .. }) => {}
+            _ => return Err(RoomError::NotArrivable),
+        }
+        if host {
+            // A host enters with the assurance of their own login; a host without a login
+            // (an invitation link only) waits like anyone else.
+            if let Some(assurance) = login {
+                self.state = State::InProgress;
+                self.enter(
+                    who,
+                    assurance,
+                    who,
+                    ("consultation.host-enter", who),
+                    now,
+                    out,
+                );
+                return Ok(());
+            }
+        }
+        if self.locked {
+            return Err(RoomError::Locked);
+        }
+        self.set(who, Presence::Waiting { since: now });
+        out.push(audit(
+            "consultation.arrive",
+            Some(who),
+            Some(who),
+            None,
+            now,
+        ));
+        out.push(Effect::Send(who, Event::Waiting));
+        self.waiting_room(out);
+        Ok(())
+    }
+
+    /// Admits `who` (recorded as `action` by `actor`), tells them, and tells everyone admitted
+    /// who joined and the new roster.
+    fn enter(
+        &mut self,
+        who: ParticipantId,
+        assurance: IdentityAssurance,
+        by: ParticipantId,
+        (action, actor): (&'static str, ParticipantId),
+        now: u64,
+        out: &mut Vec<Effect>,
+    ) {
+        self.set(who, Presence::Admitted { assurance, by });
+        out.push(audit(action, Some(actor), Some(who), Some(assurance), now));
+        out.push(Effect::Send(who, Event::Admitted));
+        self.announce_join(who, out);
+    }
+
+    fn set(&mut self, who: ParticipantId, p: Presence) {
+        if let Some(slot) = self.presence.get_mut(&who) {
+            *slot = p;
+        }
+    }
+
+    fn is_admitted(&self, who: ParticipantId) -> bool {
+        matches!(self.presence(who), Some(Presence::Admitted { .. }))
+    }
+
+    /// The connected admitted participants.
+    fn admitted(&self) -> Vec<ParticipantId> {
+        self.presence
+            .iter()
+            .filter(|(_, p)| matches!(p, Presence::Admitted { .. }))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn check_admitter(&self, by: ParticipantId) -> Result<(), RoomError> {
+        let planned = self.planned.get(&by).ok_or(RoomError::NotPlanned)?;
+        if !self.is_admitted(by) {
+            return Err(RoomError::NotAdmitted);
+        }
+        if !planned.may_admit {
+            return Err(RoomError::NotAllowed);
+        }
+        Ok(())
+    }
+
+    /// Tells every admitted participant who joined and the new roster.
+    fn announce_join(&self, who: ParticipantId, out: &mut Vec<Effect>) {
+        let roster = self.roster();
+        for id in self.admitted() {
+            if id != who {
+                out.push(Effect::Send(id, Event::Joined(who)));
+            }
+            out.push(Effect::Send(id, Event::Roster(roster.clone())));
+        }
+        self.waiting_room(out);
+    }
+
+    /// Tells every admitted participant who left and the new roster.
+    fn announce_leave(&self, who: ParticipantId, out: &mut Vec<Effect>) {
+        let roster = self.roster();
+        for id in self.admitted() {
+            out.push(Effect::Send(id, Event::Left(who)));
+            out.push(Effect::Send(id, Event::Roster(roster.clone())));
+        }
+    }
+
+    /// Tells those who may admit who is waiting.
+    fn waiting_room(&self, out: &mut Vec<Effect>) {
+        let waiting: Vec<(ParticipantId, Role, String, u64)> = self
+            .presence
+            .iter()
+            .filter_map(|(id, p)| match p {
+                Presence::Waiting { since } => {
+                    let planned = self.planned.get(id)?;
+                    Some((*id, planned.role, planned.name.clone(), *since))
+                }
+                _ => None,
+            })
+            .collect();
+        for id in self.admitted() {
+            if self.planned.get(&id).is_some_and(|p| p.may_admit) {
+                out.push(Effect::Send(id, Event::WaitingRoom(waiting.clone())));
+            }
+        }
+    }
+}
+
+fn audit(
+    action: &'static str,
+    actor: Option<ParticipantId>,
+    subject: Option<ParticipantId>,
+    assurance: Option<IdentityAssurance>,
+    at: u64,
+) -> Effect {
+    Effect::Audit(Record {
+        action,
+        actor,
+        subject,
+        assurance,
+        at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HOST: ParticipantId = ParticipantId(1);
+    const PATIENT: ParticipantId = ParticipantId(2);
+    const INTERPRETER: ParticipantId = ParticipantId(3);
+    const NURSE: ParticipantId = ParticipantId(4);
+    const STRANGER: ParticipantId = ParticipantId(99);
+
+    fn planned(id: ParticipantId, role: Role, host: bool, may_admit: bool) -> Planned {
+        Planned {
+            id,
+            role,
+            name: format!("{} {}", role.code(), id),
+            host,
+            may_admit,
+        }
+    }
+
+    /// A clinician host, a patient, an interpreter and a nurse who may not admit.
+    fn room() -> Room {
+        Room::new(
+            ConsultationKind::WithInterpreter,
+            vec![
+                planned(HOST, Role::Clinician, true, true),
+                planned(PATIENT, Role::Patient, false, false),
+                planned(INTERPRETER, Role::Interpreter, false, false),
+                planned(NURSE, Role::Clinician, false, false),
+            ],
+        )
+    }
+
+    fn sent_to(effects: &[Effect], who: ParticipantId) -> Vec<Event> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send(to, ev) if *to == who => Some(ev.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn arrive(r: &mut Room, who: ParticipantId, now: u64) -> Vec<Effect> {
+        r.handle(Input::Arrive { who, login: None }, now).unwrap()
+    }
+
+    /// The host admits `who`.
+    fn admit(
+        r: &mut Room,
+        who: ParticipantId,
+        assurance: IdentityAssurance,
+        now: u64,
+    ) -> Vec<Effect> {
+        r.handle(
+            Input::Admit {
+                by: HOST,
+                who,
+                assurance,
+            },
+            now,
+        )
+        .unwrap()
+    }
+
+    fn host_enters(r: &mut Room) {
+        let login = Some(IdentityAssurance::EidHigh);
+        r.handle(Input::Arrive { who: HOST, login }, 0).unwrap();
+    }
+
+    #[test]
+    fn everyone_but_the_host_waits_and_is_admitted_one_by_one() {
+        // VC-AUTH-1/2, VC-CONF-2, VC-INFO-3.
+        let mut r = room();
+        let e = arrive(&mut r, PATIENT, 5);
+        assert_eq!(sent_to(&e, PATIENT), vec![Event::Waiting]);
+        assert_eq!(r.state(), State::Scheduled);
+        host_enters(&mut r);
+        assert_eq!(r.state(), State::InProgress);
+        arrive(&mut r, INTERPRETER, 10);
+        assert!(r.roster().iter().all(|e| e.id == HOST));
+        let e = r
+            .handle(
+                Input::Admit {
+                    by: HOST,
+                    who: PATIENT,
+                    assurance: IdentityAssurance::EidSubstantial,
+                },
+                20,
+            )
+            .unwrap();
+        assert!(sent_to(&e, PATIENT).contains(&Event::Admitted));
+        assert!(sent_to(&e, HOST).contains(&Event::Joined(PATIENT)));
+        // The interpreter still waits and sees nothing of the roster.
+        assert!(sent_to(&e, INTERPRETER).is_empty());
+        assert!(e.contains(&Effect::Audit(Record {
+            action: "consultation.admit",
+            actor: Some(HOST),
+            subject: Some(PATIENT),
+            assurance: Some(IdentityAssurance::EidSubstantial),
+            at: 20,
+        })));
+        let e = r
+            .handle(
+                Input::Admit {
+                    by: HOST,
+                    who: INTERPRETER,
+                    assurance: IdentityAssurance::IdDocumentShown,
+                },
+                30,
+            )
+            .unwrap();
+        // All three see the same roster, with each one's assurance.
+        let rosters: Vec<Vec<RosterEntry>> = [HOST, PATIENT, INTERPRETER]
+            .iter()
+            .map(|p| {
+                sent_to(&e, *p)
+                    .into_iter()
+                    .filter_map(|ev| match ev {
+                        Event::Roster(r) => Some(r),
+                        _ => None,
+                    })
+                    .next_back()
+                    .unwrap()
+            })
+            .collect();
+        assert!(rosters.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(rosters[0].len(), 3);
+        let interpreter = rosters[0].iter().find(|e| e.id == INTERPRETER).unwrap();
+        assert_eq!(interpreter.assurance, IdentityAssurance::IdDocumentShown);
+    }
+
+    #[test]
+    fn only_an_admitted_participant_with_the_right_admits() {
+        let mut r = room();
+        host_enters(&mut r);
+        arrive(&mut r, PATIENT, 1);
+        arrive(&mut r, NURSE, 2);
+        let admit = |by| Input::Admit {
+            by,
+            who: PATIENT,
+            assurance: IdentityAssurance::KnownVisually,
+        };
+        // A waiting participant, a participant without the right, an unplanned one.
+        assert_eq!(r.handle(admit(NURSE), 3), Err(RoomError::NotAdmitted));
+        r.handle(
+            Input::Admit {
+                by: HOST,
+                who: NURSE,
+                assurance: IdentityAssurance::Device,
+            },
+            4,
+        )
+        .unwrap();
+        assert_eq!(r.handle(admit(NURSE), 5), Err(RoomError::NotAllowed));
+        assert_eq!(r.handle(admit(STRANGER), 5), Err(RoomError::NotPlanned));
+        // Nobody can admit someone who is not waiting, or arrive uninvited.
+        let not_waiting = Input::Admit {
+            by: HOST,
+            who: INTERPRETER,
+            assurance: IdentityAssurance::EidHigh,
+        };
+        assert_eq!(r.handle(not_waiting, 6), Err(RoomError::NotWaiting));
+        assert_eq!(
+            r.handle(
+                Input::Arrive {
+                    who: STRANGER,
+                    login: None
+                },
+                6
+            ),
+            Err(RoomError::NotPlanned)
+        );
+        assert!(r.roster().iter().all(|e| e.id != PATIENT));
+    }
+
+    #[test]
+    fn denied_and_locked_out_participants_stay_out() {
+        let mut r = room();
+        host_enters(&mut r);
+        arrive(&mut r, PATIENT, 1);
+        let e = r
+            .handle(
+                Input::Deny {
+                    by: HOST,
+                    who: PATIENT,
+                },
+                2,
+            )
+            .unwrap();
+        assert!(e.contains(&Effect::Close(PATIENT)));
+        assert_eq!(
+            r.handle(
+                Input::Arrive {
+                    who: PATIENT,
+                    login: None
+                },
+                3
+            ),
+            Err(RoomError::NotArrivable)
+        );
+        r.handle(Input::Lock { by: HOST }, 4).unwrap();
+        assert_eq!(
+            r.handle(
+                Input::Arrive {
+                    who: INTERPRETER,
+                    login: None
+                },
+                5
+            ),
+            Err(RoomError::Locked)
+        );
+        r.handle(Input::Unlock { by: HOST }, 6).unwrap();
+        arrive(&mut r, INTERPRETER, 7);
+    }
+
+    #[test]
+    fn a_dropped_participant_is_gone_at_once_and_back_within_the_grace_period() {
+        let mut r = room();
+        host_enters(&mut r);
+        arrive(&mut r, PATIENT, 1);
+        admit(&mut r, PATIENT, IdentityAssurance::EidHigh, 2);
+        let e = r.handle(Input::Disconnect { who: PATIENT }, 10).unwrap();
+        assert!(sent_to(&e, HOST).contains(&Event::Left(PATIENT)));
+        assert!(r.roster().iter().all(|e| e.id != PATIENT));
+        // Back within the grace period: admitted without a new admission.
+        let e = arrive(&mut r, PATIENT, 10 + Room::GRACE_MS - 1);
+        assert!(sent_to(&e, PATIENT).contains(&Event::Admitted));
+        // Dropped again, and back too late: waits again.
+        r.handle(Input::Disconnect { who: PATIENT }, 100_000)
+            .unwrap();
+        r.handle(Input::Tick, 100_000 + Room::GRACE_MS).unwrap();
+        let e = arrive(&mut r, PATIENT, 100_000 + Room::GRACE_MS + 1);
+        assert_eq!(sent_to(&e, PATIENT), vec![Event::Waiting]);
+    }
+
+    #[test]
+    fn the_host_ends_for_everyone_and_nothing_goes_on() {
+        // Risk 1e: an unmistakable end for everyone.
+        let mut r = room();
+        host_enters(&mut r);
+        arrive(&mut r, PATIENT, 1);
+        admit(&mut r, PATIENT, IdentityAssurance::EidHigh, 2);
+        arrive(&mut r, INTERPRETER, 3);
+        assert_eq!(
+            r.handle(Input::End { by: PATIENT }, 4),
+            Err(RoomError::NotAllowed)
+        );
+        let e = r.handle(Input::End { by: HOST }, 5).unwrap();
+        for who in [HOST, PATIENT, INTERPRETER] {
+            assert!(sent_to(&e, who).contains(&Event::Ended), "{who}");
+            assert!(e.contains(&Effect::Close(who)), "{who}");
+        }
+        assert_eq!(r.state(), State::Ended { at: 5 });
+        assert!(r.roster().is_empty());
+        assert_eq!(
+            r.handle(
+                Input::Arrive {
+                    who: PATIENT,
+                    login: None
+                },
+                6
+            ),
+            Err(RoomError::Over)
+        );
+        assert_eq!(r.handle(Input::Tick, 7), Err(RoomError::Over));
+    }
+
+    fn any_input() -> impl Strategy<Value = Input> {
+        let who = (1u32..=5).prop_map(ParticipantId);
+        let assurance = prop_oneof![
+            Just(IdentityAssurance::EidHigh),
+            Just(IdentityAssurance::KnownVisually),
+        ];
+        prop_oneof![
+            (who.clone(), proptest::option::of(assurance.clone()))
+                .prop_map(|(who, login)| Input::Arrive { who, login }),
+            (who.clone(), who.clone(), assurance).prop_map(|(by, who, assurance)| Input::Admit {
+                by,
+                who,
+                assurance
+            }),
+            (who.clone(), who.clone()).prop_map(|(by, who)| Input::Deny { by, who }),
+            who.clone().prop_map(|by| Input::Lock { by }),
+            who.clone().prop_map(|by| Input::Unlock { by }),
+            who.clone().prop_map(|who| Input::Leave { who }),
+            who.clone().prop_map(|who| Input::Disconnect { who }),
+            Just(Input::Tick),
+            who.prop_map(|by| Input::End { by }),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens: only the admitted are in the roster; every roster sent goes only to
+        /// admitted participants and lists exactly the admitted ones; a refused input changes
+        /// nothing; every admission names an admitter with the right; after the end nothing
+        /// changes. VC-CONF-2, VC-AUTH-1.
+        #[test]
+        fn the_roster_hides_nobody_and_admits_only_by_right(
+            inputs in proptest::collection::vec((any_input(), 0u64..40_000), 0..60)
+        ) {
+            let mut r = room();
+            let mut now = 0;
+            for (input, dt) in inputs {
+                now += dt;
+                let before = (r.state(), r.roster(), r.locked());
+                match r.handle(input.clone(), now) {
+                    Err(_) => {
+                        prop_assert_eq!(before, (r.state(), r.roster(), r.locked()));
+                    }
+                    Ok(effects) => {
+                        let roster = r.roster();
+                        for e in &effects {
+                            match e {
+                                Effect::Send(to, Event::Roster(sent)) => {
+                                    prop_assert!(roster.iter().any(|x| x.id == *to), "roster to a non-member");
+                                    prop_assert_eq!(sent, &roster);
+                                }
+                                Effect::Send(to, Event::WaitingRoom(_)) => {
+                                    prop_assert!(r.planned().any(|p| p.id == *to && p.may_admit));
+                                }
+                                Effect::Audit(Record { action: "consultation.admit", actor: Some(by), .. }) => {
+                                    prop_assert!(r.planned().any(|p| p.id == *by && p.may_admit));
+                                }
+                                _ => {}
+                            }
+                        }
+                        if matches!(before.0, State::Ended { .. }) {
+                            prop_assert!(effects.is_empty());
+                        }
+                    }
+                }
+                for entry in r.roster() {
+                    let admitted = matches!(r.presence(entry.id), Some(Presence::Admitted { .. }));
+                    prop_assert!(admitted);
+                }
+            }
+        }
+    }
+}
