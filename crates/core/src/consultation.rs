@@ -327,6 +327,21 @@ pub enum RoomError {
     NotArrivable,
 }
 
+impl RoomError {
+    /// The stable code sent in the error frame (`docs/signalling.md`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotPlanned => "not-planned",
+            Self::Over => "over",
+            Self::NotAdmitted => "not-admitted",
+            Self::NotAllowed => "not-allowed",
+            Self::NotWaiting => "not-waiting",
+            Self::Locked => "locked",
+            Self::NotArrivable => "not-arrivable",
+        }
+    }
+}
+
 /// One consultation's room.
 #[derive(Debug, Clone)]
 pub struct Room {

@@ -14,6 +14,7 @@ pub mod net;
 pub mod operation;
 pub mod org;
 pub mod person;
+pub mod signalling;
 
 pub use lang::Lang;
 pub use national_id::{NationalId, NationalIdError, NationalIdKind};

@@ -1,0 +1,315 @@
+//! The signalling protocol's messages: what a participant's WebSocket carries, as versioned JSON.
+//!
+//! Issue #10: one WebSocket per participant; the server's room ([`crate::consultation::Room`]) is
+//! the authority, so a client only asks (admit, deny, lock, leave, end) and is told (roster,
+//! waiting room, joined, left, ended). [`parse_client`] checks a client's frame before anything
+//! else sees it: its size ([`MAX_FRAME`]), that it is one JSON object with a known `type` and the
+//! protocol version `v` ([`VERSION`]), and no unknown fields. Every refusal is a typed
+//! [`ProtocolError`] with a stable code for the error frame, never a panic. The protocol is
+//! documented in `docs/signalling.md`.
+
+use crate::consultation::{Event, IdentityAssurance, ParticipantId, RosterEntry};
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this server speaks.
+pub const VERSION: u32 = 1;
+
+/// The largest client frame accepted, in bytes. Client messages are small; anything larger is
+/// refused before it is parsed.
+pub const MAX_FRAME: usize = 4096;
+
+/// A message from a participant's client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientMessage {
+    /// Admit a waiting participant, recording how their identity was established.
+    Admit {
+        /// The waiting participant.
+        who: ParticipantId,
+        /// The identity assurance the clinician records.
+        assurance: IdentityAssurance,
+    },
+    /// Deny a waiting participant entry.
+    Deny {
+        /// The waiting participant.
+        who: ParticipantId,
+    },
+    /// Lock the room.
+    Lock,
+    /// Unlock the room.
+    Unlock,
+    /// Leave the consultation.
+    Leave,
+    /// End the consultation for everyone (a host).
+    End,
+    /// A heartbeat.
+    Ping,
+}
+
+/// Why a client frame was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// The frame is larger than [`MAX_FRAME`].
+    #[error("frame too large ({0} bytes; at most {MAX_FRAME})")]
+    TooLarge(usize),
+    /// The frame is not a JSON object of the expected shape.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// The frame names another protocol version.
+    #[error("unsupported protocol version {0} (this server speaks {VERSION})")]
+    Version(u32),
+    /// The frame's `type` is not one this server knows.
+    #[error("unknown message type")]
+    UnknownType,
+    /// A participant id or assurance code is not valid.
+    #[error("invalid field {0}")]
+    InvalidField(&'static str),
+}
+
+impl ProtocolError {
+    /// The stable code sent in the error frame.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge(_) => "too-large",
+            Self::Malformed(_) => "malformed",
+            Self::Version(_) => "version",
+            Self::UnknownType => "unknown-type",
+            Self::InvalidField(_) => "invalid-field",
+        }
+    }
+}
+
+/// The wire shape of a client frame (checked, then turned into a [`ClientMessage`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    v: u32,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    who: Option<String>,
+    #[serde(default)]
+    assurance: Option<String>,
+}
+
+/// Parses and checks one client frame.
+pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
+    if frame.len() > MAX_FRAME {
+        return Err(ProtocolError::TooLarge(frame.len()));
+    }
+    let wire: Wire =
+        serde_json::from_str(frame).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    if wire.v != VERSION {
+        return Err(ProtocolError::Version(wire.v));
+    }
+    let who = || {
+        wire.who
+            .as_deref()
+            .and_then(parse_participant)
+            .ok_or(ProtocolError::InvalidField("who"))
+    };
+    let msg = match wire.kind.as_str() {
+        "admit" => ClientMessage::Admit {
+            who: who()?,
+            assurance: wire
+                .assurance
+                .as_deref()
+                .and_then(IdentityAssurance::from_code)
+                .ok_or(ProtocolError::InvalidField("assurance"))?,
+        },
+        "deny" => ClientMessage::Deny { who: who()? },
+        "lock" => ClientMessage::Lock,
+        "unlock" => ClientMessage::Unlock,
+        "leave" => ClientMessage::Leave,
+        "end" => ClientMessage::End,
+        "ping" => ClientMessage::Ping,
+        _ => return Err(ProtocolError::UnknownType),
+    };
+    // Fields that belong to no message of this type are refused too.
+    let takes_who = matches!(
+        msg,
+        ClientMessage::Admit { .. } | ClientMessage::Deny { .. }
+    );
+    if (wire.who.is_some() && !takes_who)
+        || (wire.assurance.is_some() && !matches!(msg, ClientMessage::Admit { .. }))
+    {
+        return Err(ProtocolError::Malformed(
+            "field not used by this type".into(),
+        ));
+    }
+    Ok(msg)
+}
+
+/// A participant id on the wire: `p` and a number without leading zeros (`p3`).
+pub fn parse_participant(s: &str) -> Option<ParticipantId> {
+    let digits = s.strip_prefix('p')?;
+    // One spelling per id: no sign, no leading zeros.
+    let canonical = digits == "0" || !digits.starts_with('0');
+    if digits.is_empty()
+        || digits.len() > 10
+        || !canonical
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    digits.parse().ok().map(ParticipantId)
+}
+
+/// A roster line on the wire.
+#[derive(Debug, Serialize)]
+struct WireRosterEntry<'a> {
+    id: String,
+    role: &'static str,
+    name: &'a str,
+    assurance: &'static str,
+    host: bool,
+}
+
+/// A waiting participant on the wire.
+#[derive(Debug, Serialize)]
+struct WireWaiting<'a> {
+    id: String,
+    role: &'static str,
+    name: &'a str,
+    since: u64,
+}
+
+/// The server's frame for an event, as JSON.
+pub fn server_frame(event: &Event) -> String {
+    let v = VERSION;
+    let value = match event {
+        Event::Waiting => serde_json::json!({ "v": v, "type": "waiting" }),
+        Event::Admitted => serde_json::json!({ "v": v, "type": "admitted" }),
+        Event::Denied => serde_json::json!({ "v": v, "type": "denied" }),
+        Event::Roster(entries) => {
+            let entries: Vec<WireRosterEntry<'_>> = entries.iter().map(roster_entry).collect();
+            serde_json::json!({ "v": v, "type": "roster", "participants": entries })
+        }
+        Event::Joined(who) => {
+            serde_json::json!({ "v": v, "type": "joined", "who": who.to_string() })
+        }
+        Event::Left(who) => serde_json::json!({ "v": v, "type": "left", "who": who.to_string() }),
+        Event::WaitingRoom(waiting) => {
+            let waiting: Vec<WireWaiting<'_>> = waiting
+                .iter()
+                .map(|(id, role, name, since)| WireWaiting {
+                    id: id.to_string(),
+                    role: role.code(),
+                    name,
+                    since: *since,
+                })
+                .collect();
+            serde_json::json!({ "v": v, "type": "waiting-room", "waiting": waiting })
+        }
+        Event::Locked(locked) => serde_json::json!({ "v": v, "type": "locked", "locked": locked }),
+        Event::Ended => serde_json::json!({ "v": v, "type": "ended" }),
+    };
+    value.to_string()
+}
+
+fn roster_entry(e: &RosterEntry) -> WireRosterEntry<'_> {
+    WireRosterEntry {
+        id: e.id.to_string(),
+        role: e.role.code(),
+        name: &e.name,
+        assurance: e.assurance.code(),
+        host: e.host,
+    }
+}
+
+/// The server's error frame for a refused client frame or a refused action.
+pub fn error_frame(code: &str, message: &str) -> String {
+    serde_json::json!({ "v": VERSION, "type": "error", "code": code, "message": message })
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consultation::Role;
+
+    #[test]
+    fn client_messages_parse_and_bad_ones_are_refused_with_a_code() {
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"admit","who":"p3","assurance":"id-document-shown"}"#),
+            Ok(ClientMessage::Admit {
+                who: ParticipantId(3),
+                assurance: IdentityAssurance::IdDocumentShown
+            })
+        );
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"end"}"#),
+            Ok(ClientMessage::End)
+        );
+        let refused = [
+            (r#"{"v":2,"type":"end"}"#, "version"),
+            (r#"{"v":1,"type":"hide-me"}"#, "unknown-type"),
+            (r#"{"v":1,"type":"admit","who":"p3"}"#, "invalid-field"),
+            (
+                r#"{"v":1,"type":"admit","who":"3","assurance":"eid-high"}"#,
+                "invalid-field",
+            ),
+            (r#"{"v":1,"type":"end","who":"p3"}"#, "malformed"),
+            (r#"{"v":1,"type":"end","hidden":true}"#, "malformed"),
+            (r#"{"v":1,"type":"#, "malformed"),
+            ("[]", "malformed"),
+        ];
+        for (frame, code) in refused {
+            assert_eq!(
+                parse_client(frame).map_err(|e| e.code()),
+                Err(code),
+                "{frame}"
+            );
+        }
+        let big = format!(r#"{{"v":1,"type":"ping","x":"{}"}}"#, "a".repeat(MAX_FRAME));
+        assert_eq!(parse_client(&big).map_err(|e| e.code()), Err("too-large"));
+    }
+
+    #[test]
+    fn server_frames_are_versioned_json() {
+        let frame = server_frame(&Event::Roster(vec![RosterEntry {
+            id: ParticipantId(2),
+            role: Role::Patient,
+            name: "Kari".into(),
+            assurance: IdentityAssurance::EidHigh,
+            host: false,
+        }]));
+        let v: serde_json::Value = serde_json::from_str(&frame).unwrap_or_default();
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["type"], "roster");
+        assert_eq!(v["participants"][0]["id"], "p2");
+        assert_eq!(v["participants"][0]["assurance"], "eid-high");
+        let ended: serde_json::Value =
+            serde_json::from_str(&server_frame(&Event::Ended)).unwrap_or_default();
+        assert_eq!(ended["type"], "ended");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Any frame, however malformed, gives a message or a typed error, never a panic.
+        #[test]
+        fn any_frame_is_parsed_or_refused(frame in "\\PC{0,200}") {
+            let _ = parse_client(&frame);
+        }
+
+        /// Frames built from the protocol's own pieces, in any combination.
+        #[test]
+        fn structured_frames_are_parsed_or_refused(
+            v in 0u32..3,
+            kind in proptest::sample::select(vec!["admit", "deny", "lock", "unlock", "leave", "end", "ping", "x"]),
+            who in proptest::option::of("p[0-9]{0,12}|[a-z]{0,4}"),
+            assurance in proptest::option::of(proptest::sample::select(vec!["eid-high", "device", "nope"])),
+        ) {
+            let mut obj = serde_json::json!({ "v": v, "type": kind });
+            if let Some(w) = &who { obj["who"] = serde_json::json!(w); }
+            if let Some(a) = &assurance { obj["assurance"] = serde_json::json!(a); }
+            let frame = obj.to_string();
+            if let Ok(msg) = parse_client(&frame) {
+                proptest::prop_assert_eq!(v, VERSION);
+                if let ClientMessage::Admit { who: id, .. } | ClientMessage::Deny { who: id } = msg {
+                    proptest::prop_assert_eq!(Some(id.to_string()), who);
+                }
+            }
+        }
+    }
+}
