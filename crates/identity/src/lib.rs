@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod ceremony;
+pub mod invitation;
 pub mod link;
 pub mod lockout;
 pub mod origin;
