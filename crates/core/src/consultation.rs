@@ -350,6 +350,21 @@ pub struct Room {
     presence: BTreeMap<ParticipantId, Presence>,
     state: State,
     locked: bool,
+    /// When the consultation began (a host entered).
+    started: Option<u64>,
+    /// Who took part, for the journal note: first admission and assurance, last time present.
+    attendance: BTreeMap<ParticipantId, Attendance>,
+}
+
+/// One participant's attendance, for the journal note (VC-LOG-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attendance {
+    /// The identity assurance recorded when first admitted.
+    pub assurance: IdentityAssurance,
+    /// When first admitted (milliseconds).
+    pub from: u64,
+    /// When last seen leaving, `None` while present.
+    pub to: Option<u64>,
 }
 
 impl Room {
@@ -366,6 +381,8 @@ impl Room {
             presence,
             state: State::Scheduled,
             locked: false,
+            started: None,
+            attendance: BTreeMap::new(),
         }
     }
 
@@ -476,6 +493,7 @@ impl Room {
                 out.push(audit("consultation.leave", Some(who), Some(who), None, now));
                 match before {
                     Some(Presence::Admitted { .. }) => {
+                        self.gone(who, now);
                         out.push(Effect::Close(who));
                         self.announce_leave(who, &mut out);
                     }
@@ -499,6 +517,7 @@ impl Room {
                                 at: now,
                             },
                         );
+                        self.gone(who, now);
                         out.push(audit("consultation.drop", Some(who), Some(who), None, now));
                         self.announce_leave(who, &mut out);
                     }
@@ -538,6 +557,9 @@ impl Room {
                     return Err(RoomError::NotAllowed);
                 }
                 self.state = State::Ended { at: now };
+                for who in self.admitted() {
+                    self.gone(who, now);
+                }
                 out.push(audit("consultation.end", Some(by), None, None, now));
                 // Everyone connected, admitted or waiting, is told and disconnected at once.
                 let connected: Vec<ParticipantId> = self
@@ -633,6 +655,15 @@ impl Room {
         out: &mut Vec<Effect>,
     ) {
         self.set(who, Presence::Admitted { assurance, by });
+        self.started.get_or_insert(now);
+        self.attendance
+            .entry(who)
+            .and_modify(|a| a.to = None)
+            .or_insert(Attendance {
+                assurance,
+                from: now,
+                to: None,
+            });
         out.push(audit(action, Some(actor), Some(who), Some(assurance), now));
         out.push(Effect::Send(who, Event::Admitted));
         self.announce_join(who, out);
@@ -642,6 +673,40 @@ impl Room {
         if let Some(slot) = self.presence.get_mut(&who) {
             *slot = p;
         }
+    }
+
+    /// Notes that `who` stopped being present at `now` (for the journal note).
+    fn gone(&mut self, who: ParticipantId, now: u64) {
+        if let Some(a) = self.attendance.get_mut(&who) {
+            a.to.get_or_insert(now);
+        }
+    }
+
+    /// Who took part and when, after the consultation has ended (VC-LOG-1); `None` before.
+    pub fn journal(&self) -> Option<Journal> {
+        let State::Ended { at: ended } = self.state else {
+            return None;
+        };
+        let entries = self
+            .attendance
+            .iter()
+            .filter_map(|(id, a)| {
+                let p = self.planned.get(id)?;
+                Some(JournalEntry {
+                    name: p.name.clone(),
+                    role: p.role,
+                    assurance: a.assurance,
+                    from: a.from,
+                    to: a.to.unwrap_or(ended),
+                })
+            })
+            .collect();
+        Some(Journal {
+            kind: self.kind,
+            started: self.started.unwrap_or(ended),
+            ended,
+            entries,
+        })
     }
 
     fn is_admitted(&self, who: ParticipantId) -> bool {
@@ -724,6 +789,122 @@ fn audit(
         assurance,
         at,
     })
+}
+
+/// The draft journal note of an ended consultation (VC-LOG-1): who took part with role and
+/// identity assurance, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    /// The kind of consultation.
+    pub kind: ConsultationKind,
+    /// When it began (milliseconds since the Unix epoch).
+    pub started: u64,
+    /// When it ended.
+    pub ended: u64,
+    /// Every participant who was admitted, in id order.
+    pub entries: Vec<JournalEntry>,
+}
+
+/// One participant in the journal note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// Their name as the organisation knows it.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+    /// How their identity was established when first admitted.
+    pub assurance: IdentityAssurance,
+    /// When first admitted.
+    pub from: u64,
+    /// When last present.
+    pub to: u64,
+}
+
+impl Journal {
+    /// The duration in whole minutes.
+    pub fn minutes(&self) -> u64 {
+        self.ended.saturating_sub(self.started) / 60_000
+    }
+
+    /// Whether an interpreter took part.
+    pub fn interpreter(&self) -> bool {
+        self.entries.iter().any(|e| e.role == Role::Interpreter)
+    }
+
+    /// The note as text for the EHR (bokmål), times in UTC.
+    pub fn text(&self) -> String {
+        let mut t = format!(
+            "Videokonsultasjon {}–{} UTC ({} min).\n",
+            clock(self.started),
+            clock(self.ended),
+            self.minutes()
+        );
+        if self.interpreter() {
+            t.push_str("Tolk deltok.\n");
+        }
+        t.push_str("Deltakere:\n");
+        for e in &self.entries {
+            t.push_str(&format!(
+                "- {} ({}), identitet: {}, {}–{}\n",
+                e.name,
+                e.role.code(),
+                e.assurance.code(),
+                clock(e.from),
+                clock(e.to)
+            ));
+        }
+        t
+    }
+
+    /// The note as a FHIR R4 Encounter (virtual, finished), participants with their roles,
+    /// periods and identity assurance.
+    pub fn fhir_encounter(&self) -> serde_json::Value {
+        let participants: Vec<serde_json::Value> = self
+            .entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "type": [{ "text": e.role.code() }],
+                    "individual": { "display": e.name },
+                    "period": { "start": rfc3339(e.from), "end": rfc3339(e.to) },
+                    "extension": [{
+                        "url": "https://trygg.no/fhir/StructureDefinition/identity-assurance",
+                        "valueCode": e.assurance.code()
+                    }]
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "code": "VR",
+                "display": "virtual"
+            },
+            "period": { "start": rfc3339(self.started), "end": rfc3339(self.ended) },
+            "length": { "value": self.minutes(), "unit": "min", "system": "http://unitsofmeasure.org", "code": "min" },
+            "participant": participants
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch as RFC 3339 in UTC (seconds).
+fn rfc3339(ms: u64) -> String {
+    let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The time of day (HH:MM, UTC) of milliseconds since the Unix epoch.
+fn clock(ms: u64) -> String {
+    let minutes = (ms / 60_000) % (24 * 60);
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
 #[cfg(test)]
@@ -993,6 +1174,61 @@ mod tests {
             Err(RoomError::Over)
         );
         assert_eq!(r.handle(Input::Tick, 7), Err(RoomError::Over));
+    }
+
+    #[test]
+    fn the_journal_note_names_everyone_with_role_assurance_and_times() {
+        // VC-LOG-1: participants with role and identity assurance, times, duration, interpreter.
+        let mut r = room();
+        let t0 = 1_765_101_600_000; // 2025-12-07 10:00 UTC
+        r.handle(
+            Input::Arrive {
+                who: HOST,
+                login: Some(IdentityAssurance::EidHigh),
+            },
+            t0,
+        )
+        .unwrap();
+        assert_eq!(r.journal(), None, "no note before the end");
+        arrive(&mut r, PATIENT, t0 + 60_000);
+        admit(
+            &mut r,
+            PATIENT,
+            IdentityAssurance::EidSubstantial,
+            t0 + 120_000,
+        );
+        arrive(&mut r, INTERPRETER, t0 + 180_000);
+        admit(
+            &mut r,
+            INTERPRETER,
+            IdentityAssurance::IdDocumentShown,
+            t0 + 240_000,
+        );
+        // The nurse waits and is never admitted: not in the note.
+        arrive(&mut r, NURSE, t0 + 250_000);
+        r.handle(Input::Leave { who: INTERPRETER }, t0 + 900_000)
+            .unwrap();
+        r.handle(Input::End { by: HOST }, t0 + 1_500_000).unwrap();
+        let j = r.journal().unwrap();
+        assert_eq!(j.minutes(), 25);
+        assert!(j.interpreter());
+        let names: Vec<&str> = j.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, vec!["clinician p1", "patient p2", "interpreter p3"]);
+        let interp = &j.entries[2];
+        assert_eq!((interp.from, interp.to), (t0 + 240_000, t0 + 900_000));
+        let text = j.text();
+        assert!(text.contains("10:00–10:25 UTC (25 min)"), "{text}");
+        assert!(text.contains("Tolk deltok."));
+        assert!(text.contains("patient p2 (patient), identitet: eid-substantial, 10:02–10:25"));
+        let fhir = j.fhir_encounter();
+        assert_eq!(fhir["resourceType"], "Encounter");
+        assert_eq!(fhir["class"]["code"], "VR");
+        assert_eq!(fhir["period"]["start"], "2025-12-07T10:00:00Z");
+        assert_eq!(fhir["participant"].as_array().map(Vec::len), Some(3));
+        assert_eq!(
+            fhir["participant"][2]["extension"][0]["valueCode"],
+            "id-document-shown"
+        );
     }
 
     fn any_input() -> impl Strategy<Value = Input> {
