@@ -81,6 +81,8 @@ fn compounds_with_a_medical_first_part_or_head() {
             "Hivprøven din er klar.",
             "Kolsanfallet ditt må følges opp.",
             "Ruskontrollen er flyttet til tirsdag.",
+            // A body part with a wound (a sixth independent corpus, issue #9).
+            "Fotsåret ditt må sjåast på att neste veke.",
             "Hivsmitten er påvist.",
         ],
     );
@@ -159,6 +161,7 @@ fn ordinary_look_alikes_stay_allowed() {
             "Vi viser et eksempel på hvordan du logger inn.",
             "Operasjonell drift av nettsidene flyttes til ny leverandør.",
             "Fødselsdatoen din må stå på skjemaet.",
+            "Fødselsnr. må stå på skjemaet.",
             "Takk for at du bekreftet timen din.",
             // Operations that are not surgery, and other look-alikes the review found.
             "Flytteoperasjonen til nye lokaler starter mandag.",
