@@ -1,4 +1,4 @@
-//! Norwegian word forms: inflection, compounds and misspellings of the listed terms.
+//! Norwegian word forms: inflection, compounds and misspellings of the listed terms (PC-CONF-1).
 //!
 //! A term list can never enumerate what people write: "astmaen din", "migrenen", "angsten hans"
 //! (inflected and definite forms, bokmål and nynorsk), "angstmestringskurs", "smertedagboka",
@@ -7,23 +7,27 @@
 //! listed terms by rule, so the lists stay short:
 //!
 //! - **Inflection.** A whole-word term of [`MIN_FORMS`] letters or more of the health, medicine
-//!   and revealing-unit lists (health: [`MIN_INFLECT`]) also matches the word with an inflection
-//!   ending ([`INFLECTIONS`]: "-en", "-a", "-et", "-er", "-ene", "-ane", "-ar", "-s" …).
-//! - **First part of a compound.** A whole-word health term of [`MIN_FORMS`] letters or more
-//!   also matches as the first part of a compound, with or without the linking `-s-` or `-e-`
-//!   ("astmakontroll", "angstmestringskurs").
-//! - **Head of a compound.** A health term of [`MIN_HEAD`] letters or more also
-//!   matches at the end of a compound with at least [`MIN_MODIFIER`] letters before it, inflected
-//!   or not ("barneastmaen", "nattangsten").
-//! - **Body part and treatment.** A body part (`[body-part]`: "rygg", "kne", "hjerte") joined
-//!   to a treatment head (`[treatment-head]`: "behandling", "smerter", "operasjon"), with or
-//!   without a linking letter, is health information ("ryggbehandlinga", "knesmertene"), while
-//!   the head alone ("saksbehandling") and the body part alone ("ryggsekk") are not.
-//! - **Misspellings.** A single-word health, medicine, revealing-unit or grey-unit term of [`MIN_FUZZY`]
-//!   letters or more also matches a word within edit distance 1 (2 from [`MIN_FUZZY_2`] letters;
-//!   insertions, deletions, substitutions and swaps of neighbouring letters), inflected or not,
-//!   when the word's first four bytes, or its next four, are the term's (so an edit among the
-//!   first four is found too, unless a swap joins the fourth and fifth).
+//!   and revealing-unit lists (health, medicine and general symptoms: [`MIN_INFLECT`]) also
+//!   matches the word with an inflection ending ([`INFLECTIONS`]: "-en", "-a", "-et", "-er",
+//!   "-ene", "-ane", "-ar", "-s" …); a term of several words or parts inflects its last one.
+//! - **First part of a compound.** A whole-word health or medicine term of [`MIN_FORMS`]
+//!   letters or more also matches as the first part of a compound, with or without the linking
+//!   `-s-` or `-e-` ("astmakontroll", "angstmestringskurs", "Proliasprøyten").
+//! - **Head of a compound.** A health term (or a grey unit that names no unit word) of
+//!   [`MIN_HEAD`] letters or more also matches at the end of a compound with at least
+//!   [`MIN_MODIFIER`] letters before it, inflected or not ("barneastmaen", "nattangsten",
+//!   "Kommunepsykologen"). The heads are in a trie of their reversed bytes.
+//! - **Body part and treatment.** A body part or short condition (`[body-part]`: "rygg", "kne",
+//!   "hiv") joined to a treatment head (`[treatment-head]`: "behandling", "smerter", "prøven"),
+//!   with or without a linking letter, is health information ("ryggbehandlinga", "hivprøven"),
+//!   while the head alone ("saksbehandling") and the body part alone ("ryggsekk") are not.
+//! - **Misspellings.** A single-word health, medicine, revealing-unit or grey-unit term of
+//!   [`MIN_FUZZY`] letters or more also matches a word within edit distance 1 (2 from
+//!   [`MIN_FUZZY_2`] letters; insertions, deletions, substitutions and swaps of neighbouring
+//!   letters), inflected or not, when the word's first four bytes, or its next four, are the
+//!   term's (so an edit among the first four is found too, unless a swap joins the fourth and
+//!   fifth). A condition or medicine of [`MIN_FORMS`] letters or more also matches with a letter
+//!   doubled that it has once ("migrenne", "Ritallin").
 //!
 //! Every rule was checked against the bokmål and nynorsk word lists of Debian's `wnorwegian`
 //! (`examples/wordcheck.rs`); the ordinary words they would otherwise match ("krefter", "migrere")
@@ -32,8 +36,8 @@
 //!
 //! The search is built for the hot path: [`Morph::word`] runs at the end of each word of seven
 //! bytes or more that no listed term matched, and rejects almost all of them with bit tests on
-//! the last three bytes of the word and its stems (head compounds) and on its first and next
-//! four bytes (misspellings).
+//! the last six (or four) bytes of the word and its stems (head compounds) and on its first and
+//! next four bytes (misspellings).
 
 use crate::lists::ListKind;
 use std::collections::{HashMap, HashSet};
@@ -215,8 +219,8 @@ impl SuffixTrie {
     }
 }
 
-/// A map from a key of three or four bytes (packed by [`pack`]), with a cheap multiplicative hash (the keys are not chosen by
-/// senders: they come from the built-in and deploy-time lists).
+/// A map from a key of up to four bytes (packed by [`pack`]) with a cheap multiplicative hash
+/// (the keys are not chosen by senders: they come from the built-in and deploy-time lists).
 type KeyMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// The hasher of [`KeyMap`].

@@ -1,4 +1,4 @@
-//! Unicode normalisation before screening, with a map back to the original bytes.
+//! Unicode normalisation before screening, with a map back to the original bytes (PC-CONF-1).
 //!
 //! Text arrives from Word, an EPJ or a phone with characters that look like ordinary ones but are
 //! not: no-break and narrow no-break spaces, en dashes and non-breaking hyphens inside national
@@ -590,41 +590,41 @@ mod tests {
         );
     }
 
+    /// The copy's span between the character boundaries at or before `a` and `b` maps to a span
+    /// of `s` on its character boundaries.
+    fn spans_on_boundaries(
+        s: &str,
+        a: usize,
+        b: usize,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let n = norm(s);
+        let snap = |mut i: usize| {
+            i = i.min(n.text.len());
+            while !n.text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let (a, b) = (snap(a), snap(b));
+        let (x, y) = n.span(a.min(b), a.max(b));
+        proptest::prop_assert!(x <= y && y <= s.len());
+        proptest::prop_assert!(s.is_char_boundary(x) && s.is_char_boundary(y));
+        Ok(())
+    }
+
     proptest::proptest! {
         /// Every span of the copy on its character boundaries maps to a span of the original
         /// on character boundaries.
         #[test]
         fn spans_map_to_boundaries(s in "\\PC{0,30}", a in 0usize..80, b in 0usize..80) {
-            let n = norm(&s);
-            let snap = |mut i: usize| {
-                i = i.min(n.text.len());
-                while !n.text.is_char_boundary(i) {
-                    i -= 1;
-                }
-                i
-            };
-            let (a, b) = (snap(a), snap(b));
-            let (x, y) = n.span(a.min(b), a.max(b));
-            proptest::prop_assert!(x <= y && y <= s.len());
-            proptest::prop_assert!(s.is_char_boundary(x) && s.is_char_boundary(y));
+            spans_on_boundaries(&s, a, b)?;
         }
 
         /// Format characters, overrides, marks and broken lines in any order: spans still map
         /// to character boundaries of the original.
         #[test]
         fn format_characters_keep_spans_on_boundaries(s in "[a\u{E9}\u{301}\u{30A}\u{AD}\u{202E}\u{202C}\u{202B}\u{200B}\u{661}\n -]{0,40}", a in 0usize..120, b in 0usize..120) {
-            let n = norm(&s);
-            let snap = |mut i: usize| {
-                i = i.min(n.text.len());
-                while !n.text.is_char_boundary(i) {
-                    i -= 1;
-                }
-                i
-            };
-            let (a, b) = (snap(a), snap(b));
-            let (x, y) = n.span(a.min(b), a.max(b));
-            proptest::prop_assert!(x <= y && y <= s.len());
-            proptest::prop_assert!(s.is_char_boundary(x) && s.is_char_boundary(y));
+            spans_on_boundaries(&s, a, b)?;
         }
 
         /// Letters between replaced characters map back to the same letters.

@@ -500,9 +500,10 @@ impl Scan<'_> {
             .all(|w| matches!(w, "" | "og" | "eller" | "samt"))
     }
 
-    /// A revealing unit made of a condition word, a specialty or an organ: joined to a unit word in one compound ("hjertepoliklinikken"), followed
-    /// by a word holding one ("Nevrologisk poliklinikk"; not for organs, "hjerte" alone being
-    /// an ordinary word), or after a unit head ("Avdeling for nevrologi").
+    /// A revealing unit made of a condition word, a specialty or an organ: joined to a unit word
+    /// in one compound ("hjertepoliklinikken"), followed by a word holding one ("Nevrologisk
+    /// poliklinikk"; for an organ only when it is the whole word, "hjerte" alone being an
+    /// ordinary word), or after a unit head ("Avdeling for nevrologi").
     fn unit_around(&self, h: &Hit) -> Option<(usize, usize)> {
         if matches!(
             h.kind,
