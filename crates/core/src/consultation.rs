@@ -179,7 +179,8 @@ pub enum Presence {
     Left,
 }
 
-/// What happened, as fed to the room.
+/// What happened, as fed to the room. A refused input changes nothing; its audit record is
+/// [`Input::refused`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// A participant connected with their invitation; `login` is the assurance of their own
@@ -237,6 +238,42 @@ pub enum Input {
     Cancel,
 }
 
+impl Input {
+    /// The participant the input comes from (`None` for the system: ticks, cancellation).
+    pub fn actor(&self) -> Option<ParticipantId> {
+        match self {
+            Self::Arrive { who, .. } | Self::Leave { who } | Self::Disconnect { who } => Some(*who),
+            Self::Admit { by, .. }
+            | Self::Deny { by, .. }
+            | Self::Lock { by }
+            | Self::Unlock { by }
+            | Self::End { by } => Some(*by),
+            Self::Tick | Self::Cancel => None,
+        }
+    }
+
+    /// The participant the input is about, if another than its actor.
+    pub fn subject(&self) -> Option<ParticipantId> {
+        match self {
+            Self::Admit { who, .. } | Self::Deny { who, .. } => Some(*who),
+            _ => self.actor(),
+        }
+    }
+
+    /// The audit record of this input refused with `error` at `now`: a refusal leaves a trace
+    /// like any transition (the driver appends it for every `Err` of [`Room::handle`]).
+    pub fn refused(&self, error: RoomError, now: u64) -> Record {
+        Record {
+            action: "consultation.refused",
+            actor: self.actor(),
+            subject: self.subject(),
+            assurance: None,
+            refused: Some(error),
+            at: now,
+        }
+    }
+}
+
 /// One line of the roster: an admitted participant. There is no field that could hide anyone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterEntry {
@@ -275,7 +312,8 @@ pub enum Event {
     Ended,
 }
 
-/// An audit record of a transition (VC-LOG-2): the action, its actor and its subject.
+/// An audit record of a transition or of a refused input (VC-LOG-2): the action, its actor and
+/// its subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// The action's stable code (`consultation.arrive`, `consultation.admit`, …).
@@ -286,6 +324,8 @@ pub struct Record {
     pub subject: Option<ParticipantId>,
     /// The identity assurance recorded, for admissions.
     pub assurance: Option<IdentityAssurance>,
+    /// Why the room refused it (`action` is then `consultation.refused`); `None` if it happened.
+    pub refused: Option<RoomError>,
     /// When (milliseconds).
     pub at: u64,
 }
@@ -787,6 +827,7 @@ fn audit(
         actor,
         subject,
         assurance,
+        refused: None,
         at,
     })
 }
@@ -1008,6 +1049,7 @@ mod tests {
             actor: Some(HOST),
             subject: Some(PATIENT),
             assurance: Some(IdentityAssurance::EidSubstantial),
+            refused: None,
             at: 20,
         })));
         let e = r
@@ -1046,6 +1088,22 @@ mod tests {
         host_enters(&mut r);
         arrive(&mut r, PATIENT, 1);
         arrive(&mut r, NURSE, 2);
+        // A refusal has its audit record, naming who tried what on whom.
+        let tried = Input::Admit {
+            by: NURSE,
+            who: PATIENT,
+            assurance: IdentityAssurance::KnownVisually,
+        };
+        let record = tried.refused(RoomError::NotAdmitted, 3);
+        assert_eq!(
+            (record.action, record.actor, record.subject, record.refused),
+            (
+                "consultation.refused",
+                Some(NURSE),
+                Some(PATIENT),
+                Some(RoomError::NotAdmitted)
+            )
+        );
         let admit = |by| Input::Admit {
             by,
             who: PATIENT,
