@@ -134,6 +134,7 @@ async fn write_probes(
             entity: (PROBES_ENTITY, Some(agg.count.to_string())),
             patient: None,
             basis: Basis::None,
+            detail: None,
         },
         now,
     )?;
@@ -358,6 +359,7 @@ pub async fn set_min_assurance(
             entity: ("setting", Some(format!("assurance-{}", p.as_str()))),
             patient: None,
             basis: Basis::System,
+            detail: None,
         },
         now,
     )
@@ -469,6 +471,7 @@ pub async fn authorize<'a>(
                     entity: ("Permission", Some(permission.as_str().to_owned())),
                     patient,
                     basis: Basis::None,
+                    detail: None,
                 },
                 now,
             )?;

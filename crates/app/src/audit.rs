@@ -82,6 +82,8 @@ pub struct Did {
     pub patient: Option<Uuid>,
     /// The legal basis.
     pub basis: Basis,
+    /// A coded detail of the entity (`identity-assurance:eid-high`), if any.
+    pub detail: Option<String>,
 }
 
 fn code(s: &str) -> Result<Code, AppError> {
@@ -130,6 +132,7 @@ pub fn event(
     e.entity = Some(Entity {
         kind: code(did.entity.0)?,
         id: did.entity.1.as_deref().map(opaque).transpose()?,
+        detail: did.detail.as_deref().map(code).transpose()?,
     });
     e.basis = did.basis;
     Ok(e)
@@ -152,7 +155,14 @@ impl Did {
             entity,
             patient: None,
             basis: Basis::None,
+            detail: None,
         }
+    }
+
+    /// A coded detail of the entity.
+    pub fn detail(mut self, detail: Option<String>) -> Self {
+        self.detail = detail;
+        self
     }
 
     /// The patient concerned.

@@ -99,6 +99,7 @@ pub fn build(
             entity: e.entity,
             patient: None,
             basis: Basis::None,
+            detail: None,
         },
         now,
     )?;

@@ -24,6 +24,8 @@ pub struct App {
     pub clock: SharedClock,
     /// Cross-organisation probes being aggregated (finding 7), bounded.
     pub probes: Arc<Mutex<ProbeWindows>>,
+    /// The consultation rooms live on this node (issue #10).
+    pub rooms: crate::rooms::Rooms,
 }
 
 impl App {
@@ -40,6 +42,7 @@ impl App {
             guard,
             clock,
             probes: Arc::new(Mutex::new(ProbeWindows::new(PROBE_KEYS_MAX))),
+            rooms: crate::rooms::Rooms::new(),
         }
     }
 

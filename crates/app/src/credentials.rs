@@ -230,6 +230,7 @@ pub async fn issue_link(
             entity: ("Practitioner", Some(target.to_string())),
             patient: None,
             basis: ok.basis,
+            detail: None,
         },
         now,
     )
@@ -272,6 +273,7 @@ fn did(operation: Operation, action: Action, person: Uuid, basis: Basis) -> Did 
         entity: ("Practitioner", Some(person.to_string())),
         patient: None,
         basis,
+        detail: None,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth_events;
 pub mod clock;
 pub mod config;
+pub mod consultations;
 pub mod context;
 pub mod credentials;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod operator;
 pub mod orgs;
 pub mod patients;
 pub mod rights;
+pub mod rooms;
 pub mod screening;
 pub mod sessions;
 

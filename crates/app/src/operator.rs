@@ -43,7 +43,7 @@ impl Administrator for Console {
 
 /// The organisation with this short name. The console may name any organisation; one that does
 /// not exist is a plain not-found.
-async fn org(state: &App, slug: &str) -> Result<Arc<OrgStore>, AppError> {
+pub(crate) async fn org(state: &App, slug: &str) -> Result<Arc<OrgStore>, AppError> {
     let missing = || {
         AppError::not_found(
             "TR-C404",
@@ -338,4 +338,62 @@ pub async fn guard_context(
 ) -> Result<trygg_guard::Context, AppError> {
     let h = org(state, org_slug).await?;
     Ok(crate::screening::context_for(&state.store, h.organisation()).await?)
+}
+
+/// Lists an organisation's personnel for the operator (`trygg personnel list`), to find the ids
+/// a consultation needs; the listing is an audited access (`personnel.list`, actor `trygg:cli`).
+pub async fn list_personnel(
+    state: &App,
+    slug: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<crate::rights::PersonnelOut>, AppError> {
+    let h = org(state, slug).await?;
+    let mut tx = h.begin().await?;
+    let list = tx.list_personnel().await?;
+    let d = Did::new(
+        Category::Access,
+        Operation::PersonnelList,
+        Action::Read,
+        ("Practitioner", None),
+    );
+    audit_commit(tx, &h, &Console.actor(), d, now).await?;
+    Ok(list
+        .into_iter()
+        .map(|p| crate::rights::PersonnelOut {
+            id: p.id,
+            name: p.name.expose().to_owned(),
+            role: p.role.as_str().to_owned(),
+            employment: p.employment.as_str().to_owned(),
+        })
+        .collect())
+}
+
+/// Lists an organisation's patients for the operator (`trygg patient list`); one audit entry per
+/// patient listed, so each patient's access log shows the operator's listing (PC-RIGHTS-1).
+pub async fn list_patients(
+    state: &App,
+    slug: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<crate::patients::PatientOut>, AppError> {
+    let h = org(state, slug).await?;
+    let mut tx = h.begin().await?;
+    let list = tx.list_patients().await?;
+    let actor = Console.actor();
+    for p in &list {
+        let d = Did::new(
+            Category::Access,
+            Operation::PatientList,
+            Action::Read,
+            ("Patient", Some(p.id.to_string())),
+        )
+        .patient(Some(p.id));
+        let e = crate::audit::event(&h.organisation().slug, &actor, d, now)?;
+        tx.audit(&e).await?;
+    }
+    if list.is_empty() {
+        drop(tx);
+    } else {
+        tx.commit().await?;
+    }
+    Ok(list.into_iter().map(Into::into).collect())
 }

@@ -29,6 +29,7 @@ fn did(operation: Operation, action: Action, patient: Uuid, basis: Basis) -> Did
         entity: ("Patient", Some(patient.to_string())),
         patient: Some(patient),
         basis,
+        detail: None,
     }
 }
 

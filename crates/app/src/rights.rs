@@ -64,6 +64,7 @@ fn did(
         entity,
         patient,
         basis,
+        detail: None,
     }
 }
 

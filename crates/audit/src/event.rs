@@ -433,6 +433,10 @@ pub struct Entity {
     /// Its opaque id; absent for a search or a collection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<OpaqueId>,
+    /// A coded detail, `name:value` (a consultation's recorded identity assurance,
+    /// `identity-assurance:known-visually`, VC-AUTH-1; a refusal, `refused:not-allowed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Code>,
 }
 
 /// Why the agent had access: the legal or organisational basis (Normen 5.4.4: care relationship
@@ -592,6 +596,7 @@ mod tests {
         e.entity = Some(Entity {
             kind: Code::new("Communication").unwrap(),
             id: Some(OpaqueId::new("m-7").unwrap()),
+            detail: None,
         });
         e.basis = Basis::CareRelationship {
             id: OpaqueId::new("cr-1").unwrap(),

@@ -307,6 +307,12 @@ pub fn audit_event(org: &OrgSlug, seq: u64, e: &AuditEvent) -> Result<Value, Eve
             );
         }
         m.insert("type".into(), ty);
+        if let Some((name, value)) = ent.detail.as_ref().and_then(|d| d.as_str().split_once(':')) {
+            m.insert(
+                "detail".into(),
+                json!([{ "type": name, "valueString": value }]),
+            );
+        }
         entities.push(Value::Object(m));
     }
     if let Basis::CareRelationship { id } = &e.basis {

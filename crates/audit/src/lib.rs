@@ -163,6 +163,7 @@ pub mod testing {
         e.entity = Some(Entity {
             kind: Code::new("Communication").ok()?,
             id: Some(OpaqueId::new("m-1").ok()?),
+            detail: None,
         });
         e.basis = Basis::CareRelationship {
             id: OpaqueId::new("cr-1").ok()?,

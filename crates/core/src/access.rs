@@ -100,6 +100,7 @@ impl Permission {
                 | Self::HealthWrite
                 | Self::CareManage
                 | Self::EmergencyAccess
+                | Self::ConsultationManage
         )
     }
 

@@ -45,6 +45,52 @@ pub enum ConsultationKind {
     MultiProfessional,
 }
 
+impl ConsultationKind {
+    /// Every kind.
+    pub const ALL: [ConsultationKind; 5] = [
+        Self::OneToOne,
+        Self::Group,
+        Self::ClinicianOnly,
+        Self::WithInterpreter,
+        Self::MultiProfessional,
+    ];
+
+    /// The stable code, as stored and shown.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::OneToOne => "one-to-one",
+            Self::Group => "group",
+            Self::ClinicianOnly => "clinician-only",
+            Self::WithInterpreter => "with-interpreter",
+            Self::MultiProfessional => "multi-professional",
+        }
+    }
+
+    /// The kind for a code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The kind that follows from the planned roles (VC-INFO-2): several patients make a group,
+    /// no patient a clinicians-only meeting, an interpreter an interpreted one, more than one of
+    /// the personnel a multi-professional one.
+    pub fn from_roles(roles: &[Role]) -> Self {
+        let count = |r: Role| roles.iter().filter(|x| **x == r).count();
+        let personnel = count(Role::Clinician) + count(Role::OtherPersonnel);
+        if count(Role::Patient) > 1 {
+            Self::Group
+        } else if count(Role::Patient) == 0 {
+            Self::ClinicianOnly
+        } else if count(Role::Interpreter) > 0 {
+            Self::WithInterpreter
+        } else if personnel > 1 {
+            Self::MultiProfessional
+        } else {
+            Self::OneToOne
+        }
+    }
+}
+
 /// A participant's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -70,6 +116,29 @@ impl Role {
             Self::Companion => "companion",
             Self::OtherPersonnel => "other-personnel",
         }
+    }
+
+    /// Every role.
+    pub const ALL: [Role; 5] = [
+        Self::Patient,
+        Self::Clinician,
+        Self::Interpreter,
+        Self::Companion,
+        Self::OtherPersonnel,
+    ];
+
+    /// The role for a code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// Whether the role is filled by a person on the staff (else by a person in the patient
+    /// register: the patient or a companion).
+    pub fn is_personnel(self) -> bool {
+        matches!(
+            self,
+            Self::Clinician | Self::Interpreter | Self::OtherPersonnel
+        )
     }
 }
 
@@ -155,6 +224,8 @@ pub enum Presence {
     Waiting {
         /// Since when (milliseconds).
         since: u64,
+        /// The assurance of their own login, if they came signed in (shown to the admitter).
+        login: Option<IdentityAssurance>,
     },
     /// Admitted with this assurance, by this participant (themselves for a host).
     Admitted {
@@ -234,6 +305,8 @@ pub enum Input {
         /// The host.
         by: ParticipantId,
     },
+    /// The organisation ends the consultation for everyone (an administrator, the console).
+    Terminate,
     /// The organisation cancels the consultation before it took place.
     Cancel,
 }
@@ -248,7 +321,7 @@ impl Input {
             | Self::Lock { by }
             | Self::Unlock { by }
             | Self::End { by } => Some(*by),
-            Self::Tick | Self::Cancel => None,
+            Self::Tick | Self::Cancel | Self::Terminate => None,
         }
     }
 
@@ -289,6 +362,22 @@ pub struct RosterEntry {
     pub host: bool,
 }
 
+/// A waiting participant, as shown to those who may admit (VC-AUTH-1): name, role, and how they
+/// came (their own login's assurance, or `None` for an invitation link only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// Who.
+    pub id: ParticipantId,
+    /// Their role.
+    pub role: Role,
+    /// Their name as the organisation knows it.
+    pub name: String,
+    /// Since when (milliseconds).
+    pub since: u64,
+    /// Their login's assurance, if they came signed in.
+    pub login: Option<IdentityAssurance>,
+}
+
 /// A message for one participant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -305,7 +394,7 @@ pub enum Event {
     /// A participant left or dropped.
     Left(ParticipantId),
     /// Who is waiting (to those who may admit): id, role, name, since.
-    WaitingRoom(Vec<(ParticipantId, Role, String, u64)>),
+    WaitingRoom(Vec<Waiting>),
     /// The room was locked or unlocked.
     Locked(bool),
     /// The consultation has ended, for everyone.
@@ -596,30 +685,9 @@ impl Room {
                 if !host {
                     return Err(RoomError::NotAllowed);
                 }
-                self.state = State::Ended { at: now };
-                for who in self.admitted() {
-                    self.gone(who, now);
-                }
-                out.push(audit("consultation.end", Some(by), None, None, now));
-                // Everyone connected, admitted or waiting, is told and disconnected at once.
-                let connected: Vec<ParticipantId> = self
-                    .presence
-                    .iter()
-                    .filter(|(_, p)| {
-                        matches!(p, Presence::Admitted { .. } | Presence::Waiting { .. })
-                    })
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in connected {
-                    out.push(Effect::Send(id, Event::Ended));
-                    out.push(Effect::Close(id));
-                }
-                for p in self.presence.values_mut() {
-                    if !matches!(p, Presence::Denied) {
-                        *p = Presence::Left;
-                    }
-                }
+                self.finish(Some(by), now, &mut out);
             }
+            Input::Terminate => self.finish(None, now, &mut out),
             Input::Cancel => {
                 if self.state != State::Scheduled {
                     return Err(RoomError::NotAllowed);
@@ -629,6 +697,31 @@ impl Room {
             }
         }
         Ok(out)
+    }
+
+    /// Ends the consultation for everyone, on a host's word (`by`) or the organisation's.
+    fn finish(&mut self, by: Option<ParticipantId>, now: u64, out: &mut Vec<Effect>) {
+        self.state = State::Ended { at: now };
+        for who in self.admitted() {
+            self.gone(who, now);
+        }
+        out.push(audit("consultation.end", by, None, None, now));
+        // Everyone connected, admitted or waiting, is told and disconnected at once.
+        let connected: Vec<ParticipantId> = self
+            .presence
+            .iter()
+            .filter(|(_, p)| matches!(p, Presence::Admitted { .. } | Presence::Waiting { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in connected {
+            out.push(Effect::Send(id, Event::Ended));
+            out.push(Effect::Close(id));
+        }
+        for p in self.presence.values_mut() {
+            if !matches!(p, Presence::Denied) {
+                *p = Presence::Left;
+            }
+        }
     }
 
     fn arrive(
@@ -670,7 +763,7 @@ impl Room {
         if self.locked {
             return Err(RoomError::Locked);
         }
-        self.set(who, Presence::Waiting { since: now });
+        self.set(who, Presence::Waiting { since: now, login });
         out.push(audit(
             "consultation.arrive",
             Some(who),
@@ -796,13 +889,19 @@ impl Room {
 
     /// Tells those who may admit who is waiting.
     fn waiting_room(&self, out: &mut Vec<Effect>) {
-        let waiting: Vec<(ParticipantId, Role, String, u64)> = self
+        let waiting: Vec<Waiting> = self
             .presence
             .iter()
             .filter_map(|(id, p)| match p {
-                Presence::Waiting { since } => {
+                Presence::Waiting { since, login } => {
                     let planned = self.planned.get(id)?;
-                    Some((*id, planned.role, planned.name.clone(), *since))
+                    Some(Waiting {
+                        id: *id,
+                        role: planned.role,
+                        name: planned.name.clone(),
+                        since: *since,
+                        login: *login,
+                    })
                 }
                 _ => None,
             })

@@ -91,6 +91,48 @@ pub enum Operation {
     PasskeyRevokeAll,
     /// An account was locked after failed logins.
     AccountLocked,
+    /// A video consultation was planned.
+    ConsultationCreate,
+    /// An invitation to a consultation was issued or renewed.
+    ConsultationInvite,
+    /// An invitation to a consultation was revoked.
+    ConsultationRevoke,
+    /// A consultation appeared in a listing of consultations.
+    ConsultationList,
+    /// A consultation's plan or invitation page was read.
+    ConsultationRead,
+    /// A participant acknowledged the information before entering (VC-INFO-1).
+    ConsultationAcknowledge,
+    /// A participant entered the waiting room.
+    ConsultationArrive,
+    /// A host entered and opened the consultation.
+    ConsultationHostEnter,
+    /// A participant was admitted, with the identity assurance recorded (VC-AUTH-1/2).
+    ConsultationAdmit,
+    /// A dropped participant came back within the grace period.
+    ConsultationRejoin,
+    /// A waiting participant was denied entry.
+    ConsultationDeny,
+    /// The room was locked.
+    ConsultationLock,
+    /// The room was unlocked.
+    ConsultationUnlock,
+    /// A participant left.
+    ConsultationLeave,
+    /// A waiting participant's connection ended.
+    ConsultationLeaveWaiting,
+    /// A participant's connection dropped.
+    ConsultationDrop,
+    /// A dropped participant's grace period ended.
+    ConsultationGraceOver,
+    /// A host ended the consultation for everyone.
+    ConsultationEnd,
+    /// The consultation was cancelled before it took place.
+    ConsultationCancel,
+    /// A participant's action in the room, or a frame, was refused.
+    ConsultationRefused,
+    /// A consultation's draft journal note was read (VC-LOG-1).
+    ConsultationJournal,
 }
 
 /// The sentence a patient reads for an operation in their access log, in each language.
@@ -110,7 +152,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 41] = [
+    pub const ALL: [Operation; 62] = [
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
@@ -152,6 +194,27 @@ impl Operation {
         Self::NoticeAcknowledge,
         Self::PasskeyRevokeAll,
         Self::AccountLocked,
+        Self::ConsultationCreate,
+        Self::ConsultationInvite,
+        Self::ConsultationRevoke,
+        Self::ConsultationList,
+        Self::ConsultationRead,
+        Self::ConsultationAcknowledge,
+        Self::ConsultationArrive,
+        Self::ConsultationHostEnter,
+        Self::ConsultationAdmit,
+        Self::ConsultationRejoin,
+        Self::ConsultationDeny,
+        Self::ConsultationLock,
+        Self::ConsultationUnlock,
+        Self::ConsultationLeave,
+        Self::ConsultationLeaveWaiting,
+        Self::ConsultationDrop,
+        Self::ConsultationGraceOver,
+        Self::ConsultationEnd,
+        Self::ConsultationCancel,
+        Self::ConsultationRefused,
+        Self::ConsultationJournal,
     ];
 
     /// The stable code stored in the audit log.
@@ -198,6 +261,27 @@ impl Operation {
             Self::AccountLocked => "account-locked",
             Self::PasskeyRevokeAll => "passkey.revoke-all",
             Self::NoticeAcknowledge => "notice.acknowledge",
+            Self::ConsultationCreate => "consultation.create",
+            Self::ConsultationInvite => "consultation.invite",
+            Self::ConsultationRevoke => "consultation.revoke",
+            Self::ConsultationList => "consultation.list",
+            Self::ConsultationRead => "consultation.read",
+            Self::ConsultationAcknowledge => "consultation.acknowledge",
+            Self::ConsultationArrive => "consultation.arrive",
+            Self::ConsultationHostEnter => "consultation.host-enter",
+            Self::ConsultationAdmit => "consultation.admit",
+            Self::ConsultationRejoin => "consultation.rejoin",
+            Self::ConsultationDeny => "consultation.deny",
+            Self::ConsultationLock => "consultation.lock",
+            Self::ConsultationUnlock => "consultation.unlock",
+            Self::ConsultationLeave => "consultation.leave",
+            Self::ConsultationLeaveWaiting => "consultation.leave-waiting",
+            Self::ConsultationDrop => "consultation.drop",
+            Self::ConsultationGraceOver => "consultation.grace-over",
+            Self::ConsultationEnd => "consultation.end",
+            Self::ConsultationCancel => "consultation.cancel",
+            Self::ConsultationRefused => "consultation.refused",
+            Self::ConsultationJournal => "consultation.journal",
         }
     }
 
@@ -272,6 +356,111 @@ impl Operation {
                 "Exported the log about you",
             ),
             Self::AuditSearch => t("Søkte i loggen", "Søkte i loggen", "Searched the log"),
+            Self::ConsultationCreate => t(
+                "Planla en videokonsultasjon med deg",
+                "Planla ei videokonsultasjon med deg",
+                "Planned a video consultation with you",
+            ),
+            Self::ConsultationInvite => t(
+                "Inviterte en deltaker til videokonsultasjonen din",
+                "Inviterte ein deltakar til videokonsultasjonen din",
+                "Invited a participant to your video consultation",
+            ),
+            Self::ConsultationRevoke => t(
+                "Trakk tilbake en invitasjon til videokonsultasjonen din",
+                "Trekte tilbake ein invitasjon til videokonsultasjonen din",
+                "Revoked an invitation to your video consultation",
+            ),
+            Self::ConsultationList => t(
+                "Så videokonsultasjonen din i en oversikt",
+                "Såg videokonsultasjonen din i ei oversikt",
+                "Saw your video consultation in a list",
+            ),
+            Self::ConsultationRead => t(
+                "Så planen for videokonsultasjonen din",
+                "Såg planen for videokonsultasjonen din",
+                "Viewed the plan of your video consultation",
+            ),
+            Self::ConsultationAcknowledge => t(
+                "Bekreftet informasjonen før videokonsultasjonen",
+                "Stadfesta informasjonen før videokonsultasjonen",
+                "Acknowledged the information before the video consultation",
+            ),
+            Self::ConsultationArrive => t(
+                "Kom inn på venterommet til videokonsultasjonen din",
+                "Kom inn på venterommet til videokonsultasjonen din",
+                "Entered the waiting room of your video consultation",
+            ),
+            Self::ConsultationHostEnter => t(
+                "Åpnet videokonsultasjonen din",
+                "Opna videokonsultasjonen din",
+                "Opened your video consultation",
+            ),
+            Self::ConsultationAdmit => t(
+                "Slapp en deltaker inn i videokonsultasjonen din",
+                "Slapp ein deltakar inn i videokonsultasjonen din",
+                "Admitted a participant to your video consultation",
+            ),
+            Self::ConsultationRejoin => t(
+                "Kom tilbake til videokonsultasjonen din",
+                "Kom tilbake til videokonsultasjonen din",
+                "Came back to your video consultation",
+            ),
+            Self::ConsultationDeny => t(
+                "Nektet en deltaker adgang til videokonsultasjonen din",
+                "Nekta ein deltakar tilgang til videokonsultasjonen din",
+                "Denied a participant entry to your video consultation",
+            ),
+            Self::ConsultationLock => t(
+                "Låste videokonsultasjonen din for nye deltakere",
+                "Låste videokonsultasjonen din for nye deltakarar",
+                "Locked your video consultation to new participants",
+            ),
+            Self::ConsultationUnlock => t(
+                "Låste opp videokonsultasjonen din",
+                "Låste opp videokonsultasjonen din",
+                "Unlocked your video consultation",
+            ),
+            Self::ConsultationLeave => t(
+                "Forlot videokonsultasjonen din",
+                "Forlét videokonsultasjonen din",
+                "Left your video consultation",
+            ),
+            Self::ConsultationLeaveWaiting => t(
+                "Forlot venterommet til videokonsultasjonen din",
+                "Forlét venterommet til videokonsultasjonen din",
+                "Left the waiting room of your video consultation",
+            ),
+            Self::ConsultationDrop => t(
+                "Mistet forbindelsen til videokonsultasjonen din",
+                "Miste sambandet til videokonsultasjonen din",
+                "Lost the connection to your video consultation",
+            ),
+            Self::ConsultationGraceOver => t(
+                "Kom ikke tilbake til videokonsultasjonen din i tide",
+                "Kom ikkje tilbake til videokonsultasjonen din i tide",
+                "Did not come back to your video consultation in time",
+            ),
+            Self::ConsultationEnd => t(
+                "Avsluttet videokonsultasjonen din",
+                "Avslutta videokonsultasjonen din",
+                "Ended your video consultation",
+            ),
+            Self::ConsultationCancel => t(
+                "Avlyste videokonsultasjonen din",
+                "Avlyste videokonsultasjonen din",
+                "Cancelled your video consultation",
+            ),
+            Self::ConsultationRefused => t(
+                "Ble avvist i videokonsultasjonen din",
+                "Vart avvist i videokonsultasjonen din",
+                "Was refused an action in your video consultation",
+            ),
+            Self::ConsultationJournal => t(
+                "Leste journalutkastet fra videokonsultasjonen din",
+                "Las journalutkastet frå videokonsultasjonen din",
+                "Read the draft journal note of your video consultation",
+            ),
             Self::DemoSeed => t(
                 "Demodata ble lagt inn",
                 "Demodata vart lagde inn",

@@ -8,7 +8,9 @@
 //! [`ProtocolError`] with a stable code for the error frame, never a panic. The protocol is
 //! documented in `docs/signalling.md`.
 
-use crate::consultation::{Event, IdentityAssurance, ParticipantId, RosterEntry};
+use crate::consultation::{
+    ConsultationKind, Event, IdentityAssurance, ParticipantId, Role, RosterEntry,
+};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this server speaks.
@@ -21,6 +23,15 @@ pub const MAX_FRAME: usize = 4096;
 /// A message from a participant's client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientMessage {
+    /// The first frame on a new socket: the invitation token (never in the socket's URL, so it
+    /// stays out of logs), and whether the participant acknowledged the information about the
+    /// consultation on the pre-join page (VC-INFO-1).
+    Hello {
+        /// The invitation token (`<org>.<secret>`).
+        token: String,
+        /// The information was acknowledged.
+        acknowledged: bool,
+    },
     /// Admit a waiting participant, recording how their identity was established.
     Admit {
         /// The waiting participant.
@@ -89,6 +100,10 @@ struct Wire {
     who: Option<String>,
     #[serde(default)]
     assurance: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    acknowledged: Option<bool>,
 }
 
 /// Parses and checks one client frame.
@@ -117,6 +132,19 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
                 .ok_or(ProtocolError::InvalidField("assurance"))?,
         },
         "deny" => ClientMessage::Deny { who: who()? },
+        "hello" => ClientMessage::Hello {
+            token: wire
+                .token
+                .clone()
+                .filter(|t| {
+                    !t.is_empty()
+                        && t.len() <= 128
+                        && t.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                })
+                .ok_or(ProtocolError::InvalidField("token"))?,
+            acknowledged: wire.acknowledged.unwrap_or(false),
+        },
         "lock" => ClientMessage::Lock,
         "unlock" => ClientMessage::Unlock,
         "leave" => ClientMessage::Leave,
@@ -129,8 +157,10 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
         msg,
         ClientMessage::Admit { .. } | ClientMessage::Deny { .. }
     );
+    let hello = matches!(msg, ClientMessage::Hello { .. });
     if (wire.who.is_some() && !takes_who)
         || (wire.assurance.is_some() && !matches!(msg, ClientMessage::Admit { .. }))
+        || ((wire.token.is_some() || wire.acknowledged.is_some()) && !hello)
     {
         return Err(ProtocolError::Malformed(
             "field not used by this type".into(),
@@ -171,6 +201,7 @@ struct WireWaiting<'a> {
     role: &'static str,
     name: &'a str,
     since: u64,
+    login: Option<&'static str>,
 }
 
 /// The server's frame for an event, as JSON.
@@ -191,11 +222,12 @@ pub fn server_frame(event: &Event) -> String {
         Event::WaitingRoom(waiting) => {
             let waiting: Vec<WireWaiting<'_>> = waiting
                 .iter()
-                .map(|(id, role, name, since)| WireWaiting {
-                    id: id.to_string(),
-                    role: role.code(),
-                    name,
-                    since: *since,
+                .map(|w| WireWaiting {
+                    id: w.id.to_string(),
+                    role: w.role.code(),
+                    name: &w.name,
+                    since: w.since,
+                    login: w.login.map(IdentityAssurance::code),
                 })
                 .collect();
             serde_json::json!({ "v": v, "type": "waiting-room", "waiting": waiting })
@@ -214,6 +246,20 @@ fn roster_entry(e: &RosterEntry) -> WireRosterEntry<'_> {
         assurance: e.assurance.code(),
         host: e.host,
     }
+}
+
+/// The server's answer to a `hello`: who the participant is in this room, their role, and the
+/// consultation's kind (shown in the call: a group is flagged, VC-INFO-2).
+pub fn welcome_frame(you: ParticipantId, role: Role, host: bool, kind: ConsultationKind) -> String {
+    serde_json::json!({
+        "v": VERSION,
+        "type": "welcome",
+        "you": you.to_string(),
+        "role": role.code(),
+        "host": host,
+        "kind": kind.code(),
+    })
+    .to_string()
 }
 
 /// The server's error frame for a refused client frame or a refused action.

@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::routes())
         .merge(crate::admin::routes())
         .merge(crate::auth::routes())
+        .merge(crate::signalling::routes())
         .layer(axum::Extension(auth_runtime.clone()))
         .fallback(fallback)
         .with_state(state.clone())

@@ -15,3 +15,4 @@ pub mod error;
 pub mod i18n;
 pub mod pages;
 pub mod serve;
+pub mod signalling;

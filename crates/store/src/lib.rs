@@ -14,6 +14,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod consultations;
 mod control;
 pub mod crypto;
 mod db;

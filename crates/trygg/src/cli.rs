@@ -66,6 +66,17 @@ enum Command {
         #[command(subcommand)]
         command: PersonnelCommand,
     },
+    /// Patients of an organisation (ids for consultations).
+    Patient {
+        #[command(subcommand)]
+        command: PatientCommand,
+    },
+    /// Planned video consultations: create with invitation links, invite, revoke, list, end,
+    /// and the journal note of an ended one (issue #10).
+    Consultation {
+        #[command(subcommand)]
+        command: ConsultationCommand,
+    },
     /// Manage API tokens for operators and integrations.
     Token {
         #[command(subcommand)]
@@ -280,6 +291,17 @@ enum ExportFormat {
 
 #[derive(Debug, Subcommand)]
 enum PersonnelCommand {
+    /// List the organisation's personnel (an audited access).
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Issue a one-time enrolment link with which a person creates their passkey (logged; a new
     /// link revokes the person's older unused one).
     EnrolLink {
@@ -295,6 +317,158 @@ enum PersonnelCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PatientCommand {
+    /// List the organisation's patients (an audited access, shown in each patient's log).
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsultationCommand {
+    /// Plan a consultation and print one invitation link per participant.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The host: a personnel id (with the right to manage consultations).
+        #[arg(long)]
+        host: uuid::Uuid,
+        /// The patient: a patient id or national identity number.
+        #[arg(long)]
+        patient: String,
+        /// An interpreter: a personnel id.
+        #[arg(long)]
+        interpreter: Option<uuid::Uuid>,
+        /// A further participant, ROLE:PERSON (roles: patient, clinician, interpreter,
+        /// companion, other-personnel); repeatable.
+        #[arg(long = "participant")]
+        participants: Vec<String>,
+        /// Planned start (RFC 3339, e.g. 2026-12-07T10:00:00+01:00); default now.
+        #[arg(long)]
+        start: Option<String>,
+        /// Planned length in minutes (5 to 480; default 30).
+        #[arg(long)]
+        minutes: Option<u32>,
+        /// `clinician-only`: a meeting about the patient, without them.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Invite one more participant (ROLE:PERSON), or give an invitation a new link (--renew).
+    Invite {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The consultation's id.
+        #[arg(long)]
+        consultation: uuid::Uuid,
+        /// The participant, ROLE:PERSON.
+        #[arg(long, conflicts_with = "renew", required_unless_present = "renew")]
+        participant: Option<String>,
+        /// The invitation whose link to renew (the old link stops working).
+        #[arg(long)]
+        renew: Option<uuid::Uuid>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an invitation at once (its holder is disconnected).
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The consultation's id.
+        #[arg(long)]
+        consultation: uuid::Uuid,
+        /// The invitation's id.
+        #[arg(long)]
+        invitation: uuid::Uuid,
+    },
+    /// List consultations planned from twelve hours ago to seven days on (or --from/--to).
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// From (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// To (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a consultation for everyone (or cancel one that never started).
+    End {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The consultation's id.
+        #[arg(long)]
+        consultation: uuid::Uuid,
+    },
+    /// Print the draft journal note of an ended consultation (VC-LOG-1): text, or with --fhir a
+    /// FHIR R4 Encounter.
+    Journal {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The consultation's id.
+        #[arg(long)]
+        consultation: uuid::Uuid,
+        /// Print the FHIR resource.
+        #[arg(long)]
+        fhir: bool,
+    },
+}
+
+/// `ROLE:PERSON` as a participant.
+fn participant_arg(s: &str) -> anyhow::Result<trygg_app::consultations::ParticipantIn> {
+    let (role, person) = s.split_once(':').ok_or_else(|| {
+        anyhow::anyhow!("a participant is ROLE:PERSON, e.g. clinician:<personnel id>")
+    })?;
+    Ok(trygg_app::consultations::ParticipantIn {
+        role: role.to_owned(),
+        person: person.to_owned(),
+    })
+}
+
+fn time_arg(s: &str) -> anyhow::Result<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|_| anyhow::anyhow!("{s:?} is not an RFC 3339 time (2026-12-07T10:00:00+01:00)"))
+}
+
+/// The base of invitation links for console commands.
+fn console_base(common: &Common) -> anyhow::Result<String> {
+    let config = load_config(common, None)?;
+    let scheme = if config.tls() { "https" } else { "http" };
+    Ok(link_base(&config, config.listen, scheme))
 }
 
 #[derive(Debug, Subcommand)]
@@ -608,6 +782,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Guard { command } => guard_command(command).await,
         Command::Personnel {
+            command: PersonnelCommand::List { common, org, json },
+        } => {
+            let list = at_console(&common, |app, now| async move {
+                trygg_app::operator::list_personnel(&app, &org, now).await
+            })
+            .await?;
+            if json {
+                return print_json(&list);
+            }
+            for p in list {
+                println!("{}  {:<16} {:<10} {}", p.id, p.role, p.employment, p.name);
+            }
+            Ok(())
+        }
+        Command::Patient {
+            command: PatientCommand::List { common, org, json },
+        } => {
+            let list = at_console(&common, |app, now| async move {
+                trygg_app::operator::list_patients(&app, &org, now).await
+            })
+            .await?;
+            if json {
+                return print_json(&list);
+            }
+            for p in list {
+                println!("{}  {}  {}", p.id, p.national_id, p.name);
+            }
+            Ok(())
+        }
+        Command::Consultation { command } => consultation_command(command).await,
+        Command::Personnel {
             command:
                 PersonnelCommand::EnrolLink {
                     common,
@@ -871,6 +1076,153 @@ async fn guard_command(command: GuardCommand) -> anyhow::Result<()> {
                 println!("{report}");
             }
             Ok(())
+        }
+    }
+}
+
+async fn consultation_command(command: ConsultationCommand) -> anyhow::Result<()> {
+    use trygg_app::consultations::{self as c, Invitee, Planner};
+    match command {
+        ConsultationCommand::Create {
+            common,
+            org,
+            host,
+            patient,
+            interpreter,
+            participants,
+            start,
+            minutes,
+            kind,
+            json,
+        } => {
+            let input = c::ConsultationIn {
+                patient,
+                host,
+                interpreter,
+                participants: participants
+                    .iter()
+                    .map(|p| participant_arg(p))
+                    .collect::<anyhow::Result<_>>()?,
+                start: start.as_deref().map(time_arg).transpose()?,
+                minutes,
+                kind,
+            };
+            let base = console_base(&common)?;
+            let out = at_console(&common, |app, now| async move {
+                c::create(&app, Planner::Console, &org, input, &base, now).await
+            })
+            .await?;
+            if json {
+                return print_json(&out);
+            }
+            println!(
+                "Consultation {} ({}), {} min",
+                out.id, out.kind, out.minutes
+            );
+            for i in &out.invitations {
+                println!("  {:<16} {}  {}", i.role, i.participant, i.url);
+            }
+            eprintln!("Each link is for its person only; send it to them and to nobody else.");
+            Ok(())
+        }
+        ConsultationCommand::Invite {
+            common,
+            org,
+            consultation,
+            participant,
+            renew,
+            json,
+        } => {
+            let who = match (participant, renew) {
+                (Some(p), None) => Invitee::New(participant_arg(&p)?),
+                (None, Some(r)) => Invitee::Renew(r),
+                _ => anyhow::bail!("give --participant ROLE:PERSON or --renew INVITATION"),
+            };
+            let base = console_base(&common)?;
+            let out = at_console(&common, |app, now| async move {
+                c::invite(&app, Planner::Console, &org, consultation, who, &base, now).await
+            })
+            .await?;
+            if json {
+                return print_json(&out);
+            }
+            println!("{}", out.url);
+            Ok(())
+        }
+        ConsultationCommand::Revoke {
+            common,
+            org,
+            consultation,
+            invitation,
+        } => {
+            at_console(&common, |app, now| async move {
+                c::revoke(&app, Planner::Console, &org, consultation, invitation, now).await
+            })
+            .await?;
+            println!("revoked");
+            Ok(())
+        }
+        ConsultationCommand::List {
+            common,
+            org,
+            from,
+            to,
+            json,
+        } => {
+            let from = from.as_deref().map(time_arg).transpose()?;
+            let to = to.as_deref().map(time_arg).transpose()?;
+            let list = at_console(&common, |app, now| async move {
+                let from = from.unwrap_or(now - time::Duration::hours(12));
+                let to = to.unwrap_or(now + time::Duration::days(7));
+                c::list(&app, Planner::Console, &org, from, to, now).await
+            })
+            .await?;
+            if json {
+                return print_json(&list);
+            }
+            for k in list {
+                println!(
+                    "{}  {}  {:<18} {:<11} {} min",
+                    k.id, k.start, k.kind, k.state, k.minutes
+                );
+                for p in k.participants {
+                    let revoked = if p.revoked { " (revoked)" } else { "" };
+                    println!(
+                        "    {} {:<16} {}{revoked}  invitation {}",
+                        p.participant, p.role, p.name, p.id
+                    );
+                }
+            }
+            Ok(())
+        }
+        ConsultationCommand::End {
+            common,
+            org,
+            consultation,
+        } => {
+            let out = at_console(&common, |app, now| async move {
+                c::end(&app, Planner::Console, &org, consultation, now).await
+            })
+            .await?;
+            println!("{out}");
+            Ok(())
+        }
+        ConsultationCommand::Journal {
+            common,
+            org,
+            consultation,
+            fhir,
+        } => {
+            let note = at_console(&common, |app, now| async move {
+                c::journal(&app, Planner::Console, &org, consultation, now).await
+            })
+            .await?;
+            if fhir {
+                print_json(&note["fhir"])
+            } else {
+                print!("{}", note["text"].as_str().unwrap_or_default());
+                Ok(())
+            }
         }
     }
 }

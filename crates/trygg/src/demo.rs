@@ -42,6 +42,11 @@ const ORGS: &[DemoOrg] = &[
                 BuiltinRole::OrgAdmin,
                 Employment::Employee,
             ),
+            (
+                "Amir Tolk Haddad",
+                BuiltinRole::Interpreter,
+                Employment::Locum,
+            ),
         ],
         patients: &[
             ("Astrid Testesen", (12, 3, 54), "41234001"),
@@ -259,6 +264,7 @@ fn demo_event(
             entity: (entity, Some(id.to_string())),
             patient,
             basis: trygg_audit::Basis::System,
+            detail: None,
         },
         now,
     )

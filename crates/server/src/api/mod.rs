@@ -12,6 +12,7 @@
 //! [`crate::auth::routes`].
 
 pub mod access;
+pub mod consultations;
 pub mod guard;
 mod health;
 mod orgs;
@@ -40,7 +41,10 @@ use crate::error::ApiError;
         access::RevokeIn, access::ReviewReport, access::ReviewPerson, access::ReviewOut, access::EmergencyFlag, access::ReviewIn,
         access::CareIn, access::CareOut, access::EmergencyIn, access::EmergencyOut, access::AccessLogLine,
         access::AuditLine, access::AssuranceOut, crate::auth::passkeys::PasskeyOut,
-        crate::auth::passkeys::RevokedOut, guard::ScreenIn, guard::ScreenOut)),
+        crate::auth::passkeys::RevokedOut, guard::ScreenIn, guard::ScreenOut,
+        consultations::ConsultationIn, consultations::ConsultationOut, consultations::Created,
+        consultations::InvitationOut, consultations::ParticipantIn, consultations::ParticipantOut,
+        consultations::InviteIn, consultations::EndOut)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -69,6 +73,11 @@ pub fn table() -> Vec<UtoipaMethodRouter<AppState>> {
         routes!(orgs::list_orgs, orgs::create_org),
         routes!(patients::list_patients, patients::create_patient),
         routes!(patients::get_patient),
+        routes!(consultations::list, consultations::create),
+        routes!(consultations::invite),
+        routes!(consultations::revoke),
+        routes!(consultations::end),
+        routes!(consultations::journal),
         routes!(access::access_log),
         routes!(access::emergency_access),
         routes!(access::list_personnel, access::create_personnel),

@@ -612,6 +612,7 @@ async fn enrolment_links_are_issued_by_admins_single_use_and_expire() {
             entity: ("enrolment-link", Some(link.id.to_string())),
             patient: None,
             basis: trygg_audit::Basis::None,
+            detail: None,
         },
         time::OffsetDateTime::now_utc(),
     )

@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod binary;
 mod common;
+mod consultation;
 mod crash;
 mod guard;
 mod matrix;

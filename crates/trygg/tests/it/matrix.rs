@@ -341,8 +341,72 @@ impl World {
             .await;
             path = path.replace("{care}", &c.to_string());
         }
+        let mut invitation = None;
+        if path.contains("{consultation}") {
+            // A fresh consultation per call (ending or revoking uses it up); the journal's is
+            // ended, with a note.
+            let (target, patient) = (self.target, self.patient);
+            let ended = path.ends_with("/journal");
+            let (c, inv) = store_tx(&self.s, |tx| {
+                Box::pin(async move {
+                    use trygg_store::consultations::{NewConsultation, NewParticipant, Person};
+                    let now = time::OffsetDateTime::now_utc();
+                    let c = tx
+                        .create_consultation(
+                            &NewConsultation {
+                                kind: "one-to-one".into(),
+                                patient,
+                                starts_at: now,
+                                minutes: 30,
+                                created_by: "test".into(),
+                            },
+                            now,
+                        )
+                        .await
+                        .unwrap();
+                    let (row, _) = tx
+                        .add_participant(
+                            c.id,
+                            NewParticipant {
+                                role: "clinician",
+                                host: true,
+                                person: Person::Personnel(target),
+                            },
+                            now + time::Duration::hours(3),
+                            now,
+                        )
+                        .await
+                        .unwrap();
+                    if ended {
+                        tx.finish_consultation(
+                            c.id,
+                            "ended",
+                            "test",
+                            Some(r#"{"text":"x","fhir":{}}"#),
+                            now,
+                        )
+                        .await
+                        .unwrap();
+                    }
+                    (c.id, row.id)
+                })
+            })
+            .await;
+            path = path
+                .replace("{consultation}", &c.to_string())
+                .replace("{invitation}", &inv.to_string());
+            invitation = Some(inv);
+        }
         let shape = shape(&row.path);
         let body = match (row.method.as_str(), shape.as_str()) {
+            ("POST", "/api/v1/orgs/{}/consultations") => {
+                Some(json!({"patient": self.patient.to_string(), "host": self.target}))
+            }
+            ("POST", "/api/v1/orgs/{}/consultations/{}/invitations") => {
+                Some(json!({"renew": invitation}))
+            }
+            ("POST", "/api/v1/orgs/{}/consultations/{}/invitations/{}/revoke") => None,
+            ("POST", "/api/v1/orgs/{}/consultations/{}/end") => None,
             ("GET", _) | ("DELETE", _) => None,
             ("POST", "/api/v1/orgs") => {
                 Some(json!({"name": format!("Org {}", Uuid::new_v4().simple())}))

@@ -1,0 +1,1017 @@
+//! The live consultation rooms (issue #10): the driver of `trygg_core::consultation::Room`, one
+//! tokio task per room in progress, and the use case that lets a participant in by their
+//! invitation ([`join`]). The socket (in `trygg-server`) only moves frames; everything a
+//! participant may do is decided here and in the room.
+//!
+//! One task owns one room and handles its commands one at a time, so the room needs no lock.
+//! For every input it: asks the access rule, live, when the input is an act of authority (admit,
+//! deny, lock, unlock, end: `consultation-manage` with a live grant, employment not ended and the
+//! organisation's minimum assurance, through [`crate::access::authorize`]; a stored role or a
+//! flag in the plan is never enough); feeds the room; appends every audit record the room
+//! returns (or, for a refusal, [`Input::refused`]'s record) in one unit of work, once for each
+//! patient of the consultation so that each patient's access log shows who took part (VC-LOG-2,
+//! PC-RIGHTS-1); and only after that commit sends the frames. If the audit cannot be written the
+//! room is put back as it was and the sender is told, so nothing happens unlogged.
+//!
+//! Bounds: a participant's outgoing queue holds [`OUTBOX`] frames (a client that does not read
+//! is disconnected, not buffered for); a room's command queue holds [`INBOX`] commands; a node
+//! runs at most [`MAX_ROOMS`] rooms. A room's task ticks every [`TICK`] (grace periods) and ends
+//! when the consultation ends, after storing the journal note (VC-LOG-1).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+use trygg_audit::{Action, AgentKind, Basis, Category, Outcome};
+use trygg_core::access::Permission;
+use trygg_core::consultation::{
+    ConsultationKind, Effect, IdentityAssurance, Input, ParticipantId, Planned, Record, Role, Room,
+    RoomError, State,
+};
+use trygg_core::signalling::{error_frame, server_frame, welcome_frame, ClientMessage};
+use trygg_core::{Operation, OrgSlug};
+use trygg_store::consultations::{ConsultationRow, ParticipantRow, Person};
+use trygg_store::{OrgStore, Secret};
+use uuid::Uuid;
+
+use crate::access::{authorize, Caller};
+use crate::audit::{event, Actor, Did};
+use crate::context::App;
+use crate::error::AppError;
+
+/// Frames waiting to be sent to one participant; a client this far behind is disconnected.
+pub const OUTBOX: usize = 64;
+/// Commands waiting for one room.
+pub const INBOX: usize = 256;
+/// The most rooms one node runs at once.
+pub const MAX_ROOMS: usize = 20_000;
+/// How often a room looks at the time (grace periods of dropped participants).
+pub const TICK: Duration = Duration::from_secs(5);
+
+/// What the socket sends to its client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// A text frame.
+    Frame(String),
+    /// Close the socket (after the frames before it).
+    Close,
+}
+
+type Key = (Uuid, Uuid);
+
+/// The rooms of this node.
+#[derive(Clone, Default)]
+pub struct Rooms {
+    inner: Arc<Mutex<HashMap<Key, mpsc::Sender<Command>>>>,
+}
+
+impl std::fmt::Debug for Rooms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rooms")
+            .field("live", &self.live_count())
+            .finish()
+    }
+}
+
+enum Command {
+    Connect {
+        who: ParticipantId,
+        caller: Option<Caller>,
+        login: Option<IdentityAssurance>,
+        out: mpsc::Sender<Outbound>,
+        reply: oneshot::Sender<Result<u64, JoinError>>,
+    },
+    Client {
+        who: ParticipantId,
+        conn: u64,
+        msg: ClientMessage,
+    },
+    Refused {
+        who: ParticipantId,
+        conn: u64,
+        code: &'static str,
+    },
+    Disconnect {
+        who: ParticipantId,
+        conn: u64,
+    },
+    Kick {
+        number: u32,
+    },
+    Terminate,
+}
+
+impl Rooms {
+    /// No rooms.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn get(&self, key: Key) -> Option<mpsc::Sender<Command>> {
+        let map = self.inner.lock().ok()?;
+        map.get(&key).filter(|s| !s.is_closed()).cloned()
+    }
+
+    /// Whether the consultation has a live room on this node.
+    pub fn is_live(&self, org: Uuid, id: Uuid) -> bool {
+        self.get((org, id)).is_some()
+    }
+
+    /// How many rooms are live.
+    pub fn live_count(&self) -> usize {
+        self.inner.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Disconnects participant `number` (their invitation was revoked or renewed).
+    pub async fn kick(&self, org: Uuid, id: Uuid, number: u32) {
+        if let Some(tx) = self.get((org, id)) {
+            let _ = tx.send(Command::Kick { number }).await;
+        }
+    }
+
+    /// Ends the room for everyone, on the organisation's word.
+    pub async fn terminate(&self, org: Uuid, id: Uuid) {
+        if let Some(tx) = self.get((org, id)) {
+            let _ = tx.send(Command::Terminate).await;
+        }
+    }
+
+    fn remove(&self, key: Key) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.remove(&key);
+        }
+    }
+}
+
+/// Why a participant cannot come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The invitation is unknown, expired, revoked or its consultation is over: one answer for
+    /// all (VC-CONF-1).
+    #[error("this invitation is not valid")]
+    Refused,
+    /// A patient or companion must acknowledge the information first (VC-INFO-1).
+    #[error("the information about the consultation must be acknowledged first")]
+    NotAcknowledged,
+    /// The room refused the arrival (locked, already connected, denied).
+    #[error("{0}")]
+    Room(RoomError),
+    /// The node is at its limit of rooms, or the room's queue is full.
+    #[error("the service is busy; try again in a moment")]
+    Busy,
+    /// The audit log could not be written.
+    #[error("the consultation cannot be reached just now")]
+    Unavailable,
+}
+
+impl JoinError {
+    /// The stable code for the error frame.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Refused => "invitation-refused",
+            Self::NotAcknowledged => "acknowledge-first",
+            Self::Room(e) => e.code(),
+            Self::Busy => "busy",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A participant's connection to their room, held by the socket.
+#[derive(Debug)]
+pub struct Connection {
+    tx: mpsc::Sender<Command>,
+    who: ParticipantId,
+    conn: u64,
+    /// Whether the participant is on the staff and signed in as themselves (their socket must
+    /// check that the session still holds before an act of authority).
+    pub signed_in: bool,
+}
+
+impl Connection {
+    /// Hands a checked client frame to the room. `false` if the room's queue is full (the
+    /// socket should close: a client that floods loses its connection, the room goes on).
+    pub fn send(&self, msg: ClientMessage) -> bool {
+        self.tx
+            .try_send(Command::Client {
+                who: self.who,
+                conn: self.conn,
+                msg,
+            })
+            .is_ok()
+    }
+
+    /// Tells the room that a frame from this participant was refused (`code`), so that the
+    /// refusal is in the audit log.
+    pub fn refused(&self, code: &'static str) -> bool {
+        self.tx
+            .try_send(Command::Refused {
+                who: self.who,
+                conn: self.conn,
+                code,
+            })
+            .is_ok()
+    }
+
+    /// The participant's id in the room.
+    pub fn participant(&self) -> ParticipantId {
+        self.who
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // The socket is gone, however it ended: the room shows the participant as gone at once.
+        let tx = self.tx.clone();
+        let cmd = Command::Disconnect {
+            who: self.who,
+            conn: self.conn,
+        };
+        if let Err(mpsc::error::TrySendError::Full(cmd)) = tx.try_send(cmd) {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = tx.send(cmd).await;
+                });
+            }
+        }
+    }
+}
+
+/// What a socket gets on a successful `hello`.
+#[derive(Debug)]
+pub struct Joined {
+    /// The handle to send the participant's frames to the room.
+    pub connection: Connection,
+    /// The frames for the participant.
+    pub outbox: mpsc::Receiver<Outbound>,
+}
+
+/// Who a participant is, for the audit log.
+fn actor_of(row: &ParticipantRow, caller: Option<&Caller>) -> Actor {
+    if let Some(c) = caller {
+        return c.actor();
+    }
+    let (kind, id) = match row.person {
+        Person::Personnel(u) => (AgentKind::Personnel, format!("personnel:{u}")),
+        Person::Patient(u) if row.role == Role::Patient.code() => {
+            (AgentKind::Patient, format!("patient:{u}"))
+        }
+        Person::Patient(u) => (AgentKind::RelatedPerson, format!("patient:{u}")),
+    };
+    Actor {
+        kind,
+        id,
+        role: Some(row.role.clone()),
+        authentication: Some(("invitation", trygg_audit::Assurance::Low)),
+        address: None,
+    }
+}
+
+fn millis(t: OffsetDateTime) -> u64 {
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+/// The identity assurance a login gives a participant who came signed in (a host enters with
+/// it). A login below *substantial* gives none: they wait to be admitted like anyone else.
+fn login_assurance(a: trygg_audit::Assurance) -> Option<IdentityAssurance> {
+    match a {
+        trygg_audit::Assurance::High => Some(IdentityAssurance::EidHigh),
+        trygg_audit::Assurance::Substantial => Some(IdentityAssurance::EidSubstantial),
+        trygg_audit::Assurance::Low => None,
+    }
+}
+
+/// An invitation found by its token and usable now.
+struct Found {
+    org: Arc<OrgStore>,
+    participant: ParticipantRow,
+    consultation: ConsultationRow,
+}
+
+/// Looks an invitation up and applies the one rule for using it; every failure is
+/// [`JoinError::Refused`].
+async fn find(app: &App, token: &str, now: OffsetDateTime) -> Result<Found, JoinError> {
+    let (slug, secret) =
+        trygg_identity::invitation::parse_invitation_token(token).ok_or(JoinError::Refused)?;
+    let org = app
+        .store
+        .org_by_slug(&slug)
+        .await
+        .map_err(|_| JoinError::Unavailable)?
+        .ok_or(JoinError::Refused)?;
+    let org = app
+        .store
+        .org(&org)
+        .await
+        .map_err(|_| JoinError::Unavailable)?;
+    let mut tx = org.begin().await.map_err(|_| JoinError::Unavailable)?;
+    let found = tx
+        .invitation(&Secret::from_client(secret))
+        .await
+        .map_err(|_| JoinError::Unavailable)?;
+    // A lookup alone writes nothing; the unit is dropped (rolled back) here.
+    drop(tx);
+    let state = found
+        .as_ref()
+        .map(|(p, c)| trygg_identity::invitation::InvitationState {
+            expires_at: p.expires_at,
+            revoked_at: p.revoked_at,
+            consultation_over: c.state != "scheduled",
+        });
+    trygg_identity::invitation::check(state, now).map_err(|_| JoinError::Refused)?;
+    let (participant, consultation) = found.ok_or(JoinError::Refused)?;
+    Ok(Found {
+        org,
+        participant,
+        consultation,
+    })
+}
+
+/// What the pre-join page shows (VC-INFO-1..3): the organisation, the kind (a group is flagged),
+/// the planned participants by role, the time, and who the invitee is.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Preview {
+    /// The organisation's name.
+    pub organisation: String,
+    /// The organisation's slug (for its information text).
+    pub org: OrgSlug,
+    /// The kind.
+    pub kind: String,
+    /// Planned start.
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    /// Planned length.
+    pub minutes: u32,
+    /// The invitee's role.
+    pub role: String,
+    /// Whether the invitee is on the staff (they may sign in first).
+    pub personnel: bool,
+    /// The planned roles, in order (VC-INFO-3).
+    pub planned: Vec<String>,
+}
+
+/// The pre-join page's facts for an invitation; opening it is an audited read of the plan
+/// (VC-INFO-1). A bad token is [`JoinError::Refused`], the same for every reason.
+pub async fn preview(app: &App, token: &str, now: OffsetDateTime) -> Result<Preview, JoinError> {
+    let f = find(app, token, now).await?;
+    let mut tx = f.org.begin().await.map_err(|_| JoinError::Unavailable)?;
+    let rows = tx
+        .participants(f.consultation.id)
+        .await
+        .map_err(|_| JoinError::Unavailable)?;
+    let actor = actor_of(&f.participant, None);
+    let slug = f.org.organisation().slug.clone();
+    let did = Did::new(
+        Category::Access,
+        Operation::ConsultationRead,
+        Action::Read,
+        ("Encounter", Some(f.consultation.id.to_string())),
+    )
+    .patient(Some(f.consultation.patient));
+    let e = event(&slug, &actor, did, now).map_err(|_| JoinError::Unavailable)?;
+    tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
+    tx.commit().await.map_err(|_| JoinError::Unavailable)?;
+    Ok(Preview {
+        organisation: f.org.organisation().name.clone(),
+        org: slug,
+        kind: f.consultation.kind.clone(),
+        start: f.consultation.starts_at,
+        minutes: f.consultation.minutes,
+        role: f.participant.role.clone(),
+        personnel: matches!(f.participant.person, Person::Personnel(_)),
+        planned: rows
+            .iter()
+            .filter(|r| r.revoked_at.is_none())
+            .map(|r| r.role.clone())
+            .collect(),
+    })
+}
+
+/// Lets a participant in by their invitation token (the socket's `hello`). `login` is the
+/// socket's personnel session, if any: it counts only if it is the invited person's own (a host
+/// who is signed in enters at once; anyone else waits to be admitted). A patient or companion
+/// must have acknowledged the information (VC-INFO-1; logged).
+pub async fn join(
+    app: &App,
+    token: &str,
+    acknowledged: bool,
+    login: Option<Caller>,
+    address: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<Joined, JoinError> {
+    let f = find(app, token, now).await?;
+    let is_personnel = matches!(f.participant.person, Person::Personnel(_));
+    let caller = match (f.participant.person, login) {
+        (Person::Personnel(p), Some(c))
+            if c.personnel_id == p && c.org == f.org.organisation().slug =>
+        {
+            Some(c)
+        }
+        _ => None,
+    };
+    if !is_personnel && !acknowledged {
+        return Err(JoinError::NotAcknowledged);
+    }
+    let key = (f.org.organisation().id, f.consultation.id);
+    let room = match app.rooms.get(key) {
+        Some(r) => r,
+        None => start(app, &f, now).await?,
+    };
+    if !is_personnel {
+        // VC-INFO-1: the acknowledgement is in the log before the patient enters.
+        let mut actor = actor_of(&f.participant, None);
+        actor.address = address;
+        let did = Did::new(
+            Category::Access,
+            Operation::ConsultationAcknowledge,
+            Action::Execute,
+            ("Encounter", Some(f.consultation.id.to_string())),
+        )
+        .patient(Some(f.consultation.patient));
+        let mut tx = f.org.begin().await.map_err(|_| JoinError::Unavailable)?;
+        let e = event(&f.org.organisation().slug, &actor, did, now)
+            .map_err(|_| JoinError::Unavailable)?;
+        tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
+        tx.commit().await.map_err(|_| JoinError::Unavailable)?;
+    }
+    let who = ParticipantId(f.participant.number);
+    let (out_tx, out_rx) = mpsc::channel(OUTBOX);
+    let (reply, answer) = oneshot::channel();
+    let login_level = caller.as_ref().and_then(|c| login_assurance(c.assurance));
+    let signed_in = caller.is_some();
+    let mut caller = caller;
+    if let Some(c) = caller.as_mut() {
+        c.address = address.or(c.address);
+    }
+    room.try_send(Command::Connect {
+        who,
+        caller,
+        login: login_level,
+        out: out_tx,
+        reply,
+    })
+    .map_err(|_| JoinError::Busy)?;
+    let conn = answer.await.map_err(|_| JoinError::Unavailable)??;
+    Ok(Joined {
+        connection: Connection {
+            tx: room,
+            who,
+            conn,
+            signed_in,
+        },
+        outbox: out_rx,
+    })
+}
+
+/// Starts the room of a consultation on this node (or finds the one another caller started
+/// meanwhile).
+async fn start(
+    app: &App,
+    f: &Found,
+    now: OffsetDateTime,
+) -> Result<mpsc::Sender<Command>, JoinError> {
+    let mut tx = f.org.begin().await.map_err(|_| JoinError::Unavailable)?;
+    let rows = tx
+        .participants(f.consultation.id)
+        .await
+        .map_err(|_| JoinError::Unavailable)?;
+    let names = crate::consultations::names(&mut tx, &rows)
+        .await
+        .map_err(|_| JoinError::Unavailable)?;
+    // Reading the names is an access to personal data; the room's start is its record.
+    let did = Did::new(
+        Category::Access,
+        Operation::ConsultationRead,
+        Action::Read,
+        ("Encounter", Some(f.consultation.id.to_string())),
+    )
+    .patient(Some(f.consultation.patient));
+    let e = event(&f.org.organisation().slug, &Actor::system("room"), did, now)
+        .map_err(|_| JoinError::Unavailable)?;
+    tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
+    tx.commit().await.map_err(|_| JoinError::Unavailable)?;
+    let kind =
+        ConsultationKind::from_code(&f.consultation.kind).unwrap_or(ConsultationKind::OneToOne);
+    let mut planned = Vec::new();
+    let mut parts = BTreeMap::new();
+    let mut patients = vec![f.consultation.patient];
+    for (row, name) in rows.into_iter().zip(names) {
+        let role = Role::from_code(&row.role).unwrap_or(Role::OtherPersonnel);
+        let id = ParticipantId(row.number);
+        if let (Role::Patient, Person::Patient(p)) = (role, row.person) {
+            if !patients.contains(&p) {
+                patients.push(p);
+            }
+        }
+        planned.push(Planned {
+            id,
+            role,
+            name,
+            host: row.host,
+            // Only clinicians may admit, and only with a live right, asked at each admission.
+            may_admit: role == Role::Clinician,
+        });
+        parts.insert(
+            id,
+            Part {
+                row,
+                caller: None,
+                conn: None,
+            },
+        );
+    }
+    let key = (f.org.organisation().id, f.consultation.id);
+    let (tx, rx) = mpsc::channel(INBOX);
+    {
+        let mut map = app.rooms.inner.lock().map_err(|_| JoinError::Unavailable)?;
+        if let Some(existing) = map.get(&key).filter(|s| !s.is_closed()) {
+            return Ok(existing.clone());
+        }
+        map.retain(|_, s| !s.is_closed());
+        if map.len() >= MAX_ROOMS {
+            return Err(JoinError::Busy);
+        }
+        map.insert(key, tx.clone());
+    }
+    let task = Task {
+        app: app.clone(),
+        org: f.org.clone(),
+        consultation: f.consultation.clone(),
+        patients,
+        room: Room::new(kind, planned),
+        parts,
+        next_conn: 1,
+        rx,
+        key,
+        dropped: Vec::new(),
+    };
+    tokio::spawn(task.run());
+    Ok(tx)
+}
+
+struct Part {
+    row: ParticipantRow,
+    caller: Option<Caller>,
+    conn: Option<(u64, mpsc::Sender<Outbound>)>,
+}
+
+struct Task {
+    app: App,
+    org: Arc<OrgStore>,
+    consultation: ConsultationRow,
+    patients: Vec<Uuid>,
+    room: Room,
+    parts: BTreeMap<ParticipantId, Part>,
+    next_conn: u64,
+    rx: mpsc::Receiver<Command>,
+    key: Key,
+    /// Participants whose connection was dropped while sending, for the room to learn.
+    dropped: Vec<ParticipantId>,
+}
+
+/// Why a step failed, for the sender.
+enum StepError {
+    Room(RoomError),
+    Forbidden,
+    Unavailable,
+}
+
+impl StepError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Room(e) => e.code(),
+            Self::Forbidden => "not-allowed",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl Task {
+    async fn run(mut self) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let cmd = tokio::select! {
+                c = self.rx.recv() => c,
+                _ = tick.tick() => {
+                    let now = self.app.now();
+                    let _ = self.step(Input::Tick, None, now).await;
+                    // Ended elsewhere (the console, another node): end here for everyone.
+                    let ended = self.org.consultation_state(self.consultation.id).await;
+                    if matches!(ended, Ok(Some(s)) if s != "scheduled") {
+                        let _ = self.step(Input::Terminate, None, now).await;
+                        break;
+                    }
+                    if self.idle() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let Some(cmd) = cmd else { break };
+            self.command(cmd).await;
+            self.flush_dropped().await;
+            if self.over() {
+                break;
+            }
+        }
+        self.app.rooms.remove(self.key);
+        // Anyone still connected (a refused arrival's socket) is closed.
+        for part in self.parts.values_mut() {
+            if let Some((_, out)) = part.conn.take() {
+                let _ = out.try_send(Outbound::Close);
+            }
+        }
+    }
+
+    /// Tells the room of participants whose sockets were found gone while sending.
+    async fn flush_dropped(&mut self) {
+        while let Some(who) = self.dropped.pop() {
+            let now = self.app.now();
+            let _ = self.step(Input::Disconnect { who }, None, now).await;
+        }
+    }
+
+    fn over(&self) -> bool {
+        matches!(self.room.state(), State::Ended { .. } | State::Cancelled)
+    }
+
+    /// Nobody connected for a whole tick and nobody within a grace period: the task ends; the
+    /// next arrival starts the room again from the plan.
+    fn idle(&self) -> bool {
+        self.parts.values().all(|p| p.conn.is_none())
+            && self.room.roster().is_empty()
+            && self.room.planned().all(|p| {
+                !matches!(
+                    self.room.presence(p.id),
+                    Some(
+                        trygg_core::consultation::Presence::Dropped { .. }
+                            | trygg_core::consultation::Presence::Waiting { .. }
+                    )
+                )
+            })
+            && !matches!(self.room.state(), State::InProgress)
+    }
+
+    fn current(&self, who: ParticipantId, conn: u64) -> bool {
+        self.parts
+            .get(&who)
+            .and_then(|p| p.conn.as_ref())
+            .is_some_and(|(c, _)| *c == conn)
+    }
+
+    fn send_to(&mut self, who: ParticipantId, frame: String) {
+        let full = match self.parts.get(&who).and_then(|p| p.conn.as_ref()) {
+            Some((_, out)) => out.try_send(Outbound::Frame(frame)).is_err(),
+            None => false,
+        };
+        if full {
+            // A client that does not read its frames (or whose socket is gone) is disconnected
+            // rather than buffered for; the room learns it after this command.
+            if let Some(p) = self.parts.get_mut(&who) {
+                if let Some((_, out)) = p.conn.take() {
+                    let _ = out.try_send(Outbound::Close);
+                    self.dropped.push(who);
+                }
+            }
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        let now = self.app.now();
+        match cmd {
+            Command::Connect {
+                who,
+                caller,
+                login,
+                out,
+                reply,
+            } => {
+                let conn = self.next_conn;
+                self.next_conn += 1;
+                let old = self.parts.get_mut(&who).and_then(|p| {
+                    p.caller = caller.clone();
+                    p.conn.replace((conn, out.clone()))
+                });
+                if let Some((_, old_out)) = old {
+                    // A second socket for the same invitation replaces the first.
+                    let _ = old_out.try_send(Outbound::Close);
+                    let _ = self.step(Input::Disconnect { who }, None, now).await;
+                }
+                let (role, host) = self
+                    .room
+                    .planned()
+                    .find(|p| p.id == who)
+                    .map_or((Role::Patient, false), |p| (p.role, p.host));
+                let _ = out.try_send(Outbound::Frame(welcome_frame(
+                    who,
+                    role,
+                    host,
+                    self.room.kind(),
+                )));
+                match self.step(Input::Arrive { who, login }, None, now).await {
+                    Ok(()) => {
+                        let _ = reply.send(Ok(conn));
+                    }
+                    Err(e) => {
+                        if let Some(p) = self.parts.get_mut(&who) {
+                            if p.conn.as_ref().is_some_and(|(c, _)| *c == conn) {
+                                p.conn = None;
+                            }
+                        }
+                        let err = match e {
+                            StepError::Room(r) => JoinError::Room(r),
+                            _ => JoinError::Unavailable,
+                        };
+                        let _ = reply.send(Err(err));
+                    }
+                }
+            }
+            Command::Client { who, conn, msg } => {
+                if !self.current(who, conn) {
+                    return;
+                }
+                let input = match msg {
+                    ClientMessage::Ping => {
+                        self.send_to(who, serde_json::json!({"v": 1, "type": "pong"}).to_string());
+                        return;
+                    }
+                    ClientMessage::Hello { .. } => {
+                        self.send_to(who, error_frame("out-of-order", "already joined"));
+                        let _ = self.refused_frame(who, "out-of-order", now).await;
+                        return;
+                    }
+                    ClientMessage::Admit { who: w, assurance } => Input::Admit {
+                        by: who,
+                        who: w,
+                        assurance,
+                    },
+                    ClientMessage::Deny { who: w } => Input::Deny { by: who, who: w },
+                    ClientMessage::Lock => Input::Lock { by: who },
+                    ClientMessage::Unlock => Input::Unlock { by: who },
+                    ClientMessage::Leave => Input::Leave { who },
+                    ClientMessage::End => Input::End { by: who },
+                };
+                let authority = !matches!(input, Input::Leave { .. });
+                let caller = if authority {
+                    match self.parts.get(&who).and_then(|p| p.caller.clone()) {
+                        Some(c) => Some(c),
+                        None => {
+                            // Not signed in as themselves: no act of authority, whatever the
+                            // plan says (VC-CONF-1).
+                            self.send_to(who, error_frame("not-allowed", "sign in to do this"));
+                            let r = input.refused(RoomError::NotAllowed, millis(now));
+                            let _ = self.append(&[r], None, now).await;
+                            return;
+                        }
+                    }
+                } else {
+                    None
+                };
+                if let Err(e) = self.step(input, caller.as_ref(), now).await {
+                    self.send_to(who, error_frame(e.code(), "refused"));
+                }
+            }
+            Command::Refused { who, conn, code } => {
+                if self.current(who, conn) {
+                    let _ = self.refused_frame(who, code, now).await;
+                }
+            }
+            Command::Disconnect { who, conn } => {
+                if !self.current(who, conn) {
+                    return;
+                }
+                if let Some(p) = self.parts.get_mut(&who) {
+                    p.conn = None;
+                }
+                let _ = self.step(Input::Disconnect { who }, None, now).await;
+            }
+            Command::Kick { number } => {
+                let who = ParticipantId(number);
+                let out = self.parts.get_mut(&who).and_then(|p| p.conn.take());
+                if let Some((_, out)) = out {
+                    let _ = out.try_send(Outbound::Frame(error_frame(
+                        "invitation-refused",
+                        "this invitation is not valid",
+                    )));
+                    let _ = out.try_send(Outbound::Close);
+                    let _ = self.step(Input::Disconnect { who }, None, now).await;
+                }
+            }
+            Command::Terminate => {
+                let _ = self.step(Input::Terminate, None, now).await;
+            }
+        }
+    }
+
+    /// Records a refused frame (VC-LOG-2: refusals leave a trace like transitions).
+    async fn refused_frame(
+        &mut self,
+        who: ParticipantId,
+        code: &'static str,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        let r = Record {
+            action: "consultation.refused",
+            actor: Some(who),
+            subject: Some(who),
+            assurance: None,
+            refused: None,
+            at: millis(now),
+        };
+        self.append_with(&[r], None, Some(format!("refused:{code}")), now)
+            .await
+    }
+
+    /// Feeds one input: asks the access rule for an act of authority (`caller` given), feeds
+    /// the room, logs, and only then sends.
+    async fn step(
+        &mut self,
+        input: Input,
+        caller: Option<&Caller>,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        let at = millis(now);
+        let before = self.room.clone();
+        let effects = match self.room.handle(input.clone(), at) {
+            Ok(e) => e,
+            Err(err) => {
+                let _ = self.append(&[input.refused(err, at)], None, now).await;
+                return Err(StepError::Room(err));
+            }
+        };
+        let records: Vec<Record> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Audit(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some(c) = caller {
+            // The live access rule, now (PC-ACL-1): a grant revoked or an employment ended a
+            // minute ago refuses here, whatever the plan says.
+            let auth = authorize(
+                &self.org,
+                c,
+                Permission::ConsultationManage,
+                Some(self.consultation.patient),
+                now,
+            )
+            .await;
+            let (mut tx, ok) = match auth {
+                Ok(v) => v,
+                Err(_) => {
+                    self.room = before;
+                    return Err(StepError::Forbidden);
+                }
+            };
+            if self
+                .write(&mut tx, &records, Some(&ok.actor), ok.basis, None, now)
+                .await
+                .is_err()
+                || tx.commit().await.is_err()
+            {
+                self.room = before;
+                return Err(StepError::Unavailable);
+            }
+        } else if self.append(&records, None, now).await.is_err() {
+            self.room = before;
+            return Err(StepError::Unavailable);
+        }
+        self.apply(effects, now).await;
+        Ok(())
+    }
+
+    async fn append(
+        &mut self,
+        records: &[Record],
+        actor: Option<&Actor>,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        self.append_with(records, actor, None, now).await
+    }
+
+    async fn append_with(
+        &mut self,
+        records: &[Record],
+        actor: Option<&Actor>,
+        detail: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let org = self.org.clone();
+        let mut tx = org.begin().await.map_err(|_| StepError::Unavailable)?;
+        self.write(&mut tx, records, actor, Basis::None, detail, now)
+            .await?;
+        tx.commit().await.map_err(|_| StepError::Unavailable)
+    }
+
+    /// Writes the audit events of `records` into `tx`: one per patient of the consultation,
+    /// so that each patient's access log shows who took part.
+    async fn write(
+        &self,
+        tx: &mut trygg_store::OrgTx<'_>,
+        records: &[Record],
+        actor: Option<&Actor>,
+        basis: Basis,
+        detail: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<(), StepError> {
+        let slug = &self.org.organisation().slug;
+        for r in records {
+            let op = Operation::from_code(r.action).unwrap_or(Operation::ConsultationRefused);
+            let who = r
+                .actor
+                .and_then(|a| self.parts.get(&a))
+                .map(|p| actor_of(&p.row, p.caller.as_ref()));
+            let actor = actor
+                .cloned()
+                .or(who)
+                .unwrap_or_else(|| Actor::system("room"));
+            let subject = r.subject.map_or_else(
+                || self.consultation.id.to_string(),
+                |s| format!("{}/{s}", self.consultation.id),
+            );
+            let detail = detail.clone().or_else(|| {
+                r.refused
+                    .map(|e| format!("refused:{}", e.code()))
+                    .or_else(|| {
+                        r.assurance
+                            .map(|a| format!("identity-assurance:{}", a.code()))
+                    })
+            });
+            let outcome = if r.refused.is_some() || r.action == "consultation.refused" {
+                Outcome::Rejected
+            } else {
+                Outcome::Success
+            };
+            for p in &self.patients {
+                let did = Did::new(
+                    Category::Access,
+                    op,
+                    Action::Execute,
+                    ("Encounter", Some(subject.clone())),
+                )
+                .patient(Some(*p))
+                .basis(basis.clone())
+                .detail(detail.clone())
+                .outcome(outcome);
+                let e = event(slug, &actor, did, now).map_err(|_| StepError::Unavailable)?;
+                tx.audit(&e).await.map_err(|_| StepError::Unavailable)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the room's frames and closes what it closes; after the end, stores the journal.
+    async fn apply(&mut self, effects: Vec<Effect>, now: OffsetDateTime) {
+        for e in effects {
+            match e {
+                Effect::Send(to, ev) => self.send_to(to, server_frame(&ev)),
+                Effect::Close(to) => {
+                    if let Some(p) = self.parts.get_mut(&to) {
+                        if let Some((_, out)) = p.conn.take() {
+                            let _ = out.try_send(Outbound::Close);
+                        }
+                    }
+                }
+                Effect::Audit(_) => {}
+            }
+        }
+        if let State::Ended { .. } = self.room.state() {
+            self.store_journal(now).await;
+        }
+    }
+
+    async fn store_journal(&mut self, now: OffsetDateTime) {
+        let note = self.room.journal().map(|j| {
+            serde_json::json!({ "text": j.text(), "fhir": j.fhir_encounter() }).to_string()
+        });
+        let did = Did::new(
+            Category::Access,
+            Operation::ConsultationEnd,
+            Action::Update,
+            ("Encounter", Some(self.consultation.id.to_string())),
+        )
+        .patient(Some(self.consultation.patient));
+        let org = self.org.clone();
+        let r: Result<(), AppError> = async {
+            let mut tx = org.begin().await?;
+            tx.finish_consultation(self.consultation.id, "ended", "room", note.as_deref(), now)
+                .await?;
+            let e = event(&org.organisation().slug, &Actor::system("room"), did, now)?;
+            tx.audit(&e).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = r {
+            tracing::error!(code = e.code, "storing a consultation's end failed");
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! Consultations end to end over the real server and real WebSockets (issue #10): planning with
+//! invitations through the API, the waiting room, admission one by one by a signed-in clinician
+//! with a recorded identity assurance (VC-AUTH-1/2, VC-CONF-1), the roster (VC-CONF-2), joins
+//! and leaves announced (VC-INFO-3), end for everyone (risk 1e), the journal note (VC-LOG-1),
+//! the audit trail (VC-LOG-2) and the patient's access log, and the callers who must be refused:
+//! a revoked or forged link, a participant not yet admitted, a participant without the right,
+//! a clinician whose grant was revoked mid-call, a cross-site socket, and bad or flooding frames.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use trygg_core::BuiltinRole;
+
+use crate::common::{Session, TestServer};
+
+const ORG: &str = "normland-legesenter";
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A participant's socket.
+struct Client {
+    ws: Ws,
+}
+
+impl Client {
+    async fn open(
+        s: &TestServer,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Self, String> {
+        let url = s.base.replace("http://", "ws://") + "/signalling";
+        let mut req = url.into_client_request().unwrap();
+        if let Some(c) = cookie {
+            req.headers_mut().insert("cookie", c.parse().unwrap());
+        }
+        let origin = origin.map_or_else(|| s.base.clone(), str::to_owned);
+        req.headers_mut().insert("origin", origin.parse().unwrap());
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((ws, _)) => Ok(Self { ws }),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn join(s: &TestServer, token: &str, cookie: Option<&str>) -> Self {
+        let mut c = Self::open(s, cookie, None).await.unwrap();
+        c.send(json!({"v": 1, "type": "hello", "token": token, "acknowledged": true}))
+            .await;
+        c
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    async fn send_raw(&mut self, text: &str) {
+        let _ = self.ws.send(Message::Text(text.to_owned().into())).await;
+    }
+
+    /// The next text frame, or `None` when the socket closed (within 5 s).
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+                .await
+                .expect("a frame within 5 s")?;
+            match m {
+                Ok(Message::Text(t)) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Frames until one of type `ty` (which is returned); panics if the socket closes first.
+    async fn until(&mut self, ty: &str) -> Value {
+        loop {
+            match self.next().await {
+                Some(v) if v["type"] == ty => return v,
+                Some(v) if v["type"] == "error" => eprintln!("while waiting for {ty}: {v}"),
+                Some(_) => continue,
+                None => panic!("socket closed while waiting for {ty}"),
+            }
+        }
+    }
+
+    /// Whether the socket is closed within 5 s (frames before the close are skipped).
+    async fn closed(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await {
+                Err(_) => return false,
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+}
+
+struct Plan {
+    id: String,
+    /// role → (participant id, token, invitation id)
+    links: Vec<(String, String, String, String)>,
+}
+
+impl Plan {
+    fn link(&self, role: &str) -> (String, String, String) {
+        let l = self.links.iter().find(|l| l.0 == role).unwrap();
+        (l.1.clone(), l.2.clone(), l.3.clone())
+    }
+}
+
+async fn world() -> (TestServer, Session, uuid::Uuid, uuid::Uuid, uuid::Uuid) {
+    let s = TestServer::start().await;
+    s.seed_demo().await;
+    let doctor = s.person(ORG, BuiltinRole::Doctor).await;
+    let interpreter = s.person(ORG, BuiltinRole::Interpreter).await;
+    let session = s
+        .login_with(
+            ORG,
+            doctor,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+        )
+        .await;
+    let list: Vec<Value> = s
+        .send(
+            Some(&session),
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/patients"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let patient = list[0]["id"].as_str().unwrap().parse().unwrap();
+    (s, session, doctor, interpreter, patient)
+}
+
+async fn plan(s: &TestServer, who: &Session, body: Value) -> Plan {
+    let res = s
+        .send(
+            Some(who),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/consultations"),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let v: Value = res.json().await.unwrap();
+    let links = v["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let url = i["url"].as_str().unwrap();
+            assert!(url.contains("/join/"), "{url}");
+            (
+                i["role"].as_str().unwrap().to_owned(),
+                i["participant"].as_str().unwrap().to_owned(),
+                url.rsplit('/').next().unwrap().to_owned(),
+                i["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    Plan {
+        id: v["id"].as_str().unwrap().to_owned(),
+        links,
+    }
+}
+
+fn audit_ops(s: &TestServer) -> Vec<Value> {
+    // The organisation's whole log, as the operator exports it.
+    let o = s.store.clone();
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        rt.block_on(async move {
+            let org = o
+                .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            let h = o.org(&org).await.unwrap();
+            h.audit_events(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, e)| serde_json::to_value(e).unwrap())
+                .collect()
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_people_wait_are_admitted_one_by_one_and_the_end_reaches_everyone() {
+    let (s, doctor_session, doctor, interpreter, patient) = world().await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor, "interpreter": interpreter, "minutes": 30}),
+    )
+    .await;
+    let (host_p, host_token, _) = plan.link("clinician");
+    let (patient_p, patient_token, _) = plan.link("patient");
+    let (interp_p, interp_token, _) = plan.link("interpreter");
+
+    // The host, signed in at substantial, enters at once (VC-CONF-1).
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    let w = host.until("welcome").await;
+    assert_eq!(w["you"], host_p.as_str());
+    assert_eq!(w["kind"], "with-interpreter");
+    host.until("admitted").await;
+
+    // A patient who did not acknowledge the information is refused (VC-INFO-1).
+    let mut unack = Client::open(&s, None, None).await.unwrap();
+    unack
+        .send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": false}))
+        .await;
+    assert_eq!(unack.until("error").await["code"], "acknowledge-first");
+
+    // Patient and interpreter wait; the host sees both, with how they came.
+    let mut pat = Client::join(&s, &patient_token, None).await;
+    pat.until("waiting").await;
+    let mut interp = Client::join(&s, &interp_token, None).await;
+    interp.until("waiting").await;
+    let wr = loop {
+        let v = host.until("waiting-room").await;
+        if v["waiting"].as_array().unwrap().len() == 2 {
+            break v;
+        }
+    };
+    let names: Vec<&str> = wr["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("Test interpreter")),
+        "{names:?}"
+    );
+    assert!(wr["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|w| w["login"].is_null()));
+
+    // A waiting participant cannot admit anyone, nor end (not admitted).
+    pat.send(json!({"v": 1, "type": "admit", "who": interp_p, "assurance": "known-visually"}))
+        .await;
+    assert_eq!(pat.until("error").await["code"], "not-allowed");
+    pat.send(json!({"v": 1, "type": "end"})).await;
+    let e = pat.until("error").await;
+    assert!(
+        e["code"] == "not-allowed" || e["code"] == "not-admitted",
+        "{e}"
+    );
+
+    // Admitted one by one, each with an identity assurance (VC-AUTH-1/2).
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "id-document-shown"}))
+        .await;
+    pat.until("admitted").await;
+    let roster = pat.until("roster").await;
+    assert_eq!(roster["participants"].as_array().unwrap().len(), 2);
+    // The interpreter still waits and has seen no roster.
+    host.send(json!({"v": 1, "type": "admit", "who": interp_p, "assurance": "known-visually"}))
+        .await;
+    interp.until("admitted").await;
+
+    // All three rosters agree (VC-CONF-2): three people, each with role and assurance.
+    let mut rosters = Vec::new();
+    for c in [&mut host, &mut pat, &mut interp] {
+        let r = loop {
+            let r = c.until("roster").await;
+            if r["participants"].as_array().unwrap().len() == 3 {
+                break r;
+            }
+        };
+        rosters.push(r["participants"].clone());
+    }
+    assert_eq!(rosters[0], rosters[1]);
+    assert_eq!(rosters[1], rosters[2]);
+    let by_role = |role: &str| {
+        rosters[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["role"] == role)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_role("patient")["assurance"], "id-document-shown");
+    assert_eq!(by_role("interpreter")["assurance"], "known-visually");
+    assert_eq!(by_role("clinician")["assurance"], "eid-substantial");
+    assert_eq!(by_role("clinician")["host"], true);
+
+    // A second socket with the patient's link replaces the first (no hidden second presence).
+    // The host ends: everyone is told at once and every socket closes (risk 1e).
+    host.send(json!({"v": 1, "type": "end"})).await;
+    for c in [&mut pat, &mut interp, &mut host] {
+        c.until("ended").await;
+        assert!(c.closed().await);
+    }
+    // The links no longer open anything: the same refusal as for a forged one.
+    let mut late = Client::join(&s, &patient_token, None).await;
+    assert_eq!(late.until("error").await["code"], "invitation-refused");
+    let mut forged = Client::join(
+        &s,
+        &format!("{ORG}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        None,
+    )
+    .await;
+    assert_eq!(forged.until("error").await["code"], "invitation-refused");
+
+    // The journal note (VC-LOG-1): participants, roles, assurance, interpreter. Health data:
+    // the doctor needs a care relationship with the patient and a login of assurance high.
+    let nurse = s.login(ORG, s.person(ORG, BuiltinRole::Nurse).await).await;
+    let r = s
+        .send(Some(&nurse), reqwest::Method::POST, &format!("/api/v1/orgs/{ORG}/care-relationships"),
+            Some(&json!({"personnel_id": doctor, "patient_id": patient, "reason": "fastlege", "days": 30})))
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let refused = s
+        .send(
+            Some(&doctor_session),
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/consultations/{}/journal", plan.id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        refused.status(),
+        403,
+        "substantial is too weak for health data"
+    );
+    let doctor_session = s.login(ORG, doctor).await;
+    let mut note = None;
+    for _ in 0..50 {
+        let res = s
+            .send(
+                Some(&doctor_session),
+                reqwest::Method::GET,
+                &format!("/api/v1/orgs/{ORG}/consultations/{}/journal", plan.id),
+                None,
+            )
+            .await;
+        if res.status() == 200 {
+            note = Some(res.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let note = note.expect("the journal note after the end");
+    let text = note["text"].as_str().unwrap();
+    assert!(text.contains("Tolk deltok"), "{text}");
+    assert!(
+        text.contains("id-document-shown") && text.contains("known-visually"),
+        "{text}"
+    );
+    assert_eq!(note["fhir"]["resourceType"], "Encounter");
+
+    // The audit log holds every step with its actor and assurance (VC-LOG-2).
+    let events = audit_ops(&s);
+    let ops: Vec<&str> = events
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    for op in [
+        "consultation.create",
+        "consultation.invite",
+        "consultation.host-enter",
+        "consultation.acknowledge",
+        "consultation.arrive",
+        "consultation.admit",
+        "consultation.end",
+        "consultation.refused",
+    ] {
+        assert!(ops.contains(&op), "{op} missing from {ops:?}");
+    }
+    let admit = events
+        .iter()
+        .find(|e| {
+            e["operation"] == "consultation.admit"
+                && e["entity"]["detail"] == "identity-assurance:id-document-shown"
+        })
+        .expect("the admission with its assurance");
+    assert_eq!(admit["agent"]["id"], format!("personnel:{doctor}"));
+    assert_eq!(admit["agent"]["authentication"]["assurance"], "substantial");
+    assert_eq!(admit["patient"], patient.to_string());
+
+    // The patient's access log shows the consultation's participants.
+    let high = s.login(ORG, doctor).await;
+    let log: Value = s
+        .send(
+            Some(&high),
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/patients/{patient}/access-log"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = log.to_string();
+    assert!(
+        text.contains("Slapp en deltaker inn") || text.contains("Admitted a participant"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_joins_unseen_or_is_admitted_without_the_right() {
+    let (s, doctor_session, doctor, interpreter, patient) = world().await;
+    let nurse = s.person(ORG, BuiltinRole::Nurse).await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor, "interpreter": interpreter,
+               "participants": [{"role": "clinician", "person": nurse.to_string()}]}),
+    )
+    .await;
+    let (_, host_token, _) = plan.link("clinician");
+    let (patient_p, patient_token, patient_inv) = plan.link("patient");
+    let (interp_p, interp_token, _) = plan.link("interpreter");
+
+    // A socket from another site is refused before any frame (cross-site hijacking).
+    assert!(Client::open(
+        &s,
+        Some(&doctor_session.cookie),
+        Some("https://evil.example")
+    )
+    .await
+    .is_err());
+
+    // The host's link without the host's login: they wait like anyone else.
+    let mut anon_host = Client::join(&s, &host_token, None).await;
+    anon_host.until("waiting").await;
+    anon_host.send(json!({"v": 1, "type": "leave"})).await;
+    assert!(anon_host.closed().await);
+
+    // The interpreter signed in as someone else's session (the doctor's cookie on the
+    // interpreter's link) gains nothing: the login is not theirs, they wait.
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    let mut interp = Client::join(&s, &interp_token, Some(&doctor_session.cookie)).await;
+    interp.until("waiting").await;
+    let mut pat = Client::join(&s, &patient_token, None).await;
+    pat.until("waiting").await;
+    // Nothing of the roster reaches those who wait.
+    host.send(json!({"v": 1, "type": "admit", "who": interp_p, "assurance": "known-visually"}))
+        .await;
+    interp.until("admitted").await;
+    // The interpreter, admitted, may not admit (not a clinician; and no login of their own).
+    interp
+        .send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "eid-high"}))
+        .await;
+    assert_eq!(interp.until("error").await["code"], "not-allowed");
+    // The doctor's grant is revoked mid-call: the next admission is refused by the live rule.
+    let grants: Value = {
+        let admin = s.person(ORG, BuiltinRole::OrgAdmin).await;
+        let a = s.login(ORG, admin).await;
+        let g: Value = s
+            .send(
+                Some(&a),
+                reqwest::Method::GET,
+                &format!("/api/v1/orgs/{ORG}/personnel/{doctor}/grants"),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        for grant in g.as_array().unwrap() {
+            let r = s
+                .send(
+                    Some(&a),
+                    reqwest::Method::POST,
+                    &format!(
+                        "/api/v1/orgs/{ORG}/grants/{}/revoke",
+                        grant["id"].as_str().unwrap()
+                    ),
+                    Some(&json!({"reason": "left"})),
+                )
+                .await;
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+        g
+    };
+    assert!(!grants.as_array().unwrap().is_empty());
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "eid-high"}))
+        .await;
+    assert_eq!(host.until("error").await["code"], "not-allowed");
+    // The patient is still waiting, not admitted.
+    pat.send(json!({"v": 1, "type": "ping"})).await;
+    assert_eq!(pat.until("pong").await["type"], "pong");
+
+    // Revoking the patient's invitation disconnects them and the link is refused.
+    let a = s.login(ORG, s.person(ORG, BuiltinRole::Nurse).await).await;
+    let r = s
+        .send(
+            Some(&a),
+            reqwest::Method::POST,
+            &format!(
+                "/api/v1/orgs/{ORG}/consultations/{}/invitations/{patient_inv}/revoke",
+                plan.id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    assert!(pat.closed().await);
+    let mut again = Client::join(&s, &patient_token, None).await;
+    assert_eq!(again.until("error").await["code"], "invitation-refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_get_an_error_or_a_closed_socket_and_the_room_goes_on() {
+    let (s, doctor_session, doctor, _, patient) = world().await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor}),
+    )
+    .await;
+    let (_, host_token, _) = plan.link("clinician");
+    let (patient_p, patient_token, _) = plan.link("patient");
+
+    // No hello at all, or something else first: refused and closed.
+    let mut c = Client::open(&s, None, None).await.unwrap();
+    c.send(json!({"v": 1, "type": "ping"})).await;
+    assert_eq!(c.until("error").await["code"], "out-of-order");
+    assert!(c.closed().await);
+    let mut c = Client::open(&s, None, None).await.unwrap();
+    c.send_raw("{\"v\":1,\"type\":\"hello\",\"token\":").await;
+    assert_eq!(c.until("error").await["code"], "malformed");
+
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    let mut pat = Client::join(&s, &patient_token, None).await;
+    pat.until("waiting").await;
+
+    // Malformed, unknown, wrong version, invalid field, out of order: an error each.
+    for (frame, code) in [
+        ("not json", "malformed"),
+        (r#"{"v":1,"type":"teleport"}"#, "unknown-type"),
+        (r#"{"v":2,"type":"ping"}"#, "version"),
+        (
+            r#"{"v":1,"type":"admit","who":"p01","assurance":"eid-high"}"#,
+            "invalid-field",
+        ),
+        (
+            r#"{"v":1,"type":"admit","who":"p2","assurance":"vibes"}"#,
+            "invalid-field",
+        ),
+        (r#"{"v":1,"type":"hello","token":"x.y"}"#, "out-of-order"),
+        (
+            r#"{"v":1,"type":"admit","who":"p99","assurance":"eid-high"}"#,
+            "not-waiting",
+        ),
+    ] {
+        host.send_raw(frame).await;
+        let e = host.until("error").await;
+        assert_eq!(e["code"], code, "{frame}");
+    }
+    // Hostile Unicode in a field is just an invalid field.
+    host.send_raw(r#"{"v":1,"type":"deny","who":"p\u202e2"}"#)
+        .await;
+    assert_eq!(host.until("error").await["code"], "invalid-field");
+    // An oversized frame closes that socket only.
+    let mut big = Client::join(&s, &patient_token, None).await;
+    let _ = big.next().await;
+    big.send_raw(&format!(
+        "{{\"v\":1,\"type\":\"ping\",\"x\":\"{}\"}}",
+        "a".repeat(10_000)
+    ))
+    .await;
+    assert!(big.closed().await);
+
+    // A flood from the patient's socket closes it; the room goes on for the host.
+    let mut flood = Client::join(&s, &patient_token, None).await;
+    for _ in 0..200 {
+        flood.send_raw(r#"{"v":1,"type":"ping"}"#).await;
+    }
+    let mut saw_limit = false;
+    while let Some(v) = flood.next().await {
+        if v["code"] == "rate-limited" {
+            saw_limit = true;
+        }
+    }
+    assert!(
+        saw_limit,
+        "the flood is answered with rate-limited before the close"
+    );
+    let mut pat = Client::join(&s, &patient_token, None).await;
+    pat.until("waiting").await;
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "known-visually"}))
+        .await;
+    pat.until("admitted").await;
+    assert_eq!(
+        host.until("roster").await["participants"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let events = audit_ops(&s);
+    assert!(events
+        .iter()
+        .any(|e| e["operation"] == "consultation.refused"
+            && e["entity"]["detail"] == "refused:unknown-type"));
+}
