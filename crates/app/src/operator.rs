@@ -397,3 +397,38 @@ pub async fn list_patients(
     }
     Ok(list.into_iter().map(Into::into).collect())
 }
+
+/// Sets the organisation's information text about video consultation in one language
+/// (`trygg consultation info`, VC-INFO-1); audited as a settings change.
+pub async fn set_consultation_info(
+    state: &App,
+    slug: &str,
+    lang: &str,
+    text: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let lang = match lang.trim() {
+        "nb" => trygg_core::Lang::Nb,
+        "nn" => trygg_core::Lang::Nn,
+        "en" => trygg_core::Lang::En,
+        _ => return Err(AppError::invalid("TR-C011", "the language is nb, nn or en")),
+    };
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 8000 {
+        return Err(AppError::invalid(
+            "TR-C010",
+            "the information text must be 1 to 8,000 characters",
+        ));
+    }
+    let h = org(state, slug).await?;
+    let mut tx = h.begin().await?;
+    tx.set_consultation_info(lang.tag(), text, CONSOLE, now)
+        .await?;
+    let d = Did::new(
+        Category::Administration,
+        Operation::SettingsChange,
+        Action::Update,
+        ("setting", Some(format!("consultation-info:{}", lang.tag()))),
+    );
+    audit_commit(tx, &h, &Console.actor(), d, now).await
+}

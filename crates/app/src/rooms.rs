@@ -351,11 +351,18 @@ pub struct Preview {
     pub personnel: bool,
     /// The planned roles, in order (VC-INFO-3).
     pub planned: Vec<String>,
+    /// The organisation's information text in the page's language (VC-INFO-1).
+    pub info: String,
 }
 
 /// The pre-join page's facts for an invitation; opening it is an audited read of the plan
 /// (VC-INFO-1). A bad token is [`JoinError::Refused`], the same for every reason.
-pub async fn preview(app: &App, token: &str, now: OffsetDateTime) -> Result<Preview, JoinError> {
+pub async fn preview(
+    app: &App,
+    token: &str,
+    lang: trygg_core::Lang,
+    now: OffsetDateTime,
+) -> Result<Preview, JoinError> {
     let f = find(app, token, now).await?;
     let mut tx = f.org.begin().await.map_err(|_| JoinError::Unavailable)?;
     let rows = tx
@@ -387,6 +394,7 @@ pub async fn preview(app: &App, token: &str, now: OffsetDateTime) -> Result<Prev
             .filter(|r| r.revoked_at.is_none())
             .map(|r| r.role.clone())
             .collect(),
+        info: info_text(&f.org, lang).await,
     })
 }
 
@@ -604,6 +612,19 @@ impl Task {
                     if matches!(ended, Ok(Some(s)) if s != "scheduled") {
                         let _ = self.step(Input::Terminate, None, now).await;
                         break;
+                    }
+                    // Revoked elsewhere: the holder is disconnected.
+                    if let Ok(revoked) = self.org.revoked_participants(self.consultation.id).await {
+                        for number in revoked {
+                            let connected = self
+                                .parts
+                                .get(&ParticipantId(number))
+                                .is_some_and(|p| p.conn.is_some());
+                            if connected {
+                                self.command(Command::Kick { number }).await;
+                            }
+                        }
+                        self.flush_dropped().await;
                     }
                     if self.idle() {
                         break;
@@ -1013,5 +1034,43 @@ impl Task {
         if let Err(e) = r {
             tracing::error!(code = e.code, "storing a consultation's end failed");
         }
+    }
+}
+
+/// Trygg's information text about video consultation, for an organisation that has not set its
+/// own (VC-INFO-1): what a video consultation is, what is and is not kept, who can see what.
+pub fn default_info(lang: trygg_core::Lang) -> &'static str {
+    lang.pick(
+        "Videokonsultasjonen er en samtale med helsepersonell over video, som en vanlig time. \
+         Lyd og bilde går kryptert mellom deltakerne og blir ikke tatt opp eller lagret. \
+         Før du slipper inn venter du på et venterom; den som leder samtalen slipper inn én og én \
+         og noterer hvordan identiteten din ble bekreftet. Alle som deltar vises i deltakerlisten \
+         hele tiden. Det blir ført logg over hvem som deltok og når, og helsepersonellet skriver \
+         journalnotat som etter en vanlig konsultasjon. Du kan se i loggen hvem som har sett \
+         opplysningene dine. Sitt gjerne et sted der andre ikke hører samtalen.",
+        "Videokonsultasjonen er ein samtale med helsepersonell over video, som ein vanleg time. \
+         Lyd og bilete går krypterte mellom deltakarane og blir ikkje tekne opp eller lagra. \
+         Før du slepp inn ventar du på eit venterom; den som leier samtalen slepp inn éin og éin \
+         og noterer korleis identiteten din vart stadfesta. Alle som deltek, blir viste i \
+         deltakarlista heile tida. Det blir ført logg over kven som deltok og når, og \
+         helsepersonellet skriv journalnotat som etter ein vanleg konsultasjon. Du kan sjå i \
+         loggen kven som har sett opplysningane dine. Sit gjerne ein stad der andre ikkje høyrer \
+         samtalen.",
+        "The video consultation is a conversation with health personnel over video, like an \
+         ordinary appointment. Sound and picture are encrypted between the participants and are \
+         neither recorded nor stored. Before you are let in you wait in a waiting room; the \
+         person leading the consultation lets people in one by one and notes how your identity \
+         was confirmed. Everyone taking part is shown in the list of participants at all times. \
+         A log is kept of who took part and when, and the health personnel write a journal note \
+         as after an ordinary consultation. You can see in the log who has seen your data. \
+         Please sit where others cannot overhear the conversation.",
+    )
+}
+
+/// The organisation's information text in `lang`, or Trygg's (VC-INFO-1).
+pub async fn info_text(org: &OrgStore, lang: trygg_core::Lang) -> String {
+    match org.consultation_info(lang.tag()).await {
+        Ok(Some(t)) => t,
+        _ => default_info(lang).to_owned(),
     }
 }

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin::routes())
         .merge(crate::auth::routes())
         .merge(crate::signalling::routes())
+        .merge(crate::consultation_pages::routes())
         .layer(axum::Extension(auth_runtime.clone()))
         .fallback(fallback)
         .with_state(state.clone())
@@ -75,8 +76,9 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-/// Paths whose last segment is a secret (an enrolment token): the span shows `…` instead.
-const SECRET_PATHS: &[&str] = &["/enrol/"];
+/// Paths whose last segment is a secret (an enrolment or invitation token): the span shows `…`
+/// instead.
+const SECRET_PATHS: &[&str] = &["/enrol/", "/join/"];
 
 /// The path as the request span records it: secret segments replaced by `…` (review finding 7;
 /// VC-DEV-2: an enrolment link is a credential and must not reach the logs).

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod client_addr;
 pub use trygg_app::config;
 pub mod conn_limit;
+pub mod consultation_pages;
 pub mod error;
 pub mod i18n;
 pub mod pages;

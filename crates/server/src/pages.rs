@@ -105,7 +105,7 @@ pub fn not_found(req: &Request) -> Response {
     )
 }
 
-fn asset(body: &'static str, content_type: &'static str) -> Response {
+pub(crate) fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut res = body.into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

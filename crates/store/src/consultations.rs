@@ -428,6 +428,23 @@ impl OrgTx<'_> {
 }
 
 impl OrgStore {
+    /// The participant numbers of a consultation whose invitations are revoked (no personal
+    /// data; read outside a unit of work). A live room asks on every tick, so that a revocation
+    /// made elsewhere (the console, another node) disconnects its holder.
+    pub async fn revoked_participants(&self, id: Uuid) -> Result<Vec<u32>, StoreError> {
+        let rows: Vec<i64> = sqlx::query_scalar(
+            "SELECT number FROM consultation_participants WHERE consultation_id = ? \
+             AND revoked_at IS NOT NULL",
+        )
+        .bind(id.to_string())
+        .fetch_all(self.db.sqlite())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|n| u32::try_from(n).ok())
+            .collect())
+    }
+
     /// A consultation's state (`scheduled`, `ended`, `cancelled`), read outside a unit of work:
     /// no personal data, so no log entry. A live room asks it on every tick, so that an end
     /// ordered elsewhere (the console, another node) reaches it.
@@ -438,5 +455,42 @@ impl OrgStore {
                 .fetch_optional(self.db.sqlite())
                 .await?,
         )
+    }
+}
+
+impl OrgStore {
+    /// The organisation's information text about video consultation in `lang` (VC-INFO-1), if
+    /// it set one. No personal data: read outside a unit of work.
+    pub async fn consultation_info(&self, lang: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT text FROM consultation_info WHERE lang = ?")
+                .bind(lang)
+                .fetch_optional(self.db.sqlite())
+                .await?,
+        )
+    }
+}
+
+impl OrgTx<'_> {
+    /// Sets the organisation's information text in `lang` (the caller audits the change).
+    pub async fn set_consultation_info(
+        &mut self,
+        lang: &str,
+        text: &str,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO consultation_info (lang, text, updated_at, updated_by) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (lang) DO UPDATE SET text = excluded.text, \
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(lang)
+        .bind(text)
+        .bind(fmt_time(now)?)
+        .bind(by)
+        .execute(self.conn().await?)
+        .await?;
+        Ok(())
     }
 }

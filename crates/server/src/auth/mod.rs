@@ -108,11 +108,13 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The unauthenticated routes whose requests spend the client's request budget (issue 17): the
-/// login and enrolment ceremonies, the enrolment page (it takes a token) and the developer login.
+/// login and enrolment ceremonies, the enrolment and consultation pages (they take a token) and
+/// the developer login.
 pub fn rate_limited_path(path: &str) -> bool {
     path.starts_with("/api/v1/auth/login/")
         || path.starts_with("/api/v1/auth/enrol/")
         || path.starts_with("/enrol/")
+        || path.starts_with("/join/")
         || path == "/personell/dev-login"
 }
 

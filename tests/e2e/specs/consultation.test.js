@@ -1,0 +1,205 @@
+// A video consultation in three browsers (issue 10): a clinician signed in with a passkey, a
+// patient and an interpreter with their invitation links. Patient and interpreter wait; the
+// clinician admits them one by one, recording an identity assurance (VC-AUTH-1/2); all three
+// rosters agree (VC-CONF-2); the clinician ends and both others see the ended screen within a
+// second (risk 1e); a fourth browser with a revoked link is refused (VC-CONF-1). No page asks
+// another origin for anything, and the pages have no WCAG 2.1 AA violations.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { axeViolations, BIN, launchBrowser, openPage, startTrygg } from "../lib/harness.js";
+
+const ORG = "normland-legesenter";
+
+let trygg;
+let browser;
+
+before(async () => {
+  trygg = await startTrygg();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await trygg?.stop();
+});
+
+function cli(...args) {
+  const out = execFileSync(BIN, [...args, "--data-dir", trygg.dataDir], {
+    env: { ...process.env, RUST_LOG: "error" },
+  });
+  return out.toString();
+}
+
+function cliJson(...args) {
+  return JSON.parse(cli(...args, "--json"));
+}
+
+/** The link on the running server's origin (the CLI does not know the server's port). */
+function onServer(url, origin) {
+  const u = new URL(url);
+  return origin + u.pathname;
+}
+
+async function virtualAuthenticator(context, page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+}
+
+async function rosterOf(page) {
+  return page.$$eval("#roster li", (lis) =>
+    lis.map((li) => `${li.dataset.participant}:${li.dataset.role}:${li.dataset.assurance}`).sort(),
+  );
+}
+
+function onlyOwnOrigin(record, origin) {
+  const foreign = record.requests.filter((u) => !u.startsWith(origin) && !u.startsWith("data:"));
+  assert.deepEqual(foreign, [], "no request to another origin");
+}
+
+test("three people: wait, admitted one by one, rosters agree, the end reaches everyone; a revoked link is refused", async () => {
+  // The localhost origin (passkeys need the name localhost).
+  const origin = new URL(trygg.setup[ORG]).origin;
+  const personnel = cliJson("personnel", "list", "--org", ORG);
+  const doctor = personnel.find((p) => p.role === "doctor");
+  const interpreter = personnel.find((p) => p.role === "interpreter");
+  assert.ok(doctor && interpreter, "the demo has a doctor and an interpreter");
+  const patients = cliJson("patient", "list", "--org", ORG);
+  const patient = patients[0];
+
+  // The clinician creates a passkey through an enrolment link and is signed in (substantial).
+  const link = cliJson("personnel", "enrol-link", "--org", ORG, "--personnel", doctor.id);
+  const clin = await openPage(browser);
+  await virtualAuthenticator(clin.context, clin.page);
+  await clin.page.goto(onServer(link.url, origin));
+  await clin.page.locator("#passkey-button").click();
+  await clin.page.getByRole("heading", { level: 1, name: "Du er logget inn" }).waitFor();
+
+  // The consultation, with one link per person.
+  const plan = cliJson(
+    "consultation", "create", "--org", ORG, "--host", doctor.id, "--patient", patient.id,
+    "--interpreter", interpreter.id, "--minutes", "30",
+  );
+  assert.equal(plan.kind, "with-interpreter");
+  const url = (role) => onServer(plan.invitations.find((i) => i.role === role).url, origin);
+
+  // The clinician enters at once, as host.
+  await clin.page.goto(url("clinician"));
+  await clin.page.getByRole("heading", { level: 1, name: /Videokonsultasjon hos Normland legesenter/ }).first().waitFor();
+  assert.deepEqual(await axeViolations(clin.page), [], "pre-join page (personnel): no WCAG 2.1 AA violations");
+  await clin.page.getByRole("button", { name: "Gå til venterommet" }).click();
+  await clin.page.locator("#call:not([hidden])").waitFor();
+  await clin.page.locator("#end:not([hidden])").waitFor();
+
+  // The patient reads the information (VC-INFO-1..3), tests the camera, acknowledges, waits.
+  const pat = await openPage(browser);
+  await pat.page.goto(url("patient"));
+  const planned = await pat.page.locator("dl.facts").innerText();
+  assert.match(planned, /Behandler/);
+  assert.match(planned, /Tolk/);
+  assert.match(await pat.page.locator("#info-text").innerText(), /ikke tatt opp eller lagret/);
+  assert.deepEqual(await axeViolations(pat.page), [], "pre-join page (patient): no WCAG 2.1 AA violations");
+  await pat.page.getByRole("button", { name: "Test kamera og mikrofon" }).click();
+  await pat.page.getByText("Kamera og mikrofon virker.").waitFor();
+  await pat.page.getByLabel("Jeg har lest informasjonen").check();
+  await pat.page.getByRole("button", { name: "Gå til venterommet" }).click();
+  await pat.page.locator("#waiting:not([hidden])").waitFor();
+  assert.deepEqual(await axeViolations(pat.page), [], "waiting room: no WCAG 2.1 AA violations");
+
+  // The interpreter waits too.
+  const int = await openPage(browser);
+  await int.page.goto(url("interpreter"));
+  await int.page.getByRole("button", { name: "Gå til venterommet" }).click();
+  await int.page.locator("#waiting:not([hidden])").waitFor();
+
+  // The clinician sees both waiting, by name and role, and admits them one by one.
+  await clin.page.locator(".waiter").nth(1).waitFor();
+  assert.equal(await clin.page.locator(".waiter").count(), 2);
+  assert.deepEqual(await axeViolations(clin.page), [], "call with waiting list: no WCAG 2.1 AA violations");
+  const patRow = clin.page.locator(".waiter", { hasText: patient.name });
+  await patRow.getByLabel("Identitet bekreftet ved").selectOption("id-document-shown");
+  await clin.page.getByRole("button", { name: `Slipp inn: ${patient.name}` }).click();
+  await pat.page.locator("#call:not([hidden])").waitFor();
+  // The interpreter still waits.
+  assert.equal(await int.page.locator("#waiting").isVisible(), true);
+  const intRow = clin.page.locator(".waiter", { hasText: interpreter.name });
+  await intRow.getByLabel("Identitet bekreftet ved").selectOption("known-visually");
+  await clin.page.getByRole("button", { name: `Slipp inn: ${interpreter.name}` }).click();
+  await int.page.locator("#call:not([hidden])").waitFor();
+
+  // All three rosters agree: three people with role and identity assurance (VC-CONF-2).
+  for (const p of [clin.page, pat.page, int.page]) {
+    await p.waitForFunction(() => document.querySelectorAll("#roster li").length === 3);
+  }
+  const rosters = await Promise.all([clin.page, pat.page, int.page].map(rosterOf));
+  assert.deepEqual(rosters[1], rosters[0]);
+  assert.deepEqual(rosters[2], rosters[0]);
+  assert.ok(rosters[0].some((r) => r.endsWith(":patient:id-document-shown")), rosters[0].join());
+  assert.ok(rosters[0].some((r) => r.endsWith(":interpreter:known-visually")), rosters[0].join());
+  assert.ok(rosters[0].some((r) => r.endsWith(":clinician:eid-substantial")), rosters[0].join());
+
+  // A fourth browser with a revoked link is refused, while the consultation runs.
+  const companion = patients[1];
+  const extra = cliJson(
+    "consultation", "invite", "--org", ORG, "--consultation", plan.id, "--participant", `companion:${companion.id}`,
+  );
+  cli("consultation", "revoke", "--org", ORG, "--consultation", plan.id, "--invitation", extra.id);
+  const fourth = await openPage(browser);
+  const res = await fourth.page.goto(onServer(extra.url, origin));
+  assert.equal(res.status(), 404);
+  await fourth.page.getByRole("heading", { level: 1, name: "Invitasjonen virker ikke" }).waitFor();
+  // Nor can the socket be used with it.
+  const refused = await fourth.page.evaluate(
+    (token) =>
+      new Promise((ok) => {
+        const ws = new WebSocket(`ws://${location.host}/signalling`);
+        ws.onopen = () => ws.send(JSON.stringify({ v: 1, type: "hello", token, acknowledged: true }));
+        ws.onmessage = (e) => ok(JSON.parse(e.data).code);
+      }),
+    new URL(extra.url).pathname.split("/").pop(),
+  );
+  assert.equal(refused, "invitation-refused");
+  // The roster still has three.
+  assert.equal(await clin.page.locator("#roster li").count(), 3);
+
+  // The host ends: both others see the ended screen within a second (risk 1e).
+  clin.page.once("dialog", (d) => d.accept());
+  const t0 = Date.now();
+  await clin.page.getByRole("button", { name: "Avslutt for alle" }).click();
+  await Promise.all(
+    [pat.page, int.page, clin.page].map((p) =>
+      p.getByRole("heading", { level: 1, name: "Konsultasjonen er avsluttet" }).waitFor({ timeout: 1000 }),
+    ),
+  );
+  const elapsed = Date.now() - t0;
+  assert.ok(elapsed < 1000, `ended screens within a second (${elapsed} ms)`);
+  assert.deepEqual(await axeViolations(pat.page), [], "ended screen: no WCAG 2.1 AA violations");
+
+  // The journal note (VC-LOG-1), through the operator's console.
+  let note = "";
+  for (let i = 0; i < 30 && !note.includes("Tolk deltok"); i += 1) {
+    try {
+      note = cli("consultation", "journal", "--org", ORG, "--consultation", plan.id);
+    } catch {
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+  }
+  assert.match(note, /Tolk deltok/);
+  assert.match(note, /id-document-shown/);
+
+  for (const r of [clin, pat, int, fourth]) {
+    onlyOwnOrigin(r.record, origin);
+    const errors = r.record.consoleErrors.filter((e) => !e.includes("Failed to load resource"));
+    assert.deepEqual(errors, [], "no console errors");
+  }
+});

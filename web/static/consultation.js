@@ -1,0 +1,220 @@
+// The consultation page (issue 10): pre-join check, then the signalling socket
+// (docs/signalling.md) drives the waiting room, the call with its roster, the clinician's
+// waiting list with admit and deny, and the ended screen. The server decides everything; this
+// script only shows what it is told and sends what the person asks. Names are set as text,
+// never as HTML. The invitation token goes in the socket's first frame, never in a URL.
+const root = document.getElementById("consultation");
+if (root) {
+  const d = root.dataset;
+  const token = d.token;
+  const personnel = d.personnel === "true";
+  const roles = JSON.parse(d.roles);
+  const assurances = new Map();
+  const options = document.getElementById("assurance-options");
+  for (const o of options.content.querySelectorAll("option")) assurances.set(o.value, o.textContent);
+  const $ = (id) => document.getElementById(id);
+  const sections = ["prejoin", "waiting", "call", "ended", "denied", "left", "refused"];
+  let ws = null;
+  let me = null;
+  let final = false;
+  let roster = [];
+  let locked = false;
+  let heartbeat = null;
+  let retries = 0;
+  let preview = null;
+
+  const show = (id) => {
+    for (const s of sections) $(s).hidden = s !== id;
+    const h = $(id).querySelector("h1");
+    if (h) {
+      h.tabIndex = -1;
+      h.focus();
+    }
+  };
+  const announce = (text) => {
+    $("announce").textContent = text;
+  };
+  const nameOf = (id) => roster.find((p) => p.id === id)?.name ?? id;
+  const send = (msg) => {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ v: 1, ...msg }));
+  };
+  const stopPreview = () => {
+    if (preview) for (const t of preview.getTracks()) t.stop();
+    preview = null;
+  };
+
+  $("check").addEventListener("click", async () => {
+    try {
+      preview = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+      const v = $("selfview");
+      v.srcObject = preview;
+      v.hidden = false;
+      await v.play().catch(() => {});
+      $("check-status").textContent = d.msgCheckOk;
+    } catch {
+      $("check-status").textContent = d.msgCheckFailed;
+    }
+  });
+
+  $("enter-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    stopPreview();
+    connect();
+  });
+
+  for (const b of document.querySelectorAll("[data-action]")) {
+    b.addEventListener("click", () => {
+      const action = b.dataset.action;
+      if (action === "leave") {
+        final = true;
+        send({ type: "leave" });
+        show("left");
+      } else if (action === "end") {
+        if (window.confirm(d.msgEndConfirm)) send({ type: "end" });
+      } else if (action === "lock") {
+        send({ type: locked ? "unlock" : "lock" });
+      }
+    });
+  }
+
+  function renderRoster() {
+    const ul = $("roster");
+    ul.replaceChildren();
+    for (const p of roster) {
+      const li = document.createElement("li");
+      li.dataset.participant = p.id;
+      li.dataset.role = p.role;
+      li.dataset.assurance = p.assurance;
+      const name = document.createElement("strong");
+      name.textContent = p.name;
+      li.append(name, ` – ${roles[p.role] ?? p.role} – ${assurances.get(p.assurance) ?? p.assurance}`);
+      if (p.id === me?.you) li.append(" ✓");
+      ul.append(li);
+    }
+  }
+
+  function renderWaiting(waiting) {
+    $("host-tools").hidden = false;
+    const box = $("waiting-room");
+    box.replaceChildren();
+    if (waiting.length === 0) {
+      const p = document.createElement("p");
+      p.textContent = d.msgNobody;
+      box.append(p);
+      return;
+    }
+    for (const w of waiting) {
+      const row = document.createElement("div");
+      row.className = "waiter";
+      row.dataset.participant = w.id;
+      const who = document.createElement("span");
+      who.className = "who";
+      const how = w.login ? assurances.get(w.login) ?? w.login : "–";
+      who.textContent = `${w.name} – ${roles[w.role] ?? w.role} – ${how}`;
+      const label = document.createElement("label");
+      const select = document.createElement("select");
+      select.id = `assurance-${w.id}`;
+      label.htmlFor = select.id;
+      label.textContent = `${d.msgAssurance}:`;
+      for (const [code, text] of assurances) {
+        const o = document.createElement("option");
+        o.value = code;
+        o.textContent = text;
+        if (w.login === code || (!w.login && code === "id-document-shown")) o.selected = true;
+        select.append(o);
+      }
+      const admit = document.createElement("button");
+      admit.type = "button";
+      admit.className = "button";
+      admit.textContent = d.msgAdmit;
+      admit.setAttribute("aria-label", `${d.msgAdmit}: ${w.name}`);
+      admit.addEventListener("click", () => send({ type: "admit", who: w.id, assurance: select.value }));
+      const deny = document.createElement("button");
+      deny.type = "button";
+      deny.className = "button secondary";
+      deny.textContent = d.msgDeny;
+      deny.setAttribute("aria-label", `${d.msgDeny}: ${w.name}`);
+      deny.addEventListener("click", () => send({ type: "deny", who: w.id }));
+      row.append(who, label, select, admit, deny);
+      box.append(row);
+    }
+  }
+
+  function onFrame(m) {
+    switch (m.type) {
+      case "welcome":
+        me = m;
+        retries = 0;
+        $("end").hidden = !m.host;
+        break;
+      case "waiting":
+        show("waiting");
+        break;
+      case "admitted":
+        show("call");
+        break;
+      case "roster":
+        roster = m.participants;
+        renderRoster();
+        break;
+      case "joined":
+        announce(`+ ${nameOf(m.who)}`);
+        break;
+      case "left":
+        announce(`− ${nameOf(m.who)}`);
+        break;
+      case "waiting-room":
+        renderWaiting(m.waiting);
+        break;
+      case "locked":
+        locked = m.locked;
+        $("lock").textContent = locked ? d.msgUnlock : d.msgLock;
+        break;
+      case "ended":
+        final = true;
+        show("ended");
+        break;
+      case "denied":
+        final = true;
+        show("denied");
+        break;
+      case "error":
+        if (m.code === "invitation-refused") {
+          final = true;
+          show("refused");
+        } else {
+          $("error").textContent = `${d.msgRefused} (${m.code})`;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    ws = new WebSocket(`${scheme}://${location.host}/signalling`);
+    ws.addEventListener("open", () => {
+      const ack = $("ack");
+      ws.send(JSON.stringify({ v: 1, type: "hello", token, acknowledged: personnel || (ack?.checked ?? false) }));
+      clearInterval(heartbeat);
+      heartbeat = setInterval(() => send({ type: "ping" }), 15000);
+    });
+    ws.addEventListener("message", (e) => {
+      try {
+        onFrame(JSON.parse(e.data));
+      } catch {
+        // A frame this page does not understand changes nothing.
+      }
+    });
+    ws.addEventListener("close", () => {
+      clearInterval(heartbeat);
+      if (final) return;
+      if (retries < 10) {
+        retries += 1;
+        announce(d.msgReconnecting);
+        setTimeout(connect, 2000);
+      }
+    });
+  }
+}
