@@ -978,9 +978,19 @@ pub async fn access_log(
                 .as_ref()
                 .map(|i| i.as_str().to_owned())
                 .unwrap_or_default();
-            let who = names.get(&agent_id).cloned().unwrap_or_else(|| match lang {
-                Lang::En => "The system".to_owned(),
-                _ => "Systemet".to_owned(),
+            // A consultation's participants from the patient register (issue #10): the patient
+            // is "you"; another patient or a companion is named by role only, since their name
+            // is their own data, not this patient's.
+            let own = format!("patient:{patient}");
+            let who = names.get(&agent_id).cloned().unwrap_or_else(|| {
+                if agent_id == own {
+                    lang.pick("Du", "Du", "You").to_owned()
+                } else if agent_id.starts_with("patient:") {
+                    lang.pick("En annen deltaker", "Ein annan deltakar", "Another participant")
+                        .to_owned()
+                } else {
+                    lang.pick("Systemet", "Systemet", "The system").to_owned()
+                }
             });
             AccessLogLine {
                 time: e.recorded.to_rfc3339().unwrap_or_default(),

@@ -241,11 +241,195 @@ struct InvalidPage {
     t: &'static Texts,
 }
 
-/// The routes: the page and its script.
+/// The routes: the participant's page, the personnel's list, and their scripts.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/join/{token}", get(join))
+        .route("/personell/konsultasjoner", get(planner))
         .route("/static/consultation.js", get(script))
+        .route("/static/planner.js", get(planner_script))
+}
+
+async fn planner_script() -> Response {
+    crate::pages::asset(
+        include_str!("../../../web/static/planner.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+/// The personnel's consultation page's texts.
+#[allow(missing_docs)]
+pub struct PlannerTexts {
+    pub title: &'static str,
+    pub upcoming: &'static str,
+    pub none: &'static str,
+    pub plan_heading: &'static str,
+    pub patient_label: &'static str,
+    pub patient_help: &'static str,
+    pub interpreter_label: &'static str,
+    pub interpreter_help: &'static str,
+    pub start_label: &'static str,
+    pub minutes_label: &'static str,
+    pub create: &'static str,
+    pub links_heading: &'static str,
+    pub links_help: &'static str,
+    pub enter: &'static str,
+    pub end: &'static str,
+    pub revoked: &'static str,
+    pub forbidden: &'static str,
+}
+
+const PLANNER_NB: PlannerTexts = PlannerTexts {
+    title: "Videokonsultasjoner",
+    upcoming: "Dagens og kommende konsultasjoner",
+    none: "Ingen planlagte konsultasjoner.",
+    plan_heading: "Planlegg en konsultasjon",
+    patient_label: "Pasient",
+    patient_help: "Pasient-id eller fødselsnummer.",
+    interpreter_label: "Tolk (valgfritt)",
+    interpreter_help: "Tolkens personell-id.",
+    start_label: "Start",
+    minutes_label: "Varighet i minutter",
+    create: "Planlegg",
+    links_heading: "Invitasjonslenker",
+    links_help: "Hver lenke er bare for sin person. Send den til dem og ingen andre.",
+    enter: "Gå inn",
+    end: "Avslutt eller avlys",
+    revoked: "trukket tilbake",
+    forbidden: "Du har ikke tilgang til videokonsultasjoner med denne innloggingen.",
+};
+
+const PLANNER_NN: PlannerTexts = PlannerTexts {
+    title: "Videokonsultasjonar",
+    upcoming: "Dagens og komande konsultasjonar",
+    none: "Ingen planlagde konsultasjonar.",
+    plan_heading: "Planlegg ei konsultasjon",
+    patient_label: "Pasient",
+    patient_help: "Pasient-id eller fødselsnummer.",
+    interpreter_label: "Tolk (valfritt)",
+    interpreter_help: "Personell-id-en til tolken.",
+    start_label: "Start",
+    minutes_label: "Varigheit i minutt",
+    create: "Planlegg",
+    links_heading: "Invitasjonslenkjer",
+    links_help: "Kvar lenkje er berre for sin person. Send ho til dei og ingen andre.",
+    enter: "Gå inn",
+    end: "Avslutt eller avlys",
+    revoked: "trekt tilbake",
+    forbidden: "Du har ikkje tilgang til videokonsultasjonar med denne innlogginga.",
+};
+
+const PLANNER_EN: PlannerTexts = PlannerTexts {
+    title: "Video consultations",
+    upcoming: "Today's and coming consultations",
+    none: "No consultations planned.",
+    plan_heading: "Plan a consultation",
+    patient_label: "Patient",
+    patient_help: "Patient id or national identity number.",
+    interpreter_label: "Interpreter (optional)",
+    interpreter_help: "The interpreter's personnel id.",
+    start_label: "Start",
+    minutes_label: "Length in minutes",
+    create: "Plan",
+    links_heading: "Invitation links",
+    links_help: "Each link is for its person only. Send it to them and nobody else.",
+    enter: "Enter",
+    end: "End or cancel",
+    revoked: "revoked",
+    forbidden: "Your login gives no access to video consultations.",
+};
+
+#[derive(Template)]
+#[template(path = "consultations.html")]
+struct PlannerPage {
+    shell: Shell,
+    t: &'static PlannerTexts,
+    org: String,
+    csrf: String,
+    me: String,
+    list: Vec<Row>,
+    forbidden: bool,
+}
+
+/// One consultation as the page shows it.
+struct Row {
+    id: String,
+    start: String,
+    kind: String,
+    state: String,
+    people: Vec<(String, &'static str, bool)>,
+    /// The signed-in person's own invitation id, to enter with a fresh link.
+    mine: Option<String>,
+    open: bool,
+}
+
+/// Today's and coming consultations, and a form to plan one (the host is the signed-in person).
+async fn planner(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    principal: Result<crate::auth::Principal, crate::error::ApiError>,
+) -> Response {
+    use axum::response::IntoResponse;
+    let lang = Lang::from_query(q.lang.as_deref());
+    let Ok(p) = principal else {
+        return axum::response::Redirect::to(&format!("/personell?lang={}", lang.tag()))
+            .into_response();
+    };
+    let caller = p.caller();
+    let org = caller.org.to_string();
+    let now = state.now();
+    let result = trygg_app::consultations::list(
+        &state,
+        trygg_app::consultations::Planner::Person(&caller),
+        &org,
+        now - time::Duration::hours(12),
+        now + time::Duration::days(7),
+        now,
+    )
+    .await;
+    let fmt = time::macros::format_description!("[day].[month]. [hour]:[minute] UTC");
+    let (list, forbidden) = match result {
+        Ok(list) => (
+            list.into_iter()
+                .map(|c| Row {
+                    id: c.id.to_string(),
+                    start: c.start.format(&fmt).unwrap_or_default(),
+                    kind: c.kind,
+                    open: c.state == "scheduled" || c.state == "in-progress",
+                    state: c.state,
+                    mine: c
+                        .participants
+                        .iter()
+                        .find(|x| x.person == caller.personnel_id && !x.revoked)
+                        .map(|x| x.id.to_string()),
+                    people: c
+                        .participants
+                        .into_iter()
+                        .map(|x| (x.name, role_name(lang, &x.role), x.revoked))
+                        .collect(),
+                })
+                .collect(),
+            false,
+        ),
+        Err(e) if e.kind == trygg_app::ErrorKind::Forbidden => (Vec::new(), true),
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    render(
+        &PlannerPage {
+            shell: Shell::new(lang, "/personell/konsultasjoner"),
+            t: lang.pick(&PLANNER_NB, &PLANNER_NN, &PLANNER_EN),
+            org,
+            csrf: p.csrf_token().to_owned(),
+            me: caller.personnel_id.to_string(),
+            list,
+            forbidden,
+        },
+        if forbidden {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::OK
+        },
+    )
 }
 
 async fn script() -> Response {

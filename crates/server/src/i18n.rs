@@ -87,6 +87,8 @@ pub struct Strings {
     pub label_assurance: &'static str,
     /// Button: sign out.
     pub sign_out: &'static str,
+    /// Link to the personnel's consultation page.
+    pub consultations_link: &'static str,
     /// Enrolment page title.
     pub enrol_title: &'static str,
     /// Enrolment page lead (followed by the organisation's name).
@@ -142,6 +144,7 @@ const NB: Strings = Strings {
     label_method: "Innloggingsmetode",
     label_assurance: "Sikkerhetsnivå",
     sign_out: "Logg ut",
+    consultations_link: "Videokonsultasjoner",
     enrol_title: "Lag passnøkkel",
     enrol_intro: "Med denne lenken lager du en passnøkkel for kontoen din i",
     enrol_first_admin: "Lenken oppretter den første administratoren i virksomheten. Skriv inn navnet ditt.",
@@ -189,6 +192,7 @@ const NN: Strings = Strings {
     label_method: "Innloggingsmetode",
     label_assurance: "Tryggleiksnivå",
     sign_out: "Logg ut",
+    consultations_link: "Videokonsultasjonar",
     enrol_title: "Lag passnøkkel",
     enrol_intro: "Med denne lenkja lagar du ein passnøkkel for kontoen din i",
     enrol_first_admin: "Lenkja opprettar den første administratoren i verksemda. Skriv inn namnet ditt.",
@@ -236,6 +240,7 @@ const EN: Strings = Strings {
     label_method: "Sign-in method",
     label_assurance: "Assurance level",
     sign_out: "Sign out",
+    consultations_link: "Video consultations",
     enrol_title: "Create a passkey",
     enrol_intro: "With this link you create a passkey for your account at",
     enrol_first_admin: "This link creates the organisation's first administrator. Enter your name.",

@@ -431,6 +431,21 @@ enum ConsultationCommand {
         #[arg(long)]
         consultation: uuid::Uuid,
     },
+    /// Set the organisation's information text about video consultation and data processing,
+    /// shown on the pre-join page (VC-INFO-1), in one language, from a UTF-8 text file.
+    Info {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// nb, nn or en.
+        #[arg(long)]
+        lang: String,
+        /// The text file.
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Print the draft journal note of an ended consultation (VC-LOG-1): text, or with --fhir a
     /// FHIR R4 Encounter.
     Journal {
@@ -1205,6 +1220,22 @@ async fn consultation_command(command: ConsultationCommand) -> anyhow::Result<()
             })
             .await?;
             println!("{out}");
+            Ok(())
+        }
+        ConsultationCommand::Info {
+            common,
+            org,
+            lang,
+            file,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let l = lang.clone();
+            at_console(&common, |app, now| async move {
+                trygg_app::operator::set_consultation_info(&app, &org, &l, &text, now).await
+            })
+            .await?;
+            println!("information text set ({lang})");
             Ok(())
         }
         ConsultationCommand::Journal {

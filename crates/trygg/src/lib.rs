@@ -6,11 +6,22 @@ pub mod cli;
 pub mod demo;
 pub mod startup;
 
+/// Libraries whose verbose levels would log message payloads; held at `info` however verbose
+/// `RUST_LOG` is.
+const QUIET: &[&str] = &["tungstenite=info", "tokio_tungstenite=info"];
+
 /// Sets up logging to stderr. `RUST_LOG` filters (default `info`). Logs carry methods, paths,
 /// statuses, request ids and codes, never personal data.
 pub fn init_logging(format: trygg_app::config::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The WebSocket library logs every frame's payload at debug and trace: signalling frames
+    // carry invitation tokens and the roster's names, which must never reach a log, whatever
+    // RUST_LOG asks for (issue #10).
+    let filter = QUIET
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, EnvFilter::add_directive);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

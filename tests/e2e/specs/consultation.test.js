@@ -203,3 +203,43 @@ test("three people: wait, admitted one by one, rosters agree, the end reaches ev
     assert.deepEqual(errors, [], "no console errors");
   }
 });
+
+test("a clinician plans on the consultation page, gets the links once, and enters with a fresh link", async () => {
+  const origin = new URL(trygg.setup[ORG]).origin;
+  const personnel = cliJson("personnel", "list", "--org", ORG);
+  const nurse = personnel.find((p) => p.role === "nurse");
+  const interpreter = personnel.find((p) => p.role === "interpreter");
+  const patient = cliJson("patient", "list", "--org", ORG)[2];
+  const link = cliJson("personnel", "enrol-link", "--org", ORG, "--personnel", nurse.id);
+  const { page, context, record } = await openPage(browser);
+  await virtualAuthenticator(context, page);
+  await page.goto(onServer(link.url, origin));
+  await page.locator("#passkey-button").click();
+  await page.getByRole("heading", { level: 1, name: "Du er logget inn" }).waitFor();
+  await page.getByRole("link", { name: "Videokonsultasjoner" }).click();
+  await page.getByRole("heading", { level: 1, name: "Videokonsultasjoner" }).waitFor();
+  assert.deepEqual(await axeViolations(page), [], "consultation page: no WCAG 2.1 AA violations");
+
+  // Keyboard only: fill the form and submit with Enter.
+  await page.getByLabel("Pasient", { exact: true }).fill(patient.id);
+  await page.getByLabel("Tolk (valgfritt)").fill(interpreter.id);
+  await page.getByLabel("Varighet i minutter").press("Enter");
+  await page.locator("#links:not([hidden])").waitFor();
+  const links = await page.$$eval("#link-list li", (lis) => lis.map((li) => [li.dataset.role, li.querySelector("code").textContent]));
+  assert.deepEqual(links.map((l) => l[0]), ["clinician", "patient", "interpreter"]);
+  assert.ok(links.every((l) => /\/join\/normland-legesenter\.[A-Za-z0-9_-]{43}$/.test(l[1])), JSON.stringify(links));
+
+  // The list shows it; the nurse enters with a fresh link of their own and is host at once.
+  await page.reload();
+  const item = page.locator("#consultation-list > li").filter({ hasText: patient.name });
+  await item.getByRole("button", { name: "Gå inn" }).click();
+  await page.waitForURL(/\/join\//);
+  await page.getByRole("button", { name: "Gå til venterommet" }).click();
+  await page.locator("#call:not([hidden])").waitFor();
+  await page.locator("#end:not([hidden])").waitFor();
+  // The link the page showed for the nurse no longer works (renewed): one link at a time.
+  const old = links.find((l) => l[0] === "clinician")[1];
+  const res = await (await openPage(browser)).page.goto(onServer(old, origin));
+  assert.equal(res.status(), 404);
+  onlyOwnOrigin(record, origin);
+});

@@ -611,3 +611,291 @@ async fn cli_messaging_change_is_logged() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("phone number"));
     assert_eq!(log_of(d, org).await, after);
 }
+
+/// Issue #10: a script drives consultations at the console: `personnel list` and `patient list`
+/// give the ids, `consultation create --json` prints one link per participant, then invite,
+/// revoke, list, end; every step is an entry by `trygg:cli`, and bad input is a plain one-line
+/// error with exit code 1 that leaves nothing behind.
+#[tokio::test]
+async fn cli_consultations_are_scriptable_and_bad_input_is_a_plain_error() {
+    let dir = crate::common::private_tempdir();
+    let d = dir.path();
+    let org = "normland-legesenter";
+    {
+        let config = trygg_server::config::Config::load(
+            None,
+            Vec::<(String, String)>::new(),
+            &trygg_server::config::Overrides {
+                data_dir: Some(d.to_owned()),
+                listen: None,
+            },
+        )
+        .unwrap();
+        let store = trygg::startup::open_store(&config).await.unwrap();
+        trygg::demo::seed(&store).await.unwrap();
+        store.close().await;
+    }
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = trygg_in(d, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let fails = |args: &[&str], message: &str| {
+        let out = trygg_in(d, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one plain line: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    let personnel = json(&["personnel", "list", "--org", org, "--json"]);
+    let id_of = |role: &str| {
+        personnel
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["role"] == role)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (doctor, interpreter) = (id_of("doctor"), id_of("interpreter"));
+    let patients = json(&["patient", "list", "--org", org, "--json"]);
+    let patient = patients[0]["id"].as_str().unwrap().to_owned();
+    let other = patients[1]["id"].as_str().unwrap().to_owned();
+    let before = log_of(d, org).await.len();
+
+    let base = ["consultation", "create", "--org", org, "--host", &doctor];
+    for (extra, message) in [
+        (
+            vec!["--patient", &patient, "--participant", "nonsense"],
+            "ROLE:PERSON",
+        ),
+        (
+            vec!["--patient", &patient, "--minutes", "2"],
+            "between 5 and 480",
+        ),
+        (
+            vec!["--patient", &patient, "--start", "tomorrow"],
+            "RFC 3339",
+        ),
+        (vec!["--patient", "12345678901"], "national identity number"),
+        (
+            vec!["--patient", "3f0dff46-af99-4fc5-be83-b4d8c2d4cc47"],
+            "no such patient",
+        ),
+        (
+            vec!["--patient", &patient, "--participant", "wizard:x"],
+            "a role is one of",
+        ),
+        (
+            vec![
+                "--patient",
+                &patient,
+                "--participant",
+                "clinician:not-a-uuid",
+            ],
+            "personnel id",
+        ),
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(extra).collect();
+        fails(&args, message);
+    }
+    fails(
+        &[
+            "consultation",
+            "create",
+            "--org",
+            org,
+            "--host",
+            &interpreter,
+            "--patient",
+            &patient,
+        ],
+        "the host must hold the right",
+    );
+    assert_eq!(
+        log_of(d, org).await.len(),
+        before,
+        "refusals leave nothing behind"
+    );
+
+    let plan = json(&[
+        "consultation",
+        "create",
+        "--org",
+        org,
+        "--host",
+        &doctor,
+        "--patient",
+        &patient,
+        "--interpreter",
+        &interpreter,
+        "--minutes",
+        "45",
+        "--json",
+    ]);
+    let id = plan["id"].as_str().unwrap().to_owned();
+    assert_eq!(plan["kind"], "with-interpreter");
+    let inv = plan["invitations"].as_array().unwrap();
+    assert_eq!(
+        inv.iter()
+            .map(|i| i["role"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["clinician", "patient", "interpreter"]
+    );
+    for i in inv {
+        let url = i["url"].as_str().unwrap();
+        let secret = url.rsplit('.').next().unwrap();
+        assert_eq!(secret.len(), 43, "256 random bits: {url}");
+    }
+    let extra = json(&[
+        "consultation",
+        "invite",
+        "--org",
+        org,
+        "--consultation",
+        &id,
+        "--participant",
+        &format!("companion:{other}"),
+        "--json",
+    ]);
+    fails(
+        &[
+            "consultation",
+            "invite",
+            "--org",
+            org,
+            "--consultation",
+            &id,
+            "--participant",
+            &format!("companion:{other}"),
+        ],
+        "participant of the consultation already",
+    );
+    let extra_id = extra["id"].as_str().unwrap();
+    assert!(trygg_in(
+        d,
+        &[
+            "consultation",
+            "revoke",
+            "--org",
+            org,
+            "--consultation",
+            &id,
+            "--invitation",
+            extra_id
+        ]
+    )
+    .status
+    .success());
+    fails(
+        &[
+            "consultation",
+            "revoke",
+            "--org",
+            org,
+            "--consultation",
+            &id,
+            "--invitation",
+            extra_id,
+        ],
+        "revoked already",
+    );
+    let list = json(&["consultation", "list", "--org", org, "--json"]);
+    let listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(listed["participants"].as_array().unwrap().len(), 4);
+    assert!(listed["participants"][3]["revoked"].as_bool().unwrap());
+    let out = trygg_in(
+        d,
+        &["consultation", "end", "--org", org, "--consultation", &id],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "cancelled");
+    fails(
+        &["consultation", "end", "--org", org, "--consultation", &id],
+        "over",
+    );
+    fails(
+        &[
+            "consultation",
+            "journal",
+            "--org",
+            org,
+            "--consultation",
+            &id,
+        ],
+        "has not ended",
+    );
+    fails(
+        &[
+            "consultation",
+            "invite",
+            "--org",
+            org,
+            "--consultation",
+            &id,
+            "--renew",
+            extra_id,
+        ],
+        "over",
+    );
+
+    let text = d.join("info.txt");
+    std::fs::write(&text, "Vi bruker video. Ingenting blir tatt opp.").unwrap();
+    let t = text.to_str().unwrap();
+    fails(
+        &[
+            "consultation",
+            "info",
+            "--org",
+            org,
+            "--lang",
+            "de",
+            "--file",
+            t,
+        ],
+        "nb, nn or en",
+    );
+    assert!(trygg_in(
+        d,
+        &[
+            "consultation",
+            "info",
+            "--org",
+            org,
+            "--lang",
+            "nn",
+            "--file",
+            t
+        ]
+    )
+    .status
+    .success());
+
+    let log = log_of(d, org).await;
+    for op in [
+        "personnel.list",
+        "patient.list",
+        "consultation.create",
+        "consultation.invite",
+        "consultation.revoke",
+        "consultation.list",
+        "consultation.cancel",
+        "settings.change",
+    ] {
+        assert!(
+            log.contains(&entry(op)),
+            "{op} by trygg:cli missing: {log:?}"
+        );
+    }
+}

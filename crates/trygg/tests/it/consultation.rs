@@ -406,11 +406,16 @@ async fn three_people_wait_are_admitted_one_by_one_and_the_end_reaches_everyone(
         .json()
         .await
         .unwrap();
-    let text = log.to_string();
-    assert!(
-        text.contains("Slapp en deltaker inn") || text.contains("Admitted a participant"),
-        "{text}"
-    );
+    let lines = log.as_array().unwrap();
+    let line = |who: &str, what: &str| {
+        lines
+            .iter()
+            .any(|l| l["who"] == who && l["what"].as_str().unwrap().contains(what))
+    };
+    assert!(line("Test doctor", "Slapp en deltaker inn"), "{log}");
+    assert!(line("Test doctor", "Åpnet videokonsultasjonen"), "{log}");
+    assert!(line("Du", "Bekreftet informasjonen"), "{log}");
+    assert!(line("Test interpreter", "Kom inn på venterommet"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -240,13 +240,42 @@ async fn finding_7_enrolment_tokens_never_reach_the_request_span() {
     assert_eq!(res.status(), 410);
     let res = no_redirects().get(&url).send().await.unwrap();
     assert!(res.status().is_redirection());
+    // Issue #10: an invitation link's page and the socket's hello, which carries the token.
+    let join = format!("{}/join/{ORG}.{}", r.base, &secret[..43]);
+    let res = no_redirects().get(&join).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("{}/signalling", r.base.replace("http://", "ws://"))
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert("origin", r.base.parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let hello = serde_json::json!({"v": 1, "type": "hello", "token": format!("{ORG}.{}", &secret[..43]), "acknowledged": true});
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(
+            hello.to_string().into(),
+        ))
+        .await
+        .unwrap();
+        let answer = ws.next().await.unwrap().unwrap();
+        assert!(
+            answer.to_text().unwrap().contains("invitation-refused"),
+            "{answer}"
+        );
+    }
     crate::binary::terminate(r);
     let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         logs.contains("path=/enrol/…"),
         "the span should name the redacted path: {logs}"
     );
-    assert!(!logs.contains(&secret[..43]), "the token is in the log");
+    assert!(
+        logs.contains("path=/join/…"),
+        "the span should name the redacted path: {logs}"
+    );
+    let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(&secret[..43])).collect();
+    assert!(leaks.is_empty(), "the token is in the log: {leaks:?}");
     assert!(
         !logs.contains(&format!("{ORG}.")),
         "the token's organisation prefix is in the log"
