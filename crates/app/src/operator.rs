@@ -376,26 +376,8 @@ pub async fn list_patients(
     now: OffsetDateTime,
 ) -> Result<Vec<crate::patients::PatientOut>, AppError> {
     let h = org(state, slug).await?;
-    let mut tx = h.begin().await?;
-    let list = tx.list_patients().await?;
-    let actor = Console.actor();
-    for p in &list {
-        let d = Did::new(
-            Category::Access,
-            Operation::PatientList,
-            Action::Read,
-            ("Patient", Some(p.id.to_string())),
-        )
-        .patient(Some(p.id));
-        let e = crate::audit::event(&h.organisation().slug, &actor, d, now)?;
-        tx.audit(&e).await?;
-    }
-    if list.is_empty() {
-        drop(tx);
-    } else {
-        tx.commit().await?;
-    }
-    Ok(list.into_iter().map(Into::into).collect())
+    let tx = h.begin().await?;
+    crate::patients::list_logged(tx, &h, &Console.actor(), Basis::None, now).await
 }
 
 /// Sets the organisation's information text about video consultation in one language

@@ -136,17 +136,23 @@ pub async fn list_patients(
     now: OffsetDateTime,
 ) -> Result<Vec<PatientOut>, AppError> {
     let org = org_for(state, caller, org, now).await?;
-    let (mut tx, ok) = authorize(&org, caller, Permission::PatientRead, None, now).await?;
+    let (tx, ok) = authorize(&org, caller, Permission::PatientRead, None, now).await?;
+    list_logged(tx, &org, &ok.actor, ok.basis, now).await
+}
+
+/// Lists the patients in `tx` and commits one entry per patient listed, so each patient's
+/// access log shows it (PC-RIGHTS-1); an empty list touches no personal data and logs nothing.
+pub(crate) async fn list_logged(
+    mut tx: trygg_store::OrgTx<'_>,
+    org: &trygg_store::OrgStore,
+    actor: &crate::audit::Actor,
+    basis: Basis,
+    now: OffsetDateTime,
+) -> Result<Vec<PatientOut>, AppError> {
     let list = tx.list_patients().await?;
-    // One entry per patient listed, so each patient's access log shows it (PC-RIGHTS-1). An
-    // empty list touches no personal data.
     for p in &list {
-        let e = event(
-            &org.organisation().slug,
-            &ok.actor,
-            did(Operation::PatientList, Action::Read, p.id, ok.basis.clone()),
-            now,
-        )?;
+        let d = did(Operation::PatientList, Action::Read, p.id, basis.clone());
+        let e = event(&org.organisation().slug, actor, d, now)?;
         tx.audit(&e).await?;
     }
     if list.is_empty() {

@@ -355,6 +355,29 @@ pub struct Preview {
     pub info: String,
 }
 
+/// An entry about the consultation itself (its plan read, the information acknowledged, the
+/// room started), naming its patient, committed in `tx`.
+async fn log_about(
+    mut tx: trygg_store::OrgTx<'_>,
+    f: &Found,
+    actor: &Actor,
+    operation: Operation,
+    action: Action,
+    now: OffsetDateTime,
+) -> Result<(), JoinError> {
+    let did = Did::new(
+        Category::Access,
+        operation,
+        action,
+        ("Encounter", Some(f.consultation.id.to_string())),
+    )
+    .patient(Some(f.consultation.patient));
+    let e =
+        event(&f.org.organisation().slug, actor, did, now).map_err(|_| JoinError::Unavailable)?;
+    tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
+    tx.commit().await.map_err(|_| JoinError::Unavailable)
+}
+
 /// The pre-join page's facts for an invitation; opening it is an audited read of the plan
 /// (VC-INFO-1). A bad token is [`JoinError::Refused`], the same for every reason.
 pub async fn preview(
@@ -371,16 +394,15 @@ pub async fn preview(
         .map_err(|_| JoinError::Unavailable)?;
     let actor = actor_of(&f.participant, None);
     let slug = f.org.organisation().slug.clone();
-    let did = Did::new(
-        Category::Access,
+    log_about(
+        tx,
+        &f,
+        &actor,
         Operation::ConsultationRead,
         Action::Read,
-        ("Encounter", Some(f.consultation.id.to_string())),
+        now,
     )
-    .patient(Some(f.consultation.patient));
-    let e = event(&slug, &actor, did, now).map_err(|_| JoinError::Unavailable)?;
-    tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
-    tx.commit().await.map_err(|_| JoinError::Unavailable)?;
+    .await?;
     Ok(Preview {
         organisation: f.org.organisation().name.clone(),
         org: slug,
@@ -432,18 +454,9 @@ pub async fn join(
         // VC-INFO-1: the acknowledgement is in the log before the patient enters.
         let mut actor = actor_of(&f.participant, None);
         actor.address = address;
-        let did = Did::new(
-            Category::Access,
-            Operation::ConsultationAcknowledge,
-            Action::Execute,
-            ("Encounter", Some(f.consultation.id.to_string())),
-        )
-        .patient(Some(f.consultation.patient));
-        let mut tx = f.org.begin().await.map_err(|_| JoinError::Unavailable)?;
-        let e = event(&f.org.organisation().slug, &actor, did, now)
-            .map_err(|_| JoinError::Unavailable)?;
-        tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
-        tx.commit().await.map_err(|_| JoinError::Unavailable)?;
+        let tx = f.org.begin().await.map_err(|_| JoinError::Unavailable)?;
+        let op = Operation::ConsultationAcknowledge;
+        log_about(tx, &f, &actor, op, Action::Execute, now).await?;
     }
     let who = ParticipantId(f.participant.number);
     let (out_tx, out_rx) = mpsc::channel(OUTBOX);
@@ -490,17 +503,8 @@ async fn start(
         .await
         .map_err(|_| JoinError::Unavailable)?;
     // Reading the names is an access to personal data; the room's start is its record.
-    let did = Did::new(
-        Category::Access,
-        Operation::ConsultationRead,
-        Action::Read,
-        ("Encounter", Some(f.consultation.id.to_string())),
-    )
-    .patient(Some(f.consultation.patient));
-    let e = event(&f.org.organisation().slug, &Actor::system("room"), did, now)
-        .map_err(|_| JoinError::Unavailable)?;
-    tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
-    tx.commit().await.map_err(|_| JoinError::Unavailable)?;
+    let room = Actor::system("room");
+    log_about(tx, f, &room, Operation::ConsultationRead, Action::Read, now).await?;
     let kind =
         ConsultationKind::from_code(&f.consultation.kind).unwrap_or(ConsultationKind::OneToOne);
     let mut planned = Vec::new();
@@ -610,6 +614,16 @@ impl Task {
                     // Ended elsewhere (the console, another node): end here for everyone.
                     let ended = self.org.consultation_state(self.consultation.id).await;
                     if matches!(ended, Ok(Some(s)) if s != "scheduled") {
+                        let _ = self.step(Input::Terminate, None, now).await;
+                        break;
+                    }
+                    // The invitations have expired (two hours after the planned end): the
+                    // consultation ends for everyone, so no room outlives its links.
+                    let expiry = trygg_identity::invitation::expiry(
+                        self.consultation.starts_at,
+                        self.consultation.minutes,
+                    );
+                    if now >= expiry {
                         let _ = self.step(Input::Terminate, None, now).await;
                         break;
                     }
@@ -1023,8 +1037,17 @@ impl Task {
         let org = self.org.clone();
         let r: Result<(), AppError> = async {
             let mut tx = org.begin().await?;
-            tx.finish_consultation(self.consultation.id, "ended", "room", note.as_deref(), now)
-                .await?;
+            match tx
+                .finish_consultation(self.consultation.id, "ended", "room", note.as_deref(), now)
+                .await
+            {
+                // Ended elsewhere first (the console, which marks it over): the note is kept.
+                Err(trygg_store::StoreError::Conflict(_)) => {
+                    tx.attach_journal(self.consultation.id, note.as_deref())
+                        .await?;
+                }
+                r => r?,
+            }
             let e = event(&org.organisation().slug, &Actor::system("room"), did, now)?;
             tx.audit(&e).await?;
             tx.commit().await?;

@@ -1119,6 +1119,44 @@ mod tests {
     }
 
     #[test]
+    fn the_organisation_ends_a_room_for_everyone_admitted_or_waiting() {
+        // Risk 1e: an end ordered by the organisation (the console, an administrator, the
+        // invitations' expiry) reaches everyone, like a host's, and leaves the journal note.
+        let mut r = room();
+        host_enters(&mut r);
+        arrive(&mut r, PATIENT, 5);
+        admit(&mut r, PATIENT, IdentityAssurance::KnownVisually, 10);
+        arrive(&mut r, INTERPRETER, 15);
+        let e = r.handle(Input::Terminate, 60_000).unwrap();
+        for who in [HOST, PATIENT, INTERPRETER] {
+            assert!(sent_to(&e, who).contains(&Event::Ended), "{who}");
+            assert!(e.contains(&Effect::Close(who)), "{who}");
+        }
+        assert!(e.contains(&Effect::Audit(Record {
+            action: "consultation.end",
+            actor: None,
+            subject: None,
+            assurance: None,
+            refused: None,
+            at: 60_000,
+        })));
+        assert_eq!(r.state(), State::Ended { at: 60_000 });
+        let j = r.journal().unwrap();
+        assert_eq!(
+            j.entries.len(),
+            2,
+            "the host and the admitted patient, not the one waiting"
+        );
+        assert_eq!(r.handle(Input::Terminate, 60_001), Err(RoomError::Over));
+        assert_eq!(arrive_err(&mut r, PATIENT), RoomError::Over);
+    }
+
+    fn arrive_err(r: &mut Room, who: ParticipantId) -> RoomError {
+        r.handle(Input::Arrive { who, login: None }, 70_000)
+            .unwrap_err()
+    }
+
+    #[test]
     fn everyone_but_the_host_waits_and_is_admitted_one_by_one() {
         // VC-AUTH-1/2, VC-CONF-2, VC-INFO-3.
         let mut r = room();

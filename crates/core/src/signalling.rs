@@ -298,7 +298,32 @@ mod tests {
             (r#"{"v":1,"type":"end","hidden":true}"#, "malformed"),
             (r#"{"v":1,"type":"#, "malformed"),
             ("[]", "malformed"),
+            (r#"{"v":1,"type":"hello"}"#, "invalid-field"),
+            (r#"{"v":1,"type":"hello","token":""}"#, "invalid-field"),
+            (r#"{"v":1,"type":"hello","token":"a b"}"#, "invalid-field"),
+            (
+                r#"{"v":1,"type":"hello","token":"a\u202eb"}"#,
+                "invalid-field",
+            ),
+            (
+                r#"{"v":1,"type":"hello","token":"x.y","acknowledged":"yes"}"#,
+                "malformed",
+            ),
+            (r#"{"v":1,"type":"ping","token":"x.y"}"#, "malformed"),
+            (r#"{"v":1,"type":"leave","acknowledged":true}"#, "malformed"),
         ];
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"hello","token":"org.abc_-9","acknowledged":true}"#),
+            Ok(ClientMessage::Hello {
+                token: "org.abc_-9".into(),
+                acknowledged: true
+            })
+        );
+        let long = format!(r#"{{"v":1,"type":"hello","token":"{}"}}"#, "a".repeat(129));
+        assert_eq!(
+            parse_client(&long).map_err(|e| e.code()),
+            Err("invalid-field")
+        );
         for (frame, code) in refused {
             assert_eq!(
                 parse_client(frame).map_err(|e| e.code()),
@@ -342,18 +367,31 @@ mod tests {
         #[test]
         fn structured_frames_are_parsed_or_refused(
             v in 0u32..3,
-            kind in proptest::sample::select(vec!["admit", "deny", "lock", "unlock", "leave", "end", "ping", "x"]),
+            kind in proptest::sample::select(vec!["admit", "deny", "lock", "unlock", "leave", "end", "ping", "hello", "x"]),
             who in proptest::option::of("p[0-9]{0,12}|[a-z]{0,4}"),
             assurance in proptest::option::of(proptest::sample::select(vec!["eid-high", "device", "nope"])),
+            token in proptest::option::of("[a-z-]{1,20}\\.[A-Za-z0-9_-]{0,50}|\\PC{0,140}"),
+            acknowledged in proptest::option::of(proptest::bool::ANY),
         ) {
             let mut obj = serde_json::json!({ "v": v, "type": kind });
             if let Some(w) = &who { obj["who"] = serde_json::json!(w); }
             if let Some(a) = &assurance { obj["assurance"] = serde_json::json!(a); }
+            if let Some(t) = &token { obj["token"] = serde_json::json!(t); }
+            if let Some(a) = acknowledged { obj["acknowledged"] = serde_json::json!(a); }
             let frame = obj.to_string();
             if let Ok(msg) = parse_client(&frame) {
                 proptest::prop_assert_eq!(v, VERSION);
-                if let ClientMessage::Admit { who: id, .. } | ClientMessage::Deny { who: id } = msg {
-                    proptest::prop_assert_eq!(Some(id.to_string()), who);
+                match msg {
+                    ClientMessage::Admit { who: id, .. } | ClientMessage::Deny { who: id } => {
+                        proptest::prop_assert_eq!(Some(id.to_string()), who);
+                    }
+                    // A token is only ever the safe alphabet, at most 128 bytes.
+                    ClientMessage::Hello { token: t, acknowledged: a } => {
+                        proptest::prop_assert_eq!(Some(&t), token.as_ref());
+                        proptest::prop_assert!(t.len() <= 128 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+                        proptest::prop_assert_eq!(a, acknowledged.unwrap_or(false));
+                    }
+                    _ => proptest::prop_assert!(token.is_none() && acknowledged.is_none()),
                 }
             }
         }

@@ -407,6 +407,32 @@ impl OrgTx<'_> {
         Ok(())
     }
 
+    /// Keeps the journal note of a consultation that took place but was marked over elsewhere
+    /// (ended at the console while its room ran): it is then `ended`, with the note, unless it
+    /// has a note already.
+    pub async fn attach_journal(
+        &mut self,
+        id: Uuid,
+        journal: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.personal = true;
+        let row = id.to_string();
+        let Some(j) = journal else { return Ok(()) };
+        let sealed = self
+            .store
+            .sealer
+            .seal("consultations", "journal", &row, j.as_bytes())?;
+        sqlx::query(
+            "UPDATE consultations SET state = 'ended', journal_sealed = ? \
+             WHERE id = ? AND journal_sealed IS NULL",
+        )
+        .bind(sealed)
+        .bind(&row)
+        .execute(self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
     /// The journal note of an ended consultation (JSON, as the app wrote it), if it has one.
     pub async fn consultation_journal(&mut self, id: Uuid) -> Result<Option<String>, StoreError> {
         self.personal = true;

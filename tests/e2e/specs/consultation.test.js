@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { axeViolations, BIN, launchBrowser, openPage, startTrygg } from "../lib/harness.js";
+import { axeViolations, BIN, launchBrowser, openPage, startTrygg, virtualAuthenticator } from "../lib/harness.js";
 
 const ORG = "normland-legesenter";
 
@@ -39,21 +39,6 @@ function cliJson(...args) {
 function onServer(url, origin) {
   const u = new URL(url);
   return origin + u.pathname;
-}
-
-async function virtualAuthenticator(context, page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable", { enableUI: false });
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
 }
 
 async function rosterOf(page) {

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
-import { axeViolations, BIN, launchBrowser, openPage, startTrygg } from "../lib/harness.js";
+import { axeViolations, BIN, launchBrowser, openPage, startTrygg, virtualAuthenticator } from "../lib/harness.js";
 
 const ORG = "normland-legesenter";
 
@@ -27,23 +27,6 @@ after(async () => {
   await browser?.close();
   await trygg?.stop();
 });
-
-/** Adds a CTAP2 platform authenticator with user verification to the page's browser. */
-async function virtualAuthenticator(context, page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable", { enableUI: false });
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return { cdp, authenticatorId };
-}
 
 function auditExport() {
   const out = execFileSync(BIN, ["audit", "export", "--data-dir", trygg.dataDir, "--org", ORG], {

@@ -63,12 +63,12 @@ impl Client {
         let _ = self.ws.send(Message::Text(text.to_owned().into())).await;
     }
 
-    /// The next text frame, or `None` when the socket closed (within 5 s).
+    /// The next text frame, or `None` when the socket closed (within 10 s).
     async fn next(&mut self) -> Option<Value> {
         loop {
-            let m = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+            let m = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
                 .await
-                .expect("a frame within 5 s")?;
+                .expect("a frame within 10 s")?;
             match m {
                 Ok(Message::Text(t)) => return Some(serde_json::from_str(t.as_str()).unwrap()),
                 Ok(Message::Close(_)) | Err(_) => return None,
@@ -618,4 +618,83 @@ async fn bad_frames_get_an_error_or_a_closed_socket_and_the_room_goes_on() {
         .iter()
         .any(|e| e["operation"] == "consultation.refused"
             && e["entity"]["detail"] == "refused:unknown-type"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_ends_for_everyone_when_its_invitations_expire_or_the_console_ends_it() {
+    let (s, doctor_session, doctor, _, patient) = world().await;
+    let first = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor, "minutes": 30}),
+    )
+    .await;
+    let second = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor, "minutes": 30}),
+    )
+    .await;
+    let mut rooms = Vec::new();
+    for p in [&first, &second] {
+        let (_, host_token, _) = p.link("clinician");
+        let (patient_p, patient_token, _) = p.link("patient");
+        let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+        host.until("admitted").await;
+        let mut pat = Client::join(&s, &patient_token, None).await;
+        pat.until("waiting").await;
+        host.send(
+            json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "known-visually"}),
+        )
+        .await;
+        pat.until("admitted").await;
+        rooms.push((host, pat));
+    }
+    // The second is ended the way the console does it (another process: only the database
+    // says so); its room learns within a tick and ends for everyone, keeping the journal note.
+    let org = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&org).await.unwrap();
+    {
+        let mut tx = h.begin().await.unwrap();
+        tx.finish_consultation(
+            second.id.parse().unwrap(),
+            "cancelled",
+            "trygg:cli",
+            None,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+        tx.audit(&crate::common::test_event(ORG)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let (mut host2, mut pat2) = rooms.pop().unwrap();
+    for c in [&mut host2, &mut pat2] {
+        tokio::time::timeout(Duration::from_secs(8), c.until("ended"))
+            .await
+            .expect("ended within a tick");
+    }
+    let mut tx = h.begin().await.unwrap();
+    let note = tx
+        .consultation_journal(second.id.parse().unwrap())
+        .await
+        .unwrap();
+    drop(tx);
+    assert!(
+        note.is_some_and(|n| n.contains("known-visually")),
+        "the note is kept"
+    );
+    // The first outlives its invitations (two hours after the planned end): it ends too.
+    s.clock.advance(time::Duration::hours(3));
+    let (mut host1, mut pat1) = rooms.pop().unwrap();
+    for c in [&mut host1, &mut pat1] {
+        tokio::time::timeout(Duration::from_secs(8), c.until("ended"))
+            .await
+            .expect("ended within a tick");
+    }
 }
