@@ -12,6 +12,10 @@ if (root) {
   const assurances = new Map();
   const options = document.getElementById("assurance-options");
   for (const o of options.content.querySelectorAll("option")) assurances.set(o.value, o.textContent);
+  const reasons = new Map();
+  for (const o of document.getElementById("reason-options").content.querySelectorAll("option")) {
+    reasons.set(o.value, o.textContent);
+  }
   const $ = (id) => document.getElementById(id);
   const sections = ["prejoin", "waiting", "call", "ended", "denied", "left", "refused"];
   let ws = null;
@@ -129,13 +133,24 @@ if (root) {
       admit.textContent = d.msgAdmit;
       admit.setAttribute("aria-label", `${d.msgAdmit}: ${w.name}`);
       admit.addEventListener("click", () => send({ type: "admit", who: w.id, assurance: select.value }));
+      const reasonLabel = document.createElement("label");
+      const reason = document.createElement("select");
+      reason.id = `reason-${w.id}`;
+      reasonLabel.htmlFor = reason.id;
+      reasonLabel.textContent = `${d.msgReason}:`;
+      for (const [code, text] of reasons) {
+        const o = document.createElement("option");
+        o.value = code;
+        o.textContent = text;
+        reason.append(o);
+      }
       const deny = document.createElement("button");
       deny.type = "button";
       deny.className = "button secondary";
       deny.textContent = d.msgDeny;
       deny.setAttribute("aria-label", `${d.msgDeny}: ${w.name}`);
-      deny.addEventListener("click", () => send({ type: "deny", who: w.id }));
-      row.append(who, label, select, admit, deny);
+      deny.addEventListener("click", () => send({ type: "deny", who: w.id, reason: reason.value }));
+      row.append(who, label, select, admit, reasonLabel, reason, deny);
       box.append(row);
     }
   }
@@ -176,6 +191,7 @@ if (root) {
         break;
       case "denied":
         final = true;
+        $("denied-reason").textContent = reasons.get(m.reason) ?? "";
         show("denied");
         break;
       case "error":

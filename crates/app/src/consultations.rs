@@ -148,7 +148,8 @@ pub struct ConsultationOut {
     pub start: OffsetDateTime,
     /// Planned length in minutes.
     pub minutes: u32,
-    /// `scheduled`, `in-progress` (a live room), `ended` or `cancelled`.
+    /// `scheduled`, `open` (people wait in a live room, no host yet), `in-progress` (a host is
+    /// in), `ended` or `cancelled`.
     pub state: String,
     /// The planned participants.
     pub participants: Vec<ParticipantOut>,
@@ -596,17 +597,16 @@ pub async fn list(
             now,
         )?;
         tx.audit(&e).await?;
-        let live = app.rooms.is_live(org.organisation().id, c.id);
+        let live = app.rooms.live_state(org.organisation().id, c.id);
         out.push(ConsultationOut {
             id: c.id,
             kind: c.kind,
             patient: c.patient,
             start: c.starts_at,
             minutes: c.minutes,
-            state: if live && c.state == "scheduled" {
-                "in-progress".to_owned()
-            } else {
-                c.state
+            state: match live {
+                Some(l) if c.state == "scheduled" => l.to_owned(),
+                _ => c.state,
             },
             participants: parts
                 .into_iter()

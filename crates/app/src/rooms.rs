@@ -28,8 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use trygg_audit::{Action, AgentKind, Basis, Category, Outcome};
 use trygg_core::access::Permission;
 use trygg_core::consultation::{
-    ConsultationKind, Effect, IdentityAssurance, Input, ParticipantId, Planned, Record, Role, Room,
-    RoomError, State,
+    ConsultationKind, Effect, Event, IdentityAssurance, Input, ParticipantId, Planned, Record,
+    Role, Room, RoomError, State,
 };
 use trygg_core::signalling::{error_frame, server_frame, welcome_frame, ClientMessage};
 use trygg_core::{Operation, OrgSlug};
@@ -62,10 +62,18 @@ pub enum Outbound {
 
 type Key = (Uuid, Uuid);
 
+/// A live room as the registry knows it: its queue, and whether a host is in (`true`: in
+/// progress) or people only wait (`false`: open), which the room's task keeps current.
+#[derive(Clone)]
+struct Live {
+    tx: mpsc::Sender<Command>,
+    in_progress: Arc<std::sync::atomic::AtomicBool>,
+}
+
 /// The rooms of this node.
 #[derive(Clone, Default)]
 pub struct Rooms {
-    inner: Arc<Mutex<HashMap<Key, mpsc::Sender<Command>>>>,
+    inner: Arc<Mutex<HashMap<Key, Live>>>,
 }
 
 impl std::fmt::Debug for Rooms {
@@ -112,7 +120,23 @@ impl Rooms {
 
     fn get(&self, key: Key) -> Option<mpsc::Sender<Command>> {
         let map = self.inner.lock().ok()?;
-        map.get(&key).filter(|s| !s.is_closed()).cloned()
+        map.get(&key)
+            .filter(|l| !l.tx.is_closed())
+            .map(|l| l.tx.clone())
+    }
+
+    /// The live state of a consultation on this node: `None` (no live room), `open` (people
+    /// wait, no host yet) or `in-progress` (a host is in).
+    pub fn live_state(&self, org: Uuid, id: Uuid) -> Option<&'static str> {
+        let map = self.inner.lock().ok()?;
+        let l = map.get(&(org, id)).filter(|l| !l.tx.is_closed())?;
+        Some(
+            if l.in_progress.load(std::sync::atomic::Ordering::Relaxed) {
+                "in-progress"
+            } else {
+                "open"
+            },
+        )
     }
 
     /// Whether the consultation has a live room on this node.
@@ -537,16 +561,23 @@ async fn start(
     }
     let key = (f.org.organisation().id, f.consultation.id);
     let (tx, rx) = mpsc::channel(INBOX);
+    let in_progress = Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let mut map = app.rooms.inner.lock().map_err(|_| JoinError::Unavailable)?;
-        if let Some(existing) = map.get(&key).filter(|s| !s.is_closed()) {
-            return Ok(existing.clone());
+        if let Some(existing) = map.get(&key).filter(|l| !l.tx.is_closed()) {
+            return Ok(existing.tx.clone());
         }
-        map.retain(|_, s| !s.is_closed());
+        map.retain(|_, l| !l.tx.is_closed());
         if map.len() >= MAX_ROOMS {
             return Err(JoinError::Busy);
         }
-        map.insert(key, tx.clone());
+        map.insert(
+            key,
+            Live {
+                tx: tx.clone(),
+                in_progress: in_progress.clone(),
+            },
+        );
     }
     let task = Task {
         app: app.clone(),
@@ -559,6 +590,8 @@ async fn start(
         rx,
         key,
         dropped: Vec::new(),
+        in_progress,
+        deny_reason: None,
     };
     tokio::spawn(task.run());
     Ok(tx)
@@ -582,6 +615,10 @@ struct Task {
     key: Key,
     /// Participants whose connection was dropped while sending, for the room to learn.
     dropped: Vec<ParticipantId>,
+    /// Published for listings: a host is in.
+    in_progress: Arc<std::sync::atomic::AtomicBool>,
+    /// The reason of the `deny` being handled, for its audit detail and the denied frame.
+    deny_reason: Option<&'static str>,
 }
 
 /// Why a step failed, for the sender.
@@ -603,7 +640,9 @@ impl StepError {
 
 impl Task {
     async fn run(mut self) {
-        let mut tick = tokio::time::interval(TICK);
+        // The first tick one period on (an interval's first tick is at once, which would find
+        // the room idle before its first arrival is handled).
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let cmd = tokio::select! {
@@ -677,7 +716,8 @@ impl Task {
     /// Nobody connected for a whole tick and nobody within a grace period: the task ends; the
     /// next arrival starts the room again from the plan.
     fn idle(&self) -> bool {
-        self.parts.values().all(|p| p.conn.is_none())
+        self.rx.is_empty()
+            && self.parts.values().all(|p| p.conn.is_none())
             && self.room.roster().is_empty()
             && self.room.planned().all(|p| {
                 !matches!(
@@ -784,7 +824,10 @@ impl Task {
                         who: w,
                         assurance,
                     },
-                    ClientMessage::Deny { who: w } => Input::Deny { by: who, who: w },
+                    ClientMessage::Deny { who: w, reason } => {
+                        self.deny_reason = reason;
+                        Input::Deny { by: who, who: w }
+                    }
                     ClientMessage::Lock => Input::Lock { by: who },
                     ClientMessage::Unlock => Input::Unlock { by: who },
                     ClientMessage::Leave => Input::Leave { who },
@@ -806,7 +849,9 @@ impl Task {
                 } else {
                     None
                 };
-                if let Err(e) = self.step(input, caller.as_ref(), now).await {
+                let r = self.step(input, caller.as_ref(), now).await;
+                self.deny_reason = None;
+                if let Err(e) = r {
                     self.send_to(who, error_frame(e.code(), "refused"));
                 }
             }
@@ -972,7 +1017,11 @@ impl Task {
                 || self.consultation.id.to_string(),
                 |s| format!("{}/{s}", self.consultation.id),
             );
-            let detail = detail.clone().or_else(|| {
+            let deny = (r.action == "consultation.deny")
+                .then_some(self.deny_reason)
+                .flatten()
+                .map(|why| format!("deny-reason:{why}"));
+            let detail = detail.clone().or(deny).or_else(|| {
                 r.refused
                     .map(|e| format!("refused:{}", e.code()))
                     .or_else(|| {
@@ -1007,6 +1056,14 @@ impl Task {
     async fn apply(&mut self, effects: Vec<Effect>, now: OffsetDateTime) {
         for e in effects {
             match e {
+                Effect::Send(to, Event::Denied) => {
+                    let frame = serde_json::json!({
+                        "v": trygg_core::signalling::VERSION,
+                        "type": "denied",
+                        "reason": self.deny_reason,
+                    });
+                    self.send_to(to, frame.to_string());
+                }
                 Effect::Send(to, ev) => self.send_to(to, server_frame(&ev)),
                 Effect::Close(to) => {
                     if let Some(p) = self.parts.get_mut(&to) {
@@ -1018,6 +1075,10 @@ impl Task {
                 Effect::Audit(_) => {}
             }
         }
+        self.in_progress.store(
+            self.room.state() == State::InProgress,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if let State::Ended { .. } = self.room.state() {
             self.store_journal(now).await;
         }

@@ -13,6 +13,10 @@ use crate::consultation::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Why a clinician denies someone entry: the codes a `deny` may carry. Shown to the denied
+/// person and logged (`deny-reason:<code>`).
+pub const DENY_REASONS: [&str; 4] = ["identity-not-confirmed", "wrong-person", "not-now", "other"];
+
 /// The protocol version this server speaks.
 pub const VERSION: u32 = 1;
 
@@ -39,10 +43,13 @@ pub enum ClientMessage {
         /// The identity assurance the clinician records.
         assurance: IdentityAssurance,
     },
-    /// Deny a waiting participant entry.
+    /// Deny a waiting participant entry, with a reason from a fixed list (never free text,
+    /// which could carry health data into the log).
     Deny {
         /// The waiting participant.
         who: ParticipantId,
+        /// Why ([`DENY_REASONS`]).
+        reason: Option<&'static str>,
     },
     /// Lock the room.
     Lock,
@@ -101,6 +108,8 @@ struct Wire {
     #[serde(default)]
     assurance: Option<String>,
     #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
     token: Option<String>,
     #[serde(default)]
     acknowledged: Option<bool>,
@@ -131,7 +140,19 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
                 .and_then(IdentityAssurance::from_code)
                 .ok_or(ProtocolError::InvalidField("assurance"))?,
         },
-        "deny" => ClientMessage::Deny { who: who()? },
+        "deny" => ClientMessage::Deny {
+            who: who()?,
+            reason: match wire.reason.as_deref() {
+                None => None,
+                Some(r) => Some(
+                    DENY_REASONS
+                        .iter()
+                        .copied()
+                        .find(|x| *x == r)
+                        .ok_or(ProtocolError::InvalidField("reason"))?,
+                ),
+            },
+        },
         "hello" => ClientMessage::Hello {
             token: wire
                 .token
@@ -161,6 +182,7 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
     if (wire.who.is_some() && !takes_who)
         || (wire.assurance.is_some() && !matches!(msg, ClientMessage::Admit { .. }))
         || ((wire.token.is_some() || wire.acknowledged.is_some()) && !hello)
+        || (wire.reason.is_some() && !matches!(msg, ClientMessage::Deny { .. }))
     {
         return Err(ProtocolError::Malformed(
             "field not used by this type".into(),
@@ -382,7 +404,7 @@ mod tests {
             if let Ok(msg) = parse_client(&frame) {
                 proptest::prop_assert_eq!(v, VERSION);
                 match msg {
-                    ClientMessage::Admit { who: id, .. } | ClientMessage::Deny { who: id } => {
+                    ClientMessage::Admit { who: id, .. } | ClientMessage::Deny { who: id, .. } => {
                         proptest::prop_assert_eq!(Some(id.to_string()), who);
                     }
                     // A token is only ever the safe alphabet, at most 128 bytes.

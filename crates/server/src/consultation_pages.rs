@@ -45,6 +45,7 @@ pub struct Texts {
     pub admit: &'static str,
     pub deny: &'static str,
     pub assurance_label: &'static str,
+    pub reason_label: &'static str,
     pub lock: &'static str,
     pub unlock: &'static str,
     pub leave: &'static str,
@@ -83,6 +84,7 @@ const NB: Texts = Texts {
     admit: "Slipp inn",
     deny: "Avvis",
     assurance_label: "Identitet bekreftet ved",
+    reason_label: "Grunn til avvisning",
     lock: "Lås rommet",
     unlock: "Lås opp rommet",
     leave: "Forlat",
@@ -121,6 +123,7 @@ const NN: Texts = Texts {
     admit: "Slepp inn",
     deny: "Avvis",
     assurance_label: "Identitet stadfesta ved",
+    reason_label: "Grunn til avvising",
     lock: "Lås rommet",
     unlock: "Lås opp rommet",
     leave: "Forlat",
@@ -159,6 +162,7 @@ const EN: Texts = Texts {
     admit: "Admit",
     deny: "Deny",
     assurance_label: "Identity confirmed by",
+    reason_label: "Reason for denying",
     lock: "Lock the room",
     unlock: "Unlock the room",
     leave: "Leave",
@@ -190,6 +194,28 @@ pub fn role_name(lang: Lang, role: &str) -> &'static str {
             "Relative/companion",
         ),
         _ => lang.pick("Annet personell", "Anna personell", "Other personnel"),
+    }
+}
+
+/// A reason for denying entry, in `lang` (`trygg_core::signalling::DENY_REASONS`).
+pub fn reason_name(lang: Lang, code: &str) -> &'static str {
+    match code {
+        "identity-not-confirmed" => lang.pick(
+            "Identiteten kunne ikke bekreftes",
+            "Identiteten kunne ikkje stadfestast",
+            "The identity could not be confirmed",
+        ),
+        "wrong-person" => lang.pick(
+            "Ikke den som var invitert",
+            "Ikkje den som var invitert",
+            "Not the person invited",
+        ),
+        "not-now" => lang.pick(
+            "Ikke nå – du får ny tid",
+            "Ikkje no – du får ny tid",
+            "Not now – you will get a new time",
+        ),
+        _ => lang.pick("Annen grunn", "Anna grunn", "Another reason"),
     }
 }
 
@@ -232,6 +258,7 @@ struct JoinPage {
     token: String,
     roles_json: String,
     assurances: Vec<(&'static str, &'static str)>,
+    reasons: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Template)]
@@ -395,7 +422,7 @@ async fn planner(
                     id: c.id.to_string(),
                     start: c.start.format(&fmt).unwrap_or_default(),
                     kind: c.kind,
-                    open: c.state == "scheduled" || c.state == "in-progress",
+                    open: matches!(c.state.as_str(), "scheduled" | "open" | "in-progress"),
                     state: c.state,
                     mine: c
                         .participants
@@ -506,6 +533,10 @@ async fn join(
             token,
             roles_json,
             assurances,
+            reasons: trygg_core::signalling::DENY_REASONS
+                .iter()
+                .map(|r| (*r, reason_name(lang, r)))
+                .collect(),
         },
         StatusCode::OK,
     )

@@ -698,3 +698,69 @@ async fn a_room_ends_for_everyone_when_its_invitations_expire_or_the_console_end
             .expect("ended within a tick");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_is_open_while_people_wait_and_a_denial_carries_its_reason() {
+    let (s, doctor_session, doctor, interpreter, patient) = world().await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor, "interpreter": interpreter}),
+    )
+    .await;
+    let (_, host_token, _) = plan.link("clinician");
+    let (patient_p, patient_token, _) = plan.link("patient");
+    let state = |list: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == plan.id.as_str())
+            .unwrap()["state"]
+            .clone()
+    };
+    async fn list(s: &TestServer, who: &Session) -> Value {
+        let path = format!("/api/v1/orgs/{ORG}/consultations");
+        s.send(Some(who), reqwest::Method::GET, &path, None)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+    assert_eq!(state(&list(&s, &doctor_session).await), "scheduled");
+    let mut pat = Client::join(&s, &patient_token, None).await;
+    pat.until("waiting").await;
+    assert_eq!(
+        state(&list(&s, &doctor_session).await),
+        "open",
+        "people wait, no host yet"
+    );
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    assert_eq!(state(&list(&s, &doctor_session).await), "in-progress");
+    // A reason outside the fixed list is refused (free text could carry health data).
+    host.send(json!({"v": 1, "type": "deny", "who": patient_p, "reason": "has the flu"}))
+        .await;
+    assert_eq!(host.until("error").await["code"], "invalid-field");
+    host.send(
+        json!({"v": 1, "type": "deny", "who": patient_p, "reason": "identity-not-confirmed"}),
+    )
+    .await;
+    assert_eq!(
+        pat.until("denied").await["reason"],
+        "identity-not-confirmed"
+    );
+    assert!(pat.closed().await);
+    // Denied stays denied: the same link does not get back in.
+    let mut again = Client::join(&s, &patient_token, None).await;
+    assert_eq!(again.until("error").await["code"], "not-arrivable");
+    let events = audit_ops(&s);
+    let deny = events
+        .iter()
+        .find(|e| e["operation"] == "consultation.deny")
+        .expect("the denial is logged");
+    assert_eq!(
+        deny["entity"]["detail"],
+        "deny-reason:identity-not-confirmed"
+    );
+    assert_eq!(deny["agent"]["id"], format!("personnel:{doctor}"));
+}
