@@ -26,6 +26,8 @@ if (root) {
   let heartbeat = null;
   let retries = 0;
   let preview = null;
+  const resumeKey = `trygg-resume:${token.slice(-12)}`;
+  let resume = sessionStorage.getItem(resumeKey);
 
   const show = (id) => {
     for (const s of sections) $(s).hidden = s !== id;
@@ -168,6 +170,12 @@ if (root) {
       case "admitted":
         show("call");
         break;
+      case "resume":
+        // Proof that this page is the admitted client, to come back after a dropped
+        // connection without a new admission; kept for this tab only.
+        resume = m.secret;
+        sessionStorage.setItem(resumeKey, resume);
+        break;
       case "roster":
         roster = m.participants;
         renderRoster();
@@ -195,7 +203,7 @@ if (root) {
         show("denied");
         break;
       case "error":
-        if (m.code === "invitation-refused") {
+        if (m.code === "invitation-refused" || m.code === "already-connected") {
           final = true;
           show("refused");
         } else {
@@ -212,7 +220,9 @@ if (root) {
     ws = new WebSocket(`${scheme}://${location.host}/signalling`);
     ws.addEventListener("open", () => {
       const ack = $("ack");
-      ws.send(JSON.stringify({ v: 1, type: "hello", token, acknowledged: personnel || (ack?.checked ?? false) }));
+      const hello = { v: 1, type: "hello", token, acknowledged: personnel || (ack?.checked ?? false) };
+      if (resume) hello.resume = resume;
+      ws.send(JSON.stringify(hello));
       clearInterval(heartbeat);
       heartbeat = setInterval(() => send({ type: "ping" }), 15000);
     });

@@ -333,12 +333,18 @@ pub async fn create(
     // the access rule again at every admission.
     let subject = tx.subject(host).await?;
     let t = now.unix_timestamp();
-    if !subject.is_some_and(|s| {
-        trygg_core::access::decide(&s, Permission::ConsultationManage, None, t).is_ok()
-    }) {
+    // Both rights: to admit (`consultation-manage`) and to take part (`consultation-join`; a
+    // secretary books but does not host).
+    let holds = |p| {
+        subject
+            .as_ref()
+            .is_some_and(|s| trygg_core::access::decide(s, p, None, t).is_ok())
+    };
+    if !holds(Permission::ConsultationManage) || !holds(Permission::ConsultationJoin) {
         return Err(AppError::conflict(
             "TR-K009",
-            "the host must hold the right to manage consultations (consultation-manage)",
+            "the host must hold the right to manage consultations and to take part in them \
+             (consultation-manage, consultation-join)",
         ));
     }
     let mut planned: Vec<(Role, bool, Person)> =

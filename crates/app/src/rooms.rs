@@ -50,12 +50,18 @@ pub const INBOX: usize = 256;
 pub const MAX_ROOMS: usize = 20_000;
 /// How often a room looks at the time (grace periods of dropped participants).
 pub const TICK: Duration = Duration::from_secs(5);
+/// A consultation in progress that nobody has been connected to for this long is over: it ends,
+/// with its journal note, and its room stops.
+pub const IDLE_END: time::Duration = time::Duration::minutes(15);
 
 /// What the socket sends to its client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outbound {
     /// A text frame.
     Frame(String),
+    /// An error frame answering something the room refused (the socket counts these toward
+    /// its limit of refusals).
+    Refused(String),
     /// Close the socket (after the frames before it).
     Close,
 }
@@ -86,9 +92,11 @@ impl std::fmt::Debug for Rooms {
 
 enum Command {
     Connect {
-        who: ParticipantId,
+        row: Box<ParticipantRow>,
         caller: Option<Caller>,
         login: Option<IdentityAssurance>,
+        may_admit: bool,
+        resume: Option<String>,
         out: mpsc::Sender<Outbound>,
         reply: oneshot::Sender<Result<u64, JoinError>>,
     },
@@ -183,6 +191,10 @@ pub enum JoinError {
     /// The room refused the arrival (locked, already connected, denied).
     #[error("{0}")]
     Room(RoomError),
+    /// The invitation is in use on another connection, and this one did not prove to be the
+    /// same client (its resume secret): a leaked link cannot take an admitted person's place.
+    #[error("this invitation is in use on another connection")]
+    AlreadyConnected,
     /// The node is at its limit of rooms, or the room's queue is full.
     #[error("the service is busy; try again in a moment")]
     Busy,
@@ -197,6 +209,7 @@ impl JoinError {
         match self {
             Self::Refused => "invitation-refused",
             Self::NotAcknowledged => "acknowledge-first",
+            Self::AlreadyConnected => "already-connected",
             Self::Room(e) => e.code(),
             Self::Busy => "busy",
             Self::Unavailable => "unavailable",
@@ -448,10 +461,12 @@ pub async fn preview(
 /// socket's personnel session, if any: it counts only if it is the invited person's own (a host
 /// who is signed in enters at once; anyone else waits to be admitted). A patient or companion
 /// must have acknowledged the information (VC-INFO-1; logged).
+#[allow(clippy::too_many_arguments)]
 pub async fn join(
     app: &App,
     token: &str,
     acknowledged: bool,
+    resume: Option<String>,
     login: Option<Caller>,
     address: Option<IpAddr>,
     now: OffsetDateTime,
@@ -485,16 +500,34 @@ pub async fn join(
     let who = ParticipantId(f.participant.number);
     let (out_tx, out_rx) = mpsc::channel(OUTBOX);
     let (reply, answer) = oneshot::channel();
-    let login_level = caller.as_ref().and_then(|c| login_assurance(c.assurance));
-    let signed_in = caller.is_some();
     let mut caller = caller;
     if let Some(c) = caller.as_mut() {
         c.address = address.or(c.address);
     }
+    // The live rights of a signed-in person (PC-ACL-1): without `consultation-join` their login
+    // counts for nothing (they wait like anyone with a link); a clinician seat admits, and a
+    // host enters at once, only with `consultation-manage` at the organisation's minimum
+    // assurance now (a refusal is logged by `authorize`).
+    let clinician = f.participant.role == Role::Clinician.code();
+    let (may_join, may_manage) = match &caller {
+        Some(c) => live_rights(&f, c, clinician, now).await?,
+        None => (false, false),
+    };
+    if !may_join {
+        caller = None;
+    }
+    let host = f.participant.host;
+    let login_level = caller
+        .as_ref()
+        .and_then(|c| login_assurance(c.assurance))
+        .filter(|_| !host || may_manage);
+    let signed_in = caller.is_some();
     room.try_send(Command::Connect {
-        who,
+        row: Box::new(f.participant.clone()),
         caller,
         login: login_level,
+        may_admit: may_manage,
+        resume,
         out: out_tx,
         reply,
     })
@@ -509,6 +542,49 @@ pub async fn join(
         },
         outbox: out_rx,
     })
+}
+
+/// What a signed-in person may do in this consultation now: take part (`consultation-join`) and,
+/// in a clinician's seat, admit (`consultation-manage`); both through [`authorize`], which also
+/// asks the minimum assurance and logs a refusal.
+async fn live_rights(
+    f: &Found,
+    c: &Caller,
+    clinician: bool,
+    now: OffsetDateTime,
+) -> Result<(bool, bool), JoinError> {
+    let p = Some(f.consultation.patient);
+    let join = authorize(&f.org, c, Permission::ConsultationJoin, p, now)
+        .await
+        .is_ok();
+    if !join || !clinician {
+        return Ok((join, false));
+    }
+    let manage = authorize(&f.org, c, Permission::ConsultationManage, p, now)
+        .await
+        .is_ok();
+    Ok((join, manage))
+}
+
+/// A participant row as the room plans them. Nobody may admit until the live rule says so
+/// when they arrive ([`Room::set_may_admit`]).
+fn planned_of(row: &ParticipantRow, name: String) -> Planned {
+    Planned {
+        id: ParticipantId(row.number),
+        role: Role::from_code(&row.role).unwrap_or(Role::OtherPersonnel),
+        name,
+        host: row.host,
+        may_admit: false,
+    }
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Starts the room of a consultation on this node (or finds the one another caller started
@@ -542,20 +618,14 @@ async fn start(
                 patients.push(p);
             }
         }
-        planned.push(Planned {
-            id,
-            role,
-            name,
-            host: row.host,
-            // Only clinicians may admit, and only with a live right, asked at each admission.
-            may_admit: role == Role::Clinician,
-        });
+        planned.push(planned_of(&row, name));
         parts.insert(
             id,
             Part {
                 row,
                 caller: None,
                 conn: None,
+                resume: None,
             },
         );
     }
@@ -592,6 +662,7 @@ async fn start(
         dropped: Vec::new(),
         in_progress,
         deny_reason: None,
+        last_connected: now,
     };
     tokio::spawn(task.run());
     Ok(tx)
@@ -601,6 +672,9 @@ struct Part {
     row: ParticipantRow,
     caller: Option<Caller>,
     conn: Option<(u64, mpsc::Sender<Outbound>)>,
+    /// The secret the client was given when last admitted: only with it does a new socket
+    /// come back within the grace period, or take over a live one.
+    resume: Option<String>,
 }
 
 struct Task {
@@ -619,6 +693,8 @@ struct Task {
     in_progress: Arc<std::sync::atomic::AtomicBool>,
     /// The reason of the `deny` being handled, for its audit detail and the denied frame.
     deny_reason: Option<&'static str>,
+    /// When someone was last seen connected (a tick's precision).
+    last_connected: OffsetDateTime,
 }
 
 /// Why a step failed, for the sender.
@@ -663,6 +739,15 @@ impl Task {
                         self.consultation.minutes,
                     );
                     if now >= expiry {
+                        let _ = self.step(Input::Terminate, None, now).await;
+                        break;
+                    }
+                    // In progress with nobody connected for IDLE_END: it is over.
+                    if self.parts.values().any(|p| p.conn.is_some()) {
+                        self.last_connected = now;
+                    } else if self.room.state() == State::InProgress
+                        && now - self.last_connected >= IDLE_END
+                    {
                         let _ = self.step(Input::Terminate, None, now).await;
                         break;
                     }
@@ -739,8 +824,18 @@ impl Task {
     }
 
     fn send_to(&mut self, who: ParticipantId, frame: String) {
+        self.push(who, Outbound::Frame(frame));
+    }
+
+    /// Answers a refused frame: the socket counts these toward its limit (a client that keeps
+    /// asking for what it may not do is disconnected, and stops filling the log).
+    fn refuse_to(&mut self, who: ParticipantId, frame: String) {
+        self.push(who, Outbound::Refused(frame));
+    }
+
+    fn push(&mut self, who: ParticipantId, out: Outbound) {
         let full = match self.parts.get(&who).and_then(|p| p.conn.as_ref()) {
-            Some((_, out)) => out.try_send(Outbound::Frame(frame)).is_err(),
+            Some((_, tx)) => tx.try_send(out).is_err(),
             None => false,
         };
         if full {
@@ -755,55 +850,154 @@ impl Task {
         }
     }
 
+    /// A participant's socket arrives. A participant the room does not know (invited after it
+    /// started) is added from their row. A socket may take over a live connection, or come back
+    /// within the grace period without a new admission, only with the resume secret the client
+    /// was given when admitted; anyone else with the link is refused while the connection lives,
+    /// and waits to be admitted once it is gone (VC-CONF-1).
+    #[allow(clippy::too_many_arguments)]
+    async fn connect(
+        &mut self,
+        row: ParticipantRow,
+        caller: Option<Caller>,
+        login: Option<IdentityAssurance>,
+        may_admit: bool,
+        resume: Option<String>,
+        out: mpsc::Sender<Outbound>,
+        now: OffsetDateTime,
+    ) -> Result<u64, JoinError> {
+        let who = ParticipantId(row.number);
+        if !self.parts.contains_key(&who) {
+            self.add_participant(row).await?;
+        }
+        let proven = self
+            .parts
+            .get(&who)
+            .and_then(|p| p.resume.as_deref())
+            .zip(resume.as_deref())
+            .is_some_and(|(mine, given)| same_secret(mine, given));
+        let live = self.parts.get(&who).is_some_and(|p| p.conn.is_some());
+        if live && !proven {
+            return Err(JoinError::AlreadyConnected);
+        }
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let old = self.parts.get_mut(&who).and_then(|p| {
+            p.caller = caller;
+            p.conn.replace((conn, out.clone()))
+        });
+        if let Some((_, old_out)) = old {
+            // The same client on a new socket (proven): the old one closes.
+            let _ = old_out.try_send(Outbound::Close);
+            let _ = self.step(Input::Disconnect { who }, None, now).await;
+        }
+        if !proven {
+            // Without proof, no grace: a dropped participant waits to be admitted again.
+            let _ = self.step(Input::Forfeit { who }, None, now).await;
+        }
+        self.room.set_may_admit(who, may_admit);
+        let (role, host) = self
+            .room
+            .planned()
+            .find(|p| p.id == who)
+            .map_or((Role::Patient, false), |p| (p.role, p.host));
+        let _ = out.try_send(Outbound::Frame(welcome_frame(
+            who,
+            role,
+            host,
+            self.room.kind(),
+        )));
+        match self.step(Input::Arrive { who, login }, None, now).await {
+            Ok(()) => Ok(conn),
+            Err(e) => {
+                if let Some(p) = self.parts.get_mut(&who) {
+                    if p.conn.as_ref().is_some_and(|(c, _)| *c == conn) {
+                        p.conn = None;
+                    }
+                }
+                Err(match e {
+                    StepError::Room(r) => JoinError::Room(r),
+                    _ => JoinError::Unavailable,
+                })
+            }
+        }
+    }
+
+    /// Adds a participant invited after the room started: their name is read (and the read
+    /// logged) and they are planned like the others.
+    async fn add_participant(&mut self, row: ParticipantRow) -> Result<(), JoinError> {
+        let org = self.org.clone();
+        let mut tx = org.begin().await.map_err(|_| JoinError::Unavailable)?;
+        let names = crate::consultations::names(&mut tx, std::slice::from_ref(&row))
+            .await
+            .map_err(|_| JoinError::Unavailable)?;
+        let name = names.into_iter().next().unwrap_or_default();
+        let did = Did::new(
+            Category::Access,
+            Operation::ConsultationRead,
+            Action::Read,
+            ("Encounter", Some(self.consultation.id.to_string())),
+        )
+        .patient(Some(self.consultation.patient));
+        let e = event(
+            &org.organisation().slug,
+            &Actor::system("room"),
+            did,
+            self.app.now(),
+        )
+        .map_err(|_| JoinError::Unavailable)?;
+        tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
+        tx.commit().await.map_err(|_| JoinError::Unavailable)?;
+        if let (Some(Role::Patient), Person::Patient(p)) = (Role::from_code(&row.role), row.person)
+        {
+            if !self.patients.contains(&p) {
+                self.patients.push(p);
+            }
+        }
+        self.room.add_planned(planned_of(&row, name));
+        self.parts.insert(
+            ParticipantId(row.number),
+            Part {
+                row,
+                caller: None,
+                conn: None,
+                resume: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Gives an admitted participant's client a fresh resume secret.
+    fn issue_resume(&mut self, who: ParticipantId) {
+        let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        let frame = serde_json::json!({
+            "v": trygg_core::signalling::VERSION,
+            "type": "resume",
+            "secret": secret,
+        })
+        .to_string();
+        if let Some(p) = self.parts.get_mut(&who) {
+            p.resume = Some(secret);
+        }
+        self.send_to(who, frame);
+    }
+
     async fn command(&mut self, cmd: Command) {
         let now = self.app.now();
         match cmd {
             Command::Connect {
-                who,
+                row,
                 caller,
                 login,
+                may_admit,
+                resume,
                 out,
                 reply,
             } => {
-                let conn = self.next_conn;
-                self.next_conn += 1;
-                let old = self.parts.get_mut(&who).and_then(|p| {
-                    p.caller = caller.clone();
-                    p.conn.replace((conn, out.clone()))
-                });
-                if let Some((_, old_out)) = old {
-                    // A second socket for the same invitation replaces the first.
-                    let _ = old_out.try_send(Outbound::Close);
-                    let _ = self.step(Input::Disconnect { who }, None, now).await;
-                }
-                let (role, host) = self
-                    .room
-                    .planned()
-                    .find(|p| p.id == who)
-                    .map_or((Role::Patient, false), |p| (p.role, p.host));
-                let _ = out.try_send(Outbound::Frame(welcome_frame(
-                    who,
-                    role,
-                    host,
-                    self.room.kind(),
-                )));
-                match self.step(Input::Arrive { who, login }, None, now).await {
-                    Ok(()) => {
-                        let _ = reply.send(Ok(conn));
-                    }
-                    Err(e) => {
-                        if let Some(p) = self.parts.get_mut(&who) {
-                            if p.conn.as_ref().is_some_and(|(c, _)| *c == conn) {
-                                p.conn = None;
-                            }
-                        }
-                        let err = match e {
-                            StepError::Room(r) => JoinError::Room(r),
-                            _ => JoinError::Unavailable,
-                        };
-                        let _ = reply.send(Err(err));
-                    }
-                }
+                let r = self
+                    .connect(*row, caller, login, may_admit, resume, out, now)
+                    .await;
+                let _ = reply.send(r);
             }
             Command::Client { who, conn, msg } => {
                 if !self.current(who, conn) {
@@ -815,7 +1009,7 @@ impl Task {
                         return;
                     }
                     ClientMessage::Hello { .. } => {
-                        self.send_to(who, error_frame("out-of-order", "already joined"));
+                        self.refuse_to(who, error_frame("out-of-order", "already joined"));
                         let _ = self.refused_frame(who, "out-of-order", now).await;
                         return;
                     }
@@ -840,7 +1034,7 @@ impl Task {
                         None => {
                             // Not signed in as themselves: no act of authority, whatever the
                             // plan says (VC-CONF-1).
-                            self.send_to(who, error_frame("not-allowed", "sign in to do this"));
+                            self.refuse_to(who, error_frame("not-allowed", "sign in to do this"));
                             let r = input.refused(RoomError::NotAllowed, millis(now));
                             let _ = self.append(&[r], None, now).await;
                             return;
@@ -852,7 +1046,11 @@ impl Task {
                 let r = self.step(input, caller.as_ref(), now).await;
                 self.deny_reason = None;
                 if let Err(e) = r {
-                    self.send_to(who, error_frame(e.code(), "refused"));
+                    if matches!(e, StepError::Forbidden) {
+                        // The live rule refused: no more of the waiting room for them.
+                        self.room.set_may_admit(who, false);
+                    }
+                    self.refuse_to(who, error_frame(e.code(), "refused"));
                 }
             }
             Command::Refused { who, conn, code } => {
@@ -879,6 +1077,11 @@ impl Task {
                     )));
                     let _ = out.try_send(Outbound::Close);
                     let _ = self.step(Input::Disconnect { who }, None, now).await;
+                }
+                // Revoked or renewed: whoever comes back waits to be admitted again.
+                let _ = self.step(Input::Forfeit { who }, None, now).await;
+                if let Some(p) = self.parts.get_mut(&who) {
+                    p.resume = None;
                 }
             }
             Command::Terminate => {
@@ -1063,6 +1266,10 @@ impl Task {
                         "reason": self.deny_reason,
                     });
                     self.send_to(to, frame.to_string());
+                }
+                Effect::Send(to, Event::Admitted) => {
+                    self.send_to(to, server_frame(&Event::Admitted));
+                    self.issue_resume(to);
                 }
                 Effect::Send(to, ev) => self.send_to(to, server_frame(&ev)),
                 Effect::Close(to) => {

@@ -300,6 +300,13 @@ pub enum Input {
     },
     /// Time passes (grace periods end).
     Tick,
+    /// `who` may not use their grace period: their connection was taken over or revoked, or
+    /// they came back without proof that they are the client that dropped. A dropped
+    /// participant is then gone, and waits like anyone new when they arrive.
+    Forfeit {
+        /// Who.
+        who: ParticipantId,
+    },
     /// A host ends the consultation for everyone.
     End {
         /// The host.
@@ -315,7 +322,10 @@ impl Input {
     /// The participant the input comes from (`None` for the system: ticks, cancellation).
     pub fn actor(&self) -> Option<ParticipantId> {
         match self {
-            Self::Arrive { who, .. } | Self::Leave { who } | Self::Disconnect { who } => Some(*who),
+            Self::Arrive { who, .. }
+            | Self::Leave { who }
+            | Self::Disconnect { who }
+            | Self::Forfeit { who } => Some(*who),
             Self::Admit { by, .. }
             | Self::Deny { by, .. }
             | Self::Lock { by }
@@ -535,6 +545,24 @@ impl Room {
         self.presence.get(&who).copied()
     }
 
+    /// Adds a participant invited after the room started (they arrive like anyone planned).
+    /// A known id is left as it is.
+    pub fn add_planned(&mut self, p: Planned) {
+        if !self.planned.contains_key(&p.id) {
+            self.presence.insert(p.id, Presence::Absent);
+            self.planned.insert(p.id, p);
+        }
+    }
+
+    /// Whether `who` may admit, deny and lock: the driver sets it from the live access rule
+    /// when they arrive and whenever the rule refuses them, so that the waiting room's names
+    /// reach only those who hold the right now.
+    pub fn set_may_admit(&mut self, who: ParticipantId, may: bool) {
+        if let Some(p) = self.planned.get_mut(&who) {
+            p.may_admit = may;
+        }
+    }
+
     /// The planned participants.
     pub fn planned(&self) -> impl Iterator<Item = &Planned> {
         self.planned.values()
@@ -688,6 +716,12 @@ impl Room {
                 self.finish(Some(by), now, &mut out);
             }
             Input::Terminate => self.finish(None, now, &mut out),
+            Input::Forfeit { who } => {
+                if let Some(Presence::Dropped { .. }) = self.presence(who) {
+                    self.set(who, Presence::Left);
+                    out.push(audit("consultation.grace-over", None, Some(who), None, now));
+                }
+            }
             Input::Cancel => {
                 if self.state != State::Scheduled {
                     return Err(RoomError::NotAllowed);

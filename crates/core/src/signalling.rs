@@ -35,6 +35,9 @@ pub enum ClientMessage {
         token: String,
         /// The information was acknowledged.
         acknowledged: bool,
+        /// The resume secret this client was given when admitted, to come back within the
+        /// grace period without a new admission.
+        resume: Option<String>,
     },
     /// Admit a waiting participant, recording how their identity was established.
     Admit {
@@ -113,6 +116,16 @@ struct Wire {
     token: Option<String>,
     #[serde(default)]
     acknowledged: Option<bool>,
+    #[serde(default)]
+    resume: Option<String>,
+}
+
+/// Whether `t` is a token or secret of the safe alphabet, 1 to 128 bytes.
+fn safe_token(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 128
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Parses and checks one client frame.
@@ -120,8 +133,18 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
     if frame.len() > MAX_FRAME {
         return Err(ProtocolError::TooLarge(frame.len()));
     }
-    let wire: Wire =
+    let raw: serde_json::Value =
         serde_json::from_str(frame).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    // A field set to null is a field present: refused like any field a type does not use,
+    // rather than read as absent.
+    if raw
+        .as_object()
+        .is_some_and(|o| o.values().any(serde_json::Value::is_null))
+    {
+        return Err(ProtocolError::Malformed("a field is null".into()));
+    }
+    let wire: Wire =
+        serde_json::from_value(raw).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
     if wire.v != VERSION {
         return Err(ProtocolError::Version(wire.v));
     }
@@ -157,14 +180,14 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
             token: wire
                 .token
                 .clone()
-                .filter(|t| {
-                    !t.is_empty()
-                        && t.len() <= 128
-                        && t.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-                })
+                .filter(|t| safe_token(t))
                 .ok_or(ProtocolError::InvalidField("token"))?,
             acknowledged: wire.acknowledged.unwrap_or(false),
+            resume: match wire.resume.clone() {
+                None => None,
+                Some(r) if safe_token(&r) => Some(r),
+                Some(_) => return Err(ProtocolError::InvalidField("resume")),
+            },
         },
         "lock" => ClientMessage::Lock,
         "unlock" => ClientMessage::Unlock,
@@ -181,7 +204,8 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
     let hello = matches!(msg, ClientMessage::Hello { .. });
     if (wire.who.is_some() && !takes_who)
         || (wire.assurance.is_some() && !matches!(msg, ClientMessage::Admit { .. }))
-        || ((wire.token.is_some() || wire.acknowledged.is_some()) && !hello)
+        || ((wire.token.is_some() || wire.acknowledged.is_some() || wire.resume.is_some())
+            && !hello)
         || (wire.reason.is_some() && !matches!(msg, ClientMessage::Deny { .. }))
     {
         return Err(ProtocolError::Malformed(
@@ -333,12 +357,19 @@ mod tests {
             ),
             (r#"{"v":1,"type":"ping","token":"x.y"}"#, "malformed"),
             (r#"{"v":1,"type":"leave","acknowledged":true}"#, "malformed"),
+            (r#"{"v":1,"type":"lock","who":null}"#, "malformed"),
+            (r#"{"v":1,"type":"ping","resume":"abc"}"#, "malformed"),
+            (
+                r#"{"v":1,"type":"hello","token":"x.y","resume":"a b"}"#,
+                "invalid-field",
+            ),
         ];
         assert_eq!(
             parse_client(r#"{"v":1,"type":"hello","token":"org.abc_-9","acknowledged":true}"#),
             Ok(ClientMessage::Hello {
                 token: "org.abc_-9".into(),
-                acknowledged: true
+                acknowledged: true,
+                resume: None,
             })
         );
         let long = format!(r#"{{"v":1,"type":"hello","token":"{}"}}"#, "a".repeat(129));
@@ -408,7 +439,7 @@ mod tests {
                         proptest::prop_assert_eq!(Some(id.to_string()), who);
                     }
                     // A token is only ever the safe alphabet, at most 128 bytes.
-                    ClientMessage::Hello { token: t, acknowledged: a } => {
+                    ClientMessage::Hello { token: t, acknowledged: a, .. } => {
                         proptest::prop_assert_eq!(Some(&t), token.as_ref());
                         proptest::prop_assert!(t.len() <= 128 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
                         proptest::prop_assert_eq!(a, acknowledged.unwrap_or(false));

@@ -105,11 +105,12 @@ async fn drive(
         Err(_) => return close(&mut socket, 1008, "no hello").await,
         _ => return,
     };
-    let (token, acknowledged) = match parse_client(first.as_str()) {
+    let (token, acknowledged, resume) = match parse_client(first.as_str()) {
         Ok(ClientMessage::Hello {
             token,
             acknowledged,
-        }) => (token, acknowledged),
+            resume,
+        }) => (token, acknowledged, resume),
         Ok(_) => {
             let _ = send_text(&mut socket, error_frame("out-of-order", "send hello first")).await;
             return close(&mut socket, 1008, "hello first").await;
@@ -120,7 +121,7 @@ async fn drive(
         }
     };
     let login = session(&state, &cookie, ip).await.map(|s| s.caller());
-    let joined = rooms::join(&state, &token, acknowledged, login, ip, state.now()).await;
+    let joined = rooms::join(&state, &token, acknowledged, resume, login, ip, state.now()).await;
     drop(token);
     let rooms::Joined {
         connection,
@@ -144,9 +145,19 @@ async fn drive(
                         break;
                     }
                 }
+                Some(Outbound::Refused(f)) => {
+                    if !send_text(&mut socket, f).await {
+                        break;
+                    }
+                    refused += 1;
+                    if refused >= MAX_REFUSED {
+                        close(&mut socket, 1008, "too many errors").await;
+                        break;
+                    }
+                }
                 Some(Outbound::Close) | None => {
                     // Frames queued before the close are sent first (the `ended` screen).
-                    while let Ok(Outbound::Frame(f)) = outbox.try_recv() {
+                    while let Ok(Outbound::Frame(f) | Outbound::Refused(f)) = outbox.try_recv() {
                         let _ = send_text(&mut socket, f).await;
                     }
                     close(&mut socket, 1000, "closed").await;
@@ -154,6 +165,20 @@ async fn drive(
                 }
             },
             frame = tokio::time::timeout(IDLE_TIMEOUT, socket.recv()) => {
+                // The frame budget, a token bucket per socket, counts every frame the client
+                // sends, WebSocket pings included.
+                if matches!(frame, Ok(Some(Ok(_)))) {
+                    let now = tokio::time::Instant::now();
+                    tokens = (tokens + now.duration_since(last).as_secs_f64() * RATE).min(BURST);
+                    last = now;
+                    if tokens < 1.0 {
+                        let _ = send_text(&mut socket, error_frame("rate-limited", "too many frames")).await;
+                        let _ = connection.refused("rate-limited");
+                        close(&mut socket, 1008, "flood").await;
+                        break;
+                    }
+                    tokens -= 1.0;
+                }
                 let text = match frame {
                     Err(_) => {
                         close(&mut socket, 1001, "idle").await;
@@ -171,17 +196,6 @@ async fn drive(
                     }
                     Ok(Some(Ok(Message::Text(t)))) => t,
                 };
-                // The frame budget: a token bucket per socket.
-                let now = tokio::time::Instant::now();
-                tokens = (tokens + now.duration_since(last).as_secs_f64() * RATE).min(BURST);
-                last = now;
-                if tokens < 1.0 {
-                    let _ = send_text(&mut socket, error_frame("rate-limited", "too many frames")).await;
-                    let _ = connection.refused("rate-limited");
-                    close(&mut socket, 1008, "flood").await;
-                    break;
-                }
-                tokens -= 1.0;
                 let msg = match parse_client(text.as_str()) {
                     Ok(m) => m,
                     Err(e) => {

@@ -576,15 +576,19 @@ async fn bad_frames_get_an_error_or_a_closed_socket_and_the_room_goes_on() {
     host.send_raw(r#"{"v":1,"type":"deny","who":"p\u202e2"}"#)
         .await;
     assert_eq!(host.until("error").await["code"], "invalid-field");
+    // A second socket on the waiting patient's link is refused while the first lives.
+    let mut second = Client::join(&s, &patient_token, None).await;
+    assert_eq!(second.until("error").await["code"], "already-connected");
+    assert!(second.closed().await);
     // An oversized frame closes that socket only.
-    let mut big = Client::join(&s, &patient_token, None).await;
-    let _ = big.next().await;
+    let mut big = pat;
     big.send_raw(&format!(
         "{{\"v\":1,\"type\":\"ping\",\"x\":\"{}\"}}",
         "a".repeat(10_000)
     ))
     .await;
     assert!(big.closed().await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     // A flood from the patient's socket closes it; the room goes on for the host.
     let mut flood = Client::join(&s, &patient_token, None).await;
@@ -601,6 +605,7 @@ async fn bad_frames_get_an_error_or_a_closed_socket_and_the_room_goes_on() {
         saw_limit,
         "the flood is answered with rate-limited before the close"
     );
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut pat = Client::join(&s, &patient_token, None).await;
     pat.until("waiting").await;
     host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "known-visually"}))
@@ -763,4 +768,207 @@ async fn a_room_is_open_while_people_wait_and_a_denial_carries_its_reason() {
         "deny-reason:identity-not-confirmed"
     );
     assert_eq!(deny["agent"]["id"], format!("personnel:{doctor}"));
+}
+
+/// Review findings (issue #10, outside attack): a leaked link cannot take an admitted person's
+/// seat, nor the host's; only the client that was admitted (its resume secret) comes back within
+/// the grace period without a new admission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaked_link_cannot_take_an_admitted_seat() {
+    let (s, doctor_session, doctor, _, patient) = world().await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor}),
+    )
+    .await;
+    let (_, host_token, _) = plan.link("clinician");
+    let (patient_p, patient_token, _) = plan.link("patient");
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    let host_resume = host.until("resume").await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut pat = Client::join(&s, &patient_token, None).await;
+    pat.until("waiting").await;
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "id-document-shown"}))
+        .await;
+    pat.until("admitted").await;
+    let resume = pat.until("resume").await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Another socket with the patient's link, or the host's without the host's login: refused.
+    for token in [&patient_token, &host_token] {
+        let mut thief = Client::join(&s, token, None).await;
+        assert_eq!(thief.until("error").await["code"], "already-connected");
+        assert!(thief.closed().await);
+    }
+    // A guessed resume secret does not help.
+    let mut thief = Client::open(&s, None, None).await.unwrap();
+    thief.send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true, "resume": "0".repeat(64)})).await;
+    assert_eq!(thief.until("error").await["code"], "already-connected");
+    // The real ones are still there, and the roster has not changed.
+    pat.send(json!({"v": 1, "type": "ping"})).await;
+    pat.until("pong").await;
+    host.send(json!({"v": 1, "type": "ping"})).await;
+    host.until("pong").await;
+
+    // The patient's connection drops. Whoever comes with the link alone waits to be admitted.
+    drop(pat);
+    loop {
+        let v = host.until("roster").await;
+        if v["participants"].as_array().unwrap().len() == 1 {
+            break;
+        }
+    }
+    let mut thief = Client::join(&s, &patient_token, None).await;
+    thief.until("waiting").await;
+    drop(thief);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The grace period was forfeited by the socket without proof: even the real client waits.
+    let mut back = Client::open(&s, None, None).await.unwrap();
+    back.send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true, "resume": resume})).await;
+    back.until("waiting").await;
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "id-document-shown"}))
+        .await;
+    back.until("admitted").await;
+    let resume = back.until("resume").await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A dropped connection and the real client back within the grace period, with its proof:
+    // admitted again at once, no new admission.
+    drop(back);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = Client::open(&s, None, None).await.unwrap();
+    again.send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true, "resume": resume})).await;
+    again.until("admitted").await;
+    let events = audit_ops(&s);
+    assert!(events
+        .iter()
+        .any(|e| e["operation"] == "consultation.rejoin"));
+    assert!(events
+        .iter()
+        .any(|e| e["operation"] == "consultation.grace-over"));
+    // The host's own proof takes over the host's seat (the same client on a new socket).
+    let mut host2 = Client::open(&s, Some(&doctor_session.cookie), None)
+        .await
+        .unwrap();
+    host2.send(json!({"v": 1, "type": "hello", "token": host_token, "acknowledged": true, "resume": host_resume})).await;
+    host2.until("admitted").await;
+    assert!(host.closed().await);
+}
+
+/// Review findings: the host's entry asks the live rule; a participant invited during the call
+/// gets in; refusals by the room count toward the socket's limit; WebSocket pings count toward
+/// its frame budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_entry_asks_the_live_rule_and_refusals_and_pings_are_bounded() {
+    let (s, doctor_session, doctor, interpreter, patient) = world().await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor}),
+    )
+    .await;
+    let (_, host_token, _) = plan.link("clinician");
+    let (_, patient_token, _) = plan.link("patient");
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    // Invited during the call: they get in (and wait).
+    let res = s
+        .send(
+            Some(&doctor_session),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/consultations/{}/invitations", plan.id),
+            Some(&json!({"role": "interpreter", "person": interpreter.to_string()})),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let url: Value = res.json().await.unwrap();
+    let late = url["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut interp = Client::join(&s, &late, None).await;
+    interp.until("waiting").await;
+    let wr = loop {
+        let v = host.until("waiting-room").await;
+        if !v["waiting"].as_array().unwrap().is_empty() {
+            break v;
+        }
+    };
+    assert!(wr.to_string().contains("Test interpreter"), "{wr}");
+
+    // A waiting patient asking for what they may not do is disconnected after 20 refusals.
+    let mut pat = Client::join(&s, &patient_token, None).await;
+    pat.until("waiting").await;
+    for _ in 0..25 {
+        pat.send_raw(r#"{"v":1,"type":"lock"}"#).await;
+        tokio::time::sleep(Duration::from_millis(110)).await;
+    }
+    assert!(pat.closed().await, "20 refusals close the socket");
+    // WebSocket pings count toward the frame budget.
+    let mut pinger = Client::join(&s, &patient_token, None).await;
+    pinger.until("waiting").await;
+    for _ in 0..200 {
+        let _ = pinger.ws.send(Message::Ping(vec![1].into())).await;
+    }
+    assert!(pinger.closed().await, "a ping flood closes the socket");
+
+    // The doctor's grants are revoked; opening the host link signed in, they wait (the live
+    // rule refuses, and says so in the log) and see nobody waiting.
+    host.send(json!({"v": 1, "type": "leave"})).await;
+    assert!(host.closed().await);
+    let admin = s
+        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
+        .await;
+    let g: Value = s
+        .send(
+            Some(&admin),
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/personnel/{doctor}/grants"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    for grant in g.as_array().unwrap() {
+        let r = s
+            .send(
+                Some(&admin),
+                reqwest::Method::POST,
+                &format!(
+                    "/api/v1/orgs/{ORG}/grants/{}/revoke",
+                    grant["id"].as_str().unwrap()
+                ),
+                Some(&json!({"reason": "left"})),
+            )
+            .await;
+        assert!(r.status().is_success());
+    }
+    let denied_before = audit_ops(&s)
+        .iter()
+        .filter(|e| e["operation"] == "access.denied")
+        .count();
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    let first = loop {
+        let v = host.next().await.unwrap();
+        if v["type"] != "welcome" {
+            break v;
+        }
+    };
+    assert_eq!(first["type"], "waiting", "{first}");
+    let denied_after = audit_ops(&s)
+        .iter()
+        .filter(|e| e["operation"] == "access.denied")
+        .count();
+    assert!(denied_after > denied_before, "the refusal is in the log");
 }
