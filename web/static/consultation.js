@@ -9,6 +9,10 @@ if (root) {
   const token = d.token;
   const personnel = d.personnel === "true";
   const roles = JSON.parse(d.roles);
+  const msgs = JSON.parse(d.msgs);
+  const baseTitle = document.title;
+  // Codes after which the page stops trying: the person cannot come in with this link now.
+  const finalCodes = new Set(["invitation-refused", "already-connected", "not-arrivable", "acknowledge-first"]);
   const assurances = new Map();
   const options = document.getElementById("assurance-options");
   for (const o of options.content.querySelectorAll("option")) assurances.set(o.value, o.textContent);
@@ -31,6 +35,8 @@ if (root) {
 
   const show = (id) => {
     for (const s of sections) $(s).hidden = s !== id;
+    $("error").textContent = "";
+    if (id !== "call") document.title = baseTitle;
     const h = $(id).querySelector("h1");
     if (h) {
       h.tabIndex = -1;
@@ -41,6 +47,8 @@ if (root) {
     $("announce").textContent = text;
   };
   const nameOf = (id) => roster.find((p) => p.id === id)?.name ?? id;
+  let pendingJoin = null;
+  let waitingBefore = 0;
   const send = (msg) => {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ v: 1, ...msg }));
   };
@@ -94,7 +102,8 @@ if (root) {
       const name = document.createElement("strong");
       name.textContent = p.name;
       li.append(name, ` – ${roles[p.role] ?? p.role} – ${assurances.get(p.assurance) ?? p.assurance}`);
-      if (p.id === me?.you) li.append(" ✓");
+      if (p.host) li.append(` (${msgs.host})`);
+      if (p.id === me?.you) li.append(` (${msgs.you})`);
       ul.append(li);
     }
   }
@@ -102,7 +111,17 @@ if (root) {
   function renderWaiting(waiting) {
     $("host-tools").hidden = false;
     const box = $("waiting-room");
+    const hadFocus = box.contains(document.activeElement);
     box.replaceChildren();
+    // Someone new waits: say so, and show the count in the tab's title (another tab, a screen
+    // reader: the clinician knows without looking).
+    if (waiting.length > waitingBefore) {
+      const newest = waiting[waiting.length - 1];
+      announce(`${newest.name} ${msgs["waiting-count"]}`);
+    }
+    waitingBefore = waiting.length;
+    document.title = waiting.length ? `(${waiting.length}) ${baseTitle}` : baseTitle;
+    if (hadFocus) $("waiting-room-title").focus();
     if (waiting.length === 0) {
       const p = document.createElement("p");
       p.textContent = d.msgNobody;
@@ -115,18 +134,26 @@ if (root) {
       row.dataset.participant = w.id;
       const who = document.createElement("span");
       who.className = "who";
-      const how = w.login ? assurances.get(w.login) ?? w.login : "–";
-      who.textContent = `${w.name} – ${roles[w.role] ?? w.role} – ${how}`;
+      const how = w.login ? `${msgs["signed-in"]} ${assurances.get(w.login) ?? w.login}` : msgs["by-link"];
+      const since = Math.max(0, Math.floor((Date.now() - w.since) / 60000));
+      who.textContent = `${w.name} – ${roles[w.role] ?? w.role} – ${how} – ${since} ${msgs.minutes}`;
       const label = document.createElement("label");
       const select = document.createElement("select");
       select.id = `assurance-${w.id}`;
       label.htmlFor = select.id;
       label.textContent = `${d.msgAssurance}:`;
+      // No default: the clinician chooses what they saw. An eID level is offered only when
+      // the person signed in at that level (the server refuses it otherwise, VC-AUTH-1).
+      const none = document.createElement("option");
+      none.value = "";
+      none.textContent = msgs.choose;
+      select.append(none);
       for (const [code, text] of assurances) {
+        const eid = code === "eid-high" || code === "eid-substantial";
+        if (eid && !(w.login === "eid-high" || w.login === code)) continue;
         const o = document.createElement("option");
         o.value = code;
         o.textContent = text;
-        if (w.login === code || (!w.login && code === "id-document-shown")) o.selected = true;
         select.append(o);
       }
       const admit = document.createElement("button");
@@ -134,7 +161,14 @@ if (root) {
       admit.className = "button";
       admit.textContent = d.msgAdmit;
       admit.setAttribute("aria-label", `${d.msgAdmit}: ${w.name}`);
-      admit.addEventListener("click", () => send({ type: "admit", who: w.id, assurance: select.value }));
+      admit.addEventListener("click", () => {
+        if (!select.value) {
+          select.focus();
+          return;
+        }
+        send({ type: "admit", who: w.id, assurance: select.value });
+        $("waiting-room-title").focus();
+      });
       const reasonLabel = document.createElement("label");
       const reason = document.createElement("select");
       reason.id = `reason-${w.id}`;
@@ -151,7 +185,10 @@ if (root) {
       deny.className = "button secondary";
       deny.textContent = d.msgDeny;
       deny.setAttribute("aria-label", `${d.msgDeny}: ${w.name}`);
-      deny.addEventListener("click", () => send({ type: "deny", who: w.id, reason: reason.value }));
+      deny.addEventListener("click", () => {
+        send({ type: "deny", who: w.id, reason: reason.value });
+        $("waiting-room-title").focus();
+      });
       row.append(who, label, select, admit, reasonLabel, reason, deny);
       box.append(row);
     }
@@ -162,6 +199,7 @@ if (root) {
       case "welcome":
         me = m;
         retries = 0;
+        $("error").textContent = "";
         $("end").hidden = !m.host;
         break;
       case "waiting":
@@ -179,12 +217,17 @@ if (root) {
       case "roster":
         roster = m.participants;
         renderRoster();
+        if (pendingJoin) {
+          announce(`${nameOf(pendingJoin)} ${msgs.joined}`);
+          pendingJoin = null;
+        }
         break;
       case "joined":
-        announce(`+ ${nameOf(m.who)}`);
+        // The roster with their name follows this frame.
+        pendingJoin = m.who;
         break;
       case "left":
-        announce(`− ${nameOf(m.who)}`);
+        announce(`${nameOf(m.who)} ${msgs.left}`);
         break;
       case "waiting-room":
         renderWaiting(m.waiting);
@@ -203,11 +246,12 @@ if (root) {
         show("denied");
         break;
       case "error":
-        if (m.code === "invitation-refused" || m.code === "already-connected") {
+        if (m.code === "invitation-refused") {
           final = true;
           show("refused");
         } else {
-          $("error").textContent = `${d.msgRefused} (${m.code})`;
+          if (finalCodes.has(m.code)) final = true;
+          $("error").textContent = msgs[m.code] ?? `${d.msgRefused} (${m.code})`;
         }
         break;
       default:
@@ -236,10 +280,12 @@ if (root) {
     ws.addEventListener("close", () => {
       clearInterval(heartbeat);
       if (final) return;
-      if (retries < 10) {
+      // Back off: quickly at first (within the 30-second grace period), then slower, for
+      // up to about ten minutes (a locked room, a busy server, a restart).
+      if (retries < 20) {
         retries += 1;
         announce(d.msgReconnecting);
-        setTimeout(connect, 2000);
+        setTimeout(connect, Math.min(2000 * 2 ** Math.max(0, retries - 4), 60000));
       }
     });
   }

@@ -5,6 +5,8 @@
 const root = document.getElementById("planner");
 if (root) {
   const { org, csrf, me } = root.dataset;
+  const roles = JSON.parse(root.dataset.roles);
+  const msgs = JSON.parse(root.dataset.msgs);
   const status = document.getElementById("planner-status");
   const api = async (path, body) => {
     const res = await fetch(`/api/v1/orgs/${encodeURIComponent(org)}/consultations${path}`, {
@@ -15,9 +17,11 @@ if (root) {
     });
     if (!res.ok) {
       const problem = await res.json().catch(() => ({}));
-      status.textContent = problem.detail ?? `HTTP ${res.status}`;
+      // The API's refusal in the page's language where there is a text for it.
+      status.textContent = msgs[problem.code] ?? problem.detail ?? `HTTP ${res.status}`;
       return null;
     }
+    status.textContent = "";
     return res.status === 204 ? {} : res.json();
   };
   const form = document.getElementById("plan-form");
@@ -35,7 +39,7 @@ if (root) {
       const li = document.createElement("li");
       li.dataset.role = i.role;
       const role = document.createElement("strong");
-      role.textContent = `${i.role} (${i.participant})`;
+      role.textContent = `${roles[i.role] ?? i.role}: ${i.name}`;
       const code = document.createElement("code");
       code.textContent = i.url;
       li.append(role, " ", code);
@@ -52,6 +56,7 @@ if (root) {
   }
   for (const b of root.querySelectorAll("[data-end]")) {
     b.addEventListener("click", async () => {
+      if (!window.confirm(msgs["end-confirm"])) return;
       if (await api(`/${b.dataset.end}/end`)) location.reload();
     });
   }

@@ -89,6 +89,8 @@ pub struct InvitationOut {
     pub participant: String,
     /// The person (personnel or patient id).
     pub person: Uuid,
+    /// Their name as the organisation knows it.
+    pub name: String,
     /// The link; secret, for this person only.
     pub url: String,
     /// When it stops working.
@@ -221,11 +223,16 @@ async fn resolve_patient(tx: &mut OrgTx<'_>, s: &str) -> Result<Uuid, AppError> 
     if let Ok(id) = Uuid::parse_str(s) {
         return tx.patient(id).await?.map(|p| p.id).ok_or_else(missing);
     }
-    let nid = NationalId::parse(s).map_err(|_| {
-        bad(
-            "TR-K002",
-            "a patient is named by their id or national identity number",
-        )
+    let nid = NationalId::parse(s).map_err(|e| {
+        if s.len() == 11 && s.bytes().all(|b| b.is_ascii_digit()) {
+            // Eleven digits: meant as a national identity number; say what is wrong with it.
+            bad("TR-K002", e.to_string())
+        } else {
+            bad(
+                "TR-K002",
+                "a patient is named by their id or national identity number",
+            )
+        }
     })?;
     tx.patient_by_national_id(&nid)
         .await?
@@ -252,6 +259,32 @@ async fn resolve_personnel(
     }
 }
 
+/// Whether a person registered in `profession` may take a consultation seat of `role`: a
+/// clinician's seat needs a health profession, an interpreter's an interpreter (the roster shows
+/// the seat's role, so it must be true, VC-INT-1); other personnel may be anyone on the staff.
+async fn check_seat(tx: &mut OrgTx<'_>, id: Uuid, role: Role) -> Result<(), AppError> {
+    use trygg_core::BuiltinRole as B;
+    let profession = tx.personnel_role(id).await?;
+    let fits = match role {
+        Role::Clinician => matches!(
+            profession,
+            Some(B::Doctor | B::Nurse | B::Psychologist | B::Physiotherapist)
+        ),
+        Role::Interpreter => matches!(profession, Some(B::Interpreter)),
+        _ => true,
+    };
+    if !fits {
+        return Err(AppError::conflict(
+            "TR-K013",
+            format!(
+                "this person's role on the staff does not fit the seat of {}",
+                role.code()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Resolves one participant.
 async fn resolve(
     tx: &mut OrgTx<'_>,
@@ -267,7 +300,9 @@ async fn resolve(
     let person = if role.is_personnel() {
         let id = Uuid::parse_str(p.person.trim())
             .map_err(|_| bad("TR-K004", "personnel are named by their personnel id"))?;
-        Person::Personnel(resolve_personnel(tx, id, now).await?)
+        let id = resolve_personnel(tx, id, now).await?;
+        check_seat(tx, id, role).await?;
+        Person::Personnel(id)
     } else {
         Person::Patient(resolve_patient(tx, &p.person).await?)
     };
@@ -284,6 +319,7 @@ fn invitation_out(
     base: &str,
     org: &OrgStore,
     row: &ParticipantRow,
+    name: String,
     secret: &Secret,
 ) -> InvitationOut {
     InvitationOut {
@@ -291,6 +327,7 @@ fn invitation_out(
         role: row.role.clone(),
         participant: format!("p{}", row.number),
         person: person_id(row.person),
+        name,
         url: invitation_url(base, &org.organisation().slug, secret),
         expires_at: row.expires_at,
     }
@@ -329,6 +366,7 @@ pub async fn create(
     let (mut tx, actor, basis) = begin(&org, planner, None, now).await?;
     let patient = resolve_patient(&mut tx, &input.patient).await?;
     let host = resolve_personnel(&mut tx, input.host, now).await?;
+    check_seat(&mut tx, host, Role::Clinician).await?;
     // The host admits the others, so they must hold the right to (VC-CONF-1); the room asks
     // the access rule again at every admission.
     let subject = tx.subject(host).await?;
@@ -353,11 +391,9 @@ pub async fn create(
         planned.push((Role::Patient, false, Person::Patient(patient)));
     }
     if let Some(i) = input.interpreter {
-        planned.push((
-            Role::Interpreter,
-            false,
-            Person::Personnel(resolve_personnel(&mut tx, i, now).await?),
-        ));
+        let i = resolve_personnel(&mut tx, i, now).await?;
+        check_seat(&mut tx, i, Role::Interpreter).await?;
+        planned.push((Role::Interpreter, false, Person::Personnel(i)));
     }
     for p in &input.participants {
         let (role, person) = resolve(&mut tx, p, now).await?;
@@ -410,7 +446,12 @@ pub async fn create(
             now,
         )?;
         tx.audit(&e).await?;
-        invitations.push(invitation_out(base, &org, &row, &secret));
+        let name = names(&mut tx, std::slice::from_ref(&row))
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        invitations.push(invitation_out(base, &org, &row, name, &secret));
     }
     let e = event(
         &slug,
@@ -506,10 +547,15 @@ pub async fn invite(
         now,
     )?;
     tx.audit(&e).await?;
+    let name = names(&mut tx, std::slice::from_ref(&row))
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     tx.commit().await?;
     // A renewed invitation's holder, if connected with the old link, is disconnected.
     app.rooms.kick(org.organisation().id, id, row.number).await;
-    Ok(invitation_out(base, &org, &row, &secret))
+    Ok(invitation_out(base, &org, &row, name, &secret))
 }
 
 /// Whom [`invite`] invites.

@@ -1,7 +1,7 @@
 //! Trygg's use cases. Every operation a person, an operator or an integration can ask for is a
 //! function of the caller, the input and the time, `(caller, input, now) -> Result<output,
 //! AppError>`, with the access decision and the audit entry inside it. The HTTP API, the admin
-//! pages, the command line and (later) the signalling socket call the same functions, so a rule
+//! pages, the command line and the signalling socket call the same functions, so a rule
 //! holds wherever the request comes from. Nothing here knows HTTP.
 #![deny(missing_docs)]
 

@@ -386,6 +386,8 @@ pub struct Preview {
     pub role: String,
     /// Whether the invitee is on the staff (they may sign in first).
     pub personnel: bool,
+    /// Whether the invitee leads the consultation (a host enters at once, signed in).
+    pub host: bool,
     /// The planned roles, in order (VC-INFO-3).
     pub planned: Vec<String>,
     /// The organisation's information text in the page's language (VC-INFO-1).
@@ -448,6 +450,7 @@ pub async fn preview(
         minutes: f.consultation.minutes,
         role: f.participant.role.clone(),
         personnel: matches!(f.participant.person, Person::Personnel(_)),
+        host: f.participant.host,
         planned: rows
             .iter()
             .filter(|r| r.revoked_at.is_none())
@@ -1333,27 +1336,26 @@ impl Task {
 pub fn default_info(lang: trygg_core::Lang) -> &'static str {
     lang.pick(
         "Videokonsultasjonen er en samtale med helsepersonell over video, som en vanlig time. \
-         Lyd og bilde går kryptert mellom deltakerne og blir ikke tatt opp eller lagret. \
+         Lyd og bilde blir ikke tatt opp eller lagret. \
          Før du slipper inn venter du på et venterom; den som leder samtalen slipper inn én og én \
          og noterer hvordan identiteten din ble bekreftet. Alle som deltar vises i deltakerlisten \
          hele tiden. Det blir ført logg over hvem som deltok og når, og helsepersonellet skriver \
-         journalnotat som etter en vanlig konsultasjon. Du kan se i loggen hvem som har sett \
-         opplysningene dine. Sitt gjerne et sted der andre ikke hører samtalen.",
+         journalnotat som etter en vanlig konsultasjon. Du kan be virksomheten om å få se hvem \
+         som har sett opplysningene dine. Sitt gjerne et sted der andre ikke hører samtalen.",
         "Videokonsultasjonen er ein samtale med helsepersonell over video, som ein vanleg time. \
-         Lyd og bilete går krypterte mellom deltakarane og blir ikkje tekne opp eller lagra. \
+         Lyd og bilete blir ikkje tekne opp eller lagra. \
          Før du slepp inn ventar du på eit venterom; den som leier samtalen slepp inn éin og éin \
          og noterer korleis identiteten din vart stadfesta. Alle som deltek, blir viste i \
          deltakarlista heile tida. Det blir ført logg over kven som deltok og når, og \
-         helsepersonellet skriv journalnotat som etter ein vanleg konsultasjon. Du kan sjå i \
-         loggen kven som har sett opplysningane dine. Sit gjerne ein stad der andre ikkje høyrer \
+         helsepersonellet skriv journalnotat som etter ein vanleg konsultasjon. Du kan be \
+         verksemda om å få sjå kven som har sett opplysningane dine. Sit gjerne ein stad der andre ikkje høyrer \
          samtalen.",
         "The video consultation is a conversation with health personnel over video, like an \
-         ordinary appointment. Sound and picture are encrypted between the participants and are \
-         neither recorded nor stored. Before you are let in you wait in a waiting room; the \
+         ordinary appointment. Sound and picture are neither recorded nor stored. Before you are let in you wait in a waiting room; the \
          person leading the consultation lets people in one by one and notes how your identity \
          was confirmed. Everyone taking part is shown in the list of participants at all times. \
          A log is kept of who took part and when, and the health personnel write a journal note \
-         as after an ordinary consultation. You can see in the log who has seen your data. \
+         as after an ordinary consultation. You can ask the organisation to see who has seen your data. \
          Please sit where others cannot overhear the conversation.",
     )
 }

@@ -118,6 +118,17 @@ impl Role {
         }
     }
 
+    /// The role's name in bokmål, for the journal note.
+    pub fn name_nb(self) -> &'static str {
+        match self {
+            Self::Patient => "pasient",
+            Self::Clinician => "behandler",
+            Self::Interpreter => "tolk",
+            Self::Companion => "pårørende/ledsager",
+            Self::OtherPersonnel => "annet personell",
+        }
+    }
+
     /// Every role.
     pub const ALL: [Role; 5] = [
         Self::Patient,
@@ -166,6 +177,32 @@ impl IdentityAssurance {
             Self::IdDocumentShown => "id-document-shown",
             Self::KnownVisually => "known-visually",
             Self::Device => "device",
+        }
+    }
+
+    /// How it was established, in bokmål, for the journal note.
+    pub fn name_nb(self) -> &'static str {
+        match self {
+            Self::EidHigh => "eID på nivå høyt",
+            Self::EidSubstantial => "eID på nivå betydelig",
+            Self::IdDocumentShown => "viste legitimasjon",
+            Self::KnownVisually => "kjent og gjenkjent på video",
+            Self::Device => "virksomhetens utstyr",
+        }
+    }
+
+    /// Whether an admitter may record it from what they see (an ID document, a known face, the
+    /// organisation's device); the eID levels come only from the participant's own login.
+    pub fn attestable(self) -> bool {
+        !matches!(self, Self::EidHigh | Self::EidSubstantial)
+    }
+
+    /// The eID levels' order (an attested assurance ranks below both).
+    fn rank(self) -> u8 {
+        match self {
+            Self::EidHigh => 2,
+            Self::EidSubstantial => 1,
+            _ => 0,
         }
     }
 
@@ -464,6 +501,10 @@ pub enum RoomError {
     /// The participant is already connected, or was denied.
     #[error("already present or denied")]
     NotArrivable,
+    /// An eID level recorded for someone who did not log in at that level: an electronic ID is
+    /// a fact of the login, not something an admitter can attest (VC-AUTH-1).
+    #[error("that eID level was not used by this participant")]
+    UnprovenAssurance,
 }
 
 impl RoomError {
@@ -477,6 +518,7 @@ impl RoomError {
             Self::NotWaiting => "not-waiting",
             Self::Locked => "locked",
             Self::NotArrivable => "not-arrivable",
+            Self::UnprovenAssurance => "unproven-assurance",
         }
     }
 }
@@ -600,8 +642,11 @@ impl Room {
             Input::Arrive { who, login } => self.arrive(who, login, now, &mut out)?,
             Input::Admit { by, who, assurance } => {
                 self.check_admitter(by)?;
-                if !matches!(self.presence(who), Some(Presence::Waiting { .. })) {
+                let Some(Presence::Waiting { login, .. }) = self.presence(who) else {
                     return Err(RoomError::NotWaiting);
+                };
+                if !assurance.attestable() && login.is_none_or(|l| l.rank() < assurance.rank()) {
+                    return Err(RoomError::UnprovenAssurance);
                 }
                 self.enter(
                     who,
@@ -1005,10 +1050,14 @@ impl Journal {
         self.entries.iter().any(|e| e.role == Role::Interpreter)
     }
 
-    /// The note as text for the EHR (bokmål), times in UTC.
+    /// The note as text for the EHR (bokmål), times in Norwegian time, with each participant's
+    /// role and how their identity was established in words and, for systems, the code.
     pub fn text(&self) -> String {
+        let day = local(self.started)
+            .map(|t| format!("{:02}.{:02}.{} ", t.day(), u8::from(t.month()), t.year()));
         let mut t = format!(
-            "Videokonsultasjon {}–{} UTC ({} min).\n",
+            "Videokonsultasjon {}kl. {}–{} ({} min).\n",
+            day.unwrap_or_default(),
             clock(self.started),
             clock(self.ended),
             self.minutes()
@@ -1019,9 +1068,10 @@ impl Journal {
         t.push_str("Deltakere:\n");
         for e in &self.entries {
             t.push_str(&format!(
-                "- {} ({}), identitet: {}, {}–{}\n",
+                "- {} ({}), identitet: {} [{}], kl. {}–{}\n",
                 e.name,
-                e.role.code(),
+                e.role.name_nb(),
+                e.assurance.name_nb(),
                 e.assurance.code(),
                 clock(e.from),
                 clock(e.to)
@@ -1076,9 +1126,17 @@ fn rfc3339(ms: u64) -> String {
 }
 
 /// The time of day (HH:MM, UTC) of milliseconds since the Unix epoch.
+/// Milliseconds since the epoch in Norwegian time.
+fn local(ms: u64) -> Option<time::OffsetDateTime> {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
+    Some(crate::local_time::oslo(t))
+}
+
+/// `hh:mm` in Norwegian time.
 fn clock(ms: u64) -> String {
-    let minutes = (ms / 60_000) % (24 * 60);
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+    local(ms).map_or_else(String::new, |t| {
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    })
 }
 
 #[cfg(test)]
@@ -1126,7 +1184,9 @@ mod tests {
     }
 
     fn arrive(r: &mut Room, who: ParticipantId, now: u64) -> Vec<Effect> {
-        r.handle(Input::Arrive { who, login: None }, now).unwrap()
+        // Signed in with eID (high), as a patient through ID-porten: any level may be recorded.
+        let login = Some(IdentityAssurance::EidHigh);
+        r.handle(Input::Arrive { who, login }, now).unwrap()
     }
 
     /// The host admits `who`.
@@ -1183,6 +1243,63 @@ mod tests {
         );
         assert_eq!(r.handle(Input::Terminate, 60_001), Err(RoomError::Over));
         assert_eq!(arrive_err(&mut r, PATIENT), RoomError::Over);
+    }
+
+    #[test]
+    fn an_eid_level_is_recorded_only_for_who_logged_in_at_it() {
+        // VC-AUTH-1: the admitter attests what they see (a document, a known face, the
+        // organisation's device); an eID level is a fact of the participant's own login.
+        let mut r = room();
+        host_enters(&mut r);
+        r.handle(
+            Input::Arrive {
+                who: PATIENT,
+                login: None,
+            },
+            1,
+        )
+        .unwrap();
+        let substantial = Some(IdentityAssurance::EidSubstantial);
+        r.handle(
+            Input::Arrive {
+                who: INTERPRETER,
+                login: substantial,
+            },
+            1,
+        )
+        .unwrap();
+        for a in [
+            IdentityAssurance::EidHigh,
+            IdentityAssurance::EidSubstantial,
+        ] {
+            let admit = Input::Admit {
+                by: HOST,
+                who: PATIENT,
+                assurance: a,
+            };
+            assert_eq!(r.handle(admit, 2), Err(RoomError::UnprovenAssurance));
+        }
+        let admit = Input::Admit {
+            by: HOST,
+            who: INTERPRETER,
+            assurance: IdentityAssurance::EidHigh,
+        };
+        assert_eq!(r.handle(admit, 2), Err(RoomError::UnprovenAssurance));
+        admit_ok(&mut r, INTERPRETER, IdentityAssurance::EidSubstantial);
+        admit_ok(&mut r, PATIENT, IdentityAssurance::IdDocumentShown);
+        assert_eq!(r.roster().len(), 3);
+    }
+
+    fn admit_ok(r: &mut Room, who: ParticipantId, assurance: IdentityAssurance) {
+        r.handle(
+            Input::Admit {
+                by: HOST,
+                who,
+                assurance,
+            },
+            3,
+        )
+        .unwrap();
     }
 
     fn arrive_err(r: &mut Room, who: ParticipantId) -> RoomError {
@@ -1446,9 +1563,19 @@ mod tests {
         let interp = &j.entries[2];
         assert_eq!((interp.from, interp.to), (t0 + 240_000, t0 + 900_000));
         let text = j.text();
-        assert!(text.contains("10:00–10:25 UTC (25 min)"), "{text}");
+        // In Norwegian time (winter: UTC+1), roles and assurance in words and as codes.
+        assert!(
+            text.contains("07.12.2025 kl. 11:00–11:25 (25 min)"),
+            "{text}"
+        );
         assert!(text.contains("Tolk deltok."));
-        assert!(text.contains("patient p2 (patient), identitet: eid-substantial, 10:02–10:25"));
+        assert!(
+            text.contains(
+                "patient p2 (pasient), identitet: eID på nivå betydelig [eid-substantial], \
+                 kl. 11:02–11:25"
+            ),
+            "{text}"
+        );
         let fhir = j.fhir_encounter();
         assert_eq!(fhir["resourceType"], "Encounter");
         assert_eq!(fhir["class"]["code"], "VR");

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod consultation;
 pub mod lang;
+pub mod local_time;
 pub mod national_id;
 pub mod net;
 pub mod operation;

@@ -58,6 +58,8 @@ pub struct Texts {
     pub reconnecting: &'static str,
     pub refused: &'static str,
     pub needs_js: &'static str,
+    /// Messages the script shows, as `(key, text)`.
+    pub script: &'static [(&'static str, &'static str)],
 }
 
 const NB: Texts = Texts {
@@ -71,7 +73,7 @@ const NB: Texts = Texts {
     group_flag: "Dette er en gruppekonsultasjon: flere pasienter deltar, og de ser hverandres navn.",
     info_heading: "Informasjon før du går inn",
     acknowledge: "Jeg har lest informasjonen",
-    personnel_hint: "Helsepersonell: logg inn først, så slipper du rett inn som vert.",
+    personnel_hint: "Du leder denne konsultasjonen: logg inn først, så slipper du rett inn.",
     check_heading: "Test kamera og mikrofon",
     check_button: "Test kamera og mikrofon",
     check_ok: "Kamera og mikrofon virker.",
@@ -87,16 +89,36 @@ const NB: Texts = Texts {
     reason_label: "Grunn til avvisning",
     lock: "Lås rommet",
     unlock: "Lås opp rommet",
-    leave: "Forlat",
+    leave: "Gå ut av samtalen",
     end: "Avslutt for alle",
     end_confirm: "Avslutte konsultasjonen for alle deltakerne?",
     ended_title: "Konsultasjonen er avsluttet",
-    ended_text: "Samtalen er over for alle. Ingenting av lyd eller bilde er lagret. Du kan lukke vinduet.",
+    ended_text: "Samtalen er over for alle. Verken lyd eller bilde er tatt opp eller lagret. Du kan lukke vinduet.",
     denied_title: "Du ble ikke sluppet inn",
     left_title: "Du har forlatt konsultasjonen",
     reconnecting: "Forbindelsen ble brutt. Kobler til igjen …",
     refused: "Handlingen ble avvist",
     needs_js: "Videokonsultasjonen trenger JavaScript.",
+    script: &[
+        ("joined", "kom inn"),
+        ("left", "gikk ut"),
+        ("you", "deg"),
+        ("by-link", "kom via lenke, ikke innlogget"),
+        ("signed-in", "innlogget med"),
+        ("choose", "Velg …"),
+        ("waiting-count", "venter på venterommet"),
+        ("minutes", "min"),
+        ("host", "leder"),
+        ("locked", "Rommet er låst akkurat nå. Prøv igjen om litt, eller ta kontakt med dem som inviterte deg."),
+        ("busy", "Tjenesten er opptatt. Vi prøver igjen …"),
+        ("unavailable", "Konsultasjonen kan ikke nås akkurat nå. Vi prøver igjen …"),
+        ("not-allowed", "Du har ikke lov til å gjøre dette."),
+        ("not-arrivable", "Du kan ikke komme inn med denne lenken nå."),
+        ("already-connected", "Lenken er allerede i bruk i et annet vindu eller på en annen enhet."),
+        ("unproven-assurance", "eID-nivå kan bare velges for den som har logget inn med eID."),
+        ("session-ended", "Innloggingen din er utløpt. Logg inn på nytt."),
+        ("acknowledge-first", "Bekreft at du har lest informasjonen først."),
+    ],
 };
 
 const NN: Texts = Texts {
@@ -107,10 +129,10 @@ const NN: Texts = Texts {
     when: "Planlagd",
     minutes: "minutt",
     planned: "Planlagde deltakarar",
-    group_flag: "Dette er ei gruppekonsultasjon: fleire pasientar deltek, og dei ser namna til kvarandre.",
+    group_flag: "Dette er ein gruppekonsultasjon: fleire pasientar deltek, og dei ser namna til kvarandre.",
     info_heading: "Informasjon før du går inn",
     acknowledge: "Eg har lese informasjonen",
-    personnel_hint: "Helsepersonell: logg inn først, så slepp du rett inn som vert.",
+    personnel_hint: "Du leier denne konsultasjonen: logg inn først, så slepp du rett inn.",
     check_heading: "Test kamera og mikrofon",
     check_button: "Test kamera og mikrofon",
     check_ok: "Kamera og mikrofon verkar.",
@@ -126,16 +148,36 @@ const NN: Texts = Texts {
     reason_label: "Grunn til avvising",
     lock: "Lås rommet",
     unlock: "Lås opp rommet",
-    leave: "Forlat",
+    leave: "Gå ut av samtalen",
     end: "Avslutt for alle",
     end_confirm: "Avslutte konsultasjonen for alle deltakarane?",
     ended_title: "Konsultasjonen er avslutta",
-    ended_text: "Samtalen er over for alle. Ingenting av lyd eller bilete er lagra. Du kan lukke vindauget.",
+    ended_text: "Samtalen er over for alle. Verken lyd eller bilete er teke opp eller lagra. Du kan lukke vindauget.",
     denied_title: "Du vart ikkje sleppt inn",
     left_title: "Du har forlate konsultasjonen",
     reconnecting: "Sambandet vart brote. Koplar til igjen …",
     refused: "Handlinga vart avvist",
     needs_js: "Videokonsultasjonen treng JavaScript.",
+    script: &[
+        ("joined", "kom inn"),
+        ("left", "gjekk ut"),
+        ("you", "deg"),
+        ("by-link", "kom via lenkje, ikkje innlogga"),
+        ("signed-in", "innlogga med"),
+        ("choose", "Vel …"),
+        ("waiting-count", "ventar på venterommet"),
+        ("minutes", "min"),
+        ("host", "leier"),
+        ("locked", "Rommet er låst akkurat no. Prøv igjen om litt, eller ta kontakt med dei som inviterte deg."),
+        ("busy", "Tenesta er oppteken. Vi prøver igjen …"),
+        ("unavailable", "Konsultasjonen kan ikkje nåast akkurat no. Vi prøver igjen …"),
+        ("not-allowed", "Du har ikkje lov til å gjere dette."),
+        ("not-arrivable", "Du kan ikkje kome inn med denne lenkja no."),
+        ("already-connected", "Lenkja er allereie i bruk i eit anna vindauge eller på ei anna eining."),
+        ("unproven-assurance", "eID-nivå kan berre veljast for den som har logga inn med eID."),
+        ("session-ended", "Innlogginga di har gått ut. Logg inn på nytt."),
+        ("acknowledge-first", "Stadfest at du har lese informasjonen først."),
+    ],
 };
 
 const EN: Texts = Texts {
@@ -149,7 +191,7 @@ const EN: Texts = Texts {
     group_flag: "This is a group consultation: several patients take part, and they see each other's names.",
     info_heading: "Information before you enter",
     acknowledge: "I have read the information",
-    personnel_hint: "Health personnel: sign in first, and you enter at once as host.",
+    personnel_hint: "You lead this consultation: sign in first, and you enter at once.",
     check_heading: "Test camera and microphone",
     check_button: "Test camera and microphone",
     check_ok: "Camera and microphone work.",
@@ -165,21 +207,71 @@ const EN: Texts = Texts {
     reason_label: "Reason for denying",
     lock: "Lock the room",
     unlock: "Unlock the room",
-    leave: "Leave",
+    leave: "Leave the consultation",
     end: "End for everyone",
     end_confirm: "End the consultation for every participant?",
     ended_title: "The consultation has ended",
-    ended_text: "The conversation is over for everyone. Nothing of the sound or picture was stored. You may close this window.",
+    ended_text: "The conversation is over for everyone. No sound or video was recorded or stored. You may close this window.",
     denied_title: "You were not let in",
     left_title: "You have left the consultation",
     reconnecting: "The connection was lost. Reconnecting …",
     refused: "The action was refused",
     needs_js: "The video consultation needs JavaScript.",
+    script: &[
+        ("joined", "joined"),
+        ("left", "left"),
+        ("you", "you"),
+        ("by-link", "came with the link, not signed in"),
+        ("signed-in", "signed in with"),
+        ("choose", "Choose …"),
+        ("waiting-count", "waiting in the waiting room"),
+        ("minutes", "min"),
+        ("host", "leads"),
+        ("locked", "The room is locked just now. Try again in a moment, or contact whoever invited you."),
+        ("busy", "The service is busy. Trying again …"),
+        ("unavailable", "The consultation cannot be reached just now. Trying again …"),
+        ("not-allowed", "You are not allowed to do this."),
+        ("not-arrivable", "You cannot come in with this link now."),
+        ("already-connected", "The link is in use in another window or on another device."),
+        ("unproven-assurance", "An eID level can only be chosen for someone who signed in with eID."),
+        ("session-ended", "Your login has expired. Sign in again."),
+        ("acknowledge-first", "Confirm that you have read the information first."),
+    ],
 };
 
 /// The texts in `lang`.
 pub fn texts(lang: Lang) -> &'static Texts {
     lang.pick(&NB, &NN, &EN)
+}
+
+/// A consultation kind's name in `lang` (VC-INFO-2).
+pub fn kind_name(lang: Lang, kind: &str) -> &'static str {
+    match kind {
+        "one-to-one" => lang.pick("Samtale", "Samtale", "One to one"),
+        "group" => lang.pick("Gruppe", "Gruppe", "Group"),
+        "clinician-only" => lang.pick(
+            "Behandlere uten pasienten",
+            "Behandlarar utan pasienten",
+            "Clinicians without the patient",
+        ),
+        "with-interpreter" => lang.pick("Med tolk", "Med tolk", "With interpreter"),
+        _ => lang.pick(
+            "Flere behandlere",
+            "Fleire behandlarar",
+            "Several clinicians",
+        ),
+    }
+}
+
+/// A consultation state's name in `lang`.
+pub fn state_name(lang: Lang, state: &str) -> &'static str {
+    match state {
+        "scheduled" => lang.pick("Planlagt", "Planlagd", "Planned"),
+        "open" => lang.pick("Noen venter", "Nokon ventar", "Someone is waiting"),
+        "in-progress" => lang.pick("Pågår", "Pågår", "In progress"),
+        "ended" => lang.pick("Avsluttet", "Avslutta", "Ended"),
+        _ => lang.pick("Avlyst", "Avlyst", "Cancelled"),
+    }
 }
 
 /// A role's name in `lang`.
@@ -239,9 +331,9 @@ pub fn assurance_name(lang: Lang, code: &str) -> &'static str {
             "Known by sight",
         ),
         _ => lang.pick(
-            "Virksomhetens enhet",
-            "Verksemda si eining",
-            "Organisation's device",
+            "Virksomhetens utstyr (f.eks. nettbrett hos pasienten)",
+            "Utstyret til verksemda (t.d. nettbrett hos pasienten)",
+            "The organisation's device (e.g. a tablet at the patient's home)",
         ),
     }
 }
@@ -257,6 +349,7 @@ struct JoinPage {
     group: bool,
     token: String,
     roles_json: String,
+    msgs_json: String,
     assurances: Vec<(&'static str, &'static str)>,
     reasons: Vec<(&'static str, &'static str)>,
 }
@@ -300,6 +393,10 @@ pub struct PlannerTexts {
     pub create: &'static str,
     pub links_heading: &'static str,
     pub links_help: &'static str,
+    pub links_once: &'static str,
+    pub end_confirm: &'static str,
+    /// Messages for the API's refusals, by problem code, as `(code, text)`.
+    pub problems: &'static [(&'static str, &'static str)],
     pub enter: &'static str,
     pub end: &'static str,
     pub revoked: &'static str,
@@ -320,6 +417,34 @@ const PLANNER_NB: PlannerTexts = PlannerTexts {
     create: "Planlegg",
     links_heading: "Invitasjonslenker",
     links_help: "Hver lenke er bare for sin person. Send den til dem og ingen andre.",
+    links_once:
+        "Lenkene vises bare nå. Trengs en ny, lages den med trygg consultation invite --renew.",
+    end_confirm: "Avslutte (eller avlyse) konsultasjonen for alle deltakerne?",
+    problems: &[
+        (
+            "TR-K002",
+            "Skriv pasientens id eller et gyldig fødselsnummer.",
+        ),
+        ("TR-K404", "Fant ingen slik pasient eller konsultasjon."),
+        ("TR-K405", "Fant ingen slik ansatt."),
+        ("TR-K406", "Denne personens ansettelse er avsluttet."),
+        (
+            "TR-K009",
+            "Verten må ha rett til å lede videokonsultasjoner.",
+        ),
+        (
+            "TR-K013",
+            "Personen har ikke den rollen konsultasjonen trenger.",
+        ),
+        ("TR-K005", "Varigheten må være mellom 5 og 480 minutter."),
+        (
+            "TR-K006",
+            "Starttidspunktet må være innen de neste 400 dagene.",
+        ),
+        ("TR-K411", "Konsultasjonen er over."),
+        ("TR-Z403", "Du har ikke lov til å gjøre dette."),
+        ("TR-P701", "Dette krever en sterkere innlogging."),
+    ],
     enter: "Gå inn",
     end: "Avslutt eller avlys",
     revoked: "trukket tilbake",
@@ -330,7 +455,7 @@ const PLANNER_NN: PlannerTexts = PlannerTexts {
     title: "Videokonsultasjonar",
     upcoming: "Dagens og komande konsultasjonar",
     none: "Ingen planlagde konsultasjonar.",
-    plan_heading: "Planlegg ei konsultasjon",
+    plan_heading: "Planlegg ein konsultasjon",
     patient_label: "Pasient",
     patient_help: "Pasient-id eller fødselsnummer.",
     interpreter_label: "Tolk (valfritt)",
@@ -340,6 +465,21 @@ const PLANNER_NN: PlannerTexts = PlannerTexts {
     create: "Planlegg",
     links_heading: "Invitasjonslenkjer",
     links_help: "Kvar lenkje er berre for sin person. Send ho til dei og ingen andre.",
+    links_once: "Lenkjene blir viste berre no. Trengst ei ny, blir ho laga med trygg consultation invite --renew.",
+    end_confirm: "Avslutte (eller avlyse) konsultasjonen for alle deltakarane?",
+    problems: &[
+        ("TR-K002", "Skriv id-en til pasienten eller eit gyldig fødselsnummer."),
+        ("TR-K404", "Fann ingen slik pasient eller konsultasjon."),
+        ("TR-K405", "Fann ingen slik tilsett."),
+        ("TR-K406", "Tilsetjinga til denne personen er avslutta."),
+        ("TR-K009", "Verten må ha rett til å leie videokonsultasjonar."),
+        ("TR-K013", "Personen har ikkje den rolla konsultasjonen treng."),
+        ("TR-K005", "Varigheita må vere mellom 5 og 480 minutt."),
+        ("TR-K006", "Starttidspunktet må vere innan dei neste 400 dagane."),
+        ("TR-K411", "Konsultasjonen er over."),
+        ("TR-Z403", "Du har ikkje lov til å gjere dette."),
+        ("TR-P701", "Dette krev ei sterkare innlogging."),
+    ],
     enter: "Gå inn",
     end: "Avslutt eller avlys",
     revoked: "trekt tilbake",
@@ -360,6 +500,31 @@ const PLANNER_EN: PlannerTexts = PlannerTexts {
     create: "Plan",
     links_heading: "Invitation links",
     links_help: "Each link is for its person only. Send it to them and nobody else.",
+    links_once:
+        "The links are shown only now. A new one is made with trygg consultation invite --renew.",
+    end_confirm: "End (or cancel) the consultation for every participant?",
+    problems: &[
+        (
+            "TR-K002",
+            "Give the patient's id or a valid national identity number.",
+        ),
+        ("TR-K404", "No such patient or consultation."),
+        ("TR-K405", "No such person on the staff."),
+        ("TR-K406", "This person's employment has ended."),
+        (
+            "TR-K009",
+            "The host must hold the right to lead video consultations.",
+        ),
+        (
+            "TR-K013",
+            "The person does not have the role the consultation needs.",
+        ),
+        ("TR-K005", "The length must be between 5 and 480 minutes."),
+        ("TR-K006", "The start must be within the next 400 days."),
+        ("TR-K411", "The consultation is over."),
+        ("TR-Z403", "You are not allowed to do this."),
+        ("TR-P701", "This needs a stronger login."),
+    ],
     enter: "Enter",
     end: "End or cancel",
     revoked: "revoked",
@@ -374,6 +539,8 @@ struct PlannerPage {
     org: String,
     csrf: String,
     me: String,
+    roles_json: String,
+    msgs_json: String,
     list: Vec<Row>,
     forbidden: bool,
 }
@@ -382,8 +549,8 @@ struct PlannerPage {
 struct Row {
     id: String,
     start: String,
-    kind: String,
-    state: String,
+    kind: &'static str,
+    state_name: &'static str,
     people: Vec<(String, &'static str, bool)>,
     /// The signed-in person's own invitation id, to enter with a fresh link.
     mine: Option<String>,
@@ -414,16 +581,16 @@ async fn planner(
         now,
     )
     .await;
-    let fmt = time::macros::format_description!("[day].[month]. [hour]:[minute] UTC");
+
     let (list, forbidden) = match result {
         Ok(list) => (
             list.into_iter()
                 .map(|c| Row {
                     id: c.id.to_string(),
-                    start: c.start.format(&fmt).unwrap_or_default(),
-                    kind: c.kind,
+                    start: trygg_core::local_time::oslo_text(c.start),
+                    kind: kind_name(lang, &c.kind),
+                    state_name: state_name(lang, &c.state),
                     open: matches!(c.state.as_str(), "scheduled" | "open" | "in-progress"),
-                    state: c.state,
                     mine: c
                         .participants
                         .iter()
@@ -448,6 +615,29 @@ async fn planner(
             org,
             csrf: p.csrf_token().to_owned(),
             me: caller.personnel_id.to_string(),
+            roles_json: serde_json::Value::Object(
+                [
+                    "patient",
+                    "clinician",
+                    "interpreter",
+                    "companion",
+                    "other-personnel",
+                ]
+                .iter()
+                .map(|r| ((*r).to_owned(), role_name(lang, r).into()))
+                .collect(),
+            )
+            .to_string(),
+            msgs_json: {
+                let t = lang.pick(&PLANNER_NB, &PLANNER_NN, &PLANNER_EN);
+                let mut m: serde_json::Map<String, serde_json::Value> = t
+                    .problems
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+                    .collect();
+                m.insert("end-confirm".into(), t.end_confirm.into());
+                serde_json::Value::Object(m).to_string()
+            },
             list,
             forbidden,
         },
@@ -497,8 +687,7 @@ async fn join(
             )
         }
     };
-    let fmt = time::macros::format_description!("[day].[month].[year] [hour]:[minute] UTC");
-    let start = p.start.format(&fmt).unwrap_or_default();
+    let start = trygg_core::local_time::oslo_text(p.start);
     let planned = p.planned.iter().map(|r| role_name(lang, r)).collect();
     let group = p.kind == "group";
     let roles: serde_json::Map<String, serde_json::Value> = [
@@ -532,6 +721,13 @@ async fn join(
             group,
             token,
             roles_json,
+            msgs_json: serde_json::Value::Object(
+                t.script
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+                    .collect(),
+            )
+            .to_string(),
             assurances,
             reasons: trygg_core::signalling::DENY_REASONS
                 .iter()

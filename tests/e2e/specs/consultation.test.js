@@ -78,13 +78,6 @@ test("three people: wait, admitted one by one, rosters agree, the end reaches ev
   assert.equal(plan.kind, "with-interpreter");
   const url = (role) => onServer(plan.invitations.find((i) => i.role === role).url, origin);
 
-  // The clinician enters at once, as host.
-  await clin.page.goto(url("clinician"));
-  await clin.page.getByRole("heading", { level: 1, name: /Videokonsultasjon hos Normland legesenter/ }).first().waitFor();
-  assert.deepEqual(await axeViolations(clin.page), [], "pre-join page (personnel): no WCAG 2.1 AA violations");
-  await clin.page.getByRole("button", { name: "Gå til venterommet" }).click();
-  await clin.page.locator("#call:not([hidden])").waitFor();
-  await clin.page.locator("#end:not([hidden])").waitFor();
 
   // The patient reads the information (VC-INFO-1..3), tests the camera, acknowledges, waits.
   const pat = await openPage(browser);
@@ -101,6 +94,14 @@ test("three people: wait, admitted one by one, rosters agree, the end reaches ev
   await pat.page.locator("#waiting:not([hidden])").waitFor();
   assert.deepEqual(await axeViolations(pat.page), [], "waiting room: no WCAG 2.1 AA violations");
 
+  // The patient came first (the usual case): the clinician enters at once, as host.
+  await clin.page.goto(url("clinician"));
+  await clin.page.getByRole("heading", { level: 1, name: /Videokonsultasjon hos Normland legesenter/ }).first().waitFor();
+  assert.deepEqual(await axeViolations(clin.page), [], "pre-join page (personnel): no WCAG 2.1 AA violations");
+  await clin.page.getByRole("button", { name: "Gå til venterommet" }).click();
+  await clin.page.locator("#call:not([hidden])").waitFor();
+  await clin.page.locator("#end:not([hidden])").waitFor();
+
   // The interpreter waits too.
   const int = await openPage(browser);
   await int.page.goto(url("interpreter"));
@@ -112,9 +113,15 @@ test("three people: wait, admitted one by one, rosters agree, the end reaches ev
   assert.equal(await clin.page.locator(".waiter").count(), 2);
   assert.deepEqual(await axeViolations(clin.page), [], "call with waiting list: no WCAG 2.1 AA violations");
   const patRow = clin.page.locator(".waiter", { hasText: patient.name });
+  // No identity assurance is chosen for the clinician, and no eID level is offered for someone
+  // who came with the link only (VC-AUTH-1).
+  assert.equal(await patRow.getByLabel("Identitet bekreftet ved").inputValue(), "");
+  const offered = await patRow.getByLabel("Identitet bekreftet ved").locator("option").evaluateAll((os) => os.map((o) => o.value));
+  assert.deepEqual(offered, ["", "id-document-shown", "known-visually", "device"]);
   await patRow.getByLabel("Identitet bekreftet ved").selectOption("id-document-shown");
   await clin.page.getByRole("button", { name: `Slipp inn: ${patient.name}` }).click();
   await pat.page.locator("#call:not([hidden])").waitFor();
+  assert.equal(await pat.page.locator("#end").isVisible(), false, "only the host sees 'end for everyone'");
   // The interpreter still waits.
   assert.equal(await int.page.locator("#waiting").isVisible(), true);
   const intRow = clin.page.locator(".waiter", { hasText: interpreter.name });
@@ -122,6 +129,8 @@ test("three people: wait, admitted one by one, rosters agree, the end reaches ev
   await clin.page.getByRole("button", { name: `Slipp inn: ${interpreter.name}` }).click();
   await int.page.locator("#call:not([hidden])").waitFor();
 
+  // The others are told who joined, by name (VC-INFO-3).
+  await pat.page.locator("#announce", { hasText: `${interpreter.name} kom inn` }).waitFor();
   // All three rosters agree: three people with role and identity assurance (VC-CONF-2).
   for (const p of [clin.page, pat.page, int.page]) {
     await p.waitForFunction(() => document.querySelectorAll("#roster li").length === 3);

@@ -717,7 +717,7 @@ async fn cli_consultations_are_scriptable_and_bad_input_is_a_plain_error() {
             "--patient",
             &patient,
         ],
-        "the host must hold the right",
+        "does not fit the seat",
     );
     assert_eq!(
         log_of(d, org).await.len(),

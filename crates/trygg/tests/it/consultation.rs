@@ -462,7 +462,7 @@ async fn nobody_joins_unseen_or_is_admitted_without_the_right() {
     interp.until("admitted").await;
     // The interpreter, admitted, may not admit (not a clinician; and no login of their own).
     interp
-        .send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "eid-high"}))
+        .send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "known-visually"}))
         .await;
     assert_eq!(interp.until("error").await["code"], "not-allowed");
     // The doctor's grant is revoked mid-call: the next admission is refused by the live rule.
@@ -497,7 +497,7 @@ async fn nobody_joins_unseen_or_is_admitted_without_the_right() {
         g
     };
     assert!(!grants.as_array().unwrap().is_empty());
-    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "eid-high"}))
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "known-visually"}))
         .await;
     assert_eq!(host.until("error").await["code"], "not-allowed");
     // The patient is still waiting, not admitted.
@@ -572,6 +572,10 @@ async fn bad_frames_get_an_error_or_a_closed_socket_and_the_room_goes_on() {
         let e = host.until("error").await;
         assert_eq!(e["code"], code, "{frame}");
     }
+    // An eID level for someone who came with the link only: refused (VC-AUTH-1).
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "eid-high"}))
+        .await;
+    assert_eq!(host.until("error").await["code"], "unproven-assurance");
     // Hostile Unicode in a field is just an invalid field.
     host.send_raw(r#"{"v":1,"type":"deny","who":"p\u202e2"}"#)
         .await;
