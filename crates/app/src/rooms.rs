@@ -286,6 +286,20 @@ pub struct Joined {
     pub outbox: mpsc::Receiver<Outbound>,
 }
 
+/// A failure of the store or the log while letting someone in: the operator's log says which
+/// (error codes and kinds, no personal data), the participant is told `unavailable`.
+fn unavailable(e: impl std::fmt::Display) -> JoinError {
+    tracing::warn!(event = "consultation", error = %e, "a consultation room could not be reached");
+    JoinError::Unavailable
+}
+
+/// A failure to write a room's audit entries: logged for the operator; the room is put back
+/// and the sender told.
+fn step_unavailable(e: impl std::fmt::Display) -> StepError {
+    tracing::warn!(event = "consultation", error = %e, "a consultation room's log could not be written");
+    StepError::Unavailable
+}
+
 /// Who a participant is, for the audit log.
 fn actor_of(row: &ParticipantRow, caller: Option<&Caller>) -> Actor {
     if let Some(c) = caller {
@@ -337,18 +351,14 @@ async fn find(app: &App, token: &str, now: OffsetDateTime) -> Result<Found, Join
         .store
         .org_by_slug(&slug)
         .await
-        .map_err(|_| JoinError::Unavailable)?
+        .map_err(unavailable)?
         .ok_or(JoinError::Refused)?;
-    let org = app
-        .store
-        .org(&org)
-        .await
-        .map_err(|_| JoinError::Unavailable)?;
-    let mut tx = org.begin().await.map_err(|_| JoinError::Unavailable)?;
+    let org = app.store.org(&org).await.map_err(unavailable)?;
+    let mut tx = org.begin().await.map_err(unavailable)?;
     let found = tx
         .invitation(&Secret::from_client(secret))
         .await
-        .map_err(|_| JoinError::Unavailable)?;
+        .map_err(unavailable)?;
     // A lookup alone writes nothing; the unit is dropped (rolled back) here.
     drop(tx);
     let state = found
@@ -411,10 +421,9 @@ async fn log_about(
         ("Encounter", Some(f.consultation.id.to_string())),
     )
     .patient(Some(f.consultation.patient));
-    let e =
-        event(&f.org.organisation().slug, actor, did, now).map_err(|_| JoinError::Unavailable)?;
-    tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
-    tx.commit().await.map_err(|_| JoinError::Unavailable)
+    let e = event(&f.org.organisation().slug, actor, did, now).map_err(unavailable)?;
+    tx.audit(&e).await.map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)
 }
 
 /// The pre-join page's facts for an invitation; opening it is an audited read of the plan
@@ -426,11 +435,11 @@ pub async fn preview(
     now: OffsetDateTime,
 ) -> Result<Preview, JoinError> {
     let f = find(app, token, now).await?;
-    let mut tx = f.org.begin().await.map_err(|_| JoinError::Unavailable)?;
+    let mut tx = f.org.begin().await.map_err(unavailable)?;
     let rows = tx
         .participants(f.consultation.id)
         .await
-        .map_err(|_| JoinError::Unavailable)?;
+        .map_err(unavailable)?;
     let actor = actor_of(&f.participant, None);
     let slug = f.org.organisation().slug.clone();
     log_about(
@@ -496,7 +505,7 @@ pub async fn join(
         // VC-INFO-1: the acknowledgement is in the log before the patient enters.
         let mut actor = actor_of(&f.participant, None);
         actor.address = address;
-        let tx = f.org.begin().await.map_err(|_| JoinError::Unavailable)?;
+        let tx = f.org.begin().await.map_err(unavailable)?;
         let op = Operation::ConsultationAcknowledge;
         log_about(tx, &f, &actor, op, Action::Execute, now).await?;
     }
@@ -535,7 +544,7 @@ pub async fn join(
         reply,
     })
     .map_err(|_| JoinError::Busy)?;
-    let conn = answer.await.map_err(|_| JoinError::Unavailable)??;
+    let conn = answer.await.map_err(unavailable)??;
     Ok(Joined {
         connection: Connection {
             tx: room,
@@ -597,14 +606,14 @@ async fn start(
     f: &Found,
     now: OffsetDateTime,
 ) -> Result<mpsc::Sender<Command>, JoinError> {
-    let mut tx = f.org.begin().await.map_err(|_| JoinError::Unavailable)?;
+    let mut tx = f.org.begin().await.map_err(unavailable)?;
     let rows = tx
         .participants(f.consultation.id)
         .await
-        .map_err(|_| JoinError::Unavailable)?;
+        .map_err(unavailable)?;
     let names = crate::consultations::names(&mut tx, &rows)
         .await
-        .map_err(|_| JoinError::Unavailable)?;
+        .map_err(unavailable)?;
     // Reading the names is an access to personal data; the room's start is its record.
     let room = Actor::system("room");
     log_about(tx, f, &room, Operation::ConsultationRead, Action::Read, now).await?;
@@ -636,7 +645,7 @@ async fn start(
     let (tx, rx) = mpsc::channel(INBOX);
     let in_progress = Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
-        let mut map = app.rooms.inner.lock().map_err(|_| JoinError::Unavailable)?;
+        let mut map = app.rooms.inner.lock().map_err(unavailable)?;
         if let Some(existing) = map.get(&key).filter(|l| !l.tx.is_closed()) {
             return Ok(existing.tx.clone());
         }
@@ -930,10 +939,10 @@ impl Task {
     /// logged) and they are planned like the others.
     async fn add_participant(&mut self, row: ParticipantRow) -> Result<(), JoinError> {
         let org = self.org.clone();
-        let mut tx = org.begin().await.map_err(|_| JoinError::Unavailable)?;
+        let mut tx = org.begin().await.map_err(unavailable)?;
         let names = crate::consultations::names(&mut tx, std::slice::from_ref(&row))
             .await
-            .map_err(|_| JoinError::Unavailable)?;
+            .map_err(unavailable)?;
         let name = names.into_iter().next().unwrap_or_default();
         let did = Did::new(
             Category::Access,
@@ -948,9 +957,9 @@ impl Task {
             did,
             self.app.now(),
         )
-        .map_err(|_| JoinError::Unavailable)?;
-        tx.audit(&e).await.map_err(|_| JoinError::Unavailable)?;
-        tx.commit().await.map_err(|_| JoinError::Unavailable)?;
+        .map_err(unavailable)?;
+        tx.audit(&e).await.map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
         if let (Some(Role::Patient), Person::Patient(p)) = (Role::from_code(&row.role), row.person)
         {
             if !self.patients.contains(&p) {
@@ -1191,10 +1200,10 @@ impl Task {
             return Ok(());
         }
         let org = self.org.clone();
-        let mut tx = org.begin().await.map_err(|_| StepError::Unavailable)?;
+        let mut tx = org.begin().await.map_err(step_unavailable)?;
         self.write(&mut tx, records, actor, Basis::None, detail, now)
             .await?;
-        tx.commit().await.map_err(|_| StepError::Unavailable)
+        tx.commit().await.map_err(step_unavailable)
     }
 
     /// Writes the audit events of `records` into `tx`: one per patient of the consultation,
@@ -1251,8 +1260,8 @@ impl Task {
                 .basis(basis.clone())
                 .detail(detail.clone())
                 .outcome(outcome);
-                let e = event(slug, &actor, did, now).map_err(|_| StepError::Unavailable)?;
-                tx.audit(&e).await.map_err(|_| StepError::Unavailable)?;
+                let e = event(slug, &actor, did, now).map_err(step_unavailable)?;
+                tx.audit(&e).await.map_err(step_unavailable)?;
             }
         }
         Ok(())
