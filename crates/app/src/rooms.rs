@@ -97,6 +97,7 @@ enum Command {
         login: Option<IdentityAssurance>,
         may_admit: bool,
         resume: Option<String>,
+        acknowledgement: Option<Actor>,
         out: mpsc::Sender<Outbound>,
         reply: oneshot::Sender<Result<u64, JoinError>>,
     },
@@ -354,13 +355,11 @@ async fn find(app: &App, token: &str, now: OffsetDateTime) -> Result<Found, Join
         .map_err(unavailable)?
         .ok_or(JoinError::Refused)?;
     let org = app.store.org(&org).await.map_err(unavailable)?;
-    let mut tx = org.begin().await.map_err(unavailable)?;
-    let found = tx
-        .invitation(&Secret::from_client(secret))
+    // Ids, roles and times only: read outside a unit of work, so it does not wait for writes.
+    let found = org
+        .invitation_by_token(&Secret::from_client(secret))
         .await
         .map_err(unavailable)?;
-    // A lookup alone writes nothing; the unit is dropped (rolled back) here.
-    drop(tx);
     let state = found
         .as_ref()
         .map(|(p, c)| trygg_identity::invitation::InvitationState {
@@ -501,14 +500,12 @@ pub async fn join(
         Some(r) => r,
         None => start(app, &f, now).await?,
     };
-    if !is_personnel {
-        // VC-INFO-1: the acknowledgement is in the log before the patient enters.
+    // VC-INFO-1: the acknowledgement goes into the log with the arrival, in its unit of work.
+    let acknowledgement = (!is_personnel).then(|| {
         let mut actor = actor_of(&f.participant, None);
         actor.address = address;
-        let tx = f.org.begin().await.map_err(unavailable)?;
-        let op = Operation::ConsultationAcknowledge;
-        log_about(tx, &f, &actor, op, Action::Execute, now).await?;
-    }
+        actor
+    });
     let who = ParticipantId(f.participant.number);
     let (out_tx, out_rx) = mpsc::channel(OUTBOX);
     let (reply, answer) = oneshot::channel();
@@ -540,6 +537,7 @@ pub async fn join(
         login: login_level,
         may_admit: may_manage,
         resume,
+        acknowledgement,
         out: out_tx,
         reply,
     })
@@ -675,6 +673,7 @@ async fn start(
         in_progress,
         deny_reason: None,
         last_connected: now,
+        acknowledgement: None,
     };
     tokio::spawn(task.run());
     Ok(tx)
@@ -707,6 +706,8 @@ struct Task {
     deny_reason: Option<&'static str>,
     /// When someone was last seen connected (a tick's precision).
     last_connected: OffsetDateTime,
+    /// The acknowledgement of the arrival being handled, logged in the arrival's unit.
+    acknowledgement: Option<Actor>,
 }
 
 /// Why a step failed, for the sender.
@@ -1003,12 +1004,15 @@ impl Task {
                 login,
                 may_admit,
                 resume,
+                acknowledgement,
                 out,
                 reply,
             } => {
+                self.acknowledgement = acknowledgement;
                 let r = self
                     .connect(*row, caller, login, may_admit, resume, out, now)
                     .await;
+                self.acknowledgement = None;
                 let _ = reply.send(r);
             }
             Command::Client { who, conn, msg } => {
@@ -1201,6 +1205,18 @@ impl Task {
         }
         let org = self.org.clone();
         let mut tx = org.begin().await.map_err(step_unavailable)?;
+        if let Some(a) = self.acknowledgement.take() {
+            // The patient's acknowledgement of the information, with their arrival (VC-INFO-1).
+            let did = Did::new(
+                Category::Access,
+                Operation::ConsultationAcknowledge,
+                Action::Execute,
+                ("Encounter", Some(self.consultation.id.to_string())),
+            )
+            .patient(Some(self.consultation.patient));
+            let e = event(&org.organisation().slug, &a, did, now).map_err(step_unavailable)?;
+            tx.audit(&e).await.map_err(step_unavailable)?;
+        }
         self.write(&mut tx, records, actor, Basis::None, detail, now)
             .await?;
         tx.commit().await.map_err(step_unavailable)
@@ -1335,7 +1351,11 @@ impl Task {
         }
         .await;
         if let Err(e) = r {
-            tracing::error!(code = e.code, "storing a consultation's end failed");
+            tracing::error!(
+                code = e.code,
+                cause = e.log.as_deref().unwrap_or(""),
+                "storing a consultation's end failed"
+            );
         }
     }
 }

@@ -35,15 +35,37 @@ impl LimitAcceptor {
     }
 }
 
+/// A client connection's transport. A TCP connection is set to send small writes at once
+/// (`TCP_NODELAY`): the signalling socket's frames are small and come in bursts, and Nagle's
+/// algorithm held every second one back until the client's delayed acknowledgement, about
+/// 40 ms (found by the signalling benchmark, issue #10).
+pub trait Transport {
+    /// Sets the transport up for a new connection.
+    fn prepare(&self);
+}
+
+impl Transport for tokio::net::TcpStream {
+    fn prepare(&self) {
+        if let Err(e) = self.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+        }
+    }
+}
+
+impl Transport for tokio::io::DuplexStream {
+    fn prepare(&self) {}
+}
+
 impl<I, S> axum_server::accept::Accept<I, S> for LimitAcceptor
 where
-    I: AsyncRead + AsyncWrite + Unpin,
+    I: AsyncRead + AsyncWrite + Unpin + Transport,
 {
     type Stream = Limited<I>;
     type Service = S;
     type Future = Ready<io::Result<(Limited<I>, S)>>;
 
     fn accept(&self, stream: I, service: S) -> Self::Future {
+        stream.prepare();
         ready(match self.slots.clone().try_acquire_owned() {
             Ok(permit) => Ok((
                 Limited {

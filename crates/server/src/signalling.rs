@@ -36,6 +36,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 pub const RATE: f64 = 10.0;
 /// Frames a socket may send at once.
 pub const BURST: f64 = 30.0;
+/// The read buffer of a socket, bytes (a frame is at most `MAX_FRAME`).
+pub const BUFFER: usize = 8 * 1024;
 /// Refused frames after which a socket is closed.
 pub const MAX_REFUSED: u32 = 20;
 
@@ -56,8 +58,13 @@ async fn upgrade(
         return (StatusCode::FORBIDDEN, "cross-origin socket refused").into_response();
     }
     let cookie = read_cookie(&state.config, &headers);
+    // Frames are small: small buffers (the library's 128 KiB read buffer per socket made a
+    // participant cost about 140 KiB of memory).
     ws.max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
+        .read_buffer_size(BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(BUFFER * 16)
         .on_upgrade(move |socket| drive(state, socket, cookie, ip))
 }
 

@@ -344,33 +344,6 @@ impl OrgTx<'_> {
         rows.iter().map(participant_from_row).collect()
     }
 
-    /// The participant whose invitation has this token, in whatever state it is, with its
-    /// consultation.
-    pub async fn invitation(
-        &mut self,
-        token: &Secret,
-    ) -> Result<Option<(ParticipantRow, ConsultationRow)>, StoreError> {
-        self.personal = true;
-        let row = sqlx::query(&format!("{PARTICIPANT_SELECT} WHERE token_hash = ?"))
-            .bind(
-                self.store
-                    .sealer
-                    .lookup_hash(INVITATION_KIND, token.expose()),
-            )
-            .fetch_optional(self.conn().await?)
-            .await?;
-        let Some(p) = row.as_ref().map(participant_from_row).transpose()? else {
-            return Ok(None);
-        };
-        let c = self
-            .consultation(p.consultation)
-            .await?
-            .ok_or(StoreError::Corrupt(
-                "an invitation without its consultation",
-            ))?;
-        Ok(Some((p, c)))
-    }
-
     /// Marks a consultation ended (`ended`) or cancelled (`cancelled`) by `by`, with its sealed
     /// journal note. Only a scheduled consultation can end; a second end is a conflict.
     pub async fn finish_consultation(
@@ -454,6 +427,33 @@ impl OrgTx<'_> {
 }
 
 impl OrgStore {
+    /// The invitation with this token and its consultation, read outside a unit of work: the
+    /// rows hold ids, roles and times only (no name, no contact data), like a session's, so the
+    /// lookup every socket's `hello` makes does not queue behind the organisation's writes.
+    pub async fn invitation_by_token(
+        &self,
+        token: &Secret,
+    ) -> Result<Option<(ParticipantRow, ConsultationRow)>, StoreError> {
+        let row = sqlx::query(&format!("{PARTICIPANT_SELECT} WHERE token_hash = ?"))
+            .bind(self.sealer.lookup_hash(INVITATION_KIND, token.expose()))
+            .fetch_optional(self.db.sqlite())
+            .await?;
+        let Some(p) = row.as_ref().map(participant_from_row).transpose()? else {
+            return Ok(None);
+        };
+        let c = sqlx::query(&format!("{CONSULTATION_SELECT} WHERE id = ?"))
+            .bind(p.consultation.to_string())
+            .fetch_optional(self.db.sqlite())
+            .await?
+            .as_ref()
+            .map(consultation_from_row)
+            .transpose()?
+            .ok_or(StoreError::Corrupt(
+                "an invitation without its consultation",
+            ))?;
+        Ok(Some((p, c)))
+    }
+
     /// The participant numbers of a consultation whose invitations are revoked (no personal
     /// data; read outside a unit of work). A live room asks on every tick, so that a revocation
     /// made elsewhere (the console, another node) disconnects its holder.
