@@ -403,6 +403,18 @@ pub struct Preview {
     pub info: String,
 }
 
+/// An entry about a consultation itself (its plan read, an acknowledgement, its end), naming
+/// its patient.
+fn about(c: &ConsultationRow, operation: Operation, action: Action) -> Did {
+    Did::new(
+        Category::Access,
+        operation,
+        action,
+        ("Encounter", Some(c.id.to_string())),
+    )
+    .patient(Some(c.patient))
+}
+
 /// An entry about the consultation itself (its plan read, the information acknowledged, the
 /// room started), naming its patient, committed in `tx`.
 async fn log_about(
@@ -413,13 +425,7 @@ async fn log_about(
     action: Action,
     now: OffsetDateTime,
 ) -> Result<(), JoinError> {
-    let did = Did::new(
-        Category::Access,
-        operation,
-        action,
-        ("Encounter", Some(f.consultation.id.to_string())),
-    )
-    .patient(Some(f.consultation.patient));
+    let did = about(&f.consultation, operation, action);
     let e = event(&f.org.organisation().slug, actor, did, now).map_err(unavailable)?;
     tx.audit(&e).await.map_err(unavailable)?;
     tx.commit().await.map_err(unavailable)
@@ -764,14 +770,15 @@ impl Task {
                         let _ = self.step(Input::Terminate, None, now).await;
                         break;
                     }
-                    // Revoked elsewhere: the holder is disconnected.
-                    if let Ok(revoked) = self.org.revoked_participants(self.consultation.id).await {
-                        for number in revoked {
-                            let connected = self
-                                .parts
-                                .get(&ParticipantId(number))
-                                .is_some_and(|p| p.conn.is_some());
-                            if connected {
+                    // Revoked or renewed elsewhere: the old link's holder is disconnected.
+                    if let Ok(states) = self.org.invitation_states(self.consultation.id).await {
+                        for (number, invited_at, revoked) in states {
+                            let Some(part) = self.parts.get_mut(&ParticipantId(number)) else {
+                                continue;
+                            };
+                            let renewed = part.row.invited_at != invited_at;
+                            part.row.invited_at = invited_at;
+                            if (revoked || renewed) && part.conn.is_some() {
                                 self.command(Command::Kick { number }).await;
                             }
                         }
@@ -880,8 +887,11 @@ impl Task {
         now: OffsetDateTime,
     ) -> Result<u64, JoinError> {
         let who = ParticipantId(row.number);
-        if !self.parts.contains_key(&who) {
-            self.add_participant(row).await?;
+        match self.parts.get_mut(&who) {
+            // The invitation as it is now (a renewed link's time), so that the tick's check
+            // for renewals elsewhere does not take this connection for the old link's.
+            Some(p) => p.row.invited_at = row.invited_at,
+            None => self.add_participant(row).await?,
         }
         let proven = self
             .parts
@@ -945,13 +955,11 @@ impl Task {
             .await
             .map_err(unavailable)?;
         let name = names.into_iter().next().unwrap_or_default();
-        let did = Did::new(
-            Category::Access,
+        let did = about(
+            &self.consultation,
             Operation::ConsultationRead,
             Action::Read,
-            ("Encounter", Some(self.consultation.id.to_string())),
-        )
-        .patient(Some(self.consultation.patient));
+        );
         let e = event(
             &org.organisation().slug,
             &Actor::system("room"),
@@ -1207,13 +1215,8 @@ impl Task {
         let mut tx = org.begin().await.map_err(step_unavailable)?;
         if let Some(a) = self.acknowledgement.take() {
             // The patient's acknowledgement of the information, with their arrival (VC-INFO-1).
-            let did = Did::new(
-                Category::Access,
-                Operation::ConsultationAcknowledge,
-                Action::Execute,
-                ("Encounter", Some(self.consultation.id.to_string())),
-            )
-            .patient(Some(self.consultation.patient));
+            let op = Operation::ConsultationAcknowledge;
+            let did = about(&self.consultation, op, Action::Execute);
             let e = event(&org.organisation().slug, &a, did, now).map_err(step_unavailable)?;
             tx.audit(&e).await.map_err(step_unavailable)?;
         }
@@ -1323,13 +1326,11 @@ impl Task {
         let note = self.room.journal().map(|j| {
             serde_json::json!({ "text": j.text(), "fhir": j.fhir_encounter() }).to_string()
         });
-        let did = Did::new(
-            Category::Access,
+        let did = about(
+            &self.consultation,
             Operation::ConsultationEnd,
             Action::Update,
-            ("Encounter", Some(self.consultation.id.to_string())),
-        )
-        .patient(Some(self.consultation.patient));
+        );
         let org = self.org.clone();
         let r: Result<(), AppError> = async {
             let mut tx = org.begin().await?;

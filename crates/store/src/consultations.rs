@@ -454,21 +454,31 @@ impl OrgStore {
         Ok(Some((p, c)))
     }
 
-    /// The participant numbers of a consultation whose invitations are revoked (no personal
+    /// The state of a consultation's invitations, `(number, invited_at, revoked)` (no personal
     /// data; read outside a unit of work). A live room asks on every tick, so that a revocation
-    /// made elsewhere (the console, another node) disconnects its holder.
-    pub async fn revoked_participants(&self, id: Uuid) -> Result<Vec<u32>, StoreError> {
-        let rows: Vec<i64> = sqlx::query_scalar(
-            "SELECT number FROM consultation_participants WHERE consultation_id = ? \
-             AND revoked_at IS NOT NULL",
+    /// or a renewal made elsewhere (the console, another node) disconnects the old link's holder.
+    pub async fn invitation_states(
+        &self,
+        id: Uuid,
+    ) -> Result<Vec<(u32, OffsetDateTime, bool)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT number, invited_at, revoked_at IS NOT NULL AS revoked \
+             FROM consultation_participants WHERE consultation_id = ?",
         )
         .bind(id.to_string())
         .fetch_all(self.db.sqlite())
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|n| u32::try_from(n).ok())
-            .collect())
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get("number")?;
+                let revoked: bool = r.try_get("revoked")?;
+                Ok((
+                    u32::try_from(n).map_err(|_| StoreError::Corrupt("bad number"))?,
+                    parse_time(r.try_get("invited_at")?)?,
+                    revoked,
+                ))
+            })
+            .collect()
     }
 
     /// A consultation's state (`scheduled`, `ended`, `cancelled`), read outside a unit of work:

@@ -976,3 +976,59 @@ async fn the_host_entry_asks_the_live_rule_and_refusals_and_pings_are_bounded() 
         .count();
     assert!(denied_after > denied_before, "the refusal is in the log");
 }
+
+/// A link renewed elsewhere (the console, another node: only the database says so) disconnects
+/// the old link's holder within a tick, and the new link waits to be admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_renewed_elsewhere_disconnects_its_old_holder() {
+    let (s, doctor_session, doctor, _, patient) = world().await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor}),
+    )
+    .await;
+    let (_, host_token, _) = plan.link("clinician");
+    let (patient_p, patient_token, patient_inv) = plan.link("patient");
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    let mut pat = Client::join(&s, &patient_token, None).await;
+    pat.until("waiting").await;
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "known-visually"}))
+        .await;
+    pat.until("admitted").await;
+    let org = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&org).await.unwrap();
+    let fresh = {
+        let mut tx = h.begin().await.unwrap();
+        let later = time::OffsetDateTime::now_utc() + time::Duration::hours(3);
+        let secret = tx
+            .reissue_invitation(
+                patient_inv.parse().unwrap(),
+                later,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+        tx.audit(&crate::common::test_event(ORG)).await.unwrap();
+        tx.commit().await.unwrap();
+        format!("{ORG}.{}", secret.expose())
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(8), pat.closed())
+            .await
+            .unwrap_or(false),
+        "the old link's holder is disconnected within a tick"
+    );
+    let mut new = Client::join(&s, &fresh, None).await;
+    new.until("waiting").await;
+    // The new link's holder stays (the next tick does not take them for the old link's).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    new.send(json!({"v": 1, "type": "ping"})).await;
+    new.until("pong").await;
+}
