@@ -54,6 +54,17 @@ if (root) {
       if (out) location.assign(new URL(out.url).pathname);
     });
   }
+  // A new link for one participant (the old one stops working), shown once, as text.
+  for (const b of root.querySelectorAll("[data-renew]")) {
+    b.addEventListener("click", async () => {
+      const out = await api(`/${b.dataset.consultation}/invitations`, { renew: b.dataset.renew });
+      if (!out) return;
+      const box = document.getElementById("planner-link");
+      const code = document.createElement("code");
+      code.textContent = out.url;
+      box.replaceChildren(`${roles[out.role] ?? out.role}: ${out.name} – `, code);
+    });
+  }
   for (const b of root.querySelectorAll("[data-end]")) {
     b.addEventListener("click", async () => {
       if (!window.confirm(msgs["end-confirm"])) return;

@@ -399,6 +399,7 @@ pub struct PlannerTexts {
     pub problems: &'static [(&'static str, &'static str)],
     pub enter: &'static str,
     pub end: &'static str,
+    pub renew: &'static str,
     pub revoked: &'static str,
     pub forbidden: &'static str,
 }
@@ -417,8 +418,7 @@ const PLANNER_NB: PlannerTexts = PlannerTexts {
     create: "Planlegg",
     links_heading: "Invitasjonslenker",
     links_help: "Hver lenke er bare for sin person. Send den til dem og ingen andre.",
-    links_once:
-        "Lenkene vises bare nå. Trengs en ny, lages den med trygg consultation invite --renew.",
+        links_once: "Lenkene vises bare nå. Trengs en ny, velg «Ny lenke» ved personen i listen (den gamle slutter å virke).",
     end_confirm: "Avslutte (eller avlyse) konsultasjonen for alle deltakerne?",
     problems: &[
         (
@@ -447,6 +447,7 @@ const PLANNER_NB: PlannerTexts = PlannerTexts {
     ],
     enter: "Gå inn",
     end: "Avslutt eller avlys",
+    renew: "Ny lenke",
     revoked: "trukket tilbake",
     forbidden: "Du har ikke tilgang til videokonsultasjoner med denne innloggingen.",
 };
@@ -465,7 +466,7 @@ const PLANNER_NN: PlannerTexts = PlannerTexts {
     create: "Planlegg",
     links_heading: "Invitasjonslenkjer",
     links_help: "Kvar lenkje er berre for sin person. Send ho til dei og ingen andre.",
-    links_once: "Lenkjene blir viste berre no. Trengst ei ny, blir ho laga med trygg consultation invite --renew.",
+    links_once: "Lenkjene blir viste berre no. Trengst ei ny, vel «Ny lenkje» ved personen i lista (den gamle sluttar å verke).",
     end_confirm: "Avslutte (eller avlyse) konsultasjonen for alle deltakarane?",
     problems: &[
         ("TR-K002", "Skriv id-en til pasienten eller eit gyldig fødselsnummer."),
@@ -482,6 +483,7 @@ const PLANNER_NN: PlannerTexts = PlannerTexts {
     ],
     enter: "Gå inn",
     end: "Avslutt eller avlys",
+    renew: "Ny lenkje",
     revoked: "trekt tilbake",
     forbidden: "Du har ikkje tilgang til videokonsultasjonar med denne innlogginga.",
 };
@@ -500,8 +502,7 @@ const PLANNER_EN: PlannerTexts = PlannerTexts {
     create: "Plan",
     links_heading: "Invitation links",
     links_help: "Each link is for its person only. Send it to them and nobody else.",
-    links_once:
-        "The links are shown only now. A new one is made with trygg consultation invite --renew.",
+        links_once: "The links are shown only now. If one is needed again, choose “New link” by the person in the list (the old one stops working).",
     end_confirm: "End (or cancel) the consultation for every participant?",
     problems: &[
         (
@@ -527,6 +528,7 @@ const PLANNER_EN: PlannerTexts = PlannerTexts {
     ],
     enter: "Enter",
     end: "End or cancel",
+    renew: "New link",
     revoked: "revoked",
     forbidden: "Your login gives no access to video consultations.",
 };
@@ -551,7 +553,8 @@ struct Row {
     start: String,
     kind: &'static str,
     state_name: &'static str,
-    people: Vec<(String, &'static str, bool)>,
+    /// (invitation id, name, role, revoked)
+    people: Vec<(String, String, &'static str, bool)>,
     /// The signed-in person's own invitation id, to enter with a fresh link.
     mine: Option<String>,
     open: bool,
@@ -599,7 +602,14 @@ async fn planner(
                     people: c
                         .participants
                         .into_iter()
-                        .map(|x| (x.name, role_name(lang, &x.role), x.revoked))
+                        .map(|x| {
+                            (
+                                x.id.to_string(),
+                                x.name,
+                                role_name(lang, &x.role),
+                                x.revoked,
+                            )
+                        })
                         .collect(),
                 })
                 .collect(),

@@ -223,9 +223,19 @@ test("a clinician plans on the consultation page, gets the links once, and enter
   assert.deepEqual(links.map((l) => l[0]), ["clinician", "patient", "interpreter"]);
   assert.ok(links.every((l) => /\/join\/normland-legesenter\.[A-Za-z0-9_-]{43}$/.test(l[1])), JSON.stringify(links));
 
-  // The list shows it; the nurse enters with a fresh link of their own and is host at once.
+  // The list shows it; a lost patient link is renewed there (shown once; the old one is dead).
   await page.reload();
   const item = page.locator("#consultation-list > li").filter({ hasText: patient.name });
+  await item.getByRole("button", { name: `Ny lenke: ${patient.name}` }).click();
+  const renewed = await page.locator("#planner-link code").textContent();
+  const oldPatient = links.find((l) => l[0] === "patient")[1];
+  assert.match(renewed, /\/join\/normland-legesenter\./);
+  assert.notEqual(renewed, oldPatient);
+  const dead = await (await openPage(browser)).page.goto(onServer(oldPatient, origin));
+  assert.equal(dead.status(), 404);
+  const alive = await (await openPage(browser)).page.goto(onServer(renewed, origin));
+  assert.equal(alive.status(), 200);
+  // The nurse enters with a fresh link of their own and is host at once.
   await item.getByRole("button", { name: "Gå inn" }).click();
   await page.waitForURL(/\/join\//);
   await page.getByRole("button", { name: "Gå til venterommet" }).click();
