@@ -50,6 +50,8 @@ pub const INBOX: usize = 256;
 pub const MAX_ROOMS: usize = 20_000;
 /// How often a room looks at the time (grace periods of dropped participants).
 pub const TICK: Duration = Duration::from_secs(5);
+/// Every how many ticks the rights of signed-in participants are asked again (a minute).
+pub const RIGHTS_EVERY: u64 = 12;
 /// A consultation in progress that nobody has been connected to for this long is over: it ends,
 /// with its journal note, and its room stops.
 pub const IDLE_END: time::Duration = time::Duration::minutes(15);
@@ -738,6 +740,7 @@ impl Task {
         // The first tick one period on (an interval's first tick is at once, which would find
         // the room idle before its first arrival is handled).
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
+        let mut ticks: u64 = 0;
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let cmd = tokio::select! {
@@ -745,6 +748,10 @@ impl Task {
                 _ = tick.tick() => {
                     let now = self.app.now();
                     let _ = self.step(Input::Tick, None, now).await;
+                    ticks += 1;
+                    if ticks % RIGHTS_EVERY == 0 {
+                        self.recheck_rights(now).await;
+                    }
                     // Ended elsewhere (the console, another node): end here for everyone.
                     let ended = self.org.consultation_state(self.consultation.id).await;
                     if matches!(ended, Ok(Some(s)) if s != "scheduled") {
@@ -986,6 +993,48 @@ impl Task {
             },
         );
         Ok(())
+    }
+
+    /// Asks the live rule again for every participant who came signed in (PC-ACL-1): one whose
+    /// employment has ended or whose grant was revoked during the call is taken out of it
+    /// (told `not-allowed`, disconnected, no grace), within a minute. Participants admitted by
+    /// a clinician without a login of their own were vouched for and stay.
+    async fn recheck_rights(&mut self, now: OffsetDateTime) {
+        let signed_in: Vec<(ParticipantId, Caller)> = self
+            .parts
+            .iter()
+            .filter(|(_, p)| p.conn.is_some())
+            .filter_map(|(id, p)| p.caller.clone().map(|c| (*id, c)))
+            .collect();
+        let patient = Some(self.consultation.patient);
+        for (who, caller) in signed_in {
+            let join = authorize(
+                &self.org,
+                &caller,
+                Permission::ConsultationJoin,
+                patient,
+                now,
+            )
+            .await
+            .is_ok();
+            if join {
+                continue;
+            }
+            let out = self.parts.get_mut(&who).and_then(|p| {
+                p.caller = None;
+                p.resume = None;
+                p.conn.take()
+            });
+            if let Some((_, out)) = out {
+                let _ = out.try_send(Outbound::Frame(error_frame(
+                    "not-allowed",
+                    "your right to take part has ended",
+                )));
+                let _ = out.try_send(Outbound::Close);
+                let _ = self.step(Input::Disconnect { who }, None, now).await;
+                let _ = self.step(Input::Forfeit { who }, None, now).await;
+            }
+        }
     }
 
     /// Gives an admitted participant's client a fresh resume secret.

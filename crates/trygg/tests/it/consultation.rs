@@ -1032,3 +1032,85 @@ async fn a_link_renewed_elsewhere_disconnects_its_old_holder() {
     new.send(json!({"v": 1, "type": "ping"})).await;
     new.until("pong").await;
 }
+
+/// A clinician whose employment ends during the call is taken out of it within a minute: the
+/// live rule is asked again for everyone who came signed in (PC-ACL-1), not only at their next
+/// act of authority.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clinician_whose_employment_ends_during_the_call_is_taken_out() {
+    let (s, doctor_session, doctor, _, patient) = world().await;
+    let nurse = s.person(ORG, BuiltinRole::Nurse).await;
+    let nurse_session = s
+        .login_with(
+            ORG,
+            nurse,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+        )
+        .await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor,
+               "participants": [{"role": "clinician", "person": nurse.to_string()}]}),
+    )
+    .await;
+    let (_, host_token, _) = plan.link("clinician");
+    let nurse_link = plan
+        .links
+        .iter()
+        .find(|l| l.0 == "clinician" && l.2 != host_token)
+        .unwrap();
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    let mut n = Client::join(&s, &nurse_link.2, Some(&nurse_session.cookie)).await;
+    n.until("waiting").await;
+    host.send(
+        json!({"v": 1, "type": "admit", "who": nurse_link.1, "assurance": "eid-substantial"}),
+    )
+    .await;
+    n.until("admitted").await;
+    let admin = s
+        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
+        .await;
+    let r = s
+        .send(
+            Some(&admin),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/personnel/{nurse}/employment-end"),
+            Some(&json!({})),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(75);
+    let mut told = false;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still in the call after 75 s"
+        );
+        // The client's heartbeat, as the page sends it.
+        match tokio::time::timeout(Duration::from_secs(10), n.ws.next()).await {
+            Err(_) => {
+                let _ =
+                    n.ws.send(Message::Text(r#"{"v":1,"type":"ping"}"#.into()))
+                        .await;
+                let _ = host
+                    .ws
+                    .send(Message::Text(r#"{"v":1,"type":"ping"}"#.into()))
+                    .await;
+            }
+            Ok(Some(Ok(Message::Text(t)))) => told |= t.as_str().contains("not-allowed"),
+            Ok(Some(Ok(_))) => {}
+            Ok(_) => break,
+        }
+    }
+    assert!(told, "told why");
+    let roster = loop {
+        let v = host.until("roster").await;
+        if v["participants"].as_array().unwrap().len() == 1 {
+            break v;
+        }
+    };
+    assert_eq!(roster["participants"][0]["host"], true);
+}
