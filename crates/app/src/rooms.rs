@@ -596,6 +596,11 @@ fn planned_of(row: &ParticipantRow, name: String) -> Planned {
     }
 }
 
+/// Whether `who` is the room's host.
+fn row_host(room: &Room, who: ParticipantId) -> bool {
+    room.planned().any(|p| p.id == who && p.host)
+}
+
 /// Compares two secrets in time independent of where they differ.
 fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -749,7 +754,7 @@ impl Task {
                     let now = self.app.now();
                     let _ = self.step(Input::Tick, None, now).await;
                     ticks += 1;
-                    if ticks % RIGHTS_EVERY == 0 {
+                    if ticks.is_multiple_of(RIGHTS_EVERY) {
                         self.recheck_rights(now).await;
                     }
                     // Ended elsewhere (the console, another node): end here for everyone.
@@ -785,7 +790,8 @@ impl Task {
                             };
                             let renewed = part.row.invited_at != invited_at;
                             part.row.invited_at = invited_at;
-                            if (revoked || renewed) && part.conn.is_some() {
+                            // A dropped holder too: their grace period is forfeited.
+                            if revoked || renewed {
                                 self.command(Command::Kick { number }).await;
                             }
                         }
@@ -900,14 +906,33 @@ impl Task {
             Some(p) => p.row.invited_at = row.invited_at,
             None => self.add_participant(row).await?,
         }
-        let proven = self
+        let mut proven = self
             .parts
             .get(&who)
             .and_then(|p| p.resume.as_deref())
             .zip(resume.as_deref())
             .is_some_and(|(mine, given)| same_secret(mine, given));
+        // Someone who came signed in keeps their seat through the secret only while the live
+        // rule still lets them take part (and a host, lead): a grant revoked while their
+        // connection was down sends them to the waiting room.
+        let had_login = self.parts.get(&who).is_some_and(|p| p.caller.is_some());
+        let host = row_host(&self.room, who);
+        if proven && had_login && (caller.is_none() || (host && login.is_none())) {
+            proven = false;
+        }
         let live = self.parts.get(&who).is_some_and(|p| p.conn.is_some());
         if live && !proven {
+            // A leaked link's clearest sign: logged, naming the invitation.
+            let r = Record {
+                action: "consultation.refused",
+                actor: Some(who),
+                subject: Some(who),
+                assurance: None,
+                refused: None,
+                at: millis(now),
+            };
+            let detail = Some("refused:already-connected".to_owned());
+            let _ = self.append_with(&[r], None, detail, now).await;
             return Err(JoinError::AlreadyConnected);
         }
         let conn = self.next_conn;
@@ -1018,6 +1043,13 @@ impl Task {
             .await
             .is_ok();
             if join {
+                // The waiting room's names only to those who may admit now.
+                let admits = self.room.planned().any(|p| p.id == who && p.may_admit);
+                if admits {
+                    let p = Permission::ConsultationManage;
+                    let manage = authorize(&self.org, &caller, p, patient, now).await.is_ok();
+                    self.room.set_may_admit(who, manage);
+                }
                 continue;
             }
             let out = self.parts.get_mut(&who).and_then(|p| {

@@ -221,7 +221,11 @@ async fn drive(
                         | ClientMessage::Unlock
                         | ClientMessage::End
                 );
-                if authority && connection.signed_in && session(&state, &cookie, ip).await.is_none() {
+                // The session is asked again before every act of authority, and with every
+                // heartbeat: a participant who signed out or whose session timed out is out of
+                // the call within 15 seconds.
+                let heartbeat = matches!(msg, ClientMessage::Ping);
+                if (authority || heartbeat) && connection.signed_in && session(&state, &cookie, ip).await.is_none() {
                     // Signed out or timed out since joining: no more acts of authority.
                     let _ = send_text(&mut socket, error_frame("session-ended", "sign in again")).await;
                     let _ = connection.refused("session-ended");

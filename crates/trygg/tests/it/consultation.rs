@@ -814,6 +814,12 @@ async fn a_leaked_link_cannot_take_an_admitted_seat() {
     let mut thief = Client::open(&s, None, None).await.unwrap();
     thief.send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true, "resume": "0".repeat(64)})).await;
     assert_eq!(thief.until("error").await["code"], "already-connected");
+    // Each attempt is in the log, naming the invitation (a leaked link's clearest sign).
+    let attempts = audit_ops(&s)
+        .iter()
+        .filter(|e| e["entity"]["detail"] == "refused:already-connected")
+        .count();
+    assert!(attempts >= 3, "{attempts}");
     // The real ones are still there, and the roster has not changed.
     pat.send(json!({"v": 1, "type": "ping"})).await;
     pat.until("pong").await;
@@ -1100,7 +1106,11 @@ async fn a_clinician_whose_employment_ends_during_the_call_is_taken_out() {
                     .send(Message::Text(r#"{"v":1,"type":"ping"}"#.into()))
                     .await;
             }
-            Ok(Some(Ok(Message::Text(t)))) => told |= t.as_str().contains("not-allowed"),
+            // The ended employment ends the session (the next heartbeat says so) or the
+            // minute's re-check of the rule does.
+            Ok(Some(Ok(Message::Text(t)))) => {
+                told |= t.as_str().contains("not-allowed") || t.as_str().contains("session-ended")
+            }
             Ok(Some(Ok(_))) => {}
             Ok(_) => break,
         }
@@ -1113,4 +1123,98 @@ async fn a_clinician_whose_employment_ends_during_the_call_is_taken_out() {
         }
     };
     assert_eq!(roster["participants"][0]["host"], true);
+}
+
+/// Second review: a host who signs out is out of the call at their next heartbeat; a host whose
+/// grants were revoked while their connection was down does not get the seat back through the
+/// resume secret, but waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_or_losing_the_right_ends_a_hosts_seat() {
+    let (s, doctor_session, doctor, _, patient) = world().await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor}),
+    )
+    .await;
+    let (_, host_token, _) = plan.link("clinician");
+    // Signing out: the next heartbeat ends the socket.
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    let other = s
+        .login_with(
+            ORG,
+            doctor,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+        )
+        .await;
+    let r = s
+        .send(
+            Some(&doctor_session),
+            reqwest::Method::POST,
+            "/api/v1/auth/logout",
+            None,
+        )
+        .await;
+    assert!(r.status().is_success());
+    host.send(json!({"v": 1, "type": "ping"})).await;
+    assert_eq!(host.until("error").await["code"], "session-ended");
+    assert!(host.closed().await);
+    // Back with a live session, admitted, then the connection drops and the grants go.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut host = Client::join(&s, &host_token, Some(&other.cookie)).await;
+    let first = loop {
+        let v = host.next().await.unwrap();
+        if v["type"] != "welcome" {
+            break v;
+        }
+    };
+    assert_eq!(first["type"], "admitted", "{first}");
+    let resume = host.until("resume").await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(host);
+    let admin = s
+        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
+        .await;
+    let g: Value = s
+        .send(
+            Some(&admin),
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/personnel/{doctor}/grants"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    for grant in g.as_array().unwrap() {
+        let path = format!(
+            "/api/v1/orgs/{ORG}/grants/{}/revoke",
+            grant["id"].as_str().unwrap()
+        );
+        let r = s
+            .send(
+                Some(&admin),
+                reqwest::Method::POST,
+                &path,
+                Some(&json!({"reason": "left"})),
+            )
+            .await;
+        assert!(r.status().is_success());
+    }
+    let mut back = Client::open(&s, Some(&other.cookie), None).await.unwrap();
+    back.send(json!({"v": 1, "type": "hello", "token": host_token, "acknowledged": true, "resume": resume})).await;
+    let first = loop {
+        let v = back.next().await.unwrap();
+        if v["type"] != "welcome" {
+            break v;
+        }
+    };
+    assert_eq!(
+        first["type"], "waiting",
+        "no seat back without the right: {first}"
+    );
 }
