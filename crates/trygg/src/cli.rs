@@ -651,6 +651,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("  Demo API token:    {token}");
                     println!("  Organisations:     {}", orgs.join(", "));
                     println!("  Personnel login:   {links_base}/personell");
+                    println!("  Consultations:     {links_base}/personell/konsultasjoner");
+                    println!(
+                        "  Plan one at the console: trygg consultation create --help \
+                         (ids from trygg personnel list / trygg patient list; set TRYGG_LISTEN \
+                         or public_url as for this server, so the links name it)"
+                    );
                     println!(
                         "  Note: health data needs a login of assurance high by default (PC-AUTHN-3); \
                          no such login exists yet, so the demo organisations accept substantial \
