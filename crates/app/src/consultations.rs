@@ -27,7 +27,7 @@ use trygg_store::consultations::{
 use trygg_store::{OrgStore, OrgTx, Secret};
 use uuid::Uuid;
 
-use crate::access::{authorize, org_for, Caller};
+use crate::access::{audit_commit, authorize, org_for, Caller};
 use crate::audit::{event, Actor, Did};
 use crate::context::App;
 use crate::error::AppError;
@@ -453,14 +453,14 @@ pub async fn create(
             .unwrap_or_default();
         invitations.push(invitation_out(base, &org, &row, name, &secret));
     }
-    let e = event(
-        &slug,
+    audit_commit(
+        tx,
+        &org,
         &actor,
         did(Operation::ConsultationCreate, Action::Create, c.id, patient).basis(basis),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok(Created {
         id: c.id,
         kind: kind.code().to_owned(),
@@ -587,14 +587,14 @@ pub async fn revoke(
         .find(|p| p.id == invitation)
         .ok_or_else(|| AppError::not_found("TR-K404", "no such invitation"))?;
     tx.revoke_invitation(invitation, now).await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &actor,
         did(Operation::ConsultationRevoke, Action::Update, id, c.patient).basis(basis),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     app.rooms.kick(org.organisation().id, id, row.number).await;
     Ok(())
 }
@@ -696,27 +696,27 @@ pub async fn end(
     not_over(&c)?;
     if app.rooms.is_live(org.organisation().id, id) {
         // The room records the end (with its journal) itself; this entry says who asked.
-        let e = event(
-            &org.organisation().slug,
+        audit_commit(
+            tx,
+            &org,
             &actor,
             did(Operation::ConsultationEnd, Action::Update, id, c.patient).basis(basis),
             now,
-        )?;
-        tx.audit(&e).await?;
-        tx.commit().await?;
+        )
+        .await?;
         app.rooms.terminate(org.organisation().id, id).await;
         return Ok("ended".to_owned());
     }
     tx.finish_consultation(id, "cancelled", &actor.id, None, now)
         .await?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &actor,
         did(Operation::ConsultationCancel, Action::Update, id, c.patient).basis(basis),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     Ok("cancelled".to_owned())
 }
 
@@ -750,13 +750,13 @@ pub async fn journal(
         .consultation_journal(id)
         .await?
         .ok_or_else(|| AppError::conflict("TR-K412", "the consultation has not ended"))?;
-    let e = event(
-        &org.organisation().slug,
+    audit_commit(
+        tx,
+        &org,
         &actor,
         did(Operation::ConsultationJournal, Action::Read, id, patient).basis(basis),
         now,
-    )?;
-    tx.audit(&e).await?;
-    tx.commit().await?;
+    )
+    .await?;
     serde_json::from_str(&note).map_err(|e| AppError::internal("TR-K500", e))
 }

@@ -244,7 +244,16 @@ pub fn texts(lang: Lang) -> &'static Texts {
     lang.pick(&NB, &NN, &EN)
 }
 
-/// A consultation kind's name in `lang` (VC-INFO-2).
+/// Every role's name in `lang`, as the JSON object the pages' scripts read (`data-roles`).
+fn roles_json(lang: Lang) -> String {
+    let names: serde_json::Map<String, serde_json::Value> = trygg_core::consultation::Role::ALL
+        .iter()
+        .map(|r| (r.code().to_owned(), role_name(lang, r.code()).into()))
+        .collect();
+    serde_json::Value::Object(names).to_string()
+}
+
+/// A consultation kind's name in `lang` (VC-INFO-2, VC-CONF-3: a group is shown as one).
 pub fn kind_name(lang: Lang, kind: &str) -> &'static str {
     match kind {
         "one-to-one" => lang.pick("Samtale", "Samtale", "One to one"),
@@ -625,19 +634,7 @@ async fn planner(
             org,
             csrf: p.csrf_token().to_owned(),
             me: caller.personnel_id.to_string(),
-            roles_json: serde_json::Value::Object(
-                [
-                    "patient",
-                    "clinician",
-                    "interpreter",
-                    "companion",
-                    "other-personnel",
-                ]
-                .iter()
-                .map(|r| ((*r).to_owned(), role_name(lang, r).into()))
-                .collect(),
-            )
-            .to_string(),
+            roles_json: roles_json(lang),
             msgs_json: {
                 let t = lang.pick(&PLANNER_NB, &PLANNER_NN, &PLANNER_EN);
                 let mut m: serde_json::Map<String, serde_json::Value> = t
@@ -700,16 +697,6 @@ async fn join(
     let start = trygg_core::local_time::oslo_text(p.start);
     let planned = p.planned.iter().map(|r| role_name(lang, r)).collect();
     let group = p.kind == "group";
-    let roles: serde_json::Map<String, serde_json::Value> = [
-        "patient",
-        "clinician",
-        "interpreter",
-        "companion",
-        "other-personnel",
-    ]
-    .iter()
-    .map(|r| ((*r).to_owned(), role_name(lang, r).into()))
-    .collect();
     let assurances = [
         "eid-high",
         "eid-substantial",
@@ -720,7 +707,7 @@ async fn join(
     .iter()
     .map(|a| (*a, assurance_name(lang, a)))
     .collect();
-    let roles_json = serde_json::Value::Object(roles).to_string();
+    let roles_json = roles_json(lang);
     render(
         &JoinPage {
             shell: Shell::new(lang, &path),
