@@ -3,6 +3,9 @@
 // waiting list with admit and deny, and the ended screen. The server decides everything; this
 // script only shows what it is told and sends what the person asks. Names are set as text,
 // never as HTML. The invitation token goes in the socket's first frame, never in a URL.
+// The call's media and its end-to-end encryption are in call.js (issue 11).
+import { canEncrypt, createCall } from "./call.js";
+
 const root = document.getElementById("consultation");
 if (root) {
   const d = root.dataset;
@@ -52,6 +55,35 @@ if (root) {
   const send = (msg) => {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ v: 1, ...msg }));
   };
+  for (const [id, key] of [
+    ["mute", "mute"], ["camera", "camera-stop"], ["share", "share"], ["layout", "speaker"],
+    ["share-title", "share-title"], ["share-text", "share-text"], ["share-confirm", "share-confirm"],
+    ["share-cancel", "share-cancel"], ["security-label", "security-code"], ["security-hint", "security-hint"],
+  ]) {
+    $(id).textContent = msgs[key];
+  }
+  const call = createCall({
+    send,
+    me: () => me?.you,
+    texts: { ...msgs, you: msgs.you, reconnecting: msgs["media-reconnecting"] },
+    els: {
+      root,
+      tiles: $("tiles"),
+      controls: $("controls"),
+      mute: $("mute"),
+      camera: $("camera"),
+      share: $("share"),
+      layout: $("layout"),
+      mediaStatus: $("media-status"),
+      security: $("security"),
+      securityCode: $("security-code"),
+      roster: $("roster"),
+      shareDialog: $("share-dialog"),
+      sharePreview: $("share-preview"),
+      shareConfirm: $("share-confirm"),
+      shareCancel: $("share-cancel"),
+    },
+  });
   const stopPreview = () => {
     if (preview) for (const t of preview.getTracks()) t.stop();
     preview = null;
@@ -81,6 +113,7 @@ if (root) {
       const action = b.dataset.action;
       if (action === "leave") {
         final = true;
+        call.stop();
         send({ type: "leave" });
         show("left");
       } else if (action === "end") {
@@ -217,6 +250,7 @@ if (root) {
       case "roster":
         roster = m.participants;
         renderRoster();
+        call.setRoster(roster);
         if (pendingJoin) {
           announce(`${nameOf(pendingJoin)} ${msgs.joined}`);
           pendingJoin = null;
@@ -238,14 +272,28 @@ if (root) {
         break;
       case "ended":
         final = true;
+        call.stop();
         show("ended");
         break;
       case "denied":
         final = true;
+        call.stop();
         $("denied-reason").textContent = reasons.get(m.reason) ?? "";
         show("denied");
         break;
+      case "media-config":
+        call.start(m);
+        break;
+      case "media-answer":
+      case "media-offer":
+      case "media-closed":
+      case "media-state":
+      case "e2ee-identity":
+      case "e2ee-key":
+        call.onFrame(m);
+        break;
       case "error":
+        if (m.code === "e2ee-required") final = true;
         if (m.code === "invitation-refused") {
           final = true;
           show("refused");
@@ -264,7 +312,13 @@ if (root) {
     ws = new WebSocket(`${scheme}://${location.host}/signalling`);
     ws.addEventListener("open", () => {
       const ack = $("ack");
-      const hello = { v: 1, type: "hello", token, acknowledged: personnel || (ack?.checked ?? false) };
+      const hello = {
+        v: 1,
+        type: "hello",
+        token,
+        acknowledged: personnel || (ack?.checked ?? false),
+        e2ee: canEncrypt,
+      };
       if (resume) hello.resume = resume;
       ws.send(JSON.stringify(hello));
       clearInterval(heartbeat);
@@ -279,7 +333,10 @@ if (root) {
     });
     ws.addEventListener("close", () => {
       clearInterval(heartbeat);
-      if (final) return;
+      if (final) {
+        call.stop();
+        return;
+      }
       // Back off: quickly at first (within the 30-second grace period), then slower, for
       // up to about ten minutes (a locked room, a busy server, a restart).
       if (retries < 20) {

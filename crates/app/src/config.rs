@@ -59,6 +59,25 @@ impl SettingValue for SocketAddr {
     }
 }
 
+impl SettingValue for std::net::IpAddr {
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SettingValue for bool {
+    fn show(&self) -> String {
+        self.to_string()
+    }
+    fn from_env(text: &str) -> toml::Value {
+        match text.trim() {
+            "true" => toml::Value::Boolean(true),
+            "false" => toml::Value::Boolean(false),
+            other => toml::Value::String(other.to_owned()),
+        }
+    }
+}
+
 impl SettingValue for PathBuf {
     fn show(&self) -> String {
         self.display().to_string()
@@ -254,6 +273,34 @@ settings! {
     /// `text` or `json`. Logs never contain personal data.
     [false, Some("json")]
     log_format: LogFormat = LogFormat::Text;
+    /// UDP address of the media server (SFU, issue #11): every participant's audio and video
+    /// on one port. Port 0 picks a free port (fine on one machine; set a fixed port when a
+    /// firewall or NAT is in front).
+    [false, Some("0.0.0.0:3479")]
+    media_listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+    /// The IP address browsers send media to (the SFU's ICE candidate). Default: the address
+    /// of media_listen, or 127.0.0.1 when that is unspecified.
+    [false, Some("the server's public IP address")]
+    media_public_ip: Option<std::net::IpAddr> = None;
+    /// Only browsers that encrypt media end to end are admitted to a call (VC-ENC-2); a browser
+    /// that cannot is told why. The most private setting is the default.
+    [false, Some("true")]
+    e2ee_required: bool = true;
+    /// TURN servers given to browsers behind strict NATs (coturn, `turn:host:3478`), with
+    /// time-limited credentials from turn_secret. Empty: no relay.
+    [false, None]
+    turn_urls: Vec<String> = Vec::new();
+    /// The secret shared with coturn (`static-auth-secret` with `use-auth-secret`). Use the
+    /// environment variable TRYGG_TURN_SECRET.
+    [true, None]
+    turn_secret: Option<String> = None;
+    /// How long a TURN credential works, in seconds.
+    [false, Some("3600")]
+    turn_ttl_secs: u64 = 3600;
+    /// Address of the Prometheus metrics endpoint (`/metrics`) for operators: counts only, no
+    /// personal data. Unset: no endpoint. Keep it on loopback or an operations network.
+    [false, Some("127.0.0.1:9464")]
+    metrics_listen: Option<SocketAddr> = None;
 }
 
 impl std::fmt::Debug for Config {

@@ -26,6 +26,9 @@ pub struct App {
     pub probes: Arc<Mutex<ProbeWindows>>,
     /// The consultation rooms live on this node (issue #10).
     pub rooms: crate::rooms::Rooms,
+    /// The media server (SFU, issue #11), started by the server; `None` in the command-line
+    /// tools, which carry no calls.
+    pub media: Option<trygg_media::MediaServer>,
 }
 
 impl App {
@@ -43,6 +46,7 @@ impl App {
             clock,
             probes: Arc::new(Mutex::new(ProbeWindows::new(PROBE_KEYS_MAX))),
             rooms: crate::rooms::Rooms::new(),
+            media: None,
         }
     }
 

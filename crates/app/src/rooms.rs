@@ -52,6 +52,36 @@ pub const MAX_ROOMS: usize = 20_000;
 pub const TICK: Duration = Duration::from_secs(5);
 /// Every how many ticks the rights of signed-in participants are asked again (a minute).
 pub const RIGHTS_EVERY: u64 = 12;
+/// A participant may offer media at most this often (each offer starts a new media session,
+/// with its own DTLS key, on the media thread).
+pub const OFFER_EVERY: Duration = Duration::from_secs(2);
+/// The media server's name for a room.
+fn media_key(key: Key) -> trygg_media::RoomKey {
+    (key.0.as_u128(), key.1.as_u128())
+}
+
+fn identity_frame(who: ParticipantId, key: &str) -> String {
+    serde_json::json!({
+        "v": trygg_core::signalling::VERSION,
+        "type": "e2ee-identity",
+        "who": who.to_string(),
+        "key": key,
+    })
+    .to_string()
+}
+
+fn state_frame(who: ParticipantId, (audio, video, screen): (bool, bool, bool)) -> String {
+    serde_json::json!({
+        "v": trygg_core::signalling::VERSION,
+        "type": "media-state",
+        "who": who.to_string(),
+        "audio": audio,
+        "video": video,
+        "screen": screen,
+    })
+    .to_string()
+}
+
 /// A consultation in progress that nobody has been connected to for this long is over: it ends,
 /// with its journal note, and its room stops.
 pub const IDLE_END: time::Duration = time::Duration::minutes(15);
@@ -654,6 +684,7 @@ async fn start(
     }
     let key = (f.org.organisation().id, f.consultation.id);
     let (tx, rx) = mpsc::channel(INBOX);
+    let (media_tx, media_rx) = mpsc::channel(INBOX);
     let in_progress = Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let mut map = app.rooms.inner.lock().map_err(unavailable)?;
@@ -687,6 +718,12 @@ async fn start(
         deny_reason: None,
         last_connected: now,
         acknowledgement: None,
+        media_tx,
+        media_rx,
+        media_on: std::collections::BTreeSet::new(),
+        last_offer: HashMap::new(),
+        identities: BTreeMap::new(),
+        media_states: BTreeMap::new(),
     };
     tokio::spawn(task.run());
     Ok(tx)
@@ -721,6 +758,17 @@ struct Task {
     last_connected: OffsetDateTime,
     /// The acknowledgement of the arrival being handled, logged in the arrival's unit.
     acknowledgement: Option<Actor>,
+    /// Signals from the media server about this room's participants (issue #11).
+    media_tx: mpsc::Sender<trygg_media::RoomSignal>,
+    media_rx: mpsc::Receiver<trygg_media::RoomSignal>,
+    /// Participants with a media session.
+    media_on: std::collections::BTreeSet<ParticipantId>,
+    /// When each participant last offered media.
+    last_offer: HashMap<ParticipantId, std::time::Instant>,
+    /// Each participant's end-to-end encryption public key, relayed to the others (VC-ENC-2).
+    identities: BTreeMap<ParticipantId, String>,
+    /// Each participant's microphone, camera and screen-sharing state.
+    media_states: BTreeMap<ParticipantId, (bool, bool, bool)>,
 }
 
 /// Why a step failed, for the sender.
@@ -750,6 +798,10 @@ impl Task {
         loop {
             let cmd = tokio::select! {
                 c = self.rx.recv() => c,
+                Some((who, signal)) = self.media_rx.recv() => {
+                    self.media_signal(ParticipantId(who), signal);
+                    continue;
+                }
                 _ = tick.tick() => {
                     let now = self.app.now();
                     let _ = self.step(Input::Tick, None, now).await;
@@ -797,6 +849,7 @@ impl Task {
                         }
                         self.flush_dropped().await;
                     }
+                    self.sync_media().await;
                     if self.idle() {
                         break;
                     }
@@ -806,9 +859,14 @@ impl Task {
             let Some(cmd) = cmd else { break };
             self.command(cmd).await;
             self.flush_dropped().await;
+            self.sync_media().await;
             if self.over() {
                 break;
             }
+        }
+        // Nothing of the room's media is kept (VC-STORE-1).
+        if let Some(media) = &self.app.media {
+            media.end_room(media_key(self.key)).await;
         }
         self.app.rooms.remove(self.key);
         // Anyone still connected (a refused arrival's socket) is closed.
@@ -1084,6 +1142,192 @@ impl Task {
         self.send_to(who, frame);
     }
 
+    /// Whether a participant is in the call now: admitted and connected (the roster).
+    fn in_call(&self, who: ParticipantId) -> bool {
+        matches!(
+            self.room.presence(who),
+            Some(trygg_core::consultation::Presence::Admitted { .. })
+        ) && self.parts.get(&who).is_some_and(|p| p.conn.is_some())
+    }
+
+    /// Sends a frame to everyone in the call but `except`.
+    fn send_to_call(&mut self, except: ParticipantId, frame: &str) {
+        let to: Vec<ParticipantId> = self
+            .room
+            .roster()
+            .iter()
+            .map(|e| e.id)
+            .filter(|id| *id != except)
+            .collect();
+        for id in to {
+            self.send_to(id, frame.to_owned());
+        }
+    }
+
+    /// What a newly admitted participant's browser needs for media: the ICE servers (TURN
+    /// with a time-limited credential, when configured), whether end-to-end encryption is
+    /// required, and the others' encryption keys and microphone/camera states.
+    fn media_welcome(&mut self, to: ParticipantId, now: OffsetDateTime) {
+        let config = &self.app.config;
+        let mut ice = Vec::new();
+        if let (false, Some(secret)) = (config.turn_urls.is_empty(), &config.turn_secret) {
+            let turn = trygg_media::turn::TurnConfig {
+                urls: config.turn_urls.clone(),
+                secret: secret.clone(),
+                ttl: config.turn_ttl_secs,
+            };
+            // An opaque label: no name or id in the TURN server's logs.
+            let label = Uuid::new_v4().simple().to_string();
+            let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+            let c = trygg_media::turn::credential(&turn, unix, &label[..12]);
+            ice.push(serde_json::json!({
+                "urls": c.urls, "username": c.username, "credential": c.credential,
+            }));
+        }
+        let frame = serde_json::json!({
+            "v": trygg_core::signalling::VERSION,
+            "type": "media-config",
+            "iceServers": ice,
+            "e2eeRequired": config.e2ee_required,
+            "media": self.app.media.is_some(),
+        });
+        self.send_to(to, frame.to_string());
+        let others: Vec<(ParticipantId, String)> = self
+            .identities
+            .iter()
+            .filter(|(id, _)| **id != to)
+            .map(|(id, k)| (*id, k.clone()))
+            .collect();
+        for (id, key) in others {
+            self.send_to(to, identity_frame(id, &key));
+        }
+        let states: Vec<(ParticipantId, (bool, bool, bool))> = self
+            .media_states
+            .iter()
+            .filter(|(id, _)| **id != to)
+            .map(|(id, s)| (*id, *s))
+            .collect();
+        for (id, st) in states {
+            self.send_to(to, state_frame(id, st));
+        }
+    }
+
+    /// A media or end-to-end encryption message (issue #11): only from someone in the call,
+    /// and relayed only to others in the call.
+    async fn media_message(&mut self, who: ParticipantId, msg: ClientMessage, now: OffsetDateTime) {
+        if !self.in_call(who) {
+            self.refuse_to(who, error_frame("not-admitted", "not in the call"));
+            let _ = self.refused_frame(who, "not-admitted", now).await;
+            return;
+        }
+        let v = trygg_core::signalling::VERSION;
+        match msg {
+            ClientMessage::MediaOffer { sdp } => {
+                let Some(media) = self.app.media.clone() else {
+                    self.refuse_to(who, error_frame("no-media", "no media server"));
+                    return;
+                };
+                let t = std::time::Instant::now();
+                if self
+                    .last_offer
+                    .get(&who)
+                    .is_some_and(|last| t.duration_since(*last) < OFFER_EVERY)
+                {
+                    self.refuse_to(who, error_frame("too-soon", "wait before offering again"));
+                    return;
+                }
+                self.last_offer.insert(who, t);
+                let r = media
+                    .join(media_key(self.key), who.0, sdp, self.media_tx.clone())
+                    .await;
+                match r {
+                    Ok(answer) => {
+                        self.media_on.insert(who);
+                        let f = serde_json::json!({"v": v, "type": "media-answer", "sdp": answer});
+                        self.send_to(who, f.to_string());
+                    }
+                    Err(e) => self.refuse_to(who, error_frame("media-refused", &e.to_string())),
+                }
+            }
+            ClientMessage::MediaAnswer { sdp } => {
+                let Some(media) = self.app.media.clone() else {
+                    return;
+                };
+                if let Err(e) = media.answer(media_key(self.key), who.0, sdp).await {
+                    self.refuse_to(who, error_frame("media-refused", &e.to_string()));
+                }
+            }
+            ClientMessage::MediaState {
+                audio,
+                video,
+                screen,
+            } => {
+                self.media_states.insert(who, (audio, video, screen));
+                let f = state_frame(who, (audio, video, screen));
+                self.send_to_call(who, &f);
+            }
+            ClientMessage::E2eeIdentity { key } => {
+                self.identities.insert(who, key.clone());
+                let f = identity_frame(who, &key);
+                self.send_to_call(who, &f);
+            }
+            ClientMessage::E2eeKey { to, payload } => {
+                if to == who || !self.in_call(to) {
+                    self.refuse_to(who, error_frame("not-admitted", "not in the call"));
+                    return;
+                }
+                let f = serde_json::json!({
+                    "v": v, "type": "e2ee-key", "from": who.to_string(), "payload": payload,
+                });
+                self.send_to(to, f.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    /// A signal from the media server: a renegotiation offer for the browser, or its session
+    /// closed (the browser offers again).
+    fn media_signal(&mut self, who: ParticipantId, signal: trygg_media::Signal) {
+        if !self.media_on.contains(&who) {
+            return;
+        }
+        let v = trygg_core::signalling::VERSION;
+        let f = match signal {
+            trygg_media::Signal::Offer(sdp) => {
+                serde_json::json!({"v": v, "type": "media-offer", "sdp": sdp})
+            }
+            trygg_media::Signal::Closed => {
+                self.media_on.remove(&who);
+                serde_json::json!({"v": v, "type": "media-closed"})
+            }
+        };
+        self.send_to(who, f.to_string());
+    }
+
+    /// Keeps the media server to the roster: whoever is not in the call now (left, removed,
+    /// dropped, denied, ended) has their media stopped at once, and their keys and states
+    /// forgotten (VC-ENC-1, VC-CONF-1).
+    async fn sync_media(&mut self) {
+        let gone: Vec<ParticipantId> = self
+            .media_on
+            .iter()
+            .chain(self.identities.keys())
+            .chain(self.media_states.keys())
+            .copied()
+            .filter(|id| !self.in_call(*id))
+            .collect();
+        for who in gone {
+            self.identities.remove(&who);
+            self.media_states.remove(&who);
+            self.last_offer.remove(&who);
+            if self.media_on.remove(&who) {
+                if let Some(media) = &self.app.media {
+                    media.leave(media_key(self.key), who.0).await;
+                }
+            }
+        }
+    }
+
     async fn command(&mut self, cmd: Command) {
         let now = self.app.now();
         match cmd {
@@ -1116,6 +1360,14 @@ impl Task {
                     ClientMessage::Hello { .. } => {
                         self.refuse_to(who, error_frame("out-of-order", "already joined"));
                         let _ = self.refused_frame(who, "out-of-order", now).await;
+                        return;
+                    }
+                    ClientMessage::MediaOffer { .. }
+                    | ClientMessage::MediaAnswer { .. }
+                    | ClientMessage::MediaState { .. }
+                    | ClientMessage::E2eeIdentity { .. }
+                    | ClientMessage::E2eeKey { .. } => {
+                        self.media_message(who, msg, now).await;
                         return;
                     }
                     ClientMessage::Admit { who: w, assurance } => Input::Admit {
@@ -1382,6 +1634,7 @@ impl Task {
                 Effect::Send(to, Event::Admitted) => {
                     self.send_to(to, server_frame(&Event::Admitted));
                     self.issue_resume(to);
+                    self.media_welcome(to, now);
                 }
                 Effect::Send(to, ev) => self.send_to(to, server_frame(&ev)),
                 Effect::Close(to) => {

@@ -20,9 +20,17 @@ pub const DENY_REASONS: [&str; 4] = ["identity-not-confirmed", "wrong-person", "
 /// The protocol version this server speaks.
 pub const VERSION: u32 = 1;
 
-/// The largest client frame accepted, in bytes. Client messages are small; anything larger is
-/// refused before it is parsed.
-pub const MAX_FRAME: usize = 4096;
+/// The largest client frame accepted, in bytes: room for a session description (issue #11: a
+/// browser's offer with simulcast, or its answer to a group's offer). Anything larger is
+/// refused before it is parsed; every other message is small and its fields are bounded.
+pub const MAX_FRAME: usize = 32 * 1024;
+
+/// The largest session description (SDP) accepted in a `media-offer` or `media-answer`.
+pub const MAX_SDP: usize = 30 * 1024;
+
+/// The largest end-to-end encryption field (a public key, or a key wrapped for one
+/// participant), base64url. The server only relays these; it cannot read them (VC-ENC-2).
+pub const MAX_E2EE_FIELD: usize = 512;
 
 /// A message from a participant's client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +46,42 @@ pub enum ClientMessage {
         /// The resume secret this client was given when admitted, to come back within the
         /// grace period without a new admission.
         resume: Option<String>,
+        /// The browser can encrypt media end to end (VC-ENC-2); where the organisation requires
+        /// it, a browser that cannot is told why and not admitted.
+        e2ee: bool,
+    },
+    /// The browser's media offer (SDP), sent once admitted (issue #11).
+    MediaOffer {
+        /// The session description.
+        sdp: String,
+    },
+    /// The browser's answer to the media server's offer.
+    MediaAnswer {
+        /// The session description.
+        sdp: String,
+    },
+    /// The participant's microphone and camera state, shown to the others (no media is read
+    /// to learn it: the browser says so).
+    MediaState {
+        /// Microphone on.
+        audio: bool,
+        /// Camera on.
+        video: bool,
+        /// Sharing their screen.
+        screen: bool,
+    },
+    /// The browser's end-to-end encryption public key (ECDH P-256, base64url), relayed to the
+    /// others in the room so that media keys can be agreed between browsers only (VC-ENC-2).
+    E2eeIdentity {
+        /// The public key.
+        key: String,
+    },
+    /// A media key wrapped for one other participant (opaque to the server), relayed to them.
+    E2eeKey {
+        /// The participant it is for.
+        to: ParticipantId,
+        /// The wrapped key, base64url.
+        payload: String,
     },
     /// Admit a waiting participant, recording how their identity was established.
     Admit {
@@ -118,6 +162,40 @@ struct Wire {
     acknowledged: Option<bool>,
     #[serde(default)]
     resume: Option<String>,
+    #[serde(default)]
+    e2ee: Option<bool>,
+    #[serde(default)]
+    sdp: Option<String>,
+    #[serde(default)]
+    audio: Option<bool>,
+    #[serde(default)]
+    video: Option<bool>,
+    #[serde(default)]
+    screen: Option<bool>,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    payload: Option<String>,
+}
+
+/// Whether `t` is base64url without padding, 1 to [`MAX_E2EE_FIELD`] bytes.
+fn safe_b64(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= MAX_E2EE_FIELD
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// Whether `sdp` looks like a session description and is within bounds: it starts with
+/// `v=0`, is at most [`MAX_SDP`] bytes, and has no control characters but line ends.
+fn plausible_sdp(sdp: &str) -> bool {
+    sdp.starts_with("v=0")
+        && sdp.len() <= MAX_SDP
+        && sdp
+            .chars()
+            .all(|c| c == '\r' || c == '\n' || (!c.is_control() && c.is_ascii()))
 }
 
 /// Whether `t` is a token or secret of the safe alphabet, 1 to 128 bytes.
@@ -188,6 +266,43 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
                 Some(r) if safe_token(&r) => Some(r),
                 Some(_) => return Err(ProtocolError::InvalidField("resume")),
             },
+            e2ee: wire.e2ee.unwrap_or(false),
+        },
+        "media-offer" | "media-answer" => {
+            let sdp = wire
+                .sdp
+                .clone()
+                .filter(|s| plausible_sdp(s))
+                .ok_or(ProtocolError::InvalidField("sdp"))?;
+            if wire.kind == "media-offer" {
+                ClientMessage::MediaOffer { sdp }
+            } else {
+                ClientMessage::MediaAnswer { sdp }
+            }
+        }
+        "media-state" => ClientMessage::MediaState {
+            audio: wire.audio.ok_or(ProtocolError::InvalidField("audio"))?,
+            video: wire.video.ok_or(ProtocolError::InvalidField("video"))?,
+            screen: wire.screen.unwrap_or(false),
+        },
+        "e2ee-identity" => ClientMessage::E2eeIdentity {
+            key: wire
+                .key
+                .clone()
+                .filter(|k| safe_b64(k))
+                .ok_or(ProtocolError::InvalidField("key"))?,
+        },
+        "e2ee-key" => ClientMessage::E2eeKey {
+            to: wire
+                .to
+                .as_deref()
+                .and_then(parse_participant)
+                .ok_or(ProtocolError::InvalidField("to"))?,
+            payload: wire
+                .payload
+                .clone()
+                .filter(|k| safe_b64(k))
+                .ok_or(ProtocolError::InvalidField("payload"))?,
         },
         "lock" => ClientMessage::Lock,
         "unlock" => ClientMessage::Unlock,
@@ -204,8 +319,21 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
     let hello = matches!(msg, ClientMessage::Hello { .. });
     if (wire.who.is_some() && !takes_who)
         || (wire.assurance.is_some() && !matches!(msg, ClientMessage::Admit { .. }))
-        || ((wire.token.is_some() || wire.acknowledged.is_some() || wire.resume.is_some())
+        || ((wire.token.is_some()
+            || wire.acknowledged.is_some()
+            || wire.resume.is_some()
+            || wire.e2ee.is_some())
             && !hello)
+        || (wire.sdp.is_some()
+            && !matches!(
+                msg,
+                ClientMessage::MediaOffer { .. } | ClientMessage::MediaAnswer { .. }
+            ))
+        || ((wire.audio.is_some() || wire.video.is_some() || wire.screen.is_some())
+            && !matches!(msg, ClientMessage::MediaState { .. }))
+        || (wire.key.is_some() && !matches!(msg, ClientMessage::E2eeIdentity { .. }))
+        || ((wire.to.is_some() || wire.payload.is_some())
+            && !matches!(msg, ClientMessage::E2eeKey { .. }))
         || (wire.reason.is_some() && !matches!(msg, ClientMessage::Deny { .. }))
     {
         return Err(ProtocolError::Malformed(
@@ -370,6 +498,7 @@ mod tests {
                 token: "org.abc_-9".into(),
                 acknowledged: true,
                 resume: None,
+                e2ee: false,
             })
         );
         let long = format!(r#"{{"v":1,"type":"hello","token":"{}"}}"#, "a".repeat(129));
@@ -386,6 +515,51 @@ mod tests {
         }
         let big = format!(r#"{{"v":1,"type":"ping","x":"{}"}}"#, "a".repeat(MAX_FRAME));
         assert_eq!(parse_client(&big).map_err(|e| e.code()), Err("too-large"));
+    }
+
+    #[test]
+    fn media_and_e2ee_messages_are_bounded_and_checked() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n";
+        let offer = serde_json::json!({"v": 1, "type": "media-offer", "sdp": sdp}).to_string();
+        assert_eq!(
+            parse_client(&offer),
+            Ok(ClientMessage::MediaOffer { sdp: sdp.into() })
+        );
+        let refused = [
+            serde_json::json!({"v": 1, "type": "media-offer", "sdp": "hello"}),
+            serde_json::json!({"v": 1, "type": "media-offer", "sdp": "v=0\u{0}"}),
+            serde_json::json!({"v": 1, "type": "media-answer", "sdp": "v=0 ø"}),
+            serde_json::json!({"v": 1, "type": "media-offer", "sdp": format!("v=0{}", "a".repeat(MAX_SDP))}),
+            serde_json::json!({"v": 1, "type": "media-offer", "sdp": sdp, "key": "abc"}),
+            serde_json::json!({"v": 1, "type": "media-state", "audio": true}),
+            serde_json::json!({"v": 1, "type": "e2ee-identity", "key": "a+b/"}),
+            serde_json::json!({"v": 1, "type": "e2ee-identity", "key": "a".repeat(MAX_E2EE_FIELD + 1)}),
+            serde_json::json!({"v": 1, "type": "e2ee-key", "to": "p01", "payload": "abc"}),
+            serde_json::json!({"v": 1, "type": "e2ee-key", "to": "p1"}),
+            serde_json::json!({"v": 1, "type": "ping", "e2ee": true}),
+        ];
+        for f in refused {
+            assert!(parse_client(&f.to_string()).is_err(), "{f}");
+        }
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"e2ee-key","to":"p2","payload":"q-_0"}"#),
+            Ok(ClientMessage::E2eeKey {
+                to: ParticipantId(2),
+                payload: "q-_0".into()
+            })
+        );
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"media-state","audio":false,"video":true}"#),
+            Ok(ClientMessage::MediaState {
+                audio: false,
+                video: true,
+                screen: false
+            })
+        );
+        assert!(matches!(
+            parse_client(r#"{"v":1,"type":"hello","token":"a.b","e2ee":true}"#),
+            Ok(ClientMessage::Hello { e2ee: true, .. })
+        ));
     }
 
     #[test]

@@ -118,6 +118,36 @@ const NB: Texts = Texts {
         ("unproven-assurance", "eID-nivå kan bare velges for den som har logget inn med eID."),
         ("session-ended", "Innloggingen din er utløpt. Logg inn på nytt."),
         ("acknowledge-first", "Bekreft at du har lest informasjonen først."),
+        ("mute", "Slå av mikrofonen"),
+        ("unmute", "Slå på mikrofonen"),
+        ("camera-stop", "Slå av kameraet"),
+        ("camera-start", "Slå på kameraet"),
+        ("share", "Del skjermen"),
+        ("share-stop", "Slutt å dele skjermen"),
+        ("share-title", "Vil du dele dette?"),
+        ("share-text", "Slik ser de andre skjermen din. Ingenting er delt ennå."),
+        ("share-confirm", "Del dette"),
+        ("share-cancel", "Avbryt"),
+        ("speaker", "Vis den som snakker"),
+        ("grid", "Vis alle like store"),
+        ("mic-off", "mikrofon av"),
+        ("camera-off", "kamera av"),
+        ("sharing", "deler skjermen"),
+        ("quality", "forbindelse"),
+        ("quality-good", "god"),
+        ("quality-fair", "middels"),
+        ("quality-poor", "dårlig"),
+        ("quality-none", "ingen bilde"),
+        ("e2ee-on", "ende-til-ende-kryptert"),
+        ("e2ee-pending", "venter på nøkkel"),
+        ("e2ee-off", "ikke ende-til-ende-kryptert"),
+        ("security-code", "Sikkerhetskode"),
+        ("security-hint", "Sammenlign koden muntlig: er den lik hos alle, kan ingen andre se eller høre samtalen."),
+        ("media-reconnecting", "Bilde og lyd kobles til igjen …"),
+        ("no-devices", "Fikk ikke tilgang til kamera eller mikrofon. Sjekk tillatelsene i nettleseren."),
+        ("e2ee-unsupported", "Denne nettleseren kan ikke kryptere samtalen ende til ende, og det kreves her. Bruk en nyere Chrome, Edge, Firefox eller Safari."),
+        ("e2ee-required", "Denne nettleseren kan ikke kryptere samtalen ende til ende, og det kreves her. Bruk en nyere Chrome, Edge, Firefox eller Safari."),
+        ("media-refused", "Bilde og lyd kunne ikke kobles til."),
     ],
 };
 
@@ -177,6 +207,36 @@ const NN: Texts = Texts {
         ("unproven-assurance", "eID-nivå kan berre veljast for den som har logga inn med eID."),
         ("session-ended", "Innlogginga di har gått ut. Logg inn på nytt."),
         ("acknowledge-first", "Stadfest at du har lese informasjonen først."),
+        ("mute", "Slå av mikrofonen"),
+        ("unmute", "Slå på mikrofonen"),
+        ("camera-stop", "Slå av kameraet"),
+        ("camera-start", "Slå på kameraet"),
+        ("share", "Del skjermen"),
+        ("share-stop", "Slutt å dele skjermen"),
+        ("share-title", "Vil du dele dette?"),
+        ("share-text", "Slik ser dei andre skjermen din. Ingenting er delt enno."),
+        ("share-confirm", "Del dette"),
+        ("share-cancel", "Avbryt"),
+        ("speaker", "Vis den som snakkar"),
+        ("grid", "Vis alle like store"),
+        ("mic-off", "mikrofon av"),
+        ("camera-off", "kamera av"),
+        ("sharing", "deler skjermen"),
+        ("quality", "samband"),
+        ("quality-good", "godt"),
+        ("quality-fair", "middels"),
+        ("quality-poor", "dårleg"),
+        ("quality-none", "inkje bilete"),
+        ("e2ee-on", "ende-til-ende-kryptert"),
+        ("e2ee-pending", "ventar på nøkkel"),
+        ("e2ee-off", "ikkje ende-til-ende-kryptert"),
+        ("security-code", "Tryggleikskode"),
+        ("security-hint", "Samanlikn koden munnleg: er han lik hos alle, kan ingen andre sjå eller høyre samtalen."),
+        ("media-reconnecting", "Bilete og lyd vert kopla til igjen …"),
+        ("no-devices", "Fekk ikkje tilgang til kamera eller mikrofon. Sjekk løyva i nettlesaren."),
+        ("e2ee-unsupported", "Denne nettlesaren kan ikkje kryptere samtalen ende til ende, og det krevst her. Bruk ein nyare Chrome, Edge, Firefox eller Safari."),
+        ("e2ee-required", "Denne nettlesaren kan ikkje kryptere samtalen ende til ende, og det krevst her. Bruk ein nyare Chrome, Edge, Firefox eller Safari."),
+        ("media-refused", "Bilete og lyd kunne ikkje koplast til."),
     ],
 };
 
@@ -236,6 +296,36 @@ const EN: Texts = Texts {
         ("unproven-assurance", "An eID level can only be chosen for someone who signed in with eID."),
         ("session-ended", "Your login has expired. Sign in again."),
         ("acknowledge-first", "Confirm that you have read the information first."),
+        ("mute", "Mute microphone"),
+        ("unmute", "Unmute microphone"),
+        ("camera-stop", "Turn camera off"),
+        ("camera-start", "Turn camera on"),
+        ("share", "Share screen"),
+        ("share-stop", "Stop sharing"),
+        ("share-title", "Share this?"),
+        ("share-text", "This is what the others will see. Nothing is shared yet."),
+        ("share-confirm", "Share this"),
+        ("share-cancel", "Cancel"),
+        ("speaker", "Show who is speaking"),
+        ("grid", "Show everyone equally"),
+        ("mic-off", "microphone off"),
+        ("camera-off", "camera off"),
+        ("sharing", "sharing the screen"),
+        ("quality", "connection"),
+        ("quality-good", "good"),
+        ("quality-fair", "fair"),
+        ("quality-poor", "poor"),
+        ("quality-none", "no picture"),
+        ("e2ee-on", "end-to-end encrypted"),
+        ("e2ee-pending", "waiting for key"),
+        ("e2ee-off", "not end-to-end encrypted"),
+        ("security-code", "Security code"),
+        ("security-hint", "Compare the code aloud: if everyone sees the same, nobody else can see or hear the call."),
+        ("media-reconnecting", "Reconnecting sound and picture …"),
+        ("no-devices", "Could not use the camera or microphone. Check the browser's permissions."),
+        ("e2ee-unsupported", "This browser cannot encrypt the call end to end, which is required here. Use a recent Chrome, Edge, Firefox or Safari."),
+        ("e2ee-required", "This browser cannot encrypt the call end to end, which is required here. Use a recent Chrome, Edge, Firefox or Safari."),
+        ("media-refused", "Sound and picture could not be connected."),
     ],
 };
 
@@ -376,6 +466,8 @@ pub fn routes() -> Router<AppState> {
         .route("/join/{token}", get(join))
         .route("/personell/konsultasjoner", get(planner))
         .route("/static/consultation.js", get(script))
+        .route("/static/call.js", get(call_script))
+        .route("/static/e2ee-worker.js", get(worker_script))
         .route("/static/planner.js", get(planner_script))
 }
 
@@ -653,6 +745,20 @@ async fn planner(
         } else {
             StatusCode::OK
         },
+    )
+}
+
+async fn call_script() -> Response {
+    crate::pages::asset(
+        include_str!("../../../web/static/call.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+async fn worker_script() -> Response {
+    crate::pages::asset(
+        include_str!("../../../web/static/e2ee-worker.js"),
+        "text/javascript; charset=utf-8",
     )
 }
 

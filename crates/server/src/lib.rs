@@ -14,6 +14,7 @@ pub mod conn_limit;
 pub mod consultation_pages;
 pub mod error;
 pub mod i18n;
+pub mod metrics;
 pub mod pages;
 pub mod serve;
 pub mod signalling;

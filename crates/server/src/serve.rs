@@ -29,6 +29,9 @@ pub enum ServeError {
     /// Plain HTTP was asked for on an address that is not loopback (VC-ENC-1).
     #[error("plain HTTP is allowed only on a loopback address")]
     PlainHttpOffLoopback,
+    /// The media server (SFU) could not start.
+    #[error("starting the media server: {0}")]
+    Media(#[from] trygg_media::StartError),
     /// Binding or serving failed.
     #[error("serving on {addr}: {source}")]
     Serve {
@@ -40,8 +43,26 @@ pub enum ServeError {
 }
 
 /// Serves `state` until SIGTERM or SIGINT, then shuts down gracefully and closes the store.
-pub async fn serve(state: AppState, on_listening: OnListening) -> Result<(), ServeError> {
+pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(), ServeError> {
     let config = state.config.clone();
+    // The media server (issue #11): its own UDP port and thread.
+    let public_ip = config.media_public_ip.unwrap_or_else(|| {
+        if config.media_listen.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            config.media_listen.ip()
+        }
+    });
+    let media =
+        trygg_media::MediaServer::start(config.media_listen, SocketAddr::new(public_ip, 0))?;
+    state.media = Some(media.clone());
+    if let Some(addr) = config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Serve { addr, source })?;
+        let rooms = state.rooms.clone();
+        tokio::spawn(crate::metrics::serve(listener, media, rooms));
+    }
     let store = state.store.clone();
     let flusher = state.clone();
     // Held-back cross-organisation probes are written once their window ends, even when no

@@ -58,8 +58,8 @@ async fn upgrade(
         return (StatusCode::FORBIDDEN, "cross-origin socket refused").into_response();
     }
     let cookie = read_cookie(&state.config, &headers);
-    // Frames are small: small buffers (the library's 128 KiB read buffer per socket made a
-    // participant cost about 140 KiB of memory).
+    // Small buffers (the library's 128 KiB read buffer per socket made a participant cost
+    // about 140 KiB of memory); a session description is the largest frame (MAX_FRAME).
     ws.max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .read_buffer_size(BUFFER)
@@ -117,7 +117,23 @@ async fn drive(
             token,
             acknowledged,
             resume,
-        }) => (token, acknowledged, resume),
+            e2ee,
+        }) => {
+            // VC-ENC-2: where end-to-end encryption is required, a browser that cannot do it
+            // is told why and not let in (not even to the waiting room).
+            if state.config.e2ee_required && !e2ee {
+                let _ = send_text(
+                    &mut socket,
+                    error_frame(
+                        "e2ee-required",
+                        "this browser cannot encrypt the call end to end",
+                    ),
+                )
+                .await;
+                return close(&mut socket, 1008, "e2ee required").await;
+            }
+            (token, acknowledged, resume)
+        }
         Ok(_) => {
             let _ = send_text(&mut socket, error_frame("out-of-order", "send hello first")).await;
             return close(&mut socket, 1008, "hello first").await;

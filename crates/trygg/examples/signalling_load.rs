@@ -692,7 +692,8 @@ async fn participant(sh: Shared, mut p: Participant, mut ready: Ready) {
     };
     c.opened();
     let (mut sink, mut stream) = ws.split();
-    let hello = json!({"v": 1, "type": "hello", "token": p.token, "acknowledged": true});
+    let hello =
+        json!({"v": 1, "type": "hello", "e2ee": true, "token": p.token, "acknowledged": true});
     let t_hello = Instant::now();
     trace(&sh, p.room, || format!("{who} -> hello"));
     if let Err(e) = send(&mut sink, hello.to_string()).await {

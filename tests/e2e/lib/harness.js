@@ -16,14 +16,14 @@ export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
  * Starts `trygg demo` and resolves when it prints its start page, with the base URL, the token
  * and the first-administrator set-up links by organisation slug (`setup`).
  */
-export async function startTrygg(args = []) {
+export async function startTrygg(args = [], env = {}) {
   if (!existsSync(BIN)) {
     throw new Error(`no trygg binary at ${BIN}: run \`cargo build --bin trygg\` or set TRYGG_BIN`);
   }
   const dataDir = mkdtempSync(join(tmpdir(), "trygg-e2e-"));
   const child = spawn(BIN, ["demo", "--data-dir", dataDir, "--listen", "127.0.0.1:0", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RUST_LOG: "warn" },
+    env: { ...process.env, RUST_LOG: "warn", ...env },
   });
   const stderr = [];
   child.stderr.on("data", (d) => stderr.push(d.toString()));
@@ -71,7 +71,61 @@ export async function launchBrowser() {
       "--disable-sync",
       "--use-fake-ui-for-media-stream",
       "--use-fake-device-for-media-stream",
+      // The media server is on 127.0.0.1 in the tests (issue 11).
+      "--allow-loopback-in-peer-connection",
     ],
+  });
+}
+
+/** A free TCP port on loopback (for an endpoint the test starts, such as /metrics). */
+export async function freePort() {
+  const { createServer } = await import("node:net");
+  return new Promise((ok) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * Keeps every RTCPeerConnection a page makes in `window.__pcs`, so a test can read its
+ * statistics (instrumentation by the test, not a hook in the product).
+ */
+export async function recordPeerConnections(context) {
+  await context.addInitScript(() => {
+    const Original = window.RTCPeerConnection;
+    window.__pcs = [];
+    window.RTCPeerConnection = function (...args) {
+      const pc = new Original(...args);
+      window.__pcs.push(pc);
+      return pc;
+    };
+    window.RTCPeerConnection.prototype = Original.prototype;
+  });
+}
+
+/** The page's inbound media so far: decoded video frames and heard audio, per remote track. */
+export async function inboundMedia(page) {
+  return page.evaluate(async () => {
+    const out = { videoFrames: 0, videoPackets: 0, audioSamples: 0, audioPackets: 0, perTrack: {} };
+    for (const pc of window.__pcs ?? []) {
+      if (pc.connectionState === "closed") continue;
+      const stats = await pc.getStats();
+      for (const s of stats.values()) {
+        if (s.type !== "inbound-rtp") continue;
+        if (s.kind === "video") {
+          out.videoFrames += s.framesDecoded ?? 0;
+          out.videoPackets += s.packetsReceived ?? 0;
+          out.perTrack[s.trackIdentifier] = s.framesDecoded ?? 0;
+        } else {
+          out.audioSamples += (s.totalSamplesReceived ?? 0) - (s.concealedSamples ?? 0);
+          out.audioPackets += s.packetsReceived ?? 0;
+        }
+      }
+    }
+    return out;
   });
 }
 

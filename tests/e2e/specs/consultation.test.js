@@ -157,7 +157,7 @@ test("three people: wait, admitted one by one, rosters agree, the end reaches ev
     (token) =>
       new Promise((ok) => {
         const ws = new WebSocket(`ws://${location.host}/signalling`);
-        ws.onopen = () => ws.send(JSON.stringify({ v: 1, type: "hello", token, acknowledged: true }));
+        ws.onopen = () => ws.send(JSON.stringify({ v: 1, type: "hello", token, acknowledged: true, e2ee: true }));
         ws.onmessage = (e) => ok(JSON.parse(e.data).code);
       }),
     new URL(extra.url).pathname.split("/").pop(),

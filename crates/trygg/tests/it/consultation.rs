@@ -47,8 +47,10 @@ impl Client {
 
     async fn join(s: &TestServer, token: &str, cookie: Option<&str>) -> Self {
         let mut c = Self::open(s, cookie, None).await.unwrap();
-        c.send(json!({"v": 1, "type": "hello", "token": token, "acknowledged": true}))
-            .await;
+        c.send(
+            json!({"v": 1, "type": "hello", "e2ee": true, "token": token, "acknowledged": true}),
+        )
+        .await;
         c
     }
 
@@ -219,7 +221,7 @@ async fn three_people_wait_are_admitted_one_by_one_and_the_end_reaches_everyone(
     // A patient who did not acknowledge the information is refused (VC-INFO-1).
     let mut unack = Client::open(&s, None, None).await.unwrap();
     unack
-        .send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": false}))
+        .send(json!({"v": 1, "type": "hello", "e2ee": true, "token": patient_token, "acknowledged": false}))
         .await;
     assert_eq!(unack.until("error").await["code"], "acknowledge-first");
 
@@ -523,6 +525,102 @@ async fn nobody_joins_unseen_or_is_admitted_without_the_right() {
     assert_eq!(again.until("error").await["code"], "invitation-refused");
 }
 
+/// Issue #11: media and end-to-end encryption frames. A browser that cannot encrypt end to end
+/// is refused (VC-ENC-2); nobody in the waiting room can offer media or send keys; keys and
+/// states are relayed only within the call, a wrapped key only to its addressee; a bad offer is
+/// refused and the room goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_frames_only_within_the_call_and_keys_only_to_their_addressee() {
+    let (s, doctor_session, doctor, _, patient) = world().await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor}),
+    )
+    .await;
+    let (host_p, host_token, _) = plan.link("clinician");
+    let (patient_p, patient_token, _) = plan.link("patient");
+
+    // VC-ENC-2: without end-to-end encryption, not even the waiting room.
+    let mut plain = Client::open(&s, None, None).await.unwrap();
+    plain
+        .send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true}))
+        .await;
+    assert_eq!(plain.until("error").await["code"], "e2ee-required");
+    assert!(plain.closed().await);
+
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    let config = host.until("media-config").await;
+    assert_eq!(config["e2eeRequired"], true);
+    assert_eq!(config["media"], true);
+    assert_eq!(
+        config["iceServers"],
+        json!([]),
+        "no TURN configured, none given"
+    );
+    let mut pat = Client::join(&s, &patient_token, None).await;
+    pat.until("waiting").await;
+
+    // From the waiting room: no media, no keys.
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+    for frame in [
+        json!({"v": 1, "type": "media-offer", "sdp": sdp}),
+        json!({"v": 1, "type": "e2ee-identity", "key": "AAAA"}),
+        json!({"v": 1, "type": "e2ee-key", "to": host_p, "payload": "AAAA"}),
+        json!({"v": 1, "type": "media-state", "audio": true, "video": true}),
+    ] {
+        pat.send(frame.clone()).await;
+        assert_eq!(pat.until("error").await["code"], "not-admitted", "{frame}");
+    }
+    // The host cannot send a key to someone who waits.
+    host.send(json!({"v": 1, "type": "e2ee-key", "to": patient_p, "payload": "AAAA"}))
+        .await;
+    assert_eq!(host.until("error").await["code"], "not-admitted");
+    // The host's identity, sent before the patient is in, reaches the patient on admission.
+    host.send(json!({"v": 1, "type": "e2ee-identity", "key": "host-key_1"}))
+        .await;
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "id-document-shown"}))
+        .await;
+    pat.until("admitted").await;
+    let id = pat.until("e2ee-identity").await;
+    assert_eq!(
+        (id["who"].as_str(), id["key"].as_str()),
+        (Some(host_p.as_str()), Some("host-key_1"))
+    );
+    // A wrapped key goes to its addressee, marked with its sender.
+    host.send(json!({"v": 1, "type": "e2ee-key", "to": patient_p, "payload": "wrapped-for-you"}))
+        .await;
+    let k = pat.until("e2ee-key").await;
+    assert_eq!(
+        (k["from"].as_str(), k["payload"].as_str()),
+        (Some(host_p.as_str()), Some("wrapped-for-you"))
+    );
+    // Nobody sends a key to themselves through the server.
+    pat.send(json!({"v": 1, "type": "e2ee-key", "to": patient_p, "payload": "AAAA"}))
+        .await;
+    assert_eq!(pat.until("error").await["code"], "not-admitted");
+    // Camera off is shown to the others.
+    pat.send(json!({"v": 1, "type": "media-state", "audio": true, "video": false}))
+        .await;
+    let st = host.until("media-state").await;
+    assert_eq!(
+        (st["who"].as_str(), st["video"].as_bool()),
+        (Some(patient_p.as_str()), Some(false))
+    );
+    // An offer that is no session description the media server can use: refused; and one
+    // right after: too soon.
+    pat.send(json!({"v": 1, "type": "media-offer", "sdp": sdp}))
+        .await;
+    assert_eq!(pat.until("error").await["code"], "media-refused");
+    pat.send(json!({"v": 1, "type": "media-offer", "sdp": sdp}))
+        .await;
+    assert_eq!(pat.until("error").await["code"], "too-soon");
+    // The call goes on.
+    pat.send(json!({"v": 1, "type": "ping"})).await;
+    pat.until("pong").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_an_error_or_a_closed_socket_and_the_room_goes_on() {
     let (s, doctor_session, doctor, _, patient) = world().await;
@@ -588,7 +686,7 @@ async fn bad_frames_get_an_error_or_a_closed_socket_and_the_room_goes_on() {
     let mut big = pat;
     big.send_raw(&format!(
         "{{\"v\":1,\"type\":\"ping\",\"x\":\"{}\"}}",
-        "a".repeat(10_000)
+        "a".repeat(40_000)
     ))
     .await;
     assert!(big.closed().await);
@@ -812,7 +910,7 @@ async fn a_leaked_link_cannot_take_an_admitted_seat() {
     }
     // A guessed resume secret does not help.
     let mut thief = Client::open(&s, None, None).await.unwrap();
-    thief.send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true, "resume": "0".repeat(64)})).await;
+    thief.send(json!({"v": 1, "type": "hello", "e2ee": true, "token": patient_token, "acknowledged": true, "resume": "0".repeat(64)})).await;
     assert_eq!(thief.until("error").await["code"], "already-connected");
     // Each attempt is in the log, naming the invitation (a leaked link's clearest sign).
     let attempts = audit_ops(&s)
@@ -840,7 +938,7 @@ async fn a_leaked_link_cannot_take_an_admitted_seat() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The grace period was forfeited by the socket without proof: even the real client waits.
     let mut back = Client::open(&s, None, None).await.unwrap();
-    back.send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true, "resume": resume})).await;
+    back.send(json!({"v": 1, "type": "hello", "e2ee": true, "token": patient_token, "acknowledged": true, "resume": resume})).await;
     back.until("waiting").await;
     host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "id-document-shown"}))
         .await;
@@ -854,7 +952,7 @@ async fn a_leaked_link_cannot_take_an_admitted_seat() {
     drop(back);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut again = Client::open(&s, None, None).await.unwrap();
-    again.send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true, "resume": resume})).await;
+    again.send(json!({"v": 1, "type": "hello", "e2ee": true, "token": patient_token, "acknowledged": true, "resume": resume})).await;
     again.until("admitted").await;
     let events = audit_ops(&s);
     assert!(events
@@ -867,7 +965,7 @@ async fn a_leaked_link_cannot_take_an_admitted_seat() {
     let mut host2 = Client::open(&s, Some(&doctor_session.cookie), None)
         .await
         .unwrap();
-    host2.send(json!({"v": 1, "type": "hello", "token": host_token, "acknowledged": true, "resume": host_resume})).await;
+    host2.send(json!({"v": 1, "type": "hello", "e2ee": true, "token": host_token, "acknowledged": true, "resume": host_resume})).await;
     host2.until("admitted").await;
     assert!(host.closed().await);
 }
@@ -1206,7 +1304,7 @@ async fn signing_out_or_losing_the_right_ends_a_hosts_seat() {
         assert!(r.status().is_success());
     }
     let mut back = Client::open(&s, Some(&other.cookie), None).await.unwrap();
-    back.send(json!({"v": 1, "type": "hello", "token": host_token, "acknowledged": true, "resume": resume})).await;
+    back.send(json!({"v": 1, "type": "hello", "e2ee": true, "token": host_token, "acknowledged": true, "resume": resume})).await;
     let first = loop {
         let v = back.next().await.unwrap();
         if v["type"] != "welcome" {

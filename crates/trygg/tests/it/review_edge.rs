@@ -252,7 +252,7 @@ async fn finding_7_enrolment_tokens_never_reach_the_request_span() {
             .unwrap();
         req.headers_mut().insert("origin", r.base.parse().unwrap());
         let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        let hello = serde_json::json!({"v": 1, "type": "hello", "token": format!("{ORG}.{}", &secret[..43]), "acknowledged": true});
+        let hello = serde_json::json!({"v": 1, "type": "hello", "e2ee": true, "token": format!("{ORG}.{}", &secret[..43]), "acknowledged": true});
         ws.send(tokio_tungstenite::tungstenite::Message::Text(
             hello.to_string().into(),
         ))

@@ -1,0 +1,163 @@
+// End-to-end encryption of media frames (issue 11, VC-ENC-2), run by RTCRtpScriptTransform.
+// Every encoded frame is encrypted with AES-GCM before it leaves the browser and decrypted only
+// in the receiving browsers; the media server forwards ciphertext it has no key for. A few codec
+// header bytes stay in the clear (as SFrame-style schemes do) so the server can find keyframes
+// and packetise: 10 bytes of a VP8 keyframe, 3 of a delta frame, 1 of an Opus frame. They are
+// authenticated as additional data. In a video frame's clear header the first partition's size
+// is set to its largest value (the true 3-byte frame tag travels encrypted), so a decoder without
+// the key rejects the frame outright instead of decoding garbage: a browser that has only what
+// the server has decodes nothing. Frame layout:
+//   clear header | ciphertext with 16-byte tag | 12-byte IV | key id (1 byte)
+// where the ciphertext holds, for video, the true frame tag and then the rest of the frame.
+// A frame that cannot be decrypted (no key, wrong key, tampered) is dropped, never shown.
+"use strict";
+
+const keys = new Map(); // owner ("self" or "p3") -> Map(keyId -> CryptoKey)
+const raws = new Map(); // owner -> Map(keyId -> raw bytes), to ratchet forward
+let selfId = null;
+const stats = new Map(); // owner -> { ok, failed }
+
+const enc = new TextEncoder();
+
+async function importKey(raw) {
+  return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+// The ratchet: the next key from the last, HKDF-SHA-256 (the same in the page, call.js).
+async function ratchet(raw) {
+  const base = await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveBits"]);
+  const bits = await crypto.subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode("trygg-e2ee-ratchet v1") },
+    base,
+    128,
+  );
+  return new Uint8Array(bits);
+}
+
+async function setKey(owner, id, raw) {
+  if (!keys.has(owner)) {
+    keys.set(owner, new Map());
+    raws.set(owner, new Map());
+  }
+  keys.get(owner).set(id, await importKey(raw));
+  raws.get(owner).set(id, raw);
+  // Keep the last few generations only.
+  for (const m of [keys.get(owner), raws.get(owner)]) {
+    while (m.size > 8) m.delete(m.keys().next().value);
+  }
+  if (owner === "self") selfId = id;
+}
+
+// A key a sender ratcheted to (someone joined) that this receiver has not been given: derived
+// from the newest one it has, at most 16 steps ahead.
+async function keyFor(owner, id) {
+  const have = keys.get(owner);
+  if (!have) return null;
+  if (have.has(id)) return have.get(id);
+  const ids = [...raws.get(owner).keys()];
+  const last = ids[ids.length - 1];
+  const steps = (id - last + 256) % 256;
+  if (steps < 1 || steps > 16) return null;
+  let raw = raws.get(owner).get(last);
+  for (let i = 0; i < steps; i++) raw = await ratchet(raw);
+  await setKey(owner, id, raw);
+  return keys.get(owner).get(id);
+}
+
+function clearBytes(frame, kind) {
+  if (kind === "audio") return 1;
+  return frame.type === "key" ? 10 : 3;
+}
+
+function count(owner, ok) {
+  const s = stats.get(owner) ?? { ok: 0, failed: 0, reported: 0 };
+  if (ok) s.ok += 1;
+  else s.failed += 1;
+  stats.set(owner, s);
+  const now = Date.now();
+  if (now - s.reported > 1000) {
+    s.reported = now;
+    self.postMessage({ type: "stats", owner, ok: s.ok, failed: s.failed });
+  }
+}
+
+async function encrypt(frame, controller, kind) {
+  const key = selfId !== null ? keys.get("self")?.get(selfId) : null;
+  // No key yet: nothing is sent rather than anything in the clear.
+  if (!key) return;
+  const data = new Uint8Array(frame.data);
+  const n = Math.min(clearBytes(frame, kind), data.length);
+  const header = data.slice(0, n);
+  let secret = data.subarray(n);
+  if (kind === "video" && n >= 3) {
+    // Keep the keyframe bit, version and show-frame bit; the partition size says "all of it".
+    header[0] |= 0xe0;
+    header[1] = 0xff;
+    header[2] = 0xff;
+    secret = new Uint8Array(3 + data.length - n);
+    secret.set(data.subarray(0, 3), 0);
+    secret.set(data.subarray(n), 3);
+  }
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ct = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: header }, key, secret),
+  );
+  const out = new Uint8Array(n + ct.length + 13);
+  out.set(header, 0);
+  out.set(ct, n);
+  out.set(iv, n + ct.length);
+  out[out.length - 1] = selfId;
+  frame.data = out.buffer;
+  controller.enqueue(frame);
+}
+
+async function decrypt(frame, controller, kind, owner) {
+  const data = new Uint8Array(frame.data);
+  const n = clearBytes(frame, kind);
+  if (data.length < n + 16 + 13) return count(owner, false);
+  const id = data[data.length - 1];
+  const key = await keyFor(owner, id);
+  if (!key) return count(owner, false);
+  const iv = data.subarray(data.length - 13, data.length - 1);
+  try {
+    const pt = new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv, additionalData: data.subarray(0, n) },
+        key,
+        data.subarray(n, data.length - 13),
+      ),
+    );
+    let out;
+    if (kind === "video" && n >= 3) {
+      if (pt.length < 3) return count(owner, false);
+      out = new Uint8Array(n + pt.length - 3);
+      out.set(pt.subarray(0, 3), 0);
+      out.set(data.subarray(3, n), 3);
+      out.set(pt.subarray(3), n);
+    } else {
+      out = new Uint8Array(n + pt.length);
+      out.set(data.subarray(0, n), 0);
+      out.set(pt, n);
+    }
+    frame.data = out.buffer;
+    count(owner, true);
+    controller.enqueue(frame);
+  } catch {
+    count(owner, false);
+  }
+}
+
+self.onmessage = async (e) => {
+  const m = e.data;
+  if (m.type === "key") await setKey(m.owner, m.id, new Uint8Array(m.raw));
+};
+
+self.onrtctransform = (event) => {
+  const t = event.transformer;
+  const { operation, kind, owner } = t.options;
+  const transform = new TransformStream({
+    transform: (frame, controller) =>
+      operation === "encrypt" ? encrypt(frame, controller, kind) : decrypt(frame, controller, kind, owner),
+  });
+  t.readable.pipeThrough(transform).pipeTo(t.writable).catch(() => {});
+};
