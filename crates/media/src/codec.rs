@@ -38,6 +38,43 @@ pub fn vp8_keyframe_start(payload: &[u8]) -> bool {
     payload.get(i).is_some_and(|b| b & 0x01 == 0)
 }
 
+/// The VP8 payload descriptor's picture id (15-bit or 7-bit) and TL0PICIDX, which the SFU
+/// rewrites so that a receiver sees one continuous picture numbering across simulcast layers.
+pub fn vp8_picture_ids(payload: &[u8]) -> (Option<u16>, Option<u8>) {
+    let Some(&first) = payload.first() else {
+        return (None, None);
+    };
+    if first & 0x80 == 0 {
+        return (None, None);
+    }
+    let Some(&x) = payload.get(1) else {
+        return (None, None);
+    };
+    let mut i = 2;
+    let mut pid = None;
+    if x & 0x80 != 0 {
+        let Some(&b) = payload.get(i) else {
+            return (None, None);
+        };
+        if b & 0x80 != 0 {
+            let Some(&c) = payload.get(i + 1) else {
+                return (None, None);
+            };
+            pid = Some((u16::from(b & 0x7f) << 8) | u16::from(c));
+            i += 2;
+        } else {
+            pid = Some(u16::from(b));
+            i += 1;
+        }
+    }
+    let tl0 = if x & 0x40 != 0 {
+        payload.get(i).copied()
+    } else {
+        None
+    };
+    (pid, tl0)
+}
+
 /// Whether an H.264 RTP payload (RFC 6184) starts a keyframe: an IDR slice or a parameter set,
 /// alone, in a STAP-A, or at the start of an FU-A.
 pub fn h264_keyframe_start(payload: &[u8]) -> bool {
@@ -88,6 +125,14 @@ mod tests {
     }
 
     #[test]
+    fn vp8_picture_ids_are_read_in_both_widths() {
+        assert_eq!(vp8_picture_ids(&[0x90, 0xc0, 0x81, 0x23, 0x05, 0x50]), (Some(0x123), Some(5)));
+        assert_eq!(vp8_picture_ids(&[0x90, 0x80, 0x11, 0x50]), (Some(0x11), None));
+        assert_eq!(vp8_picture_ids(&[0x10, 0x00]), (None, None));
+        assert_eq!(vp8_picture_ids(&[0x90, 0xc0, 0x81]), (None, None));
+    }
+
+    #[test]
     fn h264_keyframes_alone_aggregated_and_fragmented() {
         assert!(h264_keyframe_start(&[0x65, 0x88]));
         assert!(h264_keyframe_start(&[0x67, 0x42]));
@@ -104,6 +149,7 @@ mod tests {
         fn any_payload_is_read_without_panic(p in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
             let _ = vp8_keyframe_start(&p);
             let _ = h264_keyframe_start(&p);
+            let _ = vp8_picture_ids(&p);
         }
     }
 }

@@ -50,6 +50,10 @@ pub struct Packet {
     pub keyframe_start: bool,
     /// Payload size in bytes, for the per-layer bitrate.
     pub size: usize,
+    /// VP8 picture id (15 bits), when the descriptor has one.
+    pub picture_id: Option<u16>,
+    /// VP8 TL0PICIDX, when the descriptor has one.
+    pub tl0: Option<u8>,
 }
 
 /// Where a packet goes, rewritten for that receiver.
@@ -63,6 +67,9 @@ pub struct Delivery {
     pub seq: u64,
     /// Timestamp on the receiver's stream.
     pub ts: u32,
+    /// The rewritten VP8 picture id and TL0PICIDX, when they differ from the sender's (after
+    /// a layer switch).
+    pub vp8: Option<(Option<u16>, Option<u8>)>,
 }
 
 /// A keyframe the router wants from a sender (on a join, or before a layer switch).
@@ -114,6 +121,21 @@ pub struct Rewriter {
     ts_offset: u32,
     last_seq: u64,
     last_ts: u32,
+    pid_offset: u16,
+    tl0_offset: u8,
+    last_pid: Option<u16>,
+    last_tl0: Option<u8>,
+}
+
+/// What [`Rewriter::map`] gives for a forwarded packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapped {
+    /// Sequence number.
+    pub seq: u64,
+    /// Timestamp.
+    pub ts: u32,
+    /// Rewritten VP8 picture id and TL0PICIDX, if they change.
+    pub vp8: Option<(Option<u16>, Option<u8>)>,
 }
 
 /// The RTP time between the last frame of one layer and the first of the next (one frame at
@@ -124,7 +146,7 @@ impl Rewriter {
     /// Maps a packet of `layer`; `switch` says this packet may start forwarding that layer (a
     /// keyframe's first packet, or the very first packet of a track without layers).
     /// Returns `None` for a packet not to forward.
-    pub fn map(&mut self, layer: &Layer, p: &Packet, switch: bool) -> Option<(u64, u32)> {
+    pub fn map(&mut self, layer: &Layer, p: &Packet, switch: bool) -> Option<Mapped> {
         match &self.current {
             Some(cur) if cur == layer => {
                 if p.seq < self.base_seq {
@@ -139,7 +161,16 @@ impl Rewriter {
                     // The first packet: keep the sender's numbering.
                     self.seq_offset = 0;
                     self.ts_offset = 0;
+                    self.pid_offset = 0;
+                    self.tl0_offset = 0;
                 } else {
+                    // Picture ids continue too (VP8: 15 bits; TL0PICIDX: 8 bits).
+                    if let (Some(last), Some(pid)) = (self.last_pid, p.picture_id) {
+                        self.pid_offset = last.wrapping_add(1).wrapping_sub(pid) & 0x7fff;
+                    }
+                    if let (Some(last), Some(t)) = (self.last_tl0, p.tl0) {
+                        self.tl0_offset = last.wrapping_add(1).wrapping_sub(t);
+                    }
                     let next = self.last_seq.saturating_add(1);
                     self.seq_offset = next as i64 - p.seq as i64;
                     self.ts_offset = self.last_ts.wrapping_add(SWITCH_GAP).wrapping_sub(p.ts);
@@ -151,11 +182,16 @@ impl Rewriter {
         let seq = (p.seq as i64).checked_add(self.seq_offset)?;
         let seq = u64::try_from(seq).ok()?;
         let ts = p.ts.wrapping_add(self.ts_offset);
+        let pid = p.picture_id.map(|x| x.wrapping_add(self.pid_offset) & 0x7fff);
+        let tl0 = p.tl0.map(|x| x.wrapping_add(self.tl0_offset));
         if seq > self.last_seq || self.last_seq == 0 {
             self.last_seq = seq;
             self.last_ts = ts;
+            self.last_pid = pid.or(self.last_pid);
+            self.last_tl0 = tl0.or(self.last_tl0);
         }
-        Some((seq, ts))
+        let vp8 = (self.pid_offset != 0 || self.tl0_offset != 0).then_some((pid, tl0));
+        Some(Mapped { seq, ts, vp8 })
     }
 
     /// The layer being forwarded.
@@ -382,7 +418,8 @@ impl Router {
             let Some(src) = self.peers.get(&k.owner).and_then(|o| o.sources.get(&k.mid)) else {
                 continue;
             };
-            choices.push((k, choose(&src.layers, budget)));
+            let current = r.subs.get(&k).map(|s| s.target.clone()).unwrap_or(None);
+            choices.push((k, choose(&src.layers, budget, &current)));
         }
         let Some(r) = self.peers.get_mut(&receiver) else {
             return;
@@ -390,6 +427,7 @@ impl Router {
         for (k, layer) in choices {
             if let Some(sub) = r.subs.get_mut(&k) {
                 if sub.target != layer {
+                    tracing::debug!(receiver, from = ?sub.target, to = ?layer, budget = ?budget, "layer target");
                     sub.target = layer.clone();
                     if sub.rewriter.current() != Some(&layer) {
                         self.keyframes.push(KeyframeWanted { source: k, layer });
@@ -428,7 +466,7 @@ impl Router {
         let layers: Vec<Layer> = src.layers.keys().cloned().collect();
         // A receiver without a target that is arriving gets the lowest layer until its
         // estimate says more.
-        let fallback = choose(&src.layers, None);
+        let fallback = choose(&src.layers, None, &None);
         let key = SourceKey {
             owner,
             mid: mid.to_owned(),
@@ -459,12 +497,13 @@ impl Router {
             if !forwarding && !switch {
                 continue;
             }
-            if let Some((seq, ts)) = sub.rewriter.map(layer, p, switch) {
+            if let Some(m) = sub.rewriter.map(layer, p, switch) {
                 out.push(Delivery {
                     to: r,
                     mid: out_mid,
-                    seq,
-                    ts,
+                    seq: m.seq,
+                    ts: m.ts,
+                    vp8: m.vp8,
                 });
             }
         }
@@ -499,8 +538,9 @@ impl Router {
 }
 
 /// The highest layer that fits `budget` (bits per second); without a budget or when none fits,
-/// the lowest. Layers are ordered by their measured rate.
-fn choose(layers: &BTreeMap<Layer, Meter>, budget: Option<u64>) -> Layer {
+/// the lowest. Layers are ordered by their measured rate. Against flapping: a layer above
+/// `current` must fit with a quarter to spare; `current` is kept while it fits.
+fn choose(layers: &BTreeMap<Layer, Meter>, budget: Option<u64>, current: &Layer) -> Layer {
     let mut by_rate: Vec<(&Layer, u64)> = layers.iter().map(|(l, m)| (l, m.bps)).collect();
     // By measured rate; before there is one, by the rid's name (`l` < `m` < `h`).
     by_rate.sort_by_key(|(l, bps)| (*bps, rank(l)));
@@ -508,11 +548,16 @@ fn choose(layers: &BTreeMap<Layer, Meter>, budget: Option<u64>) -> Layer {
     let Some(budget) = budget else {
         return lowest;
     };
+    let current_at = by_rate.iter().position(|(l, _)| *l == current);
     by_rate
         .iter()
+        .enumerate()
         .rev()
-        .find(|(_, bps)| *bps > 0 && *bps <= budget)
-        .map(|(l, _)| (*l).clone())
+        .find(|(i, (_, bps))| {
+            let up = current_at.is_none_or(|c| *i > c);
+            *bps > 0 && if up { bps.saturating_mul(5) / 4 <= budget } else { *bps <= budget }
+        })
+        .map(|(_, (l, _))| (*l).clone())
         .unwrap_or(lowest)
 }
 
@@ -539,6 +584,8 @@ mod tests {
             ts,
             keyframe_start: key,
             size: 1000,
+            picture_id: None,
+            tl0: None,
         }
     }
 
@@ -570,7 +617,8 @@ mod tests {
                 to: 2,
                 mid: "5".into(),
                 seq: 100,
-                ts: 960
+                ts: 960,
+                vp8: None,
             }]
         );
         assert!(r.may_forward(1, 2) && !r.may_forward(1, 3) && !r.may_forward(1, 1));
@@ -633,6 +681,8 @@ mod tests {
                     ts: i * 9000,
                     keyframe_start: i == 0,
                     size: 1000,
+                    picture_id: Some(100 + i as u16),
+                    tl0: None,
                 },
             ));
             seq_l += 1;
@@ -646,6 +696,8 @@ mod tests {
                     ts: 7 + i * 9000,
                     keyframe_start: false,
                     size: 10_000,
+                    picture_id: Some(7000 + i as u16),
+                    tl0: None,
                 },
             );
             seq_h += 1;
@@ -664,10 +716,14 @@ mod tests {
             .is_empty());
         let d = r.route(t, 1, "1", &l, &pkt(seq_l, 99_000, false));
         assert_eq!(d[0].seq, 1011);
-        let d = r.route(t, 1, "1", &h, &pkt(seq_h + 1, 108_000, true));
+        let mut key = pkt(seq_h + 1, 108_000, true);
+        key.picture_id = Some(7012);
+        let d = r.route(t, 1, "1", &h, &key);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].seq, 1012, "numbering continues across the switch");
         assert_eq!(d[0].ts, 99_000 + SWITCH_GAP);
+        // The last low picture id forwarded was 110: the high layer's continues from 111.
+        assert_eq!(d[0].vp8, Some((Some(111), None)));
         // The old layer is no longer forwarded.
         assert!(r
             .route(t, 1, "1", &l, &pkt(seq_l + 1, 108_000, false))
@@ -720,7 +776,7 @@ mod tests {
                 let s = seqs.entry(layer_n).or_insert(u64::from(layer_n) * 10_000 + 1);
                 *s += step;
                 let layer = Some(layer_n.to_string());
-                if let Some((seq, _)) = w.map(&layer, &pkt(*s, 0, key), key) {
+                if let Some(Mapped { seq, .. }) = w.map(&layer, &pkt(*s, 0, key), key) {
                     if last_layer.as_ref() != Some(&layer) {
                         if let Some(prev) = last_out { prop_assert!(seq > prev); }
                     }

@@ -21,7 +21,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output as RtcOutput, Rtc};
 
-use crate::codec::{h264_keyframe_start, vp8_keyframe_start};
+use crate::codec::{h264_keyframe_start, vp8_keyframe_start, vp8_picture_ids};
 use crate::metrics::Metrics;
 use crate::route::{Kind, Layer, Packet, PeerId, RoomKey, Router, SourceKey};
 
@@ -184,6 +184,36 @@ impl std::fmt::Debug for Sfu {
             .field("rooms", &self.router.room_count())
             .finish()
     }
+}
+
+/// The descriptor patch for a rewritten picture id and TL0PICIDX; `None` when the descriptor
+/// cannot take them (the packet is then forwarded as it came).
+fn vp8_patch(
+    payload: &[u8],
+    pid: Option<u16>,
+    tl0: Option<u8>,
+) -> Option<str0m::rtp::Vp8Patch> {
+    let d = str0m::rtp::Vp8Descriptor::parse(payload).ok()?;
+    let mut b = d.patch();
+    if let Some(pid) = pid {
+        b = b.picture_id(pid);
+    }
+    if let Some(t) = tl0 {
+        b = b.tl0_pic_idx(t);
+    }
+    b.build()
+        .ok()
+        .or_else(|| {
+            // A 7-bit picture id: the low seven bits.
+            let mut b = d.patch();
+            if let Some(pid) = pid {
+                b = b.picture_id(pid & 0x7f);
+            }
+            if let Some(t) = tl0 {
+                b = b.tl0_pic_idx(t);
+            }
+            b.build().ok()
+        })
 }
 
 fn kind_of(k: MediaKind) -> Kind {
@@ -739,6 +769,12 @@ impl Sfu {
         let Some(params) = params else {
             return;
         };
+        let vp8 = params.spec().codec == Codec::Vp8;
+        let (picture_id, tl0) = if vp8 {
+            vp8_picture_ids(&p.payload)
+        } else {
+            (None, None)
+        };
         let keyframe_start = match params.spec().codec {
             Codec::Vp8 => vp8_keyframe_start(&p.payload),
             Codec::H264 => h264_keyframe_start(&p.payload),
@@ -749,6 +785,8 @@ impl Sfu {
             ts: p.header.timestamp,
             keyframe_start,
             size: p.payload.len(),
+            picture_id,
+            tl0,
         };
         let deliveries = self.router.route(now, peer, &mid, &layer, &packet);
         let exts = ExtensionValues {
@@ -769,12 +807,18 @@ impl Sfu {
             let Some(tx) = api.stream_tx_by_mid(out_mid, None) else {
                 continue;
             };
-            tx.write_rtp(
-                RtpWrite::new(pt, d.seq.into(), d.ts, now, p.payload.clone())
-                    .marker(p.header.marker)
-                    .ext_vals(exts.clone())
-                    .nackable(kind == MediaKind::Video),
-            );
+            let mut w = RtpWrite::new(pt, d.seq.into(), d.ts, now, p.payload.clone())
+                .marker(p.header.marker)
+                .ext_vals(exts.clone())
+                .nackable(kind == MediaKind::Video);
+            // After a layer switch, the VP8 picture numbering continues where the last layer's
+            // stopped (the descriptor is outside the encrypted frame).
+            if let (Some((pid, tl0)), true) = (d.vp8, vp8) {
+                if let Some(patch) = vp8_patch(&p.payload, pid, tl0) {
+                    w = w.vp8_patch(patch);
+                }
+            }
+            tx.write_rtp(w);
             Metrics::inc(&self.metrics.rtp_forwarded);
             self.dirty.push(d.to);
         }

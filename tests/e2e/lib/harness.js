@@ -26,7 +26,10 @@ export async function startTrygg(args = [], env = {}) {
     env: { ...process.env, RUST_LOG: "warn", ...env },
   });
   const stderr = [];
-  child.stderr.on("data", (d) => stderr.push(d.toString()));
+  child.stderr.on("data", (d) => {
+    stderr.push(d.toString());
+    if (process.env.TEST_SHOW_STDERR) process.stderr.write(d);
+  });
   const lines = createInterface({ input: child.stdout });
   const info = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`trygg did not start in 60 s: ${stderr.join("")}`)), 60_000);
@@ -109,7 +112,7 @@ export async function recordPeerConnections(context) {
 /** The page's inbound media so far: decoded video frames and heard audio, per remote track. */
 export async function inboundMedia(page) {
   return page.evaluate(async () => {
-    const out = { videoFrames: 0, videoPackets: 0, audioSamples: 0, audioPackets: 0, perTrack: {} };
+    const out = { videoFrames: 0, videoPackets: 0, audioSamples: 0, audioPackets: 0, perTrack: {}, widths: {} };
     for (const pc of window.__pcs ?? []) {
       if (pc.connectionState === "closed") continue;
       const stats = await pc.getStats();
@@ -119,6 +122,7 @@ export async function inboundMedia(page) {
           out.videoFrames += s.framesDecoded ?? 0;
           out.videoPackets += s.packetsReceived ?? 0;
           out.perTrack[s.trackIdentifier] = s.framesDecoded ?? 0;
+          out.widths[s.trackIdentifier] = s.frameWidth ?? 0;
         } else {
           out.audioSamples += (s.totalSamplesReceived ?? 0) - (s.concealedSamples ?? 0);
           out.audioPackets += s.packetsReceived ?? 0;

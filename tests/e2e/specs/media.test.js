@@ -18,7 +18,7 @@ let metricsPort;
 
 before(async () => {
   metricsPort = await freePort();
-  trygg = await startTrygg([], { TRYGG_METRICS_LISTEN: `127.0.0.1:${metricsPort}` });
+  trygg = await startTrygg([], { TRYGG_METRICS_LISTEN: `127.0.0.1:${metricsPort}`, RUST_LOG: process.env.TEST_RUST_LOG ?? "warn" });
   browser = await launchBrowser();
 });
 
@@ -115,6 +115,13 @@ test("a group call through the SFU: everyone sees and hears everyone, encrypted 
       "video from both others and audio");
     const b = await until(page, (s) => s.videoFrames > a.videoFrames + 20 && s.audioSamples > a.audioSamples, "still rising");
     assert.ok(b.videoFrames > a.videoFrames);
+  }
+
+  // Simulcast: each receiver starts on the low layer (320 wide) and, as the bandwidth estimate
+  // (TWCC) grows on this line, is switched to the high one (640) at a keyframe; decoding goes on.
+  for (const page of pages) {
+    const hi = await until(page, (s) => Object.values(s.widths).some((w) => w >= 640), "the high layer reaches a receiver", 30_000);
+    await until(page, (s) => s.videoFrames > hi.videoFrames + 20, "decoding goes on after the switch");
   }
 
   // Everyone's roster shows everyone else as end-to-end encrypted, and the same code.
