@@ -96,16 +96,34 @@ export async function freePort() {
  * Keeps every RTCPeerConnection a page makes in `window.__pcs`, so a test can read its
  * statistics (instrumentation by the test, not a hook in the product).
  */
-export async function recordPeerConnections(context) {
-  await context.addInitScript(() => {
+export async function recordPeerConnections(context, { relay = false } = {}) {
+  await context.addInitScript((relayOnly) => {
     const Original = window.RTCPeerConnection;
     window.__pcs = [];
-    window.RTCPeerConnection = function (...args) {
-      const pc = new Original(...args);
+    window.RTCPeerConnection = function (config = {}, ...rest) {
+      // `relay`: as behind a NAT that lets nothing through but the TURN server.
+      const pc = new Original(relayOnly ? { ...config, iceTransportPolicy: "relay" } : config, ...rest);
       window.__pcs.push(pc);
       return pc;
     };
     window.RTCPeerConnection.prototype = Original.prototype;
+  }, relay);
+}
+
+/** The type of the local ICE candidate of each connected pair ("host", "srflx", "relay"). */
+export async function selectedCandidateTypes(page) {
+  return page.evaluate(async () => {
+    const types = [];
+    for (const pc of window.__pcs ?? []) {
+      if (pc.connectionState === "closed") continue;
+      const stats = await pc.getStats();
+      for (const s of stats.values()) {
+        if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated) {
+          types.push(stats.get(s.localCandidateId)?.candidateType);
+        }
+      }
+    }
+    return types;
   });
 }
 
