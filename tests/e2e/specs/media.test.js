@@ -209,3 +209,36 @@ test("the server cannot read the media: a browser given the forwarded packets wi
   assert.equal(later.videoFrames, 0, "still nothing decoded");
   for (const c of [clin, patient, eve]) await c.context.close();
 });
+
+test("a dropped connection comes back by itself: signalling resumes and the media flows again (scenario 9)", async () => {
+  const { clin, patients: [p1], url } = await groupWithHostIn("doctor");
+  const pat = await openPage(browser);
+  await recordPeerConnections(pat.context);
+  // The test keeps the page's sockets, to cut the line.
+  await pat.context.addInitScript(() => {
+    const Original = window.WebSocket;
+    window.__sockets = [];
+    window.WebSocket = function (...args) {
+      const ws = new Original(...args);
+      window.__sockets.push(ws);
+      return ws;
+    };
+    window.WebSocket.prototype = Original.prototype;
+    Object.assign(window.WebSocket, { OPEN: 1, CLOSED: 3, CONNECTING: 0, CLOSING: 2 });
+  });
+  await pat.page.goto(url(0));
+  await waitAndBeAdmitted(clin.page, pat.page, p1.name);
+  await until(pat.page, (s) => s.videoFrames > 30, "video before the drop");
+  const before = await inboundMedia(clin.page);
+
+  // The line drops: the socket closes, the server stops this participant's media at once.
+  await pat.page.evaluate(() => window.__sockets.at(-1).close());
+  // Back within the grace period without a new admission: the page reconnects, offers media
+  // again, and both decode each other once more.
+  await pat.page.waitForFunction(() => window.__sockets.length >= 2 && window.__sockets.at(-1).readyState === 1, null, { timeout: 20_000 });
+  await pat.page.locator("#call:not([hidden])").waitFor();
+  await until(pat.page, (s) => s.videoFrames > 30, "video on the new connection", 30_000);
+  await until(clin.page, (s) => s.videoFrames > before.videoFrames + 30, "the clinician sees the patient again", 30_000);
+  assert.equal(await clin.page.locator(".waiter").count(), 0, "no new admission was needed");
+  for (const c of [clin, pat]) await c.context.close();
+});
