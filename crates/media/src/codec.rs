@@ -126,8 +126,14 @@ mod tests {
 
     #[test]
     fn vp8_picture_ids_are_read_in_both_widths() {
-        assert_eq!(vp8_picture_ids(&[0x90, 0xc0, 0x81, 0x23, 0x05, 0x50]), (Some(0x123), Some(5)));
-        assert_eq!(vp8_picture_ids(&[0x90, 0x80, 0x11, 0x50]), (Some(0x11), None));
+        assert_eq!(
+            vp8_picture_ids(&[0x90, 0xc0, 0x81, 0x23, 0x05, 0x50]),
+            (Some(0x123), Some(5))
+        );
+        assert_eq!(
+            vp8_picture_ids(&[0x90, 0x80, 0x11, 0x50]),
+            (Some(0x11), None)
+        );
         assert_eq!(vp8_picture_ids(&[0x10, 0x00]), (None, None));
         assert_eq!(vp8_picture_ids(&[0x90, 0xc0, 0x81]), (None, None));
     }

@@ -182,7 +182,9 @@ impl Rewriter {
         let seq = (p.seq as i64).checked_add(self.seq_offset)?;
         let seq = u64::try_from(seq).ok()?;
         let ts = p.ts.wrapping_add(self.ts_offset);
-        let pid = p.picture_id.map(|x| x.wrapping_add(self.pid_offset) & 0x7fff);
+        let pid = p
+            .picture_id
+            .map(|x| x.wrapping_add(self.pid_offset) & 0x7fff);
         let tl0 = p.tl0.map(|x| x.wrapping_add(self.tl0_offset));
         if seq > self.last_seq || self.last_seq == 0 {
             self.last_seq = seq;
@@ -555,7 +557,12 @@ fn choose(layers: &BTreeMap<Layer, Meter>, budget: Option<u64>, current: &Layer)
         .rev()
         .find(|(i, (_, bps))| {
             let up = current_at.is_none_or(|c| *i > c);
-            *bps > 0 && if up { bps.saturating_mul(5) / 4 <= budget } else { *bps <= budget }
+            *bps > 0
+                && if up {
+                    bps.saturating_mul(5) / 4 <= budget
+                } else {
+                    *bps <= budget
+                }
         })
         .map(|(_, (l, _))| (*l).clone())
         .unwrap_or(lowest)

@@ -188,11 +188,7 @@ impl std::fmt::Debug for Sfu {
 
 /// The descriptor patch for a rewritten picture id and TL0PICIDX; `None` when the descriptor
 /// cannot take them (the packet is then forwarded as it came).
-fn vp8_patch(
-    payload: &[u8],
-    pid: Option<u16>,
-    tl0: Option<u8>,
-) -> Option<str0m::rtp::Vp8Patch> {
+fn vp8_patch(payload: &[u8], pid: Option<u16>, tl0: Option<u8>) -> Option<str0m::rtp::Vp8Patch> {
     let d = str0m::rtp::Vp8Descriptor::parse(payload).ok()?;
     let mut b = d.patch();
     if let Some(pid) = pid {
@@ -201,19 +197,17 @@ fn vp8_patch(
     if let Some(t) = tl0 {
         b = b.tl0_pic_idx(t);
     }
-    b.build()
-        .ok()
-        .or_else(|| {
-            // A 7-bit picture id: the low seven bits.
-            let mut b = d.patch();
-            if let Some(pid) = pid {
-                b = b.picture_id(pid & 0x7f);
-            }
-            if let Some(t) = tl0 {
-                b = b.tl0_pic_idx(t);
-            }
-            b.build().ok()
-        })
+    b.build().ok().or_else(|| {
+        // A 7-bit picture id: the low seven bits.
+        let mut b = d.patch();
+        if let Some(pid) = pid {
+            b = b.picture_id(pid & 0x7f);
+        }
+        if let Some(t) = tl0 {
+            b = b.tl0_pic_idx(t);
+        }
+        b.build().ok()
+    })
 }
 
 fn kind_of(k: MediaKind) -> Kind {
