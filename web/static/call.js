@@ -48,6 +48,7 @@ export function createCall({ send, els, texts, me }) {
   let myPublic = null;
   let myKey = null; // { id, raw }
   let started = false;
+  let e2eeOn = true; // the room's word: everyone in the call encrypts end to end
   let stopped = false;
   let queue = Promise.resolve();
   let reconnectTimer = null;
@@ -170,14 +171,16 @@ export function createCall({ send, els, texts, me }) {
 
   async function renderSecurity() {
     if (!config) return;
-    if (!canEncrypt) {
-      els.security.textContent = texts["e2ee-off"];
-      els.security.dataset.e2ee = "off";
-      return;
-    }
-    els.security.dataset.e2ee = "on";
-    els.securityCode.textContent = await verificationCode();
+    const on = canEncrypt && e2eeOn;
+    els.security.dataset.e2ee = on ? "on" : "off";
+    els.securityCode.textContent = on ? await verificationCode() : texts["e2ee-off"];
     renderRosterMedia();
+  }
+
+  function setMode(on) {
+    e2eeOn = on !== false;
+    worker?.postMessage({ type: "mode", on: e2eeOn });
+    renderSecurity();
   }
 
   // ---- The roster's media marks ----
@@ -199,7 +202,8 @@ export function createCall({ send, els, texts, me }) {
       if (st && !st.video) parts.push(texts["camera-off"]);
       if (st?.screen) parts.push(texts.sharing);
       let e2ee = "off";
-      if (who === me()) e2ee = canEncrypt && myKey ? "on" : "off";
+      if (!e2eeOn || !canEncrypt) e2ee = "off";
+      else if (who === me()) e2ee = myKey ? "on" : "off";
       else {
         const p = peers.get(who);
         if (p?.keyed && p.decrypted > 0) e2ee = "on";
@@ -420,6 +424,7 @@ export function createCall({ send, els, texts, me }) {
     /** The server's media configuration arrived (on admission): start, or reconnect. */
     start(cfg) {
       config = cfg;
+      e2eeOn = cfg.e2ee !== false;
       if (!cfg.media) return;
       if (cfg.e2eeRequired && !canEncrypt) {
         setStatus(texts["e2ee-unsupported"]);
@@ -449,6 +454,7 @@ export function createCall({ send, els, texts, me }) {
               renderRosterMedia();
             }
           };
+          worker.postMessage({ type: "mode", on: e2eeOn });
           await initKeys();
         } else if (canEncrypt && myPublic) {
           send({ type: "e2ee-identity", key: myPublic });
@@ -480,6 +486,9 @@ export function createCall({ send, els, texts, me }) {
           break;
         case "media-closed":
           if (started) scheduleReconnect(200);
+          break;
+        case "e2ee-mode":
+          setMode(m.on);
           break;
         case "media-state":
           states.set(m.who, { audio: m.audio, video: m.video, screen: m.screen });

@@ -290,6 +290,7 @@ if (root) {
       case "media-state":
       case "e2ee-identity":
       case "e2ee-key":
+      case "e2ee-mode":
         call.onFrame(m);
         break;
       case "error":

@@ -380,6 +380,36 @@ pub async fn list_patients(
     crate::patients::list_logged(tx, &h, &Console.actor(), Basis::None, now).await
 }
 
+/// Sets whether the organisation requires end-to-end encrypted call media (`trygg org e2ee`,
+/// VC-ENC-2); audited as a settings change. Returns the policy now in force.
+pub async fn set_e2ee_required(
+    state: &App,
+    slug: &str,
+    required: bool,
+    now: OffsetDateTime,
+) -> Result<bool, AppError> {
+    let h = org(state, slug).await?;
+    let mut tx = h.begin().await?;
+    tx.set_e2ee_required(required, CONSOLE, now).await?;
+    let d = Did::new(
+        Category::Administration,
+        Operation::SettingsChange,
+        Action::Update,
+        ("setting", Some(format!("e2ee-required:{required}"))),
+    );
+    audit_commit(tx, &h, &Console.actor(), d, now).await?;
+    Ok(required)
+}
+
+/// Whether the organisation requires end-to-end encrypted call media: its own policy, or the
+/// deployment's default (`e2ee_required`).
+pub async fn e2ee_required(state: &App, slug: &str) -> Result<bool, AppError> {
+    let h = org(state, slug).await?;
+    Ok(h.e2ee_required()
+        .await?
+        .unwrap_or(state.config.e2ee_required))
+}
+
 /// Sets the organisation's information text about video consultation in one language
 /// (`trygg consultation info`, VC-INFO-1); audited as a settings change.
 pub async fn set_consultation_info(

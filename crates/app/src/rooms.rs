@@ -55,6 +55,16 @@ pub const RIGHTS_EVERY: u64 = 12;
 /// A participant may offer media at most this often (each offer starts a new media session,
 /// with its own DTLS key, on the media thread).
 pub const OFFER_EVERY: Duration = Duration::from_secs(2);
+/// Whether the organisation requires end-to-end encrypted media: its own policy, or the
+/// deployment's default.
+async fn e2ee_policy(app: &App, org: &OrgStore) -> Result<bool, JoinError> {
+    Ok(org
+        .e2ee_required()
+        .await
+        .map_err(unavailable)?
+        .unwrap_or(app.config.e2ee_required))
+}
+
 /// The media server's name for a room.
 fn media_key(key: Key) -> trygg_media::RoomKey {
     (key.0.as_u128(), key.1.as_u128())
@@ -129,6 +139,7 @@ enum Command {
         login: Option<IdentityAssurance>,
         may_admit: bool,
         resume: Option<String>,
+        e2ee: bool,
         acknowledgement: Option<Actor>,
         out: mpsc::Sender<Outbound>,
         reply: oneshot::Sender<Result<u64, JoinError>>,
@@ -228,6 +239,10 @@ pub enum JoinError {
     /// same client (its resume secret): a leaked link cannot take an admitted person's place.
     #[error("this invitation is in use on another connection")]
     AlreadyConnected,
+    /// The organisation requires end-to-end encrypted media and this browser cannot do it
+    /// (VC-ENC-2).
+    #[error("this browser cannot encrypt the call end to end, which this organisation requires")]
+    E2eeRequired,
     /// The node is at its limit of rooms, or the room's queue is full.
     #[error("the service is busy; try again in a moment")]
     Busy,
@@ -243,6 +258,7 @@ impl JoinError {
             Self::Refused => "invitation-refused",
             Self::NotAcknowledged => "acknowledge-first",
             Self::AlreadyConnected => "already-connected",
+            Self::E2eeRequired => "e2ee-required",
             Self::Room(e) => e.code(),
             Self::Busy => "busy",
             Self::Unavailable => "unavailable",
@@ -516,11 +532,17 @@ pub async fn join(
     token: &str,
     acknowledged: bool,
     resume: Option<String>,
+    e2ee: bool,
     login: Option<Caller>,
     address: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> Result<Joined, JoinError> {
     let f = find(app, token, now).await?;
+    // VC-ENC-2: where the organisation requires end-to-end encrypted media, a browser that
+    // cannot do it is told why before it reaches the waiting room.
+    if !e2ee && e2ee_policy(app, &f.org).await? {
+        return Err(JoinError::E2eeRequired);
+    }
     let is_personnel = matches!(f.participant.person, Person::Personnel(_));
     let caller = match (f.participant.person, login) {
         (Person::Personnel(p), Some(c))
@@ -575,6 +597,7 @@ pub async fn join(
         login: login_level,
         may_admit: may_manage,
         resume,
+        e2ee,
         acknowledgement,
         out: out_tx,
         reply,
@@ -679,6 +702,7 @@ async fn start(
                 caller: None,
                 conn: None,
                 resume: None,
+                e2ee: false,
             },
         );
     }
@@ -724,6 +748,10 @@ async fn start(
         last_offer: HashMap::new(),
         identities: BTreeMap::new(),
         media_states: BTreeMap::new(),
+        e2ee_required: e2ee_policy(app, &f.org).await?,
+        // An empty call is end to end; `media-config` tells each newcomer, `e2ee-mode` tells
+        // everyone of a change.
+        e2ee_mode: Some(true),
     };
     tokio::spawn(task.run());
     Ok(tx)
@@ -736,6 +764,8 @@ struct Part {
     /// The secret the client was given when last admitted: only with it does a new socket
     /// come back within the grace period, or take over a live one.
     resume: Option<String>,
+    /// The participant's browser encrypts media end to end.
+    e2ee: bool,
 }
 
 struct Task {
@@ -769,6 +799,10 @@ struct Task {
     identities: BTreeMap<ParticipantId, String>,
     /// Each participant's microphone, camera and screen-sharing state.
     media_states: BTreeMap<ParticipantId, (bool, bool, bool)>,
+    /// The organisation requires end-to-end encryption (read when the room starts).
+    e2ee_required: bool,
+    /// Whether the call is end-to-end encrypted, as last told to the participants.
+    e2ee_mode: Option<bool>,
 }
 
 /// Why a step failed, for the sender.
@@ -1073,6 +1107,7 @@ impl Task {
                 caller: None,
                 conn: None,
                 resume: None,
+                e2ee: false,
             },
         );
         Ok(())
@@ -1188,7 +1223,8 @@ impl Task {
             "v": trygg_core::signalling::VERSION,
             "type": "media-config",
             "iceServers": ice,
-            "e2eeRequired": config.e2ee_required,
+            "e2eeRequired": self.e2ee_required,
+            "e2ee": self.e2ee_now(),
             "media": self.app.media.is_some(),
         });
         self.send_to(to, frame.to_string());
@@ -1304,10 +1340,32 @@ impl Task {
         self.send_to(who, f.to_string());
     }
 
+    /// Whether everyone in the call encrypts end to end: then the browsers encrypt every frame;
+    /// otherwise (only where the organisation allows browsers that cannot) they send it
+    /// encrypted per hop only, and everyone is shown that the call is not end-to-end encrypted.
+    fn e2ee_now(&self) -> bool {
+        self.room
+            .roster()
+            .iter()
+            .all(|e| self.parts.get(&e.id).is_some_and(|p| p.e2ee))
+    }
+
     /// Keeps the media server to the roster: whoever is not in the call now (left, removed,
     /// dropped, denied, ended) has their media stopped at once, and their keys and states
     /// forgotten (VC-ENC-1, VC-CONF-1).
     async fn sync_media(&mut self) {
+        let mode = self.e2ee_now();
+        if self.e2ee_mode != Some(mode) {
+            self.e2ee_mode = Some(mode);
+            let f = serde_json::json!({
+                "v": trygg_core::signalling::VERSION, "type": "e2ee-mode", "on": mode,
+            })
+            .to_string();
+            let to: Vec<ParticipantId> = self.room.roster().iter().map(|e| e.id).collect();
+            for id in to {
+                self.send_to(id, f.clone());
+            }
+        }
         let gone: Vec<ParticipantId> = self
             .media_on
             .iter()
@@ -1337,14 +1395,24 @@ impl Task {
                 login,
                 may_admit,
                 resume,
+                e2ee,
                 acknowledgement,
                 out,
                 reply,
             } => {
                 self.acknowledgement = acknowledgement;
+                let number = row.number;
+                // Known before the arrival is handled, so an admission at once (a host) tells
+                // the browser the call's encryption correctly.
+                if let Some(p) = self.parts.get_mut(&ParticipantId(number)) {
+                    p.e2ee = e2ee;
+                }
                 let r = self
                     .connect(*row, caller, login, may_admit, resume, out, now)
                     .await;
+                if let Some(p) = self.parts.get_mut(&ParticipantId(number)) {
+                    p.e2ee = e2ee;
+                }
                 self.acknowledgement = None;
                 let _ = reply.send(r);
             }

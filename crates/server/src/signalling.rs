@@ -112,28 +112,13 @@ async fn drive(
         Err(_) => return close(&mut socket, 1008, "no hello").await,
         _ => return,
     };
-    let (token, acknowledged, resume) = match parse_client(first.as_str()) {
+    let (token, acknowledged, resume, e2ee) = match parse_client(first.as_str()) {
         Ok(ClientMessage::Hello {
             token,
             acknowledged,
             resume,
             e2ee,
-        }) => {
-            // VC-ENC-2: where end-to-end encryption is required, a browser that cannot do it
-            // is told why and not let in (not even to the waiting room).
-            if state.config.e2ee_required && !e2ee {
-                let _ = send_text(
-                    &mut socket,
-                    error_frame(
-                        "e2ee-required",
-                        "this browser cannot encrypt the call end to end",
-                    ),
-                )
-                .await;
-                return close(&mut socket, 1008, "e2ee required").await;
-            }
-            (token, acknowledged, resume)
-        }
+        }) => (token, acknowledged, resume, e2ee),
         Ok(_) => {
             let _ = send_text(&mut socket, error_frame("out-of-order", "send hello first")).await;
             return close(&mut socket, 1008, "hello first").await;
@@ -144,7 +129,19 @@ async fn drive(
         }
     };
     let login = session(&state, &cookie, ip).await.map(|s| s.caller());
-    let joined = rooms::join(&state, &token, acknowledged, resume, login, ip, state.now()).await;
+    // VC-ENC-2: `e2ee` is checked against the organisation's policy once the invitation names
+    // the organisation (an unknown token is refused the same way whatever it says).
+    let joined = rooms::join(
+        &state,
+        &token,
+        acknowledged,
+        resume,
+        e2ee,
+        login,
+        ip,
+        state.now(),
+    )
+    .await;
     drop(token);
     let rooms::Joined {
         connection,

@@ -505,9 +505,40 @@ impl OrgStore {
                 .await?,
         )
     }
+
+    /// Whether the organisation requires end-to-end encrypted call media (VC-ENC-2); `None`:
+    /// it left it to the deployment's default. No personal data: read outside a unit of work.
+    pub async fn e2ee_required(&self) -> Result<Option<bool>, StoreError> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT e2ee_required FROM media_policy WHERE id = 1")
+                .fetch_optional(self.db.sqlite())
+                .await?;
+        Ok(v.map(|v| v != 0))
+    }
 }
 
 impl OrgTx<'_> {
+    /// Sets whether the organisation requires end-to-end encrypted call media (the caller
+    /// audits the change).
+    pub async fn set_e2ee_required(
+        &mut self,
+        required: bool,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO media_policy (id, e2ee_required, updated_at, updated_by) VALUES (1, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET e2ee_required = excluded.e2ee_required, \
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(i64::from(required))
+        .bind(fmt_time(now)?)
+        .bind(by)
+        .execute(self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
     /// Sets the organisation's information text in `lang` (the caller audits the change).
     pub async fn set_consultation_info(
         &mut self,

@@ -152,6 +152,19 @@ enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show, or set, whether the organisation requires end-to-end encrypted call media
+    /// (VC-ENC-2). `required` (the default): a browser that cannot encrypt is told why and not
+    /// let in. `allowed`: such a browser takes part, and a call with one is encrypted per hop
+    /// only, shown to everyone as not end-to-end encrypted. Setting it is an audited change.
+    E2ee {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// `required` or `allowed`; without it, the policy in force is shown.
+        policy: Option<String>,
+    },
     /// Show, or set, the minimum login assurance per permission (PC-AUTHN-3). Defaults: high
     /// for health-read, health-write and emergency-access; substantial for other patient data
     /// and credentials-manage; low for the rest. Setting one is an audited change.
@@ -712,6 +725,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("own phones:  {}", m.settings.phones.join(", "));
                     println!("own domains: {}", m.settings.domains.join(", "));
                 }
+                Ok(())
+            }
+            OrgCommand::E2ee {
+                common,
+                org,
+                policy,
+            } => {
+                let set = match policy.as_deref().map(str::trim) {
+                    None => None,
+                    Some("required") => Some(true),
+                    Some("allowed") => Some(false),
+                    Some(other) => {
+                        anyhow::bail!("the policy is `required` or `allowed`, not {other:?}")
+                    }
+                };
+                let required = at_console(&common, |app, now| async move {
+                    match set {
+                        Some(r) => trygg_app::operator::set_e2ee_required(&app, &org, r, now).await,
+                        None => trygg_app::operator::e2ee_required(&app, &org).await,
+                    }
+                })
+                .await?;
+                println!(
+                    "end-to-end encryption: {}",
+                    if required { "required" } else { "allowed" }
+                );
                 Ok(())
             }
             OrgCommand::Assurance {

@@ -242,3 +242,38 @@ test("a dropped connection comes back by itself: signalling resumes and the medi
   assert.equal(await clin.page.locator(".waiter").count(), 0, "no new admission was needed");
   for (const c of [clin, pat]) await c.context.close();
 });
+
+test("the organisation decides: allowed, a browser that cannot encrypt takes part and everyone sees the call is not end to end; required, it is told why", async () => {
+  const noE2ee = async () => {
+    const p = await openPage(browser);
+    await recordPeerConnections(p.context);
+    await p.context.addInitScript(() => {
+      delete window.RTCRtpScriptTransform;
+    });
+    return p;
+  };
+  execFileSync(BIN, ["org", "e2ee", "--org", ORG, "allowed", "--data-dir", trygg.dataDir]);
+  const { clin, patients: [p1, p2], url } = await groupWithHostIn("doctor");
+  const old = await noE2ee();
+  await old.page.goto(url(0));
+  await waitAndBeAdmitted(clin.page, old.page, p1.name);
+  for (const page of [clin.page, old.page]) {
+    await until(page, (s) => s.videoFrames > 30, "video both ways, encrypted per hop only");
+    await page.waitForFunction(
+      () => [...document.querySelectorAll("#roster li")].length === 2
+        && [...document.querySelectorAll("#roster li")].every((li) => li.dataset.e2ee === "off"),
+    );
+    assert.equal(await page.locator("#security-code").innerText(), "ikke ende-til-ende-kryptert");
+  }
+
+  // Required again: the same kind of browser is told why and does not reach the waiting room.
+  execFileSync(BIN, ["org", "e2ee", "--org", ORG, "required", "--data-dir", trygg.dataDir]);
+  const refused = await noE2ee();
+  await refused.page.goto(url(1));
+  await refused.page.getByLabel("Jeg har lest informasjonen").check();
+  await refused.page.getByRole("button", { name: "Gå til venterommet" }).click();
+  await refused.page.locator("#error", { hasText: "kan ikke kryptere samtalen ende til ende" }).waitFor();
+  assert.equal(await refused.page.locator("#waiting").isVisible(), false);
+  assert.equal(await clin.page.locator(".waiter", { hasText: p2.name }).count(), 0, "not in the waiting room");
+  for (const c of [clin, old, refused]) await c.context.close();
+});

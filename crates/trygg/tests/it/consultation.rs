@@ -621,6 +621,75 @@ async fn media_frames_only_within_the_call_and_keys_only_to_their_addressee() {
     pat.until("pong").await;
 }
 
+/// VC-ENC-2: an organisation that allows browsers without end-to-end encryption lets them in,
+/// and everyone in that call is told it is not end-to-end encrypted; the organisation's policy
+/// decides, not the deployment's default; an unknown token is refused the same way whatever it
+/// says about encryption.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_decides_whether_calls_must_be_end_to_end_encrypted() {
+    let (s, doctor_session, doctor, _, patient) = world().await;
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&o).await.unwrap();
+    let mut tx = h.begin().await.unwrap();
+    tx.set_e2ee_required(false, "test", time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor}),
+    )
+    .await;
+    let (patient_p, patient_token, _) = plan.link("patient");
+    let (_, host_token, _) = plan.link("clinician");
+    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    let config = host.until("media-config").await;
+    assert_eq!(
+        (config["e2eeRequired"].as_bool(), config["e2ee"].as_bool()),
+        (Some(false), Some(true))
+    );
+    // A browser that cannot encrypt is let in to wait.
+    let mut plain = Client::open(&s, None, None).await.unwrap();
+    plain
+        .send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true}))
+        .await;
+    plain.until("waiting").await;
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "known-visually"}))
+        .await;
+    plain.until("admitted").await;
+    assert_eq!(plain.until("media-config").await["e2ee"], false);
+    // Everyone in the call is told: not end to end any more.
+    assert_eq!(host.until("e2ee-mode").await["on"], false);
+    // When they leave, the call is end to end again.
+    plain.send(json!({"v": 1, "type": "leave"})).await;
+    assert_eq!(host.until("e2ee-mode").await["on"], true);
+
+    // The organisation requires it again: the same browser is refused, told why.
+    let mut tx = h.begin().await.unwrap();
+    tx.set_e2ee_required(true, "test", time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut again = Client::open(&s, None, None).await.unwrap();
+    again
+        .send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true}))
+        .await;
+    assert_eq!(again.until("error").await["code"], "e2ee-required");
+    // An unknown token: the invitation's answer, not the encryption's.
+    let mut unknown = Client::open(&s, None, None).await.unwrap();
+    unknown
+        .send(json!({"v": 1, "type": "hello", "token": format!("{ORG}.{}", "A".repeat(43)), "acknowledged": true}))
+        .await;
+    assert_eq!(unknown.until("error").await["code"], "invitation-refused");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_an_error_or_a_closed_socket_and_the_room_goes_on() {
     let (s, doctor_session, doctor, _, patient) = world().await;
