@@ -198,6 +198,7 @@ export function createCall({ send, els, texts, me }) {
       const parts = [];
       li.dataset.audio = st ? (st.audio ? "on" : "off") : "unknown";
       li.dataset.video = st ? (st.video ? "on" : "off") : "unknown";
+      li.dataset.screen = st?.screen ? "on" : "off";
       if (st && !st.audio) parts.push(texts["mic-off"]);
       if (st && !st.video) parts.push(texts["camera-off"]);
       if (st?.screen) parts.push(texts.sharing);

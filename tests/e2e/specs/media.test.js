@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
-  BIN, freePort, inboundMedia, launchBrowser, openPage, recordPeerConnections, startTrygg, virtualAuthenticator,
+  axeViolations, BIN, freePort, inboundMedia, launchBrowser, openPage, recordPeerConnections, startTrygg, virtualAuthenticator,
 } from "../lib/harness.js";
 
 const ORG = "normland-legesenter";
@@ -124,6 +124,11 @@ test("a group call through the SFU: everyone sees and hears everyone, encrypted 
     await until(page, (s) => s.videoFrames > hi.videoFrames + 20, "decoding goes on after the switch");
   }
 
+  // Scenario 7: each tile shows the connection's quality, and on this line it is good.
+  for (const page of pages) {
+    await page.waitForFunction(() => document.querySelectorAll('.tile .quality[data-quality="good"]').length === 2, null, { timeout: 15_000 });
+  }
+
   // Everyone's roster shows everyone else as end-to-end encrypted, and the same code.
   for (const page of pages) {
     await page.waitForFunction(
@@ -133,6 +138,7 @@ test("a group call through the SFU: everyone sees and hears everyone, encrypted 
       { timeout: 15_000 },
     );
   }
+  assert.deepEqual(await axeViolations(clin.page), [], "the call with video, controls and marks: no WCAG 2.1 AA violations");
   const codes = await Promise.all(pages.map((p) => p.locator("#security-code").innerText()));
   assert.match(codes[0], /^\d{3} \d{3}$/);
   assert.deepEqual(codes, [codes[0], codes[0], codes[0]], "one verification code for all");
@@ -276,4 +282,41 @@ test("the organisation decides: allowed, a browser that cannot encrypt takes par
   assert.equal(await refused.page.locator("#waiting").isVisible(), false);
   assert.equal(await clin.page.locator(".waiter", { hasText: p2.name }).count(), 0, "not in the waiting room");
   for (const c of [clin, old, refused]) await c.context.close();
+});
+
+test("screen sharing shows a preview and sends nothing until the person confirms (scenario 20)", async () => {
+  const { clin, patients: [p1], url } = await groupWithHostIn("doctor");
+  const pat = await openPage(browser);
+  await recordPeerConnections(pat.context);
+  await pat.page.goto(url(0));
+  await waitAndBeAdmitted(clin.page, pat.page, p1.name);
+  await until(clin.page, (s) => s.videoFrames > 10, "the clinician sees the patient");
+  const me = await pat.page.evaluate(() => [...document.querySelectorAll("#roster li")].find((li) => li.textContent.includes("(deg)"))?.dataset.participant);
+  const sending = () => pat.page.evaluate(() => window.__pcs.filter((pc) => pc.connectionState !== "closed")
+    .flatMap((pc) => pc.getSenders()).map((s) => s.track?.label ?? "").filter((l) => l));
+  const sharedAtClinician = () => clin.page.evaluate((id) => document.querySelector(`#roster li[data-participant="${id}"]`)?.dataset.screen, me);
+
+  // The preview: the person sees what would be shared; nothing is sent yet.
+  await pat.page.getByRole("button", { name: "Del skjermen" }).click();
+  const dialog = pat.page.getByRole("dialog", { name: "Vil du dele dette?" });
+  await dialog.waitFor();
+  await pat.page.waitForFunction(() => document.getElementById("share-preview").videoWidth > 0);
+  assert.ok((await sending()).every((l) => !l.startsWith("screen")), "the camera is still what is sent");
+  assert.equal(await sharedAtClinician(), "off");
+  // Cancel: nothing shared, the screen capture stopped.
+  await dialog.getByRole("button", { name: "Avbryt" }).click();
+  await dialog.waitFor({ state: "hidden" });
+  assert.ok((await sending()).every((l) => !l.startsWith("screen")), "nothing shared after cancel");
+
+  // Confirm: now the screen is sent, and the others are told.
+  await pat.page.getByRole("button", { name: "Del skjermen" }).click();
+  await dialog.waitFor();
+  await dialog.getByRole("button", { name: "Del dette" }).click();
+  await pat.page.waitForFunction(() => window.__pcs.flatMap((pc) => pc.getSenders()).some((s) => s.track?.label.startsWith("screen")));
+  await clin.page.waitForFunction((id) => document.querySelector(`#roster li[data-participant="${id}"]`)?.dataset.screen === "on", me);
+  // Stop: back to the camera.
+  await pat.page.getByRole("button", { name: "Slutt å dele skjermen" }).click();
+  await clin.page.waitForFunction((id) => document.querySelector(`#roster li[data-participant="${id}"]`)?.dataset.screen === "off", me);
+  assert.ok((await sending()).every((l) => !l.startsWith("screen")), "the camera again");
+  for (const c of [clin, pat]) await c.context.close();
 });
