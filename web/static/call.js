@@ -8,6 +8,8 @@
 // from all participants' public keys: the same code on every screen means nobody in between
 // swapped a key. Names and texts are set as text, never as HTML.
 
+import { ratchet } from "./e2ee-common.js";
+
 const enc = new TextEncoder();
 const b64u = (buf) =>
   btoa(String.fromCharCode(...new Uint8Array(buf)))
@@ -21,16 +23,6 @@ const unb64u = (s) => {
 
 /** Whether this browser can encrypt frames end to end. */
 export const canEncrypt = typeof globalThis.RTCRtpScriptTransform === "function";
-
-async function ratchet(raw) {
-  const base = await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveBits"]);
-  const bits = await crypto.subtle.deriveBits(
-    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode("trygg-e2ee-ratchet v1") },
-    base,
-    128,
-  );
-  return new Uint8Array(bits);
-}
 
 /**
  * The call's media. `send` sends a signalling frame; `els` are the page's elements; `texts` its
@@ -445,7 +437,7 @@ export function createCall({ send, els, texts, me }) {
           self.video.play().catch(() => {});
         }
         if (canEncrypt && !worker) {
-          worker = new Worker("/static/e2ee-worker.js");
+          worker = new Worker("/static/e2ee-worker.js", { type: "module" });
           worker.onmessage = (e) => {
             const m = e.data;
             const p = peers.get(m.owner);

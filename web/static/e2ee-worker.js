@@ -10,7 +10,7 @@
 //   clear header | ciphertext with 16-byte tag | 12-byte IV | key id (1 byte)
 // where the ciphertext holds, for video, the true frame tag and then the rest of the frame.
 // A frame that cannot be decrypted (no key, wrong key, tampered) is dropped, never shown.
-"use strict";
+import { ratchet } from "./e2ee-common.js";
 
 const keys = new Map(); // owner ("self" or "p3") -> Map(keyId -> CryptoKey)
 const raws = new Map(); // owner -> Map(keyId -> raw bytes), to ratchet forward
@@ -20,21 +20,8 @@ let selfId = null;
 let on = true;
 const stats = new Map(); // owner -> { ok, failed }
 
-const enc = new TextEncoder();
-
 async function importKey(raw) {
   return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
-}
-
-// The ratchet: the next key from the last, HKDF-SHA-256 (the same in the page, call.js).
-async function ratchet(raw) {
-  const base = await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveBits"]);
-  const bits = await crypto.subtle.deriveBits(
-    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode("trygg-e2ee-ratchet v1") },
-    base,
-    128,
-  );
-  return new Uint8Array(bits);
 }
 
 async function setKey(owner, id, raw) {

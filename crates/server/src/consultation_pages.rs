@@ -468,6 +468,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/consultation.js", get(script))
         .route("/static/call.js", get(call_script))
         .route("/static/e2ee-worker.js", get(worker_script))
+        .route("/static/e2ee-common.js", get(common_script))
         .route("/static/planner.js", get(planner_script))
 }
 
@@ -751,6 +752,13 @@ async fn planner(
 async fn call_script() -> Response {
     crate::pages::asset(
         include_str!("../../../web/static/call.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+async fn common_script() -> Response {
+    crate::pages::asset(
+        include_str!("../../../web/static/e2ee-common.js"),
         "text/javascript; charset=utf-8",
     )
 }
