@@ -39,14 +39,15 @@ struct Browser {
 }
 
 impl Browser {
-    fn new(n: u8, who: u32, room: (u128, u128), now: Instant) -> (Self, SdpOffer) {
+    fn new(n: u8, who: u32, room: (u128, u128), now: Instant, h264: bool) -> (Self, SdpOffer) {
         let addr: SocketAddr = format!("10.0.0.{n}:4000")
             .parse()
             .unwrap_or_else(|_| unreachable!());
         let mut rtc = Rtc::builder()
             .clear_codecs()
             .enable_opus(true, false)
-            .enable_vp8(true)
+            .enable_vp8(!h264)
+            .enable_h264(h264)
             .build(now);
         if let Ok(c) = Candidate::host(addr, "udp") {
             rtc.add_local_candidate(c);
@@ -76,6 +77,12 @@ struct Net {
     now: Instant,
     /// Datagrams the SFU sent, by destination.
     sent_to: Vec<SocketAddr>,
+    /// Drop every n-th RTP datagram (first byte 128..=191) from the SFU to this address.
+    lossy: Option<(SocketAddr, usize)>,
+    /// Video frames written by each browser.
+    video_sent: Vec<usize>,
+    /// The browsers offer H.264 only (else VP8 only).
+    h264: bool,
 }
 
 impl Net {
@@ -90,12 +97,15 @@ impl Net {
             browsers: Vec::new(),
             now,
             sent_to: Vec::new(),
+            lossy: None,
+            video_sent: Vec::new(),
+            h264: false,
         }
     }
 
     /// A browser joins: its offer to the SFU, the SFU's answer back.
     fn join(&mut self, n: u8, who: u32, room: (u128, u128)) -> usize {
-        let (mut b, offer) = Browser::new(n, who, room, self.now);
+        let (mut b, offer) = Browser::new(n, who, room, self.now, self.h264);
         let pending = b.pending.take().unwrap_or_else(|| unreachable!());
         let answer = self
             .sfu
@@ -107,16 +117,18 @@ impl Net {
             .accept_answer(pending, answer)
             .unwrap_or_else(|e| panic!("{e}"));
         self.browsers.push(b);
+        self.video_sent.push(0);
         self.browsers.len() - 1
     }
 
     /// Runs the network for `ms` milliseconds of simulated time, each browser writing one
     /// audio frame and (every third step) one video frame per 10 ms step when `send`.
     fn run(&mut self, ms: u64, send: bool) {
+        let h264 = self.h264;
         for step in 0..ms / 10 {
             self.now += Duration::from_millis(10);
             let now = self.now;
-            for b in &mut self.browsers {
+            for (i, b) in self.browsers.iter_mut().enumerate() {
                 if send && b.connected {
                     let t = MediaTime::from_millis(step * 10);
                     if let Some(w) = b.rtc.writer(b.audio) {
@@ -131,7 +143,15 @@ impl Net {
                             if let Some(pt) = pt {
                                 // A VP8 keyframe tag (P bit clear) every frame: simple and
                                 // enough for the SFU to start forwarding.
-                                let _ = w.write(pt, now, t, vec![0x10, 0x02, 0x00, 0x9d, 1, 42]);
+                                let frame = if h264 {
+                                    // An IDR slice, Annex B.
+                                    vec![0, 0, 0, 1, 0x65, 0x88, 0x84, 0x21, 42]
+                                } else {
+                                    vec![0x10, 0x02, 0x00, 0x9d, 1, 42]
+                                };
+                                if w.write(pt, now, t, frame).is_ok() {
+                                    self.video_sent[i] += 1;
+                                }
                             }
                         }
                     }
@@ -183,6 +203,12 @@ impl Net {
                 match out {
                     Output::Transmit { to, data } => {
                         self.sent_to.push(to);
+                        if let Some((addr, n)) = self.lossy {
+                            let rtp = data.first().is_some_and(|b| (128..192).contains(b));
+                            if addr == to && rtp && self.sent_to.len() % n == 0 {
+                                continue;
+                            }
+                        }
                         let now = self.now;
                         if let Some(b) = self.browsers.iter_mut().find(|b| b.addr == to) {
                             if let Ok(contents) = data.as_slice().try_into() {
@@ -337,5 +363,44 @@ proptest! {
         net.run(1500, true);
         prop_assert!(net.received(1, MediaKind::Audio) > before + 20, "the call goes on");
         prop_assert_eq!(net.sfu.peer_count(), 2);
+    }
+}
+
+#[test]
+fn joining_asks_a_keyframe_and_nack_recovers_lost_packets() {
+    let mut net = call();
+    let m = net.sfu.metrics().clone();
+    assert!(
+        m.keyframe_requests.load(Ordering::Relaxed) >= 2,
+        "a keyframe is asked for each new receiver"
+    );
+    // One in ten datagrams from the SFU to the second peer is lost; NACK and retransmission
+    // (str0m, hop by hop) recover them.
+    let addr = net.browsers[1].addr;
+    net.lossy = Some((addr, 10));
+    let sent_before = net.video_sent[0];
+    let got_before = net.received(1, MediaKind::Video);
+    net.run(4000, true);
+    let sent = net.video_sent[0] - sent_before;
+    let got = net.received(1, MediaKind::Video) - got_before;
+    assert!(sent > 100, "{sent}");
+    assert!(
+        got * 100 >= sent * 97,
+        "frames recovered despite 10% loss: {got} of {sent}"
+    );
+}
+
+#[test]
+fn h264_is_forwarded_when_the_browsers_offer_only_it() {
+    let mut net = Net::new();
+    net.h264 = true;
+    net.join(1, 1, ROOM);
+    net.join(2, 2, ROOM);
+    net.run(3000, true);
+    for i in 0..2 {
+        assert!(
+            net.received(i, MediaKind::Video) > 10,
+            "peer {i} sees the other in H.264"
+        );
     }
 }
