@@ -205,7 +205,7 @@ impl Net {
                         self.sent_to.push(to);
                         if let Some((addr, n)) = self.lossy {
                             let rtp = data.first().is_some_and(|b| (128..192).contains(b));
-                            if addr == to && rtp && self.sent_to.len() % n == 0 {
+                            if addr == to && rtp && self.sent_to.len().is_multiple_of(n) {
                                 continue;
                             }
                         }
