@@ -138,6 +138,12 @@ impl Bucket {
 /// The most unknown addresses tracked for rate limiting at once.
 const MAX_UNKNOWN: usize = 4096;
 
+/// An offer to a browser not answered within this time closes its session (it offers again).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The most receive streams (SSRCs) remembered per session.
+const MAX_STREAMS: usize = 64;
+
 /// Keyframe requests to one source layer at most this often.
 const KEYFRAME_EVERY: Duration = Duration::from_millis(500);
 
@@ -146,6 +152,8 @@ struct Client {
     room: RoomKey,
     who: Member,
     pending: Option<SdpPendingOffer>,
+    /// When the pending offer was sent: an offer never answered closes the session.
+    pending_since: Option<Instant>,
     /// Sources being negotiated in the pending offer, with the mid offered for each.
     negotiating: Vec<(SourceKey, Mid)>,
     /// Mids whose stop is in the pending offer.
@@ -308,6 +316,7 @@ impl Sfu {
                 room,
                 who,
                 pending: None,
+                pending_since: None,
                 negotiating: Vec::new(),
                 stopping: Vec::new(),
                 to_stop: Vec::new(),
@@ -345,6 +354,7 @@ impl Sfu {
             SdpAnswer::from_sdp_string(answer).map_err(|e| MediaError::Sdp(e.to_string()))?;
         let c = self.clients.get_mut(&peer).ok_or(MediaError::NoSession)?;
         let pending = c.pending.take().ok_or(MediaError::NoPendingOffer)?;
+        c.pending_since = None;
         if let Err(e) = c.rtc.sdp_api().accept_answer(pending, answer) {
             // The offer is void: what it carried is offered again.
             c.negotiating.clear();
@@ -497,6 +507,18 @@ impl Sfu {
 
     /// Time passes: every session whose timeout is due is driven.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let unanswered: Vec<PeerId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| {
+                c.pending_since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= ANSWER_TIMEOUT)
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in unanswered {
+            self.close(peer);
+        }
         let due: Vec<PeerId> = self
             .clients
             .iter()
@@ -525,10 +547,14 @@ impl Sfu {
         self.clients
             .values()
             .map(|c| {
+                let t = match c.pending_since {
+                    Some(since) => c.timeout.min(since + ANSWER_TIMEOUT),
+                    None => c.timeout,
+                };
                 if c.connected {
-                    c.timeout
+                    t
                 } else {
-                    c.timeout.min(c.deadline)
+                    t.min(c.deadline)
                 }
             })
             .min()
@@ -543,14 +569,14 @@ impl Sfu {
     /// received.
     fn drain(&mut self, now: Instant) {
         while let Some(peer) = self.dirty.pop() {
-            self.negotiate(peer);
+            self.negotiate(now, peer);
             self.poll_peer(now, peer);
         }
     }
 
     /// Offers what changed for a peer (new tracks to send it, stopped ones), one offer at a
     /// time.
-    fn negotiate(&mut self, peer: PeerId) {
+    fn negotiate(&mut self, now: Instant, peer: PeerId) {
         let unmapped: Vec<(SourceKey, Kind, Member)> = self
             .router
             .unmapped(peer)
@@ -589,6 +615,7 @@ impl Sfu {
             return;
         };
         c.pending = Some(pending);
+        c.pending_since = Some(now);
         c.negotiating = negotiating;
         c.stopping = stops;
         let (room, who) = (c.room, c.who);
@@ -748,6 +775,9 @@ impl Sfu {
                     return;
                 };
                 let v = (rx.mid(), rx.rid().map(|r| r.to_string()));
+                if c.layers.len() >= MAX_STREAMS {
+                    c.layers.clear();
+                }
                 c.layers.insert(ssrc, v.clone());
                 v
             }

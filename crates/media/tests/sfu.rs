@@ -83,6 +83,10 @@ struct Net {
     video_sent: Vec<usize>,
     /// The browsers offer H.264 only (else VP8 only).
     h264: bool,
+    /// A participant whose browser never answers the SFU's offers.
+    silent: Option<u32>,
+    /// Sessions the SFU said were closed.
+    closed: Vec<u32>,
 }
 
 impl Net {
@@ -100,6 +104,8 @@ impl Net {
             lossy: None,
             video_sent: Vec::new(),
             h264: false,
+            silent: None,
+            closed: Vec::new(),
         }
     }
 
@@ -232,6 +238,12 @@ impl Net {
                         else {
                             continue;
                         };
+                        if signal == Signal::Closed {
+                            self.closed.push(who);
+                        }
+                        if self.silent == Some(who) {
+                            continue;
+                        }
                         if let Signal::Offer(sdp) = signal {
                             let offer =
                                 SdpOffer::from_sdp_string(&sdp).unwrap_or_else(|e| panic!("{e}"));
@@ -403,4 +415,21 @@ fn h264_is_forwarded_when_the_browsers_offer_only_it() {
             "peer {i} sees the other in H.264"
         );
     }
+}
+
+#[test]
+fn an_offer_never_answered_closes_the_session_so_the_browser_offers_again() {
+    let mut net = Net::new();
+    net.silent = Some(2);
+    net.join(1, 1, ROOM);
+    net.join(2, 2, ROOM);
+    net.run(10_000, true);
+    assert!(net.sfu.has_peer(ROOM, 2), "still waiting for the answer");
+    net.run(6_000, true);
+    assert!(
+        !net.sfu.has_peer(ROOM, 2),
+        "closed after the answer timeout"
+    );
+    assert_eq!(net.closed, vec![2], "and the application is told");
+    assert!(net.sfu.has_peer(ROOM, 1));
 }
