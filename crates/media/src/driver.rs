@@ -223,6 +223,7 @@ async fn run(
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { break };
                 command(&mut sfu, &mut rooms, cmd);
+                rooms.retain(|room, tx| !tx.is_closed() && sfu.room_has_peers(room));
             }
             r = socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
@@ -254,12 +255,7 @@ async fn run(
                 }
             }
         }
-        rooms.retain(|room, tx| !tx.is_closed() && !sfu_room_empty(&sfu, room));
     }
-}
-
-fn sfu_room_empty(sfu: &Sfu, room: &RoomKey) -> bool {
-    !sfu.room_has_peers(room)
 }
 
 fn command(sfu: &mut Sfu, rooms: &mut HashMap<RoomKey, mpsc::Sender<RoomSignal>>, cmd: Command) {

@@ -183,6 +183,9 @@ pub struct Sfu {
     out: VecDeque<Output>,
     dirty: Vec<PeerId>,
     metrics: Arc<Metrics>,
+    /// The earliest time a session wants [`Sfu::handle_timeout`] (kept as sessions answer, so
+    /// asking costs nothing per datagram; recomputed in full when time is handled).
+    earliest: Option<Instant>,
 }
 
 impl std::fmt::Debug for Sfu {
@@ -246,6 +249,7 @@ impl Sfu {
             out: VecDeque::new(),
             dirty: Vec::new(),
             metrics,
+            earliest: None,
         }
     }
 
@@ -331,6 +335,7 @@ impl Sfu {
             },
         );
         self.members.insert((room, who), peer);
+        self.earlier(now + self.config.connect_timeout);
         self.router.add_peer(peer, room);
         self.dirty.push(peer);
         self.drain(now);
@@ -396,6 +401,7 @@ impl Sfu {
             c.rtc.disconnect();
         }
         self.by_addr.retain(|_, p| *p != peer);
+        self.recompute_earliest();
         for (other, mid) in self.router.remove_peer(peer) {
             if let Some(o) = self.clients.get_mut(&other) {
                 o.to_stop.push(Mid::from(mid.as_str()));
@@ -540,11 +546,22 @@ impl Sfu {
             self.dirty.push(peer);
         }
         self.drain(now);
+        self.recompute_earliest();
     }
 
     /// When [`Sfu::handle_timeout`] is next due.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.clients
+        self.earliest
+    }
+
+    fn earlier(&mut self, t: Instant) {
+        self.earliest = Some(self.earliest.map_or(t, |e| e.min(t)));
+    }
+
+    /// Every session's next due time, in full.
+    fn recompute_earliest(&mut self) {
+        self.earliest = self
+            .clients
             .values()
             .map(|c| {
                 let t = match c.pending_since {
@@ -557,7 +574,7 @@ impl Sfu {
                     t.min(c.deadline)
                 }
             })
-            .min()
+            .min();
     }
 
     /// The next thing to do.
@@ -619,6 +636,7 @@ impl Sfu {
         c.negotiating = negotiating;
         c.stopping = stops;
         let (room, who) = (c.room, c.who);
+        self.earlier(now + ANSWER_TIMEOUT);
         self.out.push_back(Output::Signal {
             room,
             who,
@@ -645,6 +663,7 @@ impl Sfu {
             match out {
                 RtcOutput::Timeout(t) => {
                     c.timeout = t;
+                    self.earlier(t);
                     return;
                 }
                 RtcOutput::Transmit(t) => {
