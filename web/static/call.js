@@ -156,9 +156,12 @@ export function createCall({ send, els, texts, me }) {
     if (!myPublic) return "";
     const all = [`${me()}:${myPublic}`, ...[...peers].map(([w, p]) => `${w}:${p.pub}`)].sort();
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(all.join("\n"))));
-    const n = ((digest[0] << 16) | (digest[1] << 8) | digest[2]) % 1000000;
-    const s = String(n).padStart(6, "0");
-    return `${s.slice(0, 3)} ${s.slice(3)}`;
+    // 20 digits (66 bits) from the first 9 bytes: long enough that a server cannot search for
+    // substitute keys that give everyone the same code.
+    let n = 0n;
+    for (const b of digest.subarray(0, 9)) n = (n << 8n) | BigInt(b);
+    const s = (n % 10n ** 20n).toString().padStart(20, "0");
+    return s.match(/.{4}/g).join(" ");
   }
 
   async function renderSecurity() {
@@ -170,6 +173,8 @@ export function createCall({ send, els, texts, me }) {
   }
 
   function setMode(on) {
+    // Where the organisation requires end-to-end encryption, nobody may turn it off.
+    if (config?.e2eeRequired && on === false) return;
     e2eeOn = on !== false;
     worker?.postMessage({ type: "mode", on: e2eeOn });
     renderSecurity();
@@ -417,7 +422,7 @@ export function createCall({ send, els, texts, me }) {
     /** The server's media configuration arrived (on admission): start, or reconnect. */
     start(cfg) {
       config = cfg;
-      e2eeOn = cfg.e2ee !== false;
+      e2eeOn = cfg.e2ee !== false || cfg.e2eeRequired;
       if (!cfg.media) return;
       if (cfg.e2eeRequired && !canEncrypt) {
         setStatus(texts["e2ee-unsupported"]);
@@ -448,6 +453,7 @@ export function createCall({ send, els, texts, me }) {
             }
           };
           worker.postMessage({ type: "mode", on: e2eeOn });
+          worker.postMessage({ type: "me", id: me() });
           await initKeys();
         } else if (canEncrypt && myPublic) {
           send({ type: "e2ee-identity", key: myPublic });
@@ -496,6 +502,11 @@ export function createCall({ send, els, texts, me }) {
         default:
           break;
       }
+    },
+
+    /** The server refused an offer as too soon after the last: offer again in a moment. */
+    retry() {
+      if (started) scheduleReconnect(2100);
     },
 
     /** The roster changed: tiles and keys follow it. */

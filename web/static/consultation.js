@@ -294,6 +294,10 @@ if (root) {
         call.onFrame(m);
         break;
       case "error":
+        if (m.code === "too-soon") {
+          call.retry();
+          break;
+        }
         if (m.code === "e2ee-required") final = true;
         if (m.code === "invitation-refused") {
           final = true;

@@ -3,7 +3,10 @@
 // in the receiving browsers; the media server forwards ciphertext it has no key for. A few codec
 // header bytes stay in the clear (as SFrame-style schemes do) so the server can find keyframes
 // and packetise: 10 bytes of a VP8 keyframe, 3 of a delta frame, 1 of an Opus frame. They are
-// authenticated as additional data. In a video frame's clear header the first partition's size
+// authenticated as additional data, with the sender's participant id and the key id, so a frame
+// cannot be passed off as another sender's. The IV is a per-worker random salt and a counter
+// (never reused under a key); a receiver refuses a frame whose counter it has already seen
+// (replay) or that is far behind. In a video frame's clear header the first partition's size
 // is set to its largest value (the true 3-byte frame tag travels encrypted), so a decoder without
 // the key rejects the frame outright instead of decoding garbage: a browser that has only what
 // the server has decodes nothing. Frame layout:
@@ -15,6 +18,11 @@ import { ratchet } from "./e2ee-common.js";
 const keys = new Map(); // owner ("self" or "p3") -> Map(keyId -> CryptoKey)
 const raws = new Map(); // owner -> Map(keyId -> raw bytes), to ratchet forward
 let selfId = null;
+let me = ""; // this participant's id ("p3"), bound into every frame's additional data
+const salt = crypto.getRandomValues(new Uint8Array(4));
+let sent = 0; // frames encrypted by this worker (the IV's counter)
+const seen = new Map(); // `${owner}|${salt}` -> { highest, recent: Set }
+const WINDOW = 2048;
 // Whether the call is end-to-end encrypted (the room says; off only where the organisation
 // allows browsers that cannot encrypt, and then everyone is shown so).
 let on = true;
@@ -54,6 +62,38 @@ async function keyFor(owner, id) {
   return keys.get(owner).get(id);
 }
 
+const enc = new TextEncoder();
+
+function aad(header, owner, id) {
+  const tail = enc.encode(`|${owner}|${id}`);
+  const out = new Uint8Array(header.length + tail.length);
+  out.set(header, 0);
+  out.set(tail, header.length);
+  return out;
+}
+
+// Whether the counter in `iv` from `owner` is new (not a replay, not far behind); remembered.
+function fresh(owner, iv) {
+  const key = `${owner}|${iv[0]}.${iv[1]}.${iv[2]}.${iv[3]}`;
+  const n = new DataView(iv.buffer, iv.byteOffset + 4, 8);
+  const c = n.getUint32(0) * 2 ** 32 + n.getUint32(4);
+  let w = seen.get(key);
+  if (!w) {
+    // A few salts per sender (a reload makes a new one); the oldest forgotten.
+    const mine = [...seen.keys()].filter((k) => k.startsWith(`${owner}|`));
+    if (mine.length >= 4) seen.delete(mine[0]);
+    w = { highest: -1, recent: new Set() };
+    seen.set(key, w);
+  }
+  if (c <= w.highest - WINDOW || w.recent.has(c)) return false;
+  w.recent.add(c);
+  if (c > w.highest) w.highest = c;
+  if (w.recent.size > 2 * WINDOW) {
+    for (const x of w.recent) if (x <= w.highest - WINDOW) w.recent.delete(x);
+  }
+  return true;
+}
+
 function clearBytes(frame, kind) {
   if (kind === "audio") return 1;
   return frame.type === "key" ? 10 : 3;
@@ -89,9 +129,14 @@ async function encrypt(frame, controller, kind) {
     secret.set(data.subarray(0, 3), 0);
     secret.set(data.subarray(n), 3);
   }
-  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const iv = new Uint8Array(12);
+  iv.set(salt, 0);
+  const view = new DataView(iv.buffer);
+  view.setUint32(4, Math.floor(sent / 2 ** 32));
+  view.setUint32(8, sent >>> 0);
+  sent += 1;
   const ct = new Uint8Array(
-    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: header }, key, secret),
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(header, me, selfId) }, key, secret),
   );
   const out = new Uint8Array(n + ct.length + 13);
   out.set(header, 0);
@@ -115,15 +160,17 @@ async function decrypt(frame, controller, kind, owner) {
   const id = data[data.length - 1];
   const key = await keyFor(owner, id);
   if (!key) return fail();
-  const iv = data.subarray(data.length - 13, data.length - 1);
+  const iv = data.slice(data.length - 13, data.length - 1);
   try {
     const pt = new Uint8Array(
       await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv, additionalData: data.subarray(0, n) },
+        { name: "AES-GCM", iv, additionalData: aad(data.subarray(0, n), owner, id) },
         key,
         data.subarray(n, data.length - 13),
       ),
     );
+    // Authentic, but seen before (or far behind): a replay, dropped.
+    if (!fresh(owner, iv)) return fail();
     let out;
     if (kind === "video" && n >= 3) {
       if (pt.length < 3) return count(owner, false);
@@ -148,6 +195,7 @@ self.onmessage = async (e) => {
   const m = e.data;
   if (m.type === "key") await setKey(m.owner, m.id, new Uint8Array(m.raw));
   if (m.type === "mode") on = m.on;
+  if (m.type === "me") me = m.id;
 };
 
 self.onrtctransform = (event) => {

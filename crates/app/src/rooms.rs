@@ -744,7 +744,7 @@ async fn start(
         acknowledgement: None,
         media_tx,
         media_rx,
-        media_on: std::collections::BTreeSet::new(),
+        media_on: BTreeMap::new(),
         last_offer: HashMap::new(),
         identities: BTreeMap::new(),
         media_states: BTreeMap::new(),
@@ -791,8 +791,9 @@ struct Task {
     /// Signals from the media server about this room's participants (issue #11).
     media_tx: mpsc::Sender<trygg_media::RoomSignal>,
     media_rx: mpsc::Receiver<trygg_media::RoomSignal>,
-    /// Participants with a media session.
-    media_on: std::collections::BTreeSet<ParticipantId>,
+    /// Participants with a media session, and its number (signals about an earlier session
+    /// of theirs are stale).
+    media_on: BTreeMap<ParticipantId, u64>,
     /// When each participant last offered media.
     last_offer: HashMap<ParticipantId, std::time::Instant>,
     /// Each participant's end-to-end encryption public key, relayed to the others (VC-ENC-2).
@@ -832,8 +833,8 @@ impl Task {
         loop {
             let cmd = tokio::select! {
                 c = self.rx.recv() => c,
-                Some((who, signal)) = self.media_rx.recv() => {
-                    self.media_signal(ParticipantId(who), signal);
+                Some((who, session, signal)) = self.media_rx.recv() => {
+                    self.media_signal(ParticipantId(who), session, signal);
                     continue;
                 }
                 _ = tick.tick() => {
@@ -1206,10 +1207,17 @@ impl Task {
         let config = &self.app.config;
         let mut ice = Vec::new();
         if let (false, Some(secret)) = (config.turn_urls.is_empty(), &config.turn_secret) {
+            // Valid for turn_ttl_secs, and at least until the invitations expire, so a long
+            // call's relay can be refreshed (coturn checks the expiry on every refresh).
+            let expiry = trygg_identity::invitation::expiry(
+                self.consultation.starts_at,
+                self.consultation.minutes,
+            );
+            let until_expiry = u64::try_from((expiry - now).whole_seconds()).unwrap_or(0);
             let turn = trygg_media::turn::TurnConfig {
                 urls: config.turn_urls.clone(),
                 secret: secret.clone(),
-                ttl: config.turn_ttl_secs,
+                ttl: config.turn_ttl_secs.max(until_expiry),
             };
             // An opaque label: no name or id in the TURN server's logs.
             let label = Uuid::new_v4().simple().to_string();
@@ -1277,20 +1285,27 @@ impl Task {
                     .join(media_key(self.key), who.0, sdp, self.media_tx.clone())
                     .await;
                 match r {
-                    Ok(answer) => {
-                        self.media_on.insert(who);
+                    Ok((answer, session)) => {
+                        self.media_on.insert(who, session);
                         let f = serde_json::json!({"v": v, "type": "media-answer", "sdp": answer});
                         self.send_to(who, f.to_string());
                     }
-                    Err(e) => self.refuse_to(who, error_frame("media-refused", &e.to_string())),
+                    // A fixed message: the media server's parse error stays on the server.
+                    Err(_) => self.refuse_to(
+                        who,
+                        error_frame("media-refused", "the media offer was refused"),
+                    ),
                 }
             }
             ClientMessage::MediaAnswer { sdp } => {
                 let Some(media) = self.app.media.clone() else {
                     return;
                 };
-                if let Err(e) = media.answer(media_key(self.key), who.0, sdp).await {
-                    self.refuse_to(who, error_frame("media-refused", &e.to_string()));
+                if media.answer(media_key(self.key), who.0, sdp).await.is_err() {
+                    self.refuse_to(
+                        who,
+                        error_frame("media-refused", "the media answer was refused"),
+                    );
                 }
             }
             ClientMessage::MediaState {
@@ -1323,8 +1338,10 @@ impl Task {
 
     /// A signal from the media server: a renegotiation offer for the browser, or its session
     /// closed (the browser offers again).
-    fn media_signal(&mut self, who: ParticipantId, signal: trygg_media::Signal) {
-        if !self.media_on.contains(&who) {
+    fn media_signal(&mut self, who: ParticipantId, session: u64, signal: trygg_media::Signal) {
+        // Only about the participant's current session: a signal about one they replaced is
+        // stale (it would tell a live browser its session closed).
+        if self.media_on.get(&who) != Some(&session) {
             return;
         }
         let v = trygg_core::signalling::VERSION;
@@ -1368,7 +1385,7 @@ impl Task {
         }
         let gone: Vec<ParticipantId> = self
             .media_on
-            .iter()
+            .keys()
             .chain(self.identities.keys())
             .chain(self.media_states.keys())
             .copied()
@@ -1378,10 +1395,10 @@ impl Task {
             self.identities.remove(&who);
             self.media_states.remove(&who);
             self.last_offer.remove(&who);
-            if self.media_on.remove(&who) {
-                if let Some(media) = &self.app.media {
-                    media.leave(media_key(self.key), who.0).await;
-                }
+            // Always told (it is idempotent): a session the room lost track of is stopped too.
+            self.media_on.remove(&who);
+            if let Some(media) = &self.app.media {
+                media.leave(media_key(self.key), who.0).await;
             }
         }
     }
@@ -1404,14 +1421,22 @@ impl Task {
                 let number = row.number;
                 // Known before the arrival is handled, so an admission at once (a host) tells
                 // the browser the call's encryption correctly.
-                if let Some(p) = self.parts.get_mut(&ParticipantId(number)) {
+                let before = self.parts.get_mut(&ParticipantId(number)).map(|p| {
+                    let was = p.e2ee;
                     p.e2ee = e2ee;
-                }
+                    was
+                });
                 let r = self
                     .connect(*row, caller, login, may_admit, resume, out, now)
                     .await;
+                // A refused arrival (a second socket on a live link) changes nothing of the
+                // participant who is in the call.
                 if let Some(p) = self.parts.get_mut(&ParticipantId(number)) {
-                    p.e2ee = e2ee;
+                    p.e2ee = if r.is_ok() {
+                        e2ee
+                    } else {
+                        before.unwrap_or(false)
+                    };
                 }
                 self.acknowledgement = None;
                 let _ = reply.send(r);

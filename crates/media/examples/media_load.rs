@@ -858,11 +858,11 @@ async fn setup_trygg(
     };
     for r in 0..a.rooms {
         let room = (0x7e57_u128, r as u128);
-        let (stx, mut srx) = mpsc::channel::<(u32, Signal)>(1024);
+        let (stx, mut srx) = mpsc::channel::<trygg_media::RoomSignal>(1024);
         let ids: Vec<usize> = (0..a.participants).map(|_| lg.alloc()).collect();
         let (lg2, srv, ids2, pr) = (lg.clone(), server.clone(), ids.clone(), problems.clone());
         tokio::spawn(async move {
-            while let Some((who, sig)) = srx.recv().await {
+            while let Some((who, _, sig)) = srx.recv().await {
                 let Some(&id) = ids2.get((who as usize).wrapping_sub(1)) else {
                     continue;
                 };
@@ -892,7 +892,7 @@ async fn setup_trygg(
             let ip = Ipv4Addr::new(127, 0, 1 + (n / 250) as u8, 1 + (n % 250) as u8);
             let (mut rtc, socket, local, mid, offer, pending) =
                 publisher(id as u32, IpAddr::V4(ip))?;
-            let answer = server
+            let (answer, _) = server
                 .join(room, who, offer.to_sdp_string(), stx.clone())
                 .await
                 .with_context(|| format!("trygg join room {r} p{who}"))?;

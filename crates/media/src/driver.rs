@@ -20,8 +20,9 @@ const COMMANDS: usize = 1024;
 /// How many datagrams are read before the sessions' output is flushed.
 const BATCH: usize = 64;
 
-/// A signal for a room's task: which participant, and what.
-pub type RoomSignal = (Member, Signal);
+/// A signal for a room's task: which participant, which of their media sessions (as
+/// [`MediaServer::join`] returned it), and what.
+pub type RoomSignal = (Member, u64, Signal);
 
 enum Command {
     Join {
@@ -29,7 +30,7 @@ enum Command {
         who: Member,
         offer: String,
         signals: mpsc::Sender<RoomSignal>,
-        reply: oneshot::Sender<Result<String, MediaError>>,
+        reply: oneshot::Sender<Result<(String, u64), MediaError>>,
     },
     Answer {
         room: RoomKey,
@@ -140,14 +141,15 @@ impl MediaServer {
         &self.metrics
     }
 
-    /// A participant's offer; their signals arrive on `signals`. Returns the answer.
+    /// A participant's offer; their signals arrive on `signals`. Returns the answer and the
+    /// session's number (signals about an earlier session are stale).
     pub async fn join(
         &self,
         room: RoomKey,
         who: Member,
         offer: String,
         signals: mpsc::Sender<RoomSignal>,
-    ) -> Result<String, MediaError> {
+    ) -> Result<(String, u64), MediaError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Join {
@@ -248,9 +250,14 @@ async fn run(
                     // UDP: a full send buffer drops the datagram, as the network would.
                     let _ = socket.try_send_to(&data, to);
                 }
-                Output::Signal { room, who, signal } => {
+                Output::Signal {
+                    room,
+                    who,
+                    session,
+                    signal,
+                } => {
                     if let Some(tx) = rooms.get(&room) {
-                        let _ = tx.try_send((who, signal));
+                        let _ = tx.try_send((who, session, signal));
                     }
                 }
             }

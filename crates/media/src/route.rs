@@ -311,6 +311,13 @@ impl Router {
         self.peers.len()
     }
 
+    /// How many tracks of `kind` a peer publishes.
+    pub fn published(&self, peer: PeerId, kind: Kind) -> usize {
+        self.peers
+            .get(&peer)
+            .map_or(0, |p| p.sources.values().filter(|s| s.kind == kind).count())
+    }
+
     /// A peer publishes a track on `mid`. Returns the peers that must now be offered a send
     /// m-line for it.
     pub fn publish(&mut self, owner: PeerId, mid: &str, kind: Kind) -> Vec<PeerId> {

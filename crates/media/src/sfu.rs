@@ -54,6 +54,9 @@ pub enum Output {
         room: RoomKey,
         /// The participant.
         who: Member,
+        /// The media session it is about ([`Sfu::join`]'s); a signal about an earlier session
+        /// of the same participant is stale and to be ignored.
+        session: PeerId,
         /// What.
         signal: Signal,
     },
@@ -74,7 +77,19 @@ pub enum MediaError {
     /// The server has as many sessions as it takes.
     #[error("the media server is full")]
     Full,
+    /// The offer has more media lines than a participant sends.
+    #[error("too many media lines (at most {MAX_MEDIA_LINES})")]
+    TooManyMedia,
 }
+
+/// The most media lines (m=) a participant's offer may have: audio and video, with room for a
+/// screen and a data channel. Everything beyond is refused, so nobody can make the others'
+/// sessions grow.
+pub const MAX_MEDIA_LINES: usize = 4;
+
+/// Stopped media lines after which a receiver's session is closed (its browser offers again,
+/// and gets a fresh session without them).
+const MAX_STOPPED: usize = 32;
 
 /// Limits and addresses.
 #[derive(Debug, Clone)]
@@ -160,6 +175,8 @@ struct Client {
     stopping: Vec<Mid>,
     /// Mids to stop at the next offer.
     to_stop: Vec<Mid>,
+    /// Media lines stopped in this session so far.
+    stopped: usize,
     /// Each receive stream's mid and layer, by SSRC.
     layers: HashMap<Ssrc, (Mid, Layer)>,
     connected: bool,
@@ -287,7 +304,10 @@ impl Sfu {
         room: RoomKey,
         who: Member,
         offer: &str,
-    ) -> Result<String, MediaError> {
+    ) -> Result<(String, PeerId), MediaError> {
+        if offer.lines().filter(|l| l.starts_with("m=")).count() > MAX_MEDIA_LINES {
+            return Err(MediaError::TooManyMedia);
+        }
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| MediaError::Sdp(e.to_string()))?;
         self.leave(room, who);
         if self.clients.len() >= self.config.max_peers {
@@ -324,6 +344,7 @@ impl Sfu {
                 negotiating: Vec::new(),
                 stopping: Vec::new(),
                 to_stop: Vec::new(),
+                stopped: 0,
                 layers: HashMap::new(),
                 connected: false,
                 deadline: now + self.config.connect_timeout,
@@ -340,7 +361,7 @@ impl Sfu {
         self.dirty.push(peer);
         self.drain(now);
         self.gauges();
-        Ok(answer.to_sdp_string())
+        Ok((answer.to_sdp_string(), peer))
     }
 
     /// The browser answers the SFU's offer.
@@ -402,11 +423,19 @@ impl Sfu {
         }
         self.by_addr.retain(|_, p| *p != peer);
         self.recompute_earliest();
+        let mut bloated = Vec::new();
         for (other, mid) in self.router.remove_peer(peer) {
             if let Some(o) = self.clients.get_mut(&other) {
                 o.to_stop.push(Mid::from(mid.as_str()));
+                o.stopped += 1;
+                if o.stopped > MAX_STOPPED {
+                    bloated.push(other);
+                }
                 self.dirty.push(other);
             }
+        }
+        for other in bloated {
+            self.close(other);
         }
         self.gauges();
     }
@@ -417,11 +446,14 @@ impl Sfu {
         };
         let (room, who) = (c.room, c.who);
         Metrics::inc(&self.metrics.peers_failed);
-        self.members.remove(&(room, who));
+        if self.members.get(&(room, who)) == Some(&peer) {
+            self.members.remove(&(room, who));
+        }
         self.remove_peer(peer);
         self.out.push_back(Output::Signal {
             room,
             who,
+            session: peer,
             signal: Signal::Closed,
         });
     }
@@ -640,6 +672,7 @@ impl Sfu {
         self.out.push_back(Output::Signal {
             room,
             who,
+            session: peer,
             signal: Signal::Offer(offer.to_sdp_string()),
         });
     }
@@ -688,8 +721,12 @@ impl Sfu {
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self.close(peer),
             Event::MediaAdded(m) if m.direction.is_receiving() => {
-                let receivers = self.router.publish(peer, &m.mid, kind_of(m.kind));
-                self.dirty.extend(receivers);
+                // One audio and one video track per participant are forwarded (a screen is
+                // shared in place of the camera); more is not offered to anyone.
+                if self.router.published(peer, kind_of(m.kind)) == 0 {
+                    let receivers = self.router.publish(peer, &m.mid, kind_of(m.kind));
+                    self.dirty.extend(receivers);
+                }
             }
             Event::RtpPacket(p) => self.forward(now, peer, p),
             Event::KeyframeRequest(req) => {

@@ -39,7 +39,14 @@ struct Browser {
 }
 
 impl Browser {
-    fn new(n: u8, who: u32, room: (u128, u128), now: Instant, h264: bool) -> (Self, SdpOffer) {
+    fn new(
+        n: u8,
+        who: u32,
+        room: (u128, u128),
+        now: Instant,
+        h264: bool,
+        extra_video: bool,
+    ) -> (Self, SdpOffer) {
         let addr: SocketAddr = format!("10.0.0.{n}:4000")
             .parse()
             .unwrap_or_else(|_| unreachable!());
@@ -55,6 +62,9 @@ impl Browser {
         let mut api = rtc.sdp_api();
         let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        if extra_video {
+            api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        }
         let (offer, pending) = api.apply().unwrap_or_else(|| unreachable!());
         let b = Self {
             rtc,
@@ -85,8 +95,14 @@ struct Net {
     h264: bool,
     /// A participant whose browser never answers the SFU's offers.
     silent: Option<u32>,
-    /// Sessions the SFU said were closed.
-    closed: Vec<u32>,
+    /// Sessions the SFU said were closed: participant and session.
+    closed: Vec<(u32, u64)>,
+    /// Each participant's session, as join returned it.
+    sessions: Vec<(u32, u64)>,
+    /// The SFU's offers, by participant.
+    offers: Vec<(u32, String)>,
+    /// Browsers joining now offer a second video track.
+    extra_video: bool,
 }
 
 impl Net {
@@ -106,17 +122,21 @@ impl Net {
             h264: false,
             silent: None,
             closed: Vec::new(),
+            sessions: Vec::new(),
+            offers: Vec::new(),
+            extra_video: false,
         }
     }
 
     /// A browser joins: its offer to the SFU, the SFU's answer back.
     fn join(&mut self, n: u8, who: u32, room: (u128, u128)) -> usize {
-        let (mut b, offer) = Browser::new(n, who, room, self.now, self.h264);
+        let (mut b, offer) = Browser::new(n, who, room, self.now, self.h264, self.extra_video);
         let pending = b.pending.take().unwrap_or_else(|| unreachable!());
-        let answer = self
+        let (answer, session) = self
             .sfu
             .join(self.now, room, who, &offer.to_sdp_string())
             .unwrap_or_else(|e| panic!("join refused: {e}"));
+        self.sessions.push((who, session));
         let answer = SdpAnswer::from_sdp_string(&answer).unwrap_or_else(|e| panic!("{e}"));
         b.rtc
             .sdp_api()
@@ -230,7 +250,12 @@ impl Net {
                             }
                         }
                     }
-                    Output::Signal { room, who, signal } => {
+                    Output::Signal {
+                        room,
+                        who,
+                        session,
+                        signal,
+                    } => {
                         let Some(i) = self
                             .browsers
                             .iter()
@@ -239,10 +264,13 @@ impl Net {
                             continue;
                         };
                         if signal == Signal::Closed {
-                            self.closed.push(who);
+                            self.closed.push((who, session));
                         }
                         if self.silent == Some(who) {
                             continue;
+                        }
+                        if let Signal::Offer(sdp) = &signal {
+                            self.offers.push((who, sdp.clone()));
                         }
                         if let Signal::Offer(sdp) = signal {
                             let offer =
@@ -430,6 +458,51 @@ fn an_offer_never_answered_closes_the_session_so_the_browser_offers_again() {
         !net.sfu.has_peer(ROOM, 2),
         "closed after the answer timeout"
     );
-    assert_eq!(net.closed, vec![2], "and the application is told");
+    let session = net.sessions.iter().find(|(w, _)| *w == 2).map(|(_, s)| *s);
+    assert_eq!(
+        net.closed,
+        vec![(2, session.unwrap_or_default())],
+        "and the application is told, naming the session"
+    );
     assert!(net.sfu.has_peer(ROOM, 1));
+}
+
+#[test]
+fn an_offer_with_more_media_than_a_participant_sends_is_refused() {
+    let mut net = Net::new();
+    trygg_media::driver::install_crypto();
+    let mut rtc = Rtc::builder().build(net.now);
+    let mut api = rtc.sdp_api();
+    for _ in 0..(trygg_media::sfu::MAX_MEDIA_LINES + 1) {
+        api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    }
+    let (offer, _) = api.apply().unwrap();
+    assert_eq!(
+        net.sfu.join(net.now, ROOM, 9, &offer.to_sdp_string()),
+        Err(trygg_media::MediaError::TooManyMedia)
+    );
+    assert_eq!(net.sfu.peer_count(), 0);
+    // Two video tracks within the limit: only one is forwarded to the others.
+    net.join(1, 1, ROOM);
+    net.extra_video = true;
+    net.join(2, 2, ROOM);
+    net.run(2000, true);
+    // The SFU's offer to the first peer carries one video line from the second, not two.
+    let to_first: Vec<&String> = net
+        .offers
+        .iter()
+        .filter(|(w, _)| *w == 1)
+        .map(|(_, o)| o)
+        .collect();
+    assert!(!to_first.is_empty());
+    let video_from_second = to_first
+        .iter()
+        .map(|o| {
+            o.split("m=")
+                .filter(|sec| sec.starts_with("video") && sec.contains("\r\na=msid:p2 "))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert_eq!(video_from_second, 1, "{to_first:?}");
 }

@@ -671,6 +671,27 @@ async fn an_organisation_decides_whether_calls_must_be_end_to_end_encrypted() {
     plain.send(json!({"v": 1, "type": "leave"})).await;
     assert_eq!(host.until("e2ee-mode").await["on"], true);
 
+    // A refused second socket on a live participant's link changes nothing of the call's
+    // encryption (review of #11: it used to switch everyone to per-hop only).
+    let mut enc = Client::join(&s, &patient_token, None).await;
+    enc.until("waiting").await;
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "known-visually"}))
+        .await;
+    enc.until("admitted").await;
+    let mut thief = Client::open(&s, None, None).await.unwrap();
+    thief
+        .send(json!({"v": 1, "type": "hello", "token": patient_token, "acknowledged": true}))
+        .await;
+    assert_eq!(thief.until("error").await["code"], "already-connected");
+    host.send(json!({"v": 1, "type": "ping"})).await;
+    loop {
+        let f = host.next().await.expect("the host's socket stays open");
+        assert_ne!(f["type"], "e2ee-mode", "no change of encryption: {f}");
+        if f["type"] == "pong" {
+            break;
+        }
+    }
+
     // The organisation requires it again: the same browser is refused, told why.
     let mut tx = h.begin().await.unwrap();
     tx.set_e2ee_required(true, "test", time::OffsetDateTime::now_utc())
