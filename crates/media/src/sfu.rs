@@ -720,13 +720,14 @@ impl Sfu {
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self.close(peer),
-            Event::MediaAdded(m) if m.direction.is_receiving() => {
-                // One audio and one video track per participant are forwarded (a screen is
-                // shared in place of the camera); more is not offered to anyone.
-                if self.router.published(peer, kind_of(m.kind)) == 0 {
-                    let receivers = self.router.publish(peer, &m.mid, kind_of(m.kind));
-                    self.dirty.extend(receivers);
-                }
+            // One audio and one video track per participant are forwarded (a screen is shared
+            // in place of the camera); more is not offered to anyone.
+            Event::MediaAdded(m)
+                if m.direction.is_receiving()
+                    && self.router.published(peer, kind_of(m.kind)) == 0 =>
+            {
+                let receivers = self.router.publish(peer, &m.mid, kind_of(m.kind));
+                self.dirty.extend(receivers);
             }
             Event::RtpPacket(p) => self.forward(now, peer, p),
             Event::KeyframeRequest(req) => {
