@@ -399,6 +399,29 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        // Issue #11: the media settings that would silently do the wrong thing.
+        if !self.turn_urls.is_empty() && self.turn_secret.is_none() {
+            return Err(ConfigError::Invalid(
+                "turn_urls is set but turn_secret is not: give the secret shared with coturn \
+                 (TRYGG_TURN_SECRET), or leave turn_urls empty"
+                    .into(),
+            ));
+        }
+        if self.turn_urls.iter().any(|u| {
+            !(u.starts_with("turn:") || u.starts_with("turns:"))
+                || u.chars().any(char::is_whitespace)
+        }) {
+            return Err(ConfigError::Invalid(
+                "turn_urls must be turn: or turns: URLs".into(),
+            ));
+        }
+        if self.media_listen.ip().is_unspecified() && self.media_public_ip.is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "media_listen = {} listens on every address: set media_public_ip to the address \
+                 browsers reach",
+                self.media_listen
+            )));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert and tls_key must be set together".into(),
@@ -484,6 +507,34 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_settings_that_would_silently_misbehave_are_refused() {
+        let refused = [
+            vec![("TRYGG_TURN_URLS", "turn:127.0.0.1:3478")],
+            vec![("TRYGG_TURN_URLS", "http://x"), ("TRYGG_TURN_SECRET", "s")],
+            vec![("TRYGG_MEDIA_LISTEN", "0.0.0.0:3479")],
+        ];
+        for pairs in refused {
+            let e = Config::load(None, env(&pairs), &Overrides::default());
+            assert!(e.is_err(), "{pairs:?}");
+        }
+        let ok = Config::load(
+            None,
+            env(&[
+                ("TRYGG_MEDIA_LISTEN", "0.0.0.0:3479"),
+                ("TRYGG_MEDIA_PUBLIC_IP", "192.0.2.7"),
+                ("TRYGG_TURN_URLS", "turn:192.0.2.8:3478?transport=udp"),
+                ("TRYGG_TURN_SECRET", "s"),
+                ("TRYGG_E2EE_REQUIRED", "false"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(ok.media_public_ip, "192.0.2.7".parse().ok());
+        assert!(!ok.e2ee_required);
+        assert_eq!(ok.display_value("turn_secret"), "***");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

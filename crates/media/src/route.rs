@@ -77,8 +77,9 @@ pub struct Delivery {
 pub struct KeyframeWanted {
     /// The sender and its mid.
     pub source: SourceKey,
-    /// The layer.
-    pub layer: Layer,
+    /// The layer; `None`: every layer the sender sends (a new receiver, whose layer is not
+    /// chosen yet).
+    pub layer: Option<Layer>,
 }
 
 /// The bitrate of one layer, measured over a sliding second.
@@ -387,10 +388,9 @@ impl Router {
             return;
         };
         sub.out_mid = Some(mid.to_owned());
-        let target = sub.target.clone();
         self.keyframes.push(KeyframeWanted {
             source: source.clone(),
-            layer: target,
+            layer: None,
         });
     }
 
@@ -439,7 +439,10 @@ impl Router {
                     tracing::debug!(receiver, from = ?sub.target, to = ?layer, budget = ?budget, "layer target");
                     sub.target = layer.clone();
                     if sub.rewriter.current() != Some(&layer) {
-                        self.keyframes.push(KeyframeWanted { source: k, layer });
+                        self.keyframes.push(KeyframeWanted {
+                            source: k,
+                            layer: Some(layer),
+                        });
                     }
                 }
             }
@@ -722,7 +725,7 @@ mod tests {
         r.set_estimate(2, 5_000_000);
         let k = r.take_keyframe_requests();
         assert_eq!(k.len(), 1);
-        assert_eq!(k[0].layer, h);
+        assert_eq!(k[0].layer, Some(h.clone()));
         let t = t0 + Duration::from_millis(1200);
         // Until the keyframe, the low layer continues; high is not forwarded.
         assert!(r

@@ -116,7 +116,7 @@ impl Config {
             public,
             connect_timeout: Duration::from_secs(20),
             peer_rate: 2_500,
-            unknown_rate: 50,
+            unknown_rate: 100,
             max_peers: 2_000,
         }
     }
@@ -148,6 +148,41 @@ impl Bucket {
             false
         }
     }
+}
+
+/// All unknown addresses together may send this many times an unknown address's rate.
+const UNKNOWN_GLOBAL_FACTOR: f64 = 40.0;
+
+/// The rate-limiting key of an unknown address: an IPv4 address, or an IPv6 /64.
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut o = v6.octets();
+            o[8..].fill(0);
+            IpAddr::from(o)
+        }
+    }
+}
+
+/// The local (this server's) ufrag of a STUN binding request's USERNAME attribute
+/// (`<server ufrag>:<browser ufrag>`), bounds-checked.
+fn stun_local_ufrag(data: &[u8]) -> Option<&str> {
+    if data.len() < 20 || data.get(4..8) != Some(&[0x21, 0x12, 0xa4, 0x42][..]) {
+        return None;
+    }
+    let mut i = 20;
+    while i + 4 <= data.len() {
+        let kind = u16::from_be_bytes([data[i], data[i + 1]]);
+        let len = usize::from(u16::from_be_bytes([data[i + 2], data[i + 3]]));
+        let value = data.get(i + 4..i + 4 + len)?;
+        if kind == 0x0006 {
+            let name = std::str::from_utf8(value).ok()?;
+            return name.split(':').next();
+        }
+        i += 4 + len.div_ceil(4) * 4;
+    }
+    None
 }
 
 /// The most unknown addresses tracked for rate limiting at once.
@@ -196,6 +231,10 @@ pub struct Sfu {
     members: HashMap<(RoomKey, Member), PeerId>,
     by_addr: HashMap<SocketAddr, PeerId>,
     unknown: HashMap<IpAddr, Bucket>,
+    /// The budget of every unknown address together.
+    unknown_all: Bucket,
+    /// Sessions by their local ICE username fragment.
+    by_ufrag: HashMap<String, PeerId>,
     next_peer: PeerId,
     out: VecDeque<Output>,
     dirty: Vec<PeerId>,
@@ -255,6 +294,7 @@ fn media_kind(k: Kind) -> MediaKind {
 impl Sfu {
     /// An SFU with no peers.
     pub fn new(config: Config, metrics: Arc<Metrics>) -> Self {
+        let unknown_burst = f64::from(config.unknown_rate) * UNKNOWN_GLOBAL_FACTOR * 2.0;
         Self {
             config,
             router: Router::new(),
@@ -262,6 +302,8 @@ impl Sfu {
             members: HashMap::new(),
             by_addr: HashMap::new(),
             unknown: HashMap::new(),
+            unknown_all: Bucket::new(Instant::now(), unknown_burst),
+            by_ufrag: HashMap::new(),
             next_peer: 1,
             out: VecDeque::new(),
             dirty: Vec::new(),
@@ -330,6 +372,7 @@ impl Sfu {
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| MediaError::Sdp(e.to_string()))?;
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         rtc.bwe().set_bitrate(Bitrate::kbps(300), Bitrate::mbps(3));
         let peer = self.next_peer;
         self.next_peer += 1;
@@ -356,6 +399,7 @@ impl Sfu {
             },
         );
         self.members.insert((room, who), peer);
+        self.by_ufrag.insert(ufrag, peer);
         self.earlier(now + self.config.connect_timeout);
         self.router.add_peer(peer, room);
         self.dirty.push(peer);
@@ -422,6 +466,7 @@ impl Sfu {
             c.rtc.disconnect();
         }
         self.by_addr.retain(|_, p| *p != peer);
+        self.by_ufrag.retain(|_, p| *p != peer);
         self.recompute_earliest();
         let mut bloated = Vec::new();
         for (other, mid) in self.router.remove_peer(peer) {
@@ -481,13 +526,29 @@ impl Sfu {
                 }
             }
             None => {
-                if self.unknown.len() >= MAX_UNKNOWN && !self.unknown.contains_key(&from.ip()) {
-                    self.unknown.clear();
+                // Unknown addresses: a budget for all of them together, and one per source
+                // (an IPv4 address, or an IPv6 /64, which one machine easily has); a full table
+                // forgets sources idle for ten seconds, and otherwise refuses new ones rather
+                // than forgetting (a flood of new sources gets no fresh bursts).
+                let global = f64::from(self.config.unknown_rate) * UNKNOWN_GLOBAL_FACTOR;
+                if !self.unknown_all.take(now, global) {
+                    Metrics::inc(&self.metrics.dropped_flood);
+                    return;
+                }
+                let key = source_key(from.ip());
+                if self.unknown.len() >= MAX_UNKNOWN && !self.unknown.contains_key(&key) {
+                    self.unknown.retain(|_, b| {
+                        now.saturating_duration_since(b.at) < Duration::from_secs(10)
+                    });
+                    if self.unknown.len() >= MAX_UNKNOWN {
+                        Metrics::inc(&self.metrics.dropped_flood);
+                        return;
+                    }
                 }
                 let rate = f64::from(self.config.unknown_rate);
                 let bucket = self
                     .unknown
-                    .entry(from.ip())
+                    .entry(key)
                     .or_insert_with(|| Bucket::new(now, rate * 2.0));
                 if !bucket.take(now, rate) {
                     Metrics::inc(&self.metrics.dropped_flood);
@@ -518,11 +579,11 @@ impl Sfu {
                     Metrics::inc(&self.metrics.dropped_unknown);
                     return;
                 }
-                let Some(p) = self
-                    .clients
-                    .iter()
-                    .find(|(_, c)| c.rtc.accepts(&input))
-                    .map(|(p, _)| *p)
+                // The session is found by the STUN username (`<our ufrag>:<theirs>`), then
+                // asked whether it accepts (the message integrity is checked there).
+                let Some(p) = stun_local_ufrag(data)
+                    .and_then(|u| self.by_ufrag.get(u).copied())
+                    .filter(|p| self.clients.get(p).is_some_and(|c| c.rtc.accepts(&input)))
                 else {
                     Metrics::inc(&self.metrics.dropped_unknown);
                     return;
@@ -791,6 +852,10 @@ impl Sfu {
                     .collect();
                 ls.sort();
                 ls.dedup();
+                // Nothing received yet: the stream without layers, if there is one.
+                if ls.is_empty() {
+                    ls.push(None);
+                }
                 ls
             }
         };
@@ -814,7 +879,7 @@ impl Sfu {
 
     fn keyframes(&mut self, now: Instant) {
         for k in self.router.take_keyframe_requests() {
-            self.request_keyframe(now, &k.source, Some(k.layer), KeyframeRequestKind::Pli);
+            self.request_keyframe(now, &k.source, k.layer, KeyframeRequestKind::Pli);
         }
     }
 

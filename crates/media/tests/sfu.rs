@@ -366,8 +366,17 @@ fn a_flood_from_one_address_is_limited_and_counted() {
         net.sfu
             .handle_datagram(net.now, flooder, &[0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42]);
     }
-    let m = net.sfu.metrics();
-    assert!(m.dropped_flood.load(Ordering::Relaxed) >= 9_900);
+    let m = net.sfu.metrics().clone();
+    // One source: its burst of 200 is let through to the lookup, the rest is dropped.
+    assert!(m.dropped_flood.load(Ordering::Relaxed) >= 9_700);
+    // Many sources, each new: the budget of all unknown sources together holds.
+    let before = m.dropped_flood.load(Ordering::Relaxed);
+    for i in 0..20_000u32 {
+        let a = SocketAddr::from(([10, 200, (i >> 8) as u8, i as u8], 9));
+        net.sfu
+            .handle_datagram(net.now, a, &[0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42]);
+    }
+    assert!(m.dropped_flood.load(Ordering::Relaxed) - before >= 11_000);
     let before = net.received(1, MediaKind::Audio);
     net.run(1000, true);
     assert!(

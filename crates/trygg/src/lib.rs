@@ -8,7 +8,15 @@ pub mod startup;
 
 /// Libraries whose verbose levels would log message payloads; held at `info` however verbose
 /// `RUST_LOG` is.
-const QUIET: &[&str] = &["tungstenite=info", "tokio_tungstenite=info"];
+const QUIET: &[&str] = &[
+    "tungstenite=info",
+    "tokio_tungstenite=info",
+    // The media stack's debug output names addresses and ICE credentials (issue #11).
+    "str0m=info",
+    "str0m_proto=info",
+    "is=info",
+    "dimpl=info",
+];
 
 /// Sets up logging to stderr. `RUST_LOG` filters (default `info`). Logs carry methods, paths,
 /// statuses, request ids and codes, never personal data.
