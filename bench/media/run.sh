@@ -247,25 +247,19 @@ queueing, so it grows with the load generator's CPU as well as the SFU's. Runs o
 machine differ: across the runs made while writing this benchmark, Trygg's highest step under 1 %
 loss was anywhere from 15,000 to 60,000 forwarded packets per second, and its per-core figure at a
 given step moved by about 15 %.""")
-FINDINGS = wrap("""Why Trygg loses packets early, and where its time goes (commit 040f0aa; `perf record
---call-graph dwarf` on the trygg-media thread at 60,000 forwarded packets per second, and
-prototypes of the fixes in a scratch copy, Trygg alone): Trygg receives every participant's media
-on one UDP socket with the kernel's default receive buffer (212,992 bytes here: about 270 small
-datagrams, some 25 ms of this benchmark's traffic at 10,000 packets per second in), so whenever
-its one thread is kept off the CPU a little longer, datagrams are dropped before Trygg sees them
-(its own `rtp_in` counter falls short of what was sent by as much as the kernel's `RcvbufErrors`
-grows), at loads where it uses well under a core (in earlier runs 1 to 14 % at 15,000 to 30,000
-forwarded packets per second, at half a core); Janus has a socket per PeerConnection (400 here)
-and queues inside, so it loses nothing at those rates and trades loss for latency instead. With a
-4 MiB buffer (`SO_RCVBUF`, within this machine's `net.core.rmem_max`) the prototype forwarded 30,000
-packets per second without loss in runs where the committed code lost 6 to 10 %. Of the media
-thread's CPU, about a third is the kernel (one `sendto` per forwarded datagram, loopback delivery
-included), a third str0m (building, encrypting, pacing each packet: a packet written to a receiver
-leaves only at that receiver's next `handle_timeout`), 8 % allocation and copying, and some 6 %
-Trygg's own routing; a fixed 0.1 core goes to the timers of 200 idle sessions. Trygg forwards on one
-thread by design, so one core bounds it: about 80,000 forwarded packets per second at saturation
-(with loss) in the Trygg-only runs, and 60,000 without loss in the quieter of the side-by-side
-runs.""")
+FINDINGS = wrap("""What a profile found, and what was done about it (`perf record --call-graph dwarf`
+on the trygg-media thread at commit 040f0aa, when Trygg reached about 67,000 forwarded packets per
+second per core and lost packets from 15,000 packets per second on): every call's media arrives on
+one UDP socket, and with the kernel's default receive buffer (about 200 KiB, some 25 ms of this
+traffic) datagrams were dropped whenever the one media thread was kept off the CPU; the media
+socket now asks for 4 MiB (`SO_RCVBUF`, `SO_SNDBUF`, within `net.core.rmem_max`; Trygg logs when
+the kernel gives less). A forwarded packet left only at its receiver's next timeout; the receiver is
+now driven at once. Asking when time is next due scanned every session per datagram, and every
+datagram looked for renegotiation work; both are now kept as they change. What remains: about a
+third of the thread's time is the kernel (one `sendto` per forwarded datagram; `sendmmsg` would
+batch them), a third str0m (building, encrypting and pacing each packet), and allocation and
+copying per packet in Trygg's routing; and one thread bounds Trygg at one core (rooms could be
+sharded over several media threads with `SO_REUSEPORT`).""")
 section = ("## Media forwarding\n\n" + intro + " It runs:\n\n    " + os.environ.get("MEDIA_CMD", "") +
            "\n\n" + method + "\n\n" + summary + "\n\nEvery step:\n\n" + table + "\n\n" + NOTE +
            "\n\n" + FINDINGS +

@@ -212,6 +212,10 @@ struct Client {
     to_stop: Vec<Mid>,
     /// Media lines stopped in this session so far.
     stopped: usize,
+    /// Something may need offering (a track to add or to stop): looked at only then.
+    needs_offer: bool,
+    /// Packets were written for this session since it was last driven.
+    written: bool,
     /// Each receive stream's mid and layer, by SSRC.
     layers: HashMap<Ssrc, (Mid, Layer)>,
     connected: bool,
@@ -388,6 +392,8 @@ impl Sfu {
                 stopping: Vec::new(),
                 to_stop: Vec::new(),
                 stopped: 0,
+                needs_offer: true,
+                written: false,
                 layers: HashMap::new(),
                 connected: false,
                 deadline: now + self.config.connect_timeout,
@@ -429,7 +435,7 @@ impl Sfu {
             // The offer is void: what it carried is offered again.
             c.negotiating.clear();
             c.to_stop.append(&mut c.stopping);
-            self.dirty.push(peer);
+            self.want_offer(peer);
             self.drain(now);
             return Err(MediaError::Sdp(e.to_string()));
         }
@@ -438,7 +444,8 @@ impl Sfu {
         for (source, mid) in mapped {
             self.router.set_out_mid(peer, &source, &mid);
         }
-        self.dirty.push(peer);
+        // What changed while the offer was out is offered now.
+        self.want_offer(peer);
         self.drain(now);
         Ok(())
     }
@@ -472,6 +479,7 @@ impl Sfu {
         for (other, mid) in self.router.remove_peer(peer) {
             if let Some(o) = self.clients.get_mut(&other) {
                 o.to_stop.push(Mid::from(mid.as_str()));
+                o.needs_offer = true;
                 o.stopped += 1;
                 if o.stopped > MAX_STOPPED {
                     bloated.push(other);
@@ -679,9 +687,26 @@ impl Sfu {
     /// received.
     fn drain(&mut self, now: Instant) {
         while let Some(peer) = self.dirty.pop() {
-            self.negotiate(now, peer);
+            let Some(c) = self.clients.get_mut(&peer) else {
+                continue;
+            };
+            // Forwarded packets leave now, not at the session's next timeout.
+            if std::mem::take(&mut c.written) && c.rtc.handle_input(Input::Timeout(now)).is_err() {
+                self.close(peer);
+                continue;
+            }
+            if c.needs_offer {
+                self.negotiate(now, peer);
+            }
             self.poll_peer(now, peer);
         }
+    }
+
+    fn want_offer(&mut self, peer: PeerId) {
+        if let Some(c) = self.clients.get_mut(&peer) {
+            c.needs_offer = true;
+        }
+        self.dirty.push(peer);
     }
 
     /// Offers what changed for a peer (new tracks to send it, stopped ones), one offer at a
@@ -699,7 +724,12 @@ impl Sfu {
         let Some(c) = self.clients.get_mut(&peer) else {
             return;
         };
-        if c.pending.is_some() || (unmapped.is_empty() && c.to_stop.is_empty()) {
+        if c.pending.is_some() {
+            // After the answer.
+            return;
+        }
+        c.needs_offer = false;
+        if unmapped.is_empty() && c.to_stop.is_empty() {
             return;
         }
         let mut api = c.rtc.sdp_api();
@@ -787,8 +817,9 @@ impl Sfu {
                 if m.direction.is_receiving()
                     && self.router.published(peer, kind_of(m.kind)) == 0 =>
             {
-                let receivers = self.router.publish(peer, &m.mid, kind_of(m.kind));
-                self.dirty.extend(receivers);
+                for r in self.router.publish(peer, &m.mid, kind_of(m.kind)) {
+                    self.want_offer(r);
+                }
             }
             Event::RtpPacket(p) => self.forward(now, peer, p),
             Event::KeyframeRequest(req) => {
@@ -966,7 +997,9 @@ impl Sfu {
             }
             tx.write_rtp(w);
             Metrics::inc(&self.metrics.rtp_forwarded);
-            self.dirty.push(d.to);
+            if !std::mem::replace(&mut r.written, true) {
+                self.dirty.push(d.to);
+            }
         }
         self.keyframes(now);
     }
