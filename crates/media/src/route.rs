@@ -10,6 +10,7 @@
 //! removed from the router receives nothing more, at once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A room, as the application names it (the organisation's and the consultation's ids).
@@ -33,7 +34,7 @@ pub struct SourceKey {
     /// The sending peer.
     pub owner: PeerId,
     /// The sender's mid.
-    pub mid: String,
+    pub mid: Arc<str>,
 }
 
 /// A simulcast layer: the rid, or `None` for a track without simulcast.
@@ -62,7 +63,7 @@ pub struct Delivery {
     /// The receiving peer.
     pub to: PeerId,
     /// The receiver's mid for this source.
-    pub mid: String,
+    pub mid: Arc<str>,
     /// Sequence number on the receiver's stream.
     pub seq: u64,
     /// Timestamp on the receiver's stream.
@@ -91,23 +92,32 @@ struct Meter {
 }
 
 impl Meter {
-    fn add(&mut self, now: Instant, bytes: usize) {
+    /// Counts `bytes`; true when a new rate was measured (once a second).
+    fn add(&mut self, now: Instant, bytes: usize) -> bool {
         let start = *self.window_start.get_or_insert(now);
         let elapsed = now.saturating_duration_since(start);
-        if elapsed >= Duration::from_secs(1) {
+        let rolled = elapsed >= Duration::from_secs(1);
+        if rolled {
             let secs = elapsed.as_secs_f64().max(1.0);
             self.bps = ((self.bytes as f64) * 8.0 / secs) as u64;
             self.bytes = 0;
             self.window_start = Some(now);
         }
         self.bytes += bytes as u64;
+        rolled
     }
 }
 
 #[derive(Debug, Clone)]
 struct Source {
     kind: Kind,
+    /// This source's key, shared (cloning it costs a reference count, not an allocation).
+    key: SourceKey,
     layers: BTreeMap<Layer, Meter>,
+    /// The layers arriving, and the one a receiver without a target gets: kept as they change
+    /// (a new layer, a new rate each second), not worked out per packet.
+    known: Arc<[Layer]>,
+    fallback: Layer,
 }
 
 /// Rewrites a receiver's view of one source across layer switches: the receiver sees one stream
@@ -205,7 +215,7 @@ impl Rewriter {
 
 #[derive(Debug, Clone)]
 struct Sub {
-    out_mid: Option<String>,
+    out_mid: Option<Arc<str>>,
     target: Layer,
     rewriter: Rewriter,
 }
@@ -253,13 +263,13 @@ impl Router {
         members.insert(peer);
         // The newcomer subscribes to what the others publish.
         for other in others {
-            let sources: Vec<String> = self
+            let sources: Vec<SourceKey> = self
                 .peers
                 .get(&other)
-                .map(|p| p.sources.keys().cloned().collect())
+                .map(|p| p.sources.values().map(|s| s.key.clone()).collect())
                 .unwrap_or_default();
-            for mid in sources {
-                self.subscribe(peer, SourceKey { owner: other, mid });
+            for key in sources {
+                self.subscribe(peer, key);
             }
         }
     }
@@ -267,7 +277,7 @@ impl Router {
     /// Removes a peer: nothing more is forwarded to or from it, and the others' subscriptions
     /// to its tracks are dropped. Returns, per remaining peer, the mids that carried its tracks
     /// (to be stopped in their sessions).
-    pub fn remove_peer(&mut self, peer: PeerId) -> Vec<(PeerId, String)> {
+    pub fn remove_peer(&mut self, peer: PeerId) -> Vec<(PeerId, Arc<str>)> {
         let Some(p) = self.peers.remove(&peer) else {
             return Vec::new();
         };
@@ -328,11 +338,18 @@ impl Router {
         if p.sources.contains_key(mid) {
             return Vec::new();
         }
+        let key = SourceKey {
+            owner,
+            mid: Arc::from(mid),
+        };
         p.sources.insert(
             mid.to_owned(),
             Source {
                 kind,
+                key: key.clone(),
                 layers: BTreeMap::new(),
+                known: Arc::from(Vec::new()),
+                fallback: None,
             },
         );
         let room = p.room;
@@ -342,13 +359,7 @@ impl Router {
             .filter(|r| *r != owner)
             .collect();
         for r in &receivers {
-            self.subscribe(
-                *r,
-                SourceKey {
-                    owner,
-                    mid: mid.to_owned(),
-                },
-            );
+            self.subscribe(*r, key.clone());
         }
         receivers
     }
@@ -372,7 +383,7 @@ impl Router {
             .iter()
             .filter(|(_, s)| s.out_mid.is_none())
             .filter_map(|(k, _)| {
-                let kind = self.peers.get(&k.owner)?.sources.get(&k.mid)?.kind;
+                let kind = self.peers.get(&k.owner)?.sources.get(&*k.mid)?.kind;
                 Some((k.clone(), kind))
             })
             .collect()
@@ -387,7 +398,7 @@ impl Router {
         else {
             return;
         };
-        sub.out_mid = Some(mid.to_owned());
+        sub.out_mid = Some(Arc::from(mid));
         self.keyframes.push(KeyframeWanted {
             source: source.clone(),
             layer: None,
@@ -413,7 +424,7 @@ impl Router {
             .filter(|k| {
                 self.peers
                     .get(&k.owner)
-                    .and_then(|o| o.sources.get(&k.mid))
+                    .and_then(|o| o.sources.get(&*k.mid))
                     .is_some_and(|s| s.kind == Kind::Video)
             })
             .cloned()
@@ -424,7 +435,11 @@ impl Router {
             .map(|e| e.saturating_sub(audio * AUDIO_BPS) / (video.len().max(1) as u64));
         let mut choices = Vec::new();
         for k in video {
-            let Some(src) = self.peers.get(&k.owner).and_then(|o| o.sources.get(&k.mid)) else {
+            let Some(src) = self
+                .peers
+                .get(&k.owner)
+                .and_then(|o| o.sources.get(&*k.mid))
+            else {
                 continue;
             };
             let current = r.subs.get(&k).map(|s| s.target.clone()).unwrap_or(None);
@@ -471,21 +486,24 @@ impl Router {
             return Vec::new();
         };
         let kind = src.kind;
-        src.layers
+        let new_layer = !src.layers.contains_key(layer);
+        let rolled = src
+            .layers
             .entry(layer.clone())
             .or_default()
             .add(now, p.size);
-        let layers: Vec<Layer> = src.layers.keys().cloned().collect();
-        // A receiver without a target that is arriving gets the lowest layer until its
-        // estimate says more.
-        let fallback = choose(&src.layers, None, &None);
-        let key = SourceKey {
-            owner,
-            mid: mid.to_owned(),
-        };
+        if new_layer || rolled {
+            src.known = src.layers.keys().cloned().collect::<Vec<_>>().into();
+            // A receiver without a target that is arriving gets the lowest layer until its
+            // estimate says more.
+            src.fallback = choose(&src.layers, None, &None);
+        }
+        let (key, known, fallback) = (src.key.clone(), src.known.clone(), src.fallback.clone());
         let mut out = Vec::new();
-        let receivers = self.room_peers(&room);
-        for r in receivers {
+        let Some(members) = self.rooms.get(&room) else {
+            return out;
+        };
+        for &r in members {
             if r == owner {
                 continue;
             }
@@ -495,10 +513,10 @@ impl Router {
             let Some(sub) = peer.subs.get_mut(&key) else {
                 continue;
             };
-            let Some(out_mid) = sub.out_mid.clone() else {
+            let Some(out_mid) = &sub.out_mid else {
                 continue;
             };
-            if !layers.contains(&sub.target) {
+            if !known.contains(&sub.target) {
                 sub.target = fallback.clone();
             }
             let forwarding = sub.rewriter.current() == Some(layer);
@@ -512,7 +530,7 @@ impl Router {
             if let Some(m) = sub.rewriter.map(layer, p, switch) {
                 out.push(Delivery {
                     to: r,
-                    mid: out_mid,
+                    mid: out_mid.clone(),
                     seq: m.seq,
                     ts: m.ts,
                     vp8: m.vp8,
@@ -536,7 +554,7 @@ impl Router {
     }
 
     /// The out mids of a receiver, with their source.
-    pub fn out_mids(&self, receiver: PeerId) -> Vec<(String, SourceKey)> {
+    pub fn out_mids(&self, receiver: PeerId) -> Vec<(Arc<str>, SourceKey)> {
         self.peers
             .get(&receiver)
             .map(|r| {
@@ -774,7 +792,7 @@ mod tests {
                                 prop_assert!(d.to != peer);
                                 prop_assert!(rooms.contains_key(&d.to) && rooms.contains_key(&peer));
                                 prop_assert_eq!(rooms.get(&d.to), rooms.get(&peer));
-                                prop_assert_eq!(d.mid, format!("{peer}-{mid}"));
+                                prop_assert_eq!(d.mid.to_string(), format!("{peer}-{mid}"));
                             }
                         }
                     }

@@ -478,7 +478,7 @@ impl Sfu {
         let mut bloated = Vec::new();
         for (other, mid) in self.router.remove_peer(peer) {
             if let Some(o) = self.clients.get_mut(&other) {
-                o.to_stop.push(Mid::from(mid.as_str()));
+                o.to_stop.push(Mid::from(&*mid));
                 o.needs_offer = true;
                 o.stopped += 1;
                 if o.stopped > MAX_STOPPED {
@@ -795,7 +795,7 @@ impl Sfu {
                     Metrics::add(&self.metrics.bytes_out, t.contents.len() as u64);
                     self.out.push_back(Output::Transmit {
                         to: t.destination,
-                        data: t.contents.to_vec(),
+                        data: t.contents.into(),
                     });
                 }
                 RtcOutput::Event(e) => self.event(now, peer, e),
@@ -828,7 +828,7 @@ impl Sfu {
                     .router
                     .out_mids(peer)
                     .into_iter()
-                    .find(|(m, _)| m.as_str() == &*req.mid)
+                    .find(|(m, _)| **m == *req.mid)
                     .map(|(_, s)| s);
                 if let Some(s) = source {
                     self.request_keyframe(now, &s, None, req.kind);
@@ -870,7 +870,7 @@ impl Sfu {
         let Some(c) = self.clients.get_mut(&source.owner) else {
             return;
         };
-        let mid = Mid::from(source.mid.as_str());
+        let mid = Mid::from(&*source.mid);
         let layers: Vec<Layer> = match layer {
             Some(l) => vec![l],
             // Unknown layer (a receiver's PLI): every layer the sender sends.
@@ -979,7 +979,7 @@ impl Sfu {
             let Some(pt) = r.rtc.codec_config().match_params(params).map(|x| x.pt()) else {
                 continue;
             };
-            let out_mid = Mid::from(d.mid.as_str());
+            let out_mid = Mid::from(&*d.mid);
             let mut api = r.rtc.direct_api();
             let Some(tx) = api.stream_tx_by_mid(out_mid, None) else {
                 continue;
