@@ -320,7 +320,17 @@ export function createCall({ send, els, texts, me }) {
     if (!pc || stopped) return;
     const report = await pc.getStats();
     const byWho = new Map();
+    let loudest = null;
+    let level = 0.01;
     for (const s of report.values()) {
+      // The active speaker, for the speaker view: the loudest remote audio just now.
+      if (s.type === "inbound-rtp" && s.kind === "audio" && (s.audioLevel ?? 0) > level) {
+        const t = [...tiles.entries()].find(([, x]) => x.stream.getAudioTracks().some((a) => a.id === s.trackIdentifier));
+        if (t) {
+          loudest = t[0];
+          level = s.audioLevel;
+        }
+      }
       if (s.type !== "inbound-rtp" || s.kind !== "video") continue;
       const track = [...tiles.entries()].find(([, t]) => t.stream.getVideoTracks().some((v) => v.id === s.trackIdentifier));
       const who = track?.[0];
@@ -334,6 +344,10 @@ export function createCall({ send, els, texts, me }) {
       const fps = decoded / 2;
       const q = received === 0 ? "none" : loss < 0.02 && fps >= 10 ? "good" : loss < 0.08 && fps >= 4 ? "fair" : "poor";
       byWho.set(who, q);
+    }
+    // The last one who spoke stays large through a silence.
+    if (loudest) {
+      for (const [who, t] of tiles) t.tile.classList.toggle("speaking", who === loudest);
     }
     for (const [who, t] of tiles) {
       if (who === "self") continue;

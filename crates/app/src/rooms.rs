@@ -899,11 +899,26 @@ impl Task {
                 break;
             }
         }
+        // Out of the registry first, so that an arrival from now on starts afresh (and is
+        // refused if the consultation is over) instead of waiting on this task.
+        self.app.rooms.remove(self.key);
+        // Arrivals that reached the queue in the meantime get an answer: over (the same
+        // refusal as any spent invitation), or try again (a fresh room starts).
+        self.rx.close();
+        while let Ok(cmd) = self.rx.try_recv() {
+            if let Command::Connect { reply, .. } = cmd {
+                let e = if self.over() {
+                    JoinError::Refused
+                } else {
+                    JoinError::Unavailable
+                };
+                let _ = reply.send(Err(e));
+            }
+        }
         // Nothing of the room's media is kept (VC-STORE-1).
         if let Some(media) = &self.app.media {
             media.end_room(media_key(self.key)).await;
         }
-        self.app.rooms.remove(self.key);
         // Anyone still connected (a refused arrival's socket) is closed.
         for part in self.parts.values_mut() {
             if let Some((_, out)) = part.conn.take() {

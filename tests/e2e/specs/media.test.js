@@ -296,6 +296,13 @@ test("screen sharing shows a preview and sends nothing until the person confirms
     .flatMap((pc) => pc.getSenders()).map((s) => s.track?.label ?? "").filter((l) => l));
   const sharedAtClinician = () => clin.page.evaluate((id) => document.querySelector(`#roster li[data-participant="${id}"]`)?.dataset.screen, me);
 
+  // Speaker view: the one speaking (the fake microphone's beeps) is shown large.
+  await clin.page.getByRole("button", { name: "Vis den som snakker" }).click();
+  await clin.page.locator("#tiles.speaker").waitFor();
+  await clin.page.locator(`#tiles .tile.speaking[data-participant="${me}"]`).waitFor({ timeout: 15_000 });
+  await clin.page.getByRole("button", { name: "Vis alle like store" }).click();
+  await clin.page.locator("#tiles:not(.speaker)").waitFor();
+
   // The preview: the person sees what would be shared; nothing is sent yet.
   await pat.page.getByRole("button", { name: "Del skjermen" }).click();
   const dialog = pat.page.getByRole("dialog", { name: "Vil du dele dette?" });
