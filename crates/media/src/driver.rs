@@ -234,6 +234,8 @@ async fn run(
     };
     let mut sfu = Sfu::new(config, metrics);
     let mut rooms: HashMap<RoomKey, mpsc::Sender<RoomSignal>> = HashMap::new();
+    let mut outgoing: Vec<(SocketAddr, Vec<u8>)> = Vec::with_capacity(SEND_BATCH);
+    let mut headers = nix::sys::socket::MultiHeaders::preallocate(SEND_BATCH, None);
     let mut buf = vec![0u8; 2048];
     loop {
         let now = Instant::now();
@@ -267,8 +269,10 @@ async fn run(
         while let Some(out) = sfu.poll() {
             match out {
                 Output::Transmit { to, data } => {
-                    // UDP: a full send buffer drops the datagram, as the network would.
-                    let _ = socket.try_send_to(&data, to);
+                    outgoing.push((to, data));
+                    if outgoing.len() == SEND_BATCH {
+                        send_all(&socket, &mut headers, &mut outgoing);
+                    }
                 }
                 Output::Signal {
                     room,
@@ -282,7 +286,43 @@ async fn run(
                 }
             }
         }
+        send_all(&socket, &mut headers, &mut outgoing);
     }
+}
+
+/// Datagrams sent with one system call.
+const SEND_BATCH: usize = 64;
+
+/// Sends the batch (`sendmmsg`), and empties it. UDP: what a full send buffer does not take is
+/// dropped, as the network would.
+fn send_all(
+    socket: &tokio::net::UdpSocket,
+    headers: &mut nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
+    outgoing: &mut Vec<(SocketAddr, Vec<u8>)>,
+) {
+    use nix::sys::socket::{sendmmsg, ControlMessage, MsgFlags, SockaddrStorage};
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+    if outgoing.is_empty() {
+        return;
+    }
+    let fd = socket.as_raw_fd();
+    for chunk in outgoing.chunks(SEND_BATCH) {
+        let slices: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|(_, d)| [IoSlice::new(d)]).collect();
+        let addrs: Vec<Option<SockaddrStorage>> = chunk
+            .iter()
+            .map(|(a, _)| Some(SockaddrStorage::from(*a)))
+            .collect();
+        let none: [ControlMessage<'_>; 0] = [];
+        if sendmmsg(fd, headers, &slices, &addrs, none, MsgFlags::MSG_DONTWAIT).is_err() {
+            // The first datagram could not be sent (the buffer is full): the rest one by one,
+            // each dropped if it does not fit.
+            for (to, d) in chunk {
+                let _ = socket.try_send_to(d, *to);
+            }
+        }
+    }
+    outgoing.clear();
 }
 
 fn command(sfu: &mut Sfu, rooms: &mut HashMap<RoomKey, mpsc::Sender<RoomSignal>>, cmd: Command) {
