@@ -255,7 +255,7 @@ traffic) datagrams were dropped whenever the one media thread was kept off the C
 socket now asks for 4 MiB (`SO_RCVBUF`, `SO_SNDBUF`, within `net.core.rmem_max`; Trygg logs when
 the kernel gives less). A forwarded packet left only at its receiver's next timeout; the receiver is
 now driven at once. Asking when time is next due scanned every session per datagram, and every
-datagram looked for renegotiation work; both are now kept as they change. What remains: the forwarded datagrams of a batch now leave in one `sendmmsg` call, but the kernel's loopback delivery stays; a third of the time is str0m (building, encrypting and pacing each packet); and one thread bounds Trygg at one core (rooms could be sharded over several media threads with `SO_REUSEPORT`).""")
+datagram looked for renegotiation work; both are now kept as they change. Following str0m's contract (every change to a session is followed by polling it to its next timeout before the next change) also sends each forwarded packet at once. What remains: the forwarded datagrams of a batch now leave in one `sendmmsg` call, but the kernel's loopback delivery stays; a third of the time is str0m (building, encrypting and pacing each packet); and one thread bounds Trygg at one core (rooms could be sharded over several media threads with `SO_REUSEPORT`).""")
 section = ("## Media forwarding\n\n" + intro + " It runs:\n\n    " + os.environ.get("MEDIA_CMD", "") +
            "\n\n" + method + "\n\n" + summary + "\n\nEvery step:\n\n" + table + "\n\n" + NOTE +
            "\n\n" + FINDINGS +

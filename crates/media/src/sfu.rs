@@ -214,8 +214,6 @@ struct Client {
     stopped: usize,
     /// Something may need offering (a track to add or to stop): looked at only then.
     needs_offer: bool,
-    /// Packets were written for this session since it was last driven.
-    written: bool,
     /// Each receive stream's mid and layer, by SSRC.
     layers: HashMap<Ssrc, (Mid, Layer)>,
     connected: bool,
@@ -393,7 +391,6 @@ impl Sfu {
                 to_stop: Vec::new(),
                 stopped: 0,
                 needs_offer: true,
-                written: false,
                 layers: HashMap::new(),
                 connected: false,
                 deadline: now + self.config.connect_timeout,
@@ -441,6 +438,7 @@ impl Sfu {
         }
         let mapped = std::mem::take(&mut c.negotiating);
         c.stopping.clear();
+        self.poll_peer(now, peer);
         for (source, mid) in mapped {
             self.router.set_out_mid(peer, &source, &mid);
         }
@@ -644,7 +642,12 @@ impl Sfu {
                 self.close(peer);
                 continue;
             }
-            self.dirty.push(peer);
+            // Each session polled right after its input (str0m's contract), before anything
+            // else may change it.
+            if c.needs_offer {
+                self.negotiate(now, peer);
+            }
+            self.poll_peer(now, peer);
         }
         self.drain(now);
         self.recompute_earliest();
@@ -690,11 +693,6 @@ impl Sfu {
             let Some(c) = self.clients.get_mut(&peer) else {
                 continue;
             };
-            // Forwarded packets leave now, not at the session's next timeout.
-            if std::mem::take(&mut c.written) && c.rtc.handle_input(Input::Timeout(now)).is_err() {
-                self.close(peer);
-                continue;
-            }
             if c.needs_offer {
                 self.negotiate(now, peer);
             }
@@ -905,7 +903,8 @@ impl Sfu {
                 Metrics::inc(&self.metrics.keyframe_requests);
             }
         }
-        self.dirty.push(source.owner);
+        // Polled at once (str0m's contract: a change, then a full poll, then the next change).
+        self.poll_peer(now, source.owner);
     }
 
     fn keyframes(&mut self, now: Instant) {
@@ -997,9 +996,9 @@ impl Sfu {
             }
             tx.write_rtp(w);
             Metrics::inc(&self.metrics.rtp_forwarded);
-            if !std::mem::replace(&mut r.written, true) {
-                self.dirty.push(d.to);
-            }
+            // str0m's contract: every change to a session is followed by polling it until it
+            // waits for time, before the next change. It also sends the packet now.
+            self.poll_peer(now, d.to);
         }
         self.keyframes(now);
     }
