@@ -465,18 +465,26 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/join/{token}", get(join))
         .route("/personell/konsultasjoner", get(planner))
-        .route("/static/consultation.js", get(script))
-        .route("/static/call.js", get(call_script))
-        .route("/static/e2ee-worker.js", get(worker_script))
-        .route("/static/e2ee-common.js", get(common_script))
-        .route("/static/planner.js", get(planner_script))
-}
-
-async fn planner_script() -> Response {
-    crate::pages::asset(
-        include_str!("../../../web/static/planner.js"),
-        "text/javascript; charset=utf-8",
-    )
+        .route(
+            "/static/consultation.js",
+            get(|| script_asset(include_str!("../../../web/static/consultation.js"))),
+        )
+        .route(
+            "/static/call.js",
+            get(|| script_asset(include_str!("../../../web/static/call.js"))),
+        )
+        .route(
+            "/static/e2ee-worker.js",
+            get(|| script_asset(include_str!("../../../web/static/e2ee-worker.js"))),
+        )
+        .route(
+            "/static/e2ee-common.js",
+            get(|| script_asset(include_str!("../../../web/static/e2ee-common.js"))),
+        )
+        .route(
+            "/static/planner.js",
+            get(|| script_asset(include_str!("../../../web/static/planner.js"))),
+        )
 }
 
 /// The personnel's consultation page's texts.
@@ -749,32 +757,9 @@ async fn planner(
     )
 }
 
-async fn call_script() -> Response {
-    crate::pages::asset(
-        include_str!("../../../web/static/call.js"),
-        "text/javascript; charset=utf-8",
-    )
-}
-
-async fn common_script() -> Response {
-    crate::pages::asset(
-        include_str!("../../../web/static/e2ee-common.js"),
-        "text/javascript; charset=utf-8",
-    )
-}
-
-async fn worker_script() -> Response {
-    crate::pages::asset(
-        include_str!("../../../web/static/e2ee-worker.js"),
-        "text/javascript; charset=utf-8",
-    )
-}
-
-async fn script() -> Response {
-    crate::pages::asset(
-        include_str!("../../../web/static/consultation.js"),
-        "text/javascript; charset=utf-8",
-    )
+/// One of the consultation pages' scripts, embedded in the binary.
+async fn script_asset(body: &'static str) -> Response {
+    crate::pages::asset(body, "text/javascript; charset=utf-8")
 }
 
 async fn join(

@@ -151,6 +151,18 @@ export async function inboundMedia(page) {
   });
 }
 
+/** Waits until `check(stats)` holds for the page's inbound media, or throws with the last. */
+export async function untilMedia(page, check, what, ms = 20_000) {
+  const t0 = Date.now();
+  let s;
+  while (Date.now() - t0 < ms) {
+    s = await inboundMedia(page);
+    if (check(s)) return s;
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
+  throw new Error(`${what}: ${JSON.stringify(s)}`);
+}
+
 /** Opens a page that records console errors, page errors and every request URL. */
 export async function openPage(browser) {
   const context = await browser.newContext();

@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
-  axeViolations, BIN, freePort, inboundMedia, launchBrowser, openPage, recordPeerConnections, startTrygg, virtualAuthenticator,
+  axeViolations, BIN, freePort, inboundMedia, launchBrowser, untilMedia, openPage, recordPeerConnections, startTrygg, virtualAuthenticator,
 } from "../lib/harness.js";
 
 const ORG = "normland-legesenter";
@@ -43,16 +43,7 @@ async function metric(name) {
 }
 
 /** Waits until `check(stats)` holds for the page's inbound media, or fails with the last. */
-async function until(page, check, what, ms = 20_000) {
-  const t0 = Date.now();
-  let s;
-  while (Date.now() - t0 < ms) {
-    s = await inboundMedia(page);
-    if (check(s)) return s;
-    await new Promise((ok) => setTimeout(ok, 250));
-  }
-  assert.fail(`${what}: ${JSON.stringify(s)}`);
-}
+const until = (page, check, what, ms = 20_000) => untilMedia(page, check, what, ms);
 
 async function signedInClinician(origin, role) {
   const personnel = cliJson("personnel", "list", "--org", ORG);

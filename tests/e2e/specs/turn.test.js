@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  BIN, freePort, inboundMedia, launchBrowser, openPage, recordPeerConnections, selectedCandidateTypes,
+  BIN, freePort, inboundMedia, launchBrowser, untilMedia, openPage, recordPeerConnections, selectedCandidateTypes,
   startTrygg, virtualAuthenticator,
 } from "../lib/harness.js";
 
@@ -63,16 +63,7 @@ function cliJson(...args) {
 
 const onServer = (url, origin) => origin + new URL(url).pathname;
 
-async function until(page, check, what, ms = 30_000) {
-  const t0 = Date.now();
-  let s;
-  while (Date.now() - t0 < ms) {
-    s = await inboundMedia(page);
-    if (check(s)) return s;
-    await new Promise((ok) => setTimeout(ok, 250));
-  }
-  assert.fail(`${what}: ${JSON.stringify(s)}`);
-}
+const until = (page, check, what, ms = 30_000) => untilMedia(page, check, what, ms);
 
 test("clinician and patient, both only through the TURN relay, see each other", async () => {
   const origin = new URL(trygg.setup[ORG]).origin;
