@@ -76,16 +76,18 @@ async function flood(origin, path, body, count, from, concurrency = 16) {
       req.end(body);
     });
   let last;
+  let limited;
   const worker = async () => {
     while (sent < count) {
       sent += 1;
       last = await one();
       statuses[last.status] = (statuses[last.status] ?? 0) + 1;
+      if (last.status === 429 && !limited) limited = last;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   agent.destroy();
-  return { statuses, last };
+  return { statuses, last, limited };
 }
 
 function withoutResourceErrors(errors) {
@@ -134,12 +136,14 @@ test("first administrator creates a passkey, signs out and signs in with it", as
   const origin = new URL(setup).origin;
   await flood(origin, "/api/v1/auth/login/start", "{}", 2_000, "127.0.0.2");
   const before = rssKiB();
-  const { statuses, last } = await flood(origin, "/api/v1/auth/login/start", "{}", 50_000, "127.0.0.2");
+  const { statuses, limited } = await flood(origin, "/api/v1/auth/login/start", "{}", 50_000, "127.0.0.2");
   const after = rssKiB();
   assert.equal((statuses[200] ?? 0) + (statuses[429] ?? 0), 50_000, JSON.stringify(statuses));
   assert.ok(statuses[429] > 40_000, `the flood is rate limited: ${JSON.stringify(statuses)}`);
-  assert.equal(last.status, 429);
-  assert.match(last.body, /TR-N701/);
+  // The bucket refills while the flood runs, so the odd request in between is served; what the
+  // limiter answers the rest is a problem document naming its code.
+  assert.ok(limited, "a refused request was seen");
+  assert.match(limited.body, /TR-N701/);
   console.log(`flood of 50,000 starts: ${JSON.stringify(statuses)}; server RSS ${before} -> ${after} KiB`);
   assert.ok(after - before < 8 * 1024, `memory stays flat: ${before} KiB before, ${after} KiB after`);
 
