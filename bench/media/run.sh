@@ -44,6 +44,17 @@ nice_cmd=(nice -n "$NICE")
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 export RUST_BACKTRACE=0
 
+# Janus from Debian, installed when missing (as scripts/test-all installs Chromium and coturn).
+if [ "$JANUS" = /usr/bin/janus ] && [ ! -x "$JANUS" ]; then
+  sudo_cmd=()
+  [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq janus >/dev/null
+  # The package's own service is not wanted: this script starts its own Janus.
+  "${sudo_cmd[@]}" systemctl stop janus >/dev/null 2>&1 || true
+fi
+[ -x "$JANUS" ] || { echo "Janus ($JANUS) is needed and could not be installed" >&2; exit 1; }
+
 url="http://127.0.0.1:$JANUS_PORT/janus"
 if curl -s -m 2 "$url/info" >/dev/null 2>&1; then
   echo "something already answers on $url: stop it first (this script starts its own Janus)" >&2
@@ -245,8 +256,10 @@ latency climbs to hundreds of milliseconds before anything is lost), so the seco
 latency a call can use, is the fairer comparison; and the latency includes the load generator's own
 queueing, so it grows with the load generator's CPU as well as the SFU's. Runs on this shared
 machine differ: across the runs made while writing this benchmark, Trygg's highest step under 1 %
-loss was anywhere from 15,000 to 60,000 forwarded packets per second, and its per-core figure at a
-given step moved by about 15 %.""")
+loss was anywhere from 15,000 to 120,000 forwarded packets per second, and its per-core figure at a
+given step moved by about 15 % on one host; the same code gave 95,731 per core at its highest step
+under 1 % loss on a busy host (AMD EPYC, load average 2 before the run: other work took the CPU the
+one media thread needed, and the step above it lost 7 %), against Janus's 58,419 in that run.""")
 FINDINGS = wrap("""What a profile found, and what was done about it (`perf record --call-graph dwarf`
 on the trygg-media thread at commit 040f0aa, when Trygg reached about 67,000 forwarded packets per
 second per core and lost packets from 15,000 packets per second on): every call's media arrives on
@@ -255,7 +268,16 @@ traffic) datagrams were dropped whenever the one media thread was kept off the C
 socket now asks for 4 MiB (`SO_RCVBUF`, `SO_SNDBUF`, within `net.core.rmem_max`; Trygg logs when
 the kernel gives less). A forwarded packet left only at its receiver's next timeout; the receiver is
 now driven at once. Asking when time is next due scanned every session per datagram, and every
-datagram looked for renegotiation work; both are now kept as they change. Following str0m's contract (every change to a session is followed by polling it to its next timeout before the next change) also sends each forwarded packet at once. What remains: the forwarded datagrams of a batch now leave in one `sendmmsg` call, but the kernel's loopback delivery stays; a third of the time is str0m (building, encrypting and pacing each packet); and one thread bounds Trygg at one core (rooms could be sharded over several media threads with `SO_REUSEPORT`).""")
+datagram looked for renegotiation work; both are now kept as they change. Following str0m's contract (every change to a session is followed by polling it to its next timeout before the next change) also sends each forwarded packet at once. What remains: the forwarded datagrams of a batch now leave in one `sendmmsg` call, but the kernel's loopback delivery stays; a third of the time is str0m (building, encrypting and pacing each packet); and one thread bounds Trygg at one core (rooms could be sharded over several media threads with `SO_REUSEPORT`).
+
+A later profile (commit 38913b3, about 125,000 forwarded packets per second per core): a quarter of
+the media thread's time is the kernel delivering the forwarded datagrams over loopback to the
+clients' sockets (inside `sendmmsg`: the receiving side's softirq runs on the sender's thread, for
+Janus as for Trygg); receiving is 4 %. str0m's pacer, on because the bandwidth estimate chooses each
+receiver's simulcast layer, releases one packet per receiver per timeout, so each forwarded packet
+also costs one pass of the session's timeout handling (about a quarter of the time). Receiving with
+`recvmmsg` would save at most the 4 %; an SFU that paced video only would save most of the
+quarter.""")
 section = ("## Media forwarding\n\n" + intro + " It runs:\n\n    " + os.environ.get("MEDIA_CMD", "") +
            "\n\n" + method + "\n\n" + summary + "\n\nEvery step:\n\n" + table + "\n\n" + NOTE +
            "\n\n" + FINDINGS +
