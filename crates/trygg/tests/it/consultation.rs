@@ -117,7 +117,13 @@ impl Plan {
 }
 
 async fn world() -> (TestServer, Session, uuid::Uuid, uuid::Uuid, uuid::Uuid) {
-    let s = TestServer::start().await;
+    world_with(&[]).await
+}
+
+async fn world_with(
+    env: &[(&str, &str)],
+) -> (TestServer, Session, uuid::Uuid, uuid::Uuid, uuid::Uuid) {
+    let s = TestServer::start_with(env).await;
     s.seed_demo().await;
     let doctor = s.person(ORG, BuiltinRole::Doctor).await;
     let interpreter = s.person(ORG, BuiltinRole::Interpreter).await;
@@ -1233,49 +1239,8 @@ async fn a_link_renewed_elsewhere_disconnects_its_old_holder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clinician_whose_employment_ends_during_the_call_is_taken_out() {
     let (s, doctor_session, doctor, _, patient) = world().await;
-    let nurse = s.person(ORG, BuiltinRole::Nurse).await;
-    let nurse_session = s
-        .login_with(
-            ORG,
-            nurse,
-            trygg_server::auth::AuthMethod::Passkey,
-            trygg_audit::Assurance::Substantial,
-        )
-        .await;
-    let plan = plan(
-        &s,
-        &doctor_session,
-        json!({"patient": patient.to_string(), "host": doctor,
-               "participants": [{"role": "clinician", "person": nurse.to_string()}]}),
-    )
-    .await;
-    let (_, host_token, _) = plan.link("clinician");
-    let nurse_link = plan
-        .links
-        .iter()
-        .find(|l| l.0 == "clinician" && l.2 != host_token)
-        .unwrap();
-    let mut host = Client::join(&s, &host_token, Some(&doctor_session.cookie)).await;
-    host.until("admitted").await;
-    let mut n = Client::join(&s, &nurse_link.2, Some(&nurse_session.cookie)).await;
-    n.until("waiting").await;
-    host.send(
-        json!({"v": 1, "type": "admit", "who": nurse_link.1, "assurance": "eid-substantial"}),
-    )
-    .await;
-    n.until("admitted").await;
-    let admin = s
-        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
-        .await;
-    let r = s
-        .send(
-            Some(&admin),
-            reqwest::Method::POST,
-            &format!("/api/v1/orgs/{ORG}/personnel/{nurse}/employment-end"),
-            Some(&json!({})),
-        )
-        .await;
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let (mut host, mut n) = nurse_in_call(&s, &doctor_session, doctor, patient).await;
+    end_employment(&s, nurse_of(&s).await).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(75);
     let mut told = false;
     loop {
@@ -1405,4 +1370,129 @@ async fn signing_out_or_losing_the_right_ends_a_hosts_seat() {
         first["type"], "waiting",
         "no seat back without the right: {first}"
     );
+}
+
+/// A browser's offer as Chromium makes it for one microphone (ICE and DTLS parameters are
+/// syntactically valid; nobody connects with them).
+const AUDIO_OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+a=group:BUNDLE 0\r\na=msid-semantic: WMS\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:tRyG\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=ice-options:trickle\r\n\
+a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n\
+a=setup:actpass\r\na=mid:0\r\na=sendonly\r\na=msid:- a0\r\na=rtcp-mux\r\n\
+a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1111 cname:x\r\n";
+
+/// The media server's participant count, from the operator's metrics endpoint.
+async fn media_participants(metrics: &str) -> u64 {
+    let text = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("trygg_media_participants "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no participant gauge in {text}"))
+}
+
+/// Issue #11 ("removal stops forwarding at once"): a clinician whose employment ends during the
+/// call loses their media session with their seat, at their next heartbeat, long before the media
+/// server would have dropped an unconnected session by itself (20 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_employment_stops_the_media_at_once() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics = probe.local_addr().unwrap().to_string();
+    drop(probe);
+    let (s, doctor_session, doctor, _, patient) =
+        world_with(&[("TRYGG_METRICS_LISTEN", metrics.as_str())]).await;
+    let (mut host, mut n) = nurse_in_call(&s, &doctor_session, doctor, patient).await;
+    assert_eq!(media_participants(&metrics).await, 0);
+    n.send(json!({"v": 1, "type": "media-offer", "sdp": AUDIO_OFFER}))
+        .await;
+    let answer = n.until("media-answer").await;
+    let offered = std::time::Instant::now();
+    assert!(answer["sdp"].as_str().unwrap().contains("a=ice-lite"));
+    assert_eq!(media_participants(&metrics).await, 1, "the nurse's session");
+
+    end_employment(&s, nurse_of(&s).await).await;
+    // The page's heartbeat: the ended employment ends the session, the seat and the media.
+    n.send(json!({"v": 1, "type": "ping"})).await;
+    assert!(n.closed().await, "the nurse's socket is closed");
+    let mut left = media_participants(&metrics).await;
+    while left != 0 && offered.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = media_participants(&metrics).await;
+    }
+    assert_eq!(left, 0, "the media session outlived the seat");
+    assert!(
+        offered.elapsed() < Duration::from_secs(15),
+        "stopped by the seat's end, not by the media server's connect timeout"
+    );
+    // The host's call goes on.
+    host.send(json!({"v": 1, "type": "ping"})).await;
+    host.until("pong").await;
+}
+
+/// The demo organisation's nurse.
+async fn nurse_of(s: &TestServer) -> uuid::Uuid {
+    s.person(ORG, BuiltinRole::Nurse).await
+}
+
+/// A consultation of the doctor (host, in the call) and a nurse signed in with a passkey,
+/// admitted by the host: the host's and the nurse's sockets.
+async fn nurse_in_call(
+    s: &TestServer,
+    doctor_session: &Session,
+    doctor: uuid::Uuid,
+    patient: uuid::Uuid,
+) -> (Client, Client) {
+    let nurse = nurse_of(s).await;
+    let nurse_session = s
+        .login_with(
+            ORG,
+            nurse,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+        )
+        .await;
+    let plan = plan(
+        s,
+        doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor,
+               "participants": [{"role": "clinician", "person": nurse.to_string()}]}),
+    )
+    .await;
+    let (_, host_token, _) = plan.link("clinician");
+    let nurse_link = plan
+        .links
+        .iter()
+        .find(|l| l.0 == "clinician" && l.2 != host_token)
+        .unwrap();
+    let mut host = Client::join(s, &host_token, Some(&doctor_session.cookie)).await;
+    host.until("admitted").await;
+    let mut n = Client::join(s, &nurse_link.2, Some(&nurse_session.cookie)).await;
+    n.until("waiting").await;
+    host.send(
+        json!({"v": 1, "type": "admit", "who": nurse_link.1, "assurance": "eid-substantial"}),
+    )
+    .await;
+    n.until("admitted").await;
+    (host, n)
+}
+
+/// An administrator ends `person`'s employment.
+async fn end_employment(s: &TestServer, person: uuid::Uuid) {
+    let admin = s
+        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
+        .await;
+    let r = s
+        .send(
+            Some(&admin),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/personnel/{person}/employment-end"),
+            Some(&json!({})),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 }
