@@ -301,6 +301,51 @@ settings! {
     /// personal data. Unset: no endpoint. Keep it on loopback or an operations network.
     [false, Some("127.0.0.1:9464")]
     metrics_listen: Option<SocketAddr> = None;
+    /// The SMTP server e-mail notices go through (issue #12), `smtp://host:port`. STARTTLS is
+    /// always required: a server that does not offer it gets nothing. Unset: no e-mail notices.
+    [false, Some("smtp://smtp.example.no:587")]
+    smtp_url: Option<String> = None;
+    /// The address e-mail notices come from (the organisation's neutral name is shown with it).
+    [false, Some("ikke-svar@example.no")]
+    smtp_from: Option<String> = None;
+    /// SMTP user name, when the server wants one.
+    [false, None]
+    smtp_user: Option<String> = None;
+    /// SMTP password. Use the environment variable TRYGG_SMTP_PASSWORD.
+    [true, None]
+    smtp_password: Option<String> = None;
+    /// A PEM file of a certificate authority to trust for the SMTP server, besides the system's.
+    [false, None]
+    smtp_ca_file: Option<PathBuf> = None;
+    /// The SMS gateway's base URL (https; plain http only to a loopback address). Unset: no SMS
+    /// notices.
+    [false, Some("https://sms.example.no")]
+    sms_gateway_url: Option<String> = None;
+    /// The gateway's API: `generic` (`POST /sms`, JSON, bearer token, Idempotency-Key) or `link`
+    /// (LINK Mobility's `POST /sms/send`, basic authentication, refId).
+    [false, Some("generic")]
+    sms_gateway_shape: String = "generic".to_owned();
+    /// The gateway's credential: a bearer token (generic) or `user:password` (link). Use the
+    /// environment variable TRYGG_SMS_GATEWAY_TOKEN.
+    [true, None]
+    sms_gateway_token: Option<String> = None;
+    /// LINK Mobility's platformId.
+    [false, None]
+    sms_link_platform_id: Option<String> = None;
+    /// LINK Mobility's platformPartnerId.
+    [false, None]
+    sms_link_platform_partner_id: Option<String> = None;
+    /// LINK Mobility's delivery report gate id (reports are then asked for).
+    [false, None]
+    sms_link_dlr_gate: Option<String> = None;
+    /// How long one request to the SMS gateway may take, in seconds.
+    [false, Some("10")]
+    sms_timeout_secs: u64 = 10;
+    /// The key delivery reports are signed with (HMAC-SHA256 of the body, header
+    /// `X-Trygg-Dlr-Signature`). Unset: reports are refused. Use the environment variable
+    /// TRYGG_SMS_DLR_SECRET.
+    [true, None]
+    sms_dlr_secret: Option<String> = None;
 }
 
 impl std::fmt::Debug for Config {
@@ -400,6 +445,35 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         // Issue #11: the media settings that would silently do the wrong thing.
+        // Notices (issue #12): TLS only, and nothing half-configured.
+        if let Some(u) = &self.sms_gateway_url {
+            let https = u.starts_with("https://");
+            let local_http = u.starts_with("http://") && crate::notices::is_loopback_url(u);
+            if !(https || local_http) {
+                return Err(ConfigError::Invalid(
+                    "sms_gateway_url must be https (plain http only to a loopback address)".into(),
+                ));
+            }
+        }
+        if !matches!(self.sms_gateway_shape.as_str(), "generic" | "link") {
+            return Err(ConfigError::Invalid(
+                "sms_gateway_shape is generic or link".into(),
+            ));
+        }
+        if self.smtp_url.is_some() && self.smtp_from.is_none() {
+            return Err(ConfigError::Invalid(
+                "smtp_url is set but smtp_from is not: give the address notices come from".into(),
+            ));
+        }
+        if self
+            .smtp_url
+            .as_deref()
+            .is_some_and(|u| !u.starts_with("smtp://"))
+        {
+            return Err(ConfigError::Invalid(
+                "smtp_url is smtp://host:port (STARTTLS is always required)".into(),
+            ));
+        }
         if !self.turn_urls.is_empty() && self.turn_secret.is_none() {
             return Err(ConfigError::Invalid(
                 "turn_urls is set but turn_secret is not: give the secret shared with coturn \

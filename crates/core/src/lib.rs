@@ -12,6 +12,7 @@ pub mod lang;
 pub mod local_time;
 pub mod national_id;
 pub mod net;
+pub mod notice;
 pub mod operation;
 pub mod org;
 pub mod person;

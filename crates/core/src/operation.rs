@@ -133,6 +133,13 @@ pub enum Operation {
     ConsultationRefused,
     /// A consultation's draft journal note was read (VC-LOG-1).
     ConsultationJournal,
+    /// A notice (SMS or e-mail) to a patient was put in the outbox (issue #12).
+    NoticeQueue,
+    /// A notice was handed to its gateway (SMS) or mail server (e-mail): the recipient's contact
+    /// data left the organisation for its processor.
+    NoticeSend,
+    /// A notice could not be delivered, for good: personnel must reach the patient another way.
+    NoticeFail,
 }
 
 /// The sentence a patient reads for an operation in their access log, in each language.
@@ -152,7 +159,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 62] = [
+    pub const ALL: [Operation; 65] = [
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
@@ -215,6 +222,9 @@ impl Operation {
         Self::ConsultationCancel,
         Self::ConsultationRefused,
         Self::ConsultationJournal,
+        Self::NoticeQueue,
+        Self::NoticeSend,
+        Self::NoticeFail,
     ];
 
     /// The stable code stored in the audit log.
@@ -282,6 +292,9 @@ impl Operation {
             Self::ConsultationCancel => "consultation.cancel",
             Self::ConsultationRefused => "consultation.refused",
             Self::ConsultationJournal => "consultation.journal",
+            Self::NoticeQueue => "notice.queue",
+            Self::NoticeSend => "notice.send",
+            Self::NoticeFail => "notice.fail",
         }
     }
 
@@ -460,6 +473,21 @@ impl Operation {
                 "Leste journalutkastet fra videokonsultasjonen din",
                 "Las journalutkastet frå videokonsultasjonen din",
                 "Read the draft journal note of your video consultation",
+            ),
+            Self::NoticeQueue => t(
+                "La et varsel til deg (SMS eller e-post) i kø",
+                "La eit varsel til deg (SMS eller e-post) i kø",
+                "Queued a notice to you (text message or e-mail)",
+            ),
+            Self::NoticeSend => t(
+                "Sendte et varsel til deg (SMS eller e-post)",
+                "Sende eit varsel til deg (SMS eller e-post)",
+                "Sent a notice to you (text message or e-mail)",
+            ),
+            Self::NoticeFail => t(
+                "Et varsel til deg kunne ikke leveres",
+                "Eit varsel til deg kunne ikkje leverast",
+                "A notice to you could not be delivered",
             ),
             Self::DemoSeed => t(
                 "Demodata ble lagt inn",

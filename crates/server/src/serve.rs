@@ -32,6 +32,9 @@ pub enum ServeError {
     /// The media server (SFU) could not start.
     #[error("starting the media server: {0}")]
     Media(#[from] trygg_media::StartError),
+    /// The notice channels (SMTP, SMS gateway) could not be set up.
+    #[error("setting up the notice channels: {0}")]
+    Notices(#[from] trygg_app::notices::ChannelError),
     /// Binding or serving failed.
     #[error("serving on {addr}: {source}")]
     Serve {
@@ -63,6 +66,11 @@ pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(),
         let rooms = state.rooms.clone();
         tokio::spawn(crate::metrics::serve(listener, media, rooms));
     }
+    // The notice outbox's worker (issue #12), when a channel is configured.
+    let channels = trygg_app::notices::Channels::from_config(&config)?;
+    let notices = channels
+        .any()
+        .then(|| tokio::spawn(trygg_app::notices::run_worker(state.clone(), channels)));
     let store = state.store.clone();
     let flusher = state.clone();
     // Held-back cross-organisation probes are written once their window ends, even when no
@@ -142,6 +150,9 @@ pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(),
             })?;
     }
     periodic.abort();
+    if let Some(n) = notices {
+        n.abort();
+    }
     if let Err(e) = trygg_app::access::flush_probes(&flusher, flusher.now(), true).await {
         tracing::error!(code = e.code, "writing held-back probes at shutdown failed");
     }

@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: ConsultationCommand,
     },
+    /// Notices to patients by SMS and e-mail through the outbox (issue #12).
+    Notice {
+        #[command(subcommand)]
+        command: NoticeCommand,
+    },
     /// Manage API tokens for operators and integrations.
     Token {
         #[command(subcommand)]
@@ -341,6 +346,69 @@ enum PatientCommand {
         /// Organisation short name.
         #[arg(long)]
         org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NoticeCommand {
+    /// Queue a notice to a patient from a template; the server's worker delivers it. The text
+    /// passes the confidentiality guard: a held one needs --confirm-reason, a blocked one is
+    /// refused.
+    Send {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The patient's id.
+        #[arg(long)]
+        patient: uuid::Uuid,
+        /// The kind: appointment-reminder, appointment-confirmation, appointment-change,
+        /// appointment-cancellation, new-message, results-ready, prescription-ready,
+        /// one-time-code, opening-hours, consultation-invitation.
+        #[arg(long)]
+        kind: String,
+        /// sms or email.
+        #[arg(long)]
+        channel: String,
+        /// nb (default), nn or en.
+        #[arg(long)]
+        lang: Option<String>,
+        /// The appointment's time as the patient reads it.
+        #[arg(long)]
+        when: Option<String>,
+        /// A one-time code.
+        #[arg(long)]
+        code: Option<String>,
+        /// A link (https).
+        #[arg(long)]
+        link: Option<String>,
+        /// The organisation's own words (opening-hours).
+        #[arg(long)]
+        text: Option<String>,
+        /// Why a text the guard holds for review may go as it is.
+        #[arg(long)]
+        confirm_reason: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The organisation's newest notices and their state (no content).
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// Only this status: queued, sending, sent, delivered, undeliverable, dead.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many (default 100).
+        #[arg(long)]
+        limit: Option<u32>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -872,6 +940,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Consultation { command } => consultation_command(command).await,
+        Command::Notice { command } => notice_command(command).await,
         Command::Personnel {
             command:
                 PersonnelCommand::EnrolLink {
@@ -1138,6 +1207,83 @@ async fn guard_command(command: GuardCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn notice_command(command: NoticeCommand) -> anyhow::Result<()> {
+    use trygg_app::notices as n;
+    use trygg_app::operator::Console;
+    match command {
+        NoticeCommand::Send {
+            common,
+            org,
+            patient,
+            kind,
+            channel,
+            lang,
+            when,
+            code,
+            link,
+            text,
+            confirm_reason,
+            json,
+        } => {
+            let input = n::SendIn {
+                patient,
+                kind,
+                channel,
+                lang,
+                params: trygg_core::notice::Params {
+                    when,
+                    code,
+                    link,
+                    text,
+                },
+                confirm_reason,
+            };
+            let out = at_console(&common, |app, now| async move {
+                n::send_by_console(&app, &Console, &org, input, now).await
+            })
+            .await?;
+            if json {
+                return print_json(&out);
+            }
+            println!("Notice {} queued ({})", out.id, out.verdict);
+        }
+        NoticeCommand::List {
+            common,
+            org,
+            status,
+            limit,
+            json,
+        } => {
+            let out = at_console(&common, |app, _| async move {
+                n::list_by_console(
+                    &app,
+                    &Console,
+                    &org,
+                    status.as_deref(),
+                    limit.unwrap_or(100),
+                )
+                .await
+            })
+            .await?;
+            if json {
+                return print_json(&out);
+            }
+            for r in &out {
+                println!(
+                    "{}  {:<5} {:<26} {:<13} attempts {:<2} {}",
+                    r.id,
+                    r.channel,
+                    r.kind,
+                    r.status,
+                    r.attempts,
+                    r.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn consultation_command(command: ConsultationCommand) -> anyhow::Result<()> {

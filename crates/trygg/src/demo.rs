@@ -170,7 +170,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
                         name: PersonName::parse(name)?,
                         national_id: nid,
                         phone: Some(PhoneNumber::parse(phone)?),
-                        email: None,
+                        email: Some(EmailAddress::parse(&patient_email(name))?),
                     },
                     now,
                 )
@@ -287,6 +287,7 @@ pub fn personal_strings() -> Vec<String> {
             out.push((*name).to_owned());
             out.push((*phone).to_owned());
             out.push(format!("+47{phone}"));
+            out.push(patient_email(name));
             let individual = 100 + 37 * (n as u16 * 3 + i as u16);
             if let Some(nid) = NationalId::synthetic(*day, *month, *yy, individual) {
                 let s = nid.expose();
@@ -296,4 +297,21 @@ pub fn personal_strings() -> Vec<String> {
         }
     }
     out
+}
+
+/// A demo patient's e-mail address, at a domain reserved for examples (RFC 2606).
+fn patient_email(name: &str) -> String {
+    let local: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'æ' => 'e',
+            'ø' => 'o',
+            'å' => 'a',
+            ' ' => '.',
+            c if c.is_ascii_alphanumeric() || c == '-' => c,
+            _ => '-',
+        })
+        .collect();
+    format!("{local}@pasient.example")
 }

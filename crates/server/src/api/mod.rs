@@ -15,6 +15,7 @@ pub mod access;
 pub mod consultations;
 pub mod guard;
 mod health;
+pub mod notices;
 mod orgs;
 mod patients;
 
@@ -93,6 +94,7 @@ pub fn table() -> Vec<UtoipaMethodRouter<AppState>> {
         routes!(access::end_care),
         routes!(access::audit_search),
         routes!(guard::screen),
+        routes!(notices::delivery_report),
         routes!(webauthn::login_start),
         routes!(webauthn::login_finish),
         routes!(webauthn::enrol_start),

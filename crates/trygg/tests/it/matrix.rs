@@ -434,6 +434,11 @@ impl World {
             ("POST", "/api/v1/orgs/{}/care-relationships/{}/end") => None,
             ("POST", "/api/v1/orgs/{}/personnel/{}/passkeys/revoke") => None,
             ("POST", "/api/v1/guard/screen") => Some(json!({"channel": "sms", "text": "Hei"})),
+            // Signed by nobody; the matrix's server has no report secret, so every caller gets
+            // 404 (the tests in tests/e2e/specs/notices.test.js sign them).
+            ("POST", "/api/v1/notices/delivery-report") => {
+                Some(json!({"id": "g-1", "key": "normland-legesenter.x", "status": "delivered"}))
+            }
             ("POST", "/api/v1/auth/enrolment-links") => Some(json!({"personnel_id": self.target})),
             ("POST", p) if p.starts_with("/api/v1/auth/") => Some(json!({})),
             (m, p) => panic!("matrix.rs has no request body for {m} {p}: add one"),

@@ -1,0 +1,859 @@
+//! Notices to patients by SMS and e-mail (issue #12, REQUIREMENTS section 3, PC-CONF-1,
+//! PC-CHAN-1): queueing a notice in the transactional outbox, the worker that delivers it, the
+//! two channels (SMTP with STARTTLS required, an HTTP SMS gateway in a generic JSON shape or LINK
+//! Mobility's), and the gateway's delivery reports.
+//!
+//! A notice is rendered from a template (`trygg_core::notice`), passes the confidentiality guard
+//! (a `block` is refused, a `review` needs a person's confirmation with a reason) and is queued in
+//! the same unit of work as its audit entry. The worker claims due notices with a lease, counts
+//! the attempt and delivers outside any transaction; the notice's id with the organisation's slug
+//! is the idempotency key the gateway sees (`Idempotency-Key`, LINK's `refId`, the e-mail's
+//! `Message-ID`), so an attempt repeated after a crash between sending and recording is delivered
+//! once by a receiver that honours it. Failures are retried with exponential backoff and jitter;
+//! after `MAX_ATTEMPTS`, or a permanent refusal, the notice is `dead` for personnel to act on.
+//! Nothing of a notice's content, recipient or the gateway's answer reaches a log: errors are
+//! codes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use trygg_audit::{Action, Basis, Category};
+use trygg_core::notice::{self, Channel, Kind, Params, SmsSender, Status};
+use trygg_core::{Lang, Operation};
+use trygg_store::notices::{NewNotice, NoticeRow, OutgoingNotice};
+use uuid::Uuid;
+
+use crate::audit::{Actor, Did};
+use crate::context::App;
+use crate::error::AppError;
+use crate::operator::Console;
+use crate::orgs::Administrator;
+
+/// How long a worker holds a claimed notice before another may try it again.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// Notices one worker round claims per organisation.
+const CLAIM: u32 = 64;
+
+/// Deliveries running at once.
+const PARALLEL: usize = 16;
+
+/// A notice to send to a registered patient.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendIn {
+    /// The patient's id.
+    #[schema(value_type = String)]
+    pub patient: Uuid,
+    /// The kind (`appointment-reminder`, `new-message`, …).
+    pub kind: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// `nb` (default), `nn` or `en`.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// What the kind's template takes.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: Params,
+    /// For a text the guard holds for review: why it may go anyway (recorded).
+    #[serde(default)]
+    pub confirm_reason: Option<String>,
+}
+
+/// A queued notice.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Queued {
+    /// The notice's id.
+    #[schema(value_type = String)]
+    pub id: Uuid,
+    /// `allow`, or `review` when a person confirmed it.
+    pub verdict: String,
+}
+
+fn parse_lang(s: Option<&str>) -> Result<Lang, AppError> {
+    match s {
+        None | Some("nb") => Ok(Lang::Nb),
+        Some("nn") => Ok(Lang::Nn),
+        Some("en") => Ok(Lang::En),
+        Some(_) => Err(AppError::invalid("TR-M003", "lang is nb, nn or en")),
+    }
+}
+
+/// The idempotency key of a notice: the organisation's slug and the notice's id.
+pub fn idempotency_key(org: &str, id: Uuid) -> String {
+    format!("{org}.{id}")
+}
+
+/// The organisation and notice a key names.
+pub fn parse_key(key: &str) -> Option<(trygg_core::OrgSlug, Uuid)> {
+    let (org, id) = key.rsplit_once('.')?;
+    Some((
+        trygg_core::OrgSlug::parse(org).ok()?,
+        Uuid::parse_str(id).ok()?,
+    ))
+}
+
+/// Queues a notice to a patient, sent by the console (`trygg notice send`). The same rules as for
+/// personnel: the template, the guard, the patient's contact data for the channel.
+pub async fn send_by_console(
+    state: &App,
+    console: &Console,
+    org_slug: &str,
+    input: SendIn,
+    now: OffsetDateTime,
+) -> Result<Queued, AppError> {
+    let h = crate::operator::org(state, org_slug).await?;
+    let actor = console.actor();
+    queue(state, &h, &actor, input, now).await
+}
+
+async fn queue(
+    state: &App,
+    h: &trygg_store::OrgStore,
+    actor: &Actor,
+    input: SendIn,
+    now: OffsetDateTime,
+) -> Result<Queued, AppError> {
+    let kind = Kind::parse(&input.kind)
+        .ok_or_else(|| AppError::invalid("TR-M001", "unknown kind of notice"))?;
+    let channel = Channel::parse(&input.channel)
+        .ok_or_else(|| AppError::invalid("TR-M002", "channel is sms or email"))?;
+    let lang = parse_lang(input.lang.as_deref())?;
+    match channel {
+        Channel::Email if state.config.smtp_url.is_none() => {
+            return Err(AppError::invalid(
+                "TR-M004",
+                "e-mail is not configured on this server (smtp_url)",
+            ))
+        }
+        Channel::Sms if state.config.sms_gateway_url.is_none() => {
+            return Err(AppError::invalid(
+                "TR-M005",
+                "SMS is not configured on this server (sms_gateway_url)",
+            ))
+        }
+        _ => {}
+    }
+    let o = h.organisation();
+    let messaging = state.store.messaging(o).await?;
+    let sender = messaging
+        .sender_name
+        .clone()
+        .unwrap_or_else(|| o.name.clone());
+    if channel == Channel::Sms {
+        SmsSender::parse(&sender).map_err(|_| {
+            AppError::invalid(
+                "TR-M006",
+                "the organisation's SMS sender name must be 1 to 11 letters, digits or spaces: \
+                 set it with `trygg org messaging --sender-name`",
+            )
+        })?;
+    }
+    let rendered = notice::render(kind, lang, channel, &sender, &input.params)
+        .map_err(|e| AppError::invalid("TR-M007", e.to_string()))?;
+    // The guard reads what the recipient will read: an e-mail's subject with its text.
+    let screened_text = match &rendered.subject {
+        Some(s) => format!("Emne: {s}\n\n{}", rendered.text),
+        None => rendered.text.clone(),
+    };
+    let ctx = crate::screening::context_for(&state.store, o).await?;
+    let guard_channel = match channel {
+        Channel::Sms => trygg_guard::Channel::Sms,
+        Channel::Email => trygg_guard::Channel::Email,
+    };
+    let (verdict, review) = match state.guard.clear(guard_channel, &screened_text, &ctx) {
+        Ok(_) => ("allow", None),
+        Err(trygg_guard::Held::Blocked(s)) => {
+            let reasons: Vec<String> = s.reasons.iter().map(|r| r.to_string()).collect();
+            return Err(AppError::invalid(
+                "TR-M020",
+                format!(
+                    "the confidentiality guard blocks this notice ({}): health content belongs \
+                     in the portal",
+                    reasons.join(", ")
+                ),
+            ));
+        }
+        Err(trygg_guard::Held::Review(_)) => {
+            match input.confirm_reason.as_deref().map(str::trim) {
+                Some(reason) if !reason.is_empty() && reason.chars().count() <= 200 => {
+                    ("review", Some(reason.to_owned()))
+                }
+                _ => return Err(AppError::conflict(
+                    "TR-M021",
+                    "the confidentiality guard holds this notice for review: confirm it with a \
+                     reason (confirm_reason) if it may go as it is",
+                )),
+            }
+        }
+    };
+    let mut tx = h.begin().await?;
+    let patient = tx
+        .patient(input.patient)
+        .await?
+        .ok_or_else(|| AppError::not_found("TR-M010", "no such patient"))?;
+    let recipient = match channel {
+        Channel::Sms => patient
+            .phone
+            .as_ref()
+            .map(|p| p.expose().to_owned())
+            .ok_or_else(|| AppError::invalid("TR-M011", "the patient has no mobile number"))?,
+        Channel::Email => patient
+            .email
+            .as_ref()
+            .map(|e| e.expose().to_owned())
+            .ok_or_else(|| AppError::invalid("TR-M012", "the patient has no e-mail address"))?,
+    };
+    let id = tx
+        .queue_notice(
+            &NewNotice {
+                patient: Some(input.patient),
+                channel: channel.as_str(),
+                kind: kind.as_str(),
+                recipient: &recipient,
+                subject: rendered.subject.as_deref(),
+                body: &rendered.text,
+                sender: &sender,
+            },
+            now,
+        )
+        .await?;
+    // The review's reason is the reviewer's own words: kept out of the log, which records that a
+    // person confirmed (the detail `reviewed`).
+    let _ = review;
+    let e = crate::audit::event(
+        &o.slug,
+        actor,
+        Did::new(
+            Category::Access,
+            Operation::NoticeQueue,
+            Action::Create,
+            ("notice", Some(id.to_string())),
+        )
+        .patient(Some(input.patient))
+        .detail(Some(format!(
+            "{}-{}",
+            channel.as_str(),
+            if verdict == "review" {
+                "reviewed"
+            } else {
+                "cleared"
+            }
+        )))
+        .basis(Basis::None),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(Queued {
+        id,
+        verdict: verdict.to_owned(),
+    })
+}
+
+/// The organisation's newest notices (state only), for personnel and the console.
+pub async fn list_by_console(
+    state: &App,
+    _console: &Console,
+    org_slug: &str,
+    status: Option<&str>,
+    limit: u32,
+) -> Result<Vec<NoticeRow>, AppError> {
+    if let Some(s) = status {
+        Status::parse(s).ok_or_else(|| AppError::invalid("TR-M030", "unknown status"))?;
+    }
+    let h = crate::operator::org(state, org_slug).await?;
+    Ok(h.notices(status, limit.clamp(1, 10_000)).await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery
+
+/// Why an attempt failed: a code (stored, shown to personnel) and whether trying again may help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The code.
+    pub code: &'static str,
+    /// Whether a later attempt may succeed.
+    pub transient: bool,
+}
+
+impl Failure {
+    fn transient(code: &'static str) -> Self {
+        Self {
+            code,
+            transient: true,
+        }
+    }
+    fn permanent(code: &'static str) -> Self {
+        Self {
+            code,
+            transient: false,
+        }
+    }
+}
+
+/// The channels this server delivers through, built once from the configuration.
+#[derive(Clone)]
+pub struct Channels {
+    email: Option<Arc<Email>>,
+    sms: Option<Arc<Sms>>,
+}
+
+struct Email {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: lettre::message::Mailbox,
+    domain: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Generic,
+    Link,
+}
+
+struct Sms {
+    client: reqwest::Client,
+    url: String,
+    shape: Shape,
+    token: Option<String>,
+    platform_id: Option<String>,
+    platform_partner_id: Option<String>,
+    dlr_gate: Option<String>,
+}
+
+/// Why the channels could not be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// A setting is not usable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Channels {
+    /// The channels the configuration sets up (none when neither SMTP nor SMS is configured).
+    pub fn from_config(c: &crate::config::Config) -> Result<Self, ChannelError> {
+        // More than one TLS provider is compiled into the binary (through its dependencies), so
+        // rustls cannot pick one by itself: Trygg's is aws-lc-rs, as for the server and the SFU.
+        // An error means one is installed already.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let email = match &c.smtp_url {
+            None => None,
+            Some(url) => Some(Arc::new(Email::new(c, url)?)),
+        };
+        let sms = match &c.sms_gateway_url {
+            None => None,
+            Some(url) => {
+                let shape = match c.sms_gateway_shape.as_str() {
+                    "generic" => Shape::Generic,
+                    "link" => Shape::Link,
+                    _ => {
+                        return Err(ChannelError::Invalid(
+                            "sms_gateway_shape is generic or link".into(),
+                        ))
+                    }
+                };
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(c.sms_timeout_secs.max(1)))
+                    .connect_timeout(Duration::from_secs(c.sms_timeout_secs.clamp(1, 10)))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .https_only(!is_loopback_url(url))
+                    .build()
+                    .map_err(|e| ChannelError::Invalid(format!("the SMS client: {e}")))?;
+                Some(Arc::new(Sms {
+                    client,
+                    url: url.trim_end_matches('/').to_owned(),
+                    shape,
+                    token: c.sms_gateway_token.clone(),
+                    platform_id: c.sms_link_platform_id.clone(),
+                    platform_partner_id: c.sms_link_platform_partner_id.clone(),
+                    dlr_gate: c.sms_link_dlr_gate.clone(),
+                }))
+            }
+        };
+        Ok(Self { email, sms })
+    }
+
+    /// Whether any channel is configured.
+    pub fn any(&self) -> bool {
+        self.email.is_some() || self.sms.is_some()
+    }
+
+    async fn deliver(&self, key: &str, n: &OutgoingNotice) -> Result<Option<String>, Failure> {
+        match Channel::parse(&n.channel) {
+            Some(Channel::Email) => match &self.email {
+                Some(e) => e.send(key, n).await.map(|()| None),
+                None => Err(Failure::transient("email-not-configured")),
+            },
+            Some(Channel::Sms) => match &self.sms {
+                Some(s) => s.send(key, n).await.map(Some),
+                None => Err(Failure::transient("sms-not-configured")),
+            },
+            None => Err(Failure::permanent("unknown-channel")),
+        }
+    }
+}
+
+/// Whether an http(s) URL names a loopback host (plain HTTP is allowed there only: a local relay
+/// or a test gateway).
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or("");
+    let host_port = rest.split('/').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Email {
+    fn new(c: &crate::config::Config, url: &str) -> Result<Self, ChannelError> {
+        use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+        let rest = url.strip_prefix("smtp://").ok_or_else(|| {
+            ChannelError::Invalid(
+                "smtp_url is smtp://host:port (STARTTLS is always required)".into(),
+            )
+        })?;
+        let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
+            Some((h, p)) => (
+                h.to_owned(),
+                p.parse::<u16>()
+                    .map_err(|_| ChannelError::Invalid("smtp_url has a bad port".into()))?,
+            ),
+            None => (rest.trim_end_matches('/').to_owned(), 587),
+        };
+        if host.is_empty() {
+            return Err(ChannelError::Invalid("smtp_url has no host".into()));
+        }
+        let mut tls = TlsParameters::builder(host.clone());
+        if let Some(path) = &c.smtp_ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                ChannelError::Invalid(format!("cannot read smtp_ca_file {}: {e}", path.display()))
+            })?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| ChannelError::Invalid(format!("smtp_ca_file: {e}")))?;
+            tls = tls.add_root_certificate(cert);
+        }
+        let tls = tls
+            .build_rustls()
+            .map_err(|e| ChannelError::Invalid(format!("SMTP TLS: {e}")))?;
+        let mut b = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(&host)
+            .port(port)
+            // No plaintext fallback: a server that does not offer STARTTLS gets nothing.
+            .tls(Tls::Required(tls))
+            .timeout(Some(Duration::from_secs(30)));
+        if let (Some(u), Some(p)) = (&c.smtp_user, &c.smtp_password) {
+            b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                u.clone(),
+                p.clone(),
+            ));
+        }
+        let from_addr = c
+            .smtp_from
+            .as_deref()
+            .ok_or_else(|| ChannelError::Invalid("smtp_url is set but smtp_from is not".into()))?;
+        let domain = from_addr
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .ok_or_else(|| ChannelError::Invalid("smtp_from is not an e-mail address".into()))?;
+        let address: lettre::Address = from_addr
+            .parse()
+            .map_err(|_| ChannelError::Invalid("smtp_from is not an e-mail address".into()))?;
+        Ok(Self {
+            transport: b.build(),
+            from: lettre::message::Mailbox::new(None, address),
+            domain,
+        })
+    }
+
+    async fn send(&self, key: &str, n: &OutgoingNotice) -> Result<(), Failure> {
+        use lettre::AsyncTransport as _;
+        let to: lettre::Address = n
+            .recipient
+            .parse()
+            .map_err(|_| Failure::permanent("email-bad-address"))?;
+        let mut from = self.from.clone();
+        from.name = Some(n.sender.clone());
+        // One recipient per message, always (never several patients in To or Cc).
+        let msg = lettre::Message::builder()
+            .message_id(Some(format!("<{key}@{}>", self.domain)))
+            .from(from)
+            .to(lettre::message::Mailbox::new(None, to))
+            .subject(n.subject.clone().unwrap_or_default())
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(n.body.clone())
+            .map_err(|_| Failure::permanent("email-build"))?;
+        match self.transport.send(msg).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(Failure::permanent("smtp-refused")),
+            Err(e) if e.is_tls() => Err(Failure::transient("smtp-tls")),
+            Err(e) if e.is_timeout() => Err(Failure::transient("smtp-timeout")),
+            Err(e) if e.is_transient() => Err(Failure::transient("smtp-deferred")),
+            Err(e) if e.is_client() => Err(Failure::transient("smtp-no-starttls")),
+            Err(_) => Err(Failure::transient("smtp-connection")),
+        }
+    }
+}
+
+impl Sms {
+    async fn send(&self, key: &str, n: &OutgoingNotice) -> Result<String, Failure> {
+        let req = match self.shape {
+            Shape::Generic => {
+                let mut r = self
+                    .client
+                    .post(format!("{}/sms", self.url))
+                    .header("Idempotency-Key", key)
+                    .json(
+                        &serde_json::json!({"from": n.sender, "to": n.recipient, "text": n.body}),
+                    );
+                if let Some(t) = &self.token {
+                    r = r.bearer_auth(t);
+                }
+                r
+            }
+            Shape::Link => {
+                let mut body = serde_json::json!({
+                    "source": n.sender,
+                    "destination": n.recipient,
+                    "userData": n.body,
+                    "platformId": self.platform_id,
+                    "platformPartnerId": self.platform_partner_id,
+                    "refId": key,
+                    "useDeliveryReport": self.dlr_gate.is_some(),
+                });
+                if let Some(g) = &self.dlr_gate {
+                    body["deliveryReportGates"] = serde_json::json!([g]);
+                }
+                let mut r = self
+                    .client
+                    .post(format!("{}/sms/send", self.url))
+                    .json(&body);
+                if let Some((u, p)) = self.token.as_deref().and_then(|t| t.split_once(':')) {
+                    r = r.basic_auth(u, Some(p));
+                }
+                r
+            }
+        };
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                Failure::transient("sms-timeout")
+            } else {
+                Failure::transient("sms-connection")
+            }
+        })?;
+        let status = resp.status();
+        // A bounded read: a gateway's answer is small.
+        let bytes = read_limited(resp, 16 * 1024)
+            .await
+            .ok_or_else(|| Failure::transient("sms-bad-answer"))?;
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            // A configuration error: retrying helps once the operator fixes it.
+            return Err(Failure::transient("sms-unauthorized"));
+        }
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(Failure::transient("sms-unavailable"));
+        }
+        if status.is_client_error() {
+            return Err(Failure::permanent("sms-refused"));
+        }
+        if !status.is_success() {
+            return Err(Failure::transient("sms-bad-answer"));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| Failure::transient("sms-bad-answer"))?;
+        let id = match self.shape {
+            Shape::Generic => v["id"].as_str(),
+            Shape::Link => v["messageId"].as_str(),
+        };
+        match id {
+            Some(id) if !id.is_empty() && id.len() <= 200 => Ok(id.to_owned()),
+            _ => Err(Failure::transient("sms-bad-answer")),
+        }
+    }
+}
+
+async fn read_limited(mut resp: reqwest::Response, max: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if out.len() + chunk.len() > max {
+            return None;
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Some(out)
+}
+
+/// Delivers what is due, for every organisation, until stopped: the outbox worker. Each round
+/// claims up to 64 due notices per organisation, delivers them (16 at a time), and records each
+/// outcome; it sleeps up to a second when nothing was due.
+pub async fn run_worker(state: App, channels: Channels) {
+    loop {
+        let worked = match round(&state, &channels).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(code = e.code, "the notice worker's round failed");
+                0
+            }
+        };
+        if worked == 0 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// One round over every organisation; returns how many notices it attempted.
+pub async fn round(state: &App, channels: &Channels) -> Result<usize, AppError> {
+    let mut total = 0;
+    for o in state.store.list_orgs().await? {
+        let h = state.store.org(&o).await?;
+        total += org_round(state, channels, &h).await?;
+    }
+    Ok(total)
+}
+
+async fn org_round(
+    state: &App,
+    channels: &Channels,
+    h: &Arc<trygg_store::OrgStore>,
+) -> Result<usize, AppError> {
+    let now = state.now();
+    match h.next_notice_due().await? {
+        Some(t) if t <= now => {}
+        _ => return Ok(0),
+    }
+    let lease = now + LEASE;
+    let o = h.organisation().clone();
+    let actor = Actor::system("trygg:notices");
+    let mut tx = h.begin().await?;
+    let claimed = tx.claim_notices(now, lease, CLAIM).await?;
+    if claimed.is_empty() {
+        // Nothing read: nothing to log, and the unit holds nothing.
+        drop(tx);
+        return Ok(0);
+    }
+    for n in &claimed {
+        // The recipient's contact data leaves for the processor (gateway or mail server).
+        let e = crate::audit::event(
+            &o.slug,
+            &actor,
+            Did::new(
+                Category::Access,
+                Operation::NoticeSend,
+                Action::Read,
+                ("notice", Some(n.id.to_string())),
+            )
+            .patient(n.patient)
+            .detail(Some(format!("{}-attempt-{}", n.channel, n.attempt.min(99)))),
+            now,
+        )?;
+        tx.audit(&e).await?;
+    }
+    tx.commit().await?;
+    let count = claimed.len();
+    let slug = o.slug.as_str().to_owned();
+    let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in claimed {
+        let channels = channels.clone();
+        let key = idempotency_key(&slug, n.id);
+        let Ok(permit) = sem.clone().acquire_owned().await else {
+            break;
+        };
+        tasks.spawn(async move {
+            let r = channels.deliver(&key, &n).await;
+            drop(permit);
+            (n, r)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let Ok((n, r)) = done else { continue };
+        record(state, h, &o, &actor, &n, r).await?;
+    }
+    Ok(count)
+}
+
+async fn record(
+    state: &App,
+    h: &trygg_store::OrgStore,
+    o: &trygg_store::Organisation,
+    actor: &Actor,
+    n: &OutgoingNotice,
+    r: Result<Option<String>, Failure>,
+) -> Result<(), AppError> {
+    let now = state.now();
+    let mut tx = h.begin().await?;
+    match r {
+        Ok(gateway_id) => {
+            tx.notice_outcome(
+                n.id,
+                Status::Sent.as_str(),
+                now,
+                None,
+                gateway_id.as_deref(),
+                now,
+            )
+            .await?;
+        }
+        Err(f) if f.transient && n.attempt < notice::MAX_ATTEMPTS => {
+            let jitter = jitter();
+            let next = now + notice::backoff(n.attempt, jitter);
+            tx.notice_outcome(n.id, Status::Queued.as_str(), next, Some(f.code), None, now)
+                .await?;
+        }
+        Err(f) => {
+            if tx
+                .notice_outcome(n.id, Status::Dead.as_str(), now, Some(f.code), None, now)
+                .await?
+            {
+                let e = crate::audit::event(
+                    &o.slug,
+                    actor,
+                    Did::new(
+                        Category::Access,
+                        Operation::NoticeFail,
+                        Action::Update,
+                        ("notice", Some(n.id.to_string())),
+                    )
+                    .patient(n.patient)
+                    .detail(Some(f.code.to_owned())),
+                    now,
+                )?;
+                tx.audit(&e).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn jitter() -> u32 {
+    let mut b = [0u8; 4];
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let _ = aws_lc_rs::rand::SecureRandom::fill(&rng, &mut b);
+    u32::from_le_bytes(b)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery reports
+
+/// What a delivery report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// The notice's status now.
+    Applied(String),
+    /// No notice has this key (unknown organisation or id): answered like a known one to the
+    /// gateway, counted and ignored.
+    Unknown,
+}
+
+/// A delivery report from the SMS gateway (`POST /api/v1/notices/delivery-report`). `body` is the
+/// request's bytes and `signature` the hex HMAC-SHA256 of them under `sms_dlr_secret`
+/// (`X-Trygg-Dlr-Signature`); anything unsigned, badly signed or malformed is refused.
+/// Repeated reports are harmless: a report changes only a notice that can still take one.
+pub async fn delivery_report(
+    state: &App,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<Report, AppError> {
+    let secret = state
+        .config
+        .sms_dlr_secret
+        .as_deref()
+        .ok_or_else(|| AppError::not_found("TR-M040", "delivery reports are not configured"))?;
+    let sig = signature
+        .and_then(|s| hex::decode(s.trim()).ok())
+        .ok_or_else(|| AppError::unauthorized("TR-M041"))?;
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    aws_lc_rs::hmac::verify(&key, body, &sig).map_err(|_| AppError::unauthorized("TR-M041"))?;
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| AppError::invalid("TR-M042", "the report is not JSON"))?;
+    // The generic shape: {id, key, status}; LINK's: {id, refId, resultCode}.
+    let (key, delivered, gateway_id) = if let Some(k) = v["key"].as_str() {
+        let delivered = match v["status"].as_str() {
+            Some("delivered") => true,
+            Some("failed") => false,
+            _ => {
+                return Err(AppError::invalid(
+                    "TR-M043",
+                    "status is delivered or failed",
+                ))
+            }
+        };
+        (k, delivered, v["id"].as_str())
+    } else if let Some(k) = v["refId"].as_str() {
+        let code = v["resultCode"]
+            .as_i64()
+            .ok_or_else(|| AppError::invalid("TR-M043", "resultCode is missing"))?;
+        (k, code == 1001, v["id"].as_str())
+    } else {
+        return Err(AppError::invalid("TR-M042", "the report names no notice"));
+    };
+    let Some((org, id)) = parse_key(key) else {
+        return Ok(Report::Unknown);
+    };
+    let Some(o) = state.store.org_by_slug(&org).await? else {
+        return Ok(Report::Unknown);
+    };
+    let h = state.store.org(&o).await?;
+    let now = state.now();
+    let (status, error) = if delivered {
+        (Status::Delivered, None)
+    } else {
+        (Status::Undeliverable, Some("sms-undeliverable"))
+    };
+    let from: Vec<&str> = [
+        Status::Queued,
+        Status::Sending,
+        Status::Sent,
+        Status::Delivered,
+        Status::Undeliverable,
+        Status::Dead,
+    ]
+    .into_iter()
+    .filter(|s| s.takes_report())
+    .map(Status::as_str)
+    .collect();
+    let mut tx = h.begin().await?;
+    let row = tx
+        .notice_report(id, status.as_str(), &from, gateway_id, error, now)
+        .await?;
+    tx.commit().await?;
+    Ok(match row {
+        Some(r) => Report::Applied(r.status),
+        None => Report::Unknown,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_their_organisation_and_notice() {
+        let id = Uuid::new_v4();
+        let k = idempotency_key("normland-legesenter", id);
+        let (o, i) = parse_key(&k).unwrap();
+        assert_eq!((o.as_str(), i), ("normland-legesenter", id));
+        assert!(parse_key("nonsense").is_none());
+        assert!(parse_key("Bad Org.x").is_none());
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(is_loopback_url("http://127.0.0.1:9000/x"));
+        assert!(is_loopback_url("http://localhost:1"));
+        assert!(is_loopback_url("http://[::1]:80"));
+        assert!(!is_loopback_url("http://sms.example.no"));
+        assert!(!is_loopback_url("http://127.0.0.1.example.no/"));
+    }
+}

@@ -1,0 +1,351 @@
+//! The outbox of notices to patients (issue #12): SMS and e-mail queued in the same unit of work
+//! as the event that causes them, claimed by a worker with a lease, and recorded as sent, retried,
+//! given up or reported delivered. Recipient, subject and text are sealed like every other piece
+//! of personal data; what the status columns hold is codes. The store has no rules: what may be
+//! sent, when to retry and what a report means are `trygg_core::notice` and `trygg-app`'s
+//! `notices`.
+
+use sqlx::Row as _;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::control::{fmt_time, parse_time, parse_uuid};
+use crate::{OrgStore, OrgTx, StoreError};
+
+/// A notice to queue.
+#[derive(Debug, Clone)]
+pub struct NewNotice<'a> {
+    /// The patient it goes to, when it goes to a registered patient.
+    pub patient: Option<Uuid>,
+    /// `sms` or `email`.
+    pub channel: &'a str,
+    /// The kind's code (`trygg_core::notice::Kind`).
+    pub kind: &'a str,
+    /// Phone number (E.164) or e-mail address. Personal data.
+    pub recipient: &'a str,
+    /// E-mail subject.
+    pub subject: Option<&'a str>,
+    /// The text. Personal data.
+    pub body: &'a str,
+    /// The organisation's neutral sender name.
+    pub sender: &'a str,
+}
+
+/// A notice as the worker needs it: opened.
+#[derive(Clone)]
+pub struct OutgoingNotice {
+    /// Stable id (with the organisation's slug, the idempotency key).
+    pub id: Uuid,
+    /// The patient, if any.
+    pub patient: Option<Uuid>,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// The kind's code.
+    pub kind: String,
+    /// Phone number or e-mail address.
+    pub recipient: String,
+    /// E-mail subject.
+    pub subject: Option<String>,
+    /// The text.
+    pub body: String,
+    /// The sender name.
+    pub sender: String,
+    /// This attempt's number (1 for the first).
+    pub attempt: u32,
+}
+
+impl std::fmt::Debug for OutgoingNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingNotice")
+            .field("id", &self.id)
+            .field("channel", &self.channel)
+            .field("kind", &self.kind)
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A notice's state, without its content: what personnel see in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NoticeRow {
+    /// Stable id.
+    pub id: Uuid,
+    /// The patient, if any.
+    pub patient: Option<Uuid>,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// The kind's code.
+    pub kind: String,
+    /// Status code (`trygg_core::notice::Status`).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt may start, or the current one's lease ends.
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_at: OffsetDateTime,
+    /// Why the last attempt failed (a code).
+    pub last_error: Option<String>,
+    /// The gateway's id for it.
+    pub gateway_id: Option<String>,
+    /// When queued.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+const SELECT: &str =
+    "SELECT id, patient_id, channel, kind, status, attempts, next_at, last_error, \
+     gateway_id, created_at, updated_at FROM notices";
+
+fn row(r: &sqlx::sqlite::SqliteRow) -> Result<NoticeRow, StoreError> {
+    let patient: Option<String> = r.try_get("patient_id")?;
+    let attempts: i64 = r.try_get("attempts")?;
+    Ok(NoticeRow {
+        id: parse_uuid(r.try_get("id")?)?,
+        patient: patient.as_deref().map(parse_uuid).transpose()?,
+        channel: r.try_get("channel")?,
+        kind: r.try_get("kind")?,
+        status: r.try_get("status")?,
+        attempts: u32::try_from(attempts).map_err(|_| StoreError::Corrupt("bad attempts"))?,
+        next_at: parse_time(r.try_get("next_at")?)?,
+        last_error: r.try_get("last_error")?,
+        gateway_id: r.try_get("gateway_id")?,
+        created_at: parse_time(r.try_get("created_at")?)?,
+        updated_at: parse_time(r.try_get("updated_at")?)?,
+    })
+}
+
+impl OrgTx<'_> {
+    /// Queues a notice, due at once. Commit it with the event that causes it.
+    pub async fn queue_notice(
+        &mut self,
+        n: &NewNotice<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Uuid, StoreError> {
+        self.personal = true;
+        let id = Uuid::new_v4();
+        let key = id.to_string();
+        let s = &self.store.sealer;
+        let recipient = s.seal("notices", "recipient", &key, n.recipient.as_bytes())?;
+        let subject = n
+            .subject
+            .map(|v| s.seal("notices", "subject", &key, v.as_bytes()))
+            .transpose()?;
+        let body = s.seal("notices", "body", &key, n.body.as_bytes())?;
+        let at = fmt_time(now)?;
+        sqlx::query(
+            "INSERT INTO notices (id, patient_id, channel, kind, recipient_sealed, subject_sealed, \
+             body_sealed, sender, status, attempts, next_at, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+        )
+        .bind(&key)
+        .bind(n.patient.map(|p| p.to_string()))
+        .bind(n.channel)
+        .bind(n.kind)
+        .bind(recipient)
+        .bind(subject)
+        .bind(body)
+        .bind(n.sender)
+        .bind(&at)
+        .bind(&at)
+        .bind(&at)
+        .execute(self.conn().await?)
+        .await?;
+        Ok(id)
+    }
+
+    /// Claims up to `limit` notices that are due (queued and due, or sending with an expired
+    /// lease: a worker that died mid-attempt), leases them until `lease_until` and counts the
+    /// attempt. Returns them opened. The caller appends an audit entry per notice in this unit.
+    pub async fn claim_notices(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutgoingNotice>, StoreError> {
+        self.personal = true;
+        let at = fmt_time(now)?;
+        let rows = sqlx::query(
+            "SELECT id, patient_id, channel, kind, recipient_sealed, subject_sealed, body_sealed, \
+             sender, attempts FROM notices \
+             WHERE status IN ('queued', 'sending') AND next_at <= ? \
+             ORDER BY next_at, id LIMIT ?",
+        )
+        .bind(&at)
+        .bind(i64::from(limit))
+        .fetch_all(self.conn().await?)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let lease = fmt_time(lease_until)?;
+        for r in rows {
+            let key: String = r.try_get("id")?;
+            let s = &self.store.sealer;
+            let recipient =
+                s.open_text("notices", "recipient", &key, r.try_get("recipient_sealed")?)?;
+            let subject: Option<Vec<u8>> = r.try_get("subject_sealed")?;
+            let subject = subject
+                .map(|v| s.open_text("notices", "subject", &key, &v))
+                .transpose()?;
+            let body = s.open_text("notices", "body", &key, r.try_get("body_sealed")?)?;
+            let attempts: i64 = r.try_get("attempts")?;
+            let attempt =
+                u32::try_from(attempts + 1).map_err(|_| StoreError::Corrupt("bad attempts"))?;
+            let patient: Option<String> = r.try_get("patient_id")?;
+            sqlx::query(
+                "UPDATE notices SET status = 'sending', attempts = ?, next_at = ?, updated_at = ? \
+                 WHERE id = ?",
+            )
+            .bind(i64::from(attempt))
+            .bind(&lease)
+            .bind(&at)
+            .bind(&key)
+            .execute(self.conn().await?)
+            .await?;
+            out.push(OutgoingNotice {
+                id: parse_uuid(&key)?,
+                patient: patient.as_deref().map(parse_uuid).transpose()?,
+                channel: r.try_get("channel")?,
+                kind: r.try_get("kind")?,
+                recipient,
+                subject,
+                body,
+                sender: r.try_get("sender")?,
+                attempt,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records an attempt's outcome: `status` (`sent`, `queued` for a retry at `next_at`, or
+    /// `dead`), the error code, the gateway's id. Only a notice still `sending` changes (a
+    /// delivery report that arrived first is not overwritten). Returns whether it changed.
+    pub async fn notice_outcome(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        next_at: OffsetDateTime,
+        error: Option<&str>,
+        gateway_id: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE notices SET status = ?, next_at = ?, last_error = ?, \
+             gateway_id = COALESCE(?, gateway_id), updated_at = ? \
+             WHERE id = ? AND status = 'sending'",
+        )
+        .bind(status)
+        .bind(fmt_time(next_at)?)
+        .bind(error)
+        .bind(gateway_id)
+        .bind(fmt_time(now)?)
+        .bind(id.to_string())
+        .execute(self.conn().await?)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// A delivery report: the notice becomes `status` (`delivered` or `undeliverable`) if it is in
+    /// one of `from` (the statuses a report may change). Returns the notice as it is now, or
+    /// `None` for an unknown id.
+    pub async fn notice_report(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        from: &[&str],
+        gateway_id: Option<&str>,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Option<NoticeRow>, StoreError> {
+        let Some(current) = self.notice_in_unit(id).await? else {
+            return Ok(None);
+        };
+        if from.contains(&current.status.as_str()) {
+            sqlx::query(
+                "UPDATE notices SET status = ?, last_error = ?, \
+                 gateway_id = COALESCE(gateway_id, ?), updated_at = ? WHERE id = ?",
+            )
+            .bind(status)
+            .bind(error)
+            .bind(gateway_id)
+            .bind(fmt_time(now)?)
+            .bind(id.to_string())
+            .execute(self.conn().await?)
+            .await?;
+        }
+        self.notice_in_unit(id).await
+    }
+
+    async fn notice_in_unit(&mut self, id: Uuid) -> Result<Option<NoticeRow>, StoreError> {
+        sqlx::query(&format!("{SELECT} WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(self.conn().await?)
+            .await?
+            .as_ref()
+            .map(row)
+            .transpose()
+    }
+}
+
+impl OrgStore {
+    /// The newest notices (state only, no content), newest first, optionally of one status.
+    pub async fn notices(
+        &self,
+        status: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<NoticeRow>, StoreError> {
+        let rows = match status {
+            Some(s) => {
+                sqlx::query(&format!(
+                    "{SELECT} WHERE status = ? ORDER BY created_at DESC, id LIMIT ?"
+                ))
+                .bind(s)
+                .bind(i64::from(limit))
+                .fetch_all(self.db.sqlite())
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("{SELECT} ORDER BY created_at DESC, id LIMIT ?"))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.db.sqlite())
+                    .await?
+            }
+        };
+        rows.iter().map(row).collect()
+    }
+
+    /// One notice's state.
+    pub async fn notice(&self, id: Uuid) -> Result<Option<NoticeRow>, StoreError> {
+        sqlx::query(&format!("{SELECT} WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(self.db.sqlite())
+            .await?
+            .as_ref()
+            .map(row)
+            .transpose()
+    }
+
+    /// How many notices are in each status.
+    pub async fn notice_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM notices GROUP BY status")
+            .fetch_all(self.db.sqlite())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get("n")?;
+                Ok((r.try_get("status")?, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    /// The earliest time a notice is due, if any is waiting.
+    pub async fn next_notice_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let t: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(next_at) FROM notices WHERE status IN ('queued', 'sending')",
+        )
+        .fetch_one(self.db.sqlite())
+        .await?;
+        t.as_deref().map(parse_time).transpose()
+    }
+}

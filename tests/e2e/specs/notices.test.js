@@ -1,0 +1,222 @@
+// Notices by e-mail and SMS through the outbox (issue #12), against real peers: an SMTP server
+// (npm smtp-server, peers/smtp.js) that requires STARTTLS with a test CA made here, and a local
+// HTTP server speaking the SMS gateway's shape (peers/sms.js) that posts signed delivery reports
+// back. The notices are queued with `trygg notice send` and delivered by the running server's
+// worker. A second server points at an SMTP server that offers no STARTTLS: it gets nothing.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { BIN, startTrygg } from "../lib/harness.js";
+
+const ORG = "normland-legesenter";
+const PEERS = resolve(import.meta.dirname, "../peers");
+const DLR_SECRET = "dlr-test-secret-0123456789";
+let dir;
+let tls;
+let tlsLess;
+let sms;
+let trygg;
+let plainOnly;
+
+/** Starts a peer and resolves with its port once it prints `{"listening": port}`. */
+function startPeer(script, args) {
+  const child = spawn(process.execPath, [join(PEERS, script), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stderr.on("data", (d) => (log += d));
+  const lines = createInterface({ input: child.stdout });
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${script} did not start: ${log}`)), 10_000);
+    child.on("exit", (code) => fail(new Error(`${script} exited with ${code}: ${log}`)));
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      ok({ child, port: JSON.parse(line).listening, log: () => log });
+    });
+  });
+}
+
+function records(file) {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+// The command line reads the same settings as the server it works beside (as a shared
+// trygg.toml would give it).
+function cli(server, ...args) {
+  return execFileSync(BIN, [...args, "--data-dir", server.dataDir], { env: { ...process.env, ...server.env, RUST_LOG: "error" } }).toString();
+}
+
+function cliJson(server, ...args) {
+  return JSON.parse(cli(server, ...args, "--json"));
+}
+
+async function until(check, what, ms = 60_000) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
+}
+
+function openssl(...args) {
+  const r = spawnSync("openssl", args, { cwd: dir });
+  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "trygg-notices-"));
+  // A test CA and a certificate for 127.0.0.1 signed by it: the SMTP server's.
+  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+    "-subj", "/CN=Trygg test CA", "-keyout", "ca.key", "-out", "ca.pem");
+  openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+    "-keyout", "leaf.key", "-out", "leaf.csr");
+  writeFileSync(join(dir, "leaf.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+    "-extfile", "leaf.ext", "-out", "leaf.pem");
+  const certArgs = ["--cert", join(dir, "leaf.pem"), "--key", join(dir, "leaf.key")];
+  tls = await startPeer("smtp.js", ["--port", "0", ...certArgs, "--out", join(dir, "mail.jsonl")]);
+  tlsLess = await startPeer("smtp.js", ["--port", "0", ...certArgs, "--no-starttls", "--out", join(dir, "plain.jsonl")]);
+  // The gateway fails the first request (503) and answers the next with garbage (having taken
+  // the message): the worker must retry with the same key and the gateway must keep one SMS.
+  // Delivery reports go to the server, signed; each twice, and one for a notice nobody sent.
+  // The report URL is known only once the server runs, so the gateway is started after it, on
+  // a port chosen first.
+  const smsPort = await freeTcpPort();
+  const env = {
+    TRYGG_SMTP_URL: `smtp://127.0.0.1:${tls.port}`,
+    TRYGG_SMTP_FROM: "ikke-svar@normland.example",
+    TRYGG_SMTP_CA_FILE: join(dir, "ca.pem"),
+    TRYGG_SMS_GATEWAY_URL: `http://127.0.0.1:${smsPort}`,
+    TRYGG_SMS_GATEWAY_TOKEN: "gateway-token",
+    TRYGG_SMS_DLR_SECRET: DLR_SECRET,
+  };
+  trygg = { ...(await startTrygg([], env)), env };
+  sms = await startPeer("sms.js", ["--port", String(smsPort), "--shape", "generic", "--token", "gateway-token",
+    "--out", join(dir, "sms.jsonl"), "--fail-first", "1", "--garbage-first", "1",
+    "--dlr-url", `${trygg.base}/api/v1/notices/delivery-report`, "--dlr-secret", DLR_SECRET,
+    "--dlr-duplicate", "--dlr-unknown"]);
+  const plainEnv = {
+    TRYGG_SMTP_URL: `smtp://127.0.0.1:${tlsLess.port}`,
+    TRYGG_SMTP_FROM: "ikke-svar@normland.example",
+    TRYGG_SMTP_CA_FILE: join(dir, "ca.pem"),
+  };
+  plainOnly = { ...(await startTrygg([], plainEnv)), env: plainEnv };
+});
+
+after(async () => {
+  await trygg?.stop();
+  await plainOnly?.stop();
+  for (const p of [tls, tlsLess, sms]) p?.child.kill("SIGTERM");
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function freeTcpPort() {
+  const net = await import("node:net");
+  return new Promise((ok) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+function notice(server, id) {
+  return cliJson(server, "notice", "list", "--org", ORG).find((n) => n.id === id);
+}
+
+test("an e-mail notice goes once, over STARTTLS, to its one recipient, with no health content", async () => {
+  const [patient] = cliJson(trygg, "patient", "list", "--org", ORG);
+  const out = cliJson(trygg, "notice", "send", "--org", ORG, "--patient", patient.id, "--kind", "appointment-reminder",
+    "--channel", "email", "--when", "tirsdag 8. desember kl. 10.30");
+  assert.equal(out.verdict, "allow");
+  const [mail] = await until(() => records(join(dir, "mail.jsonl")).filter((m) => m.messageId?.includes(out.id)).length && records(join(dir, "mail.jsonl")), "the e-mail");
+  assert.equal(mail.secure, true, "delivered only after STARTTLS");
+  assert.match(mail.tls, /TLSv1\.[23]/);
+  assert.equal(mail.messageId, `${ORG}.${out.id}@normland.example`, "the idempotency key is the Message-ID");
+  assert.deepEqual(mail.to, [patient.email], "one recipient, the patient");
+  assert.equal(mail.from, "ikke-svar@normland.example");
+  assert.match(mail.headers.from, /Normland legesenter/);
+  assert.match(mail.headers.subject, /Påminnelse om time/);
+  assert.match(mail.body, /tirsdag 8\. desember kl\. 10\.30/);
+  assert.match(mail.body, /Du kan ikke svare på denne meldingen/);
+  await until(() => notice(trygg, out.id)?.status === "sent", "the notice marked sent");
+  assert.equal(records(join(dir, "mail.jsonl")).filter((m) => m.messageId?.includes(out.id)).length, 1, "sent once");
+});
+
+test("an SMS survives a failing and a garbling gateway, is kept once, and its report marks it delivered (even before the retry)", async () => {
+  cli(trygg, "org", "messaging", "--org", ORG, "--sender-name", "Normland");
+  const [patient] = cliJson(trygg, "patient", "list", "--org", ORG);
+  const out = cliJson(trygg, "notice", "send", "--org", ORG, "--patient", patient.id, "--kind", "new-message", "--channel", "sms");
+  const n = await until(() => {
+    const n = notice(trygg, out.id);
+    return n?.status === "delivered" && n;
+  }, `the delivery report (${JSON.stringify(notice(trygg, out.id))}; gateway: ${JSON.stringify(records(join(dir, "sms.jsonl")))})`, 90_000).catch((e) => {
+    throw new Error(`${e.message}; now ${JSON.stringify(notice(trygg, out.id))}; gateway log: ${sms.log()}`);
+  });
+  // 503, then garbage (the gateway took the message but its answer was lost, so a retry was
+  // queued with the same key); the gateway's report overtook the retry and settled it.
+  assert.equal(n.attempts, 2, "503, then garbage; the report made a third attempt needless");
+  const sent = records(join(dir, "sms.jsonl")).filter((r) => r.key === `${ORG}.${out.id}`);
+  assert.equal(sent.length, 1, "the gateway kept one SMS for the key");
+  assert.equal(sent[0].from, "Normland");
+  assert.equal(sent[0].to, patient.phone);
+  assert.match(sent[0].text, /Du har en ny melding\. Logg inn for å lese den\./);
+  assert.equal(n.gateway_id, sent[0].id);
+  // The reports: the real one (twice) and one for a notice nobody sent, all answered alike.
+  const dlrs = records(join(dir, "sms.jsonl")).filter((r) => r.dlr);
+  await until(() => records(join(dir, "sms.jsonl")).filter((r) => r.dlr).length >= 3, "three reports");
+  for (const d of records(join(dir, "sms.jsonl")).filter((r) => r.dlr)) assert.equal(d.status, 204, JSON.stringify(d));
+  assert.ok(dlrs.length >= 1);
+});
+
+test("a delivery report without the gateway's signature is refused", async () => {
+  const body = JSON.stringify({ id: "g-1", key: `${ORG}.00000000-0000-0000-0000-000000000000`, status: "delivered" });
+  const post = (sig) => fetch(`${trygg.base}/api/v1/notices/delivery-report`, {
+    method: "POST", body, headers: { "content-type": "application/json", ...(sig ? { "x-trygg-dlr-signature": sig } : {}) },
+  });
+  assert.equal((await post()).status, 401);
+  assert.equal((await post("00".repeat(32))).status, 401);
+  const wrongKey = createHmac("sha256", "another-secret").update(body).digest("hex");
+  const r = await post(wrongKey);
+  assert.equal(r.status, 401);
+  assert.match(r.headers.get("content-type"), /application\/problem\+json/);
+  const good = createHmac("sha256", DLR_SECRET).update(body).digest("hex");
+  assert.equal((await post(good)).status, 204, "an unknown notice is answered like a known one");
+  const bad = "{not json";
+  const r2 = await fetch(`${trygg.base}/api/v1/notices/delivery-report`, {
+    method: "POST", body: bad, headers: { "x-trygg-dlr-signature": createHmac("sha256", DLR_SECRET).update(bad).digest("hex") },
+  });
+  assert.equal(r2.status, 422);
+});
+
+test("the guard refuses a notice with health content; an unknown kind or channel is a clear error", () => {
+  const [patient] = cliJson(trygg, "patient", "list", "--org", ORG);
+  const refused = (...args) => {
+    const r = spawnSync(BIN, ["notice", "send", "--org", ORG, "--patient", patient.id, ...args, "--data-dir", trygg.dataDir], { env: { ...process.env, ...trygg.env, RUST_LOG: "error" } });
+    assert.notEqual(r.status, 0, r.stdout.toString());
+    return r.stderr.toString();
+  };
+  assert.match(refused("--kind", "opening-hours", "--channel", "sms", "--text", "Husk å ta med blodsukkermåleren og insulinpennen."), /confidentiality guard blocks/);
+  assert.match(refused("--kind", "diagnosis", "--channel", "sms"), /unknown kind/);
+  assert.match(refused("--kind", "new-message", "--channel", "fax"), /channel is sms or email/);
+  assert.match(refused("--kind", "new-message", "--channel", "sms", "--when", "i morgen"), /does not take the parameter when/);
+  const none = cliJson(trygg, "notice", "list", "--org", ORG).filter((n) => n.kind === "opening-hours");
+  assert.deepEqual(none, [], "nothing queued");
+});
+
+test("a mail server that offers no STARTTLS gets nothing, and the notice waits with the reason", async () => {
+  const [patient] = cliJson(plainOnly, "patient", "list", "--org", ORG);
+  const out = cliJson(plainOnly, "notice", "send", "--org", ORG, "--patient", patient.id, "--kind", "results-ready", "--channel", "email");
+  const n = await until(() => {
+    const n = notice(plainOnly, out.id);
+    return n?.attempts >= 1 && n.status === "queued" && n;
+  }, "a failed attempt");
+  assert.ok(n.last_error?.startsWith("smtp-"), JSON.stringify(n));
+  assert.deepEqual(records(join(dir, "plain.jsonl")), [], "nothing delivered in plain text");
+});
