@@ -346,6 +346,10 @@ settings! {
     /// TRYGG_SMS_DLR_SECRET.
     [true, None]
     sms_dlr_secret: Option<String> = None;
+    /// How long the notice worker holds a notice it is sending, in seconds, before another
+    /// attempt may take it (after a crash mid-attempt the notice waits this long).
+    [false, Some("60")]
+    notice_lease_secs: u64 = 60;
 }
 
 impl std::fmt::Debug for Config {

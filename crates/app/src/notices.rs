@@ -30,9 +30,6 @@ use crate::error::AppError;
 use crate::operator::Console;
 use crate::orgs::Administrator;
 
-/// How long a worker holds a claimed notice before another may try it again.
-pub const LEASE: Duration = Duration::from_secs(60);
-
 /// Notices one worker round claims per organisation.
 const CLAIM: u32 = 64;
 
@@ -106,7 +103,33 @@ pub async fn send_by_console(
 ) -> Result<Queued, AppError> {
     let h = crate::operator::org(state, org_slug).await?;
     let actor = console.actor();
-    queue(state, &h, &actor, input, now).await
+    let mut q = queue(state, &h, &actor, input, 1, now).await?;
+    q.pop()
+        .ok_or_else(|| AppError::internal("TR-M009", "nothing was queued"))
+}
+
+/// The most notices [`send_many_by_console`] queues at once.
+pub const MAX_REPEAT: u32 = 100_000;
+
+/// Queues `count` identical notices to one patient in one unit of work (`trygg notice send
+/// --repeat`): for load and crash tests of the outbox, each notice with its own id, key and
+/// audit entry.
+pub async fn send_many_by_console(
+    state: &App,
+    console: &Console,
+    org_slug: &str,
+    input: SendIn,
+    count: u32,
+    now: OffsetDateTime,
+) -> Result<Vec<Queued>, AppError> {
+    if !(1..=MAX_REPEAT).contains(&count) {
+        return Err(AppError::invalid(
+            "TR-M008",
+            format!("repeat is 1 to {MAX_REPEAT}"),
+        ));
+    }
+    let h = crate::operator::org(state, org_slug).await?;
+    queue(state, &h, &console.actor(), input, count, now).await
 }
 
 async fn queue(
@@ -114,8 +137,9 @@ async fn queue(
     h: &trygg_store::OrgStore,
     actor: &Actor,
     input: SendIn,
+    count: u32,
     now: OffsetDateTime,
-) -> Result<Queued, AppError> {
+) -> Result<Vec<Queued>, AppError> {
     let kind = Kind::parse(&input.kind)
         .ok_or_else(|| AppError::invalid("TR-M001", "unknown kind of notice"))?;
     let channel = Channel::parse(&input.channel)
@@ -194,6 +218,23 @@ async fn queue(
         .patient(input.patient)
         .await?
         .ok_or_else(|| AppError::not_found("TR-M010", "no such patient"))?;
+    // PC-CONSENT-1/2: the patient's consent to this purpose on this channel, as it stands now.
+    if let Some(purpose) = kind.purpose() {
+        let c = tx
+            .consent(input.patient, purpose.as_str(), channel.as_str())
+            .await?;
+        if !c.is_some_and(|c| c.granted) {
+            return Err(AppError::conflict(
+                "TR-M013",
+                format!(
+                    "the patient has not consented to {} by {}: no notice is sent (ask in the \
+                     portal, or reach them another way)",
+                    purpose.as_str(),
+                    channel.as_str()
+                ),
+            ));
+        }
+    }
     let recipient = match channel {
         Channel::Sms => patient
             .phone
@@ -206,51 +247,55 @@ async fn queue(
             .map(|e| e.expose().to_owned())
             .ok_or_else(|| AppError::invalid("TR-M012", "the patient has no e-mail address"))?,
     };
-    let id = tx
-        .queue_notice(
-            &NewNotice {
-                patient: Some(input.patient),
-                channel: channel.as_str(),
-                kind: kind.as_str(),
-                recipient: &recipient,
-                subject: rendered.subject.as_deref(),
-                body: &rendered.text,
-                sender: &sender,
-            },
-            now,
-        )
-        .await?;
     // The review's reason is the reviewer's own words: kept out of the log, which records that a
     // person confirmed (the detail `reviewed`).
     let _ = review;
-    let e = crate::audit::event(
-        &o.slug,
-        actor,
-        Did::new(
-            Category::Access,
-            Operation::NoticeQueue,
-            Action::Create,
-            ("notice", Some(id.to_string())),
-        )
-        .patient(Some(input.patient))
-        .detail(Some(format!(
-            "{}-{}",
-            channel.as_str(),
-            if verdict == "review" {
-                "reviewed"
-            } else {
-                "cleared"
-            }
-        )))
-        .basis(Basis::None),
-        now,
-    )?;
-    tx.audit(&e).await?;
+    let mut out = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let id = tx
+            .queue_notice(
+                &NewNotice {
+                    patient: Some(input.patient),
+                    channel: channel.as_str(),
+                    kind: kind.as_str(),
+                    recipient: &recipient,
+                    subject: rendered.subject.as_deref(),
+                    body: &rendered.text,
+                    sender: &sender,
+                },
+                now,
+            )
+            .await?;
+        let e = crate::audit::event(
+            &o.slug,
+            actor,
+            Did::new(
+                Category::Access,
+                Operation::NoticeQueue,
+                Action::Create,
+                ("notice", Some(id.to_string())),
+            )
+            .patient(Some(input.patient))
+            .detail(Some(format!(
+                "{}-{}",
+                channel.as_str(),
+                if verdict == "review" {
+                    "reviewed"
+                } else {
+                    "cleared"
+                }
+            )))
+            .basis(Basis::None),
+            now,
+        )?;
+        tx.audit(&e).await?;
+        out.push(Queued {
+            id,
+            verdict: verdict.to_owned(),
+        });
+    }
     tx.commit().await?;
-    Ok(Queued {
-        id,
-        verdict: verdict.to_owned(),
-    })
+    Ok(out)
 }
 
 /// The organisation's newest notices (state only), for personnel and the console.
@@ -266,6 +311,131 @@ pub async fn list_by_console(
     }
     let h = crate::operator::org(state, org_slug).await?;
     Ok(h.notices(status, limit.clamp(1, 10_000)).await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consent (PC-CONSENT-1/2)
+
+/// A consent given or withdrawn.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentIn {
+    /// The patient's id.
+    #[schema(value_type = String)]
+    pub patient: Uuid,
+    /// `appointments`, `portal-notices` or `information`.
+    pub purpose: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// Given (true) or withdrawn (false).
+    pub granted: bool,
+    /// The version of the consent text the patient was shown (1 to 40 letters, digits, `.`, `-`).
+    pub text_version: String,
+}
+
+/// Records a patient's consent, given or withdrawn, through the console (on the patient's word,
+/// e.g. at the reception desk). A withdrawal takes effect at once: a notice already queued for
+/// that purpose and channel is not sent. Every change is an audit entry in the patient's log.
+pub async fn set_consent_by_console(
+    state: &App,
+    console: &Console,
+    org_slug: &str,
+    input: ConsentIn,
+    now: OffsetDateTime,
+) -> Result<trygg_store::notices::ConsentRow, AppError> {
+    let purpose = notice::Purpose::parse(&input.purpose).ok_or_else(|| {
+        AppError::invalid(
+            "TR-M050",
+            "purpose is appointments, portal-notices or information",
+        )
+    })?;
+    let channel = Channel::parse(&input.channel)
+        .ok_or_else(|| AppError::invalid("TR-M002", "channel is sms or email"))?;
+    let v = input.text_version.as_str();
+    if v.is_empty()
+        || v.len() > 40
+        || !v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        return Err(AppError::invalid(
+            "TR-M051",
+            "text_version is 1 to 40 letters, digits, dots or hyphens",
+        ));
+    }
+    let h = crate::operator::org(state, org_slug).await?;
+    let actor = console.actor();
+    let mut tx = h.begin().await?;
+    if tx.patient(input.patient).await?.is_none() {
+        return Err(AppError::not_found("TR-M010", "no such patient"));
+    }
+    let row = trygg_store::notices::ConsentRow {
+        patient: input.patient,
+        purpose: purpose.as_str().to_owned(),
+        channel: channel.as_str().to_owned(),
+        granted: input.granted,
+        text_version: v.to_owned(),
+        recorded_at: now,
+        recorded_by: actor.id.clone(),
+    };
+    tx.record_consent(&row).await?;
+    let op = if input.granted {
+        Operation::ConsentGive
+    } else {
+        Operation::ConsentWithdraw
+    };
+    let e = crate::audit::event(
+        &h.organisation().slug,
+        &actor,
+        Did::new(
+            Category::Access,
+            op,
+            if input.granted {
+                Action::Create
+            } else {
+                Action::Update
+            },
+            ("consent", None),
+        )
+        .patient(Some(input.patient))
+        .detail(Some(format!("{}-{}", purpose.as_str(), channel.as_str()))),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// A patient's consent history, oldest first (an audited read).
+pub async fn consents_by_console(
+    state: &App,
+    console: &Console,
+    org_slug: &str,
+    patient: Uuid,
+    now: OffsetDateTime,
+) -> Result<Vec<trygg_store::notices::ConsentRow>, AppError> {
+    let h = crate::operator::org(state, org_slug).await?;
+    let actor = console.actor();
+    let mut tx = h.begin().await?;
+    if tx.patient(patient).await?.is_none() {
+        return Err(AppError::not_found("TR-M010", "no such patient"));
+    }
+    let rows = tx.consent_history(patient).await?;
+    let e = crate::audit::event(
+        &h.organisation().slug,
+        &actor,
+        Did::new(
+            Category::Access,
+            Operation::PatientRead,
+            Action::Read,
+            ("consent", None),
+        )
+        .patient(Some(patient)),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -614,8 +784,19 @@ pub async fn run_worker(state: App, channels: Channels) {
 pub async fn round(state: &App, channels: &Channels) -> Result<usize, AppError> {
     let mut total = 0;
     for o in state.store.list_orgs().await? {
-        let h = state.store.org(&o).await?;
-        total += org_round(state, channels, &h).await?;
+        // One organisation's trouble (a full write queue, a broken row) does not hold up the
+        // others' notices.
+        let r = match state.store.org(&o).await {
+            Ok(h) => org_round(state, channels, &h).await,
+            Err(e) => Err(e.into()),
+        };
+        match r {
+            Ok(n) => total += n,
+            Err(e) => tracing::warn!(
+                code = e.code,
+                "the notice worker could not serve an organisation"
+            ),
+        }
     }
     Ok(total)
 }
@@ -630,7 +811,7 @@ async fn org_round(
         Some(t) if t <= now => {}
         _ => return Ok(0),
     }
-    let lease = now + LEASE;
+    let lease = now + Duration::from_secs(state.config.notice_lease_secs.clamp(1, 3600));
     let o = h.organisation().clone();
     let actor = Actor::system("trygg:notices");
     let mut tx = h.begin().await?;
@@ -640,25 +821,52 @@ async fn org_round(
         drop(tx);
         return Ok(0);
     }
+    // A consent withdrawn after the notice was queued stops it (PC-CONSENT-2).
+    let mut withheld = Vec::new();
+    let mut deliver = Vec::with_capacity(claimed.len());
+    for n in claimed {
+        let purpose = Kind::parse(&n.kind).and_then(Kind::purpose);
+        let ok = match (purpose, n.patient) {
+            (Some(p), Some(patient)) => tx
+                .consent(patient, p.as_str(), &n.channel)
+                .await?
+                .is_some_and(|c| c.granted),
+            _ => true,
+        };
+        if ok {
+            deliver.push(n);
+        } else {
+            // Given up in this unit: the notice never leaves, and the log says why.
+            tx.notice_outcome(
+                n.id,
+                Status::Dead.as_str(),
+                now,
+                Some("consent-withdrawn"),
+                None,
+                now,
+            )
+            .await?;
+            let e = notice_event(
+                &o,
+                &actor,
+                Operation::NoticeFail,
+                &n,
+                "consent-withdrawn",
+                now,
+            )?;
+            tx.audit(&e).await?;
+            withheld.push(n);
+        }
+    }
+    let claimed = deliver;
     for n in &claimed {
         // The recipient's contact data leaves for the processor (gateway or mail server).
-        let e = crate::audit::event(
-            &o.slug,
-            &actor,
-            Did::new(
-                Category::Access,
-                Operation::NoticeSend,
-                Action::Read,
-                ("notice", Some(n.id.to_string())),
-            )
-            .patient(n.patient)
-            .detail(Some(format!("{}-attempt-{}", n.channel, n.attempt.min(99)))),
-            now,
-        )?;
+        let detail = format!("{}-attempt-{}", n.channel, n.attempt.min(99));
+        let e = notice_event(&o, &actor, Operation::NoticeSend, n, &detail, now)?;
         tx.audit(&e).await?;
     }
     tx.commit().await?;
-    let count = claimed.len();
+    let count = claimed.len() + withheld.len();
     let slug = o.slug.as_str().to_owned();
     let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
     let mut tasks = tokio::task::JoinSet::new();
@@ -714,25 +922,43 @@ async fn record(
                 .notice_outcome(n.id, Status::Dead.as_str(), now, Some(f.code), None, now)
                 .await?
             {
-                let e = crate::audit::event(
-                    &o.slug,
-                    actor,
-                    Did::new(
-                        Category::Access,
-                        Operation::NoticeFail,
-                        Action::Update,
-                        ("notice", Some(n.id.to_string())),
-                    )
-                    .patient(n.patient)
-                    .detail(Some(f.code.to_owned())),
-                    now,
-                )?;
+                let e = notice_event(o, actor, Operation::NoticeFail, n, f.code, now)?;
                 tx.audit(&e).await?;
             }
         }
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The worker's audit entry about one notice: sent (`notice.send`, a read of its contact data
+/// for the processor) or given up (`notice.fail`), with a coded detail.
+fn notice_event(
+    o: &trygg_store::Organisation,
+    actor: &Actor,
+    op: Operation,
+    n: &OutgoingNotice,
+    detail: &str,
+    now: OffsetDateTime,
+) -> Result<trygg_audit::AuditEvent, AppError> {
+    let action = if op == Operation::NoticeSend {
+        Action::Read
+    } else {
+        Action::Update
+    };
+    crate::audit::event(
+        &o.slug,
+        actor,
+        Did::new(
+            Category::Access,
+            op,
+            action,
+            ("notice", Some(n.id.to_string())),
+        )
+        .patient(n.patient)
+        .detail(Some(detail.to_owned())),
+        now,
+    )
 }
 
 fn jitter() -> u32 {

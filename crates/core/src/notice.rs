@@ -103,6 +103,23 @@ impl Kind {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// The purpose a patient consents to for this kind, or `None` for a one-time code (asked for
+    /// by the patient in the act of logging in: the request is the consent).
+    pub fn purpose(self) -> Option<Purpose> {
+        match self {
+            Self::AppointmentReminder
+            | Self::AppointmentConfirmation
+            | Self::AppointmentChange
+            | Self::AppointmentCancellation
+            | Self::ConsultationInvitation => Some(Purpose::Appointments),
+            Self::NewMessage | Self::ResultsReady | Self::PrescriptionReady => {
+                Some(Purpose::PortalNotices)
+            }
+            Self::OpeningHours => Some(Purpose::Information),
+            Self::OneTimeCode => None,
+        }
+    }
+
     /// Whether the patient may answer by SMS (JA/NEI to a moved appointment). Every other notice
     /// is one-way, and says so.
     pub fn two_way(self, channel: Channel) -> bool {
@@ -124,6 +141,40 @@ impl Kind {
             Self::OpeningHours => (false, false, false, true),
             Self::ConsultationInvitation => (true, false, true, false),
         }
+    }
+}
+
+/// What a patient consents to notices for, per channel (PC-CONSENT-1): "appointment reminders
+/// by e-mail yes, by SMS no". The portal's health content itself needs no consent
+/// (PC-CONSENT-3); a notice about it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    /// Appointments and consultations: reminders, confirmations, changes, cancellations,
+    /// invitations.
+    Appointments,
+    /// That something waits in the portal: a message, an answer, a prescription.
+    PortalNotices,
+    /// General information from the organisation (opening hours, a move).
+    Information,
+}
+
+impl Purpose {
+    /// Every purpose.
+    pub const ALL: [Purpose; 3] = [Self::Appointments, Self::PortalNotices, Self::Information];
+
+    /// The stored and wire code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Appointments => "appointments",
+            Self::PortalNotices => "portal-notices",
+            Self::Information => "information",
+        }
+    }
+
+    /// From the code.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 }
 
@@ -551,6 +602,17 @@ mod tests {
         assert!(render(Kind::AppointmentReminder, Lang::Nb, Channel::Sms, "N", &ctl).is_err());
         // Secrets stay out of Debug.
         assert!(!format!("{:?}", code("987654")).contains("987654"));
+    }
+
+    #[test]
+    fn every_kind_but_the_code_needs_consent_to_a_purpose() {
+        for k in Kind::ALL {
+            assert_eq!(k.purpose().is_none(), k == Kind::OneTimeCode, "{k:?}");
+        }
+        for p in Purpose::ALL {
+            assert_eq!(Purpose::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Purpose::parse("marketing"), None);
     }
 
     #[test]

@@ -140,6 +140,10 @@ pub enum Operation {
     NoticeSend,
     /// A notice could not be delivered, for good: personnel must reach the patient another way.
     NoticeFail,
+    /// A patient's consent to notices for a purpose on a channel was given (PC-CONSENT-1).
+    ConsentGive,
+    /// A patient's consent was withdrawn (PC-CONSENT-2).
+    ConsentWithdraw,
 }
 
 /// The sentence a patient reads for an operation in their access log, in each language.
@@ -159,7 +163,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 65] = [
+    pub const ALL: [Operation; 67] = [
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
@@ -225,6 +229,8 @@ impl Operation {
         Self::NoticeQueue,
         Self::NoticeSend,
         Self::NoticeFail,
+        Self::ConsentGive,
+        Self::ConsentWithdraw,
     ];
 
     /// The stable code stored in the audit log.
@@ -295,6 +301,8 @@ impl Operation {
             Self::NoticeQueue => "notice.queue",
             Self::NoticeSend => "notice.send",
             Self::NoticeFail => "notice.fail",
+            Self::ConsentGive => "consent.give",
+            Self::ConsentWithdraw => "consent.withdraw",
         }
     }
 
@@ -488,6 +496,16 @@ impl Operation {
                 "Et varsel til deg kunne ikke leveres",
                 "Eit varsel til deg kunne ikkje leverast",
                 "A notice to you could not be delivered",
+            ),
+            Self::ConsentGive => t(
+                "Samtykke til varsler ble registrert",
+                "Samtykke til varsel vart registrert",
+                "Your consent to notices was recorded",
+            ),
+            Self::ConsentWithdraw => t(
+                "Samtykke til varsler ble trukket tilbake",
+                "Samtykke til varsel vart trekt tilbake",
+                "Your consent to notices was withdrawn",
             ),
             Self::DemoSeed => t(
                 "Demodata ble lagt inn",

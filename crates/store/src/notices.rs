@@ -349,3 +349,97 @@ impl OrgStore {
         t.as_deref().map(parse_time).transpose()
     }
 }
+
+/// A consent as recorded (PC-CONSENT-1/2).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConsentRow {
+    /// The patient.
+    pub patient: Uuid,
+    /// The purpose's code (`trygg_core::notice::Purpose`).
+    pub purpose: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// Given (true) or withdrawn (false).
+    pub granted: bool,
+    /// The version of the consent text the patient was shown.
+    pub text_version: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: OffsetDateTime,
+    /// Who recorded it (an audit actor id).
+    pub recorded_by: String,
+}
+
+fn consent_row(r: &sqlx::sqlite::SqliteRow) -> Result<ConsentRow, StoreError> {
+    let granted: i64 = r.try_get("granted")?;
+    Ok(ConsentRow {
+        patient: parse_uuid(r.try_get("patient_id")?)?,
+        purpose: r.try_get("purpose")?,
+        channel: r.try_get("channel")?,
+        granted: granted == 1,
+        text_version: r.try_get("text_version")?,
+        recorded_at: parse_time(r.try_get("recorded_at")?)?,
+        recorded_by: r.try_get("recorded_by")?,
+    })
+}
+
+const CONSENT_SELECT: &str = "SELECT patient_id, purpose, channel, granted, text_version, \
+     recorded_at, recorded_by FROM consents";
+
+impl OrgTx<'_> {
+    /// Records a consent given or withdrawn (a new row: the history is kept).
+    pub async fn record_consent(&mut self, c: &ConsentRow) -> Result<(), StoreError> {
+        self.personal = true;
+        sqlx::query(
+            "INSERT INTO consents (id, patient_id, purpose, channel, granted, text_version, \
+             recorded_at, recorded_by, seq) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM consents))",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(c.patient.to_string())
+        .bind(&c.purpose)
+        .bind(&c.channel)
+        .bind(i64::from(c.granted))
+        .bind(&c.text_version)
+        .bind(fmt_time(c.recorded_at)?)
+        .bind(&c.recorded_by)
+        .execute(self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// The consent in force for a patient, purpose and channel: the newest record, or `None`
+    /// when the patient was never asked.
+    pub async fn consent(
+        &mut self,
+        patient: Uuid,
+        purpose: &str,
+        channel: &str,
+    ) -> Result<Option<ConsentRow>, StoreError> {
+        self.personal = true;
+        sqlx::query(&format!(
+            "{CONSENT_SELECT} WHERE patient_id = ? AND purpose = ? AND channel = ? \
+             ORDER BY seq DESC LIMIT 1"
+        ))
+        .bind(patient.to_string())
+        .bind(purpose)
+        .bind(channel)
+        .fetch_optional(self.conn().await?)
+        .await?
+        .as_ref()
+        .map(consent_row)
+        .transpose()
+    }
+
+    /// Every consent record of a patient, oldest first: the history the patient may see.
+    pub async fn consent_history(&mut self, patient: Uuid) -> Result<Vec<ConsentRow>, StoreError> {
+        self.personal = true;
+        let rows = sqlx::query(&format!(
+            "{CONSENT_SELECT} WHERE patient_id = ? ORDER BY seq"
+        ))
+        .bind(patient.to_string())
+        .fetch_all(self.conn().await?)
+        .await?;
+        rows.iter().map(consent_row).collect()
+    }
+}

@@ -82,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         command: NoticeCommand,
     },
+    /// A patient's consent to notices, per purpose and channel (PC-CONSENT-1/2).
+    Consent {
+        #[command(subcommand)]
+        command: ConsentCommand,
+    },
     /// Manage API tokens for operators and integrations.
     Token {
         #[command(subcommand)]
@@ -353,6 +358,51 @@ enum PatientCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ConsentCommand {
+    /// Record a consent given (--granted true) or withdrawn (--granted false) on the patient's
+    /// word. A withdrawal stops notices already queued.
+    Set {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The patient's id.
+        #[arg(long)]
+        patient: uuid::Uuid,
+        /// appointments, portal-notices or information.
+        #[arg(long)]
+        purpose: String,
+        /// sms or email.
+        #[arg(long)]
+        channel: String,
+        /// true (given) or false (withdrawn).
+        #[arg(long, action = clap::ArgAction::Set)]
+        granted: bool,
+        /// The version of the consent text the patient was shown.
+        #[arg(long)]
+        text_version: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A patient's consent history, oldest first.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The patient's id.
+        #[arg(long)]
+        patient: uuid::Uuid,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum NoticeCommand {
     /// Queue a notice to a patient from a template; the server's worker delivers it. The text
     /// passes the confidentiality guard: a held one needs --confirm-reason, a blocked one is
@@ -392,6 +442,10 @@ enum NoticeCommand {
         /// Why a text the guard holds for review may go as it is.
         #[arg(long)]
         confirm_reason: Option<String>,
+        /// Queue this many identical notices, each with its own id (load and crash tests of the
+        /// outbox); prints how many.
+        #[arg(long)]
+        repeat: Option<u32>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -941,6 +995,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Consultation { command } => consultation_command(command).await,
         Command::Notice { command } => notice_command(command).await,
+        Command::Consent { command } => consent_command(command).await,
         Command::Personnel {
             command:
                 PersonnelCommand::EnrolLink {
@@ -1209,6 +1264,62 @@ async fn guard_command(command: GuardCommand) -> anyhow::Result<()> {
     }
 }
 
+async fn consent_command(command: ConsentCommand) -> anyhow::Result<()> {
+    use trygg_app::notices as n;
+    use trygg_app::operator::Console;
+    let (rows, json) = match command {
+        ConsentCommand::Set {
+            common,
+            org,
+            patient,
+            purpose,
+            channel,
+            granted,
+            text_version,
+            json,
+        } => {
+            let input = n::ConsentIn {
+                patient,
+                purpose,
+                channel,
+                granted,
+                text_version,
+            };
+            let row = at_console(&common, |app, now| async move {
+                n::set_consent_by_console(&app, &Console, &org, input, now).await
+            })
+            .await?;
+            (vec![row], json)
+        }
+        ConsentCommand::List {
+            common,
+            org,
+            patient,
+            json,
+        } => {
+            let rows = at_console(&common, |app, now| async move {
+                n::consents_by_console(&app, &Console, &org, patient, now).await
+            })
+            .await?;
+            (rows, json)
+        }
+    };
+    if json {
+        return print_json(&rows);
+    }
+    for r in &rows {
+        println!(
+            "{}  {:<14} {:<5} {:<9} text {}",
+            r.recorded_at,
+            r.purpose,
+            r.channel,
+            if r.granted { "given" } else { "withdrawn" },
+            r.text_version
+        );
+    }
+    Ok(())
+}
+
 async fn notice_command(command: NoticeCommand) -> anyhow::Result<()> {
     use trygg_app::notices as n;
     use trygg_app::operator::Console;
@@ -1225,6 +1336,7 @@ async fn notice_command(command: NoticeCommand) -> anyhow::Result<()> {
             link,
             text,
             confirm_reason,
+            repeat,
             json,
         } => {
             let input = n::SendIn {
@@ -1240,6 +1352,17 @@ async fn notice_command(command: NoticeCommand) -> anyhow::Result<()> {
                 },
                 confirm_reason,
             };
+            if let Some(count) = repeat {
+                let out = at_console(&common, |app, now| async move {
+                    n::send_many_by_console(&app, &Console, &org, input, count, now).await
+                })
+                .await?;
+                if json {
+                    return print_json(&serde_json::json!({"queued": out.len()}));
+                }
+                println!("{} notices queued", out.len());
+                return Ok(());
+            }
             let out = at_console(&common, |app, now| async move {
                 n::send_by_console(&app, &Console, &org, input, now).await
             })

@@ -14,13 +14,15 @@ export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 /**
  * Starts `trygg demo` and resolves when it prints its start page, with the base URL, the token
- * and the first-administrator set-up links by organisation slug (`setup`).
+ * and the first-administrator set-up links by organisation slug (`setup`). With `opts.dataDir`
+ * it runs on that data directory (a restart) and leaves it in place on `stop()`.
  */
-export async function startTrygg(args = [], env = {}) {
+export async function startTrygg(args = [], env = {}, opts = {}) {
   if (!existsSync(BIN)) {
     throw new Error(`no trygg binary at ${BIN}: run \`cargo build --bin trygg\` or set TRYGG_BIN`);
   }
-  const dataDir = mkdtempSync(join(tmpdir(), "trygg-e2e-"));
+  const own = !opts.dataDir;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "trygg-e2e-"));
   const child = spawn(BIN, ["demo", "--data-dir", dataDir, "--listen", "127.0.0.1:0", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, RUST_LOG: "warn", ...env },
@@ -53,8 +55,15 @@ export async function startTrygg(args = [], env = {}) {
     pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
-      await new Promise((ok) => (child.exitCode !== null ? ok() : child.on("exit", ok)));
-      rmSync(dataDir, { recursive: true, force: true });
+      // A child that has exited (or was killed by a signal) has an exit code or a signal code;
+      // its "exit" event has passed.
+      await new Promise((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.on("exit", ok)));
+      if (own) rmSync(dataDir, { recursive: true, force: true });
+    },
+    /** SIGKILL: no shutdown at all, the data directory stays. */
+    async kill() {
+      child.kill("SIGKILL");
+      await new Promise((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.on("exit", ok)));
     },
   };
 }

@@ -47,7 +47,10 @@ function records(file) {
 // The command line reads the same settings as the server it works beside (as a shared
 // trygg.toml would give it).
 function cli(server, ...args) {
-  return execFileSync(BIN, [...args, "--data-dir", server.dataDir], { env: { ...process.env, ...server.env, RUST_LOG: "error" } }).toString();
+  return execFileSync(BIN, [...args, "--data-dir", server.dataDir], {
+    env: { ...process.env, ...server.env, RUST_LOG: "error" },
+    maxBuffer: 64 * 1024 * 1024, // 10,000 notices listed as JSON are a few megabytes
+  }).toString();
 }
 
 function cliJson(server, ...args) {
@@ -126,12 +129,25 @@ async function freeTcpPort() {
   });
 }
 
+/** The patient's consent to a purpose on a channel, on their word at the desk. */
+function consent(server, patient, purpose, channel, granted = true) {
+  cli(server, "consent", "set", "--org", ORG, "--patient", patient, "--purpose", purpose, "--channel", channel,
+    "--granted", String(granted), "--text-version", "2026-12");
+}
+
+/** `trygg notice send` for one patient, as a child process: its status and output. */
+function trySend(server, patient, ...args) {
+  return spawnSync(BIN, ["notice", "send", "--org", ORG, "--patient", patient, ...args, "--data-dir", server.dataDir],
+    { env: { ...process.env, ...server.env, RUST_LOG: "error" } });
+}
+
 function notice(server, id) {
   return cliJson(server, "notice", "list", "--org", ORG).find((n) => n.id === id);
 }
 
 test("an e-mail notice goes once, over STARTTLS, to its one recipient, with no health content", async () => {
   const [patient] = cliJson(trygg, "patient", "list", "--org", ORG);
+  consent(trygg, patient.id, "appointments", "email");
   const out = cliJson(trygg, "notice", "send", "--org", ORG, "--patient", patient.id, "--kind", "appointment-reminder",
     "--channel", "email", "--when", "tirsdag 8. desember kl. 10.30");
   assert.equal(out.verdict, "allow");
@@ -152,6 +168,7 @@ test("an e-mail notice goes once, over STARTTLS, to its one recipient, with no h
 test("an SMS survives a failing and a garbling gateway, is kept once, and its report marks it delivered (even before the retry)", async () => {
   cli(trygg, "org", "messaging", "--org", ORG, "--sender-name", "Normland");
   const [patient] = cliJson(trygg, "patient", "list", "--org", ORG);
+  consent(trygg, patient.id, "portal-notices", "sms");
   const out = cliJson(trygg, "notice", "send", "--org", ORG, "--patient", patient.id, "--kind", "new-message", "--channel", "sms");
   const n = await until(() => {
     const n = notice(trygg, out.id);
@@ -198,7 +215,7 @@ test("a delivery report without the gateway's signature is refused", async () =>
 test("the guard refuses a notice with health content; an unknown kind or channel is a clear error", () => {
   const [patient] = cliJson(trygg, "patient", "list", "--org", ORG);
   const refused = (...args) => {
-    const r = spawnSync(BIN, ["notice", "send", "--org", ORG, "--patient", patient.id, ...args, "--data-dir", trygg.dataDir], { env: { ...process.env, ...trygg.env, RUST_LOG: "error" } });
+    const r = trySend(trygg, patient.id, ...args);
     assert.notEqual(r.status, 0, r.stdout.toString());
     return r.stderr.toString();
   };
@@ -210,8 +227,9 @@ test("the guard refuses a notice with health content; an unknown kind or channel
   assert.deepEqual(none, [], "nothing queued");
 });
 
-test("a mail server that offers no STARTTLS gets nothing, and the notice waits with the reason", async () => {
+test("a mail server that offers no STARTTLS gets nothing; the notice waits with the reason, and a withdrawn consent stops it", async () => {
   const [patient] = cliJson(plainOnly, "patient", "list", "--org", ORG);
+  consent(plainOnly, patient.id, "portal-notices", "email");
   const out = cliJson(plainOnly, "notice", "send", "--org", ORG, "--patient", patient.id, "--kind", "results-ready", "--channel", "email");
   const n = await until(() => {
     const n = notice(plainOnly, out.id);
@@ -219,4 +237,78 @@ test("a mail server that offers no STARTTLS gets nothing, and the notice waits w
   }, "a failed attempt");
   assert.ok(n.last_error?.startsWith("smtp-"), JSON.stringify(n));
   assert.deepEqual(records(join(dir, "plain.jsonl")), [], "nothing delivered in plain text");
+  // PC-CONSENT-2: withdrawn while the retry waits: the retry is not made.
+  consent(plainOnly, patient.id, "portal-notices", "email", false);
+  const stopped = await until(() => {
+    const m = notice(plainOnly, out.id);
+    return m?.status === "dead" && m;
+  }, "the notice stopped");
+  assert.equal(stopped.last_error, "consent-withdrawn");
+  assert.equal(stopped.attempts, n.attempts + 1, "stopped at its next attempt, before sending");
+  const history = cliJson(plainOnly, "consent", "list", "--org", ORG, "--patient", patient.id);
+  assert.deepEqual(history.map((c) => [c.purpose, c.channel, c.granted]),
+    [["portal-notices", "email", true], ["portal-notices", "email", false]], "both changes kept");
+});
+
+test("without the patient's consent to the purpose on the channel, nothing is queued", () => {
+  const [, patient] = cliJson(trygg, "patient", "list", "--org", ORG);
+  const reminder = ["--kind", "appointment-reminder", "--channel", "sms", "--when", "i morgen kl. 9"];
+  const r = trySend(trygg, patient.id, ...reminder);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr.toString(), /has not consented to appointments by sms/);
+  // Consent to e-mail is not consent to SMS.
+  consent(trygg, patient.id, "appointments", "email");
+  const again = trySend(trygg, patient.id, ...reminder);
+  assert.notEqual(again.status, 0);
+  assert.match(again.stderr.toString(), /has not consented to appointments by sms/);
+  const queued = cliJson(trygg, "notice", "list", "--org", ORG).filter((x) => x.patient === patient.id);
+  assert.deepEqual(queued, []);
+});
+
+test("SIGKILL again and again while 10,000 notices are in flight: each reaches the gateway, once", async () => {
+  const crashDir = mkdtempSync(join(tmpdir(), "trygg-crash-"));
+  const out = join(dir, "crash-sms.jsonl");
+  const gateway = await startPeer("sms.js", ["--port", "0", "--shape", "generic", "--token", "t", "--out", out]);
+  const env = {
+    TRYGG_SMS_GATEWAY_URL: `http://127.0.0.1:${gateway.port}`,
+    TRYGG_SMS_GATEWAY_TOKEN: "t",
+    // A notice whose attempt was cut off by the kill is tried again after its lease.
+    TRYGG_NOTICE_LEASE_SECS: "2",
+  };
+  const at = { dataDir: crashDir, env };
+  let server = await startTrygg([], env, { dataDir: crashDir });
+  try {
+    cli(at, "org", "messaging", "--org", ORG, "--sender-name", "Normland");
+    const [patient] = cliJson(at, "patient", "list", "--org", ORG);
+    consent(at, patient.id, "portal-notices", "sms");
+    const queued = cliJson(at, "notice", "send", "--org", ORG, "--patient", patient.id, "--kind", "new-message",
+      "--channel", "sms", "--repeat", "10000");
+    assert.equal(queued.queued, 10_000);
+    const sentNow = () => cliJson(at, "notice", "list", "--org", ORG, "--status", "sent", "--limit", "10000").length;
+    let killedMidway = 0;
+    for (let k = 0; k < 5; k++) {
+      await new Promise((ok) => setTimeout(ok, 700 + Math.random() * 1300));
+      await server.kill();
+      const sent = sentNow();
+      if (sent < 10_000) killedMidway += 1;
+      console.log(`kill ${k + 1}: ${sent} sent, ${records(out).length} at the gateway`);
+      server = await startTrygg([], env, { dataDir: crashDir });
+    }
+    assert.ok(killedMidway >= 2, `the kills came while notices were in flight (${killedMidway})`);
+    await until(() => sentNow() === 10_000, "every notice sent", 240_000);
+    const all = cliJson(at, "notice", "list", "--org", ORG, "--limit", "10000");
+    const keys = new Set(all.map((n) => `${ORG}.${n.id}`));
+    const got = records(out);
+    const counts = new Map();
+    for (const r of got) counts.set(r.key, (counts.get(r.key) ?? 0) + 1);
+    assert.equal(counts.size, 10_000, "every notice reached the gateway");
+    assert.ok([...counts.keys()].every((k) => keys.has(k)), "nothing the outbox did not hold");
+    const retried = all.filter((n) => n.attempts > 1).length;
+    const dupes = Number(gateway.log().match(/duplicates: (\d+)/g)?.pop()?.split(" ")[1] ?? 0);
+    console.log(`10,000 delivered once each; ${retried} needed another attempt; the gateway turned away ${dupes} repeated keys`);
+  } finally {
+    await server.stop();
+    gateway.child.kill("SIGTERM");
+    rmSync(crashDir, { recursive: true, force: true });
+  }
 });
