@@ -464,6 +464,46 @@ impl Config {
                 "sms_gateway_shape is generic or link".into(),
             ));
         }
+        if self.sms_gateway_url.as_deref().is_some_and(|u| {
+            u.split("://")
+                .nth(1)
+                .and_then(|r| r.split(['/', '?', '#']).next())
+                .is_some_and(|a| a.contains('@'))
+        }) {
+            return Err(ConfigError::Invalid(
+                "sms_gateway_url must not carry user information (give the credential as \
+                 sms_gateway_token)"
+                    .into(),
+            ));
+        }
+        if self.sms_dlr_secret.as_deref().is_some_and(|k| k.len() < 32) {
+            return Err(ConfigError::Invalid(
+                "sms_dlr_secret must be at least 32 characters (anyone who knows it can sign \
+                 delivery reports)"
+                    .into(),
+            ));
+        }
+        if self.smtp_user.is_some() != self.smtp_password.is_some() {
+            return Err(ConfigError::Invalid(
+                "smtp_user and smtp_password go together".into(),
+            ));
+        }
+        if self.sms_gateway_url.is_some() && self.sms_gateway_shape == "link" {
+            let pair = self.sms_gateway_token.as_deref().is_some_and(|t| {
+                t.split_once(':')
+                    .is_some_and(|(u, p)| !u.is_empty() && !p.is_empty())
+            });
+            if !pair
+                || self.sms_link_platform_id.is_none()
+                || self.sms_link_platform_partner_id.is_none()
+            {
+                return Err(ConfigError::Invalid(
+                    "the link shape needs sms_gateway_token as user:password, \
+                     sms_link_platform_id and sms_link_platform_partner_id"
+                        .into(),
+                ));
+            }
+        }
         if self.smtp_url.is_some() && self.smtp_from.is_none() {
             return Err(ConfigError::Invalid(
                 "smtp_url is set but smtp_from is not: give the address notices come from".into(),
@@ -612,6 +652,56 @@ mod tests {
         assert_eq!(ok.media_public_ip, "192.0.2.7".parse().ok());
         assert!(!ok.e2ee_required);
         assert_eq!(ok.display_value("turn_secret"), "***");
+    }
+
+    #[test]
+    fn notice_settings_that_would_leak_or_half_work_are_refused() {
+        let long = "0123456789abcdef0123456789abcdef";
+        let refused = [
+            // Plain HTTP off loopback, and the review's disguised hosts.
+            vec![("TRYGG_SMS_GATEWAY_URL", "http://sms.example.no")],
+            vec![("TRYGG_SMS_GATEWAY_URL", "http://localhost:80@evil.example/")],
+            vec![("TRYGG_SMS_GATEWAY_URL", "https://user:pw@sms.example.no")],
+            vec![("TRYGG_SMS_GATEWAY_URL", "ftp://sms.example.no")],
+            vec![("TRYGG_SMS_GATEWAY_SHAPE", "smpp")],
+            // A delivery-report key anyone could guess.
+            vec![("TRYGG_SMS_DLR_SECRET", "")],
+            vec![("TRYGG_SMS_DLR_SECRET", "short")],
+            // Half an SMTP login, an SMTP URL without a sender or with another scheme.
+            vec![("TRYGG_SMTP_USER", "u")],
+            vec![("TRYGG_SMTP_URL", "smtp://mail.example.no:587")],
+            vec![
+                ("TRYGG_SMTP_URL", "smtps://mail.example.no"),
+                ("TRYGG_SMTP_FROM", "a@b.no"),
+            ],
+            // LINK without its account fields.
+            vec![
+                ("TRYGG_SMS_GATEWAY_URL", "https://sms.example.no"),
+                ("TRYGG_SMS_GATEWAY_SHAPE", "link"),
+                ("TRYGG_SMS_GATEWAY_TOKEN", "no-colon"),
+            ],
+        ];
+        for pairs in refused {
+            let e = Config::load(None, env(&pairs), &Overrides::default());
+            assert!(e.is_err(), "{pairs:?}");
+        }
+        let ok = Config::load(
+            None,
+            env(&[
+                ("TRYGG_SMS_GATEWAY_URL", "http://127.0.0.1:9000"),
+                ("TRYGG_SMS_GATEWAY_TOKEN", "t"),
+                ("TRYGG_SMS_DLR_SECRET", long),
+                ("TRYGG_SMTP_URL", "smtp://mail.example.no:587"),
+                ("TRYGG_SMTP_FROM", "ikke-svar@example.no"),
+                ("TRYGG_SMTP_USER", "u"),
+                ("TRYGG_SMTP_PASSWORD", "p"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        for secret in ["sms_gateway_token", "sms_dlr_secret", "smtp_password"] {
+            assert_eq!(ok.display_value(secret), "***", "{secret}");
+        }
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use trygg_audit::{Action, Basis, Category};
 use trygg_core::notice::{self, Channel, Kind, Params, SmsSender, Status};
 use trygg_core::{Lang, Operation};
-use trygg_store::notices::{NewNotice, NoticeRow, OutgoingNotice};
+use trygg_store::notices::{NewNotice, NoticeRow, Outcome, OutgoingNotice};
 use uuid::Uuid;
 
 use crate::audit::{Actor, Did};
@@ -36,13 +36,13 @@ const CLAIM: u32 = 64;
 /// Deliveries running at once.
 const PARALLEL: usize = 16;
 
-/// A notice to send to a registered patient.
+/// The longest one attempt may take, every phase included.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// A notice to send to a registered patient (named apart: the API's path, the CLI's option).
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendIn {
-    /// The patient's id.
-    #[schema(value_type = String)]
-    pub patient: Uuid,
     /// The kind (`appointment-reminder`, `new-message`, …).
     pub kind: String,
     /// `sms` or `email`.
@@ -92,20 +92,76 @@ pub fn parse_key(key: &str) -> Option<(trygg_core::OrgSlug, Uuid)> {
     ))
 }
 
-/// Queues a notice to a patient, sent by the console (`trygg notice send`). The same rules as for
-/// personnel: the template, the guard, the patient's contact data for the channel.
+/// Who acts: the console (the deployment's operator, `trygg:cli`) or a signed-in person, whose
+/// right is asked of the access rule live (`access::authorize`), like every other access.
+#[derive(Clone, Copy)]
+pub enum By<'a> {
+    /// The console.
+    Console(&'a Console),
+    /// A person of the organisation.
+    Person(&'a crate::access::Caller),
+}
+
+/// The organisation's store, as `by` may name it (for a person: their own organisation; another
+/// one answers like an unknown one, and is logged there).
+async fn org_of(
+    state: &App,
+    by: By<'_>,
+    org_slug: &str,
+    now: OffsetDateTime,
+) -> Result<Arc<trygg_store::OrgStore>, AppError> {
+    match by {
+        By::Console(_) => crate::operator::org(state, org_slug).await,
+        By::Person(caller) => crate::access::org_for(state, caller, org_slug, now).await,
+    }
+}
+
+/// A unit of work for `by`'s access to `patient`: for a person, opened by the access rule's
+/// decision that `permission` is allowed now (a refusal is logged and answered 403), so the
+/// decision and the access are one unit; with the audit actor and basis for its entries.
+async fn unit<'a>(
+    h: &'a trygg_store::OrgStore,
+    by: By<'_>,
+    permission: trygg_core::access::Permission,
+    patient: Uuid,
+    now: OffsetDateTime,
+) -> Result<(trygg_store::OrgTx<'a>, Actor, Basis), AppError> {
+    match by {
+        By::Console(c) => Ok((h.begin().await?, c.actor(), Basis::None)),
+        By::Person(caller) => {
+            let (tx, ok) =
+                crate::access::authorize(h, caller, permission, Some(patient), now).await?;
+            Ok((tx, ok.actor, ok.basis))
+        }
+    }
+}
+
+/// Queues a notice to a patient, sent by the console (`trygg notice send`) or a person with the
+/// right to read the patient's contact data (`patient-read`): the template, the guard, the
+/// patient's consent and contact data for the channel.
+pub async fn send(
+    state: &App,
+    by: By<'_>,
+    org_slug: &str,
+    patient: Uuid,
+    input: SendIn,
+    now: OffsetDateTime,
+) -> Result<Queued, AppError> {
+    let mut q = queue(state, by, org_slug, patient, input, 1, now).await?;
+    q.pop()
+        .ok_or_else(|| AppError::internal("TR-M009", "nothing was queued"))
+}
+
+/// [`send`] by the console.
 pub async fn send_by_console(
     state: &App,
     console: &Console,
     org_slug: &str,
+    patient: Uuid,
     input: SendIn,
     now: OffsetDateTime,
 ) -> Result<Queued, AppError> {
-    let h = crate::operator::org(state, org_slug).await?;
-    let actor = console.actor();
-    let mut q = queue(state, &h, &actor, input, 1, now).await?;
-    q.pop()
-        .ok_or_else(|| AppError::internal("TR-M009", "nothing was queued"))
+    send(state, By::Console(console), org_slug, patient, input, now).await
 }
 
 /// The most notices [`send_many_by_console`] queues at once.
@@ -118,6 +174,7 @@ pub async fn send_many_by_console(
     state: &App,
     console: &Console,
     org_slug: &str,
+    patient: Uuid,
     input: SendIn,
     count: u32,
     now: OffsetDateTime,
@@ -128,20 +185,47 @@ pub async fn send_many_by_console(
             format!("repeat is 1 to {MAX_REPEAT}"),
         ));
     }
-    let h = crate::operator::org(state, org_slug).await?;
-    queue(state, &h, &console.actor(), input, count, now).await
+    queue(
+        state,
+        By::Console(console),
+        org_slug,
+        patient,
+        input,
+        count,
+        now,
+    )
+    .await
 }
 
 async fn queue(
     state: &App,
-    h: &trygg_store::OrgStore,
-    actor: &Actor,
+    by: By<'_>,
+    org_slug: &str,
+    patient_id: Uuid,
     input: SendIn,
     count: u32,
     now: OffsetDateTime,
 ) -> Result<Vec<Queued>, AppError> {
+    let h = org_of(state, by, org_slug, now).await?;
+    // The access decision first: someone without the right learns nothing of the rest.
+    let (mut tx, actor, basis) = unit(
+        &h,
+        by,
+        trygg_core::access::Permission::PatientRead,
+        patient_id,
+        now,
+    )
+    .await?;
+    let actor = &actor;
     let kind = Kind::parse(&input.kind)
         .ok_or_else(|| AppError::invalid("TR-M001", "unknown kind of notice"))?;
+    if kind == Kind::OneTimeCode {
+        // A code is sent only when the patient asks for one, by the login flow, never by hand.
+        return Err(AppError::invalid(
+            "TR-M014",
+            "one-time codes are sent by the login flow only",
+        ));
+    }
     let channel = Channel::parse(&input.channel)
         .ok_or_else(|| AppError::invalid("TR-M002", "channel is sms or email"))?;
     let lang = parse_lang(input.lang.as_deref())?;
@@ -188,7 +272,7 @@ async fn queue(
         Channel::Email => trygg_guard::Channel::Email,
     };
     let (verdict, review) = match state.guard.clear(guard_channel, &screened_text, &ctx) {
-        Ok(_) => ("allow", None),
+        Ok(_) => ("allow", None::<String>),
         Err(trygg_guard::Held::Blocked(s)) => {
             let reasons: Vec<String> = s.reasons.iter().map(|r| r.to_string()).collect();
             return Err(AppError::invalid(
@@ -200,10 +284,16 @@ async fn queue(
                 ),
             ));
         }
-        Err(trygg_guard::Held::Review(_)) => {
+        Err(trygg_guard::Held::Review(pending)) => {
             match input.confirm_reason.as_deref().map(str::trim) {
-                Some(reason) if !reason.is_empty() && reason.chars().count() <= 200 => {
-                    ("review", Some(reason.to_owned()))
+                Some(reason)
+                    if !reason.is_empty()
+                        && reason.chars().count() <= 200
+                        && !reason.chars().any(char::is_control) =>
+                {
+                    // The person confirms, through the guard's own hook (PC-CONF-1).
+                    let cleared = pending.confirm(&actor.id, reason);
+                    ("review", cleared.review().map(|(_, r)| r.to_owned()))
                 }
                 _ => return Err(AppError::conflict(
                     "TR-M021",
@@ -213,15 +303,14 @@ async fn queue(
             }
         }
     };
-    let mut tx = h.begin().await?;
     let patient = tx
-        .patient(input.patient)
+        .patient(patient_id)
         .await?
         .ok_or_else(|| AppError::not_found("TR-M010", "no such patient"))?;
     // PC-CONSENT-1/2: the patient's consent to this purpose on this channel, as it stands now.
     if let Some(purpose) = kind.purpose() {
         let c = tx
-            .consent(input.patient, purpose.as_str(), channel.as_str())
+            .consent(patient_id, purpose.as_str(), channel.as_str())
             .await?;
         if !c.is_some_and(|c| c.granted) {
             return Err(AppError::conflict(
@@ -247,21 +336,21 @@ async fn queue(
             .map(|e| e.expose().to_owned())
             .ok_or_else(|| AppError::invalid("TR-M012", "the patient has no e-mail address"))?,
     };
-    // The review's reason is the reviewer's own words: kept out of the log, which records that a
-    // person confirmed (the detail `reviewed`).
-    let _ = review;
+    // The review's reason is the reviewer's own words: kept sealed with the notice, not in the
+    // log, which records that a person confirmed (the detail `reviewed`).
     let mut out = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let id = tx
             .queue_notice(
                 &NewNotice {
-                    patient: Some(input.patient),
+                    patient: Some(patient_id),
                     channel: channel.as_str(),
                     kind: kind.as_str(),
                     recipient: &recipient,
                     subject: rendered.subject.as_deref(),
                     body: &rendered.text,
                     sender: &sender,
+                    review: review.as_deref().map(|r| (actor.id.as_str(), r)),
                 },
                 now,
             )
@@ -275,7 +364,7 @@ async fn queue(
                 Action::Create,
                 ("notice", Some(id.to_string())),
             )
-            .patient(Some(input.patient))
+            .patient(Some(patient_id))
             .detail(Some(format!(
                 "{}-{}",
                 channel.as_str(),
@@ -285,7 +374,7 @@ async fn queue(
                     "cleared"
                 }
             )))
-            .basis(Basis::None),
+            .basis(basis.clone()),
             now,
         )?;
         tx.audit(&e).await?;
@@ -320,9 +409,6 @@ pub async fn list_by_console(
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentIn {
-    /// The patient's id.
-    #[schema(value_type = String)]
-    pub patient: Uuid,
     /// `appointments`, `portal-notices` or `information`.
     pub purpose: String,
     /// `sms` or `email`.
@@ -340,6 +426,21 @@ pub async fn set_consent_by_console(
     state: &App,
     console: &Console,
     org_slug: &str,
+    patient: Uuid,
+    input: ConsentIn,
+    now: OffsetDateTime,
+) -> Result<trygg_store::notices::ConsentRow, AppError> {
+    set_consent(state, By::Console(console), org_slug, patient, input, now).await
+}
+
+/// Records a patient's consent, given or withdrawn, on the patient's word: by the console, or by
+/// a person who may change the patient's details (`patient-write`). A withdrawal takes effect at
+/// once.
+pub async fn set_consent(
+    state: &App,
+    by: By<'_>,
+    org_slug: &str,
+    patient: Uuid,
     input: ConsentIn,
     now: OffsetDateTime,
 ) -> Result<trygg_store::notices::ConsentRow, AppError> {
@@ -363,14 +464,20 @@ pub async fn set_consent_by_console(
             "text_version is 1 to 40 letters, digits, dots or hyphens",
         ));
     }
-    let h = crate::operator::org(state, org_slug).await?;
-    let actor = console.actor();
-    let mut tx = h.begin().await?;
-    if tx.patient(input.patient).await?.is_none() {
+    let h = org_of(state, by, org_slug, now).await?;
+    let (mut tx, actor, basis) = unit(
+        &h,
+        by,
+        trygg_core::access::Permission::PatientWrite,
+        patient,
+        now,
+    )
+    .await?;
+    if tx.patient(patient).await?.is_none() {
         return Err(AppError::not_found("TR-M010", "no such patient"));
     }
     let row = trygg_store::notices::ConsentRow {
-        patient: input.patient,
+        patient,
         purpose: purpose.as_str().to_owned(),
         channel: channel.as_str().to_owned(),
         granted: input.granted,
@@ -397,8 +504,9 @@ pub async fn set_consent_by_console(
             },
             ("consent", None),
         )
-        .patient(Some(input.patient))
-        .detail(Some(format!("{}-{}", purpose.as_str(), channel.as_str()))),
+        .patient(Some(patient))
+        .detail(Some(format!("{}-{}", purpose.as_str(), channel.as_str())))
+        .basis(basis),
         now,
     )?;
     tx.audit(&e).await?;
@@ -414,9 +522,27 @@ pub async fn consents_by_console(
     patient: Uuid,
     now: OffsetDateTime,
 ) -> Result<Vec<trygg_store::notices::ConsentRow>, AppError> {
-    let h = crate::operator::org(state, org_slug).await?;
-    let actor = console.actor();
-    let mut tx = h.begin().await?;
+    consents(state, By::Console(console), org_slug, patient, now).await
+}
+
+/// A patient's consent history, oldest first: by the console or a person who may read the
+/// patient's details (`patient-read`); an audited read.
+pub async fn consents(
+    state: &App,
+    by: By<'_>,
+    org_slug: &str,
+    patient: Uuid,
+    now: OffsetDateTime,
+) -> Result<Vec<trygg_store::notices::ConsentRow>, AppError> {
+    let h = org_of(state, by, org_slug, now).await?;
+    let (mut tx, actor, basis) = unit(
+        &h,
+        by,
+        trygg_core::access::Permission::PatientRead,
+        patient,
+        now,
+    )
+    .await?;
     if tx.patient(patient).await?.is_none() {
         return Err(AppError::not_found("TR-M010", "no such patient"));
     }
@@ -430,7 +556,8 @@ pub async fn consents_by_console(
             Action::Read,
             ("consent", None),
         )
-        .patient(Some(patient)),
+        .patient(Some(patient))
+        .basis(basis),
         now,
     )?;
     tx.audit(&e).await?;
@@ -529,6 +656,9 @@ impl Channels {
                     .timeout(Duration::from_secs(c.sms_timeout_secs.max(1)))
                     .connect_timeout(Duration::from_secs(c.sms_timeout_secs.clamp(1, 10)))
                     .redirect(reqwest::redirect::Policy::none())
+                    // Never through a proxy from the environment: the gateway is named, and a
+                    // plain-HTTP loopback gateway must not become a plain-HTTP proxy hop.
+                    .no_proxy()
                     .https_only(!is_loopback_url(url))
                     .build()
                     .map_err(|e| ChannelError::Invalid(format!("the SMS client: {e}")))?;
@@ -573,7 +703,12 @@ pub fn is_loopback_url(url: &str) -> bool {
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
         .unwrap_or("");
-    let host_port = rest.split('/').next().unwrap_or("");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        // User information before the host (`http://localhost@evil.example`): never loopback.
+        return false;
+    }
+    let host_port = authority;
     let host = if let Some(v6) = host_port.strip_prefix('[') {
         v6.split(']').next().unwrap_or("")
     } else {
@@ -729,7 +864,7 @@ impl Sms {
             // A configuration error: retrying helps once the operator fixes it.
             return Err(Failure::transient("sms-unauthorized"));
         }
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        if status.is_server_error() || matches!(status.as_u16(), 408 | 409 | 425 | 429) {
             return Err(Failure::transient("sms-unavailable"));
         }
         if status.is_client_error() {
@@ -825,13 +960,18 @@ async fn org_round(
     let mut withheld = Vec::new();
     let mut deliver = Vec::with_capacity(claimed.len());
     for n in claimed {
-        let purpose = Kind::parse(&n.kind).and_then(Kind::purpose);
-        let ok = match (purpose, n.patient) {
-            (Some(p), Some(patient)) => tx
-                .consent(patient, p.as_str(), &n.channel)
-                .await?
-                .is_some_and(|c| c.granted),
-            _ => true,
+        // Fails closed: an unknown kind, or a notice needing consent with no patient to ask,
+        // does not go.
+        let ok = match (Kind::parse(&n.kind), n.patient) {
+            (Some(k), patient) => match (k.purpose(), patient) {
+                (None, _) => true,
+                (Some(p), Some(patient)) => tx
+                    .consent(patient, p.as_str(), &n.channel)
+                    .await?
+                    .is_some_and(|c| c.granted),
+                (Some(_), None) => false,
+            },
+            (None, _) => false,
         };
         if ok {
             deliver.push(n);
@@ -839,10 +979,13 @@ async fn org_round(
             // Given up in this unit: the notice never leaves, and the log says why.
             tx.notice_outcome(
                 n.id,
-                Status::Dead.as_str(),
-                now,
-                Some("consent-withdrawn"),
-                None,
+                n.attempt,
+                &Outcome {
+                    status: Status::Dead.as_str(),
+                    next_at: now,
+                    error: Some("consent-withdrawn"),
+                    gateway_id: None,
+                },
                 now,
             )
             .await?;
@@ -877,14 +1020,23 @@ async fn org_round(
             break;
         };
         tasks.spawn(async move {
-            let r = channels.deliver(&key, &n).await;
+            // Every phase of an attempt is bounded (lettre bounds only the SMTP connect): a
+            // server that accepts and never answers costs this attempt, not the worker.
+            let r = match tokio::time::timeout(ATTEMPT_TIMEOUT, channels.deliver(&key, &n)).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure::transient("timeout")),
+            };
             drop(permit);
             (n, r)
         });
     }
     while let Some(done) = tasks.join_next().await {
         let Ok((n, r)) = done else { continue };
-        record(state, h, &o, &actor, &n, r).await?;
+        // One outcome that cannot be recorded (a full write queue) leaves that notice to its
+        // lease; the others of the round are still recorded.
+        if let Err(e) = record(state, h, &o, &actor, &n, r).await {
+            tracing::warn!(code = e.code, "a notice's outcome could not be recorded");
+        }
     }
     Ok(count)
 }
@@ -903,10 +1055,13 @@ async fn record(
         Ok(gateway_id) => {
             tx.notice_outcome(
                 n.id,
-                Status::Sent.as_str(),
-                now,
-                None,
-                gateway_id.as_deref(),
+                n.attempt,
+                &Outcome {
+                    status: Status::Sent.as_str(),
+                    next_at: now,
+                    error: None,
+                    gateway_id: gateway_id.as_deref(),
+                },
                 now,
             )
             .await?;
@@ -914,12 +1069,32 @@ async fn record(
         Err(f) if f.transient && n.attempt < notice::MAX_ATTEMPTS => {
             let jitter = jitter();
             let next = now + notice::backoff(n.attempt, jitter);
-            tx.notice_outcome(n.id, Status::Queued.as_str(), next, Some(f.code), None, now)
-                .await?;
+            tx.notice_outcome(
+                n.id,
+                n.attempt,
+                &Outcome {
+                    status: Status::Queued.as_str(),
+                    next_at: next,
+                    error: Some(f.code),
+                    gateway_id: None,
+                },
+                now,
+            )
+            .await?;
         }
         Err(f) => {
             if tx
-                .notice_outcome(n.id, Status::Dead.as_str(), now, Some(f.code), None, now)
+                .notice_outcome(
+                    n.id,
+                    n.attempt,
+                    &Outcome {
+                        status: Status::Dead.as_str(),
+                        next_at: now,
+                        error: Some(f.code),
+                        gateway_id: None,
+                    },
+                    now,
+                )
                 .await?
             {
                 let e = notice_event(o, actor, Operation::NoticeFail, n, f.code, now)?;
@@ -1050,7 +1225,17 @@ pub async fn delivery_report(
     .collect();
     let mut tx = h.begin().await?;
     let row = tx
-        .notice_report(id, status.as_str(), &from, gateway_id, error, now)
+        .notice_report(
+            id,
+            &trygg_store::notices::Report {
+                channel: "sms",
+                status: status.as_str(),
+                from: &from,
+                gateway_id,
+                error,
+            },
+            now,
+        )
         .await?;
     tx.commit().await?;
     Ok(match row {
@@ -1081,5 +1266,14 @@ mod tests {
         assert!(is_loopback_url("http://[::1]:80"));
         assert!(!is_loopback_url("http://sms.example.no"));
         assert!(!is_loopback_url("http://127.0.0.1.example.no/"));
+        // Review: user information is not the host.
+        for bypass in [
+            "http://localhost:80@evil.example/",
+            "http://127.0.0.1:1@evil.example/",
+            "http://[::1]@evil.example/",
+            "http://127.0.0.1@evil.example",
+        ] {
+            assert!(!is_loopback_url(bypass), "{bypass}");
+        }
     }
 }

@@ -275,6 +275,20 @@ fn check(kind: Kind, p: &Params) -> Result<(), NoticeError> {
         if rest.is_empty() || l.chars().any(char::is_whitespace) {
             return Err(NoticeError::Invalid("link", "not a link"));
         }
+        // The host as the patient's phone shows it, and nothing that disguises another: no user
+        // information (`https://clinic.no@evil.example`), no bare IP address, a dotted name.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        if authority.contains('@')
+            || host.starts_with('[')
+            || !host.contains('.')
+            || host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
+            return Err(NoticeError::Invalid("link", "a link to a named host"));
+        }
     }
     Ok(())
 }
@@ -595,6 +609,20 @@ mod tests {
         assert!(render(k, Lang::Nb, Channel::Sms, "N", &link("http://x.no/j")).is_err());
         assert!(render(k, Lang::Nb, Channel::Sms, "N", &link("https://x.no/j k")).is_err());
         assert!(render(k, Lang::Nb, Channel::Sms, "N", &link("https://x.no/j")).is_ok());
+        // Review: links that disguise their host.
+        for bad in [
+            "https://normland.no@evil.com/x",
+            "https://203.0.113.7/",
+            "https://3405803781/",
+            "https://[::1]/",
+            "https://localhost/",
+            "https://xn--nrmland-example.no\u{202e}/",
+        ] {
+            assert!(
+                render(k, Lang::Nb, Channel::Sms, "N", &link(bad)).is_err(),
+                "{bad}"
+            );
+        }
         let ctl = Params {
             when: Some("i dag\u{7}".into()),
             ..Params::default()

@@ -29,6 +29,8 @@ pub struct NewNotice<'a> {
     pub body: &'a str,
     /// The organisation's neutral sender name.
     pub sender: &'a str,
+    /// Who confirmed a text the guard held for review, and their reason (sealed).
+    pub review: Option<(&'a str, &'a str)>,
 }
 
 /// A notice as the worker needs it: opened.
@@ -95,6 +97,34 @@ pub struct NoticeRow {
     pub updated_at: OffsetDateTime,
 }
 
+/// An attempt's outcome, for [`OrgTx::notice_outcome`].
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    /// `sent`, `queued` (a retry) or `dead`.
+    pub status: &'a str,
+    /// When the retry may start (for `queued`).
+    pub next_at: OffsetDateTime,
+    /// The failure's code.
+    pub error: Option<&'a str>,
+    /// The gateway's id for the notice.
+    pub gateway_id: Option<&'a str>,
+}
+
+/// A delivery report, for [`OrgTx::notice_report`].
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    /// The channel the report is about (a notice of another is left alone).
+    pub channel: &'a str,
+    /// `delivered` or `undeliverable`.
+    pub status: &'a str,
+    /// The statuses a report may change.
+    pub from: &'a [&'a str],
+    /// The gateway's id for the notice.
+    pub gateway_id: Option<&'a str>,
+    /// The failure's code.
+    pub error: Option<&'a str>,
+}
+
 const SELECT: &str =
     "SELECT id, patient_id, channel, kind, status, attempts, next_at, last_error, \
      gateway_id, created_at, updated_at FROM notices";
@@ -134,11 +164,16 @@ impl OrgTx<'_> {
             .map(|v| s.seal("notices", "subject", &key, v.as_bytes()))
             .transpose()?;
         let body = s.seal("notices", "body", &key, n.body.as_bytes())?;
+        let reason = n
+            .review
+            .map(|(_, r)| s.seal("notices", "review_reason", &key, r.as_bytes()))
+            .transpose()?;
         let at = fmt_time(now)?;
         sqlx::query(
             "INSERT INTO notices (id, patient_id, channel, kind, recipient_sealed, subject_sealed, \
-             body_sealed, sender, status, attempts, next_at, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+             body_sealed, sender, status, attempts, next_at, created_at, updated_at, \
+             reviewed_by, review_reason_sealed) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
         )
         .bind(&key)
         .bind(n.patient.map(|p| p.to_string()))
@@ -151,6 +186,8 @@ impl OrgTx<'_> {
         .bind(&at)
         .bind(&at)
         .bind(&at)
+        .bind(n.review.map(|(by, _)| by))
+        .bind(reason)
         .execute(self.conn().await?)
         .await?;
         Ok(id)
@@ -218,57 +255,57 @@ impl OrgTx<'_> {
         Ok(out)
     }
 
-    /// Records an attempt's outcome: `status` (`sent`, `queued` for a retry at `next_at`, or
-    /// `dead`), the error code, the gateway's id. Only a notice still `sending` changes (a
-    /// delivery report that arrived first is not overwritten). Returns whether it changed.
+    /// Records attempt `attempt`'s outcome: `status` (`sent`, `queued` for a retry at `next_at`,
+    /// or `dead`), the error code, the gateway's id. Only a notice still `sending` in that attempt
+    /// changes (a delivery report that arrived first is not overwritten, nor a later attempt's
+    /// lease taken over by an earlier one). Returns whether it changed.
     pub async fn notice_outcome(
         &mut self,
         id: Uuid,
-        status: &str,
-        next_at: OffsetDateTime,
-        error: Option<&str>,
-        gateway_id: Option<&str>,
+        attempt: u32,
+        o: &Outcome<'_>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE notices SET status = ?, next_at = ?, last_error = ?, \
              gateway_id = COALESCE(?, gateway_id), updated_at = ? \
-             WHERE id = ? AND status = 'sending'",
+             WHERE id = ? AND status = 'sending' AND attempts = ?",
         )
-        .bind(status)
-        .bind(fmt_time(next_at)?)
-        .bind(error)
-        .bind(gateway_id)
+        .bind(o.status)
+        .bind(fmt_time(o.next_at)?)
+        .bind(o.error)
+        .bind(o.gateway_id)
         .bind(fmt_time(now)?)
         .bind(id.to_string())
+        .bind(i64::from(attempt))
         .execute(self.conn().await?)
         .await?;
         Ok(r.rows_affected() == 1)
     }
 
-    /// A delivery report: the notice becomes `status` (`delivered` or `undeliverable`) if it is in
-    /// one of `from` (the statuses a report may change). Returns the notice as it is now, or
-    /// `None` for an unknown id.
+    /// A delivery report about a notice of `channel`: the notice becomes `status` (`delivered` or
+    /// `undeliverable`) if it is in one of `from` (the statuses a report may change). Returns the
+    /// notice as it is now, or `None` for an unknown id or a notice of another channel.
     pub async fn notice_report(
         &mut self,
         id: Uuid,
-        status: &str,
-        from: &[&str],
-        gateway_id: Option<&str>,
-        error: Option<&str>,
+        r: &Report<'_>,
         now: OffsetDateTime,
     ) -> Result<Option<NoticeRow>, StoreError> {
         let Some(current) = self.notice_in_unit(id).await? else {
             return Ok(None);
         };
-        if from.contains(&current.status.as_str()) {
+        if current.channel != r.channel {
+            return Ok(None);
+        }
+        if r.from.contains(&current.status.as_str()) {
             sqlx::query(
                 "UPDATE notices SET status = ?, last_error = ?, \
                  gateway_id = COALESCE(gateway_id, ?), updated_at = ? WHERE id = ?",
             )
-            .bind(status)
-            .bind(error)
-            .bind(gateway_id)
+            .bind(r.status)
+            .bind(r.error)
+            .bind(r.gateway_id)
             .bind(fmt_time(now)?)
             .bind(id.to_string())
             .execute(self.conn().await?)

@@ -1279,14 +1279,13 @@ async fn consent_command(command: ConsentCommand) -> anyhow::Result<()> {
             json,
         } => {
             let input = n::ConsentIn {
-                patient,
                 purpose,
                 channel,
                 granted,
                 text_version,
             };
             let row = at_console(&common, |app, now| async move {
-                n::set_consent_by_console(&app, &Console, &org, input, now).await
+                n::set_consent_by_console(&app, &Console, &org, patient, input, now).await
             })
             .await?;
             (vec![row], json)
@@ -1340,7 +1339,6 @@ async fn notice_command(command: NoticeCommand) -> anyhow::Result<()> {
             json,
         } => {
             let input = n::SendIn {
-                patient,
                 kind,
                 channel,
                 lang,
@@ -1354,7 +1352,7 @@ async fn notice_command(command: NoticeCommand) -> anyhow::Result<()> {
             };
             if let Some(count) = repeat {
                 let out = at_console(&common, |app, now| async move {
-                    n::send_many_by_console(&app, &Console, &org, input, count, now).await
+                    n::send_many_by_console(&app, &Console, &org, patient, input, count, now).await
                 })
                 .await?;
                 if json {
@@ -1364,7 +1362,7 @@ async fn notice_command(command: NoticeCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             let out = at_console(&common, |app, now| async move {
-                n::send_by_console(&app, &Console, &org, input, now).await
+                n::send_by_console(&app, &Console, &org, patient, input, now).await
             })
             .await?;
             if json {

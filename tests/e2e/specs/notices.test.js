@@ -15,7 +15,7 @@ import { BIN, startTrygg } from "../lib/harness.js";
 
 const ORG = "normland-legesenter";
 const PEERS = resolve(import.meta.dirname, "../peers");
-const DLR_SECRET = "dlr-test-secret-0123456789";
+const DLR_SECRET = "dlr-test-secret-0123456789-abcdefghij";
 let dir;
 let tls;
 let tlsLess;

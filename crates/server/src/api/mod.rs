@@ -45,7 +45,8 @@ use crate::error::ApiError;
         crate::auth::passkeys::RevokedOut, guard::ScreenIn, guard::ScreenOut,
         consultations::ConsultationIn, consultations::ConsultationOut, consultations::Created,
         consultations::InvitationOut, consultations::ParticipantIn, consultations::ParticipantOut,
-        consultations::InviteIn, consultations::EndOut)),
+        consultations::InviteIn, consultations::EndOut, trygg_app::notices::SendIn, trygg_app::notices::ConsentIn,
+        trygg_app::notices::Queued)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -95,6 +96,8 @@ pub fn table() -> Vec<UtoipaMethodRouter<AppState>> {
         routes!(access::audit_search),
         routes!(guard::screen),
         routes!(notices::delivery_report),
+        routes!(notices::send),
+        routes!(notices::consents, notices::set_consent),
         routes!(webauthn::login_start),
         routes!(webauthn::login_finish),
         routes!(webauthn::enrol_start),

@@ -11,6 +11,7 @@ mod consultation;
 mod crash;
 mod guard;
 mod matrix;
+mod notices;
 mod pages;
 mod review_access;
 mod review_edge;

@@ -436,6 +436,14 @@ impl World {
             ("POST", "/api/v1/guard/screen") => Some(json!({"channel": "sms", "text": "Hei"})),
             // Signed by nobody; the matrix's server has no report secret, so every caller gets
             // 404 (the tests in tests/e2e/specs/notices.test.js sign them).
+            // No consent and no SMS gateway in the matrix's server: whoever passes the access rule
+            // gets 409 or 422 ("any"), whoever does not 401, 403 or 404.
+            ("POST", "/api/v1/orgs/{}/patients/{}/notices") => {
+                Some(json!({"kind": "new-message", "channel": "sms"}))
+            }
+            ("POST", "/api/v1/orgs/{}/patients/{}/consents") => Some(json!({
+                "purpose": "appointments", "channel": "sms", "granted": true, "text_version": "1"
+            })),
             ("POST", "/api/v1/notices/delivery-report") => {
                 Some(json!({"id": "g-1", "key": "normland-legesenter.x", "status": "delivered"}))
             }
