@@ -346,6 +346,21 @@ settings! {
     /// TRYGG_SMS_DLR_SECRET.
     [true, None]
     sms_dlr_secret: Option<String> = None;
+    /// The contact and reservation register (KRR, Digdir's Kontakt- og reservasjonsregisteret):
+    /// base URL of its REST API v2 (`POST /rest/v2/personer`); https, plain http only to
+    /// loopback. Set: each notice goes to the contact data KRR holds, and a patient who has
+    /// reserved against digital notices, or cannot be notified, gets none (the notice is `dead`
+    /// with the reason, for personnel to send a letter or phone). Unset: the registered contact
+    /// data.
+    [false, Some("https://kontaktregisteret.no")]
+    krr_url: Option<String> = None;
+    /// The access token for KRR (from Maskinporten in production). Use the environment variable
+    /// TRYGG_KRR_TOKEN.
+    [true, None]
+    krr_token: Option<String> = None;
+    /// How long a KRR answer is reused, in seconds.
+    [false, Some("86400")]
+    krr_cache_secs: u64 = 86_400;
     /// How long the notice worker holds a notice it is sending, in seconds, before another
     /// attempt may take it (after a crash mid-attempt the notice waits this long).
     [false, Some("60")]
@@ -475,6 +490,22 @@ impl Config {
                  sms_gateway_token)"
                     .into(),
             ));
+        }
+        if let Some(u) = &self.krr_url {
+            let https = u.starts_with("https://");
+            let local_http = u.starts_with("http://") && crate::notices::is_loopback_url(u);
+            let userinfo = u
+                .split("://")
+                .nth(1)
+                .and_then(|r| r.split(['/', '?', '#']).next())
+                .is_some_and(|a| a.contains('@'));
+            if !(https || local_http) || userinfo {
+                return Err(ConfigError::Invalid(
+                    "krr_url must be https (plain http only to a loopback address), without user \
+                     information"
+                        .into(),
+                ));
+            }
         }
         if self.sms_dlr_secret.as_deref().is_some_and(|k| k.len() < 32) {
             return Err(ConfigError::Invalid(

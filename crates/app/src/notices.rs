@@ -597,6 +597,99 @@ impl Failure {
 pub struct Channels {
     email: Option<Arc<Email>>,
     sms: Option<Arc<Sms>>,
+    krr: Option<Arc<Krr>>,
+}
+
+/// What KRR (Kontakt- og reservasjonsregisteret, REST API v2) says of one person.
+#[derive(Clone)]
+struct KrrPerson {
+    /// `reservasjon: JA`: reserved against digital notices.
+    reserved: bool,
+    /// `status: AKTIV` and `varslingsstatus: KAN_VARSLES`.
+    notifiable: bool,
+    mobile: Option<String>,
+    email: Option<String>,
+}
+
+/// The KRR adapter: a bounded cache in front of `POST /rest/v2/personer`, with its own timeout.
+struct Krr {
+    client: reqwest::Client,
+    url: String,
+    token: Option<String>,
+    ttl: Duration,
+    cache: std::sync::Mutex<std::collections::HashMap<Uuid, (std::time::Instant, KrrPerson)>>,
+}
+
+/// Entries the KRR cache holds before it starts over.
+const KRR_CACHE: usize = 10_000;
+
+impl Krr {
+    async fn lookup(
+        &self,
+        patient: Uuid,
+        nid: &trygg_core::NationalId,
+    ) -> Result<KrrPerson, Failure> {
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((at, p)) = cache.get(&patient) {
+                if at.elapsed() < self.ttl {
+                    return Ok(p.clone());
+                }
+            }
+        }
+        let mut req = self
+            .client
+            .post(format!("{}/rest/v2/personer", self.url))
+            .json(&serde_json::json!({"personidentifikatorer": [nid.expose()]}));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|_| Failure::transient("krr-unavailable"))?;
+        if !resp.status().is_success() {
+            return Err(Failure::transient("krr-unavailable"));
+        }
+        let bytes = read_limited(resp, 64 * 1024)
+            .await
+            .ok_or_else(|| Failure::transient("krr-bad-answer"))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| Failure::transient("krr-bad-answer"))?;
+        let wanted = nid.expose();
+        let Some(p) = v["personer"].as_array().and_then(|a| {
+            a.iter()
+                .find(|p| p["personidentifikator"].as_str() == Some(wanted.as_str()))
+        }) else {
+            // Not in the register: nobody to notify digitally.
+            return Ok(KrrPerson {
+                reserved: false,
+                notifiable: false,
+                mobile: None,
+                email: None,
+            });
+        };
+        let contact = &p["kontaktinformasjon"];
+        let person = KrrPerson {
+            reserved: p["reservasjon"].as_str() == Some("JA"),
+            notifiable: p["status"].as_str() == Some("AKTIV")
+                && p["varslingsstatus"].as_str() == Some("KAN_VARSLES"),
+            mobile: contact["mobiltelefonnummer"]
+                .as_str()
+                .and_then(|m| trygg_core::PhoneNumber::parse(m).ok())
+                .map(|m| m.expose().to_owned()),
+            email: contact["epostadresse"]
+                .as_str()
+                .and_then(|e| trygg_core::EmailAddress::parse(e).ok())
+                .map(|e| e.expose().to_owned()),
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= KRR_CACHE {
+                cache.clear();
+            }
+            cache.insert(patient, (std::time::Instant::now(), person.clone()));
+        }
+        Ok(person)
+    }
 }
 
 struct Email {
@@ -673,7 +766,32 @@ impl Channels {
                 }))
             }
         };
-        Ok(Self { email, sms })
+        let krr = match &c.krr_url {
+            None => None,
+            Some(url) => {
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .connect_timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .https_only(!is_loopback_url(url))
+                    .build()
+                    .map_err(|e| ChannelError::Invalid(format!("the KRR client: {e}")))?;
+                Some(Arc::new(Krr {
+                    client,
+                    url: url.trim_end_matches('/').to_owned(),
+                    token: c.krr_token.clone(),
+                    ttl: Duration::from_secs(c.krr_cache_secs),
+                    cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+                }))
+            }
+        };
+        Ok(Self { email, sms, krr })
+    }
+
+    /// Whether KRR is consulted before each notice.
+    pub fn uses_krr(&self) -> bool {
+        self.krr.is_some()
     }
 
     /// Whether any channel is configured.
@@ -681,7 +799,35 @@ impl Channels {
         self.email.is_some() || self.sms.is_some()
     }
 
-    async fn deliver(&self, key: &str, n: &OutgoingNotice) -> Result<Option<String>, Failure> {
+    async fn deliver(
+        &self,
+        key: &str,
+        n: &OutgoingNotice,
+        nid: Option<&trygg_core::NationalId>,
+    ) -> Result<Option<String>, Failure> {
+        // KRR, when configured, decides where a notice to a patient goes, and whether it goes
+        // at all: reserved, not notifiable, or no contact for the channel are final (personnel
+        // send a letter or phone; the notice is dead with the reason).
+        let mut n = std::borrow::Cow::Borrowed(n);
+        if let (Some(krr), Some(patient), Some(nid)) = (&self.krr, n.patient, nid) {
+            let p = krr.lookup(patient, nid).await?;
+            if p.reserved {
+                return Err(Failure::permanent("krr-reserved"));
+            }
+            if !p.notifiable {
+                return Err(Failure::permanent("krr-cannot-notify"));
+            }
+            let contact = match Channel::parse(&n.channel) {
+                Some(Channel::Sms) => p.mobile,
+                Some(Channel::Email) => p.email,
+                None => None,
+            };
+            let Some(contact) = contact else {
+                return Err(Failure::permanent("krr-no-contact"));
+            };
+            n.to_mut().recipient = contact;
+        }
+        let n = n.as_ref();
         match Channel::parse(&n.channel) {
             Some(Channel::Email) => match &self.email {
                 Some(e) => e.send(key, n).await.map(|()| None),
@@ -1002,9 +1148,24 @@ async fn org_round(
         }
     }
     let claimed = deliver;
+    // KRR is asked by national identity number: read in this unit, whose entries log the
+    // disclosure (detail `krr`).
+    let mut nids = std::collections::HashMap::new();
+    if channels.uses_krr() {
+        for n in &claimed {
+            if let Some(p) = n.patient {
+                if let std::collections::hash_map::Entry::Vacant(e) = nids.entry(p) {
+                    if let Some(nid) = tx.patient_national_id(p).await? {
+                        e.insert(nid);
+                    }
+                }
+            }
+        }
+    }
     for n in &claimed {
         // The recipient's contact data leaves for the processor (gateway or mail server).
-        let detail = format!("{}-attempt-{}", n.channel, n.attempt.min(99));
+        let krr = if channels.uses_krr() { "-krr" } else { "" };
+        let detail = format!("{}-attempt-{}{krr}", n.channel, n.attempt.min(99));
         let e = notice_event(&o, &actor, Operation::NoticeSend, n, &detail, now)?;
         tx.audit(&e).await?;
     }
@@ -1016,13 +1177,19 @@ async fn org_round(
     for n in claimed {
         let channels = channels.clone();
         let key = idempotency_key(&slug, n.id);
+        let nid = n.patient.and_then(|p| nids.get(&p).cloned());
         let Ok(permit) = sem.clone().acquire_owned().await else {
             break;
         };
         tasks.spawn(async move {
             // Every phase of an attempt is bounded (lettre bounds only the SMTP connect): a
             // server that accepts and never answers costs this attempt, not the worker.
-            let r = match tokio::time::timeout(ATTEMPT_TIMEOUT, channels.deliver(&key, &n)).await {
+            let r = match tokio::time::timeout(
+                ATTEMPT_TIMEOUT,
+                channels.deliver(&key, &n, nid.as_ref()),
+            )
+            .await
+            {
                 Ok(r) => r,
                 Err(_) => Err(Failure::transient("timeout")),
             };

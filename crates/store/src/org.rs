@@ -355,6 +355,28 @@ impl OrgTx<'_> {
             .transpose()
     }
 
+    /// A patient's national identity number, in full (for a register lookup such as KRR: the
+    /// caller logs the disclosure in this unit).
+    pub async fn patient_national_id(
+        &mut self,
+        id: Uuid,
+    ) -> Result<Option<NationalId>, StoreError> {
+        self.personal = true;
+        let row = sqlx::query("SELECT nid_sealed FROM patients WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(self.conn().await?)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let key = id.to_string();
+        let nid = self
+            .store
+            .sealer
+            .open_text("patients", "nid", &key, r.try_get("nid_sealed")?)?;
+        NationalId::parse(&nid)
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt("a stored national identity number is invalid"))
+    }
+
     /// One patient by national identity number, through the keyed hash.
     pub async fn patient_by_national_id(
         &mut self,

@@ -312,3 +312,64 @@ test("SIGKILL again and again while 10,000 notices are in flight: each reaches t
     rmSync(crashDir, { recursive: true, force: true });
   }
 });
+
+test("with KRR: a reserved patient gets no SMS (the notice is left for a letter), a notifiable one gets it at KRR's number", async () => {
+  const krrOut = join(dir, "krr-sms.jsonl");
+  const gateway = await startPeer("sms.js", ["--port", "0", "--shape", "generic", "--token", "t", "--out", krrOut]);
+  const http = await import("node:http");
+  const asked = [];
+  let answers = new Map();
+  // KRR's REST API v2 shape (POST /rest/v2/personer), answering by the birth date part of the
+  // number (the test sees numbers only redacted to it).
+  const krr = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      asked.push({ auth: req.headers.authorization, path: req.url, body: JSON.parse(body) });
+      const personer = JSON.parse(body).personidentifikatorer.flatMap((nid) => {
+        const a = answers.get(nid.slice(0, 6));
+        return a ? [{ personidentifikator: nid, ...a }] : [];
+      });
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ personer }));
+    });
+  });
+  await new Promise((ok) => krr.listen(0, "127.0.0.1", ok));
+  const env = {
+    TRYGG_SMS_GATEWAY_URL: `http://127.0.0.1:${gateway.port}`,
+    TRYGG_SMS_GATEWAY_TOKEN: "t",
+    TRYGG_KRR_URL: `http://127.0.0.1:${krr.address().port}`,
+    TRYGG_KRR_TOKEN: "maskinporten-token",
+  };
+  const server = { ...(await startTrygg([], env)), env };
+  try {
+    cli(server, "org", "messaging", "--org", ORG, "--sender-name", "Normland");
+    const [reserved, notifiable, unknown] = cliJson(server, "patient", "list", "--org", ORG);
+    answers = new Map([
+      [reserved.national_id.slice(0, 6), { reservasjon: "JA", status: "AKTIV", varslingsstatus: "KAN_IKKE_VARSLES", kontaktinformasjon: {} }],
+      [notifiable.national_id.slice(0, 6), { reservasjon: "NEI", status: "AKTIV", varslingsstatus: "KAN_VARSLES",
+        kontaktinformasjon: { mobiltelefonnummer: "+4799911122", epostadresse: "ny@pasient.example" } }],
+    ]);
+    const ids = {};
+    for (const [name, p] of Object.entries({ reserved, notifiable, unknown })) {
+      consent(server, p.id, "portal-notices", "sms");
+      ids[name] = cliJson(server, "notice", "send", "--org", ORG, "--patient", p.id, "--kind", "new-message", "--channel", "sms").id;
+    }
+    const settled = (id) => ["sent", "dead"].includes(notice(server, id)?.status);
+    await until(() => Object.values(ids).every(settled), "all three settled");
+    const dead = notice(server, ids.reserved);
+    assert.deepEqual([dead.status, dead.last_error], ["dead", "krr-reserved"]);
+    const none = notice(server, ids.unknown);
+    assert.deepEqual([none.status, none.last_error], ["dead", "krr-cannot-notify"]);
+    assert.equal(notice(server, ids.notifiable).status, "sent");
+    const sent = records(krrOut);
+    assert.deepEqual(sent.map((r) => r.to), ["+4799911122"], "one SMS, to the number KRR holds");
+    assert.notEqual(notifiable.phone, "+4799911122");
+    assert.ok(asked.length >= 1 && asked.every((a) => a.auth === "Bearer maskinporten-token" && a.path === "/rest/v2/personer"));
+    assert.ok(asked.every((a) => /^\d{11}$/.test(a.body.personidentifikatorer[0])), "asked by national identity number");
+  } finally {
+    await server.stop();
+    gateway.child.kill("SIGTERM");
+    krr.close();
+  }
+});
