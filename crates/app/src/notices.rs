@@ -33,11 +33,12 @@ use crate::orgs::Administrator;
 /// Notices one worker round claims per organisation.
 const CLAIM: u32 = 64;
 
-/// Deliveries running at once.
-const PARALLEL: usize = 16;
-
-/// The longest one attempt may take, every phase included.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(45);
+/// The longest one attempt may take, every phase included; never longer than the lease less a
+/// second, so that a round ends (and its outcomes are recorded) before any of its notices could
+/// be claimed again.
+fn attempt_timeout(lease_secs: u64) -> Duration {
+    Duration::from_secs(lease_secs.saturating_sub(1).clamp(1, 45))
+}
 
 /// A notice to send to a registered patient (named apart: the API's path, the CLI's option).
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
@@ -1172,52 +1173,73 @@ async fn org_round(
     tx.commit().await?;
     let count = claimed.len() + withheld.len();
     let slug = o.slug.as_str().to_owned();
-    let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    // Every claimed notice is attempted at once (at most CLAIM), each bounded in time.
+    let timeout = attempt_timeout(state.config.notice_lease_secs.clamp(1, 3600));
     let mut tasks = tokio::task::JoinSet::new();
     for n in claimed {
         let channels = channels.clone();
         let key = idempotency_key(&slug, n.id);
         let nid = n.patient.and_then(|p| nids.get(&p).cloned());
-        let Ok(permit) = sem.clone().acquire_owned().await else {
-            break;
-        };
         tasks.spawn(async move {
             // Every phase of an attempt is bounded (lettre bounds only the SMTP connect): a
             // server that accepts and never answers costs this attempt, not the worker.
-            let r = match tokio::time::timeout(
-                ATTEMPT_TIMEOUT,
-                channels.deliver(&key, &n, nid.as_ref()),
-            )
-            .await
+            let r = match tokio::time::timeout(timeout, channels.deliver(&key, &n, nid.as_ref()))
+                .await
             {
                 Ok(r) => r,
                 Err(_) => Err(Failure::transient("timeout")),
             };
-            drop(permit);
             (n, r)
         });
     }
-    while let Some(done) = tasks.join_next().await {
-        let Ok((n, r)) = done else { continue };
-        // One outcome that cannot be recorded (a full write queue) leaves that notice to its
-        // lease; the others of the round are still recorded.
-        if let Err(e) = record(state, h, &o, &actor, &n, r).await {
-            tracing::warn!(code = e.code, "a notice's outcome could not be recorded");
+    let mut done = Vec::with_capacity(count);
+    while let Some(d) = tasks.join_next().await {
+        if let Ok(d) = d {
+            done.push(d);
+        }
+    }
+    // The round's outcomes in one unit (one commit); if that fails, one unit each, so one
+    // outcome that cannot be recorded leaves only that notice to its lease.
+    if let Err(e) = record(state, h, &o, &actor, &done).await {
+        tracing::warn!(
+            code = e.code,
+            "the round's outcomes could not be recorded together"
+        );
+        for d in &done {
+            if let Err(e) = record(state, h, &o, &actor, std::slice::from_ref(d)).await {
+                tracing::warn!(code = e.code, "a notice's outcome could not be recorded");
+            }
         }
     }
     Ok(count)
 }
+
+type Attempted = (OutgoingNotice, Result<Option<String>, Failure>);
 
 async fn record(
     state: &App,
     h: &trygg_store::OrgStore,
     o: &trygg_store::Organisation,
     actor: &Actor,
-    n: &OutgoingNotice,
-    r: Result<Option<String>, Failure>,
+    done: &[Attempted],
 ) -> Result<(), AppError> {
     let now = state.now();
     let mut tx = h.begin().await?;
+    for (n, r) in done {
+        record_one(&mut tx, o, actor, n, r, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn record_one(
+    tx: &mut trygg_store::OrgTx<'_>,
+    o: &trygg_store::Organisation,
+    actor: &Actor,
+    n: &OutgoingNotice,
+    r: &Result<Option<String>, Failure>,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
     match r {
         Ok(gateway_id) => {
             tx.notice_outcome(
@@ -1269,7 +1291,6 @@ async fn record(
             }
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 

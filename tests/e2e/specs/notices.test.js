@@ -287,7 +287,7 @@ test("SIGKILL again and again while 10,000 notices are in flight: each reaches t
     const sentNow = () => cliJson(at, "notice", "list", "--org", ORG, "--status", "sent", "--limit", "10000").length;
     let killedMidway = 0;
     for (let k = 0; k < 5; k++) {
-      await new Promise((ok) => setTimeout(ok, 700 + Math.random() * 1300));
+      await new Promise((ok) => setTimeout(ok, 400 + Math.random() * 600));
       await server.kill();
       const sent = sentNow();
       if (sent < 10_000) killedMidway += 1;
