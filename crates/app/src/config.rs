@@ -364,7 +364,17 @@ settings! {
     /// How long the notice worker holds a notice it is sending, in seconds, before another
     /// attempt may take it (after a crash mid-attempt the notice waits this long).
     [false, Some("60")]
-    notice_lease_secs: u64 = 60;
+    notice_lease_secs: u64 = 60;    /// How many days an unfiled secure message keeps its content (PC-STORE-1): then the
+    /// retention job deletes it (text, attachments, and the thread's subject once nothing in it
+    /// remains; the audit log records the deletion). A message filed to the journal is kept.
+    /// 1 to 3650.
+    [false, Some("180")]
+    message_retention_days: u32 = 180;
+    /// How many hours a message to a patient may stay unread before it escalates (PC-READ-1):
+    /// a notice on another channel the patient consented to, or else a task for personnel to
+    /// phone or send a letter. 1 to 720.
+    [false, Some("72")]
+    message_escalate_after_hours: u32 = 72;
 }
 
 impl std::fmt::Debug for Config {
@@ -464,6 +474,16 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         // Issue #11: the media settings that would silently do the wrong thing.
+        if !(1..=3650).contains(&self.message_retention_days) {
+            return Err(ConfigError::Invalid(
+                "message_retention_days is 1 to 3650".into(),
+            ));
+        }
+        if !(1..=720).contains(&self.message_escalate_after_hours) {
+            return Err(ConfigError::Invalid(
+                "message_escalate_after_hours is 1 to 720".into(),
+            ));
+        }
         // Notices (issue #12): TLS only, and nothing half-configured.
         if let Some(u) = &self.sms_gateway_url {
             let https = u.starts_with("https://");

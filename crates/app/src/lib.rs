@@ -15,6 +15,7 @@ pub mod context;
 pub mod credentials;
 pub mod error;
 pub mod login;
+pub mod messages;
 pub mod notices;
 pub mod operator;
 pub mod orgs;

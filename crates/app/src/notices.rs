@@ -58,6 +58,11 @@ pub struct SendIn {
     /// For a text the guard holds for review: why it may go anyway (recorded).
     #[serde(default)]
     pub confirm_reason: Option<String>,
+    /// The consultation an appointment notice is about: needed for a change, whose JA or NEI
+    /// by SMS then confirms or cancels it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub regarding: Option<Uuid>,
 }
 
 /// A queued notice.
@@ -220,11 +225,12 @@ async fn queue(
     let actor = &actor;
     let kind = Kind::parse(&input.kind)
         .ok_or_else(|| AppError::invalid("TR-M001", "unknown kind of notice"))?;
-    if kind == Kind::OneTimeCode {
-        // A code is sent only when the patient asks for one, by the login flow, never by hand.
+    if kind.system_only() {
+        // A code is sent only when the patient asks for one, by the login flow, never by hand;
+        // the answer to an SMS reply only by the reply handler.
         return Err(AppError::invalid(
             "TR-M014",
-            "one-time codes are sent by the login flow only",
+            "one-time codes and answers to replies are sent by Trygg itself only",
         ));
     }
     let channel = Channel::parse(&input.channel)
@@ -308,6 +314,25 @@ async fn queue(
         .patient(patient_id)
         .await?
         .ok_or_else(|| AppError::not_found("TR-M010", "no such patient"))?;
+    // A two-way change names the appointment its answer reaches: the patient's own, scheduled.
+    if kind == Kind::AppointmentChange && input.regarding.is_none() {
+        return Err(AppError::invalid(
+            "TR-M015",
+            "an appointment change names the consultation it moves (regarding)",
+        ));
+    }
+    if let Some(c) = input.regarding {
+        let ok = tx
+            .consultation(c)
+            .await?
+            .is_some_and(|c| c.patient == patient_id && c.state == "scheduled");
+        if !ok {
+            return Err(AppError::invalid(
+                "TR-M016",
+                "regarding names no scheduled consultation of this patient",
+            ));
+        }
+    }
     // PC-CONSENT-1/2: the patient's consent to this purpose on this channel, as it stands now.
     if let Some(purpose) = kind.purpose() {
         let c = tx
@@ -352,6 +377,7 @@ async fn queue(
                     body: &rendered.text,
                     sender: &sender,
                     review: review.as_deref().map(|r| (actor.id.as_str(), r)),
+                    regarding: input.regarding,
                 },
                 now,
             )
@@ -386,6 +412,110 @@ async fn queue(
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// Queues a notice Trygg sends on its own, in the caller's unit of work (the transactional
+/// outbox: a new message and its notice commit together): "you have a new message" when a
+/// message is posted, the escalation of an unread one, the answer to an SMS reply. Everything
+/// [`send`] checks is checked (the channel configured, the sender, the guard, the patient's
+/// consent and contact data); `Ok(None)` when this channel cannot carry it, so the caller tries
+/// another or makes a task for personnel. A text the guard would hold is not sent (no person is
+/// there to confirm it). `to` overrides the registered contact (the number a reply came from).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn queue_automatic(
+    state: &App,
+    tx: &mut trygg_store::OrgTx<'_>,
+    o: &trygg_store::Organisation,
+    patient: Uuid,
+    kind: Kind,
+    channel: Channel,
+    to: Option<&str>,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Option<Uuid>, AppError> {
+    let configured = match channel {
+        Channel::Email => state.config.smtp_url.is_some(),
+        Channel::Sms => state.config.sms_gateway_url.is_some(),
+    };
+    if !configured {
+        return Ok(None);
+    }
+    let messaging = state.store.messaging(o).await?;
+    let sender = messaging
+        .sender_name
+        .clone()
+        .unwrap_or_else(|| o.name.clone());
+    if channel == Channel::Sms && SmsSender::parse(&sender).is_err() {
+        return Ok(None);
+    }
+    let Ok(rendered) = notice::render(kind, Lang::Nb, channel, &sender, &Params::default()) else {
+        return Ok(None);
+    };
+    let screened = match &rendered.subject {
+        Some(s) => format!("Emne: {s}\n\n{}", rendered.text),
+        None => rendered.text.clone(),
+    };
+    let ctx = crate::screening::context_for(&state.store, o).await?;
+    let guard_channel = match channel {
+        Channel::Sms => trygg_guard::Channel::Sms,
+        Channel::Email => trygg_guard::Channel::Email,
+    };
+    if state.guard.clear(guard_channel, &screened, &ctx).is_err() {
+        return Ok(None);
+    }
+    if let Some(purpose) = kind.purpose() {
+        let c = tx
+            .consent(patient, purpose.as_str(), channel.as_str())
+            .await?;
+        if !c.is_some_and(|c| c.granted) {
+            return Ok(None);
+        }
+    }
+    let recipient = match to {
+        Some(t) => t.to_owned(),
+        None => {
+            let Some(p) = tx.patient(patient).await? else {
+                return Ok(None);
+            };
+            let r = match channel {
+                Channel::Sms => p.phone.as_ref().map(|v| v.expose().to_owned()),
+                Channel::Email => p.email.as_ref().map(|v| v.expose().to_owned()),
+            };
+            let Some(r) = r else { return Ok(None) };
+            r
+        }
+    };
+    let id = tx
+        .queue_notice(
+            &NewNotice {
+                patient: Some(patient),
+                channel: channel.as_str(),
+                kind: kind.as_str(),
+                recipient: &recipient,
+                subject: rendered.subject.as_deref(),
+                body: &rendered.text,
+                sender: &sender,
+                review: None,
+                regarding: None,
+            },
+            now,
+        )
+        .await?;
+    let e = crate::audit::event(
+        &o.slug,
+        actor,
+        Did::new(
+            Category::Access,
+            Operation::NoticeQueue,
+            Action::Create,
+            ("notice", Some(id.to_string())),
+        )
+        .patient(Some(patient))
+        .detail(Some(format!("{}-{}", channel.as_str(), kind.as_str()))),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    Ok(Some(id))
 }
 
 /// The organisation's newest notices (state only), for personnel and the console.
@@ -1288,6 +1418,11 @@ async fn record_one(
             {
                 let e = notice_event(o, actor, Operation::NoticeFail, n, f.code, now)?;
                 tx.audit(&e).await?;
+                // The dead letter becomes a task for personnel: phone the patient or send a
+                // letter (a KRR reservation, a number that does not exist, a server that refuses).
+                if let Some(p) = n.patient {
+                    tx.create_task(p, f.code, None, Some(n.id), now).await?;
+                }
             }
         }
     }
@@ -1344,6 +1479,20 @@ pub enum Report {
     Unknown,
 }
 
+/// Checks that a callback is the gateway's: `signature` is the hex HMAC-SHA256 of `body` under
+/// `sms_dlr_secret`.
+fn verify_gateway(state: &App, body: &[u8], signature: Option<&str>) -> Result<(), AppError> {
+    let secret =
+        state.config.sms_dlr_secret.as_deref().ok_or_else(|| {
+            AppError::not_found("TR-M040", "gateway callbacks are not configured")
+        })?;
+    let sig = signature
+        .and_then(|s| hex::decode(s.trim()).ok())
+        .ok_or_else(|| AppError::unauthorized("TR-M041"))?;
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    aws_lc_rs::hmac::verify(&key, body, &sig).map_err(|_| AppError::unauthorized("TR-M041"))
+}
+
 /// A delivery report from the SMS gateway (`POST /api/v1/notices/delivery-report`). `body` is the
 /// request's bytes and `signature` the hex HMAC-SHA256 of them under `sms_dlr_secret`
 /// (`X-Trygg-Dlr-Signature`); anything unsigned, badly signed or malformed is refused.
@@ -1353,16 +1502,7 @@ pub async fn delivery_report(
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<Report, AppError> {
-    let secret = state
-        .config
-        .sms_dlr_secret
-        .as_deref()
-        .ok_or_else(|| AppError::not_found("TR-M040", "delivery reports are not configured"))?;
-    let sig = signature
-        .and_then(|s| hex::decode(s.trim()).ok())
-        .ok_or_else(|| AppError::unauthorized("TR-M041"))?;
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
-    aws_lc_rs::hmac::verify(&key, body, &sig).map_err(|_| AppError::unauthorized("TR-M041"))?;
+    verify_gateway(state, body, signature)?;
     let v: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| AppError::invalid("TR-M042", "the report is not JSON"))?;
     // The generic shape: {id, key, status}; LINK's: {id, refId, resultCode}.
@@ -1425,11 +1565,153 @@ pub async fn delivery_report(
             now,
         )
         .await?;
+    // An SMS the network could not deliver becomes a task: phone the patient or send a letter.
+    if let Some(r) = &row {
+        if let (true, Some(p)) = (r.status == Status::Undeliverable.as_str(), r.patient) {
+            tx.create_task(p, "sms-undeliverable", None, Some(id), now)
+                .await?;
+        }
+    }
     tx.commit().await?;
     Ok(match row {
         Some(r) => Report::Applied(r.status),
         None => Report::Unknown,
     })
+}
+
+/// What an inbound SMS did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// JA: the appointment was confirmed.
+    Confirmed,
+    /// NEI: the appointment was cancelled.
+    Cancelled,
+    /// Anything else, or a second reply: answered automatically ("replies are not read").
+    AutoAnswered,
+    /// Nothing done: no notice of this key was sent to this number, or it was answered
+    /// automatically already (no ping-pong with an auto-responder).
+    Ignored,
+}
+
+/// An inbound SMS from the gateway (`POST /api/v1/notices/inbound-sms`), signed like a delivery
+/// report: `{"from": "+4791234567", "text": "JA", "key": "<the notice's idempotency key>"}` (the
+/// gateway relates a reply to the message it answers). JA or NEI to an appointment change
+/// confirms or cancels that consultation; anything else gets one automatic answer pointing to the
+/// portal (scenario 26). The text itself is never stored or logged: the audit entry records only
+/// what the reply did.
+pub async fn inbound_sms(
+    state: &App,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<Reply, AppError> {
+    verify_gateway(state, body, signature)?;
+    #[derive(serde::Deserialize)]
+    struct Inbound {
+        from: String,
+        text: String,
+        key: Option<String>,
+    }
+    let v: Inbound = serde_json::from_slice(body)
+        .map_err(|_| AppError::invalid("TR-M044", "an inbound SMS is {from, text, key}"))?;
+    if v.text.len() > 2_000 {
+        return Err(AppError::invalid(
+            "TR-M044",
+            "an inbound SMS is at most 2000 bytes",
+        ));
+    }
+    let Ok(from) = trygg_core::PhoneNumber::parse(&v.from) else {
+        return Err(AppError::invalid("TR-M045", "from is not a phone number"));
+    };
+    let Some((org, id)) = v.key.as_deref().and_then(parse_key) else {
+        return Ok(Reply::Ignored);
+    };
+    let Some(o) = state.store.org_by_slug(&org).await? else {
+        return Ok(Reply::Ignored);
+    };
+    let h = state.store.org(&o).await?;
+    let now = state.now();
+    let mut tx = h.begin().await?;
+    let Some(n) = tx.answerable(id).await? else {
+        return Ok(Reply::Ignored);
+    };
+    // Only the number the notice went to answers it.
+    let same_number =
+        trygg_core::PhoneNumber::parse(&n.recipient).is_ok_and(|r| r.expose() == from.expose());
+    let Some(patient) = n.patient.filter(|_| n.channel == "sms" && same_number) else {
+        return Ok(Reply::Ignored);
+    };
+    let actor = Actor {
+        kind: trygg_audit::AgentKind::Patient,
+        id: format!("patient:{patient}"),
+        role: None,
+        authentication: None,
+        address: None,
+    };
+    let reply = trygg_core::message::parse_reply(&v.text);
+    let two_way = Kind::parse(&n.kind).is_some_and(|k| k.two_way(Channel::Sms));
+    let outcome = match (reply, two_way, n.regarding, n.answered.is_none()) {
+        (trygg_core::message::Reply::Yes, true, Some(c), true) => {
+            tx.answer_notice(id, "yes").await?;
+            tx.confirm_consultation(c, now).await?;
+            Reply::Confirmed
+        }
+        (trygg_core::message::Reply::No, true, Some(c), true) => {
+            tx.answer_notice(id, "no").await?;
+            match tx
+                .finish_consultation(c, "cancelled", &actor.id, None, now)
+                .await
+            {
+                Ok(()) | Err(trygg_store::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            Reply::Cancelled
+        }
+        // Answered already (JA, NEI or the automatic answer): nothing more, so an
+        // auto-responder at the other end cannot start a ping-pong.
+        _ if n.answered.is_some() => Reply::Ignored,
+        _ => {
+            // One automatic answer per notice, to the number that wrote.
+            tx.answer_notice(id, "auto").await?;
+            let system = Actor::system("notices");
+            queue_automatic(
+                state,
+                &mut tx,
+                &o,
+                patient,
+                Kind::ReplyNotRead,
+                Channel::Sms,
+                Some(from.expose()),
+                &system,
+                now,
+            )
+            .await?;
+            Reply::AutoAnswered
+        }
+    };
+    if outcome == Reply::Ignored {
+        return Ok(outcome);
+    }
+    let detail = match outcome {
+        Reply::Confirmed => "yes-confirmed",
+        Reply::Cancelled => "no-cancelled",
+        _ => "other-answered",
+    };
+    let e = crate::audit::event(
+        &o.slug,
+        &actor,
+        Did::new(
+            Category::Access,
+            Operation::SmsReply,
+            Action::Update,
+            ("notice", Some(id.to_string())),
+        )
+        .patient(Some(patient))
+        .detail(Some(detail.to_owned())),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod access;
 pub mod consultation;
 pub mod lang;
 pub mod local_time;
+pub mod message;
 pub mod national_id;
 pub mod net;
 pub mod notice;

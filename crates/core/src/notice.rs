@@ -65,11 +65,14 @@ pub enum Kind {
     OpeningHours,
     /// An invitation to a video consultation (time and link).
     ConsultationInvitation,
+    /// The automatic answer to an SMS reply that is not JA or NEI: replies are not read; write
+    /// in the portal, phone if it is urgent (scenario 26).
+    ReplyNotRead,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Self::AppointmentReminder,
         Self::AppointmentConfirmation,
         Self::AppointmentChange,
@@ -80,6 +83,7 @@ impl Kind {
         Self::OneTimeCode,
         Self::OpeningHours,
         Self::ConsultationInvitation,
+        Self::ReplyNotRead,
     ];
 
     /// The stored and wire code.
@@ -95,6 +99,7 @@ impl Kind {
             Self::OneTimeCode => "one-time-code",
             Self::OpeningHours => "opening-hours",
             Self::ConsultationInvitation => "consultation-invitation",
+            Self::ReplyNotRead => "reply-not-read",
         }
     }
 
@@ -104,7 +109,8 @@ impl Kind {
     }
 
     /// The purpose a patient consents to for this kind, or `None` for a one-time code (asked for
-    /// by the patient in the act of logging in: the request is the consent).
+    /// by the patient in the act of logging in: the request is the consent) and the answer to the
+    /// patient's own SMS (their message is the request).
     pub fn purpose(self) -> Option<Purpose> {
         match self {
             Self::AppointmentReminder
@@ -116,8 +122,14 @@ impl Kind {
                 Some(Purpose::PortalNotices)
             }
             Self::OpeningHours => Some(Purpose::Information),
-            Self::OneTimeCode => None,
+            Self::OneTimeCode | Self::ReplyNotRead => None,
         }
+    }
+
+    /// Whether only Trygg itself sends this kind (the login flow, the reply handler), never a
+    /// person by hand.
+    pub fn system_only(self) -> bool {
+        matches!(self, Self::OneTimeCode | Self::ReplyNotRead)
     }
 
     /// Whether the patient may answer by SMS (JA/NEI to a moved appointment). Every other notice
@@ -134,9 +146,10 @@ impl Kind {
             | Self::AppointmentConfirmation
             | Self::AppointmentChange
             | Self::AppointmentCancellation => (true, false, false, false),
-            Self::NewMessage | Self::ResultsReady | Self::PrescriptionReady => {
-                (false, false, false, false)
-            }
+            Self::NewMessage
+            | Self::ResultsReady
+            | Self::PrescriptionReady
+            | Self::ReplyNotRead => (false, false, false, false),
             Self::OneTimeCode => (false, true, false, false),
             Self::OpeningHours => (false, false, false, true),
             Self::ConsultationInvitation => (true, false, true, false),
@@ -380,6 +393,14 @@ pub fn render(
         Kind::OpeningHours => (
             pick("Melding fra oss".into(), "Melding frå oss".into(), "A message from us".into()),
             own.to_owned(),
+        ),
+        Kind::ReplyNotRead => (
+            pick("Svar blir ikke lest".into(), "Svar blir ikkje lesne".into(), "Replies are not read".into()),
+            pick(
+                "Vi leser ikke svar på SMS, og svaret ditt er ikke lagret. Logg inn for å sende oss en melding. Haster det, ring oss.".into(),
+                "Vi les ikkje svar på SMS, og svaret ditt er ikkje lagra. Logg inn for å sende oss ei melding. Hastar det, ring oss.".into(),
+                "We do not read replies to text messages, and yours was not kept. Log in to send us a message. If it is urgent, phone us.".into(),
+            ),
         ),
         Kind::ConsultationInvitation => (
             pick("Invitasjon til videokonsultasjon".into(), "Invitasjon til videokonsultasjon".into(), "Invitation to a video consultation".into()),
@@ -635,7 +656,7 @@ mod tests {
     #[test]
     fn every_kind_but_the_code_needs_consent_to_a_purpose() {
         for k in Kind::ALL {
-            assert_eq!(k.purpose().is_none(), k == Kind::OneTimeCode, "{k:?}");
+            assert_eq!(k.purpose().is_none(), k.system_only(), "{k:?}");
         }
         for p in Purpose::ALL {
             assert_eq!(Purpose::parse(p.as_str()), Some(p));

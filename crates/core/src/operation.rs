@@ -144,6 +144,24 @@ pub enum Operation {
     ConsentGive,
     /// A patient's consent was withdrawn (PC-CONSENT-2).
     ConsentWithdraw,
+    /// A secure message in a thread between a patient and the care team was sent (issue #12).
+    MessageSend,
+    /// A thread's messages were read (a care relationship, or the patient).
+    MessageRead,
+    /// A message's attachment was opened.
+    AttachmentRead,
+    /// A message was filed to the journal: it can no longer be changed or deleted (PC-RIGHTS-2).
+    MessageFile,
+    /// An unfiled message's content was deleted when its retention ran out (PC-STORE-1).
+    MessageExpire,
+    /// An unread message was escalated: another notice, or a task for personnel (PC-READ-1).
+    MessageEscalate,
+    /// Personnel listed the follow-up tasks (phone or letter) of the organisation.
+    TaskList,
+    /// A follow-up task (phone or letter) was marked done.
+    TaskDone,
+    /// A patient's reply to a two-way SMS was received (JA, NEI, or anything else, which is not kept).
+    SmsReply,
 }
 
 /// The sentence a patient reads for an operation in their access log, in each language.
@@ -163,7 +181,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 67] = [
+    pub const ALL: [Operation; 76] = [
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
@@ -231,6 +249,15 @@ impl Operation {
         Self::NoticeFail,
         Self::ConsentGive,
         Self::ConsentWithdraw,
+        Self::MessageSend,
+        Self::MessageRead,
+        Self::AttachmentRead,
+        Self::MessageFile,
+        Self::MessageExpire,
+        Self::MessageEscalate,
+        Self::TaskList,
+        Self::TaskDone,
+        Self::SmsReply,
     ];
 
     /// The stable code stored in the audit log.
@@ -303,6 +330,15 @@ impl Operation {
             Self::NoticeFail => "notice.fail",
             Self::ConsentGive => "consent.give",
             Self::ConsentWithdraw => "consent.withdraw",
+            Self::MessageSend => "message.send",
+            Self::MessageRead => "message.read",
+            Self::AttachmentRead => "attachment.read",
+            Self::MessageFile => "message.file",
+            Self::MessageExpire => "message.expire",
+            Self::MessageEscalate => "message.escalate",
+            Self::TaskList => "task.list",
+            Self::TaskDone => "task.done",
+            Self::SmsReply => "sms.reply",
         }
     }
 
@@ -506,6 +542,51 @@ impl Operation {
                 "Samtykke til varsler ble trukket tilbake",
                 "Samtykke til varsel vart trekt tilbake",
                 "Your consent to notices was withdrawn",
+            ),
+            Self::MessageSend => t(
+                "Sendte en melding i en meldingstråd med deg",
+                "Sende ei melding i ein meldingstråd med deg",
+                "Sent a message in a conversation with you",
+            ),
+            Self::MessageRead => t(
+                "Leste meldinger mellom deg og oss",
+                "Las meldingar mellom deg og oss",
+                "Read messages between you and us",
+            ),
+            Self::AttachmentRead => t(
+                "Åpnet et vedlegg i en melding til eller fra deg",
+                "Opna eit vedlegg i ei melding til eller frå deg",
+                "Opened an attachment in a message to or from you",
+            ),
+            Self::MessageFile => t(
+                "Førte en melding inn i journalen din",
+                "Førte ei melding inn i journalen din",
+                "Filed a message in your health record",
+            ),
+            Self::MessageExpire => t(
+                "Slettet en melding fordi lagringstiden var ute",
+                "Sletta ei melding fordi lagringstida var ute",
+                "Deleted a message because its storage time ran out",
+            ),
+            Self::MessageEscalate => t(
+                "Fulgte opp en ulest melding til deg",
+                "Følgde opp ei ulesen melding til deg",
+                "Followed up an unread message to you",
+            ),
+            Self::TaskList => t(
+                "Så deg i listen over oppfølgingsoppgaver",
+                "Såg deg i lista over oppfølgingsoppgåver",
+                "Saw you in the list of follow-up tasks",
+            ),
+            Self::TaskDone => t(
+                "Fullførte en oppfølging av deg (telefon eller brev)",
+                "Fullførte ei oppfølging av deg (telefon eller brev)",
+                "Completed a follow-up with you (phone or letter)",
+            ),
+            Self::SmsReply => t(
+                "Mottok ditt svar på en SMS",
+                "Tok imot svaret ditt på ein SMS",
+                "Received your reply to a text message",
             ),
             Self::DemoSeed => t(
                 "Demodata ble lagt inn",

@@ -71,6 +71,12 @@ pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(),
     let notices = channels
         .any()
         .then(|| tokio::spawn(trygg_app::notices::run_worker(state.clone(), channels)));
+    // The message jobs (issue #12): retention (PC-STORE-1) and escalation of unread messages
+    // (PC-READ-1), once a minute.
+    let message_jobs = tokio::spawn(trygg_app::messages::run_jobs(
+        state.clone(),
+        Duration::from_secs(60),
+    ));
     let store = state.store.clone();
     let flusher = state.clone();
     // Held-back cross-organisation probes are written once their window ends, even when no
@@ -150,6 +156,7 @@ pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(),
             })?;
     }
     periodic.abort();
+    message_jobs.abort();
     if let Some(n) = notices {
         n.abort();
     }

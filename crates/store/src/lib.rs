@@ -19,6 +19,7 @@ mod control;
 pub mod crypto;
 mod db;
 mod error;
+pub mod messages;
 pub mod notices;
 mod org;
 pub mod writer;

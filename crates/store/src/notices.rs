@@ -31,6 +31,9 @@ pub struct NewNotice<'a> {
     pub sender: &'a str,
     /// Who confirmed a text the guard held for review, and their reason (sealed).
     pub review: Option<(&'a str, &'a str)>,
+    /// The consultation a two-way notice (an appointment change) is about: the patient's JA or
+    /// NEI reaches it.
+    pub regarding: Option<Uuid>,
 }
 
 /// A notice as the worker needs it: opened.
@@ -147,7 +150,89 @@ fn row(r: &sqlx::sqlite::SqliteRow) -> Result<NoticeRow, StoreError> {
     })
 }
 
+/// A two-way notice as a reply needs it.
+#[derive(Clone)]
+pub struct Answerable {
+    /// The patient.
+    pub patient: Option<Uuid>,
+    /// The channel's code.
+    pub channel: String,
+    /// The kind's code.
+    pub kind: String,
+    /// The phone number or address it went to. Personal data.
+    pub recipient: String,
+    /// The consultation it is about.
+    pub regarding: Option<Uuid>,
+    /// `yes` or `no` once answered.
+    pub answered: Option<String>,
+}
+
+impl std::fmt::Debug for Answerable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answerable")
+            .field("kind", &self.kind)
+            .field("regarding", &self.regarding)
+            .field("answered", &self.answered)
+            .finish_non_exhaustive()
+    }
+}
+
 impl OrgTx<'_> {
+    /// A notice as a reply to it needs it (recipient opened).
+    pub async fn answerable(&mut self, id: Uuid) -> Result<Option<Answerable>, StoreError> {
+        self.personal = true;
+        let key = id.to_string();
+        let row = sqlx::query(
+            "SELECT patient_id, channel, kind, recipient_sealed, regarding, answered FROM notices \
+             WHERE id = ?",
+        )
+        .bind(&key)
+        .fetch_optional(self.conn().await?)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let patient: Option<String> = r.try_get("patient_id")?;
+        let regarding: Option<String> = r.try_get("regarding")?;
+        Ok(Some(Answerable {
+            patient: patient.as_deref().map(parse_uuid).transpose()?,
+            channel: r.try_get("channel")?,
+            kind: r.try_get("kind")?,
+            recipient: self.store.sealer.open_text(
+                "notices",
+                "recipient",
+                &key,
+                r.try_get("recipient_sealed")?,
+            )?,
+            regarding: regarding.as_deref().map(parse_uuid).transpose()?,
+            answered: r.try_get("answered")?,
+        }))
+    }
+
+    /// Records a two-way notice's answer (`yes` or `no`), once; returns whether it was the first.
+    pub async fn answer_notice(&mut self, id: Uuid, answer: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE notices SET answered = ? WHERE id = ? AND answered IS NULL")
+            .bind(answer)
+            .bind(id.to_string())
+            .execute(self.conn().await?)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records that the patient confirmed a scheduled consultation.
+    pub async fn confirm_consultation(
+        &mut self,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE consultations SET confirmed_at = ? WHERE id = ? AND state = 'scheduled'",
+        )
+        .bind(fmt_time(now)?)
+        .bind(id.to_string())
+        .execute(self.conn().await?)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Queues a notice, due at once. Commit it with the event that causes it.
     pub async fn queue_notice(
         &mut self,
@@ -172,8 +257,8 @@ impl OrgTx<'_> {
         sqlx::query(
             "INSERT INTO notices (id, patient_id, channel, kind, recipient_sealed, subject_sealed, \
              body_sealed, sender, status, attempts, next_at, created_at, updated_at, \
-             reviewed_by, review_reason_sealed) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
+             reviewed_by, review_reason_sealed, regarding) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key)
         .bind(n.patient.map(|p| p.to_string()))
@@ -188,6 +273,7 @@ impl OrgTx<'_> {
         .bind(&at)
         .bind(n.review.map(|(by, _)| by))
         .bind(reason)
+        .bind(n.regarding.map(|r| r.to_string()))
         .execute(self.conn().await?)
         .await?;
         Ok(id)

@@ -418,7 +418,8 @@ enum NoticeCommand {
         patient: uuid::Uuid,
         /// The kind: appointment-reminder, appointment-confirmation, appointment-change,
         /// appointment-cancellation, new-message, results-ready, prescription-ready,
-        /// one-time-code, opening-hours, consultation-invitation.
+        /// opening-hours, consultation-invitation (one-time codes come from the login flow
+        /// only, never from a command line).
         #[arg(long)]
         kind: String,
         /// sms or email.
@@ -430,9 +431,6 @@ enum NoticeCommand {
         /// The appointment's time as the patient reads it.
         #[arg(long)]
         when: Option<String>,
-        /// A one-time code.
-        #[arg(long)]
-        code: Option<String>,
         /// A link (https).
         #[arg(long)]
         link: Option<String>,
@@ -442,6 +440,10 @@ enum NoticeCommand {
         /// Why a text the guard holds for review may go as it is.
         #[arg(long)]
         confirm_reason: Option<String>,
+        /// The consultation an appointment notice is about (needed for appointment-change,
+        /// whose JA or NEI by SMS confirms or cancels it).
+        #[arg(long)]
+        regarding: Option<uuid::Uuid>,
         /// Queue this many identical notices, each with its own id (load and crash tests of the
         /// outbox); prints how many.
         #[arg(long)]
@@ -1331,10 +1333,10 @@ async fn notice_command(command: NoticeCommand) -> anyhow::Result<()> {
             channel,
             lang,
             when,
-            code,
             link,
             text,
             confirm_reason,
+            regarding,
             repeat,
             json,
         } => {
@@ -1344,11 +1346,12 @@ async fn notice_command(command: NoticeCommand) -> anyhow::Result<()> {
                 lang,
                 params: trygg_core::notice::Params {
                     when,
-                    code,
+                    code: None,
                     link,
                     text,
                 },
                 confirm_reason,
+                regarding,
             };
             if let Some(count) = repeat {
                 let out = at_console(&common, |app, now| async move {

@@ -15,6 +15,7 @@ pub mod access;
 pub mod consultations;
 pub mod guard;
 mod health;
+pub mod messages;
 pub mod notices;
 mod orgs;
 mod patients;
@@ -98,6 +99,14 @@ pub fn table() -> Vec<UtoipaMethodRouter<AppState>> {
         routes!(notices::delivery_report),
         routes!(notices::send),
         routes!(notices::consents, notices::set_consent),
+        routes!(messages::inbound_sms),
+        routes!(messages::threads, messages::start_thread),
+        routes!(messages::read_thread),
+        routes!(messages::post),
+        routes!(messages::attachment),
+        routes!(messages::file),
+        routes!(messages::tasks),
+        routes!(messages::finish_task),
         routes!(webauthn::login_start),
         routes!(webauthn::login_finish),
         routes!(webauthn::enrol_start),

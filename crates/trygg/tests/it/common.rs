@@ -23,6 +23,9 @@ pub struct TestServer {
     pub client: reqwest::Client,
     /// The server's clock: tests move it instead of sleeping.
     pub clock: trygg_app::ShiftedClock,
+    /// The application the server serves: for use cases with no route yet (the patient's side
+    /// of threads, issue #13) and for jobs a test runs at once instead of waiting for them.
+    pub app: trygg_app::App,
 }
 
 impl TestServer {
@@ -55,9 +58,10 @@ impl TestServer {
         let clock = trygg_app::ShiftedClock::new();
         let shared: trygg_app::SharedClock = Arc::new(clock.clone());
         let app = trygg::startup::app_with_clock(&config, s, shared).unwrap();
+        let served = app.clone();
         tokio::spawn(async move {
             trygg_server::serve::serve(
-                app,
+                served,
                 Box::new(move |addr, _| {
                     let _ = tx.send(addr);
                 }),
@@ -73,6 +77,7 @@ impl TestServer {
             store,
             client: reqwest::Client::new(),
             clock,
+            app,
         }
     }
 
@@ -151,7 +156,8 @@ impl TestServer {
             method,
             assurance,
             None,
-            time::OffsetDateTime::now_utc(),
+            // The server's clock: a session opened after a test moved it is fresh there.
+            trygg_app::clock::Clock::now(&self.clock),
         )
         .await
         .unwrap();

@@ -11,6 +11,7 @@ mod consultation;
 mod crash;
 mod guard;
 mod matrix;
+mod messages;
 mod notices;
 mod pages;
 mod review_access;

@@ -341,6 +341,59 @@ impl World {
             .await;
             path = path.replace("{care}", &c.to_string());
         }
+        // Issue #12: a fresh thread (with a message and an attachment) and a fresh task per call,
+        // so that filing or finishing once does not turn the next caller's answer into a 409.
+        if ["{thread}", "{attachment}", "{message}", "{task}"]
+            .iter()
+            .any(|p| path.contains(p))
+        {
+            let patient = self.patient;
+            let (thread, message, attachment, task) = store_tx(&self.s, |tx| {
+                Box::pin(async move {
+                    use trygg_store::messages::{NewAttachment, NewMessage};
+                    let now = time::OffsetDateTime::now_utc();
+                    let thread = tx
+                        .create_thread(patient, "Emne", "test", now)
+                        .await
+                        .unwrap();
+                    let message = tx
+                        .add_message(
+                            &NewMessage {
+                                thread,
+                                patient,
+                                author: "test",
+                                from_patient: false,
+                                body: "Hei",
+                                attachments: &[NewAttachment {
+                                    media_type: "text/plain; charset=utf-8",
+                                    name: "a.txt",
+                                    data: b"x",
+                                }],
+                                notified: None,
+                                escalate_at: None,
+                                expires_at: now + time::Duration::days(1),
+                            },
+                            now,
+                        )
+                        .await
+                        .unwrap();
+                    let msgs = tx.thread_messages(thread).await.unwrap();
+                    let attachment = msgs[0].attachments[0].id;
+                    let task = tx
+                        .create_task(patient, "unread-message", Some(message), None, now)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    (thread, message, attachment, task)
+                })
+            })
+            .await;
+            path = path
+                .replace("{thread}", &thread.to_string())
+                .replace("{message}", &message.to_string())
+                .replace("{attachment}", &attachment.to_string())
+                .replace("{task}", &task.to_string());
+        }
         let mut invitation = None;
         if path.contains("{consultation}") {
             // A fresh consultation per call (ending or revoking uses it up); the journal's is
@@ -446,6 +499,16 @@ impl World {
             })),
             ("POST", "/api/v1/notices/delivery-report") => {
                 Some(json!({"id": "g-1", "key": "normland-legesenter.x", "status": "delivered"}))
+            }
+            ("POST", "/api/v1/orgs/{}/patients/{}/threads") => {
+                Some(json!({"subject": "Emne", "body": "Hei"}))
+            }
+            ("POST", "/api/v1/orgs/{}/threads/{}/messages") => Some(json!({"body": "Hei"})),
+            ("POST", "/api/v1/orgs/{}/messages/{}/file") => None,
+            ("POST", "/api/v1/orgs/{}/tasks/{}/done") => None,
+            // Like delivery reports: no secret in the matrix's server, 404 for everyone.
+            ("POST", "/api/v1/notices/inbound-sms") => {
+                Some(json!({"from": "+4791234567", "text": "JA", "key": "normland-legesenter.x"}))
             }
             ("POST", "/api/v1/auth/enrolment-links") => Some(json!({"personnel_id": self.target})),
             ("POST", p) if p.starts_with("/api/v1/auth/") => Some(json!({})),

@@ -1,0 +1,953 @@
+//! Secure message threads through the API (issue #12): who may read and write a patient's
+//! messages (a care relationship, live; not another organisation, not a secretary, not a patient
+//! at low assurance or on someone else's thread), read receipts both ways, attachments inline
+//! and never cached, filing to the journal, the retention job with the clock moved past the
+//! policy, escalation of an unread message to another channel or a task, and the gateway's
+//! inbound JA/NEI. The patient's side is called through the use cases (its portal is issue #13).
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use trygg_app::messages::{self as m, PatientCaller, Who};
+use trygg_audit::Assurance;
+use trygg_core::{BuiltinRole, Lang};
+use uuid::Uuid;
+
+use crate::common::{Session, TestServer};
+
+const ORG: &str = "normland-legesenter";
+const OTHER: &str = "normbakken-kommune-hjemmetjenesten";
+const SECRET: &str = "a-test-secret-of-at-least-32-characters!";
+
+struct World {
+    s: TestServer,
+    doctor: Session,
+    doctor_id: Uuid,
+    nurse: Session,
+    secretary: Session,
+    stranger: Session,
+    patient: Uuid,
+    other_patient: Uuid,
+}
+
+async fn world(env: &[(&str, &str)]) -> World {
+    let s = TestServer::start_with(env).await;
+    s.seed_demo().await;
+    let doctor_id = s.person(ORG, BuiltinRole::Doctor).await;
+    let doctor = s.login(ORG, doctor_id).await;
+    let nurse = s.login(ORG, s.person(ORG, BuiltinRole::Nurse).await).await;
+    let secretary = s
+        .login(ORG, s.person(ORG, BuiltinRole::Secretary).await)
+        .await;
+    let stranger = s
+        .login(OTHER, s.person(OTHER, BuiltinRole::Doctor).await)
+        .await;
+    let list: Vec<Value> = s
+        .send(
+            Some(&secretary),
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/patients"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let patient: Uuid = list[0]["id"].as_str().unwrap().parse().unwrap();
+    let other_patient: Uuid = list[1]["id"].as_str().unwrap().parse().unwrap();
+    // The doctor has a care relationship with the first patient only.
+    let r = s
+        .send(
+            Some(&nurse),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/care-relationships"),
+            Some(&json!({"personnel_id": doctor_id, "patient_id": patient, "reason": "fastlege", "days": 30})),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    World {
+        s,
+        doctor,
+        doctor_id,
+        nurse,
+        secretary,
+        stranger,
+        patient,
+        other_patient,
+    }
+}
+
+fn patient_caller(patient: Uuid, assurance: Assurance) -> PatientCaller {
+    PatientCaller {
+        org: trygg_core::OrgSlug::parse(ORG).unwrap(),
+        patient,
+        method: "idporten",
+        assurance,
+        address: None,
+    }
+}
+
+async fn call(
+    s: &TestServer,
+    who: &Session,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let r = s.send(Some(who), method, path, body.as_ref()).await;
+    let st = r.status().as_u16();
+    (st, r.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+async fn ops(s: &TestServer, patient: Uuid) -> Vec<(String, Option<String>)> {
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&o).await.unwrap();
+    h.audit_events(Some(&patient.to_string()))
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, e)| {
+            let detail = e
+                .entity
+                .as_ref()
+                .and_then(|x| x.detail.as_ref())
+                .map(|d| d.as_str().to_owned());
+            (e.operation.as_str().to_owned(), detail)
+        })
+        .collect()
+}
+
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_read_through_a_care_relationship_with_receipts_and_every_read_logged() {
+    let w = world(&[]).await;
+    let s = &w.s;
+    let start = format!("/api/v1/orgs/{ORG}/patients/{}/threads", w.patient);
+    let pdf = b"%PDF-1.4 a short letter";
+    let first = json!({"subject": "Svar på blodprøve", "body": "Hei! Prøvene dine er fine.",
+        "attachments": [{"name": "svar æ.pdf", "media_type": "application/pdf", "data": b64(pdf)}]});
+
+    // Who may not write: a secretary (no health-write), another organisation's doctor, a doctor
+    // with no care relationship to this patient.
+    assert_eq!(
+        call(
+            s,
+            &w.secretary,
+            reqwest::Method::POST,
+            &start,
+            Some(first.clone())
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        call(
+            s,
+            &w.stranger,
+            reqwest::Method::POST,
+            &start,
+            Some(first.clone())
+        )
+        .await
+        .0,
+        404
+    );
+    let other = format!("/api/v1/orgs/{ORG}/patients/{}/threads", w.other_patient);
+    assert_eq!(
+        call(
+            s,
+            &w.doctor,
+            reqwest::Method::POST,
+            &other,
+            Some(first.clone())
+        )
+        .await
+        .0,
+        403
+    );
+
+    // Bad input: a clear problem each, nothing stored.
+    for (bad, code) in [
+        (json!({"subject": "", "body": "x"}), "TR-T001"),
+        (json!({"subject": "a\u{202e}b", "body": "x"}), "TR-T001"),
+        (json!({"subject": "s", "body": "a\u{0}b"}), "TR-T001"),
+        (
+            json!({"subject": "s", "body": "x", "attachments": [{"name": "a.pdf", "media_type": "application/pdf", "data": b64(b"<html>")}]}),
+            "TR-T001",
+        ),
+        (
+            json!({"subject": "s", "body": "x", "attachments": [{"name": "a.html", "media_type": "text/html", "data": b64(b"<b>")}]}),
+            "TR-T001",
+        ),
+        (
+            json!({"subject": "s", "body": "x", "attachments": [{"name": "../a.txt", "media_type": "text/plain", "data": b64(b"x")}]}),
+            "TR-T001",
+        ),
+        (
+            json!({"subject": "s", "body": "x", "attachments": [{"name": "a.txt", "media_type": "text/plain", "data": "%%%"}]}),
+            "TR-T002",
+        ),
+        (
+            json!({"subject": "s", "body": "x", "attachments": vec![json!({"name": "a.txt", "media_type": "text/plain", "data": b64(b"x")}); 6]}),
+            "TR-T001",
+        ),
+    ] {
+        let (st, body) = call(
+            s,
+            &w.doctor,
+            reqwest::Method::POST,
+            &start,
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(
+            (st, body["code"].as_str()),
+            (422, Some(code)),
+            "{bad}: {body}"
+        );
+    }
+    let (st, body) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &start,
+        Some(json!({"subject": "s"})),
+    )
+    .await;
+    assert_eq!(st, 422, "{body}");
+
+    let (st, posted) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &start,
+        Some(first.clone()),
+    )
+    .await;
+    assert_eq!(st, 201, "{posted}");
+    let thread: Uuid = posted["thread"].as_str().unwrap().parse().unwrap();
+    // No channel is configured here: no notice, the portal holds it.
+    assert_eq!(posted["notified"], Value::Null);
+    let read = format!("/api/v1/orgs/{ORG}/threads/{thread}");
+
+    // Personnel reading: the doctor yes; a secretary, a stranger, nobody else.
+    assert_eq!(
+        call(s, &w.secretary, reqwest::Method::GET, &read, None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(
+            s,
+            &w.stranger,
+            reqwest::Method::GET,
+            &read.replace(ORG, OTHER),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(s, &w.stranger, reqwest::Method::GET, &read, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        call(
+            s,
+            &w.doctor,
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/threads/{}", Uuid::new_v4()),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(
+            s,
+            &w.doctor,
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/threads/x%00y"),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+
+    // PC-EMERG-1 and PC-CHAN-1: every view carries the urgent line and the channel statement.
+    let (st, v) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::GET,
+        &format!("{read}?lang=nn"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(
+        v["notices"]["emergency"].as_str().unwrap().contains("113"),
+        "{v}"
+    );
+    assert!(
+        v["notices"]["channels"]
+            .as_str()
+            .unwrap()
+            .contains("ID-porten"),
+        "{v}"
+    );
+    assert_eq!(v["messages"][0]["body"], "Hei! Prøvene dine er fine.");
+    // The patient has not read it yet: no receipt.
+    assert_eq!(v["messages"][0]["read_at"], Value::Null);
+    let attachment = v["messages"][0]["attachments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(v["messages"][0]["attachments"][0]["name"], "svar æ.pdf");
+
+    // PC-AVAIL-1: the attachment inline, never cached, with its own type.
+    let r = s
+        .send(
+            Some(&w.doctor),
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/attachments/{attachment}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "inline; filename*=UTF-8''svar%20%C3%A6.pdf"
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), pdf);
+    assert_eq!(
+        call(
+            s,
+            &w.secretary,
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/attachments/{attachment}"),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+
+    // The patient's side (their portal, issue #13): their own thread only, at substantial.
+    let app = &s.app;
+    let now = app.now();
+    let me = patient_caller(w.patient, Assurance::Substantial);
+    let low = patient_caller(w.patient, Assurance::Low);
+    let someone_else = patient_caller(w.other_patient, Assurance::High);
+    let e = m::read_thread(app, Who::Patient(&low), ORG, thread, Lang::Nb, now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "TR-T003");
+    assert!(matches!(e.kind, trygg_app::error::ErrorKind::Forbidden));
+    let e = m::read_thread(app, Who::Patient(&someone_else), ORG, thread, Lang::Nb, now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "TR-T004");
+    let mut foreign = patient_caller(w.patient, Assurance::High);
+    foreign.org = trygg_core::OrgSlug::parse(OTHER).unwrap();
+    assert!(
+        m::read_thread(app, Who::Patient(&foreign), ORG, thread, Lang::Nb, now)
+            .await
+            .is_err()
+    );
+    let mine = m::read_thread(app, Who::Patient(&me), ORG, thread, Lang::En, now)
+        .await
+        .unwrap();
+    assert_eq!(mine.messages.len(), 1);
+    assert!(mine.notices.emergency.contains("113"));
+    // Scenario 25: the doctor now sees the patient's read receipt.
+    let (_, v) = call(s, &w.doctor, reqwest::Method::GET, &read, None).await;
+    assert!(v["messages"][0]["read_at"].is_string(), "{v}");
+    assert_eq!(v["thread"]["unread_by_patient"], 0);
+
+    // The patient answers; the doctor's thread list counts it unread until the doctor reads it.
+    let reply = m::MessageIn {
+        body: "Takk for svar!".into(),
+        attachments: vec![],
+    };
+    let posted = m::post(app, Who::Patient(&me), ORG, thread, reply.clone(), now)
+        .await
+        .unwrap();
+    assert!(
+        m::post(app, Who::Patient(&someone_else), ORG, thread, reply, now)
+            .await
+            .is_err()
+    );
+    let (st, list) = call(s, &w.doctor, reqwest::Method::GET, &start, None).await;
+    assert_eq!(st, 200, "{list}");
+    assert_eq!(list["threads"][0]["unread_from_patient"], 1, "{list}");
+    assert_eq!(list["threads"][0]["subject"], "Svar på blodprøve");
+    let (_, v) = call(s, &w.doctor, reqwest::Method::GET, &read, None).await;
+    assert!(v["messages"][1]["read_at"].is_string(), "{v}");
+    assert_eq!(v["messages"][1]["author"], format!("patient:{}", w.patient));
+
+    // The nurse without a care relationship may not read it, even knowing the thread's id.
+    assert_eq!(
+        call(s, &w.nurse, reqwest::Method::GET, &read, None).await.0,
+        403
+    );
+
+    // PC-RIGHTS-2: filed to the journal once, then immutable in the database itself.
+    let file = format!("/api/v1/orgs/{ORG}/messages/{}/file", posted.message);
+    assert_eq!(
+        call(s, &w.secretary, reqwest::Method::POST, &file, None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(s, &w.doctor, reqwest::Method::POST, &file, None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        call(s, &w.doctor, reqwest::Method::POST, &file, None)
+            .await
+            .0,
+        409
+    );
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&o).await.unwrap();
+    let mut tx = h.begin().await.unwrap();
+    assert!(tx
+        .expire_message(posted.message, now)
+        .await
+        .is_ok_and(|changed| !changed));
+    drop(tx);
+
+    // The access log holds every step, with no content.
+    let log = ops(s, w.patient).await;
+    for op in [
+        "message.send",
+        "message.read",
+        "attachment.read",
+        "message.file",
+    ] {
+        assert!(log.iter().any(|(o, _)| o == op), "{op} in {log:?}");
+    }
+    let dump = format!("{log:?}");
+    assert!(
+        !dump.contains("Prøvene") && !dump.contains("blodprøve") && !dump.contains("svar æ"),
+        "{dump}"
+    );
+    let _ = w.doctor_id;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_unfiled_messages_when_the_clock_passes_it_and_keeps_filed_ones() {
+    let w = world(&[("TRYGG_MESSAGE_RETENTION_DAYS", "30")]).await;
+    let s = &w.s;
+    let start = format!("/api/v1/orgs/{ORG}/patients/{}/threads", w.patient);
+    let (st, a) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &start,
+        Some(json!({"subject": "Kontroll", "body": "Slett meg",
+        "attachments": [{"name": "a.txt", "media_type": "text/plain", "data": b64(b"vedlegg")}]})),
+    )
+    .await;
+    assert_eq!(st, 201, "{a}");
+    let (_, b) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &start,
+        Some(json!({"subject": "Journal", "body": "Behold meg"})),
+    )
+    .await;
+    let keep = b["message"].as_str().unwrap();
+    assert_eq!(
+        call(
+            s,
+            &w.doctor,
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/messages/{keep}/file"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+
+    // Not yet: 29 days on, nothing goes.
+    s.clock.advance(time::Duration::days(29));
+    let r = m::jobs_round(&s.app).await.unwrap();
+    assert_eq!(r.expired, 0);
+    // Past the policy: the unfiled message's content goes; the filed one stays.
+    s.clock.advance(time::Duration::days(2));
+    let r = m::jobs_round(&s.app).await.unwrap();
+    assert_eq!(r.expired, 1);
+    assert_eq!(m::jobs_round(&s.app).await.unwrap().expired, 0, "once");
+
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&o).await.unwrap();
+    let mut tx = h.begin().await.unwrap();
+    let threads = tx.threads(w.patient).await.unwrap();
+    let gone = threads
+        .iter()
+        .find(|t| t.id.to_string() == a["thread"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(gone.subject, None, "the subject goes with the last message");
+    let msgs = tx.thread_messages(gone.id).await.unwrap();
+    assert_eq!(msgs[0].body, None);
+    assert!(msgs[0].deleted_at.is_some());
+    assert_eq!(msgs[0].attachments[0].name, None);
+    assert!(tx
+        .attachment(msgs[0].attachments[0].id)
+        .await
+        .unwrap()
+        .is_none());
+    let kept = threads
+        .iter()
+        .find(|t| t.id.to_string() == b["thread"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(kept.subject.as_deref(), Some("Journal"));
+    assert_eq!(
+        tx.thread_messages(kept.id).await.unwrap()[0]
+            .body
+            .as_deref(),
+        Some("Behold meg")
+    );
+    drop(tx);
+    // The audit log keeps that it happened (and says by which policy), not what it held.
+    let log = ops(s, w.patient).await;
+    assert!(
+        log.iter()
+            .any(|(o, d)| o == "message.expire" && d.as_deref() == Some("retention-30d")),
+        "{log:?}"
+    );
+    assert!(!format!("{log:?}").contains("Slett meg"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_message_escalates_to_another_channel_then_to_a_task_for_personnel() {
+    // SMS configured (a gateway nobody answers: notices wait in the outbox), e-mail not.
+    let w = world(&[
+        ("TRYGG_SMS_GATEWAY_URL", "http://127.0.0.1:9"),
+        ("TRYGG_SMS_GATEWAY_TOKEN", "t"),
+        ("TRYGG_MESSAGE_ESCALATE_AFTER_HOURS", "48"),
+    ])
+    .await;
+    let s = &w.s;
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut msg = s.store.messaging(&o).await.unwrap();
+    msg.sender_name = Some("Normland".into());
+    s.store.set_messaging(&o, &msg).await.unwrap();
+    let start = format!("/api/v1/orgs/{ORG}/patients/{}/threads", w.patient);
+    // Without consent: no notice with the message; it waits in the portal.
+    let (_, first) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &start,
+        Some(json!({"subject": "A", "body": "Les meg"})),
+    )
+    .await;
+    assert_eq!(first["notified"], Value::Null, "{first}");
+    // With consent to portal notices by SMS: the notice is queued with the message.
+    let consent = json!({"purpose": "portal-notices", "channel": "sms", "granted": true, "text_version": "2026-12"});
+    let r = s
+        .send(
+            Some(&w.secretary),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients/{}/consents", w.patient),
+            Some(&consent),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let (_, second) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &start,
+        Some(json!({"subject": "B", "body": "Les meg også"})),
+    )
+    .await;
+    assert_eq!(second["notified"], "sms", "{second}");
+    // A third, which the patient reads in time: never escalates.
+    let (_, third) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &start,
+        Some(json!({"subject": "C", "body": "Lest"})),
+    )
+    .await;
+    let me = patient_caller(w.patient, Assurance::High);
+    let t3: Uuid = third["thread"].as_str().unwrap().parse().unwrap();
+    m::read_thread(&s.app, Who::Patient(&me), ORG, t3, Lang::Nb, s.app.now())
+        .await
+        .unwrap();
+
+    s.clock.advance(time::Duration::hours(47));
+    assert_eq!(m::jobs_round(&s.app).await.unwrap().escalated, 0);
+    s.clock.advance(time::Duration::hours(2));
+    assert_eq!(m::jobs_round(&s.app).await.unwrap().escalated, 2);
+    assert_eq!(m::jobs_round(&s.app).await.unwrap().escalated, 0, "once");
+
+    let h = s.store.org(&o).await.unwrap();
+    let mut tx = h.begin().await.unwrap();
+    let escalated = |id: &Value| {
+        let id: Uuid = id.as_str().unwrap().parse().unwrap();
+        id
+    };
+    let t1 = tx
+        .thread_messages(escalated(&first["thread"]))
+        .await
+        .unwrap();
+    let t2 = tx
+        .thread_messages(escalated(&second["thread"]))
+        .await
+        .unwrap();
+    let t3m = tx.thread_messages(t3).await.unwrap();
+    // The first had no notice: its escalation is the SMS now consented to. The second had its
+    // SMS already and e-mail is not configured: a task for personnel to phone or write.
+    assert_eq!(t1[0].escalated.as_deref(), Some("notice-sms"));
+    assert_eq!(t2[0].escalated.as_deref(), Some("task"));
+    assert_eq!(t3m[0].escalated, None);
+    drop(tx);
+
+    // The task list: patient-read; then marked done, once. The sessions are re-opened at the
+    // moved clock.
+    let secretary = s
+        .login(ORG, s.person(ORG, BuiltinRole::Secretary).await)
+        .await;
+    let interpreter = s
+        .login(ORG, s.person(ORG, BuiltinRole::Interpreter).await)
+        .await;
+    let stranger = s
+        .login(OTHER, s.person(OTHER, BuiltinRole::Doctor).await)
+        .await;
+    let tasks = format!("/api/v1/orgs/{ORG}/tasks");
+    let (st, list) = call(s, &secretary, reqwest::Method::GET, &tasks, None).await;
+    assert_eq!(st, 200, "{list}");
+    let open: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["reason"] == "unread-message")
+        .collect();
+    assert_eq!(open.len(), 1, "{list}");
+    assert_eq!(open[0]["patient"], w.patient.to_string());
+    assert_eq!(open[0]["message"], t2[0].id.to_string());
+    assert_eq!(
+        call(s, &interpreter, reqwest::Method::GET, &tasks, None)
+            .await
+            .0,
+        403
+    );
+    let done = format!(
+        "/api/v1/orgs/{ORG}/tasks/{}/done",
+        open[0]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        call(
+            s,
+            &stranger,
+            reqwest::Method::POST,
+            &done.replace(ORG, OTHER),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(s, &stranger, reqwest::Method::POST, &done, None)
+            .await
+            .0,
+        404
+    );
+    let (st, row) = call(s, &secretary, reqwest::Method::POST, &done, None).await;
+    assert_eq!(st, 200, "{row}");
+    assert!(row["done_at"].is_string());
+    assert_eq!(
+        call(s, &secretary, reqwest::Method::POST, &done, None)
+            .await
+            .0,
+        409
+    );
+    let (_, list) = call(s, &secretary, reqwest::Method::GET, &tasks, None).await;
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["reason"] != "unread-message"),
+        "{list}"
+    );
+
+    let log = ops(s, w.patient).await;
+    for op in ["message.escalate", "task.done", "notice.queue"] {
+        assert!(log.iter().any(|(o, _)| o == op), "{op} in {log:?}");
+    }
+}
+
+fn sign(body: &[u8]) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET.as_bytes());
+    hex::encode(aws_lc_rs::hmac::sign(&key, body).as_ref())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_reply_ja_confirms_nei_cancels_and_anything_else_is_answered_once_and_not_kept() {
+    let w = world(&[
+        ("TRYGG_SMS_GATEWAY_URL", "http://127.0.0.1:9"),
+        ("TRYGG_SMS_GATEWAY_TOKEN", "t"),
+        ("TRYGG_SMS_DLR_SECRET", SECRET),
+    ])
+    .await;
+    let s = &w.s;
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut msg = s.store.messaging(&o).await.unwrap();
+    msg.sender_name = Some("Normland".into());
+    s.store.set_messaging(&o, &msg).await.unwrap();
+    let consent = json!({"purpose": "appointments", "channel": "sms", "granted": true, "text_version": "2026-12"});
+    let r = s
+        .send(
+            Some(&w.secretary),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients/{}/consents", w.patient),
+            Some(&consent),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let phone = {
+        let h = s.store.org(&o).await.unwrap();
+        let mut tx = h.begin().await.unwrap();
+        let p = tx.patient(w.patient).await.unwrap().unwrap();
+        p.phone.unwrap().expose().to_owned()
+    };
+    let plan = |start: &str| json!({"patient": w.patient.to_string(), "host": w.doctor_id, "start": start});
+    let mut consultations = vec![];
+    for day in ["2027-01-05T09:00:00Z", "2027-01-06T09:00:00Z"] {
+        let (st, v) = call(
+            s,
+            &w.doctor,
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/consultations"),
+            Some(plan(day)),
+        )
+        .await;
+        assert_eq!(st, 201, "{v}");
+        consultations.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let notices = format!("/api/v1/orgs/{ORG}/patients/{}/notices", w.patient);
+    // A change names the appointment it moves: the patient's own.
+    let change = |c: &str| json!({"kind": "appointment-change", "channel": "sms", "params": {"when": "tirsdag kl. 09.00"}, "regarding": c});
+    let (st, body) = call(
+        s,
+        &w.secretary,
+        reqwest::Method::POST,
+        &notices,
+        Some(json!({"kind": "appointment-change", "channel": "sms", "params": {"when": "i dag"}})),
+    )
+    .await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (422, Some("TR-M015")),
+        "{body}"
+    );
+    let (st, body) = call(
+        s,
+        &w.secretary,
+        reqwest::Method::POST,
+        &notices,
+        Some(change(&Uuid::new_v4().to_string())),
+    )
+    .await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (422, Some("TR-M016")),
+        "{body}"
+    );
+    let mut keys = vec![];
+    for c in &consultations {
+        let (st, body) = call(
+            s,
+            &w.secretary,
+            reqwest::Method::POST,
+            &notices,
+            Some(change(c)),
+        )
+        .await;
+        assert_eq!(st, 201, "{body}");
+        keys.push(format!("{ORG}.{}", body["id"].as_str().unwrap()));
+    }
+
+    let inbound = |body: Value, signed: bool| {
+        let raw = serde_json::to_vec(&body).unwrap();
+        let sig = if signed { sign(&raw) } else { "00".repeat(32) };
+        let client = s.client.clone();
+        let url = s.url("/api/v1/notices/inbound-sms");
+        async move {
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-trygg-dlr-signature", sig)
+                .body(raw)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let state = |c: String| {
+        let s = &w.s;
+        let doctor = &w.doctor;
+        async move {
+            let (_, list) = call(s, doctor, reqwest::Method::GET, &format!("/api/v1/orgs/{ORG}/consultations?from=2027-01-01T00:00:00Z&to=2027-02-01T00:00:00Z"), None).await;
+            list.as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["id"] == c.as_str())
+                .map(|x| x["state"].as_str().unwrap().to_owned())
+        }
+    };
+    // Unsigned, forged or malformed: refused, nothing changes.
+    assert_eq!(
+        inbound(json!({"from": phone, "text": "NEI", "key": keys[0]}), false).await,
+        401
+    );
+    assert_eq!(
+        inbound(
+            json!({"from": "not a number", "text": "NEI", "key": keys[0]}),
+            true
+        )
+        .await,
+        422
+    );
+    assert_eq!(
+        inbound(json!({"from": phone, "text": "NEI"}), true).await,
+        204
+    );
+    // From another number: ignored (only the number it went to answers).
+    assert_eq!(
+        inbound(
+            json!({"from": "+4799999999", "text": "NEI", "key": keys[0]}),
+            true
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        state(consultations[0].clone()).await.as_deref(),
+        Some("scheduled")
+    );
+    // NEI cancels the first; JA confirms the second.
+    assert_eq!(
+        inbound(
+            json!({"from": phone, "text": " nei. ", "key": keys[0]}),
+            true
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        state(consultations[0].clone()).await.as_deref(),
+        Some("cancelled")
+    );
+    assert_eq!(
+        inbound(json!({"from": phone, "text": "JA", "key": keys[1]}), true).await,
+        204
+    );
+    assert_eq!(
+        state(consultations[1].clone()).await.as_deref(),
+        Some("scheduled")
+    );
+    // A later NEI to the answered one changes nothing, and starts no ping-pong.
+    assert_eq!(
+        inbound(json!({"from": phone, "text": "NEI", "key": keys[1]}), true).await,
+        204
+    );
+    assert_eq!(
+        state(consultations[1].clone()).await.as_deref(),
+        Some("scheduled")
+    );
+
+    // Anything else: one automatic answer, the text kept nowhere.
+    let (_, body) = call(
+        s,
+        &w.secretary,
+        reqwest::Method::POST,
+        &notices,
+        Some(change(&consultations[1])),
+    )
+    .await;
+    let key = format!("{ORG}.{}", body["id"].as_str().unwrap());
+    let free_text = "Jeg har vondt i brystet, kan legen ringe?";
+    assert_eq!(
+        inbound(json!({"from": phone, "text": free_text, "key": key}), true).await,
+        204
+    );
+    assert_eq!(
+        inbound(json!({"from": phone, "text": free_text, "key": key}), true).await,
+        204
+    );
+    let h = s.store.org(&o).await.unwrap();
+    let answers = h
+        .notices(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == "reply-not-read")
+        .count();
+    assert_eq!(answers, 1);
+    let log = ops(s, w.patient).await;
+    let replies: Vec<&Option<String>> = log
+        .iter()
+        .filter(|(o, _)| o == "sms.reply")
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            &Some("no-cancelled".to_owned()),
+            &Some("yes-confirmed".to_owned()),
+            &Some("other-answered".to_owned())
+        ]
+    );
+    assert!(!format!("{log:?}").contains("brystet"));
+}
