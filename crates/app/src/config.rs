@@ -370,6 +370,11 @@ settings! {
     /// 1 to 3650.
     [false, Some("180")]
     message_retention_days: u32 = 180;
+    /// How many days a notice keeps its content (recipient, subject, text) after it reached a
+    /// final state (sent, delivered, undeliverable, dead) (PC-STORE-1): long enough for a late
+    /// delivery report or a reply; then only its codes remain. 1 to 365.
+    [false, Some("30")]
+    notice_retention_days: u32 = 30;
     /// How many hours a message to a patient may stay unread before it escalates (PC-READ-1):
     /// a notice on another channel the patient consented to, or else a task for personnel to
     /// phone or send a letter. 1 to 720.
@@ -477,6 +482,11 @@ impl Config {
         if !(1..=3650).contains(&self.message_retention_days) {
             return Err(ConfigError::Invalid(
                 "message_retention_days is 1 to 3650".into(),
+            ));
+        }
+        if !(1..=365).contains(&self.notice_retention_days) {
+            return Err(ConfigError::Invalid(
+                "notice_retention_days is 1 to 365".into(),
             ));
         }
         if !(1..=720).contains(&self.message_escalate_after_hours) {

@@ -701,6 +701,8 @@ pub struct JobRound {
     pub expired: usize,
     /// Messages escalated (PC-READ-1).
     pub escalated: usize,
+    /// Notices whose content was deleted after their retention (PC-STORE-1).
+    pub notices_emptied: u64,
 }
 
 /// Runs the message jobs every `every` until stopped.
@@ -725,6 +727,7 @@ pub async fn jobs_round(state: &App) -> Result<JobRound, AppError> {
             Ok(r) => {
                 total.expired += r.expired;
                 total.escalated += r.escalated;
+                total.notices_emptied += r.notices_emptied;
             }
             Err(e) => tracing::warn!(
                 code = e.code,
@@ -811,7 +814,30 @@ async fn org_jobs(state: &App, h: &trygg_store::OrgStore) -> Result<JobRound, Ap
             out.escalated += 1;
         }
     }
-    if out.expired + out.escalated > 0 {
+    // The outbox keeps a notice's content only as long as a report or a reply may still come.
+    let cutoff = now - time::Duration::days(i64::from(state.config.notice_retention_days));
+    out.notices_emptied = tx.purge_notices(cutoff, JOB_BATCH * 5).await?;
+    if out.notices_emptied > 0 {
+        // One entry for the batch: which notices is in the outbox's rows (emptied, codes
+        // kept); the log records that the deletion ran.
+        let e = crate::audit::event(
+            &o.slug,
+            &actor,
+            Did::new(
+                Category::Access,
+                Operation::MessageExpire,
+                Action::Delete,
+                ("notice", None),
+            )
+            .detail(Some(format!(
+                "notices-emptied-{}",
+                out.notices_emptied.min(9999)
+            ))),
+            now,
+        )?;
+        tx.audit(&e).await?;
+    }
+    if out.expired + out.escalated > 0 || out.notices_emptied > 0 {
         tx.commit().await?;
     }
     Ok(out)

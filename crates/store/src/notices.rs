@@ -190,21 +190,46 @@ impl OrgTx<'_> {
         .fetch_optional(self.conn().await?)
         .await?;
         let Some(r) = row else { return Ok(None) };
+        let sealed: Vec<u8> = r.try_get("recipient_sealed")?;
+        if sealed.is_empty() {
+            // Its content was deleted after its retention: nothing to answer.
+            return Ok(None);
+        }
         let patient: Option<String> = r.try_get("patient_id")?;
         let regarding: Option<String> = r.try_get("regarding")?;
         Ok(Some(Answerable {
             patient: patient.as_deref().map(parse_uuid).transpose()?,
             channel: r.try_get("channel")?,
             kind: r.try_get("kind")?,
-            recipient: self.store.sealer.open_text(
-                "notices",
-                "recipient",
-                &key,
-                r.try_get("recipient_sealed")?,
-            )?,
+            recipient: self
+                .store
+                .sealer
+                .open_text("notices", "recipient", &key, &sealed)?,
             regarding: regarding.as_deref().map(parse_uuid).transpose()?,
             answered: r.try_get("answered")?,
         }))
+    }
+
+    /// Deletes the content of notices that reached a final state (`delivered`, `undeliverable`,
+    /// `dead`, or `sent` with no report) before `before` (PC-STORE-1): recipient, subject, text
+    /// and review reason. The row stays with its codes (the outbox's history, the audit log's
+    /// references). Returns how many were emptied; at most `limit` per call.
+    pub async fn purge_notices(
+        &mut self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE notices SET recipient_sealed = X'', body_sealed = X'', subject_sealed = NULL, \
+             review_reason_sealed = NULL WHERE id IN (SELECT id FROM notices WHERE status IN \
+             ('sent', 'delivered', 'undeliverable', 'dead') AND updated_at < ? \
+             AND length(body_sealed) > 0 LIMIT ?)",
+        )
+        .bind(fmt_time(before)?)
+        .bind(i64::from(limit))
+        .execute(self.conn().await?)
+        .await?;
+        Ok(r.rows_affected())
     }
 
     /// Records a two-way notice's answer (`yes` or `no`), once; returns whether it was the first.

@@ -121,6 +121,29 @@ async fn ops(s: &TestServer, patient: Uuid) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+async fn ops_all(s: &TestServer) -> Vec<(String, Option<String>)> {
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&o).await.unwrap();
+    h.audit_events(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, e)| {
+            let detail = e
+                .entity
+                .as_ref()
+                .and_then(|x| x.detail.as_ref())
+                .map(|d| d.as_str().to_owned());
+            (e.operation.as_str().to_owned(), detail)
+        })
+        .collect()
+}
+
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
@@ -462,8 +485,73 @@ async fn messages_are_read_through_a_care_relationship_with_receipts_and_every_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_deletes_unfiled_messages_when_the_clock_passes_it_and_keeps_filed_ones() {
-    let w = world(&[("TRYGG_MESSAGE_RETENTION_DAYS", "30")]).await;
+    let w = world(&[
+        ("TRYGG_MESSAGE_RETENTION_DAYS", "30"),
+        ("TRYGG_NOTICE_RETENTION_DAYS", "30"),
+        ("TRYGG_SMS_GATEWAY_URL", "http://127.0.0.1:9"),
+        ("TRYGG_SMS_GATEWAY_TOKEN", "t"),
+    ])
+    .await;
     let s = &w.s;
+    // A notice that reached its final state (here: given up) keeps its content for
+    // notice_retention_days, then only its codes.
+    let org = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut msg = s.store.messaging(&org).await.unwrap();
+    msg.sender_name = Some("Normland".into());
+    s.store.set_messaging(&org, &msg).await.unwrap();
+    let consent = json!({"purpose": "portal-notices", "channel": "sms", "granted": true, "text_version": "1"});
+    let r = s
+        .send(
+            Some(&w.secretary),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients/{}/consents", w.patient),
+            Some(&consent),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let (st, n) = call(
+        s,
+        &w.secretary,
+        reqwest::Method::POST,
+        &format!("/api/v1/orgs/{ORG}/patients/{}/notices", w.patient),
+        Some(json!({"kind": "new-message", "channel": "sms"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{n}");
+    let notice: Uuid = n["id"].as_str().unwrap().parse().unwrap();
+    {
+        let h = s.store.org(&org).await.unwrap();
+        let mut tx = h.begin().await.unwrap();
+        let now = s.app.now();
+        // An hour on: whatever the server's own worker did with it meanwhile (an attempt at the
+        // dead gateway, a retry later), it is due then; its later outcome cannot overwrite this
+        // attempt's.
+        let later = now + time::Duration::hours(1);
+        let claimed = tx
+            .claim_notices(later, later + time::Duration::minutes(1), 10)
+            .await
+            .unwrap();
+        let mine = claimed.iter().find(|c| c.id == notice).unwrap();
+        let outcome = trygg_store::notices::Outcome {
+            status: "dead",
+            next_at: now,
+            error: Some("test"),
+            gateway_id: None,
+        };
+        assert!(tx
+            .notice_outcome(notice, mine.attempt, &outcome, now)
+            .await
+            .unwrap());
+        tx.audit(&crate::common::test_event(ORG)).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = h.begin().await.unwrap();
+        assert!(tx.answerable(notice).await.unwrap().is_some());
+    }
     let start = format!("/api/v1/orgs/{ORG}/patients/{}/threads", w.patient);
     let (st, a) = call(
         s,
@@ -550,6 +638,23 @@ async fn retention_deletes_unfiled_messages_when_the_clock_passes_it_and_keeps_f
         "{log:?}"
     );
     assert!(!format!("{log:?}").contains("Slett meg"));
+    // The notice: its row and codes stay, its content is gone.
+    let h = s.store.org(&org).await.unwrap();
+    let row = h.notice(notice).await.unwrap().unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.last_error.as_deref()),
+        ("dead", Some("test"))
+    );
+    let mut tx = h.begin().await.unwrap();
+    assert!(tx.answerable(notice).await.unwrap().is_none());
+    drop(tx);
+    let log = ops_all(s).await;
+    assert!(
+        log.iter().any(|(o, d)| o == "message.expire"
+            && d.as_deref()
+                .is_some_and(|d| d.starts_with("notices-emptied-"))),
+        "{log:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
