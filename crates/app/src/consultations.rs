@@ -76,6 +76,11 @@ pub struct ConsultationIn {
     /// from the roles.
     #[serde(default)]
     pub kind: Option<String>,
+    /// `sms` or `email`: send the patient their invitation link as a notice (the consultation
+    /// invitation template, in the same unit of work), with their consent to appointment
+    /// notices on that channel. Absent: the link is handed over another way.
+    #[serde(default)]
+    pub notify: Option<String>,
 }
 
 /// One invitation, returned once.
@@ -452,6 +457,48 @@ pub async fn create(
             .next()
             .unwrap_or_default();
         invitations.push(invitation_out(base, &org, &row, name, &secret));
+    }
+    // Issue #12: the patient's link as a notice, queued with the consultation (the outbox).
+    if let Some(channel) = input.notify.as_deref() {
+        let channel = trygg_core::notice::Channel::parse(channel)
+            .ok_or_else(|| bad("TR-K012", "notify is sms or email"))?;
+        let link = invitations
+            .iter()
+            .find(|i| i.role == Role::Patient.code())
+            .map(|i| i.url.clone())
+            .ok_or_else(|| {
+                bad(
+                    "TR-K013",
+                    "the patient does not take part: nobody to notify",
+                )
+            })?;
+        let params = trygg_core::notice::Params {
+            when: Some(trygg_core::local_time::oslo_text(start)),
+            link: Some(link),
+            ..Default::default()
+        };
+        let queued = crate::notices::queue_automatic(
+            app,
+            &mut tx,
+            org.organisation(),
+            patient,
+            trygg_core::notice::Kind::ConsultationInvitation,
+            channel,
+            None,
+            &params,
+            &actor,
+            now,
+        )
+        .await?;
+        if queued.is_none() {
+            return Err(AppError::conflict(
+                "TR-K014",
+                format!(
+                    "the invitation cannot go by {}: the channel is not configured, the patient                      has not consented to appointment notices on it or has no contact data for                      it, the sender name does not fit, or the link is not https on a named host                      (public_url). Nothing was planned; plan without notify and hand the link                      over another way",
+                    channel.as_str()
+                ),
+            ));
+        }
     }
     audit_commit(
         tx,

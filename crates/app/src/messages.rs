@@ -376,6 +376,7 @@ async fn post_in(
                 Kind::NewMessage,
                 channel,
                 None,
+                &trygg_core::notice::Params::default(),
                 actor,
                 now,
             )
@@ -780,6 +781,7 @@ async fn org_jobs(state: &App, h: &trygg_store::OrgStore) -> Result<JobRound, Ap
                 Kind::NewMessage,
                 channel,
                 None,
+                &trygg_core::notice::Params::default(),
                 &actor,
                 now,
             )

@@ -430,6 +430,7 @@ pub(crate) async fn queue_automatic(
     kind: Kind,
     channel: Channel,
     to: Option<&str>,
+    params: &Params,
     actor: &Actor,
     now: OffsetDateTime,
 ) -> Result<Option<Uuid>, AppError> {
@@ -448,7 +449,7 @@ pub(crate) async fn queue_automatic(
     if channel == Channel::Sms && SmsSender::parse(&sender).is_err() {
         return Ok(None);
     }
-    let Ok(rendered) = notice::render(kind, Lang::Nb, channel, &sender, &Params::default()) else {
+    let Ok(rendered) = notice::render(kind, Lang::Nb, channel, &sender, params) else {
         return Ok(None);
     };
     let screened = match &rendered.subject {
@@ -1681,6 +1682,7 @@ pub async fn inbound_sms(
                 Kind::ReplyNotRead,
                 Channel::Sms,
                 Some(from.expose()),
+                &Params::default(),
                 &system,
                 now,
             )

@@ -344,6 +344,7 @@ async fn start_server(args: &Args) -> anyhow::Result<Server> {
             start: None,
             minutes: Some(60),
             kind: None,
+            notify: None,
         };
         planning.spawn(async move {
             let _permit = permit;

@@ -502,6 +502,10 @@ enum ConsultationCommand {
         /// `clinician-only`: a meeting about the patient, without them.
         #[arg(long)]
         kind: Option<String>,
+        /// Send the patient their link as a notice: sms or email (with their consent to
+        /// appointment notices on that channel).
+        #[arg(long)]
+        notify: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -1423,6 +1427,7 @@ async fn consultation_command(command: ConsultationCommand) -> anyhow::Result<()
             start,
             minutes,
             kind,
+            notify,
             json,
         } => {
             let input = c::ConsultationIn {
@@ -1436,6 +1441,7 @@ async fn consultation_command(command: ConsultationCommand) -> anyhow::Result<()
                 start: start.as_deref().map(time_arg).transpose()?,
                 minutes,
                 kind,
+                notify,
             };
             let base = console_base(&common)?;
             let out = at_console(&common, |app, now| async move {

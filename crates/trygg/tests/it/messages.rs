@@ -41,7 +41,20 @@ async fn world(env: &[(&str, &str)]) -> World {
     let stranger = s
         .login(OTHER, s.person(OTHER, BuiltinRole::Doctor).await)
         .await;
-    let list: Vec<Value> = s
+    // Behind a public address, the browser's requests come from it.
+    let public = env
+        .iter()
+        .find(|(k, _)| *k == "TRYGG_PUBLIC_URL")
+        .map(|(_, v)| *v);
+    let (mut doctor, mut nurse, mut secretary, mut stranger) = (doctor, nurse, secretary, stranger);
+    if let Some(p) = public {
+        for x in [&mut doctor, &mut nurse, &mut secretary, &mut stranger] {
+            x.origin = p.to_owned();
+            // Secure (https) cookies carry the __Host- prefix.
+            x.cookie = format!("__Host-{}", x.cookie);
+        }
+    }
+    let list: Value = s
         .send(
             Some(&secretary),
             reqwest::Method::GET,
@@ -52,6 +65,7 @@ async fn world(env: &[(&str, &str)]) -> World {
         .json()
         .await
         .unwrap();
+    let list = list.as_array().unwrap_or_else(|| panic!("{list}"));
     let patient: Uuid = list[0]["id"].as_str().unwrap().parse().unwrap();
     let other_patient: Uuid = list[1]["id"].as_str().unwrap().parse().unwrap();
     // The doctor has a care relationship with the first patient only.
@@ -1055,4 +1069,116 @@ async fn an_sms_reply_ja_confirms_nei_cancels_and_anything_else_is_answered_once
         ]
     );
     assert!(!format!("{log:?}").contains("brystet"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consultation_invitation_goes_as_a_notice_in_the_unit_that_plans_it() {
+    let w = world(&[
+        ("TRYGG_SMS_GATEWAY_URL", "http://127.0.0.1:9"),
+        ("TRYGG_SMS_GATEWAY_TOKEN", "t"),
+        ("TRYGG_PUBLIC_URL", "https://trygg.normland.example"),
+    ])
+    .await;
+    let s = &w.s;
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut msg = s.store.messaging(&o).await.unwrap();
+    msg.sender_name = Some("Normland".into());
+    s.store.set_messaging(&o, &msg).await.unwrap();
+    let consent =
+        json!({"purpose": "appointments", "channel": "sms", "granted": true, "text_version": "1"});
+    let r = s
+        .send(
+            Some(&w.secretary),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients/{}/consents", w.patient),
+            Some(&consent),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let plans = format!("/api/v1/orgs/{ORG}/consultations");
+    let plan = |patient: Uuid, notify: &str| json!({"patient": patient.to_string(), "host": w.doctor_id, "start": "2027-01-05T09:00:00Z", "notify": notify});
+    let count = |s: &TestServer| {
+        let h = s.store.clone();
+        let o = o.clone();
+        async move {
+            let h = h.org(&o).await.unwrap();
+            h.notices(None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|n| n.kind == "consultation-invitation")
+                .count()
+        }
+    };
+    let (st, body) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &plans,
+        Some(plan(w.patient, "fax")),
+    )
+    .await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (422, Some("TR-K012")),
+        "{body}"
+    );
+    // No consent for the other patient: refused, and nothing planned (one unit).
+    let (_, before) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::GET,
+        &format!("{plans}?from=2027-01-01T00:00:00Z&to=2027-02-01T00:00:00Z"),
+        None,
+    )
+    .await;
+    let (st, body) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &plans,
+        Some(plan(w.other_patient, "sms")),
+    )
+    .await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (409, Some("TR-K014")),
+        "{body}"
+    );
+    let (_, after) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::GET,
+        &format!("{plans}?from=2027-01-01T00:00:00Z&to=2027-02-01T00:00:00Z"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        before.as_array().unwrap().len(),
+        after.as_array().unwrap().len()
+    );
+    assert_eq!(count(s).await, 0);
+    // With consent: planned, and the link queued as an SMS to the patient.
+    let (st, body) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &plans,
+        Some(plan(w.patient, "sms")),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    assert_eq!(count(s).await, 1);
+    let log = ops(s, w.patient).await;
+    assert!(
+        log.iter().any(
+            |(o, d)| o == "notice.queue" && d.as_deref() == Some("sms-consultation-invitation")
+        ),
+        "{log:?}"
+    );
 }
