@@ -22,6 +22,8 @@ let tlsLess;
 let sms;
 let trygg;
 let plainOnly;
+let dropper;
+let dropping;
 
 /** Starts a peer and resolves with its port once it prints `{"listening": port}`. */
 function startPeer(script, args) {
@@ -110,12 +112,21 @@ before(async () => {
     TRYGG_SMTP_CA_FILE: join(dir, "ca.pem"),
   };
   plainOnly = { ...(await startTrygg([], plainEnv)), env: plainEnv };
+  // A mail server that cuts the connection in the middle of the first message.
+  dropper = await startPeer("smtp.js", ["--port", "0", ...certArgs, "--drop-first", "1", "--out", join(dir, "dropped.jsonl")]);
+  const dropEnv = {
+    TRYGG_SMTP_URL: `smtp://127.0.0.1:${dropper.port}`,
+    TRYGG_SMTP_FROM: "ikke-svar@normland.example",
+    TRYGG_SMTP_CA_FILE: join(dir, "ca.pem"),
+  };
+  dropping = { ...(await startTrygg([], dropEnv)), env: dropEnv };
 });
 
 after(async () => {
   await trygg?.stop();
   await plainOnly?.stop();
-  for (const p of [tls, tlsLess, sms]) p?.child.kill("SIGTERM");
+  await dropping?.stop();
+  for (const p of [tls, tlsLess, sms, dropper]) p?.child.kill("SIGTERM");
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -190,6 +201,20 @@ test("an SMS survives a failing and a garbling gateway, is kept once, and its re
   await until(() => records(join(dir, "sms.jsonl")).filter((r) => r.dlr).length >= 3, "three reports");
   for (const d of records(join(dir, "sms.jsonl")).filter((r) => r.dlr)) assert.equal(d.status, 204, JSON.stringify(d));
   assert.ok(dlrs.length >= 1);
+});
+
+test("a mail server that drops the connection mid-message: the notice is retried with the same Message-ID and delivered once", async () => {
+  const [patient] = cliJson(dropping, "patient", "list", "--org", ORG);
+  consent(dropping, patient.id, "portal-notices", "email");
+  const out = cliJson(dropping, "notice", "send", "--org", ORG, "--patient", patient.id, "--kind", "new-message", "--channel", "email");
+  const n = await until(() => {
+    const n = notice(dropping, out.id);
+    return n?.status === "sent" && n;
+  }, `the retried e-mail (${dropper.log()})`, 90_000);
+  assert.equal(n.attempts, 2, "cut off once, then delivered");
+  assert.match(dropper.log(), /dropping the connection mid-DATA/);
+  const got = records(join(dir, "dropped.jsonl")).filter((m) => m.messageId === `${ORG}.${out.id}@normland.example`);
+  assert.equal(got.length, 1, "kept once");
 });
 
 test("a delivery report without the gateway's signature is refused", async () => {
