@@ -522,7 +522,7 @@ pub(crate) async fn queue_automatic(
 /// The organisation's newest notices (state only), for personnel and the console.
 pub async fn list_by_console(
     state: &App,
-    _console: &Console,
+    console: &Console,
     org_slug: &str,
     status: Option<&str>,
     limit: u32,
@@ -531,7 +531,24 @@ pub async fn list_by_console(
         Status::parse(s).ok_or_else(|| AppError::invalid("TR-M030", "unknown status"))?;
     }
     let h = crate::operator::org(state, org_slug).await?;
-    Ok(h.notices(status, limit.clamp(1, 10_000)).await?)
+    let rows = h.notices(status, limit.clamp(1, 10_000)).await?;
+    // The listing names patients (by id) and what was sent them: logged like any listing.
+    let e = crate::audit::event(
+        &h.organisation().slug,
+        &console.actor(),
+        Did::new(
+            Category::Access,
+            Operation::NoticeList,
+            Action::Read,
+            ("notice", None),
+        )
+        .detail(Some(format!("count-{}", rows.len()))),
+        state.now(),
+    )?;
+    let mut tx = h.begin().await?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 // ---------------------------------------------------------------------------------------------

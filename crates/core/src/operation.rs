@@ -144,6 +144,8 @@ pub enum Operation {
     ConsentGive,
     /// A patient's consent was withdrawn (PC-CONSENT-2).
     ConsentWithdraw,
+    /// The outbox's notices were listed (ids, kinds and states; no content).
+    NoticeList,
     /// A secure message in a thread between a patient and the care team was sent (issue #12).
     MessageSend,
     /// A thread's messages were read (a care relationship, or the patient).
@@ -181,7 +183,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 76] = [
+    pub const ALL: [Operation; 77] = [
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
@@ -249,6 +251,7 @@ impl Operation {
         Self::NoticeFail,
         Self::ConsentGive,
         Self::ConsentWithdraw,
+        Self::NoticeList,
         Self::MessageSend,
         Self::MessageRead,
         Self::AttachmentRead,
@@ -330,6 +333,7 @@ impl Operation {
             Self::NoticeFail => "notice.fail",
             Self::ConsentGive => "consent.give",
             Self::ConsentWithdraw => "consent.withdraw",
+            Self::NoticeList => "notice.list",
             Self::MessageSend => "message.send",
             Self::MessageRead => "message.read",
             Self::AttachmentRead => "attachment.read",
@@ -618,6 +622,7 @@ impl Operation {
             | Self::Logout
             | Self::SessionExpire
             | Self::NoticeAcknowledge
+            | Self::NoticeList
             | Self::PasskeyRevokeAll
             | Self::AccountLocked => t(
                 "Administrativ handling",
