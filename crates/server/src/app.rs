@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::routes())
         .merge(crate::api::routes())
         .merge(crate::admin::routes())
+        .merge(crate::message_pages::routes())
         .merge(crate::auth::routes())
         .merge(crate::signalling::routes())
         .merge(crate::consultation_pages::routes())

@@ -14,6 +14,7 @@ pub mod conn_limit;
 pub mod consultation_pages;
 pub mod error;
 pub mod i18n;
+pub mod message_pages;
 pub mod metrics;
 pub mod pages;
 pub mod serve;

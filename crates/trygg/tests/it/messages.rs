@@ -1182,3 +1182,99 @@ async fn a_consultation_invitation_goes_as_a_notice_in_the_unit_that_plans_it() 
         "{log:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_messages_page_shows_threads_to_the_care_team_with_the_urgent_line_and_escapes_what_it_shows(
+) {
+    let w = world(&[]).await;
+    let s = &w.s;
+    let start = format!("/api/v1/orgs/{ORG}/patients/{}/threads", w.patient);
+    let (st, posted) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &start,
+        Some(json!({"subject": "Time <b>blåbærtime</b> uke", "body": "Linje én\n<script>alert(1)</script>"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{posted}");
+    let get = |who: Option<&Session>, path: String| {
+        let s = &w.s;
+        let who = who.cloned();
+        async move {
+            let r = s
+                .send(who.as_ref(), reqwest::Method::GET, &path, None)
+                .await;
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Not signed in: to the login page.
+    let r = s
+        .client
+        .get(s.url("/personell/meldinger"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.url().path().starts_with("/personell"), "{}", r.url());
+    assert!(!r.text().await.unwrap().contains("Samtaler"));
+    // The tasks (no patient chosen), the urgent line on every view (PC-EMERG-1).
+    let (st, html) = get(Some(&w.doctor), "/personell/meldinger".into()).await;
+    assert_eq!(st, 200);
+    assert!(
+        html.contains("Oppfølging") && html.contains("113"),
+        "{html}"
+    );
+    let (st, html) = get(
+        Some(&w.doctor),
+        format!("/personell/meldinger?patient={}&lang=en", w.patient),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(
+        html.contains("113") && html.contains("Conversations"),
+        "{html}"
+    );
+    assert!(
+        html.contains("blåbærtime") && !html.contains("<b>blåbærtime"),
+        "escaped: {html}"
+    );
+    let thread = posted["thread"].as_str().unwrap();
+    let (st, html) = get(
+        Some(&w.doctor),
+        format!("/personell/meldinger?thread={thread}"),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(
+        html.contains("alert(1)") && !html.contains("<script>alert"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Ikke lest ennå") && html.contains("Før i journal") && html.contains("113")
+    );
+    // No care relationship, or no right: the page says so and shows nothing of the patient's.
+    let (st, html) = get(
+        Some(&w.nurse),
+        format!("/personell/meldinger?thread={thread}"),
+    )
+    .await;
+    assert_eq!(st, 403);
+    assert!(
+        !html.contains("blåbærtime") && html.contains("behandlingsforhold"),
+        "{html}"
+    );
+    let (st, html) = get(
+        Some(&w.secretary),
+        format!("/personell/meldinger?patient={}", w.patient),
+    )
+    .await;
+    assert_eq!(st, 403);
+    assert!(!html.contains("blåbærtime"));
+    // Nonsense in the query: the tasks view, not an error page.
+    let (st, _) = get(
+        Some(&w.doctor),
+        "/personell/meldinger?thread=%00&x=1".into(),
+    )
+    .await;
+    assert_eq!(st, 200);
+}
