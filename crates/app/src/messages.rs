@@ -19,7 +19,7 @@ use trygg_audit::{Action, Assurance, Basis, Category};
 use trygg_core::message::{self as rules, MessageError};
 use trygg_core::notice::{Channel, Kind};
 use trygg_core::{Lang, Operation, OrgSlug};
-use trygg_store::messages::{MessageRow, NewAttachment, NewMessage, TaskRow, ThreadRow};
+use trygg_store::messages::{MessageRow, NewAttachment, NewMessage, Owned, TaskRow, ThreadRow};
 use uuid::Uuid;
 
 use crate::access::Caller;
@@ -250,10 +250,7 @@ async fn unit<'a>(
 /// The patient a thread is with (read without the access decision, which needs it: an unknown
 /// thread is "no such thread" to everyone).
 async fn thread_patient(h: &trygg_store::OrgStore, thread: Uuid) -> Result<Uuid, AppError> {
-    let mut tx = h.begin().await?;
-    let t = tx.thread(thread).await?.ok_or_else(no_thread)?;
-    drop(tx);
-    Ok(t.patient)
+    h.owner(Owned::Thread, thread).await?.ok_or_else(no_thread)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -294,6 +291,7 @@ pub async fn start_thread(
     now: OffsetDateTime,
 ) -> Result<Posted, AppError> {
     let h = org_of(state, who, org, now).await?;
+    let notices = prepare_new_message(state, &h, who).await?;
     let (mut tx, actor, basis) = unit(
         &h,
         who,
@@ -310,7 +308,7 @@ pub async fn start_thread(
     }
     let thread = tx.create_thread(patient, &subject, &actor.id, now).await?;
     let posted = post_in(
-        state, &h, &mut tx, who, &actor, &basis, thread, patient, &body, &files, now,
+        &notices, state, &h, &mut tx, who, &actor, &basis, thread, patient, &body, &files, now,
     )
     .await?;
     tx.commit().await?;
@@ -329,6 +327,7 @@ pub async fn post(
 ) -> Result<Posted, AppError> {
     let h = org_of(state, who, org, now).await?;
     let patient = thread_patient(&h, thread).await?;
+    let notices = prepare_new_message(state, &h, who).await?;
     let (mut tx, actor, basis) = unit(
         &h,
         who,
@@ -340,15 +339,43 @@ pub async fn post(
     let body = rules::body(&input.body).map_err(invalid)?;
     let files = attachments(&input.attachments)?;
     let posted = post_in(
-        state, &h, &mut tx, who, &actor, &basis, thread, patient, &body, &files, now,
+        &notices, state, &h, &mut tx, who, &actor, &basis, thread, patient, &body, &files, now,
     )
     .await?;
     tx.commit().await?;
     Ok(posted)
 }
 
+/// The "new message" notices a message to the patient may queue (e-mail first, then SMS),
+/// prepared before the unit of work opens; none for the patient's own messages.
+async fn prepare_new_message(
+    state: &App,
+    h: &trygg_store::OrgStore,
+    who: Who<'_>,
+) -> Result<Vec<crate::notices::Prepared>, AppError> {
+    let mut out = Vec::new();
+    if matches!(who, Who::Patient(_)) {
+        return Ok(out);
+    }
+    for channel in [Channel::Email, Channel::Sms] {
+        if let Some(p) = crate::notices::prepare_automatic(
+            state,
+            h.organisation(),
+            Kind::NewMessage,
+            channel,
+            &trygg_core::notice::Params::default(),
+        )
+        .await?
+        {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn post_in(
+    notices: &[crate::notices::Prepared],
     state: &App,
     h: &trygg_store::OrgStore,
     tx: &mut trygg_store::OrgTx<'_>,
@@ -366,26 +393,13 @@ async fn post_in(
     // A message to the patient: "you have a new message" in the same unit (e-mail first, then
     // SMS), and its escalation time.
     let mut notified = None;
-    if !from_patient {
-        for channel in [Channel::Email, Channel::Sms] {
-            if crate::notices::queue_automatic(
-                state,
-                tx,
-                o,
-                patient,
-                Kind::NewMessage,
-                channel,
-                None,
-                &trygg_core::notice::Params::default(),
-                actor,
-                now,
-            )
+    for p in notices {
+        if crate::notices::queue_prepared(tx, o, patient, p, None, actor, now)
             .await?
             .is_some()
-            {
-                notified = Some(channel.as_str());
-                break;
-            }
+        {
+            notified = Some(p.channel_code());
+            break;
         }
     }
     let escalate_at = (!from_patient).then(|| {
@@ -533,12 +547,10 @@ pub async fn attachment(
 ) -> Result<trygg_store::messages::Attachment, AppError> {
     let not_found = || AppError::not_found("TR-T005", "no such attachment");
     let h = org_of(state, who, org, now).await?;
-    let patient = {
-        let mut tx = h.begin().await?;
-        let a = tx.attachment(id).await?.ok_or_else(not_found)?;
-        drop(tx);
-        a.patient
-    };
+    let patient = h
+        .owner(Owned::Attachment, id)
+        .await?
+        .ok_or_else(not_found)?;
     let (mut tx, actor, basis) = unit(
         &h,
         who,
@@ -577,12 +589,10 @@ pub async fn file(
     let who = Who::Person(caller);
     let h = org_of(state, who, org, now).await?;
     let not_found = || AppError::not_found("TR-T006", "no such message");
-    let patient = {
-        let mut tx = h.begin().await?;
-        let p = tx.message_place(message).await?.ok_or_else(not_found)?;
-        drop(tx);
-        p.1
-    };
+    let patient = h
+        .owner(Owned::Message, message)
+        .await?
+        .ok_or_else(not_found)?;
     let (mut tx, actor, basis) = unit(
         &h,
         who,
@@ -655,12 +665,7 @@ pub async fn finish_task(
 ) -> Result<TaskRow, AppError> {
     let h = crate::access::org_for(state, caller, org, now).await?;
     let not_found = || AppError::not_found("TR-T007", "no such task");
-    let patient = {
-        let mut tx = h.begin().await?;
-        let t = tx.task(task).await?.ok_or_else(not_found)?;
-        drop(tx);
-        t.patient
-    };
+    let patient = h.owner(Owned::Task, task).await?.ok_or_else(not_found)?;
     let (mut tx, ok) = crate::access::authorize(
         &h,
         caller,

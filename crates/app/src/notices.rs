@@ -414,26 +414,35 @@ async fn queue(
     Ok(out)
 }
 
-/// Queues a notice Trygg sends on its own, in the caller's unit of work (the transactional
-/// outbox: a new message and its notice commit together): "you have a new message" when a
-/// message is posted, the escalation of an unread one, the answer to an SMS reply. Everything
-/// [`send`] checks is checked (the channel configured, the sender, the guard, the patient's
-/// consent and contact data); `Ok(None)` when this channel cannot carry it, so the caller tries
-/// another or makes a task for personnel. A text the guard would hold is not sent (no person is
-/// there to confirm it). `to` overrides the registered contact (the number a reply came from).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn queue_automatic(
-    state: &App,
-    tx: &mut trygg_store::OrgTx<'_>,
-    o: &trygg_store::Organisation,
-    patient: Uuid,
+/// A notice Trygg sends on its own, rendered and cleared by the guard before any unit of work
+/// opens (so no lock is held for it): what [`queue_prepared`] puts in the outbox.
+#[derive(Clone)]
+pub(crate) struct Prepared {
     kind: Kind,
     channel: Channel,
-    to: Option<&str>,
+    sender: String,
+    subject: Option<String>,
+    text: String,
+}
+
+impl Prepared {
+    /// Its channel's code.
+    pub(crate) fn channel_code(&self) -> &'static str {
+        self.channel.as_str()
+    }
+}
+
+/// Prepares a notice Trygg sends on its own (a new message, an escalation, the answer to an
+/// SMS reply, an invitation): the channel configured, the sender, the template, the guard.
+/// `Ok(None)` when this channel cannot carry it (not configured, a sender that does not fit, a
+/// text the guard would hold: no person is there to confirm it).
+pub(crate) async fn prepare_automatic(
+    state: &App,
+    o: &trygg_store::Organisation,
+    kind: Kind,
+    channel: Channel,
     params: &Params,
-    actor: &Actor,
-    now: OffsetDateTime,
-) -> Result<Option<Uuid>, AppError> {
+) -> Result<Option<Prepared>, AppError> {
     let configured = match channel {
         Channel::Email => state.config.smtp_url.is_some(),
         Channel::Sms => state.config.sms_gateway_url.is_some(),
@@ -456,7 +465,7 @@ pub(crate) async fn queue_automatic(
         Some(s) => format!("Emne: {s}\n\n{}", rendered.text),
         None => rendered.text.clone(),
     };
-    let ctx = crate::screening::context_for(&state.store, o).await?;
+    let ctx = crate::screening::context_from(o, &messaging);
     let guard_channel = match channel {
         Channel::Sms => trygg_guard::Channel::Sms,
         Channel::Email => trygg_guard::Channel::Email,
@@ -464,9 +473,32 @@ pub(crate) async fn queue_automatic(
     if state.guard.clear(guard_channel, &screened, &ctx).is_err() {
         return Ok(None);
     }
-    if let Some(purpose) = kind.purpose() {
+    Ok(Some(Prepared {
+        kind,
+        channel,
+        sender,
+        subject: rendered.subject,
+        text: rendered.text,
+    }))
+}
+
+/// Queues a prepared notice in the caller's unit of work (the transactional outbox: a new
+/// message and its notice commit together), after the patient's consent to its purpose on its
+/// channel and their contact data, as they stand in this unit. `Ok(None)` when the patient cannot
+/// get it, so the caller tries another channel or makes a task. `to` overrides the registered
+/// contact (the number a reply came from).
+pub(crate) async fn queue_prepared(
+    tx: &mut trygg_store::OrgTx<'_>,
+    o: &trygg_store::Organisation,
+    patient: Uuid,
+    p: &Prepared,
+    to: Option<&str>,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Option<Uuid>, AppError> {
+    if let Some(purpose) = p.kind.purpose() {
         let c = tx
-            .consent(patient, purpose.as_str(), channel.as_str())
+            .consent(patient, purpose.as_str(), p.channel.as_str())
             .await?;
         if !c.is_some_and(|c| c.granted) {
             return Ok(None);
@@ -475,12 +507,12 @@ pub(crate) async fn queue_automatic(
     let recipient = match to {
         Some(t) => t.to_owned(),
         None => {
-            let Some(p) = tx.patient(patient).await? else {
+            let Some(pt) = tx.patient(patient).await? else {
                 return Ok(None);
             };
-            let r = match channel {
-                Channel::Sms => p.phone.as_ref().map(|v| v.expose().to_owned()),
-                Channel::Email => p.email.as_ref().map(|v| v.expose().to_owned()),
+            let r = match p.channel {
+                Channel::Sms => pt.phone.as_ref().map(|v| v.expose().to_owned()),
+                Channel::Email => pt.email.as_ref().map(|v| v.expose().to_owned()),
             };
             let Some(r) = r else { return Ok(None) };
             r
@@ -490,12 +522,12 @@ pub(crate) async fn queue_automatic(
         .queue_notice(
             &NewNotice {
                 patient: Some(patient),
-                channel: channel.as_str(),
-                kind: kind.as_str(),
+                channel: p.channel.as_str(),
+                kind: p.kind.as_str(),
                 recipient: &recipient,
-                subject: rendered.subject.as_deref(),
-                body: &rendered.text,
-                sender: &sender,
+                subject: p.subject.as_deref(),
+                body: &p.text,
+                sender: &p.sender,
                 review: None,
                 regarding: None,
             },
@@ -512,11 +544,31 @@ pub(crate) async fn queue_automatic(
             ("notice", Some(id.to_string())),
         )
         .patient(Some(patient))
-        .detail(Some(format!("{}-{}", channel.as_str(), kind.as_str()))),
+        .detail(Some(format!("{}-{}", p.channel.as_str(), p.kind.as_str()))),
         now,
     )?;
     tx.audit(&e).await?;
     Ok(Some(id))
+}
+
+/// [`prepare_automatic`] and [`queue_prepared`] in one, for callers already in their unit.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn queue_automatic(
+    state: &App,
+    tx: &mut trygg_store::OrgTx<'_>,
+    o: &trygg_store::Organisation,
+    patient: Uuid,
+    kind: Kind,
+    channel: Channel,
+    to: Option<&str>,
+    params: &Params,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Option<Uuid>, AppError> {
+    match prepare_automatic(state, o, kind, channel, params).await? {
+        Some(p) => queue_prepared(tx, o, patient, &p, to, actor, now).await,
+        None => Ok(None),
+    }
 }
 
 /// The organisation's newest notices (state only), for personnel and the console.

@@ -38,6 +38,11 @@ pub async fn context_for(
     org: &trygg_store::Organisation,
 ) -> Result<Context, trygg_store::StoreError> {
     let m = store.messaging(org).await?;
+    Ok(context_from(org, &m))
+}
+
+/// [`context_for`] from messaging settings already read.
+pub fn context_from(org: &trygg_store::Organisation, m: &trygg_store::Messaging) -> Context {
     let mut ctx = Context::new().with_sender_name(m.sender_name.as_deref().unwrap_or(&org.name));
     for p in &m.phones {
         ctx = ctx.with_own_phone(p);
@@ -45,7 +50,7 @@ pub async fn context_for(
     for d in &m.domains {
         ctx = ctx.with_own_domain(d);
     }
-    Ok(ctx)
+    ctx
 }
 
 /// Parses a channel name.

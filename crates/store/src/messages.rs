@@ -176,6 +176,41 @@ pub struct TaskRow {
     pub done_by: Option<String>,
 }
 
+/// What a thread, message, attachment or task belongs to, read without the write connection:
+/// the access decision needs the patient before its unit of work can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owned {
+    /// A thread.
+    Thread,
+    /// A message.
+    Message,
+    /// An attachment (of a message whose content is still there).
+    Attachment,
+    /// A follow-up task.
+    Task,
+}
+
+impl crate::OrgStore {
+    /// The patient `id` (of the kind `what`) belongs to, from the read pool; `None` if unknown.
+    /// Holds no lock: the caller's unit of work then reads the thing itself again.
+    pub async fn owner(&self, what: Owned, id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let sql = match what {
+            Owned::Thread => "SELECT patient_id FROM threads WHERE id = ?",
+            Owned::Message => "SELECT patient_id FROM messages WHERE id = ?",
+            Owned::Attachment => {
+                "SELECT m.patient_id FROM attachments a JOIN messages m ON m.id = a.message_id \
+                 WHERE a.id = ? AND a.data_sealed IS NOT NULL"
+            }
+            Owned::Task => "SELECT patient_id FROM tasks WHERE id = ?",
+        };
+        let p: Option<String> = sqlx::query_scalar(sql)
+            .bind(id.to_string())
+            .fetch_optional(self.db.sqlite())
+            .await?;
+        p.as_deref().map(parse_uuid).transpose()
+    }
+}
+
 fn opt_time(v: Option<String>) -> Result<Option<OffsetDateTime>, StoreError> {
     v.as_deref().map(parse_time).transpose()
 }
@@ -430,28 +465,6 @@ impl OrgTx<'_> {
             name: s.open_text("attachments", "name", &aid, &name)?,
             data: s.open("attachments", "data", &aid, &data)?,
         }))
-    }
-
-    /// The thread and patient of a message, and whether it is filed or deleted.
-    pub async fn message_place(
-        &mut self,
-        id: Uuid,
-    ) -> Result<Option<(Uuid, Uuid, bool, bool)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT thread_id, patient_id, filed_at, deleted_at FROM messages WHERE id = ?",
-        )
-        .bind(id.to_string())
-        .fetch_optional(self.conn().await?)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let filed: Option<String> = r.try_get("filed_at")?;
-        let deleted: Option<String> = r.try_get("deleted_at")?;
-        Ok(Some((
-            parse_uuid(r.try_get("thread_id")?)?,
-            parse_uuid(r.try_get("patient_id")?)?,
-            filed.is_some(),
-            deleted.is_some(),
-        )))
     }
 
     /// Files a message to the journal (PC-RIGHTS-2): from now on immutable. A message already
