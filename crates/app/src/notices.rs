@@ -1102,7 +1102,10 @@ impl Email {
             .port(port)
             // No plaintext fallback: a server that does not offer STARTTLS gets nothing.
             .tls(Tls::Required(tls))
-            .timeout(Some(Duration::from_secs(30)));
+            .timeout(Some(Duration::from_secs(30)))
+            // As many pooled connections as a round sends at once (CLAIM): lettre's default of
+            // ten made every round open fifty new TLS connections (bench/RESULTS.md, Notices).
+            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(CLAIM));
         if let (Some(u), Some(p)) = (&c.smtp_user, &c.smtp_password) {
             b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
                 u.clone(),
@@ -1245,7 +1248,7 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Option<Vec<u8>
 }
 
 /// Delivers what is due, for every organisation, until stopped: the outbox worker. Each round
-/// claims up to 64 due notices per organisation, delivers them (16 at a time), and records each
+/// claims up to 64 due notices per organisation, delivers them all at once (each bounded in time), and records each
 /// outcome; it sleeps up to a second when nothing was due.
 pub async fn run_worker(state: App, channels: Channels) {
     loop {

@@ -317,7 +317,7 @@ impl OrgTx<'_> {
         let at = fmt_time(now)?;
         let rows = sqlx::query(
             "SELECT id, patient_id, channel, kind, recipient_sealed, subject_sealed, body_sealed, \
-             sender, attempts FROM notices \
+             sender, attempts FROM notices INDEXED BY notices_pending \
              WHERE status IN ('queued', 'sending') AND next_at <= ? \
              ORDER BY next_at, id LIMIT ?",
         )
@@ -490,7 +490,8 @@ impl OrgStore {
     /// The earliest time a notice is due, if any is waiting.
     pub async fn next_notice_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
         let t: Option<String> = sqlx::query_scalar(
-            "SELECT MIN(next_at) FROM notices WHERE status IN ('queued', 'sending')",
+            "SELECT MIN(next_at) FROM notices INDEXED BY notices_pending \
+             WHERE status IN ('queued', 'sending')",
         )
         .fetch_one(self.db.sqlite())
         .await?;
