@@ -315,18 +315,23 @@ impl OrgTx<'_> {
     ) -> Result<Vec<OutgoingNotice>, StoreError> {
         self.personal = true;
         let at = fmt_time(now)?;
+        let lease = fmt_time(lease_until)?;
+        // One statement: the due notices in claim order, leased and counted, returned (the
+        // partial index gives the order; no row is read twice).
         let rows = sqlx::query(
-            "SELECT id, patient_id, channel, kind, recipient_sealed, subject_sealed, body_sealed, \
-             sender, attempts FROM notices INDEXED BY notices_pending \
-             WHERE status IN ('queued', 'sending') AND next_at <= ? \
-             ORDER BY next_at, id LIMIT ?",
+            "UPDATE notices SET status = 'sending', attempts = attempts + 1, next_at = ?, \
+             updated_at = ? WHERE id IN (SELECT id FROM notices INDEXED BY notices_pending \
+             WHERE status IN ('queued', 'sending') AND next_at <= ? ORDER BY next_at, id LIMIT ?) \
+             RETURNING id, patient_id, channel, kind, recipient_sealed, subject_sealed, \
+             body_sealed, sender, attempts",
         )
+        .bind(&lease)
+        .bind(&at)
         .bind(&at)
         .bind(i64::from(limit))
         .fetch_all(self.conn().await?)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
-        let lease = fmt_time(lease_until)?;
         for r in rows {
             let key: String = r.try_get("id")?;
             let s = &self.store.sealer;
@@ -339,18 +344,8 @@ impl OrgTx<'_> {
             let body = s.open_text("notices", "body", &key, r.try_get("body_sealed")?)?;
             let attempts: i64 = r.try_get("attempts")?;
             let attempt =
-                u32::try_from(attempts + 1).map_err(|_| StoreError::Corrupt("bad attempts"))?;
+                u32::try_from(attempts).map_err(|_| StoreError::Corrupt("bad attempts"))?;
             let patient: Option<String> = r.try_get("patient_id")?;
-            sqlx::query(
-                "UPDATE notices SET status = 'sending', attempts = ?, next_at = ?, updated_at = ? \
-                 WHERE id = ?",
-            )
-            .bind(i64::from(attempt))
-            .bind(&lease)
-            .bind(&at)
-            .bind(&key)
-            .execute(self.conn().await?)
-            .await?;
             out.push(OutgoingNotice {
                 id: parse_uuid(&key)?,
                 patient: patient.as_deref().map(parse_uuid).transpose()?,
