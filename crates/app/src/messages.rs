@@ -402,12 +402,12 @@ async fn post_in(
             break;
         }
     }
-    let escalate_at = (!from_patient).then(|| {
-        rules::escalation_due(
-            now,
-            time::Duration::hours(i64::from(state.config.message_escalate_after_hours)),
-        )
-    });
+    // Both ways (PC-READ-1): a message to the patient escalates to another channel or a task;
+    // one from the patient that nobody in the care team reads escalates to a task.
+    let escalate_at = Some(rules::escalation_due(
+        now,
+        time::Duration::hours(i64::from(state.config.message_escalate_after_hours)),
+    ));
     let atts: Vec<NewAttachment<'_>> = files
         .iter()
         .map(|(t, n, d)| NewAttachment {
@@ -771,56 +771,6 @@ async fn org_jobs(state: &App, h: &trygg_store::OrgStore) -> Result<JobRound, Ap
             out.expired += 1;
         }
     }
-    // Escalation: a notice on a channel not yet used, or a task for personnel.
-    for due in tx.due_escalations(now, JOB_BATCH).await? {
-        let mut what = None;
-        for channel in [Channel::Sms, Channel::Email] {
-            if due.notified.as_deref() == Some(channel.as_str()) {
-                continue;
-            }
-            if crate::notices::queue_automatic(
-                state,
-                &mut tx,
-                &o,
-                due.patient,
-                Kind::NewMessage,
-                channel,
-                None,
-                &trygg_core::notice::Params::default(),
-                &actor,
-                now,
-            )
-            .await?
-            .is_some()
-            {
-                what = Some(format!("notice-{}", channel.as_str()));
-                break;
-            }
-        }
-        let what = match what {
-            Some(w) => w,
-            None => {
-                tx.create_task(due.patient, "unread-message", Some(due.id), None, now)
-                    .await?;
-                "task".to_owned()
-            }
-        };
-        if tx.mark_escalated(due.id, &what).await? {
-            let e = event(
-                &o,
-                &actor,
-                &Basis::None,
-                Operation::MessageEscalate,
-                Action::Update,
-                ("message", due.id),
-                due.patient,
-                Some(what),
-                now,
-            )?;
-            tx.audit(&e).await?;
-            out.escalated += 1;
-        }
-    }
     // The outbox keeps a notice's content only as long as a report or a reply may still come.
     let cutoff = now - time::Duration::days(i64::from(state.config.notice_retention_days));
     out.notices_emptied = tx.purge_notices(cutoff, JOB_BATCH * 5).await?;
@@ -844,8 +794,96 @@ async fn org_jobs(state: &App, h: &trygg_store::OrgStore) -> Result<JobRound, Ap
         )?;
         tx.audit(&e).await?;
     }
-    if out.expired + out.escalated > 0 || out.notices_emptied > 0 {
+    if out.expired > 0 || out.notices_emptied > 0 {
         tx.commit().await?;
+    } else {
+        drop(tx);
+    }
+    // Escalation, one unit per message (one that fails does not hold up the others, nor the
+    // retention above): to the patient, a notice on a channel not yet used, else a task for
+    // personnel; from the patient, a task (nobody in the care team has read it).
+    let mut prepared = Vec::new();
+    for channel in [Channel::Sms, Channel::Email] {
+        if let Some(p) = crate::notices::prepare_automatic(
+            state,
+            &o,
+            Kind::NewMessage,
+            channel,
+            &trygg_core::notice::Params::default(),
+        )
+        .await?
+        {
+            prepared.push(p);
+        }
+    }
+    let due = {
+        let mut tx = h.begin().await?;
+        let d = tx.due_escalations(now, JOB_BATCH).await?;
+        drop(tx);
+        d
+    };
+    for d in due {
+        match escalate(h, &o, &actor, &prepared, &d, now).await {
+            Ok(true) => out.escalated += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(code = e.code, "a message could not be escalated"),
+        }
     }
     Ok(out)
+}
+
+async fn escalate(
+    h: &trygg_store::OrgStore,
+    o: &trygg_store::Organisation,
+    actor: &Actor,
+    prepared: &[crate::notices::Prepared],
+    due: &trygg_store::messages::DueEscalation,
+    now: OffsetDateTime,
+) -> Result<bool, AppError> {
+    let mut tx = h.begin().await?;
+    let mut what = None;
+    if !due.from_patient {
+        for p in prepared {
+            if due.notified.as_deref() == Some(p.channel_code()) {
+                continue;
+            }
+            if crate::notices::queue_prepared(&mut tx, o, due.patient, p, None, actor, now)
+                .await?
+                .is_some()
+            {
+                what = Some(format!("notice-{}", p.channel_code()));
+                break;
+            }
+        }
+    }
+    let what = match what {
+        Some(w) => w,
+        None => {
+            let reason = if due.from_patient {
+                "unread-from-patient"
+            } else {
+                "unread-message"
+            };
+            tx.create_task(due.patient, reason, Some(due.id), None, now)
+                .await?;
+            "task".to_owned()
+        }
+    };
+    if !tx.mark_escalated(due.id, &what).await? {
+        return Ok(false);
+    }
+    let e = event(
+        o,
+        actor,
+        &Basis::None,
+        Operation::MessageEscalate,
+        Action::Update,
+        ("message", due.id),
+        due.patient,
+        Some(what),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(true)
 }

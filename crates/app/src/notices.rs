@@ -1661,6 +1661,9 @@ pub enum Reply {
     Cancelled,
     /// Anything else, or a second reply: answered automatically ("replies are not read").
     AutoAnswered,
+    /// JA or NEI to a consultation that is no longer scheduled (ended, cancelled): recorded,
+    /// nothing changed.
+    TooLate,
     /// Nothing done: no notice of this key was sent to this number, or it was answered
     /// automatically already (no ping-pong with an auto-responder).
     Ignored,
@@ -1722,11 +1725,20 @@ pub async fn inbound_sms(
     };
     let reply = trygg_core::message::parse_reply(&v.text);
     let two_way = Kind::parse(&n.kind).is_some_and(|k| k.two_way(Channel::Sms));
-    let outcome = match (reply, two_way, n.regarding, n.answered.is_none()) {
+    // A JA or NEI still counts after the automatic answer to something else ("nei, jeg kan
+    // ikke" first, then "NEI"); once JA or NEI was taken, nothing more.
+    let open = matches!(n.answered.as_deref(), None | Some("auto"));
+    // The automatic answer is itself a notice: a reply to it (an auto-responder's) gets nothing,
+    // so two machines cannot keep each other going.
+    let answerable_kind = Kind::parse(&n.kind).is_some_and(|k| !k.system_only());
+    let outcome = match (reply, two_way, n.regarding, open) {
         (trygg_core::message::Reply::Yes, true, Some(c), true) => {
             tx.answer_notice(id, "yes").await?;
-            tx.confirm_consultation(c, now).await?;
-            Reply::Confirmed
+            if tx.confirm_consultation(c, now).await? {
+                Reply::Confirmed
+            } else {
+                Reply::TooLate
+            }
         }
         (trygg_core::message::Reply::No, true, Some(c), true) => {
             tx.answer_notice(id, "no").await?;
@@ -1734,14 +1746,32 @@ pub async fn inbound_sms(
                 .finish_consultation(c, "cancelled", &actor.id, None, now)
                 .await
             {
-                Ok(()) | Err(trygg_store::StoreError::Conflict(_)) => {}
+                Ok(()) => {
+                    // The clinician must hear of it: the consultation's own log entry, and a
+                    // task for personnel (a new time, or a call).
+                    let e = crate::audit::event(
+                        &o.slug,
+                        &actor,
+                        Did::new(
+                            Category::Consultation,
+                            Operation::ConsultationCancel,
+                            Action::Update,
+                            ("consultation", Some(c.to_string())),
+                        )
+                        .patient(Some(patient))
+                        .detail(Some("sms-reply-nei".into())),
+                        now,
+                    )?;
+                    tx.audit(&e).await?;
+                    tx.create_task(patient, "cancelled-by-sms", None, Some(id), now)
+                        .await?;
+                    Reply::Cancelled
+                }
+                Err(trygg_store::StoreError::Conflict(_)) => Reply::TooLate,
                 Err(e) => return Err(e.into()),
             }
-            Reply::Cancelled
         }
-        // Answered already (JA, NEI or the automatic answer): nothing more, so an
-        // auto-responder at the other end cannot start a ping-pong.
-        _ if n.answered.is_some() => Reply::Ignored,
+        _ if n.answered.is_some() || !answerable_kind => Reply::Ignored,
         _ => {
             // One automatic answer per notice, to the number that wrote.
             tx.answer_notice(id, "auto").await?;
@@ -1765,9 +1795,12 @@ pub async fn inbound_sms(
     if outcome == Reply::Ignored {
         return Ok(outcome);
     }
-    let detail = match outcome {
-        Reply::Confirmed => "yes-confirmed",
-        Reply::Cancelled => "no-cancelled",
+    // What actually happened, not what was asked.
+    let detail = match (outcome.clone(), reply) {
+        (Reply::Confirmed, _) => "yes-confirmed",
+        (Reply::Cancelled, _) => "no-cancelled",
+        (Reply::TooLate, trygg_core::message::Reply::Yes) => "yes-not-scheduled",
+        (Reply::TooLate, _) => "no-not-scheduled",
         _ => "other-answered",
     };
     let e = crate::audit::event(

@@ -58,7 +58,14 @@ fn clean_line(s: &str, max: usize) -> Option<String> {
 /// Bidirectional overrides and other invisible format characters that make a text read unlike
 /// what it holds (a file name `cod.exe` shown as `exe.doc`).
 fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{feff}')
+    matches!(c,
+        '\u{00ad}' | '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}')
+}
+
+/// In a body, the zero-width joiner stays (emoji sequences); everything else invisible goes.
+fn is_invisible_in_body(c: char) -> bool {
+    c != '\u{200d}' && is_invisible_format(c)
 }
 
 /// A checked subject.
@@ -74,7 +81,7 @@ pub fn body(s: &str) -> Result<String, MessageError> {
     if n == 0
         || n > MAX_BODY_CHARS
         || t.chars().any(|c| {
-            (c.is_control() && c != '\n' && c != '\t' && c != '\r') || is_invisible_format(c)
+            (c.is_control() && c != '\n' && c != '\t' && c != '\r') || is_invisible_in_body(c)
         })
     {
         return Err(MessageError::Body);
@@ -218,6 +225,10 @@ mod tests {
         assert_eq!(subject("  Time  ").unwrap(), "Time");
         assert_eq!(subject(""), Err(MessageError::Subject));
         assert_eq!(subject("a\u{202e}b"), Err(MessageError::Subject));
+        assert_eq!(subject("a\u{200b}b"), Err(MessageError::Subject));
+        assert_eq!(subject("a\u{e0041}b"), Err(MessageError::Subject));
+        assert!(body("👩\u{200d}⚕️ hei").is_ok());
+        assert_eq!(body("a\u{2066}b"), Err(MessageError::Body));
         assert_eq!(subject(&"x".repeat(201)), Err(MessageError::Subject));
         assert_eq!(body("hei\nhallo").unwrap(), "hei\nhallo");
         assert_eq!(body("a\u{0}b"), Err(MessageError::Body));

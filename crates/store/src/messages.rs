@@ -151,6 +151,8 @@ pub struct DueEscalation {
     pub patient: Uuid,
     /// The channel of the notice queued with it, if any.
     pub notified: Option<String>,
+    /// Whether the patient wrote it (then nobody in the care team has read it).
+    pub from_patient: bool,
 }
 
 /// A follow-up task: phone the patient or send a letter.
@@ -493,7 +495,8 @@ impl OrgTx<'_> {
         Ok(())
     }
 
-    /// Unfiled messages whose retention ran out by `now`, oldest first: (message, patient).
+    /// Unfiled messages whose retention ran out by `now`, oldest first: (message, patient). A
+    /// patient's message nobody in the care team has read is kept (its escalation made a task).
     pub async fn expired_messages(
         &mut self,
         now: OffsetDateTime,
@@ -501,7 +504,8 @@ impl OrgTx<'_> {
     ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, patient_id FROM messages WHERE deleted_at IS NULL AND filed_at IS NULL \
-             AND expires_at <= ? ORDER BY expires_at, id LIMIT ?",
+             AND expires_at <= ? AND NOT (from_patient = 1 AND read_at IS NULL) \
+             ORDER BY expires_at, id LIMIT ?",
         )
         .bind(fmt_time(now)?)
         .bind(i64::from(limit))
@@ -562,7 +566,7 @@ impl OrgTx<'_> {
         limit: u32,
     ) -> Result<Vec<DueEscalation>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, patient_id, notified FROM messages WHERE read_at IS NULL \
+            "SELECT id, patient_id, notified, from_patient FROM messages WHERE read_at IS NULL \
              AND escalated IS NULL AND deleted_at IS NULL AND escalate_at <= ? \
              ORDER BY escalate_at, id LIMIT ?",
         )
@@ -576,6 +580,7 @@ impl OrgTx<'_> {
                     id: parse_uuid(r.try_get("id")?)?,
                     patient: parse_uuid(r.try_get("patient_id")?)?,
                     notified: r.try_get("notified")?,
+                    from_patient: r.try_get::<i64, _>("from_patient")? == 1,
                 })
             })
             .collect()

@@ -232,9 +232,12 @@ impl OrgTx<'_> {
         Ok(r.rows_affected())
     }
 
-    /// Records a two-way notice's answer (`yes` or `no`), once; returns whether it was the first.
+    /// Records a two-way notice's answer (`yes`, `no`, or `auto` for the automatic answer to
+    /// anything else, which a later `yes` or `no` may still replace); returns whether it changed.
     pub async fn answer_notice(&mut self, id: Uuid, answer: &str) -> Result<bool, StoreError> {
-        let r = sqlx::query("UPDATE notices SET answered = ? WHERE id = ? AND answered IS NULL")
+        let r = sqlx::query(
+            "UPDATE notices SET answered = ? WHERE id = ? AND (answered IS NULL OR answered = 'auto')",
+        )
             .bind(answer)
             .bind(id.to_string())
             .execute(self.conn().await?)

@@ -736,10 +736,25 @@ async fn an_unread_message_escalates_to_another_channel_then_to_a_task_for_perso
         .await
         .unwrap();
 
+    // The patient writes in the third thread; nobody in the care team reads it.
+    m::post(
+        &s.app,
+        Who::Patient(&me),
+        ORG,
+        t3,
+        m::MessageIn {
+            body: "Hei, jeg lurer på noe".into(),
+            attachments: vec![],
+        },
+        s.app.now(),
+    )
+    .await
+    .unwrap();
+
     s.clock.advance(time::Duration::hours(47));
     assert_eq!(m::jobs_round(&s.app).await.unwrap().escalated, 0);
     s.clock.advance(time::Duration::hours(2));
-    assert_eq!(m::jobs_round(&s.app).await.unwrap().escalated, 2);
+    assert_eq!(m::jobs_round(&s.app).await.unwrap().escalated, 3);
     assert_eq!(m::jobs_round(&s.app).await.unwrap().escalated, 0, "once");
 
     let h = s.store.org(&o).await.unwrap();
@@ -762,6 +777,8 @@ async fn an_unread_message_escalates_to_another_channel_then_to_a_task_for_perso
     assert_eq!(t1[0].escalated.as_deref(), Some("notice-sms"));
     assert_eq!(t2[0].escalated.as_deref(), Some("task"));
     assert_eq!(t3m[0].escalated, None);
+    // The patient's unread message: a task (PC-READ-1, both ways).
+    assert_eq!(t3m[1].escalated.as_deref(), Some("task"));
     drop(tx);
 
     // The task list: patient-read; then marked done, once. The sessions are re-opened at the
@@ -830,6 +847,13 @@ async fn an_unread_message_escalates_to_another_channel_then_to_a_task_for_perso
             .unwrap()
             .iter()
             .all(|t| t["reason"] != "unread-message"),
+        "{list}"
+    );
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["reason"] == "unread-from-patient"),
         "{list}"
     );
 
@@ -1046,14 +1070,53 @@ async fn an_sms_reply_ja_confirms_nei_cancels_and_anything_else_is_answered_once
         204
     );
     let h = s.store.org(&o).await.unwrap();
-    let answers = h
+    let answers: Vec<_> = h
+        .notices(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == "reply-not-read")
+        .collect();
+    assert_eq!(answers.len(), 1);
+    // Review: a reply to the automatic answer (an auto-responder's) gets nothing: no ping-pong.
+    let auto_key = format!("{ORG}.{}", answers[0].id);
+    assert_eq!(
+        inbound(
+            json!({"from": phone, "text": "Auto: I am away", "key": auto_key}),
+            true
+        )
+        .await,
+        204
+    );
+    let again = h
         .notices(None, 100)
         .await
         .unwrap()
         .into_iter()
         .filter(|n| n.kind == "reply-not-read")
         .count();
-    assert_eq!(answers, 1);
+    assert_eq!(again, 1);
+    // Review: after the automatic answer to free text, a NEI still cancels, and the clinic gets a
+    // task to find a new time.
+    assert_eq!(
+        inbound(json!({"from": phone, "text": "NEI", "key": key}), true).await,
+        204
+    );
+    assert_eq!(
+        state(consultations[1].clone()).await.as_deref(),
+        Some("cancelled")
+    );
+    let mut tx = h.begin().await.unwrap();
+    let tasks = tx.tasks(false, 100).await.unwrap();
+    drop(tx);
+    assert_eq!(
+        tasks
+            .iter()
+            .filter(|t| t.reason == "cancelled-by-sms")
+            .count(),
+        2,
+        "{tasks:?}"
+    );
     let log = ops(s, w.patient).await;
     let replies: Vec<&Option<String>> = log
         .iter()
@@ -1065,8 +1128,14 @@ async fn an_sms_reply_ja_confirms_nei_cancels_and_anything_else_is_answered_once
         [
             &Some("no-cancelled".to_owned()),
             &Some("yes-confirmed".to_owned()),
-            &Some("other-answered".to_owned())
+            &Some("other-answered".to_owned()),
+            &Some("no-cancelled".to_owned()),
         ]
+    );
+    assert!(
+        log.iter()
+            .any(|(o, d)| o == "consultation.cancel" && d.as_deref() == Some("sms-reply-nei")),
+        "{log:?}"
     );
     assert!(!format!("{log:?}").contains("brystet"));
 }
