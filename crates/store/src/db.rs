@@ -37,11 +37,13 @@ impl Db {
         create_private_file(path)?;
         let url = format!("sqlite://{}", path.display());
         // DIALECT: SQLite pragmas. `synchronous = FULL` so a committed write (an audit entry
-        // above all) survives a power cut.
+        // above all) survives a power cut; `secure_delete` so content deleted by retention
+        // (PC-STORE-1) is overwritten in the file, not left in free pages.
         let opts = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            .pragma("secure_delete", "ON")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()

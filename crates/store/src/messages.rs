@@ -376,16 +376,21 @@ impl OrgTx<'_> {
         .fetch_all(self.conn().await?)
         .await?;
         let s = &self.store.sealer;
+        // Attachments by message, in one pass (not a walk of all of them per message).
+        let mut by_message: std::collections::HashMap<String, Vec<&sqlx::sqlite::SqliteRow>> =
+            std::collections::HashMap::new();
+        for a in &atts {
+            by_message
+                .entry(a.try_get("message_id")?)
+                .or_default()
+                .push(a);
+        }
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let key: String = r.try_get("id")?;
             let body: Option<Vec<u8>> = r.try_get("body_sealed")?;
             let mut attachments = Vec::new();
-            for a in &atts {
-                let mid: String = a.try_get("message_id")?;
-                if mid != key {
-                    continue;
-                }
+            for a in by_message.get(&key).into_iter().flatten() {
                 let aid: String = a.try_get("id")?;
                 let name: Option<Vec<u8>> = a.try_get("name_sealed")?;
                 let size: i64 = a.try_get("size")?;
