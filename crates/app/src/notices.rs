@@ -504,6 +504,15 @@ pub(crate) async fn queue_prepared(
             return Ok(None);
         }
     }
+    // "You have a new message" once until it has left: ten messages in a row are one SMS.
+    if p.kind == Kind::NewMessage && to.is_none() {
+        if let Some(waiting) = tx
+            .pending_notice(patient, p.kind.as_str(), p.channel.as_str())
+            .await?
+        {
+            return Ok(Some(waiting));
+        }
+    }
     let recipient = match to {
         Some(t) => t.to_owned(),
         None => {

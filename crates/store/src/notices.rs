@@ -232,6 +232,26 @@ impl OrgTx<'_> {
         Ok(r.rows_affected())
     }
 
+    /// A notice of `kind` on `channel` to `patient` still waiting to go (queued or sending), if
+    /// any: a second "new message" while the first has not left adds nothing but another SMS.
+    pub async fn pending_notice(
+        &mut self,
+        patient: Uuid,
+        kind: &str,
+        channel: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM notices WHERE patient_id = ? AND kind = ? AND channel = ? \
+             AND status IN ('queued', 'sending') LIMIT 1",
+        )
+        .bind(patient.to_string())
+        .bind(kind)
+        .bind(channel)
+        .fetch_optional(self.conn().await?)
+        .await?;
+        id.as_deref().map(parse_uuid).transpose()
+    }
+
     /// Records a two-way notice's answer (`yes`, `no`, or `auto` for the automatic answer to
     /// anything else, which a later `yes` or `no` may still replace); returns whether it changed.
     pub async fn answer_notice(&mut self, id: Uuid, answer: &str) -> Result<bool, StoreError> {

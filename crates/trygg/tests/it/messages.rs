@@ -730,6 +730,20 @@ async fn an_unread_message_escalates_to_another_channel_then_to_a_task_for_perso
         Some(json!({"subject": "C", "body": "Lest"})),
     )
     .await;
+    // Review: one "new message" SMS while the last has not left, not one per message.
+    assert_eq!(third["notified"], "sms", "{third}");
+    let waiting = s
+        .store
+        .org(&o)
+        .await
+        .unwrap()
+        .notices(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == "new-message" && matches!(n.status.as_str(), "queued" | "sending"))
+        .count();
+    assert_eq!(waiting, 1);
     let me = patient_caller(w.patient, Assurance::High);
     let t3: Uuid = third["thread"].as_str().unwrap().parse().unwrap();
     m::read_thread(&s.app, Who::Patient(&me), ORG, t3, Lang::Nb, s.app.now())
