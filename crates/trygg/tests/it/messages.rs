@@ -497,6 +497,8 @@ async fn messages_are_read_through_a_care_relationship_with_receipts_and_every_r
     let _ = w.doctor_id;
 }
 
+/// PC-STORE-1: surplus content is deleted when its retention runs out (messages and notices);
+/// what was filed to the journal is kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_deletes_unfiled_messages_when_the_clock_passes_it_and_keeps_filed_ones() {
     let w = world(&[
