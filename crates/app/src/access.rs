@@ -322,6 +322,11 @@ pub fn default_min_assurance(p: Permission) -> Assurance {
 /// Every permission's minimum assurance in this organisation: its own setting, else the default.
 pub async fn assurance_table(tx: &mut OrgTx<'_>) -> Result<Vec<(Permission, Assurance)>, AppError> {
     let own = tx.assurance_minimums().await?;
+    table_of(&own)
+}
+
+/// [`assurance_table`] from the organisation's own minimums as stored.
+fn table_of(own: &[(String, String)]) -> Result<Vec<(Permission, Assurance)>, AppError> {
     Permission::ALL
         .into_iter()
         .map(|p| {
@@ -368,8 +373,11 @@ pub async fn set_min_assurance(
 
 /// The organisation's minimum assurance for one permission.
 pub async fn min_assurance(tx: &mut OrgTx<'_>, p: Permission) -> Result<Assurance, AppError> {
-    assurance_table(tx)
-        .await?
+    required_of(assurance_table(tx).await?, p)
+}
+
+fn required_of(table: Vec<(Permission, Assurance)>, p: Permission) -> Result<Assurance, AppError> {
+    table
         .into_iter()
         .find_map(|(q, a)| (q == p).then_some(a))
         .ok_or_else(|| AppError::internal("TR-P791", "a permission has no assurance level"))
@@ -426,8 +434,9 @@ pub async fn authorize<'a>(
 ) -> Result<(OrgTx<'a>, Allowed), AppError> {
     use trygg_core::access::Denied;
     let mut tx = org.begin().await?;
-    let subject = tx.subject(caller.personnel_id).await?;
-    let required = min_assurance(&mut tx, permission).await?;
+    // One statement for everything the decision reads (the unit holds the write connection).
+    let (subject, own) = tx.decision_inputs(caller.personnel_id).await?;
+    let required = required_of(table_of(&own)?, permission)?;
     let decision = match &subject {
         Some(s) => decide(s, permission, patient, now.unix_timestamp()),
         None => Err(Denied::NoPermission),

@@ -392,16 +392,9 @@ async fn post_in(
     let from_patient = matches!(who, Who::Patient(_));
     // A message to the patient: "you have a new message" in the same unit (e-mail first, then
     // SMS), and its escalation time.
-    let mut notified = None;
-    for p in notices {
-        if crate::notices::queue_prepared(tx, o, patient, p, None, actor, now)
-            .await?
-            .is_some()
-        {
-            notified = Some(p.channel_code());
-            break;
-        }
-    }
+    let notified = crate::notices::queue_first(tx, o, patient, notices, actor, now)
+        .await?
+        .map(|(_, p)| p.channel_code());
     // Both ways (PC-READ-1): a message to the patient escalates to another channel or a task;
     // one from the patient that nobody in the care team reads escalates to a task.
     let escalate_at = Some(rules::escalation_due(

@@ -513,6 +513,67 @@ pub(crate) async fn queue_prepared(
             return Ok(Some(waiting));
         }
     }
+    queue_checked(tx, o, patient, p, to, actor, now).await
+}
+
+/// The first of `prepared` (one kind, in order of preference: e-mail, then SMS) that the
+/// patient may get, queued as [`queue_prepared`] would, with the consents and waiting notices
+/// of every channel read in one statement; the notice and the one it is from.
+pub(crate) async fn queue_first<'p>(
+    tx: &mut trygg_store::OrgTx<'_>,
+    o: &trygg_store::Organisation,
+    patient: Uuid,
+    prepared: &'p [Prepared],
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Option<(Uuid, &'p Prepared)>, AppError> {
+    let Some(first) = prepared.first() else {
+        return Ok(None);
+    };
+    if prepared.iter().any(|p| p.kind != first.kind) {
+        return Err(AppError::internal(
+            "TR-N790",
+            "notices of one kind are queued together",
+        ));
+    }
+    let purpose = first.kind.purpose();
+    let channels: Vec<&str> = prepared.iter().map(|p| p.channel.as_str()).collect();
+    let state = tx
+        .notice_state(
+            patient,
+            purpose.map_or("", |p| p.as_str()),
+            first.kind.as_str(),
+            &channels,
+        )
+        .await?;
+    for (p, (granted, waiting)) in prepared.iter().zip(state) {
+        if purpose.is_some() && !granted {
+            continue;
+        }
+        // "You have a new message" once until it has left (as in `queue_prepared`).
+        if p.kind == Kind::NewMessage {
+            if let Some(w) = waiting {
+                return Ok(Some((w, p)));
+            }
+        }
+        if let Some(id) = queue_checked(tx, o, patient, p, None, actor, now).await? {
+            return Ok(Some((id, p)));
+        }
+    }
+    Ok(None)
+}
+
+/// Queues a notice whose consent (and waiting twin) has been checked: to `to`, or to the
+/// patient's contact for the channel (none: nothing queued).
+async fn queue_checked(
+    tx: &mut trygg_store::OrgTx<'_>,
+    o: &trygg_store::Organisation,
+    patient: Uuid,
+    p: &Prepared,
+    to: Option<&str>,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Option<Uuid>, AppError> {
     let recipient = match to {
         Some(t) => t.to_owned(),
         None => {

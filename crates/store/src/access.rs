@@ -116,21 +116,32 @@ pub(crate) async fn resolve_role(
         .bind(name)
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|r| {
-        let text: String = r.try_get("permissions")?;
-        let permissions = text
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|p| {
-                Permission::parse(p).ok_or(StoreError::Corrupt("a stored permission is unknown"))
+    let text: Option<String> = row.map(|r| r.try_get("permissions")).transpose()?;
+    role_of(name, text.as_deref())
+}
+
+/// A role from its name and, for an organisation's own role, its stored permissions (None: no
+/// such role). Built-in names win, as in [`resolve_role`].
+fn role_of(name: &str, stored: Option<&str>) -> Result<Option<Role>, StoreError> {
+    if let Some(b) = BuiltinRole::parse(name) {
+        return Ok(Some(Role::builtin(b)));
+    }
+    stored
+        .map(|text| {
+            let permissions = text
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|p| {
+                    Permission::parse(p)
+                        .ok_or(StoreError::Corrupt("a stored permission is unknown"))
+                })
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            Ok(Role {
+                name: name.to_owned(),
+                permissions,
             })
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        Ok(Role {
-            name: name.to_owned(),
-            permissions,
         })
-    })
-    .transpose()
+        .transpose()
 }
 
 fn grant_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<GrantRecord, StoreError> {
@@ -190,70 +201,89 @@ impl OrgTx<'_> {
 
     /// Everything the access decision needs about one person.
     pub async fn subject(&mut self, personnel: Uuid) -> Result<Option<Subject>, StoreError> {
+        Ok(self.decision_inputs(personnel).await?.0)
+    }
+
+    /// What an access decision needs, read in **one** statement on the unit's connection: the
+    /// person's [`Subject`] (None: no such person) and the organisation's own minimum assurance
+    /// levels (`assurance_minimums`, as [`OrgTx::assurance_minimums`] gives them). One statement
+    /// instead of five or more, because a unit holds the organisation's one write connection
+    /// while it runs and each statement is a hop to the connection's thread (bench/RESULTS.md,
+    /// "Messages through the API").
+    pub async fn decision_inputs(
+        &mut self,
+        personnel: Uuid,
+    ) -> Result<(Option<Subject>, Vec<(String, String)>), StoreError> {
+        self.personal = true;
         let pid = personnel.to_string();
-        let Some(row) = sqlx::query("SELECT employment_end FROM personnel WHERE id = ?")
-            .bind(&pid)
-            .fetch_optional(self.conn().await?)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let employment_end: Option<i64> = row.try_get("employment_end")?;
-        let records = self.grants_of(personnel).await?;
-        let mut grants = Vec::with_capacity(records.len());
-        for g in records {
-            // A grant of a role that no longer exists gives nothing.
-            if let Some(role) = resolve_role(self.conn().await?, &g.role).await? {
-                grants.push(Grant {
-                    id: g.id,
-                    role,
-                    valid_from: g.valid_from,
-                    valid_to: g.valid_to,
-                    revoked_at: g.revoked_at,
-                });
+        // One row per fact, by kind: p(erson), g(rant, newest first), c(are), e(mergency),
+        // a(ssurance minimum). Columns: a, b text; t1..t3 integers; perms text; o the order.
+        let rows = sqlx::query(
+            "SELECT 'p' AS k, NULL AS a, NULL AS b, employment_end AS t1, NULL AS t2, NULL AS t3, \
+                    NULL AS perms, 0 AS o \
+               FROM personnel WHERE id = ?1 \
+             UNION ALL \
+             SELECT 'g', g.id, g.role, g.valid_from, g.valid_to, g.revoked_at, r.permissions, \
+                    g.granted_at \
+               FROM grants g LEFT JOIN roles r ON r.name = g.role WHERE g.personnel_id = ?1 \
+             UNION ALL \
+             SELECT 'c', id, patient_id, valid_from, valid_to, ended_at, NULL, 0 \
+               FROM care_relationships WHERE personnel_id = ?1 \
+             UNION ALL \
+             SELECT 'e', id, patient_id, at, expires_at, NULL, NULL, 0 \
+               FROM emergency_access WHERE personnel_id = ?1 \
+             UNION ALL \
+             SELECT 'a', permission, level, NULL, NULL, NULL, NULL, 0 FROM assurance_minimums \
+             ORDER BY k, o DESC, a",
+        )
+        .bind(&pid)
+        .fetch_all(self.conn().await?)
+        .await?;
+        let mut person: Option<Option<i64>> = None;
+        let (mut grants, mut care, mut emergency, mut minimums) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in &rows {
+            let kind: String = r.try_get("k")?;
+            match kind.as_str() {
+                "p" => person = Some(r.try_get("t1")?),
+                "g" => {
+                    let name: String = r.try_get("b")?;
+                    let custom: Option<String> = r.try_get("perms")?;
+                    // A grant of a role that no longer exists gives nothing (as `resolve_role`).
+                    if let Some(role) = role_of(&name, custom.as_deref())? {
+                        grants.push(Grant {
+                            id: parse_uuid(r.try_get("a")?)?,
+                            role,
+                            valid_from: r.try_get("t1")?,
+                            valid_to: r.try_get("t2")?,
+                            revoked_at: r.try_get("t3")?,
+                        });
+                    }
+                }
+                "c" => care.push(CareRelationship {
+                    id: parse_uuid(r.try_get("a")?)?,
+                    patient: parse_uuid(r.try_get("b")?)?,
+                    valid_from: r.try_get("t1")?,
+                    valid_to: r.try_get("t2")?,
+                    ended_at: r.try_get("t3")?,
+                }),
+                "e" => emergency.push(EmergencyAccess {
+                    id: parse_uuid(r.try_get("a")?)?,
+                    patient: parse_uuid(r.try_get("b")?)?,
+                    at: r.try_get("t1")?,
+                    expires_at: r.try_get("t2")?,
+                }),
+                "a" => minimums.push((r.try_get("a")?, r.try_get("b")?)),
+                _ => return Err(StoreError::Corrupt("an access fact of no known kind")),
             }
         }
-        let care = sqlx::query(
-            "SELECT id, personnel_id, patient_id, reason, valid_from, valid_to, ended_at, \
-             self_declared FROM care_relationships WHERE personnel_id = ?",
-        )
-        .bind(&pid)
-        .fetch_all(self.conn().await?)
-        .await?
-        .iter()
-        .map(|r| {
-            let c = care_from_row(r)?;
-            Ok(CareRelationship {
-                id: c.id,
-                patient: c.patient_id,
-                valid_from: c.valid_from,
-                valid_to: c.valid_to,
-                ended_at: c.ended_at,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        let emergency = sqlx::query(
-            "SELECT id, patient_id, at, expires_at FROM emergency_access WHERE personnel_id = ?",
-        )
-        .bind(&pid)
-        .fetch_all(self.conn().await?)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(EmergencyAccess {
-                id: parse_uuid(r.try_get("id")?)?,
-                patient: parse_uuid(r.try_get("patient_id")?)?,
-                at: r.try_get("at")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(Subject {
+        let subject = person.map(|employment_end| Subject {
             employment_end,
             grants,
             care,
             emergency,
-        }))
+        });
+        Ok((subject, minimums))
     }
 
     /// Every grant record of one person, newest first.

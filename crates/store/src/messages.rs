@@ -301,11 +301,7 @@ impl OrgTx<'_> {
             .execute(self.conn().await?)
             .await?;
         }
-        sqlx::query("UPDATE threads SET last_at = ? WHERE id = ?")
-            .bind(&at)
-            .bind(m.thread.to_string())
-            .execute(self.conn().await?)
-            .await?;
+        // The thread's `last_at` follows by trigger (migration 0017).
         Ok(id)
     }
 

@@ -232,6 +232,54 @@ impl OrgTx<'_> {
         Ok(r.rows_affected())
     }
 
+    /// For each channel: whether the patient's consent in force for `purpose` is given, and a
+    /// notice of `kind` still waiting there, if any; in **one** statement (a unit holds the write
+    /// connection while it runs). The same answers as [`OrgTx::consent`] and
+    /// [`OrgTx::pending_notice`] channel by channel.
+    pub async fn notice_state(
+        &mut self,
+        patient: Uuid,
+        purpose: &str,
+        kind: &str,
+        channels: &[&str],
+    ) -> Result<Vec<(bool, Option<Uuid>)>, StoreError> {
+        self.personal = true;
+        let mut out = Vec::with_capacity(channels.len());
+        if channels.is_empty() {
+            return Ok(out);
+        }
+        let list = serde_json::to_string(channels)
+            .map_err(|_| StoreError::Invalid("a channel list that is not text"))?;
+        let rows = sqlx::query(
+            "SELECT c.key AS i, \
+               (SELECT granted FROM consents WHERE patient_id = ?1 AND purpose = ?2 \
+                  AND channel = c.value ORDER BY seq DESC LIMIT 1) AS granted, \
+               (SELECT id FROM notices WHERE patient_id = ?1 AND kind = ?3 AND channel = c.value \
+                  AND status IN ('queued', 'sending') LIMIT 1) AS pending \
+             FROM json_each(?4) c ORDER BY c.key",
+        )
+        .bind(patient.to_string())
+        .bind(purpose)
+        .bind(kind)
+        .bind(list)
+        .fetch_all(self.conn().await?)
+        .await?;
+        for r in &rows {
+            let granted: Option<i64> = r.try_get("granted")?;
+            let pending: Option<String> = r.try_get("pending")?;
+            out.push((
+                granted == Some(1),
+                pending.as_deref().map(parse_uuid).transpose()?,
+            ));
+        }
+        if out.len() != channels.len() {
+            return Err(StoreError::Corrupt(
+                "a channel went missing from the notice state",
+            ));
+        }
+        Ok(out)
+    }
+
     /// A notice of `kind` on `channel` to `patient` still waiting to go (queued or sending), if
     /// any: a second "new message" while the first has not left adds nothing but another SMS.
     pub async fn pending_notice(

@@ -125,6 +125,25 @@ impl TestServer {
         id
     }
 
+    /// Ends a person's employment through the API, as an administrator of `org` would.
+    pub async fn end_employment(&self, org: &str, person: uuid::Uuid) {
+        let admin = self
+            .login(
+                org,
+                self.person(org, trygg_core::BuiltinRole::OrgAdmin).await,
+            )
+            .await;
+        let r = self
+            .send(
+                Some(&admin),
+                reqwest::Method::POST,
+                &format!("/api/v1/orgs/{org}/personnel/{person}/employment-end"),
+                Some(&serde_json::json!({})),
+            )
+            .await;
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
     /// Opens a passkey-level session for a person, as a login would.
     pub async fn login(&self, org: &str, personnel: uuid::Uuid) -> Session {
         self.login_with(

@@ -1483,16 +1483,5 @@ async fn nurse_in_call(
 
 /// An administrator ends `person`'s employment.
 async fn end_employment(s: &TestServer, person: uuid::Uuid) {
-    let admin = s
-        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
-        .await;
-    let r = s
-        .send(
-            Some(&admin),
-            reqwest::Method::POST,
-            &format!("/api/v1/orgs/{ORG}/personnel/{person}/employment-end"),
-            Some(&json!({})),
-        )
-        .await;
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    s.end_employment(ORG, person).await;
 }

@@ -1363,3 +1363,120 @@ async fn the_messages_page_shows_threads_to_the_care_team_with_the_urgent_line_a
     .await;
     assert_eq!(st, 200);
 }
+
+/// The messages page and the thread API for the callers an attacker would be: a login below the
+/// organisation's minimum for health data, someone from another organisation, a clinician whose
+/// grants were revoked and one whose employment ended (the rule is decided live at every request,
+/// not from a stored role: PC-ACL-1, PC-AUTHN-3). Each is refused and shown nothing of the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_messages_page_and_api_refuse_a_low_login_another_organisation_a_revoked_grant_and_an_ended_employment(
+) {
+    let w = world(&[]).await;
+    let s = &w.s;
+    let (st, posted) = call(
+        s,
+        &w.doctor,
+        reqwest::Method::POST,
+        &format!("/api/v1/orgs/{ORG}/patients/{}/threads", w.patient),
+        Some(json!({"subject": "Kontrolltime tyttebær", "body": "Hei"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{posted}");
+    let thread = posted["thread"].as_str().unwrap().to_owned();
+    let page = format!("/personell/meldinger?thread={thread}");
+    let api = format!("/api/v1/orgs/{ORG}/threads/{thread}");
+    // Refused on both faces, and nothing of the thread shown.
+    let refused = |who: Session, what: &'static str| {
+        let (page, api) = (page.clone(), api.clone());
+        async move {
+            let r = s.send(Some(&who), reqwest::Method::GET, &page, None).await;
+            let st = r.status().as_u16();
+            // An ended employment ends the person's sessions: to the login page.
+            let to_login = r.url().path() != "/personell/meldinger";
+            let html = r.text().await.unwrap();
+            assert!(st == 403 || st == 404 || to_login, "{what}: page {st}");
+            assert!(!html.contains("tyttebær"), "{what}: {html}");
+            let (st, body) = call(s, &who, reqwest::Method::GET, &api, None).await;
+            assert!(
+                st == 401 || st == 403 || st == 404,
+                "{what}: api {st} {body}"
+            );
+            assert!(!body.to_string().contains("tyttebær"), "{what}: {body}");
+            let (st, body) = call(
+                s,
+                &who,
+                reqwest::Method::POST,
+                &format!("{api}/messages"),
+                Some(json!({"body": "fra en som ikke skal"})),
+            )
+            .await;
+            assert!(
+                st == 401 || st == 403 || st == 404,
+                "{what}: post {st} {body}"
+            );
+        }
+    };
+    // A developer login (assurance low) of the very doctor with the care relationship.
+    let low = s
+        .login_with(
+            ORG,
+            w.doctor_id,
+            trygg_server::auth::AuthMethod::Developer,
+            Assurance::Low,
+        )
+        .await;
+    refused(low, "assurance low").await;
+    // Another organisation's clinician (the thread id is no secret to them).
+    refused(w.stranger.clone(), "another organisation").await;
+    // The nurse, given a care relationship, whose employment then ends.
+    let nurse_id = s.person(ORG, BuiltinRole::Nurse).await;
+    let r = s
+        .send(
+            Some(&w.nurse),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/care-relationships"),
+            Some(&json!({"personnel_id": nurse_id, "patient_id": w.patient, "reason": "fastlege", "days": 30})),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let ended = s.login(ORG, nurse_id).await;
+    let (st, _) = call(s, &ended, reqwest::Method::GET, &api, None).await;
+    assert_eq!(st, 200, "the nurse reads before the employment ends");
+    s.end_employment(ORG, nurse_id).await;
+    let admin = s
+        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
+        .await;
+    refused(ended, "employment ended (its session)").await;
+    // A session opened behind the login's back after the end: still refused.
+    refused(
+        s.login(ORG, nurse_id).await,
+        "employment ended (a new session)",
+    )
+    .await;
+    // The first doctor's grants revoked: the same session that read a moment ago is refused.
+    let (st, _) = call(s, &w.doctor, reqwest::Method::GET, &api, None).await;
+    assert_eq!(st, 200);
+    let (_, grants) = call(
+        s,
+        &admin,
+        reqwest::Method::GET,
+        &format!("/api/v1/orgs/{ORG}/personnel/{}/grants", w.doctor_id),
+        None,
+    )
+    .await;
+    for g in grants.as_array().unwrap() {
+        let (st, body) = call(
+            s,
+            &admin,
+            reqwest::Method::POST,
+            &format!(
+                "/api/v1/orgs/{ORG}/grants/{}/revoke",
+                g["id"].as_str().unwrap()
+            ),
+            Some(json!({"reason": "left"})),
+        )
+        .await;
+        assert!((200..300).contains(&st), "{body}");
+    }
+    refused(w.doctor.clone(), "grant revoked").await;
+}
