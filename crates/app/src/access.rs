@@ -54,6 +54,9 @@ pub struct Caller {
     pub assurance: trygg_audit::Assurance,
     /// The client's address, recorded on every audit entry (Normen section 4: from where).
     pub address: Option<IpAddr>,
+    /// Their own organisation's handle as the session found it in this request (saves looking
+    /// it up again; a request for another organisation never uses it).
+    pub home: Option<Arc<OrgStore>>,
 }
 
 impl Caller {
@@ -84,6 +87,13 @@ pub async fn org_for(
 ) -> Result<Arc<OrgStore>, AppError> {
     flush_probes(state, now, false).await?;
     let slug = OrgSlug::parse(slug).map_err(|_| no_such_org())?;
+    if let Some(home) = caller
+        .home
+        .as_ref()
+        .filter(|h| h.organisation().slug == slug)
+    {
+        return Ok(home.clone());
+    }
     let org = state
         .store
         .org_by_slug(&slug)

@@ -357,18 +357,24 @@ async fn prepare_new_message(
     if matches!(who, Who::Patient(_)) {
         return Ok(out);
     }
-    for channel in [Channel::Email, Channel::Sms] {
-        if let Some(p) = crate::notices::prepare_automatic(
+    let channels: Vec<Channel> = [Channel::Email, Channel::Sms]
+        .into_iter()
+        .filter(|c| crate::notices::configured(state, *c))
+        .collect();
+    if channels.is_empty() {
+        return Ok(out);
+    }
+    // The settings once for both channels.
+    let messaging = state.store.messaging(h.organisation()).await?;
+    for channel in channels {
+        out.extend(crate::notices::prepare_with(
             state,
             h.organisation(),
+            &messaging,
             Kind::NewMessage,
             channel,
             &trygg_core::notice::Params::default(),
-        )
-        .await?
-        {
-            out.push(p);
-        }
+        ));
     }
     Ok(out)
 }

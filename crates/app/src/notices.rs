@@ -443,43 +443,58 @@ pub(crate) async fn prepare_automatic(
     channel: Channel,
     params: &Params,
 ) -> Result<Option<Prepared>, AppError> {
-    let configured = match channel {
-        Channel::Email => state.config.smtp_url.is_some(),
-        Channel::Sms => state.config.sms_gateway_url.is_some(),
-    };
-    if !configured {
+    if !configured(state, channel) {
         return Ok(None);
     }
     let messaging = state.store.messaging(o).await?;
+    Ok(prepare_with(state, o, &messaging, kind, channel, params))
+}
+
+/// Whether this deployment has a way out on `channel` (an SMTP server, an SMS gateway).
+pub(crate) fn configured(state: &App, channel: Channel) -> bool {
+    match channel {
+        Channel::Email => state.config.smtp_url.is_some(),
+        Channel::Sms => state.config.sms_gateway_url.is_some(),
+    }
+}
+
+/// [`prepare_automatic`] with the organisation's messaging settings already read, for a channel
+/// that is configured.
+pub(crate) fn prepare_with(
+    state: &App,
+    o: &trygg_store::Organisation,
+    messaging: &trygg_store::Messaging,
+    kind: Kind,
+    channel: Channel,
+    params: &Params,
+) -> Option<Prepared> {
     let sender = messaging
         .sender_name
         .clone()
         .unwrap_or_else(|| o.name.clone());
     if channel == Channel::Sms && SmsSender::parse(&sender).is_err() {
-        return Ok(None);
+        return None;
     }
-    let Ok(rendered) = notice::render(kind, Lang::Nb, channel, &sender, params) else {
-        return Ok(None);
-    };
+    let rendered = notice::render(kind, Lang::Nb, channel, &sender, params).ok()?;
     let screened = match &rendered.subject {
         Some(s) => format!("Emne: {s}\n\n{}", rendered.text),
         None => rendered.text.clone(),
     };
-    let ctx = crate::screening::context_from(o, &messaging);
+    let ctx = crate::screening::context_from(o, messaging);
     let guard_channel = match channel {
         Channel::Sms => trygg_guard::Channel::Sms,
         Channel::Email => trygg_guard::Channel::Email,
     };
     if state.guard.clear(guard_channel, &screened, &ctx).is_err() {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(Prepared {
+    Some(Prepared {
         kind,
         channel,
         sender,
         subject: rendered.subject,
         text: rendered.text,
-    }))
+    })
 }
 
 /// Queues a prepared notice in the caller's unit of work (the transactional outbox: a new

@@ -97,6 +97,7 @@ impl Session {
             method: self.method.code(),
             assurance: self.assurance,
             address: self.address,
+            home: Some(self.org_store.clone()),
         }
     }
 
