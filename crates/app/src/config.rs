@@ -364,7 +364,8 @@ settings! {
     /// How long the notice worker holds a notice it is sending, in seconds, before another
     /// attempt may take it (after a crash mid-attempt the notice waits this long).
     [false, Some("60")]
-    notice_lease_secs: u64 = 60;    /// How many days an unfiled secure message keeps its content (PC-STORE-1): then the
+    notice_lease_secs: u64 = 60;
+    /// How many days an unfiled secure message keeps its content (PC-STORE-1): then the
     /// retention job deletes it (text, attachments, and the thread's subject once nothing in it
     /// remains; the audit log records the deletion). A message filed to the journal is kept.
     /// 1 to 3650.
@@ -380,6 +381,25 @@ settings! {
     /// phone or send a letter. 1 to 720.
     [false, Some("72")]
     message_escalate_after_hours: u32 = 72;
+    /// ID-porten's issuer, for patients' login to the portal (issue #13), e.g.
+    /// `https://idporten.no` (https; plain http only to a loopback address, a test provider).
+    /// Unset: no patient login.
+    [false, Some("https://idporten.no")]
+    idporten_issuer: Option<String> = None;
+    /// The client id Trygg is registered with at ID-porten (its redirect URI is
+    /// `<public_url>/login/idporten/callback`).
+    [false, None]
+    idporten_client_id: Option<String> = None;
+    /// The client secret at ID-porten (`client_secret_post`). Use the environment variable
+    /// TRYGG_IDPORTEN_CLIENT_SECRET.
+    [true, None]
+    idporten_client_secret: Option<String> = None;
+    /// A patient's portal session ends after this many seconds without a request.
+    [false, Some("900 or less")]
+    patient_session_idle_timeout_secs: u64 = 900;
+    /// A patient's portal session ends this many seconds after login, however active.
+    [false, Some("3600 or less")]
+    patient_session_absolute_timeout_secs: u64 = 3600;
 }
 
 impl std::fmt::Debug for Config {
@@ -534,6 +554,20 @@ impl Config {
                     "krr_url must be https (plain http only to a loopback address), without user \
                      information"
                         .into(),
+                ));
+            }
+        }
+        if let Some(u) = &self.idporten_issuer {
+            let https = u.starts_with("https://");
+            let local_http = u.starts_with("http://") && crate::notices::is_loopback_url(u);
+            if !(https || local_http) {
+                return Err(ConfigError::Invalid(
+                    "idporten_issuer must be https (plain http only to a loopback address)".into(),
+                ));
+            }
+            if self.idporten_client_id.is_none() || self.idporten_client_secret.is_none() {
+                return Err(ConfigError::Invalid(
+                    "idporten_issuer needs idporten_client_id and idporten_client_secret".into(),
                 ));
             }
         }
@@ -741,6 +775,13 @@ mod tests {
                 ("TRYGG_SMS_GATEWAY_SHAPE", "link"),
                 ("TRYGG_SMS_GATEWAY_TOKEN", "no-colon"),
             ],
+            // ID-porten over plain http to another host, or without its client (issue #13).
+            vec![
+                ("TRYGG_IDPORTEN_ISSUER", "http://idporten.example.no"),
+                ("TRYGG_IDPORTEN_CLIENT_ID", "c"),
+                ("TRYGG_IDPORTEN_CLIENT_SECRET", "s"),
+            ],
+            vec![("TRYGG_IDPORTEN_ISSUER", "https://idporten.no")],
         ];
         for pairs in refused {
             let e = Config::load(None, env(&pairs), &Overrides::default());
@@ -756,11 +797,19 @@ mod tests {
                 ("TRYGG_SMTP_FROM", "ikke-svar@example.no"),
                 ("TRYGG_SMTP_USER", "u"),
                 ("TRYGG_SMTP_PASSWORD", "p"),
+                ("TRYGG_IDPORTEN_ISSUER", "https://idporten.no"),
+                ("TRYGG_IDPORTEN_CLIENT_ID", "c"),
+                ("TRYGG_IDPORTEN_CLIENT_SECRET", "s"),
             ]),
             &Overrides::default(),
         )
         .unwrap();
-        for secret in ["sms_gateway_token", "sms_dlr_secret", "smtp_password"] {
+        for secret in [
+            "sms_gateway_token",
+            "sms_dlr_secret",
+            "smtp_password",
+            "idporten_client_secret",
+        ] {
             assert_eq!(ok.display_value(secret), "***", "{secret}");
         }
     }

@@ -29,6 +29,9 @@ pub struct App {
     /// The media server (SFU, issue #11), started by the server; `None` in the command-line
     /// tools, which carry no calls.
     pub media: Option<trygg_media::MediaServer>,
+    /// Patients' logins through ID-porten in progress, and what the provider said of itself
+    /// (issue #13).
+    pub logins: Arc<crate::portal::Logins>,
 }
 
 impl App {
@@ -47,6 +50,7 @@ impl App {
             probes: Arc::new(Mutex::new(ProbeWindows::new(PROBE_KEYS_MAX))),
             rooms: crate::rooms::Rooms::new(),
             media: None,
+            logins: Arc::new(crate::portal::Logins::default()),
         }
     }
 

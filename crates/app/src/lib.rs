@@ -20,6 +20,7 @@ pub mod notices;
 pub mod operator;
 pub mod orgs;
 pub mod patients;
+pub mod portal;
 pub mod rights;
 pub mod rooms;
 pub mod screening;

@@ -3,7 +3,7 @@
 //! unread messages and deletion of expired ones. Personnel read a patient's messages through the
 //! access rule's `health-read` (a care relationship or emergency access) and write through
 //! `health-write`, decided live in the unit of work that reads or writes; the patient reads and
-//! writes only their own threads, at assurance *substantial* or higher. Every read is in the
+//! writes only their own threads, at assurance *high* (PC-AUTHN-2). Every read is in the
 //! patient's access log; every message to the patient queues its "you have a new message" notice
 //! in the same unit (the transactional outbox); a message still unread after
 //! `message_escalate_after_hours` gets a notice on another channel or a task for personnel.
@@ -43,7 +43,7 @@ pub struct PatientCaller {
 }
 
 impl PatientCaller {
-    fn actor(&self) -> Actor {
+    pub(crate) fn actor(&self) -> Actor {
         Actor {
             kind: trygg_audit::AgentKind::Patient,
             id: format!("patient:{}", self.patient),
@@ -219,7 +219,7 @@ async fn org_of(
 }
 
 /// A unit of work for `who`'s access to `patient`'s messages: the access rule's decision for a
-/// person; for the patient, their own threads only at assurance *substantial* or higher.
+/// person; for the patient, their own threads only at assurance *high*.
 async fn unit<'a>(
     h: &'a trygg_store::OrgStore,
     who: Who<'_>,
@@ -236,10 +236,12 @@ async fn unit<'a>(
             if p.patient != patient {
                 return Err(no_thread());
             }
-            if p.assurance < Assurance::Substantial {
+            // Health data needs high (PC-AUTHN-2); a portal session at substantial is sent to
+            // step-up login by the portal.
+            if p.assurance < Assurance::High {
                 return Err(AppError::forbidden(
                     "TR-T003",
-                    "messages need a login of assurance substantial or high (ID-porten)",
+                    "messages need a login of assurance high (ID-porten)",
                 ));
             }
             Ok((h.begin().await?, p.actor(), Basis::None))

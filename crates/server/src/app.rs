@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::routes())
         .merge(crate::admin::routes())
         .merge(crate::message_pages::routes())
+        .merge(crate::portal_pages::routes())
         .merge(crate::auth::routes())
         .merge(crate::signalling::routes())
         .merge(crate::consultation_pages::routes())

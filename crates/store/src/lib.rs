@@ -22,6 +22,7 @@ mod error;
 pub mod messages;
 pub mod notices;
 mod org;
+pub mod patient_sessions;
 pub mod writer;
 
 pub use auth::{
@@ -32,6 +33,7 @@ pub use control::{ApiToken, Messaging, Organisation};
 pub use crypto::MasterKey;
 pub use error::StoreError;
 pub use org::{NewPatient, NewPersonnel, OrgStore, OrgTx, Patient, Personnel};
+pub use patient_sessions::PatientSessionRecord;
 pub use writer::{WriteStats, DEFAULT_WRITE_QUEUE};
 
 use std::collections::HashMap;

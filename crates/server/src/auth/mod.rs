@@ -109,9 +109,12 @@ pub fn routes() -> Router<AppState> {
 
 /// The unauthenticated routes whose requests spend the client's request budget (issue 17): the
 /// login and enrolment ceremonies, the enrolment and consultation pages (they take a token) and
-/// the developer login.
+/// the developer login; and the patient portal's login and its callback (issue #13: each start
+/// keeps a login in progress and may reach ID-porten).
 pub fn rate_limited_path(path: &str) -> bool {
-    path.starts_with("/api/v1/auth/login/")
+    path.starts_with("/login/")
+        || (path.starts_with("/portal/") && path.ends_with("/login"))
+        || path.starts_with("/api/v1/auth/login/")
         || path.starts_with("/api/v1/auth/enrol/")
         || path.starts_with("/enrol/")
         || path.starts_with("/join/")

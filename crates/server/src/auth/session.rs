@@ -128,7 +128,12 @@ pub fn clear_cookie(config: &Config) -> Option<HeaderValue> {
 
 /// Reads the session cookie: the organisation and the secret.
 pub fn read_cookie(config: &Config, headers: &HeaderMap) -> Option<(OrgSlug, Secret)> {
-    let name = cookie_name(config);
+    read_org_cookie(cookie_name(config), headers)
+}
+
+/// Reads a cookie of the form `<org-slug>.<secret>` (a personnel or a patient session): the
+/// organisation and the secret, if both are well-formed.
+pub fn read_org_cookie(name: &str, headers: &HeaderMap) -> Option<(OrgSlug, Secret)> {
     headers
         .get_all(header::COOKIE)
         .iter()

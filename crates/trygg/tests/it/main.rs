@@ -13,6 +13,7 @@ mod guard;
 mod matrix;
 mod messages;
 mod notices;
+mod oidc;
 mod pages;
 mod review_access;
 mod review_edge;

@@ -386,17 +386,20 @@ async fn messages_are_read_through_a_care_relationship_with_receipts_and_every_r
         403
     );
 
-    // The patient's side (their portal, issue #13): their own thread only, at substantial.
+    // The patient's side (their portal, issue #13): their own thread only, at high (health
+    // data, PC-AUTHN-2); substantial and low are refused.
     let app = &s.app;
     let now = app.now();
-    let me = patient_caller(w.patient, Assurance::Substantial);
-    let low = patient_caller(w.patient, Assurance::Low);
+    let me = patient_caller(w.patient, Assurance::High);
     let someone_else = patient_caller(w.other_patient, Assurance::High);
-    let e = m::read_thread(app, Who::Patient(&low), ORG, thread, Lang::Nb, now)
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, "TR-T003");
-    assert!(matches!(e.kind, trygg_app::error::ErrorKind::Forbidden));
+    for level in [Assurance::Low, Assurance::Substantial] {
+        let below = patient_caller(w.patient, level);
+        let e = m::read_thread(app, Who::Patient(&below), ORG, thread, Lang::Nb, now)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "TR-T003");
+        assert!(matches!(e.kind, trygg_app::error::ErrorKind::Forbidden));
+    }
     let e = m::read_thread(app, Who::Patient(&someone_else), ORG, thread, Lang::Nb, now)
         .await
         .unwrap_err();

@@ -1,0 +1,568 @@
+//! Patients' login to the portal through ID-porten, and their sessions (issue #13; VC-AUTH-1,
+//! PC-AUTHN-1..3). The rules of the protocol are [`trygg_identity::oidc`]'s; this is its IO: the
+//! provider's discovery document and keys (fetched once, the keys again when a token names a key
+//! they lack: rotation), the logins in progress (kept here, never in the browser, found once by
+//! their `state`, bounded, gone after ten minutes), the token request, and the patient found by
+//! the national identity number ID-porten vouches for, in the organisation whose portal the login
+//! began at. Every login and every refused callback is in that organisation's audit log with the
+//! method and level (PC-AUTHN-1); a refusal names its rule, never a token or a person.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+use trygg_audit::{Action, Assurance, Category, Outcome, SecurityKind};
+use trygg_core::{Operation, OrgSlug};
+use trygg_identity::oidc::{
+    self, Client, ClientAuth, Expect, Jwks, OidcError, Pending, Profile, ProviderMeta,
+};
+use trygg_store::Secret;
+
+use crate::audit::{event, Did};
+use crate::context::App;
+use crate::error::{AppError, ErrorKind};
+use crate::messages::PatientCaller;
+
+/// Logins in progress at once; one more is refused (429) until some finish or expire.
+pub const MAX_PENDING: usize = 10_000;
+/// The shortest time between two fetches of the provider's keys (a flood of tokens naming
+/// unknown keys must not become a flood of requests to the provider).
+pub const JWKS_REFETCH_SECS: i64 = 60;
+/// Time limit of one request to the provider.
+const PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The portal's login state: what the provider said of itself, and the logins in progress.
+#[derive(Default)]
+pub struct Logins {
+    pending: Mutex<HashMap<String, (Pending, OrgSlug, String)>>,
+    provider: tokio::sync::Mutex<Option<Known>>,
+    http: tokio::sync::OnceCell<reqwest::Client>,
+}
+
+impl std::fmt::Debug for Logins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logins").finish_non_exhaustive()
+    }
+}
+
+struct Known {
+    meta: ProviderMeta,
+    jwks: Jwks,
+    jwks_at: i64,
+}
+
+/// A finished login: the organisation and the session secret for the patient's cookie.
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// The organisation whose portal it is.
+    pub org: OrgSlug,
+    /// The session's secret (the cookie's value after the organisation).
+    pub secret: Secret,
+}
+
+fn refused(code: &'static str, why: &str) -> AppError {
+    AppError::new(ErrorKind::Unauthorized, code, "Unauthorized", why)
+}
+
+fn unavailable(why: &str) -> AppError {
+    AppError::new(
+        ErrorKind::Unavailable(30),
+        "TR-O503",
+        "Service Unavailable",
+        why,
+    )
+}
+
+impl From<OidcError> for AppError {
+    fn from(e: OidcError) -> Self {
+        let code = match e {
+            OidcError::State | OidcError::LoginExpired => "TR-O401",
+            OidcError::AcrMissing | OidcError::AcrUnknown | OidcError::AcrTooLow => "TR-O402",
+            OidcError::Provider(_) => "TR-O405",
+            _ => "TR-O400",
+        };
+        refused(code, &e.to_string())
+    }
+}
+
+fn client(state: &App, redirect_uri: &str) -> Result<Client, AppError> {
+    let c = &state.config;
+    let (Some(id), Some(secret)) = (&c.idporten_client_id, &c.idporten_client_secret) else {
+        return Err(AppError::not_found(
+            "TR-O404",
+            "login with ID-porten is not set up on this server",
+        ));
+    };
+    Ok(Client {
+        profile: Profile::IdPorten,
+        client_id: id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        scope: "openid profile".into(),
+        auth: ClientAuth::Secret(secret.clone()),
+        par: false,
+        dpop: false,
+    })
+}
+
+impl Logins {
+    async fn http(&self) -> Result<&reqwest::Client, AppError> {
+        self.http
+            .get_or_try_init(|| async {
+                reqwest::Client::builder()
+                    .timeout(PROVIDER_TIMEOUT)
+                    .connect_timeout(PROVIDER_TIMEOUT)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|_| unavailable("the HTTP client could not be made"))
+            })
+            .await
+    }
+
+    async fn get(&self, url: &str) -> Result<Vec<u8>, AppError> {
+        let r = self
+            .http()
+            .await?
+            .get(url)
+            .send()
+            .await
+            .map_err(|_| unavailable("ID-porten did not answer; try again shortly"))?;
+        body(r).await
+    }
+
+    /// The provider's metadata and keys, fetched at first use.
+    async fn known(&self, state: &App, now: i64) -> Result<(ProviderMeta, Jwks), AppError> {
+        let issuer = state.config.idporten_issuer.as_deref().ok_or_else(|| {
+            AppError::not_found(
+                "TR-O404",
+                "login with ID-porten is not set up on this server",
+            )
+        })?;
+        let mut k = self.provider.lock().await;
+        if let Some(known) = k.as_ref() {
+            return Ok((known.meta.clone(), known.jwks.clone()));
+        }
+        let doc = self
+            .get(&format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            ))
+            .await?;
+        let meta = ProviderMeta::from_discovery(&doc, issuer)?;
+        let jwks = Jwks::parse(&self.get(&meta.jwks_uri).await?)?;
+        *k = Some(Known {
+            meta: meta.clone(),
+            jwks: jwks.clone(),
+            jwks_at: now,
+        });
+        Ok((meta, jwks))
+    }
+
+    /// The keys fetched again (a token named a key they lack), at most once a minute.
+    async fn refetch_keys(&self, now: i64) -> Result<Option<Jwks>, AppError> {
+        let mut k = self.provider.lock().await;
+        let Some(known) = k.as_mut() else {
+            return Ok(None);
+        };
+        if now - known.jwks_at < JWKS_REFETCH_SECS {
+            return Ok(None);
+        }
+        let uri = known.meta.jwks_uri.clone();
+        known.jwks_at = now;
+        let jwks = Jwks::parse(&self.get(&uri).await?)?;
+        known.jwks = jwks.clone();
+        Ok(Some(jwks))
+    }
+
+    fn put(&self, p: Pending, org: OrgSlug, redirect: String, now: i64) -> Result<(), AppError> {
+        let mut m = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= MAX_PENDING {
+            m.retain(|_, (p, _, _)| p.check_time(now).is_ok());
+        }
+        if m.len() >= MAX_PENDING {
+            return Err(AppError::new(
+                ErrorKind::TooManyRequests(60),
+                "TR-O429",
+                "Too Many Requests",
+                "too many logins are in progress; try again in a minute",
+            ));
+        }
+        m.insert(p.state.clone(), (p, org, redirect));
+        Ok(())
+    }
+
+    /// Takes the login a `state` names: once, and only while it is in time.
+    fn take(&self, state: &str) -> Option<(Pending, OrgSlug, String)> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(state)
+    }
+}
+
+async fn body(r: reqwest::Response) -> Result<Vec<u8>, AppError> {
+    if r.content_length()
+        .is_some_and(|l| l > oidc::MAX_DOCUMENT_BYTES as u64)
+    {
+        return Err(refused("TR-O400", "ID-porten's answer is too large"));
+    }
+    let b = r
+        .bytes()
+        .await
+        .map_err(|_| unavailable("ID-porten's answer was cut off; try again"))?;
+    if b.len() > oidc::MAX_DOCUMENT_BYTES {
+        return Err(refused("TR-O400", "ID-porten's answer is too large"));
+    }
+    Ok(b.to_vec())
+}
+
+/// Begins a patient's login at `org`'s portal at `level` (substantial or high): the URL to send
+/// the browser to. `redirect_uri` is this site's `/login/idporten/callback`, as registered.
+pub async fn start(
+    state: &App,
+    org: &str,
+    level: Assurance,
+    redirect_uri: &str,
+) -> Result<String, AppError> {
+    let now = state.now();
+    let client = client(state, redirect_uri)?;
+    let slug = OrgSlug::parse(org)
+        .ok()
+        .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
+    if state.store.org_by_slug(&slug).await?.is_none() {
+        return Err(AppError::not_found("TR-A404", "no such organisation"));
+    }
+    let level = level.max(Assurance::Substantial);
+    let (meta, _) = state.logins.known(state, now.unix_timestamp()).await?;
+    let (pending, params) = oidc::begin(&client, level, now.unix_timestamp())?;
+    state
+        .logins
+        .put(pending, slug, redirect_uri.to_owned(), now.unix_timestamp())?;
+    Ok(oidc::authorization_url(&meta, &params))
+}
+
+/// What came back to the callback.
+#[derive(Debug, Default)]
+pub struct Callback<'a> {
+    /// `code`.
+    pub code: Option<&'a str>,
+    /// `state`.
+    pub state: Option<&'a str>,
+    /// `error`, when the provider refused or the person cancelled.
+    pub error: Option<&'a str>,
+}
+
+/// Finishes a login at the callback: the login found by `state` (once), the code exchanged, the
+/// ID token checked, the patient found, a session opened and logged. A refusal after the login
+/// was found is a security event in the organisation's audit log.
+pub async fn finish(
+    state: &App,
+    cb: &Callback<'_>,
+    address: Option<IpAddr>,
+) -> Result<LoggedIn, AppError> {
+    let now = state.now();
+    let Some((pending, org, redirect)) = cb.state.and_then(|s| state.logins.take(s)) else {
+        tracing::warn!(
+            event = "security",
+            kind = "oidc-state",
+            "a login callback named no login in progress"
+        );
+        return Err(OidcError::State.into());
+    };
+    match finish_found(state, cb, &pending, &org, &redirect, now, address).await {
+        Ok(l) => Ok(l),
+        Err(e) => {
+            let kind = if e.code == "TR-O503" {
+                None
+            } else {
+                Some(SecurityKind::FailedLogin)
+            };
+            if let Some(kind) = kind {
+                tracing::warn!(
+                    event = "security",
+                    code = e.code,
+                    "a patient login was refused"
+                );
+                log_refusal(state, &org, kind, e.code, address, now).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn finish_found(
+    state: &App,
+    cb: &Callback<'_>,
+    pending: &Pending,
+    org: &OrgSlug,
+    redirect_uri: &str,
+    now: OffsetDateTime,
+    address: Option<IpAddr>,
+) -> Result<LoggedIn, AppError> {
+    let t = now.unix_timestamp();
+    if let Some(e) = cb.error {
+        let code: String = e
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return Err(OidcError::Provider(code).into());
+    }
+    pending.check_time(t)?;
+    let code = cb
+        .code
+        .ok_or(OidcError::Malformed("the callback has no code"))?;
+    let client = client(state, redirect_uri)?;
+    let (meta, jwks) = state.logins.known(state, t).await?;
+    let form = oidc::token_form(&client, &meta, pending, code, t)?;
+    let r = state
+        .logins
+        .http()
+        .await?
+        .post(&meta.token_endpoint)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|_| unavailable("ID-porten did not answer; try again shortly"))?;
+    let tokens = oidc::read_tokens(&body(r).await?, client.dpop)?;
+    let expect = Expect {
+        issuer: &meta.issuer,
+        client_id: &client.client_id,
+        pending,
+        now: t,
+    };
+    let identity = match oidc::validate_id_token(&tokens.id_token, &jwks, &expect) {
+        Err(OidcError::UnknownKey) => match state.logins.refetch_keys(t).await? {
+            Some(fresh) => oidc::validate_id_token(&tokens.id_token, &fresh, &expect)?,
+            None => return Err(OidcError::UnknownKey.into()),
+        },
+        other => other?,
+    };
+    let nid = identity
+        .national_id
+        .as_ref()
+        .ok_or(OidcError::Claim("pid"))?;
+    let h = org_handle(state, org).await?;
+    let mut tx = h.begin().await?;
+    let Some(patient) = tx.patient_by_national_id(nid).await? else {
+        return Err(AppError::forbidden(
+            "TR-O403",
+            "you are not registered as a patient here; contact the clinic",
+        ));
+    };
+    let (rec, secret) = tx
+        .create_patient_session(
+            patient.id,
+            Profile::IdPorten.code(),
+            identity.assurance.code(),
+            now,
+        )
+        .await?;
+    let caller = PatientCaller {
+        org: org.clone(),
+        patient: patient.id,
+        method: Profile::IdPorten.code(),
+        assurance: identity.assurance,
+        address,
+    };
+    let e = event(
+        org,
+        &caller.actor(),
+        Did {
+            category: Category::Authentication,
+            operation: Operation::Login,
+            action: Action::Execute,
+            outcome: Outcome::Success,
+            entity: ("patient-session", Some(rec.id.to_string())),
+            patient: Some(patient.id),
+            basis: trygg_audit::Basis::None,
+            detail: None,
+        },
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(LoggedIn {
+        org: org.clone(),
+        secret,
+    })
+}
+
+async fn log_refusal(
+    state: &App,
+    org: &OrgSlug,
+    kind: SecurityKind,
+    code: &'static str,
+    address: Option<IpAddr>,
+    now: OffsetDateTime,
+) {
+    let r = async {
+        let h = org_handle(state, org).await?;
+        let actor = crate::audit::Actor {
+            kind: trygg_audit::AgentKind::Patient,
+            id: "patient:unknown".into(),
+            role: None,
+            authentication: None,
+            address,
+        };
+        let e = event(
+            org,
+            &actor,
+            Did {
+                category: Category::Security(kind),
+                operation: Operation::Login,
+                action: Action::Execute,
+                outcome: Outcome::Denied,
+                entity: ("patient-session", None),
+                patient: None,
+                basis: trygg_audit::Basis::None,
+                detail: Some(code.to_ascii_lowercase()),
+            },
+            now,
+        )?;
+        let mut tx = h.begin().await?;
+        tx.audit(&e).await?;
+        tx.commit().await?;
+        Ok::<(), AppError>(())
+    }
+    .await;
+    if let Err(e) = r {
+        tracing::error!(code = e.code, "a refused patient login could not be logged");
+    }
+}
+
+/// The patient a portal cookie names, if its session is live: ended at once when it has been
+/// idle or open too long.
+pub async fn current(
+    state: &App,
+    slug: &OrgSlug,
+    secret: &Secret,
+    address: Option<IpAddr>,
+) -> Result<Option<PatientCaller>, AppError> {
+    let now = state.now();
+    let Some(h) = org_if_any(state, slug).await? else {
+        return Ok(None);
+    };
+    let Some(rec) = h.patient_session_by_secret(secret).await? else {
+        return Ok(None);
+    };
+    if rec.ended {
+        return Ok(None);
+    }
+    let c = &state.config;
+    let idle = i64::try_from(c.patient_session_idle_timeout_secs).unwrap_or(i64::MAX);
+    let absolute = i64::try_from(c.patient_session_absolute_timeout_secs).unwrap_or(i64::MAX);
+    let reason = if (now - rec.last_seen_at).whole_seconds() >= idle {
+        Some("idle")
+    } else if (now - rec.created_at).whole_seconds() >= absolute {
+        Some("absolute")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        let mut tx = h.begin().await?;
+        tx.end_patient_session(rec.id, reason, now).await?;
+        // Not an event of its own: the login was logged; a timeout changes no access.
+        tx.audit(&end_event(slug, &rec, reason, address, now)?)
+            .await?;
+        tx.commit().await?;
+        return Ok(None);
+    }
+    if (now - rec.last_seen_at).whole_seconds() >= 60 {
+        h.touch_patient_session(rec.id, now).await?;
+    }
+    let assurance = trygg_identity::session::parse_assurance(&rec.assurance)
+        .ok_or_else(|| AppError::internal("TR-O502", "a stored session has an unknown level"))?;
+    let method = match rec.method.as_str() {
+        "idporten" => "idporten",
+        "developer" => "developer",
+        _ => {
+            return Err(AppError::internal(
+                "TR-O501",
+                "a stored session has an unknown method",
+            ))
+        }
+    };
+    Ok(Some(PatientCaller {
+        org: slug.clone(),
+        patient: rec.patient_id,
+        method,
+        assurance,
+        address,
+    }))
+}
+
+fn end_event(
+    org: &OrgSlug,
+    rec: &trygg_store::PatientSessionRecord,
+    reason: &str,
+    address: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<trygg_audit::AuditEvent, AppError> {
+    let actor = crate::audit::Actor {
+        kind: trygg_audit::AgentKind::Patient,
+        id: format!("patient:{}", rec.patient_id),
+        role: None,
+        authentication: None,
+        address,
+    };
+    event(
+        org,
+        &actor,
+        Did {
+            category: Category::Authentication,
+            operation: Operation::Logout,
+            action: Action::Execute,
+            outcome: Outcome::Success,
+            entity: ("patient-session", Some(rec.id.to_string())),
+            patient: Some(rec.patient_id),
+            basis: trygg_audit::Basis::None,
+            detail: Some(reason.to_owned()),
+        },
+        now,
+    )
+}
+
+/// Ends the patient's session named by the cookie (logout), logged.
+pub async fn logout(
+    state: &App,
+    slug: &OrgSlug,
+    secret: &Secret,
+    address: Option<IpAddr>,
+) -> Result<(), AppError> {
+    let now = state.now();
+    let Some(h) = org_if_any(state, slug).await? else {
+        return Ok(());
+    };
+    let Some(rec) = h.patient_session_by_secret(secret).await? else {
+        return Ok(());
+    };
+    let mut tx = h.begin().await?;
+    if tx.end_patient_session(rec.id, "logout", now).await? {
+        tx.audit(&end_event(slug, &rec, "logout", address, now)?)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An organisation's handle, if it exists.
+async fn org_if_any(
+    state: &App,
+    slug: &OrgSlug,
+) -> Result<Option<std::sync::Arc<trygg_store::OrgStore>>, AppError> {
+    match state.store.org_by_slug(slug).await? {
+        Some(o) => Ok(Some(state.store.org(&o).await?)),
+        None => Ok(None),
+    }
+}
+
+/// An organisation's handle, or "no such organisation".
+async fn org_handle(
+    state: &App,
+    slug: &OrgSlug,
+) -> Result<std::sync::Arc<trygg_store::OrgStore>, AppError> {
+    org_if_any(state, slug)
+        .await?
+        .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))
+}

@@ -1,0 +1,401 @@
+//! The patient portal at the HTTP edge (issue #13): login through ID-porten
+//! (`/portal/{org}/login` → the provider → `/login/idporten/callback`), the patient's session
+//! cookie, the portal's home with the patient's own message threads (the same use cases as the
+//! personnel's API, called as [`Who::Patient`]) and logout. The protocol and the session rules are
+//! `trygg_app::portal`'s; this reads the query and the cookie, and writes the redirect, the cookie
+//! and the page.
+//!
+//! # Cookie
+//! `trygg_patient` on plain HTTP (loopback only), `__Host-trygg_patient` with `Secure` on HTTPS;
+//! `HttpOnly; SameSite=Lax; Path=/` (Lax, not Strict: the login ends with a redirect chain that
+//! began at the provider's site, and a Strict cookie would not come with its last step). Its
+//! value is `<org-slug>.<secret>`, looked up by keyed hash in that organisation's database. Apart
+//! from the personnel's cookie, so a patient's session is never taken for a staff member's.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use trygg_app::messages::{self as m, Who};
+use trygg_app::portal;
+use trygg_audit::Assurance;
+
+use crate::app::AppState;
+use crate::auth::origin::{expected_origin, same_origin, secure_cookies};
+use crate::auth::ClientIp;
+use crate::config::Config;
+use crate::i18n::Lang;
+use crate::pages::{render, Shell};
+
+/// The portal's texts.
+pub struct PortalStrings {
+    title: &'static str,
+    signed_in: &'static str,
+    high: &'static str,
+    substantial: &'static str,
+    messages: &'static str,
+    no_messages: &'static str,
+    unread: &'static str,
+    logout: &'static str,
+    login: &'static str,
+    login_text: &'static str,
+    step_up: &'static str,
+    refused_title: &'static str,
+    again: &'static str,
+    r_state: &'static str,
+    r_level: &'static str,
+    r_unknown: &'static str,
+    r_provider: &'static str,
+    r_other: &'static str,
+    r_unavailable: &'static str,
+}
+
+const NB: PortalStrings = PortalStrings {
+    title: "Din side",
+    signed_in: "Du er logget inn med ID-porten, sikkerhetsnivå",
+    high: "høyt",
+    substantial: "betydelig",
+    messages: "Meldinger",
+    no_messages: "Du har ingen meldinger.",
+    unread: "uleste",
+    logout: "Logg ut",
+    login: "Logg inn med ID-porten",
+    login_text:
+        "Logg inn med BankID eller en annen elektronisk ID på høyt nivå for å se meldingene dine.",
+    step_up: "Meldingene dine krever innlogging på høyt nivå. Logg inn på nytt med BankID.",
+    refused_title: "Innloggingen ble ikke fullført",
+    again: "Prøv igjen",
+    r_state: "Innloggingen tok for lang tid, eller lenken er brukt før. Start på nytt.",
+    r_level: "Denne tjenesten krever innlogging på høyt sikkerhetsnivå, for eksempel med BankID.",
+    r_unknown: "Du er ikke registrert som pasient her. Ta kontakt med legekontoret.",
+    r_provider: "Innloggingen ble avbrutt eller avvist i ID-porten.",
+    r_other: "Innloggingen kunne ikke kontrolleres. Start på nytt.",
+    r_unavailable: "ID-porten svarer ikke akkurat nå. Prøv igjen om litt.",
+};
+
+const NN: PortalStrings = PortalStrings {
+    title: "Di side",
+    signed_in: "Du er logga inn med ID-porten, tryggleiksnivå",
+    high: "høgt",
+    substantial: "betydeleg",
+    messages: "Meldingar",
+    no_messages: "Du har ingen meldingar.",
+    unread: "ulesne",
+    logout: "Logg ut",
+    login: "Logg inn med ID-porten",
+    login_text:
+        "Logg inn med BankID eller ein annan elektronisk ID på høgt nivå for å sjå meldingane dine.",
+    step_up: "Meldingane dine krev innlogging på høgt nivå. Logg inn på nytt med BankID.",
+    refused_title: "Innlogginga vart ikkje fullført",
+    again: "Prøv igjen",
+    r_state: "Innlogginga tok for lang tid, eller lenka er brukt før. Start på nytt.",
+    r_level: "Denne tenesta krev innlogging på høgt tryggleiksnivå, til dømes med BankID.",
+    r_unknown: "Du er ikkje registrert som pasient her. Ta kontakt med legekontoret.",
+    r_provider: "Innlogginga vart avbroten eller avvist i ID-porten.",
+    r_other: "Innlogginga kunne ikkje kontrollerast. Start på nytt.",
+    r_unavailable: "ID-porten svarar ikkje akkurat no. Prøv igjen om litt.",
+};
+
+const EN: PortalStrings = PortalStrings {
+    title: "Your page",
+    signed_in: "You are logged in with ID-porten, assurance level",
+    high: "high",
+    substantial: "substantial",
+    messages: "Messages",
+    no_messages: "You have no messages.",
+    unread: "unread",
+    logout: "Log out",
+    login: "Log in with ID-porten",
+    login_text: "Log in with BankID or another electronic ID at level high to see your messages.",
+    step_up: "Your messages need a login at level high. Log in again with BankID.",
+    refused_title: "The login was not completed",
+    again: "Try again",
+    r_state: "The login took too long, or its link was used before. Start again.",
+    r_level: "This service needs a login at assurance level high, for example with BankID.",
+    r_unknown: "You are not registered as a patient here. Please contact the clinic.",
+    r_provider: "The login was cancelled or refused at ID-porten.",
+    r_other: "The login could not be verified. Start again.",
+    r_unavailable: "ID-porten is not answering right now. Try again shortly.",
+};
+
+fn strings(lang: Lang) -> &'static PortalStrings {
+    match lang {
+        Lang::Nb => &NB,
+        Lang::Nn => &NN,
+        Lang::En => &EN,
+    }
+}
+
+/// What the home shows a signed-in patient.
+pub struct PatientView {
+    level: &'static str,
+    /// Subject (or a dash) and unread count, newest first.
+    threads: Vec<(String, u32)>,
+    /// Logged in below high: health data needs a login at high first (PC-AUTHN-2).
+    step_up: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal.html")]
+struct PortalPage {
+    shell: Shell,
+    t: &'static PortalStrings,
+    org: String,
+    patient: Option<PatientView>,
+}
+
+#[derive(Template)]
+#[template(path = "portal_refused.html")]
+struct RefusedPage {
+    shell: Shell,
+    t: &'static PortalStrings,
+    reason: &'static str,
+    org: Option<String>,
+}
+
+/// The portal's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/portal/{org}", get(home))
+        .route("/portal/{org}/login", get(login))
+        .route("/portal/{org}/logout", post(logout))
+        .route("/login/idporten/callback", get(callback))
+}
+
+/// The query of the portal's pages.
+#[derive(Debug, serde::Deserialize)]
+pub struct PortalQuery {
+    lang: Option<String>,
+    level: Option<String>,
+}
+
+/// The query ID-porten sends back.
+#[derive(Debug, serde::Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+fn cookie_name(config: &Config) -> &'static str {
+    if secure_cookies(config) {
+        "__Host-trygg_patient"
+    } else {
+        "trygg_patient"
+    }
+}
+
+fn cookie(config: &Config, value: &str, max_age: u64) -> Option<HeaderValue> {
+    let secure = if secure_cookies(config) {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        cookie_name(config)
+    ))
+    .ok()
+}
+
+/// The patient cookie's organisation and secret.
+fn read_cookie(
+    config: &Config,
+    headers: &HeaderMap,
+) -> Option<(trygg_core::OrgSlug, trygg_store::Secret)> {
+    crate::auth::session::read_org_cookie(cookie_name(config), headers)
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn callback_url(config: &Config, headers: &HeaderMap) -> Option<String> {
+    expected_origin(config, headers).map(|o| format!("{o}/login/idporten/callback"))
+}
+
+async fn home(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    Query(q): Query<PortalQuery>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    let t = strings(lang);
+    let shell = Shell::new(lang, &format!("/portal/{org}"));
+    if trygg_core::OrgSlug::parse(&org).is_err() {
+        return crate::pages::render(
+            &RefusedPage {
+                shell,
+                t,
+                reason: t.r_other,
+                org: None,
+            },
+            StatusCode::NOT_FOUND,
+        );
+    }
+    let caller = match read_cookie(&state.config, &headers) {
+        Some((o, secret)) if o.to_string() == org => {
+            portal::current(&state, &o, &secret, ip.0).await
+        }
+        _ => Ok(None),
+    };
+    let patient = match caller {
+        Ok(Some(c)) if c.assurance < Assurance::High => Some(PatientView {
+            level: t.substantial,
+            threads: Vec::new(),
+            step_up: true,
+        }),
+        Ok(Some(c)) => {
+            let threads =
+                m::threads(&state, Who::Patient(&c), &org, c.patient, lang, state.now()).await;
+            let threads = match threads {
+                Ok(out) => out
+                    .threads
+                    .into_iter()
+                    .map(|th| {
+                        (
+                            th.subject.unwrap_or_else(|| "–".to_owned()),
+                            th.unread_by_patient,
+                        )
+                    })
+                    .collect(),
+                Err(e) => return crate::error::ApiError::from(e).into_response(),
+            };
+            Some(PatientView {
+                level: t.high,
+                threads,
+                step_up: false,
+            })
+        }
+        Ok(None) => None,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    no_store(render(
+        &PortalPage {
+            shell,
+            t,
+            org,
+            patient,
+        },
+        StatusCode::OK,
+    ))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    Query(q): Query<PortalQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    let t = strings(lang);
+    // Health data needs high (PC-AUTHN-2); substantial is for what needs no more.
+    let level = match q.level.as_deref() {
+        Some("substantial") => Assurance::Substantial,
+        _ => Assurance::High,
+    };
+    let Some(redirect) = callback_url(&state.config, &headers) else {
+        return refused_page(lang, t.r_other, None, StatusCode::BAD_REQUEST);
+    };
+    match portal::start(&state, &org, level, &redirect).await {
+        Ok(url) => no_store(Redirect::to(&url).into_response()),
+        Err(e) => {
+            let status = crate::error::ApiError::from(e);
+            let reason = if status.status == StatusCode::SERVICE_UNAVAILABLE {
+                t.r_unavailable
+            } else {
+                t.r_other
+            };
+            refused_page(lang, reason, None, status.status)
+        }
+    }
+}
+
+fn refused_page(
+    lang: Lang,
+    reason: &'static str,
+    org: Option<String>,
+    status: StatusCode,
+) -> Response {
+    no_store(render(
+        &RefusedPage {
+            shell: Shell::new(lang, "/"),
+            t: strings(lang),
+            reason,
+            org,
+        },
+        status,
+    ))
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    Query(q): Query<CallbackQuery>,
+    ip: ClientIp,
+) -> Response {
+    let cb = portal::Callback {
+        code: q.code.as_deref(),
+        state: q.state.as_deref(),
+        error: q.error.as_deref(),
+    };
+    match portal::finish(&state, &cb, ip.0).await {
+        Ok(done) => {
+            let value = format!("{}.{}", done.org, done.secret.expose());
+            let mut res = Redirect::to(&format!("/portal/{}", done.org)).into_response();
+            if let Some(c) = cookie(
+                &state.config,
+                &value,
+                state.config.patient_session_absolute_timeout_secs,
+            ) {
+                res.headers_mut().append(header::SET_COOKIE, c);
+            }
+            no_store(res)
+        }
+        Err(e) => {
+            let t = strings(Lang::Nb);
+            let reason = match e.code {
+                "TR-O401" => t.r_state,
+                "TR-O402" => t.r_level,
+                "TR-O403" => t.r_unknown,
+                "TR-O405" => t.r_provider,
+                "TR-O503" => t.r_unavailable,
+                _ => t.r_other,
+            };
+            let status = crate::error::ApiError::from(e).status;
+            refused_page(Lang::Nb, reason, None, status)
+        }
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&state.config, &headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the request does not come from this site",
+        )
+            .into_response();
+    }
+    if let Some((o, secret)) = read_cookie(&state.config, &headers) {
+        if o.to_string() == org {
+            if let Err(e) = portal::logout(&state, &o, &secret, ip.0).await {
+                return crate::error::ApiError::from(e).into_response();
+            }
+        }
+    }
+    let mut res = Redirect::to(&format!("/portal/{org}")).into_response();
+    if let Some(c) = cookie(&state.config, "", 0) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    no_store(res)
+}

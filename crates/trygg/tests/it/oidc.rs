@@ -1,0 +1,485 @@
+//! Patients' login through ID-porten against a real OpenID Provider (issue #13; VC-AUTH-1,
+//! PC-AUTHN-1..3): npm `oidc-provider` (panva) started by the test (`tests/e2e/peers/op.js`) with
+//! an ID-porten-like client (code flow, PKCE, `acr_values`, the `pid` claim). A good login at
+//! each level; and every way a callback can be wrong, each refused with a clear page and a
+//! security event in the organisation's audit log: the provider's level below what was asked,
+//! no level, a replayed `state`, no `state`, another login's `state` (so the wrong PKCE verifier
+//! reaches the provider, which refuses), a wrong nonce, an expired token, a token signed with a
+//! key the provider does not publish, a person who is not a patient there, a cancelled login.
+//! The npm packages of `tests/e2e` must be installed (`scripts/test-all` does it).
+
+use std::process::Stdio;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use trygg_core::BuiltinRole;
+
+use crate::common::TestServer;
+
+const ORG: &str = "normland-legesenter";
+const CLIENT_ID: &str = "trygg-idporten";
+const CLIENT_SECRET: &str = "an-idporten-test-secret-0123456789abcdef";
+/// A synthetic national identity number (month + 80): never a real person's.
+const PID: &str = "13897248098";
+
+struct Op {
+    _child: tokio::process::Child,
+    issuer: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_op() -> Op {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
+    assert!(
+        root.join("node_modules/oidc-provider").is_dir(),
+        "the OpenID Provider for this test is npm oidc-provider in tests/e2e: run `scripts/test-all`, \
+         or `npm ci` in tests/e2e"
+    );
+    let dir = crate::common::private_tempdir();
+    let clients = dir.path().join("clients.json");
+    std::fs::write(
+        &clients,
+        json!([{
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "token_endpoint_auth_method": "client_secret_post",
+            "redirect_uris": ["http://127.0.0.1:1/login/idporten/callback"],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+        }])
+        .to_string(),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new("node")
+        .arg(root.join("peers/op.js"))
+        .arg("--clients")
+        .arg(&clients)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is needed for the OpenID Provider");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("the OpenID Provider did not start in 20 s")
+        .unwrap()
+        .expect("the OpenID Provider exited");
+    let v: Value = serde_json::from_str(&first).unwrap();
+    Op {
+        _child: child,
+        issuer: v["issuer"].as_str().unwrap().to_owned(),
+        _dir: dir,
+    }
+}
+
+struct World {
+    s: TestServer,
+    op: Op,
+    http: reqwest::Client,
+}
+
+async fn world() -> World {
+    let op = start_op().await;
+    let s = TestServer::start_with(&[
+        ("TRYGG_IDPORTEN_ISSUER", op.issuer.as_str()),
+        ("TRYGG_IDPORTEN_CLIENT_ID", CLIENT_ID),
+        ("TRYGG_IDPORTEN_CLIENT_SECRET", CLIENT_SECRET),
+    ])
+    .await;
+    s.seed_demo().await;
+    let secretary = s
+        .login(ORG, s.person(ORG, BuiltinRole::Secretary).await)
+        .await;
+    let r = s
+        .send(
+            Some(&secretary),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients"),
+            Some(&json!({"name": "Prøve Pasient", "national_id": PID})),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    World {
+        s,
+        op,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl World {
+    /// Tells the provider who signs in next, at which level, and how to spoil the ID token.
+    async fn next(&self, pid: &str, acr: &str, tamper: &str) {
+        let r = self
+            .http
+            .post(format!("{}/__next", self.op.issuer))
+            .json(&json!({"account": format!("acct-{pid}"), "acr": acr, "claims": {"pid": pid}, "tamper": tamper}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// A browser: cookies kept, redirects followed, but it stops at Trygg's callback so a test
+    /// can look at (and replay or alter) it.
+    fn browser() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::custom(|a| {
+                if a.url().path() == "/login/idporten/callback" || a.previous().len() > 10 {
+                    a.stop()
+                } else {
+                    a.follow()
+                }
+            }))
+            .build()
+            .unwrap()
+    }
+
+    /// Runs a login up to the callback: the callback URL the provider sent the browser to.
+    async fn to_callback(&self, b: &reqwest::Client, level: &str) -> String {
+        let r = b
+            .get(self.s.url(&format!("/portal/{ORG}/login?level={level}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
+        let loc = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(loc.contains("/login/idporten/callback?"), "{loc}");
+        loc
+    }
+
+    /// Follows the callback: (status, final path, page text).
+    async fn callback(&self, b: &reqwest::Client, url: &str) -> (u16, String, String) {
+        let r = b.get(url).send().await.unwrap();
+        let (st, loc) = (
+            r.status().as_u16(),
+            r.headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned()),
+        );
+        let Some(loc) = loc else {
+            return (st, r.url().path().to_owned(), r.text().await.unwrap());
+        };
+        let r = b.get(self.s.url(&loc)).send().await.unwrap();
+        (
+            r.status().as_u16(),
+            r.url().path().to_owned(),
+            r.text().await.unwrap(),
+        )
+    }
+
+    /// The organisation's audit entries: (operation, outcome, method, assurance, detail).
+    async fn audit(
+        &self,
+    ) -> Vec<(
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> {
+        let o = self
+            .s
+            .store
+            .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let h = self.s.store.org(&o).await.unwrap();
+        h.audit_events(None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, e)| {
+                let auth = e.agent.authentication.as_ref();
+                (
+                    e.operation.as_str().to_owned(),
+                    format!("{:?}", e.outcome),
+                    auth.map(|a| a.method.as_str().to_owned()),
+                    auth.and_then(|a| a.assurance).map(|l| l.code().to_owned()),
+                    e.entity
+                        .as_ref()
+                        .and_then(|x| x.detail.as_ref())
+                        .map(|d| d.as_str().to_owned()),
+                )
+            })
+            .collect()
+    }
+
+    async fn refusals(&self) -> Vec<String> {
+        self.audit()
+            .await
+            .into_iter()
+            .filter(|(op, out, ..)| op == "login" && out != "Success")
+            .filter_map(|(.., d)| d)
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_logs_in_through_id_porten_at_high_and_at_substantial_and_logs_out() {
+    let w = world().await;
+    // High: the portal shows the patient's own page (PC-AUTHN-2: health data at high).
+    w.next(PID, "idporten-loa-high", "none").await;
+    let b = World::browser();
+    let cb = w.to_callback(&b, "high").await;
+    let (st, path, html) = w.callback(&b, &cb).await;
+    assert_eq!(
+        (st, path.as_str()),
+        (200, format!("/portal/{ORG}").as_str()),
+        "{html}"
+    );
+    assert!(
+        html.contains("logget inn med ID-porten") && html.contains("høyt"),
+        "{html}"
+    );
+    assert!(html.contains("Meldinger") && !html.contains("krever innlogging på høyt"));
+    // The login is in the audit log with the method and the level (PC-AUTHN-1).
+    let audit = w.audit().await;
+    assert!(
+        audit.iter().any(|(op, out, m, a, _)| op == "login"
+            && out == "Success"
+            && m.as_deref() == Some("idporten")
+            && a.as_deref() == Some("high")),
+        "{audit:?}"
+    );
+    // Logout: same-origin only; the session ends and the cookie no longer opens the page.
+    let r = b
+        .post(w.s.url(&format!("/portal/{ORG}/logout")))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = b
+        .post(w.s.url(&format!("/portal/{ORG}/logout")))
+        .header("origin", w.s.base.as_str())
+        .send()
+        .await
+        .unwrap();
+    // Back to the portal's front (the browser follows the redirect).
+    assert_eq!(r.url().path(), format!("/portal/{ORG}"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Logg inn med ID-porten") && !html.contains("logget inn med ID-porten"));
+    assert!(w.audit().await.iter().any(|(op, ..)| op == "logout"));
+
+    // Substantial: signed in, but the messages wait for a login at high (step-up).
+    w.next(PID, "idporten-loa-substantial", "none").await;
+    let b = World::browser();
+    let cb = w.to_callback(&b, "substantial").await;
+    assert!(cb.contains("state="));
+    let (st, _, html) = w.callback(&b, &cb).await;
+    assert_eq!(st, 200);
+    assert!(
+        html.contains("betydelig") && html.contains("krever innlogging på høyt nivå"),
+        "{html}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_wrong_callback_is_refused_with_a_reason_and_a_security_event() {
+    let w = world().await;
+    // Each case: the provider's next login, the level asked, the page's words, the logged code.
+    let cases = [
+        (
+            "idporten-loa-substantial",
+            "none",
+            "high",
+            "høyt sikkerhetsnivå",
+            "tr-o402",
+        ),
+        (
+            "idporten-loa-high",
+            "no-acr",
+            "high",
+            "høyt sikkerhetsnivå",
+            "tr-o402",
+        ),
+        (
+            "idporten-loa-high",
+            "nonce",
+            "high",
+            "kunne ikke kontrolleres",
+            "tr-o400",
+        ),
+        (
+            "idporten-loa-high",
+            "expired",
+            "high",
+            "kunne ikke kontrolleres",
+            "tr-o400",
+        ),
+        (
+            "idporten-loa-high",
+            "foreign-key",
+            "high",
+            "kunne ikke kontrolleres",
+            "tr-o400",
+        ),
+    ];
+    for (acr, tamper, level, words, code) in cases {
+        w.next(PID, acr, tamper).await;
+        let b = World::browser();
+        let cb = w.to_callback(&b, level).await;
+        let (st, path, html) = w.callback(&b, &cb).await;
+        assert_eq!(st, 401, "{acr} {tamper}: {html}");
+        assert_eq!(path, "/login/idporten/callback");
+        assert!(html.contains(words), "{acr} {tamper}: {html}");
+        assert!(!html.contains(PID));
+        let refusals = w.refusals().await;
+        assert_eq!(
+            refusals.last().map(String::as_str),
+            Some(code),
+            "{tamper}: {refusals:?}"
+        );
+        // No session came of it.
+        let home = b
+            .get(w.s.url(&format!("/portal/{ORG}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(!home
+            .text()
+            .await
+            .unwrap()
+            .contains("logget inn med ID-porten"));
+    }
+
+    // A replayed callback: the first one signs in, the same state again is refused.
+    w.next(PID, "idporten-loa-high", "none").await;
+    let b = World::browser();
+    let cb = w.to_callback(&b, "high").await;
+    assert_eq!(w.callback(&b, &cb).await.0, 200);
+    let (st, _, html) = w.callback(&World::browser(), &cb).await;
+    assert_eq!(st, 401);
+    assert!(html.contains("brukt før"), "{html}");
+    // No state at all, or one Trygg never made.
+    for q in ["code=abc", "code=abc&state=made-up", "state=&code="] {
+        let (st, _, html) = w
+            .callback(
+                &World::browser(),
+                &w.s.url(&format!("/login/idporten/callback?{q}")),
+            )
+            .await;
+        assert_eq!(st, 401, "{q}");
+        assert!(html.contains("brukt før"), "{html}");
+    }
+
+    // Another login's state: Trygg sends that login's PKCE verifier with this login's code, and
+    // the provider refuses the exchange (RFC 7636).
+    let other = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = other
+        .get(w.s.url(&format!("/portal/{ORG}/login?level=high")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let to_provider = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(to_provider.as_str().starts_with(&w.op.issuer));
+    let q = |k: &str| {
+        to_provider
+            .query_pairs()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    // The request Trygg sends (PKCE S256, the level asked, a nonce).
+    assert_eq!(q("code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(q("acr_values").as_deref(), Some("idporten-loa-high"));
+    assert!(q("nonce").is_some_and(|n| n.len() >= 40));
+    let other_state = q("state").unwrap();
+    w.next(PID, "idporten-loa-high", "none").await;
+    let b = World::browser();
+    let cb = w.to_callback(&b, "high").await;
+    let mut u = reqwest::Url::parse(&cb).unwrap();
+    let code: String = u
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    u.query_pairs_mut()
+        .clear()
+        .append_pair("code", &code)
+        .append_pair("state", &other_state);
+    let (st, _, html) = w.callback(&b, u.as_str()).await;
+    assert_eq!(st, 401, "{html}");
+    assert!(html.contains("avvist i ID-porten"), "{html}");
+    assert_eq!(
+        w.refusals().await.last().map(String::as_str),
+        Some("tr-o405")
+    );
+
+    // A person ID-porten knows but the clinic does not.
+    w.next("01897510150", "idporten-loa-high", "none").await;
+    let b = World::browser();
+    let cb = w.to_callback(&b, "high").await;
+    let (st, _, html) = w.callback(&b, &cb).await;
+    assert_eq!(st, 403, "{html}");
+    assert!(html.contains("ikke registrert som pasient"), "{html}");
+    // Cancelled at the provider.
+    let b = World::browser();
+    let cb = w.to_callback(&b, "high").await;
+    let u = reqwest::Url::parse(&cb).unwrap();
+    let state: String = u
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let (st, _, html) = w
+        .callback(
+            &b,
+            &w.s.url(&format!(
+                "/login/idporten/callback?error=access_denied&state={state}"
+            )),
+        )
+        .await;
+    assert_eq!(st, 401);
+    assert!(html.contains("avbrutt"), "{html}");
+    // Nothing of a token or a national identity number in the audit log's details.
+    let audit = format!("{:?}", w.audit().await);
+    assert!(!audit.contains(PID));
+}
+
+/// A flood of login starts from one address spends its request budget (429 with Retry-After)
+/// instead of filling the logins in progress; another organisation's unknown slug and a hostile
+/// one are "no such organisation", never an error page with the input in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_login_starts_is_throttled_and_bad_organisations_are_refused() {
+    let w = world().await;
+    let b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for slug in ["no-such-clinic", "%3Cscript%3E", "a%00b", &"x".repeat(300)] {
+        let r = b
+            .get(w.s.url(&format!("/portal/{slug}/login")))
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let html = r.text().await.unwrap();
+        assert!(st == 404 || st == 400, "{slug}: {st}");
+        assert!(!html.contains("<script>"), "{html}");
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..200 {
+        let r = b
+            .get(w.s.url(&format!("/portal/{ORG}/login")))
+            .send()
+            .await
+            .unwrap();
+        if r.status().as_u16() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses.contains(&303), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 429),
+        "{statuses:?}"
+    );
+}
