@@ -941,18 +941,7 @@ pub async fn access_log(
     if !tx.patient_exists(patient).await? {
         return Err(AppError::not_found("TR-P404", "no such patient"));
     }
-    let declared: Vec<String> = tx
-        .self_declared_care_ids(patient)
-        .await?
-        .iter()
-        .map(Uuid::to_string)
-        .collect();
-    let names: HashMap<String, String> = tx
-        .list_personnel()
-        .await?
-        .into_iter()
-        .map(|p| (format!("personnel:{}", p.id), p.name.expose().to_owned()))
-        .collect();
+    let (declared, names) = log_inputs(&mut tx, patient).await?;
     audit_commit(
         tx,
         &org,
@@ -968,6 +957,82 @@ pub async fn access_log(
         now,
     )
     .await?;
+    log_lines(&org, patient, &declared, &names, lang).await
+}
+
+/// The patient's own access log in the portal (PC-RIGHTS-1, issue #13): the same lines as
+/// [`access_log`], for the patient signed in at assurance *high* (it shows who handled their
+/// health data). Reading it is logged, with the patient as the actor.
+pub async fn own_access_log(
+    state: &App,
+    p: &crate::messages::PatientCaller,
+    lang: Lang,
+    now: OffsetDateTime,
+) -> Result<Vec<AccessLogLine>, AppError> {
+    if p.assurance < trygg_audit::Assurance::High {
+        return Err(AppError::forbidden(
+            "TR-T003",
+            "the access log needs a login of assurance high (ID-porten)",
+        ));
+    }
+    let o = state
+        .store
+        .org_by_slug(&p.org)
+        .await?
+        .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
+    let org = state.store.org(&o).await?;
+    let mut tx = org.begin().await?;
+    if !tx.patient_exists(p.patient).await? {
+        return Err(AppError::not_found("TR-P404", "no such patient"));
+    }
+    let (declared, names) = log_inputs(&mut tx, p.patient).await?;
+    let e = crate::audit::event(
+        &p.org,
+        &p.actor(),
+        did(
+            Category::Access,
+            Operation::AccessLogRead,
+            Action::Read,
+            ("AuditEvent", None),
+            Some(p.patient),
+            Basis::PatientSelf,
+        ),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    log_lines(&org, p.patient, &declared, &names, lang).await
+}
+
+/// What naming the access log's lines needs: the care relationships a person declared for
+/// themselves (their ids), and every staff member's name by actor id.
+async fn log_inputs(
+    tx: &mut trygg_store::OrgTx<'_>,
+    patient: Uuid,
+) -> Result<(Vec<String>, HashMap<String, String>), AppError> {
+    let declared: Vec<String> = tx
+        .self_declared_care_ids(patient)
+        .await?
+        .iter()
+        .map(Uuid::to_string)
+        .collect();
+    let names: HashMap<String, String> = tx
+        .list_personnel()
+        .await?
+        .into_iter()
+        .map(|p| (format!("personnel:{}", p.id), p.name.expose().to_owned()))
+        .collect();
+    Ok((declared, names))
+}
+
+/// The access log's lines for one patient, in `lang`.
+async fn log_lines(
+    org: &trygg_store::OrgStore,
+    patient: Uuid,
+    declared: &[String],
+    names: &HashMap<String, String>,
+    lang: Lang,
+) -> Result<Vec<AccessLogLine>, AppError> {
     let events = org.audit_events(Some(&patient.to_string())).await?;
     let lines = events
         .into_iter()

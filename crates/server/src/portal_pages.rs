@@ -42,6 +42,13 @@ pub struct PortalStrings {
     login: &'static str,
     login_text: &'static str,
     step_up: &'static str,
+    access: &'static str,
+    access_lead: &'static str,
+    when: &'static str,
+    who: &'static str,
+    what: &'static str,
+    basis: &'static str,
+    emergency: &'static str,
     refused_title: &'static str,
     again: &'static str,
     r_state: &'static str,
@@ -65,6 +72,13 @@ const NB: PortalStrings = PortalStrings {
     login_text:
         "Logg inn med BankID eller en annen elektronisk ID på høyt nivå for å se meldingene dine.",
     step_up: "Meldingene dine krever innlogging på høyt nivå. Logg inn på nytt med BankID.",
+    access: "Hvem har sett opplysningene dine",
+    access_lead: "Alle som har åpnet eller endret opplysninger om deg her, med rolle og grunnlag. Nødtilgang er uthevet.",
+    when: "Når",
+    who: "Hvem",
+    what: "Hva",
+    basis: "Grunnlag",
+    emergency: "Nødtilgang",
     refused_title: "Innloggingen ble ikke fullført",
     again: "Prøv igjen",
     r_state: "Innloggingen tok for lang tid, eller lenken er brukt før. Start på nytt.",
@@ -88,6 +102,13 @@ const NN: PortalStrings = PortalStrings {
     login_text:
         "Logg inn med BankID eller ein annan elektronisk ID på høgt nivå for å sjå meldingane dine.",
     step_up: "Meldingane dine krev innlogging på høgt nivå. Logg inn på nytt med BankID.",
+    access: "Kven har sett opplysningane dine",
+    access_lead: "Alle som har opna eller endra opplysningar om deg her, med rolle og grunnlag. Naudtilgang er utheva.",
+    when: "Når",
+    who: "Kven",
+    what: "Kva",
+    basis: "Grunnlag",
+    emergency: "Naudtilgang",
     refused_title: "Innlogginga vart ikkje fullført",
     again: "Prøv igjen",
     r_state: "Innlogginga tok for lang tid, eller lenka er brukt før. Start på nytt.",
@@ -110,6 +131,13 @@ const EN: PortalStrings = PortalStrings {
     login: "Log in with ID-porten",
     login_text: "Log in with BankID or another electronic ID at level high to see your messages.",
     step_up: "Your messages need a login at level high. Log in again with BankID.",
+    access: "Who has seen your information",
+    access_lead: "Everyone who opened or changed information about you here, with role and basis. Emergency access is highlighted.",
+    when: "When",
+    who: "Who",
+    what: "What",
+    basis: "Basis",
+    emergency: "Emergency access",
     refused_title: "The login was not completed",
     again: "Try again",
     r_state: "The login took too long, or its link was used before. Start again.",
@@ -135,6 +163,34 @@ pub struct PatientView {
     threads: Vec<(String, u32)>,
     /// Logged in below high: health data needs a login at high first (PC-AUTHN-2).
     step_up: bool,
+    /// Who has accessed the patient's data, newest first (PC-RIGHTS-1).
+    access: Vec<AccessView>,
+}
+
+/// One line of the access log as the patient reads it.
+pub struct AccessView {
+    datetime: String,
+    time: String,
+    who: String,
+    role: &'static str,
+    what: String,
+    basis: String,
+    emergency: bool,
+}
+
+fn role_text(lang: Lang, code: Option<&str>) -> &'static str {
+    let (nb, nn, en) = match code {
+        Some("doctor") => ("lege", "lege", "doctor"),
+        Some("nurse") => ("sykepleier", "sjukepleiar", "nurse"),
+        Some("psychologist") => ("psykolog", "psykolog", "psychologist"),
+        Some("physiotherapist") => ("fysioterapeut", "fysioterapeut", "physiotherapist"),
+        Some("secretary") => ("sekretær", "sekretær", "secretary"),
+        Some("interpreter") => ("tolk", "tolk", "interpreter"),
+        Some("org-admin") => ("administrator", "administrator", "administrator"),
+        Some(_) => ("annen rolle", "anna rolle", "other role"),
+        None => ("", "", ""),
+    };
+    lang.pick(nb, nn, en)
 }
 
 #[derive(Template)]
@@ -250,6 +306,7 @@ async fn home(
             level: t.substantial,
             threads: Vec::new(),
             step_up: true,
+            access: Vec::new(),
         }),
         Ok(Some(c)) => {
             let threads =
@@ -267,10 +324,37 @@ async fn home(
                     .collect(),
                 Err(e) => return crate::error::ApiError::from(e).into_response(),
             };
+            let now = state.now();
+            let access = match trygg_app::rights::own_access_log(&state, &c, lang, now).await {
+                Ok(lines) => lines
+                    .into_iter()
+                    .rev()
+                    .map(|l| {
+                        let at = time::OffsetDateTime::parse(
+                            &l.time,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok();
+                        AccessView {
+                            time: at
+                                .map(trygg_core::local_time::oslo_text)
+                                .unwrap_or_default(),
+                            datetime: l.time,
+                            who: l.who,
+                            role: role_text(lang, l.role.as_deref()),
+                            what: l.what,
+                            basis: l.basis,
+                            emergency: l.emergency,
+                        }
+                    })
+                    .collect(),
+                Err(e) => return crate::error::ApiError::from(e).into_response(),
+            };
             Some(PatientView {
                 level: t.high,
                 threads,
                 step_up: false,
+                access,
             })
         }
         Ok(None) => None,

@@ -100,6 +100,22 @@ async fn world() -> World {
         )
         .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    // A doctor takes emergency access to the patient's record before the patient logs in: the
+    // portal's access log must show it, highlighted (PC-RIGHTS-1).
+    let patient = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let doctor = s.login(ORG, s.person(ORG, BuiltinRole::Doctor).await).await;
+    let r = s
+        .send(
+            Some(&doctor),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/patients/{patient}/emergency-access"),
+            Some(&json!({"reason": "Akutt situasjon, trenger oversikt"})),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
     World {
         s,
         op,
@@ -235,6 +251,25 @@ async fn a_patient_logs_in_through_id_porten_at_high_and_at_substantial_and_logs
         "{html}"
     );
     assert!(html.contains("Meldinger") && !html.contains("krever innlogging på høyt"));
+    // Who has seen the patient's data: the secretary who registered them, the doctor's emergency
+    // access highlighted, and the patient's own login; by name and role, never a code.
+    assert!(html.contains("Hvem har sett opplysningene dine"), "{html}");
+    assert!(html.contains("Test secretary (sekretær)"), "{html}");
+    assert!(
+        html.contains("<tr class=\"emergency\">") && html.contains("Test doctor (lege)"),
+        "{html}"
+    );
+    assert!(html.contains("<strong>Nødtilgang</strong>"), "{html}");
+    assert!(
+        !html.contains("personnel:") && !html.contains(PID),
+        "{html}"
+    );
+    // Reading it is itself logged, with the patient as the actor.
+    assert!(w
+        .audit()
+        .await
+        .iter()
+        .any(|(op, _, m, _, _)| op == "access-log.read" && m.as_deref() == Some("idporten")));
     // The login is in the audit log with the method and the level (PC-AUTHN-1).
     let audit = w.audit().await;
     assert!(
