@@ -106,6 +106,9 @@ pub enum By<'a> {
     Console(&'a Console),
     /// A person of the organisation.
     Person(&'a crate::access::Caller),
+    /// The patient in the portal, about themselves only: their consents (issue #13). Sending
+    /// notices is not theirs.
+    Patient(&'a crate::messages::PatientCaller),
 }
 
 /// The organisation's store, as `by` may name it (for a person: their own organisation; another
@@ -119,6 +122,18 @@ async fn org_of(
     match by {
         By::Console(_) => crate::operator::org(state, org_slug).await,
         By::Person(caller) => crate::access::org_for(state, caller, org_slug, now).await,
+        By::Patient(p) => {
+            let o = trygg_core::OrgSlug::parse(org_slug)
+                .ok()
+                .filter(|s| *s == p.org)
+                .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
+            let org = state
+                .store
+                .org_by_slug(&o)
+                .await?
+                .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
+            Ok(state.store.org(&org).await?)
+        }
     }
 }
 
@@ -139,6 +154,16 @@ async fn unit<'a>(
                 crate::access::authorize(h, caller, permission, Some(patient), now).await?;
             Ok((tx, ok.actor, ok.basis))
         }
+        // Their own consents: administrative, so substantial suffices (PC-AUTHN-3).
+        By::Patient(p)
+            if p.patient == patient && p.assurance >= trygg_audit::Assurance::Substantial =>
+        {
+            Ok((h.begin().await?, p.actor(), Basis::PatientSelf))
+        }
+        By::Patient(_) => Err(AppError::forbidden(
+            "TR-M060",
+            "a patient may change only their own consents, logged in at substantial or high",
+        )),
     }
 }
 
@@ -212,6 +237,12 @@ async fn queue(
     count: u32,
     now: OffsetDateTime,
 ) -> Result<Vec<Queued>, AppError> {
+    if matches!(by, By::Patient(_)) {
+        return Err(AppError::forbidden(
+            "TR-M060",
+            "notices are sent by the organisation, not by a patient",
+        ));
+    }
     let h = org_of(state, by, org_slug, now).await?;
     // The access decision first: someone without the right learns nothing of the rest.
     let (mut tx, actor, basis) = unit(

@@ -49,6 +49,14 @@ pub struct PortalStrings {
     what: &'static str,
     basis: &'static str,
     emergency: &'static str,
+    consents: &'static str,
+    consents_lead: &'static str,
+    first_info: &'static str,
+    given: &'static str,
+    not_given: &'static str,
+    give: &'static str,
+    withdraw: &'static str,
+    saved: &'static str,
     refused_title: &'static str,
     again: &'static str,
     r_state: &'static str,
@@ -79,6 +87,14 @@ const NB: PortalStrings = PortalStrings {
     what: "Hva",
     basis: "Grunnlag",
     emergency: "Nødtilgang",
+    consents: "Varsler på SMS og e-post",
+    consents_lead: "Du bestemmer om vi kan varsle deg på SMS eller e-post, og om hva. Varslene sier bare at noe venter her, aldri hva det gjelder. Du kan trekke et samtykke tilbake når som helst her, og det gjelder straks. Meldingene her krever ikke samtykke.",
+    first_info: "Før du begynner: vi sender ingen SMS eller e-post uten at du har sagt ja til det nedenfor. Du kan endre dette når du vil.",
+    given: "Ja",
+    not_given: "Nei",
+    give: "Si ja",
+    withdraw: "Trekk tilbake",
+    saved: "Endringen er lagret.",
     refused_title: "Innloggingen ble ikke fullført",
     again: "Prøv igjen",
     r_state: "Innloggingen tok for lang tid, eller lenken er brukt før. Start på nytt.",
@@ -109,6 +125,14 @@ const NN: PortalStrings = PortalStrings {
     what: "Kva",
     basis: "Grunnlag",
     emergency: "Naudtilgang",
+    consents: "Varsel på SMS og e-post",
+    consents_lead: "Du bestemmer om vi kan varsle deg på SMS eller e-post, og om kva. Varsla seier berre at noko ventar her, aldri kva det gjeld. Du kan trekkje eit samtykke tilbake når som helst her, og det gjeld straks. Meldingane her krev ikkje samtykke.",
+    first_info: "Før du byrjar: vi sender ingen SMS eller e-post utan at du har sagt ja til det nedanfor. Du kan endre dette når du vil.",
+    given: "Ja",
+    not_given: "Nei",
+    give: "Sei ja",
+    withdraw: "Trekk tilbake",
+    saved: "Endringa er lagra.",
     refused_title: "Innlogginga vart ikkje fullført",
     again: "Prøv igjen",
     r_state: "Innlogginga tok for lang tid, eller lenka er brukt før. Start på nytt.",
@@ -138,6 +162,14 @@ const EN: PortalStrings = PortalStrings {
     what: "What",
     basis: "Basis",
     emergency: "Emergency access",
+    consents: "Notices by text message and e-mail",
+    consents_lead: "You decide whether we may notify you by text message or e-mail, and about what. A notice only says that something is waiting here, never what it is about. You can withdraw a consent here at any time, and it applies at once. The messages here need no consent.",
+    first_info: "Before you start: we send no text message or e-mail unless you say yes to it below. You can change this whenever you like.",
+    given: "Yes",
+    not_given: "No",
+    give: "Say yes",
+    withdraw: "Withdraw",
+    saved: "Your change is saved.",
     refused_title: "The login was not completed",
     again: "Try again",
     r_state: "The login took too long, or its link was used before. Start again.",
@@ -165,7 +197,27 @@ pub struct PatientView {
     step_up: bool,
     /// Who has accessed the patient's data, newest first (PC-RIGHTS-1).
     access: Vec<AccessView>,
+    /// The consents in force, per purpose and channel (PC-CONSENT-1/2).
+    consents: Vec<ConsentView>,
+    /// No consent was ever recorded: the first login, when the information about consent and
+    /// how to withdraw it is shown first (PC-CONSENT-2).
+    first: bool,
+    /// The CSRF token for the portal's forms.
+    csrf: String,
 }
+
+/// One purpose on one channel, as the patient sees and changes it.
+pub struct ConsentView {
+    purpose: &'static str,
+    purpose_text: &'static str,
+    channel: &'static str,
+    channel_text: &'static str,
+    granted: bool,
+}
+
+/// The version of the consent text the portal shows (recorded with every consent given or
+/// withdrawn, PC-CONSENT-1).
+pub const CONSENT_TEXT_VERSION: &str = "portal-2026-12";
 
 /// One line of the access log as the patient reads it.
 pub struct AccessView {
@@ -200,6 +252,12 @@ struct PortalPage {
     t: &'static PortalStrings,
     org: String,
     patient: Option<PatientView>,
+    /// Which channels the organisation answers on (PC-CHAN-1).
+    channels: &'static str,
+    /// Urgent matters are phoned (PC-EMERG-1).
+    urgent: &'static str,
+    /// A change was just saved (post/redirect/get).
+    saved: bool,
 }
 
 #[derive(Template)]
@@ -217,6 +275,7 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/{org}", get(home))
         .route("/portal/{org}/login", get(login))
         .route("/portal/{org}/logout", post(logout))
+        .route("/portal/{org}/consent", post(consent))
         .route("/login/idporten/callback", get(callback))
 }
 
@@ -225,6 +284,7 @@ pub fn routes() -> Router<AppState> {
 pub struct PortalQuery {
     lang: Option<String>,
     level: Option<String>,
+    saved: Option<String>,
 }
 
 /// The query ID-porten sends back.
@@ -295,19 +355,30 @@ async fn home(
             StatusCode::NOT_FOUND,
         );
     }
-    let caller = match read_cookie(&state.config, &headers) {
-        Some((o, secret)) if o.to_string() == org => {
-            portal::current(&state, &o, &secret, ip.0).await
-        }
-        _ => Ok(None),
+    let cookie = read_cookie(&state.config, &headers).filter(|(o, _)| o.to_string() == org);
+    let csrf = cookie
+        .as_ref()
+        .map(|(_, secret)| trygg_identity::session::csrf_token(secret.expose()));
+    let caller = match &cookie {
+        Some((o, secret)) => portal::current(&state, o, secret, ip.0).await,
+        None => Ok(None),
     };
     let patient = match caller {
-        Ok(Some(c)) if c.assurance < Assurance::High => Some(PatientView {
-            level: t.substantial,
-            threads: Vec::new(),
-            step_up: true,
-            access: Vec::new(),
-        }),
+        Ok(Some(c)) if c.assurance < Assurance::High => {
+            let (consents, first) = match consent_views(&state, &c, &org, lang).await {
+                Ok(v) => v,
+                Err(e) => return crate::error::ApiError::from(e).into_response(),
+            };
+            Some(PatientView {
+                level: t.substantial,
+                threads: Vec::new(),
+                step_up: true,
+                access: Vec::new(),
+                consents,
+                first,
+                csrf: csrf.clone().unwrap_or_default(),
+            })
+        }
         Ok(Some(c)) => {
             let threads =
                 m::threads(&state, Who::Patient(&c), &org, c.patient, lang, state.now()).await;
@@ -350,11 +421,18 @@ async fn home(
                     .collect(),
                 Err(e) => return crate::error::ApiError::from(e).into_response(),
             };
+            let (consents, first) = match consent_views(&state, &c, &org, lang).await {
+                Ok(v) => v,
+                Err(e) => return crate::error::ApiError::from(e).into_response(),
+            };
             Some(PatientView {
                 level: t.high,
                 threads,
                 step_up: false,
                 access,
+                consents,
+                first,
+                csrf: csrf.clone().unwrap_or_default(),
             })
         }
         Ok(None) => None,
@@ -366,6 +444,9 @@ async fn home(
             t,
             org,
             patient,
+            channels: trygg_core::message::channel_statement(lang),
+            urgent: trygg_core::message::emergency_notice(lang),
+            saved: q.saved.is_some(),
         },
         StatusCode::OK,
     ))
@@ -457,20 +538,43 @@ async fn callback(
     }
 }
 
+/// A state-changing request from another site: refused (the forms also carry the session's CSRF
+/// token).
+fn cross_site(config: &Config, headers: &HeaderMap) -> Option<Response> {
+    (!same_origin(config, headers)).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            "the request does not come from this site",
+        )
+            .into_response()
+    })
+}
+
+/// The logout form.
+#[derive(Debug, serde::Deserialize)]
+pub struct LogoutForm {
+    csrf: String,
+}
+
 async fn logout(
     State(state): State<AppState>,
     Path(org): Path<String>,
     ip: ClientIp,
     headers: HeaderMap,
+    axum::Form(f): axum::Form<LogoutForm>,
 ) -> Response {
-    if !same_origin(&state.config, &headers) {
-        return (
-            StatusCode::FORBIDDEN,
-            "the request does not come from this site",
-        )
-            .into_response();
+    if let Some(refused) = cross_site(&state.config, &headers) {
+        return refused;
     }
     if let Some((o, secret)) = read_cookie(&state.config, &headers) {
+        let token = trygg_identity::session::csrf_token(secret.expose());
+        if !trygg_identity::session::csrf_eq(&token, &f.csrf) {
+            return (
+                StatusCode::FORBIDDEN,
+                "the form lacks this session's token; reload the page",
+            )
+                .into_response();
+        }
         if o.to_string() == org {
             if let Err(e) = portal::logout(&state, &o, &secret, ip.0).await {
                 return crate::error::ApiError::from(e).into_response();
@@ -482,4 +586,123 @@ async fn logout(
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     no_store(res)
+}
+
+/// The patient's consents in force (the newest record per purpose and channel), and whether none
+/// was ever recorded.
+async fn consent_views(
+    state: &AppState,
+    c: &trygg_app::messages::PatientCaller,
+    org: &str,
+    lang: Lang,
+) -> Result<(Vec<ConsentView>, bool), trygg_app::error::AppError> {
+    use trygg_app::notices::By;
+    let history =
+        trygg_app::notices::consents(state, By::Patient(c), org, c.patient, state.now()).await?;
+    let mut out = Vec::new();
+    for purpose in trygg_core::notice::Purpose::ALL {
+        for (channel, channel_text) in [
+            ("sms", lang.pick("SMS", "SMS", "Text message")),
+            ("email", lang.pick("E-post", "E-post", "E-mail")),
+        ] {
+            let granted = history
+                .iter()
+                .rev()
+                .find(|r| r.purpose == purpose.as_str() && r.channel == channel)
+                .is_some_and(|r| r.granted);
+            out.push(ConsentView {
+                purpose: purpose.as_str(),
+                purpose_text: purpose_text(lang, purpose),
+                channel,
+                channel_text,
+                granted,
+            });
+        }
+    }
+    Ok((out, history.is_empty()))
+}
+
+fn purpose_text(lang: Lang, p: trygg_core::notice::Purpose) -> &'static str {
+    use trygg_core::notice::Purpose;
+    match p {
+        Purpose::Appointments => lang.pick(
+            "Påminnelser og endringer om timer",
+            "Påminningar og endringar om timar",
+            "Appointment reminders and changes",
+        ),
+        Purpose::PortalNotices => lang.pick(
+            "Varsel om at en melding venter her",
+            "Varsel om at ei melding ventar her",
+            "Notice that a message is waiting here",
+        ),
+        Purpose::Information => lang.pick(
+            "Generell informasjon (åpningstider, flytting)",
+            "Generell informasjon (opningstider, flytting)",
+            "General information (opening hours, moving)",
+        ),
+    }
+}
+
+/// A consent given or withdrawn in the portal.
+#[derive(Debug, serde::Deserialize)]
+pub struct ConsentForm {
+    purpose: String,
+    channel: String,
+    granted: String,
+    csrf: String,
+    lang: Option<String>,
+}
+
+/// `POST /portal/{org}/consent`: the patient gives or withdraws one consent (PC-CONSENT-1/2);
+/// same-origin, with the session's CSRF token; back to the portal (post/redirect/get).
+async fn consent(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<ConsentForm>,
+) -> Response {
+    if let Some(refused) = cross_site(&state.config, &headers) {
+        return refused;
+    }
+    let Some((o, secret)) =
+        read_cookie(&state.config, &headers).filter(|(o, _)| o.to_string() == org)
+    else {
+        return no_store(Redirect::to(&format!("/portal/{org}")).into_response());
+    };
+    let token = trygg_identity::session::csrf_token(secret.expose());
+    if !trygg_identity::session::csrf_eq(&token, &f.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the form lacks this session's token; reload the page",
+        )
+            .into_response();
+    }
+    let caller = match portal::current(&state, &o, &secret, ip.0).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return no_store(Redirect::to(&format!("/portal/{org}")).into_response()),
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let input = trygg_app::notices::ConsentIn {
+        purpose: f.purpose,
+        channel: f.channel,
+        granted: f.granted == "true",
+        text_version: CONSENT_TEXT_VERSION.to_owned(),
+    };
+    let by = trygg_app::notices::By::Patient(&caller);
+    match trygg_app::notices::set_consent(&state, by, &org, caller.patient, input, state.now())
+        .await
+    {
+        Ok(_) => {
+            let lang = Lang::from_query(f.lang.as_deref());
+            no_store(
+                Redirect::to(&format!(
+                    "/portal/{org}?lang={}&saved=1#consents",
+                    lang.tag()
+                ))
+                .into_response(),
+            )
+        }
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
 }

@@ -1483,3 +1483,49 @@ async fn the_messages_page_and_api_refuse_a_low_login_another_organisation_a_rev
     }
     refused(w.doctor.clone(), "grant revoked").await;
 }
+
+/// A patient in the portal changes their own consents only (PC-CONSENT-2), at substantial or
+/// high, in their own organisation; and never sends notices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_changes_only_their_own_consents_and_sends_no_notices() {
+    use trygg_app::notices::{self as n, By, ConsentIn};
+    let w = world(&[]).await;
+    let app = &w.s.app;
+    let now = app.now();
+    let input = || ConsentIn {
+        purpose: "appointments".into(),
+        channel: "sms".into(),
+        granted: true,
+        text_version: "portal-2026-12".into(),
+    };
+    let me = patient_caller(w.patient, Assurance::Substantial);
+    let row = n::set_consent(app, By::Patient(&me), ORG, w.patient, input(), now)
+        .await
+        .unwrap();
+    assert_eq!(row.recorded_by, format!("patient:{}", w.patient));
+    // Someone else's consent, a login below substantial, another organisation: refused.
+    let e = n::set_consent(app, By::Patient(&me), ORG, w.other_patient, input(), now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "TR-M060");
+    let low = patient_caller(w.patient, Assurance::Low);
+    let e = n::set_consent(app, By::Patient(&low), ORG, w.patient, input(), now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "TR-M060");
+    let e = n::set_consent(app, By::Patient(&me), OTHER, w.patient, input(), now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "TR-A404");
+    assert!(
+        n::consents(app, By::Patient(&me), ORG, w.other_patient, now)
+            .await
+            .is_err()
+    );
+    let send: n::SendIn =
+        serde_json::from_value(json!({"kind": "new-message", "channel": "sms"})).unwrap();
+    let e = n::send(app, By::Patient(&me), ORG, w.patient, send, now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "TR-M060");
+}

@@ -279,17 +279,99 @@ async fn a_patient_logs_in_through_id_porten_at_high_and_at_substantial_and_logs
             && a.as_deref() == Some("high")),
         "{audit:?}"
     );
-    // Logout: same-origin only; the session ends and the cookie no longer opens the page.
+    // Consents (PC-CONSENT-1/2): at the first login the page says none is given and how to
+    // change it; the patient says yes to "new message" notices by SMS, then withdraws it.
+    assert!(
+        html.contains("Før du begynner") && html.contains("Si ja"),
+        "{html}"
+    );
+    assert!(
+        html.contains("113") && html.contains("Logg inn med ID-porten"),
+        "{html}"
+    );
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let consent_url = w.s.url(&format!("/portal/{ORG}/consent"));
+    let form = |csrf: &str, granted: &str| {
+        vec![
+            ("purpose".to_owned(), "portal-notices".to_owned()),
+            ("channel".to_owned(), "sms".to_owned()),
+            ("granted".to_owned(), granted.to_owned()),
+            ("csrf".to_owned(), csrf.to_owned()),
+        ]
+    };
+    // Without the token, or from another site: refused, nothing recorded.
     let r = b
-        .post(w.s.url(&format!("/portal/{ORG}/logout")))
-        .header("origin", "https://evil.example")
+        .post(&consent_url)
+        .header("origin", w.s.base.as_str())
+        .form(&form("wrong", "true"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
     let r = b
-        .post(w.s.url(&format!("/portal/{ORG}/logout")))
+        .post(&consent_url)
+        .header("origin", "https://evil.example")
+        .form(&form(&csrf, "true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(!w.audit().await.iter().any(|(op, ..)| op == "consent.give"));
+    let r = b
+        .post(&consent_url)
         .header("origin", w.s.base.as_str())
+        .form(&form(&csrf, "true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.url().path(), format!("/portal/{ORG}"));
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Endringen er lagret") && html.contains("Trekk tilbake"),
+        "{html}"
+    );
+    assert!(!html.contains("Før du begynner"));
+    let r = b
+        .post(&consent_url)
+        .header("origin", w.s.base.as_str())
+        .form(&form(&csrf, "false"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let audit = w.audit().await;
+    for op in ["consent.give", "consent.withdraw"] {
+        assert!(
+            audit.iter().any(|(o, _, m, _, d)| o == op
+                && m.as_deref() == Some("idporten")
+                && d.as_deref() == Some("portal-notices-sms")),
+            "{op}: {audit:?}"
+        );
+    }
+    // Logout: same-origin only; the session ends and the cookie no longer opens the page.
+    let logout = w.s.url(&format!("/portal/{ORG}/logout"));
+    for (origin, token) in [
+        ("https://evil.example", csrf.as_str()),
+        (w.s.base.as_str(), "wrong"),
+    ] {
+        let r = b
+            .post(&logout)
+            .header("origin", origin)
+            .form(&[("csrf", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403);
+    }
+    let r = b
+        .post(&logout)
+        .header("origin", w.s.base.as_str())
+        .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();
