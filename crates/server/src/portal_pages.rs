@@ -550,6 +550,18 @@ fn cross_site(config: &Config, headers: &HeaderMap) -> Option<Response> {
     })
 }
 
+/// A form without the session's CSRF token: refused.
+fn wrong_token(secret: &trygg_store::Secret, given: &str) -> Option<Response> {
+    let token = trygg_identity::session::csrf_token(secret.expose());
+    (!trygg_identity::session::csrf_eq(&token, given)).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            "the form lacks this session's token; reload the page",
+        )
+            .into_response()
+    })
+}
+
 /// The logout form.
 #[derive(Debug, serde::Deserialize)]
 pub struct LogoutForm {
@@ -567,13 +579,8 @@ async fn logout(
         return refused;
     }
     if let Some((o, secret)) = read_cookie(&state.config, &headers) {
-        let token = trygg_identity::session::csrf_token(secret.expose());
-        if !trygg_identity::session::csrf_eq(&token, &f.csrf) {
-            return (
-                StatusCode::FORBIDDEN,
-                "the form lacks this session's token; reload the page",
-            )
-                .into_response();
+        if let Some(refused) = wrong_token(&secret, &f.csrf) {
+            return refused;
         }
         if o.to_string() == org {
             if let Err(e) = portal::logout(&state, &o, &secret, ip.0).await {
@@ -670,13 +677,8 @@ async fn consent(
     else {
         return no_store(Redirect::to(&format!("/portal/{org}")).into_response());
     };
-    let token = trygg_identity::session::csrf_token(secret.expose());
-    if !trygg_identity::session::csrf_eq(&token, &f.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "the form lacks this session's token; reload the page",
-        )
-            .into_response();
+    if let Some(refused) = wrong_token(&secret, &f.csrf) {
+        return refused;
     }
     let caller = match portal::current(&state, &o, &secret, ip.0).await {
         Ok(Some(c)) => c,
