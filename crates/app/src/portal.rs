@@ -566,3 +566,180 @@ async fn org_handle(
         .await?
         .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))
 }
+
+/// The patient's contact data as they correct it: an empty field removes it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ContactIn {
+    /// Mobile number (eight digits, or + and the country code).
+    pub phone: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+}
+
+/// The patient corrects their contact data (PC-RIGHTS-2): administrative, so at substantial or
+/// high (PC-AUTHN-3); logged. A bad number or address is refused with the field named, and
+/// nothing is changed.
+pub async fn set_contact(
+    state: &App,
+    p: &PatientCaller,
+    input: &ContactIn,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    if p.assurance < Assurance::Substantial {
+        return Err(AppError::forbidden(
+            "TR-O406",
+            "contact data is changed after a login at substantial or high",
+        ));
+    }
+    fn field(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    let phone = field(&input.phone)
+        .map(trygg_core::PhoneNumber::parse)
+        .transpose()
+        .map_err(|_| {
+            AppError::invalid(
+                "TR-O410",
+                "the mobile number is eight digits, or + and the country code",
+            )
+        })?;
+    let email = field(&input.email)
+        .map(trygg_core::EmailAddress::parse)
+        .transpose()
+        .map_err(|_| AppError::invalid("TR-O411", "the e-mail address is not one"))?;
+    let h = org_handle(state, &p.org).await?;
+    let mut tx = h.begin().await?;
+    if !tx
+        .set_patient_contact(p.patient, phone.as_ref(), email.as_ref())
+        .await?
+    {
+        return Err(AppError::not_found("TR-P404", "no such patient"));
+    }
+    let e = self_event(p, Operation::PatientContactUpdate, Action::Update, now)?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn self_event(
+    p: &PatientCaller,
+    op: Operation,
+    action: Action,
+    now: OffsetDateTime,
+) -> Result<trygg_audit::AuditEvent, AppError> {
+    event(
+        &p.org,
+        &p.actor(),
+        Did {
+            category: Category::Access,
+            operation: op,
+            action,
+            outcome: Outcome::Success,
+            entity: ("Patient", Some(p.patient.to_string())),
+            patient: Some(p.patient),
+            basis: trygg_audit::Basis::PatientSelf,
+            detail: None,
+        },
+        now,
+    )
+}
+
+/// Everything Trygg holds about the patient at this organisation, as JSON (PC-RIGHTS-1): their
+/// registration, consents, message threads with their messages (content while it is kept) and
+/// attachments' names, and who has accessed their data. Health data, so at high only; logged.
+/// Nothing is marked read by it.
+pub async fn export(
+    state: &App,
+    p: &PatientCaller,
+    lang: trygg_core::Lang,
+    now: OffsetDateTime,
+) -> Result<serde_json::Value, AppError> {
+    use serde_json::json;
+    if p.assurance < Assurance::High {
+        return Err(AppError::forbidden(
+            "TR-T003",
+            "your data is downloaded after a login of assurance high (ID-porten)",
+        ));
+    }
+    let h = org_handle(state, &p.org).await?;
+    let mut tx = h.begin().await?;
+    let Some(me) = tx.patient(p.patient).await? else {
+        return Err(AppError::not_found("TR-P404", "no such patient"));
+    };
+    let consents = tx.consent_history(p.patient).await?;
+    let (declared, names) = crate::rights::log_inputs(&mut tx, p.patient).await?;
+    let mut threads = Vec::new();
+    for t in tx.threads(p.patient).await? {
+        let messages: Vec<serde_json::Value> = tx
+            .thread_messages(t.id)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let from = if m.from_patient {
+                    lang.pick("Du", "Du", "You").to_owned()
+                } else {
+                    names
+                        .get(&m.author)
+                        .cloned()
+                        .unwrap_or_else(|| lang.pick("Helsepersonell", "Helsepersonell", "Staff").to_owned())
+                };
+                json!({
+                    "from": from,
+                    "sent": m.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
+                    "text": m.body,
+                    "read": m.read_at.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
+                    "filed_to_journal": m.filed_at.is_some(),
+                    "attachments": m.attachments.iter().map(|a| json!({"name": a.name, "type": a.media_type, "bytes": a.size})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        threads.push(json!({
+            "subject": t.subject,
+            "started": t.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
+            "messages": messages,
+        }));
+    }
+    let e = self_event(p, Operation::PatientExport, Action::Read, now)?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    let access = crate::rights::log_lines(&h, p.patient, &declared, &names, lang).await?;
+    Ok(json!({
+        "format": "trygg-patient-export-1",
+        "exported_at": now.format(&time::format_description::well_known::Rfc3339).ok(),
+        "organisation": {"name": h.organisation().name, "id": h.organisation().slug.to_string()},
+        "you": {
+            "name": me.name.expose(),
+            "national_id": me.national_id_redacted,
+            "phone": me.phone.as_ref().map(|v| v.expose().to_owned()),
+            "email": me.email.as_ref().map(|v| v.expose().to_owned()),
+            "registered": me.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
+        },
+        "consents": consents.iter().map(|c| json!({
+            "purpose": c.purpose, "channel": c.channel, "given": c.granted,
+            "text_version": c.text_version,
+            "recorded": c.recorded_at.format(&time::format_description::well_known::Rfc3339).ok(),
+        })).collect::<Vec<_>>(),
+        "message_threads": threads,
+        "who_has_seen_your_data": access,
+    }))
+}
+
+/// The patient's contact data as registered (for the form that corrects it); an audited read.
+pub async fn contact(
+    state: &App,
+    p: &PatientCaller,
+    now: OffsetDateTime,
+) -> Result<ContactIn, AppError> {
+    let h = org_handle(state, &p.org).await?;
+    let mut tx = h.begin().await?;
+    let Some(me) = tx.patient(p.patient).await? else {
+        return Err(AppError::not_found("TR-P404", "no such patient"));
+    };
+    let e = self_event(p, Operation::PatientRead, Action::Read, now)?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(ContactIn {
+        phone: me.phone.map(|v| v.expose().to_owned()),
+        email: me.email.map(|v| v.expose().to_owned()),
+    })
+}

@@ -1006,7 +1006,7 @@ pub async fn own_access_log(
 
 /// What naming the access log's lines needs: the care relationships a person declared for
 /// themselves (their ids), and every staff member's name by actor id.
-async fn log_inputs(
+pub(crate) async fn log_inputs(
     tx: &mut trygg_store::OrgTx<'_>,
     patient: Uuid,
 ) -> Result<(Vec<String>, HashMap<String, String>), AppError> {
@@ -1026,7 +1026,7 @@ async fn log_inputs(
 }
 
 /// The access log's lines for one patient, in `lang`.
-async fn log_lines(
+pub(crate) async fn log_lines(
     org: &trygg_store::OrgStore,
     patient: Uuid,
     declared: &[String],

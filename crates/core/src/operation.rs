@@ -13,6 +13,10 @@ pub enum Operation {
     PatientList,
     /// A patient was registered.
     PatientCreate,
+    /// A patient corrected their contact data in the portal (PC-RIGHTS-2).
+    PatientContactUpdate,
+    /// A patient downloaded their data from the portal (PC-RIGHTS-1).
+    PatientExport,
     /// A registration was refused because the national ID is registered already: the probe
     /// revealed that the patient exists, so it is an access too.
     PatientCreateConflict,
@@ -183,10 +187,12 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 77] = [
+    pub const ALL: [Operation; 79] = [
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
+        Self::PatientContactUpdate,
+        Self::PatientExport,
         Self::PatientCreateConflict,
         Self::CareCreate,
         Self::CareSelfDeclare,
@@ -269,6 +275,8 @@ impl Operation {
             Self::PatientRead => "patient.read",
             Self::PatientList => "patient.list",
             Self::PatientCreate => "patient.create",
+            Self::PatientContactUpdate => "patient.contact-update",
+            Self::PatientExport => "patient.export",
             Self::PatientCreateConflict => "patient.create-conflict",
             Self::CareCreate => "care.create",
             Self::CareSelfDeclare => "care.self-declare",
@@ -365,6 +373,16 @@ impl Operation {
                 "Så deg i pasientlisten",
                 "Såg deg i pasientlista",
                 "Saw you in the patient list",
+            ),
+            Self::PatientContactUpdate => t(
+                "Endret kontaktopplysningene dine",
+                "Endra kontaktopplysningane dine",
+                "Changed your contact details",
+            ),
+            Self::PatientExport => t(
+                "Lastet ned opplysningene dine",
+                "Lasta ned opplysningane dine",
+                "Downloaded your data",
             ),
             Self::PatientCreate => t(
                 "Registrerte deg som pasient",

@@ -57,6 +57,15 @@ pub struct PortalStrings {
     give: &'static str,
     withdraw: &'static str,
     saved: &'static str,
+    contact: &'static str,
+    contact_lead: &'static str,
+    phone: &'static str,
+    email: &'static str,
+    save: &'static str,
+    bad_phone: &'static str,
+    bad_email: &'static str,
+    export: &'static str,
+    export_lead: &'static str,
     refused_title: &'static str,
     again: &'static str,
     r_state: &'static str,
@@ -95,6 +104,15 @@ const NB: PortalStrings = PortalStrings {
     give: "Si ja",
     withdraw: "Trekk tilbake",
     saved: "Endringen er lagret.",
+    contact: "Kontaktopplysningene dine",
+    contact_lead: "Rett dem om de er feil. Et tomt felt fjerner opplysningen.",
+    phone: "Mobilnummer",
+    email: "E-postadresse",
+    save: "Lagre",
+    bad_phone: "Mobilnummeret må ha åtte sifre, eller + og landskode. Ingenting ble endret.",
+    bad_email: "E-postadressen er ikke gyldig. Ingenting ble endret.",
+    export: "Last ned opplysningene dine",
+    export_lead: "Alt vi har om deg her, som en fil (JSON): registreringen, samtykkene, meldingene og hvem som har sett opplysningene.",
     refused_title: "Innloggingen ble ikke fullført",
     again: "Prøv igjen",
     r_state: "Innloggingen tok for lang tid, eller lenken er brukt før. Start på nytt.",
@@ -133,6 +151,15 @@ const NN: PortalStrings = PortalStrings {
     give: "Sei ja",
     withdraw: "Trekk tilbake",
     saved: "Endringa er lagra.",
+    contact: "Kontaktopplysningane dine",
+    contact_lead: "Rett dei om dei er feil. Eit tomt felt fjernar opplysninga.",
+    phone: "Mobilnummer",
+    email: "E-postadresse",
+    save: "Lagre",
+    bad_phone: "Mobilnummeret må ha åtte siffer, eller + og landskode. Ingenting vart endra.",
+    bad_email: "E-postadressa er ikkje gyldig. Ingenting vart endra.",
+    export: "Last ned opplysningane dine",
+    export_lead: "Alt vi har om deg her, som ei fil (JSON): registreringa, samtykka, meldingane og kven som har sett opplysningane.",
     refused_title: "Innlogginga vart ikkje fullført",
     again: "Prøv igjen",
     r_state: "Innlogginga tok for lang tid, eller lenka er brukt før. Start på nytt.",
@@ -170,6 +197,15 @@ const EN: PortalStrings = PortalStrings {
     give: "Say yes",
     withdraw: "Withdraw",
     saved: "Your change is saved.",
+    contact: "Your contact details",
+    contact_lead: "Correct them if they are wrong. An empty field removes the detail.",
+    phone: "Mobile number",
+    email: "E-mail address",
+    save: "Save",
+    bad_phone: "The mobile number has eight digits, or + and the country code. Nothing was changed.",
+    bad_email: "The e-mail address is not valid. Nothing was changed.",
+    export: "Download your data",
+    export_lead: "Everything we hold about you here, as a file (JSON): your registration, consents, messages and who has seen your information.",
     refused_title: "The login was not completed",
     again: "Try again",
     r_state: "The login took too long, or its link was used before. Start again.",
@@ -204,6 +240,9 @@ pub struct PatientView {
     first: bool,
     /// The CSRF token for the portal's forms.
     csrf: String,
+    /// The contact data as registered (PC-RIGHTS-2).
+    phone: String,
+    email: String,
 }
 
 /// One purpose on one channel, as the patient sees and changes it.
@@ -258,6 +297,8 @@ struct PortalPage {
     urgent: &'static str,
     /// A change was just saved (post/redirect/get).
     saved: bool,
+    /// A change was refused: why, in the page's words.
+    error: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -276,6 +317,8 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/{org}/login", get(login))
         .route("/portal/{org}/logout", post(logout))
         .route("/portal/{org}/consent", post(consent))
+        .route("/portal/{org}/contact", post(contact))
+        .route("/portal/{org}/export", get(export))
         .route("/login/idporten/callback", get(callback))
 }
 
@@ -285,6 +328,7 @@ pub struct PortalQuery {
     lang: Option<String>,
     level: Option<String>,
     saved: Option<String>,
+    error: Option<String>,
 }
 
 /// The query ID-porten sends back.
@@ -369,6 +413,10 @@ async fn home(
                 Ok(v) => v,
                 Err(e) => return crate::error::ApiError::from(e).into_response(),
             };
+            let contact = match portal::contact(&state, &c, state.now()).await {
+                Ok(v) => v,
+                Err(e) => return crate::error::ApiError::from(e).into_response(),
+            };
             Some(PatientView {
                 level: t.substantial,
                 threads: Vec::new(),
@@ -377,6 +425,8 @@ async fn home(
                 consents,
                 first,
                 csrf: csrf.clone().unwrap_or_default(),
+                phone: contact.phone.unwrap_or_default(),
+                email: contact.email.unwrap_or_default(),
             })
         }
         Ok(Some(c)) => {
@@ -425,6 +475,10 @@ async fn home(
                 Ok(v) => v,
                 Err(e) => return crate::error::ApiError::from(e).into_response(),
             };
+            let contact = match portal::contact(&state, &c, state.now()).await {
+                Ok(v) => v,
+                Err(e) => return crate::error::ApiError::from(e).into_response(),
+            };
             Some(PatientView {
                 level: t.high,
                 threads,
@@ -433,6 +487,8 @@ async fn home(
                 consents,
                 first,
                 csrf: csrf.clone().unwrap_or_default(),
+                phone: contact.phone.unwrap_or_default(),
+                email: contact.email.unwrap_or_default(),
             })
         }
         Ok(None) => None,
@@ -447,6 +503,12 @@ async fn home(
             channels: trygg_core::message::channel_statement(lang),
             urgent: trygg_core::message::emergency_notice(lang),
             saved: q.saved.is_some(),
+            error: match q.error.as_deref() {
+                Some("phone") => Some(t.bad_phone),
+                Some("email") => Some(t.bad_email),
+                Some(_) => Some(t.r_other),
+                None => None,
+            },
         },
         StatusCode::OK,
     ))
@@ -669,21 +731,9 @@ async fn consent(
     headers: HeaderMap,
     axum::Form(f): axum::Form<ConsentForm>,
 ) -> Response {
-    if let Some(refused) = cross_site(&state.config, &headers) {
-        return refused;
-    }
-    let Some((o, secret)) =
-        read_cookie(&state.config, &headers).filter(|(o, _)| o.to_string() == org)
-    else {
-        return no_store(Redirect::to(&format!("/portal/{org}")).into_response());
-    };
-    if let Some(refused) = wrong_token(&secret, &f.csrf) {
-        return refused;
-    }
-    let caller = match portal::current(&state, &o, &secret, ip.0).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return no_store(Redirect::to(&format!("/portal/{org}")).into_response()),
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    let caller = match form_caller(&state, &org, ip, &headers, &f.csrf).await {
+        Ok(c) => c,
+        Err(res) => return res,
     };
     let input = trygg_app::notices::ConsentIn {
         purpose: f.purpose,
@@ -695,15 +745,117 @@ async fn consent(
     match trygg_app::notices::set_consent(&state, by, &org, caller.patient, input, state.now())
         .await
     {
-        Ok(_) => {
-            let lang = Lang::from_query(f.lang.as_deref());
-            no_store(
-                Redirect::to(&format!(
-                    "/portal/{org}?lang={}&saved=1#consents",
-                    lang.tag()
-                ))
-                .into_response(),
-            )
+        Ok(_) => back(&org, f.lang.as_deref(), "saved=1", "consents"),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+/// The contact form.
+#[derive(Debug, serde::Deserialize)]
+pub struct ContactForm {
+    phone: Option<String>,
+    email: Option<String>,
+    csrf: String,
+    lang: Option<String>,
+}
+
+/// `POST /portal/{org}/contact`: the patient corrects their contact data (PC-RIGHTS-2); back to
+/// the portal with the outcome (post/redirect/get).
+async fn contact(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<ContactForm>,
+) -> Response {
+    let caller = match form_caller(&state, &org, ip, &headers, &f.csrf).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let input = portal::ContactIn {
+        phone: f.phone,
+        email: f.email,
+    };
+    let outcome = match portal::set_contact(&state, &caller, &input, state.now()).await {
+        Ok(()) => "saved=1",
+        Err(e) if e.code == "TR-O410" => "error=phone",
+        Err(e) if e.code == "TR-O411" => "error=email",
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    back(&org, f.lang.as_deref(), outcome, "contact")
+}
+
+/// Back to the portal after a form, with its outcome in the query (post/redirect/get) and the
+/// section to show.
+fn back(org: &str, lang: Option<&str>, outcome: &str, section: &str) -> Response {
+    let lang = Lang::from_query(lang);
+    no_store(
+        Redirect::to(&format!(
+            "/portal/{org}?lang={}&{outcome}#{section}",
+            lang.tag()
+        ))
+        .into_response(),
+    )
+}
+
+/// A form's caller: same-origin, the session's CSRF token, a live session of this organisation;
+/// otherwise the response to give.
+async fn form_caller(
+    state: &AppState,
+    org: &str,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<trygg_app::messages::PatientCaller, Response> {
+    if let Some(refused) = cross_site(&state.config, headers) {
+        return Err(refused);
+    }
+    let Some((o, secret)) =
+        read_cookie(&state.config, headers).filter(|(o, _)| o.to_string() == org)
+    else {
+        return Err(no_store(
+            Redirect::to(&format!("/portal/{org}")).into_response(),
+        ));
+    };
+    if let Some(refused) = wrong_token(&secret, csrf) {
+        return Err(refused);
+    }
+    match portal::current(state, &o, &secret, ip.0).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(no_store(
+            Redirect::to(&format!("/portal/{org}")).into_response(),
+        )),
+        Err(e) => Err(crate::error::ApiError::from(e).into_response()),
+    }
+}
+
+/// `GET /portal/{org}/export`: everything about the patient here as a JSON file (PC-RIGHTS-1),
+/// at level high; not cached.
+async fn export(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    Query(q): Query<PortalQuery>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    let caller = match read_cookie(&state.config, &headers).filter(|(o, _)| o.to_string() == org) {
+        Some((o, secret)) => portal::current(&state, &o, &secret, ip.0).await,
+        None => Ok(None),
+    };
+    let caller = match caller {
+        Ok(Some(c)) => c,
+        Ok(None) => return no_store(Redirect::to(&format!("/portal/{org}")).into_response()),
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    match portal::export(&state, &caller, lang, state.now()).await {
+        Ok(v) => {
+            let mut res = axum::Json(v).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"mine-opplysninger.json\""),
+            );
+            no_store(res)
         }
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }

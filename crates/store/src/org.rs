@@ -344,6 +344,32 @@ impl OrgTx<'_> {
         })
     }
 
+    /// Replaces a patient's contact data (PC-RIGHTS-2: the patient corrects it); `None` removes
+    /// it. Sealed as at registration. Returns whether the patient exists.
+    pub async fn set_patient_contact(
+        &mut self,
+        id: Uuid,
+        phone: Option<&trygg_core::PhoneNumber>,
+        email: Option<&trygg_core::EmailAddress>,
+    ) -> Result<bool, StoreError> {
+        self.personal = true;
+        let row = id.to_string();
+        let s = &self.store.sealer;
+        let phone = phone
+            .map(|v| s.seal("patients", "phone", &row, v.expose().as_bytes()))
+            .transpose()?;
+        let email = email
+            .map(|v| s.seal("patients", "email", &row, v.expose().as_bytes()))
+            .transpose()?;
+        let r = sqlx::query("UPDATE patients SET phone_sealed = ?, email_sealed = ? WHERE id = ?")
+            .bind(phone)
+            .bind(email)
+            .bind(&row)
+            .execute(self.conn().await?)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// One patient by id.
     pub async fn patient(&mut self, id: Uuid) -> Result<Option<Patient>, StoreError> {
         self.personal = true;

@@ -353,28 +353,97 @@ async fn a_patient_logs_in_through_id_porten_at_high_and_at_substantial_and_logs
             "{op}: {audit:?}"
         );
     }
+    // Contact data (PC-RIGHTS-2): a bad number changes nothing and says why; a good one is
+    // saved, sealed, and logged.
+    let contact_url = w.s.url(&format!("/portal/{ORG}/contact"));
+    let r = post_form(
+        &b,
+        &contact_url,
+        w.s.base.as_str(),
+        &[
+            ("phone", "12"),
+            ("email", "pasient@example.no"),
+            ("csrf", csrf.as_str()),
+        ],
+    )
+    .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Mobilnummeret må ha åtte sifre"), "{html}");
+    assert!(
+        !html.contains("pasient@example.no"),
+        "nothing saved: {html}"
+    );
+    let r = post_form(
+        &b,
+        &contact_url,
+        w.s.base.as_str(),
+        &[
+            ("phone", "98765432"),
+            ("email", "pasient@example.no"),
+            ("csrf", csrf.as_str()),
+        ],
+    )
+    .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Endringen er lagret"), "{html}");
+    assert!(
+        html.contains("value=\"pasient@example.no\"") && html.contains("98765432"),
+        "{html}"
+    );
+    let r = post_form(
+        &b,
+        &contact_url,
+        w.s.base.as_str(),
+        &[("phone", "98765432"), ("csrf", "wrong")],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(w
+        .audit()
+        .await
+        .iter()
+        .any(|(op, _, m, ..)| op == "patient.contact-update" && m.as_deref() == Some("idporten")));
+    // The export (PC-RIGHTS-1): a JSON file, not cached, with the registration, the consents,
+    // and who has seen the data; logged.
+    let r = b
+        .get(w.s.url(&format!("/portal/{ORG}/export")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["you"]["name"], "Prøve Pasient");
+    assert_eq!(v["you"]["email"], "pasient@example.no");
+    assert_eq!(v["consents"].as_array().unwrap().len(), 2, "{v}");
+    let seen = v["who_has_seen_your_data"].as_array().unwrap();
+    assert!(seen.iter().any(|l| l["emergency"] == true), "{v}");
+    assert!(w
+        .audit()
+        .await
+        .iter()
+        .any(|(op, ..)| op == "patient.export"));
+    // Without a session: no file, back to the portal's front.
+    let r = World::browser()
+        .get(w.s.url(&format!("/portal/{ORG}/export")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("Logg inn med ID-porten"));
     // Logout: same-origin only; the session ends and the cookie no longer opens the page.
     let logout = w.s.url(&format!("/portal/{ORG}/logout"));
     for (origin, token) in [
         ("https://evil.example", csrf.as_str()),
         (w.s.base.as_str(), "wrong"),
     ] {
-        let r = b
-            .post(&logout)
-            .header("origin", origin)
-            .form(&[("csrf", token)])
-            .send()
-            .await
-            .unwrap();
+        let r = post_form(&b, &logout, origin, &[("csrf", token)]).await;
         assert_eq!(r.status().as_u16(), 403);
     }
-    let r = b
-        .post(&logout)
-        .header("origin", w.s.base.as_str())
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&b, &logout, w.s.base.as_str(), &[("csrf", csrf.as_str())]).await;
     // Back to the portal's front (the browser follows the redirect).
     assert_eq!(r.url().path(), format!("/portal/{ORG}"));
     let html = r.text().await.unwrap();
@@ -392,6 +461,18 @@ async fn a_patient_logs_in_through_id_porten_at_high_and_at_substantial_and_logs
         html.contains("betydelig") && html.contains("krever innlogging på høyt nivå"),
         "{html}"
     );
+    // At substantial: consents and contact data yes, the export (health data) no.
+    assert!(
+        html.contains("Si ja") && html.contains("Mobilnummer"),
+        "{html}"
+    );
+    assert!(!html.contains("Last ned opplysningene dine"));
+    let r = b
+        .get(w.s.url(&format!("/portal/{ORG}/export")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,4 +680,19 @@ async fn a_flood_of_login_starts_is_throttled_and_bad_organisations_are_refused(
         statuses.iter().all(|s| *s == 303 || *s == 429),
         "{statuses:?}"
     );
+}
+
+/// A form posted by the browser `b` from `origin`.
+async fn post_form(
+    b: &reqwest::Client,
+    url: &str,
+    origin: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    b.post(url)
+        .header("origin", origin)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
 }
