@@ -218,11 +218,14 @@ async fn body(r: reqwest::Response) -> Result<Vec<u8>, AppError> {
 
 /// Begins a patient's login at `org`'s portal at `level` (substantial or high): the URL to send
 /// the browser to. `redirect_uri` is this site's `/login/idporten/callback`, as registered.
+/// `fresh` asks ID-porten to authenticate again (a step-up from substantial to high: its own
+/// session is at the lower level).
 pub async fn start(
     state: &App,
     org: &str,
     level: Assurance,
     redirect_uri: &str,
+    fresh: bool,
 ) -> Result<String, AppError> {
     let now = state.now();
     let client = client(state, redirect_uri)?;
@@ -234,7 +237,7 @@ pub async fn start(
     }
     let level = level.max(Assurance::Substantial);
     let (meta, _) = state.logins.known(state, now.unix_timestamp()).await?;
-    let (pending, params) = oidc::begin(&client, level, now.unix_timestamp())?;
+    let (pending, params) = oidc::begin(&client, level, now.unix_timestamp(), fresh)?;
     state
         .logins
         .put(pending, slug, redirect_uri.to_owned(), now.unix_timestamp())?;

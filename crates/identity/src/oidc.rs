@@ -357,11 +357,14 @@ impl Pending {
     }
 }
 
-/// The authorization request's parameters (sent as a query, or pushed first with PAR).
+/// The authorization request's parameters (sent as a query, or pushed first with PAR). `fresh`
+/// asks the provider to authenticate the person again (`prompt=login`) instead of reusing its own
+/// session: for a step-up, where that session is at the lower level.
 pub fn begin(
     client: &Client,
     asked: Assurance,
     now: i64,
+    fresh: bool,
 ) -> Result<(Pending, Vec<(String, String)>), OidcError> {
     let pending = Pending {
         profile: client.profile,
@@ -382,6 +385,9 @@ pub fn begin(
         ("code_challenge_method".into(), "S256".into()),
         ("acr_values".into(), client.profile.acr_value(asked).into()),
     ];
+    if fresh {
+        params.push(("prompt".into(), "login".into()));
+    }
     // Patients choose their language in the provider too (ID-porten reads `ui_locales`).
     if client.profile == Profile::IdPorten {
         params.push(("ui_locales".into(), "nb".into()));
@@ -897,11 +903,14 @@ mod tests {
     #[test]
     fn a_good_id_porten_token_gives_the_national_id_at_the_level_asked_pc_authn_1() {
         let (key, jwks) = provider();
-        let (p, params) = begin(&client(Profile::IdPorten), Assurance::High, 1_000).unwrap();
+        let (p, params) = begin(&client(Profile::IdPorten), Assurance::High, 1_000, false).unwrap();
         let get = |k: &str| params.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
         assert_eq!(get("acr_values").as_deref(), Some("idporten-loa-high"));
         assert_eq!(get("code_challenge_method").as_deref(), Some("S256"));
         assert_eq!(get("code_challenge"), Some(pkce_challenge(&p.verifier)));
+        assert_eq!(get("prompt"), None);
+        let (_, fresh) = begin(&client(Profile::IdPorten), Assurance::High, 1_000, true).unwrap();
+        assert!(fresh.iter().any(|(k, v)| k == "prompt" && v == "login"));
         assert_ne!(p.state, p.nonce);
         let id = validate_id_token(
             &token(&key, &good_claims(&p, 1_000)),
@@ -925,7 +934,7 @@ mod tests {
     #[test]
     fn every_broken_rule_is_refused_with_its_reason() {
         let (key, jwks) = provider();
-        let (p, _) = begin(&client(Profile::IdPorten), Assurance::High, 1_000).unwrap();
+        let (p, _) = begin(&client(Profile::IdPorten), Assurance::High, 1_000, false).unwrap();
         let now = 1_000;
         let with = |f: &dyn Fn(&mut Map<String, Value>)| {
             let mut c = good_claims(&p, now);
@@ -1028,7 +1037,13 @@ mod tests {
     #[test]
     fn a_token_signed_by_another_key_or_with_none_or_a_shared_secret_is_refused() {
         let (_, jwks) = provider();
-        let (p, _) = begin(&client(Profile::IdPorten), Assurance::Substantial, 1_000).unwrap();
+        let (p, _) = begin(
+            &client(Profile::IdPorten),
+            Assurance::Substantial,
+            1_000,
+            false,
+        )
+        .unwrap();
         let claims = good_claims(&p, 1_000);
         // Another key with the provider's kid: the signature fails.
         let (other, _) = SigningKey::generate("op-1").unwrap();
@@ -1062,7 +1077,7 @@ mod tests {
     #[test]
     fn helseid_reads_the_security_level_and_hpr_number() {
         let (key, jwks) = provider();
-        let (p, _) = begin(&client(Profile::HelseId), Assurance::High, 1_000).unwrap();
+        let (p, _) = begin(&client(Profile::HelseId), Assurance::High, 1_000, false).unwrap();
         let mut c = json!({"iss": ISS, "aud": "trygg", "sub": "hid", "exp": 1_100, "iat": 1_000,
                            "nonce": p.nonce, HELSEID_SECURITY_LEVEL: "4", HELSEID_HPR_NUMBER: "565501872"});
         let id = validate_id_token(&token(&key, &c), &jwks, &expect(&p, 1_000)).unwrap();
@@ -1096,7 +1111,7 @@ mod tests {
 
     #[test]
     fn the_login_expires_and_answers_are_read_strictly() {
-        let (p, _) = begin(&client(Profile::IdPorten), Assurance::High, 1_000).unwrap();
+        let (p, _) = begin(&client(Profile::IdPorten), Assurance::High, 1_000, false).unwrap();
         assert!(p.check_time(1_000 + LOGIN_TTL_SECS).is_ok());
         assert_eq!(
             p.check_time(1_001 + LOGIN_TTL_SECS),

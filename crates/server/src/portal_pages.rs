@@ -329,6 +329,8 @@ pub struct PortalQuery {
     level: Option<String>,
     saved: Option<String>,
     error: Option<String>,
+    /// From a session at a lower level: authenticate again at the provider.
+    step_up: Option<String>,
 }
 
 /// The query ID-porten sends back.
@@ -530,7 +532,8 @@ async fn login(
     let Some(redirect) = callback_url(&state.config, &headers) else {
         return refused_page(lang, t.r_other, None, StatusCode::BAD_REQUEST);
     };
-    match portal::start(&state, &org, level, &redirect).await {
+    let fresh = q.step_up.is_some();
+    match portal::start(&state, &org, level, &redirect, fresh).await {
         Ok(url) => no_store(Redirect::to(&url).into_response()),
         Err(e) => {
             let status = crate::error::ApiError::from(e);

@@ -473,6 +473,17 @@ async fn a_patient_logs_in_through_id_porten_at_high_and_at_substantial_and_logs
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+    // Step-up: the page's link asks for a login at high; after it the messages are there.
+    assert!(html.contains(&format!("/portal/{ORG}/login?level=high&amp;step_up=1")));
+    w.next(PID, "idporten-loa-high", "none").await;
+    let cb = w.to_callback(&b, "high&step_up=1").await;
+    let (st, _, html) = w.callback(&b, &cb).await;
+    assert_eq!(st, 200);
+    assert!(
+        html.contains("høyt") && html.contains("Hvem har sett opplysningene dine"),
+        "{html}"
+    );
+    assert!(!html.contains("krever innlogging på høyt nivå"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
