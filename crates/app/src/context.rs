@@ -42,6 +42,10 @@ impl App {
         guard: Arc<trygg_guard::Guard>,
         clock: SharedClock,
     ) -> Self {
+        // More than one TLS provider is compiled in (through dependencies), so rustls cannot
+        // pick one: Trygg's is aws-lc-rs, installed once for every client it makes (SMTP, the
+        // SMS gateway, KRR, ID-porten). An error means one is installed already.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         Self {
             store,
             config,

@@ -368,21 +368,7 @@ async fn finish_found(
         assurance: identity.assurance,
         address,
     };
-    let e = event(
-        org,
-        &caller.actor(),
-        Did {
-            category: Category::Authentication,
-            operation: Operation::Login,
-            action: Action::Execute,
-            outcome: Outcome::Success,
-            entity: ("patient-session", Some(rec.id.to_string())),
-            patient: Some(patient.id),
-            basis: trygg_audit::Basis::None,
-            detail: None,
-        },
-        now,
-    )?;
+    let e = login_event(&caller, rec.id, None, now)?;
     tx.audit(&e).await?;
     tx.commit().await?;
     Ok(LoggedIn {
@@ -745,4 +731,124 @@ pub async fn contact(
         phone: me.phone.map(|v| v.expose().to_owned()),
         email: me.email.map(|v| v.expose().to_owned()),
     })
+}
+
+/// The demo's built-in **test** identity provider for patients (issue #13, the embedded
+/// default): the demo's patients by name, to choose one and a level. Only in `trygg demo`, on a
+/// loopback listener, for a loopback client, in an organisation the demo seeded (the caller
+/// checks [`crate::login::developer_allowed`] first); the listing is logged.
+pub async fn test_patients(
+    state: &App,
+    org: &OrgSlug,
+    now: OffsetDateTime,
+) -> Result<Vec<(uuid::Uuid, String)>, AppError> {
+    let h = demo_org(state, org).await?;
+    let mut tx = h.begin().await?;
+    let list = tx.list_patients().await?;
+    let e = event(
+        org,
+        &test_idp_actor(),
+        Did {
+            category: Category::Access,
+            operation: Operation::PatientList,
+            action: Action::Read,
+            outcome: Outcome::Success,
+            entity: ("Patient", None),
+            patient: None,
+            basis: trygg_audit::Basis::System,
+            detail: Some("demo-test-provider".into()),
+        },
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(list
+        .into_iter()
+        .map(|p| (p.id, p.name.expose().to_owned()))
+        .collect())
+}
+
+/// A login through the demo's test provider: a portal session for `patient` at `level`, with the
+/// method `developer` in the session and the audit log (never taken for ID-porten).
+pub async fn test_login(
+    state: &App,
+    org: &OrgSlug,
+    patient: uuid::Uuid,
+    level: Assurance,
+    address: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<LoggedIn, AppError> {
+    let h = demo_org(state, org).await?;
+    let mut tx = h.begin().await?;
+    if tx.patient(patient).await?.is_none() {
+        return Err(AppError::not_found("TR-P404", "no such patient"));
+    }
+    let level = level.max(Assurance::Substantial);
+    let (rec, secret) = tx
+        .create_patient_session(patient, "developer", level.code(), now)
+        .await?;
+    let caller = PatientCaller {
+        org: org.clone(),
+        patient,
+        method: "developer",
+        assurance: level,
+        address,
+    };
+    let e = login_event(&caller, rec.id, Some("demo-test-provider"), now)?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(LoggedIn {
+        org: org.clone(),
+        secret,
+    })
+}
+
+fn test_idp_actor() -> crate::audit::Actor {
+    crate::audit::Actor {
+        kind: trygg_audit::AgentKind::System,
+        id: "system:demo-test-provider".into(),
+        role: None,
+        authentication: None,
+        address: None,
+    }
+}
+
+/// An organisation the demo seeded (the test provider serves no other).
+async fn demo_org(
+    state: &App,
+    org: &OrgSlug,
+) -> Result<std::sync::Arc<trygg_store::OrgStore>, AppError> {
+    let o = state
+        .store
+        .org_by_slug(org)
+        .await?
+        .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
+    if !state.store.is_demo(&o).await? {
+        return Err(AppError::not_found("TR-E703", "no such organisation"));
+    }
+    Ok(state.store.org(&o).await?)
+}
+
+/// The audit event of a patient's login: the method and level in the actor (PC-AUTHN-1).
+fn login_event(
+    caller: &PatientCaller,
+    session: uuid::Uuid,
+    detail: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<trygg_audit::AuditEvent, AppError> {
+    event(
+        &caller.org,
+        &caller.actor(),
+        Did {
+            category: Category::Authentication,
+            operation: Operation::Login,
+            action: Action::Execute,
+            outcome: Outcome::Success,
+            entity: ("patient-session", Some(session.to_string())),
+            patient: Some(caller.patient),
+            basis: trygg_audit::Basis::None,
+            detail: detail.map(str::to_owned),
+        },
+        now,
+    )
 }

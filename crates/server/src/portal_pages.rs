@@ -33,6 +33,8 @@ use crate::pages::{render, Shell};
 pub struct PortalStrings {
     title: &'static str,
     signed_in: &'static str,
+    via_idporten: &'static str,
+    via_test: &'static str,
     high: &'static str,
     substantial: &'static str,
     messages: &'static str,
@@ -66,6 +68,12 @@ pub struct PortalStrings {
     bad_email: &'static str,
     export: &'static str,
     export_lead: &'static str,
+    test_title: &'static str,
+    test_warning: &'static str,
+    test_who: &'static str,
+    test_level: &'static str,
+    test_submit: &'static str,
+    test_link: &'static str,
     refused_title: &'static str,
     again: &'static str,
     r_state: &'static str,
@@ -78,7 +86,9 @@ pub struct PortalStrings {
 
 const NB: PortalStrings = PortalStrings {
     title: "Din side",
-    signed_in: "Du er logget inn med ID-porten, sikkerhetsnivå",
+    signed_in: "Du er logget inn",
+    via_idporten: "med ID-porten, sikkerhetsnivå",
+    via_test: "med Tryggs testleverandør (demo, ikke ID-porten), sikkerhetsnivå",
     high: "høyt",
     substantial: "betydelig",
     messages: "Meldinger",
@@ -113,6 +123,12 @@ const NB: PortalStrings = PortalStrings {
     bad_email: "E-postadressen er ikke gyldig. Ingenting ble endret.",
     export: "Last ned opplysningene dine",
     export_lead: "Alt vi har om deg her, som en fil (JSON): registreringen, samtykkene, meldingene og hvem som har sett opplysningene.",
+    test_title: "Testinnlogging for demo",
+    test_warning: "Dette er Tryggs innebygde testleverandør, ikke ID-porten. Den finnes bare i demoen, på denne maskinen.",
+    test_who: "Logg inn som",
+    test_level: "Sikkerhetsnivå",
+    test_submit: "Logg inn (test)",
+    test_link: "Testinnlogging (demo, ikke ID-porten)",
     refused_title: "Innloggingen ble ikke fullført",
     again: "Prøv igjen",
     r_state: "Innloggingen tok for lang tid, eller lenken er brukt før. Start på nytt.",
@@ -125,7 +141,9 @@ const NB: PortalStrings = PortalStrings {
 
 const NN: PortalStrings = PortalStrings {
     title: "Di side",
-    signed_in: "Du er logga inn med ID-porten, tryggleiksnivå",
+    signed_in: "Du er logga inn",
+    via_idporten: "med ID-porten, tryggleiksnivå",
+    via_test: "med testleverandøren til Trygg (demo, ikkje ID-porten), tryggleiksnivå",
     high: "høgt",
     substantial: "betydeleg",
     messages: "Meldingar",
@@ -160,6 +178,12 @@ const NN: PortalStrings = PortalStrings {
     bad_email: "E-postadressa er ikkje gyldig. Ingenting vart endra.",
     export: "Last ned opplysningane dine",
     export_lead: "Alt vi har om deg her, som ei fil (JSON): registreringa, samtykka, meldingane og kven som har sett opplysningane.",
+    test_title: "Testinnlogging for demo",
+    test_warning: "Dette er den innebygde testleverandøren til Trygg, ikkje ID-porten. Han finst berre i demoen, på denne maskina.",
+    test_who: "Logg inn som",
+    test_level: "Tryggleiksnivå",
+    test_submit: "Logg inn (test)",
+    test_link: "Testinnlogging (demo, ikkje ID-porten)",
     refused_title: "Innlogginga vart ikkje fullført",
     again: "Prøv igjen",
     r_state: "Innlogginga tok for lang tid, eller lenka er brukt før. Start på nytt.",
@@ -172,7 +196,9 @@ const NN: PortalStrings = PortalStrings {
 
 const EN: PortalStrings = PortalStrings {
     title: "Your page",
-    signed_in: "You are logged in with ID-porten, assurance level",
+    signed_in: "You are logged in",
+    via_idporten: "with ID-porten, assurance level",
+    via_test: "with Trygg's test provider (demo, not ID-porten), assurance level",
     high: "high",
     substantial: "substantial",
     messages: "Messages",
@@ -206,6 +232,12 @@ const EN: PortalStrings = PortalStrings {
     bad_email: "The e-mail address is not valid. Nothing was changed.",
     export: "Download your data",
     export_lead: "Everything we hold about you here, as a file (JSON): your registration, consents, messages and who has seen your information.",
+    test_title: "Test login for the demo",
+    test_warning: "This is Trygg's built-in test provider, not ID-porten. It exists only in the demo, on this machine.",
+    test_who: "Log in as",
+    test_level: "Assurance level",
+    test_submit: "Log in (test)",
+    test_link: "Test login (demo, not ID-porten)",
     refused_title: "The login was not completed",
     again: "Try again",
     r_state: "The login took too long, or its link was used before. Start again.",
@@ -226,6 +258,8 @@ fn strings(lang: Lang) -> &'static PortalStrings {
 
 /// What the home shows a signed-in patient.
 pub struct PatientView {
+    /// "with ID-porten" or "with the demo's test provider".
+    method: &'static str,
     level: &'static str,
     /// Subject (or a dash) and unread count, newest first.
     threads: Vec<(String, u32)>,
@@ -299,6 +333,17 @@ struct PortalPage {
     saved: bool,
     /// A change was refused: why, in the page's words.
     error: Option<&'static str>,
+    /// The demo's test provider is offered here (demo, loopback).
+    test_login: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal_test_login.html")]
+struct TestLoginPage {
+    shell: Shell,
+    t: &'static PortalStrings,
+    org: String,
+    patients: Vec<(uuid::Uuid, String)>,
 }
 
 #[derive(Template)]
@@ -319,6 +364,10 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/{org}/consent", post(consent))
         .route("/portal/{org}/contact", post(contact))
         .route("/portal/{org}/export", get(export))
+        .route(
+            "/portal/{org}/test-login",
+            get(test_login_page).post(test_login),
+        )
         .route("/login/idporten/callback", get(callback))
 }
 
@@ -368,6 +417,16 @@ fn read_cookie(
     headers: &HeaderMap,
 ) -> Option<(trygg_core::OrgSlug, trygg_store::Secret)> {
     crate::auth::session::read_org_cookie(cookie_name(config), headers)
+}
+
+/// After a login: the patient's cookie, and on to `to`.
+fn signed_in(config: &Config, done: &portal::LoggedIn, to: &str) -> Response {
+    let value = format!("{}.{}", done.org, done.secret.expose());
+    let mut res = Redirect::to(to).into_response();
+    if let Some(c) = cookie(config, &value, config.patient_session_absolute_timeout_secs) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    no_store(res)
 }
 
 fn no_store(mut res: Response) -> Response {
@@ -420,6 +479,11 @@ async fn home(
                 Err(e) => return crate::error::ApiError::from(e).into_response(),
             };
             Some(PatientView {
+                method: if c.method == "idporten" {
+                    t.via_idporten
+                } else {
+                    t.via_test
+                },
                 level: t.substantial,
                 threads: Vec::new(),
                 step_up: true,
@@ -482,6 +546,11 @@ async fn home(
                 Err(e) => return crate::error::ApiError::from(e).into_response(),
             };
             Some(PatientView {
+                method: if c.method == "idporten" {
+                    t.via_idporten
+                } else {
+                    t.via_test
+                },
                 level: t.high,
                 threads,
                 step_up: false,
@@ -505,6 +574,7 @@ async fn home(
             channels: trygg_core::message::channel_statement(lang),
             urgent: trygg_core::message::emergency_notice(lang),
             saved: q.saved.is_some(),
+            test_login: crate::auth::dev::offered(&state.config, ip.0, &headers),
             error: match q.error.as_deref() {
                 Some("phone") => Some(t.bad_phone),
                 Some("email") => Some(t.bad_email),
@@ -575,18 +645,7 @@ async fn callback(
         error: q.error.as_deref(),
     };
     match portal::finish(&state, &cb, ip.0).await {
-        Ok(done) => {
-            let value = format!("{}.{}", done.org, done.secret.expose());
-            let mut res = Redirect::to(&format!("/portal/{}", done.org)).into_response();
-            if let Some(c) = cookie(
-                &state.config,
-                &value,
-                state.config.patient_session_absolute_timeout_secs,
-            ) {
-                res.headers_mut().append(header::SET_COOKIE, c);
-            }
-            no_store(res)
-        }
+        Ok(done) => signed_in(&state.config, &done, &format!("/portal/{}", done.org)),
         Err(e) => {
             let t = strings(Lang::Nb);
             let reason = match e.code {
@@ -859,6 +918,89 @@ async fn export(
                 HeaderValue::from_static("attachment; filename=\"mine-opplysninger.json\""),
             );
             no_store(res)
+        }
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+/// `GET /portal/{org}/test-login`: the demo's test provider (only `trygg demo` on loopback;
+/// 404 everywhere else).
+async fn test_login_page(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    Query(q): Query<PortalQuery>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    if let Some(refused) = test_gate(&state, ip, &headers) {
+        return refused;
+    }
+    let Ok(slug) = trygg_core::OrgSlug::parse(&org) else {
+        return refused_page(lang, strings(lang).r_other, None, StatusCode::NOT_FOUND);
+    };
+    match portal::test_patients(&state, &slug, state.now()).await {
+        Ok(patients) => no_store(render(
+            &TestLoginPage {
+                shell: Shell::new(lang, &format!("/portal/{org}/test-login")),
+                t: strings(lang),
+                org,
+                patients,
+            },
+            StatusCode::OK,
+        )),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+/// The test provider's gate: only in `trygg demo`, on loopback, for a loopback client (as the
+/// personnel's developer login); 404 elsewhere.
+fn test_gate(state: &AppState, ip: ClientIp, headers: &HeaderMap) -> Option<Response> {
+    let req = crate::auth::dev::request(&state.config, ip.0, headers);
+    trygg_app::login::developer_allowed(&state.config, &req)
+        .err()
+        .map(|e| crate::error::ApiError::from(e).into_response())
+}
+
+/// The test provider's form.
+#[derive(Debug, serde::Deserialize)]
+pub struct TestLoginForm {
+    patient: String,
+    level: String,
+    lang: Option<String>,
+}
+
+/// `POST /portal/{org}/test-login`: signs the chosen demo patient in at the chosen level, with
+/// the method `developer` (same gate as the page, and same-origin).
+async fn test_login(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<TestLoginForm>,
+) -> Response {
+    if let Some(refused) = test_gate(&state, ip, &headers) {
+        return refused;
+    }
+    if let Some(refused) = cross_site(&state.config, &headers) {
+        return refused;
+    }
+    let (Ok(slug), Ok(patient)) = (
+        trygg_core::OrgSlug::parse(&org),
+        uuid::Uuid::parse_str(&f.patient),
+    ) else {
+        return (StatusCode::BAD_REQUEST, "no such patient").into_response();
+    };
+    let level = if f.level == "substantial" {
+        Assurance::Substantial
+    } else {
+        Assurance::High
+    };
+    match portal::test_login(&state, &slug, patient, level, ip.0, state.now()).await {
+        Ok(done) => {
+            let lang = Lang::from_query(f.lang.as_deref());
+            let to = format!("/portal/{}?lang={}", done.org, lang.tag());
+            signed_in(&state.config, &done, &to)
         }
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }

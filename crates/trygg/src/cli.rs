@@ -793,6 +793,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("  Organisations:     {}", orgs.join(", "));
                     println!("  Personnel login:   {links_base}/personell");
                     println!("  Consultations:     {links_base}/personell/konsultasjoner");
+                    if let Some(first) = orgs.first() {
+                        println!(
+                            "  Patient portal:    {links_base}/portal/{first} \
+                             (demo test login, not ID-porten: {links_base}/portal/{first}/test-login)"
+                        );
+                    }
                     println!(
                         "  Plan one at the console: trygg consultation create --help \
                          (ids from trygg personnel list / trygg patient list; set TRYGG_LISTEN \

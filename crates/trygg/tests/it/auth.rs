@@ -1012,3 +1012,95 @@ async fn issue_17_last_seen_is_written_at_most_once_a_minute() {
     assert_eq!(s.session(&cookie).await.status(), 200);
     assert_eq!(seen().await, t1);
 }
+
+/// The demo's built-in test provider for patients (issue #13): offered and usable only in the
+/// demo, on loopback, same-origin; clearly not ID-porten; the session says so, and so does the
+/// audit log (method `developer`).
+#[tokio::test]
+async fn the_demo_test_provider_signs_a_patient_in_only_in_the_demo_on_loopback() {
+    let s = start(|c| c.demo = true).await;
+    let page = s
+        .req(reqwest::Method::GET, &format!("/portal/{ORG}/test-login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("ikke ID-porten"), "{html}");
+    let patient = html
+        .split("name=\"patient\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("patient", patient.as_str()),
+        ("level", "high"),
+        ("lang", "nb"),
+    ];
+    // Cross-site, or reached under a name that is not loopback: refused, no cookie.
+    let r = s
+        .req(reqwest::Method::POST, &format!("/portal/{ORG}/test-login"))
+        .header("origin", "http://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("set-cookie").is_none());
+    let r = s
+        .client
+        .post(format!("{}/portal/{ORG}/test-login", s.base))
+        .header("host", "demo.example.no")
+        .header("origin", "http://demo.example.no")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = s
+        .same(reqwest::Method::POST, &format!("/portal/{ORG}/test-login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("trygg_patient=") && cookie.contains("HttpOnly"));
+    let html = s
+        .req(reqwest::Method::GET, &format!("/portal/{ORG}"))
+        .header("cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("testleverandør") && html.contains("høyt"),
+        "{html}"
+    );
+    assert!(!html.contains("logget inn med ID-porten"));
+    let log = s.org(ORG).await.audit_events(None).await.unwrap();
+    assert!(log.iter().any(|(_, e)| e.operation.as_str() == "login"
+        && e.agent
+            .authentication
+            .as_ref()
+            .is_some_and(|a| a.method.as_str() == "developer")));
+
+    // Not the demo: no such page, no such login.
+    let s = start(|_| {}).await;
+    let r = s
+        .req(reqwest::Method::GET, &format!("/portal/{ORG}/test-login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = s
+        .same(reqwest::Method::POST, &format!("/portal/{ORG}/test-login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
