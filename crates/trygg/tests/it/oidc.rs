@@ -707,3 +707,71 @@ async fn post_form(
         .await
         .unwrap()
 }
+
+/// A portal session ends after `patient_session_idle_timeout_secs` without a request, and after
+/// `patient_session_absolute_timeout_secs` however active; each end is in the audit log. A new
+/// login ends nothing else, but a session's cookie works in its own organisation only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_session_times_out_when_idle_and_at_its_absolute_end() {
+    let w = world().await;
+    let login = || async {
+        w.next(PID, "idporten-loa-high", "none").await;
+        let b = World::browser();
+        let cb = w.to_callback(&b, "high").await;
+        let (st, _, html) = w.callback(&b, &cb).await;
+        assert_eq!(st, 200, "{html}");
+        b
+    };
+    let signed_in = |b: reqwest::Client, path: String| {
+        let url = w.s.url(&path);
+        async move {
+            let html = b.get(url).send().await.unwrap().text().await.unwrap();
+            html.contains("logget inn med ID-porten")
+        }
+    };
+    let home = format!("/portal/{ORG}");
+    // Both logins first (the provider's tokens carry its own time; Trygg's clock moves below).
+    let idle = login().await;
+    let active = login().await;
+    // The cookie of this organisation opens nothing in another.
+    assert!(
+        !signed_in(
+            active.clone(),
+            "/portal/normbakken-kommune-hjemmetjenesten".into()
+        )
+        .await
+    );
+    // Every 12 minutes the active one makes a request; the idle one makes none.
+    w.s.clock.advance(time::Duration::seconds(12 * 60));
+    assert!(signed_in(active.clone(), home.clone()).await);
+    assert!(
+        signed_in(idle.clone(), home.clone()).await,
+        "12 minutes idle is within 15"
+    );
+    w.s.clock.advance(time::Duration::seconds(12 * 60));
+    assert!(
+        signed_in(active.clone(), home.clone()).await,
+        "a request resets idleness"
+    );
+    w.s.clock.advance(time::Duration::seconds(4 * 60));
+    assert!(!signed_in(idle, home.clone()).await, "16 minutes idle");
+    assert!(signed_in(active.clone(), home.clone()).await);
+    // Absolute: an hour after login, however active.
+    for _ in 0..2 {
+        w.s.clock.advance(time::Duration::seconds(12 * 60));
+        assert!(signed_in(active.clone(), home.clone()).await);
+    }
+    w.s.clock.advance(time::Duration::seconds(12 * 60));
+    assert!(!signed_in(active, home).await, "64 minutes after login");
+    let ends: Vec<_> = w
+        .audit()
+        .await
+        .into_iter()
+        .filter(|(op, ..)| op == "logout")
+        .filter_map(|(.., d)| d)
+        .collect();
+    assert!(
+        ends.contains(&"idle".to_owned()) && ends.contains(&"absolute".to_owned()),
+        "{ends:?}"
+    );
+}
