@@ -638,6 +638,7 @@ async fn callback(
     State(state): State<AppState>,
     Query(q): Query<CallbackQuery>,
     ip: ClientIp,
+    headers: HeaderMap,
 ) -> Response {
     let cb = portal::Callback {
         code: q.code.as_deref(),
@@ -645,7 +646,19 @@ async fn callback(
         error: q.error.as_deref(),
     };
     match portal::finish(&state, &cb, ip.0).await {
-        Ok(done) => signed_in(&state.config, &done, &format!("/portal/{}", done.org)),
+        Ok(done) => {
+            // The session this browser had (a step-up leaves one at the lower level) ends now:
+            // one live session per browser.
+            if let Some((o, old)) = read_cookie(&state.config, &headers) {
+                if let Err(e) = portal::logout(&state, &o, &old, ip.0).await {
+                    tracing::warn!(
+                        code = e.code,
+                        "a replaced portal session could not be ended"
+                    );
+                }
+            }
+            signed_in(&state.config, &done, &format!("/portal/{}", done.org))
+        }
         Err(e) => {
             let t = strings(Lang::Nb);
             let reason = match e.code {

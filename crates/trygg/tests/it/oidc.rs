@@ -484,6 +484,14 @@ async fn a_patient_logs_in_through_id_porten_at_high_and_at_substantial_and_logs
         "{html}"
     );
     assert!(!html.contains("krever innlogging på høyt nivå"));
+    // The session at substantial ended when the one at high began.
+    let logouts = w
+        .audit()
+        .await
+        .into_iter()
+        .filter(|(op, ..)| op == "logout")
+        .count();
+    assert_eq!(logouts, 2, "the logout above and the replaced session");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
