@@ -394,6 +394,18 @@ settings! {
     /// TRYGG_IDPORTEN_CLIENT_SECRET.
     [true, None]
     idporten_client_secret: Option<String> = None;
+    /// HelseID's issuer, for personnel's login (issue #13), e.g. `https://helseid-sts.nhn.no`
+    /// (https; plain http only to a loopback address, a test provider). Unset: no HelseID login.
+    [false, Some("https://helseid-sts.nhn.no")]
+    helseid_issuer: Option<String> = None;
+    /// The client id Trygg is registered with at HelseID (redirect URI
+    /// `<public_url>/login/helseid/callback`; PAR, `private_key_jwt`, DPoP).
+    [false, None]
+    helseid_client_id: Option<String> = None;
+    /// File with the base64 PKCS#8 P-256 key Trygg signs its client assertions with at HelseID
+    /// (`trygg oidc key --out FILE` makes one and prints the public JWK to register).
+    [false, Some("a file outside the data directory, readable only by Trygg")]
+    helseid_key_file: Option<PathBuf> = None;
     /// A patient's portal session ends after this many seconds without a request.
     [false, Some("900 or less")]
     patient_session_idle_timeout_secs: u64 = 900;
@@ -568,6 +580,20 @@ impl Config {
             if self.idporten_client_id.is_none() || self.idporten_client_secret.is_none() {
                 return Err(ConfigError::Invalid(
                     "idporten_issuer needs idporten_client_id and idporten_client_secret".into(),
+                ));
+            }
+        }
+        if let Some(u) = &self.helseid_issuer {
+            let https = u.starts_with("https://");
+            let local_http = u.starts_with("http://") && crate::notices::is_loopback_url(u);
+            if !(https || local_http) {
+                return Err(ConfigError::Invalid(
+                    "helseid_issuer must be https (plain http only to a loopback address)".into(),
+                ));
+            }
+            if self.helseid_client_id.is_none() || self.helseid_key_file.is_none() {
+                return Err(ConfigError::Invalid(
+                    "helseid_issuer needs helseid_client_id and helseid_key_file".into(),
                 ));
             }
         }

@@ -14,6 +14,7 @@ pub mod consultations;
 pub mod context;
 pub mod credentials;
 pub mod error;
+pub mod helseid;
 pub mod login;
 pub mod messages;
 pub mod notices;

@@ -36,7 +36,7 @@ const PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 #[derive(Default)]
 pub struct Logins {
     pending: Mutex<HashMap<String, (Pending, OrgSlug, String)>>,
-    provider: tokio::sync::Mutex<Option<Known>>,
+    providers: tokio::sync::Mutex<HashMap<Profile, Known>>,
     http: tokio::sync::OnceCell<reqwest::Client>,
 }
 
@@ -61,11 +61,11 @@ pub struct LoggedIn {
     pub secret: Secret,
 }
 
-fn refused(code: &'static str, why: &str) -> AppError {
+pub(crate) fn refused(code: &'static str, why: &str) -> AppError {
     AppError::new(ErrorKind::Unauthorized, code, "Unauthorized", why)
 }
 
-fn unavailable(why: &str) -> AppError {
+pub(crate) fn unavailable(why: &str) -> AppError {
     AppError::new(
         ErrorKind::Unavailable(30),
         "TR-O503",
@@ -106,7 +106,7 @@ fn client(state: &App, redirect_uri: &str) -> Result<Client, AppError> {
 }
 
 impl Logins {
-    async fn http(&self) -> Result<&reqwest::Client, AppError> {
+    pub(crate) async fn http(&self) -> Result<&reqwest::Client, AppError> {
         self.http
             .get_or_try_init(|| async {
                 reqwest::Client::builder()
@@ -130,16 +130,21 @@ impl Logins {
         body(r).await
     }
 
-    /// The provider's metadata and keys, fetched at first use.
-    async fn known(&self, state: &App, now: i64) -> Result<(ProviderMeta, Jwks), AppError> {
-        let issuer = state.config.idporten_issuer.as_deref().ok_or_else(|| {
-            AppError::not_found(
-                "TR-O404",
-                "login with ID-porten is not set up on this server",
-            )
-        })?;
-        let mut k = self.provider.lock().await;
-        if let Some(known) = k.as_ref() {
+    /// A provider's metadata and keys, fetched at first use.
+    pub(crate) async fn known(
+        &self,
+        state: &App,
+        profile: Profile,
+        now: i64,
+    ) -> Result<(ProviderMeta, Jwks), AppError> {
+        let issuer = match profile {
+            Profile::IdPorten => state.config.idporten_issuer.as_deref(),
+            Profile::HelseId => state.config.helseid_issuer.as_deref(),
+            Profile::Generic => None,
+        }
+        .ok_or_else(|| AppError::not_found("TR-O404", "this login is not set up on this server"))?;
+        let mut k = self.providers.lock().await;
+        if let Some(known) = k.get(&profile) {
             return Ok((known.meta.clone(), known.jwks.clone()));
         }
         let doc = self
@@ -150,18 +155,25 @@ impl Logins {
             .await?;
         let meta = ProviderMeta::from_discovery(&doc, issuer)?;
         let jwks = Jwks::parse(&self.get(&meta.jwks_uri).await?)?;
-        *k = Some(Known {
-            meta: meta.clone(),
-            jwks: jwks.clone(),
-            jwks_at: now,
-        });
+        k.insert(
+            profile,
+            Known {
+                meta: meta.clone(),
+                jwks: jwks.clone(),
+                jwks_at: now,
+            },
+        );
         Ok((meta, jwks))
     }
 
     /// The keys fetched again (a token named a key they lack), at most once a minute.
-    async fn refetch_keys(&self, now: i64) -> Result<Option<Jwks>, AppError> {
-        let mut k = self.provider.lock().await;
-        let Some(known) = k.as_mut() else {
+    pub(crate) async fn refetch_keys(
+        &self,
+        profile: Profile,
+        now: i64,
+    ) -> Result<Option<Jwks>, AppError> {
+        let mut k = self.providers.lock().await;
+        let Some(known) = k.get_mut(&profile) else {
             return Ok(None);
         };
         if now - known.jwks_at < JWKS_REFETCH_SECS {
@@ -174,7 +186,13 @@ impl Logins {
         Ok(Some(jwks))
     }
 
-    fn put(&self, p: Pending, org: OrgSlug, redirect: String, now: i64) -> Result<(), AppError> {
+    pub(crate) fn put(
+        &self,
+        p: Pending,
+        org: OrgSlug,
+        redirect: String,
+        now: i64,
+    ) -> Result<(), AppError> {
         let mut m = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() >= MAX_PENDING {
             m.retain(|_, (p, _, _)| p.check_time(now).is_ok());
@@ -191,8 +209,27 @@ impl Logins {
         Ok(())
     }
 
+    /// Takes the login of `profile` a callback's `state` names (once), or refuses the callback.
+    pub(crate) fn take_for(
+        &self,
+        state: Option<&str>,
+        profile: Profile,
+    ) -> Result<(Pending, OrgSlug, String), AppError> {
+        match state.and_then(|s| self.take(s)) {
+            Some(found) if found.0.profile == profile => Ok(found),
+            _ => {
+                tracing::warn!(
+                    event = "security",
+                    kind = "oidc-state",
+                    "a login callback named no login in progress"
+                );
+                Err(OidcError::State.into())
+            }
+        }
+    }
+
     /// Takes the login a `state` names: once, and only while it is in time.
-    fn take(&self, state: &str) -> Option<(Pending, OrgSlug, String)> {
+    pub(crate) fn take(&self, state: &str) -> Option<(Pending, OrgSlug, String)> {
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -200,7 +237,7 @@ impl Logins {
     }
 }
 
-async fn body(r: reqwest::Response) -> Result<Vec<u8>, AppError> {
+pub(crate) async fn body(r: reqwest::Response) -> Result<Vec<u8>, AppError> {
     if r.content_length()
         .is_some_and(|l| l > oidc::MAX_DOCUMENT_BYTES as u64)
     {
@@ -236,7 +273,10 @@ pub async fn start(
         return Err(AppError::not_found("TR-A404", "no such organisation"));
     }
     let level = level.max(Assurance::Substantial);
-    let (meta, _) = state.logins.known(state, now.unix_timestamp()).await?;
+    let (meta, _) = state
+        .logins
+        .known(state, Profile::IdPorten, now.unix_timestamp())
+        .await?;
     let (pending, params) = oidc::begin(&client, level, now.unix_timestamp(), fresh)?;
     state
         .logins
@@ -264,45 +304,27 @@ pub async fn finish(
     address: Option<IpAddr>,
 ) -> Result<LoggedIn, AppError> {
     let now = state.now();
-    let Some((pending, org, redirect)) = cb.state.and_then(|s| state.logins.take(s)) else {
-        tracing::warn!(
-            event = "security",
-            kind = "oidc-state",
-            "a login callback named no login in progress"
-        );
-        return Err(OidcError::State.into());
-    };
+    let (pending, org, redirect) = state.logins.take_for(cb.state, Profile::IdPorten)?;
     match finish_found(state, cb, &pending, &org, &redirect, now, address).await {
-        Ok(l) => Ok(l),
+        Ok(done) => Ok(done),
         Err(e) => {
-            let kind = if e.code == "TR-O503" {
-                None
-            } else {
-                Some(SecurityKind::FailedLogin)
-            };
-            if let Some(kind) = kind {
-                tracing::warn!(
-                    event = "security",
-                    code = e.code,
-                    "a patient login was refused"
-                );
-                log_refusal(state, &org, kind, e.code, address, now).await;
-            }
-            Err(e)
+            let agent = trygg_audit::AgentKind::Patient;
+            Err(refused_login(state, &org, agent, e, address, now).await)
         }
     }
 }
 
-async fn finish_found(
+/// The callback's identity: the provider's error (its code only), the login's time, the code
+/// exchanged at the token endpoint (with a DPoP proof when `dpop` is given), and the ID token
+/// checked against the provider's keys (fetched again once when it names a new one).
+pub(crate) async fn identify(
     state: &App,
+    client: &Client,
     cb: &Callback<'_>,
     pending: &Pending,
-    org: &OrgSlug,
-    redirect_uri: &str,
-    now: OffsetDateTime,
-    address: Option<IpAddr>,
-) -> Result<LoggedIn, AppError> {
-    let t = now.unix_timestamp();
+    t: i64,
+    dpop: Option<&oidc::SigningKey>,
+) -> Result<oidc::Identity, AppError> {
     if let Some(e) = cb.error {
         let code: String = e
             .chars()
@@ -315,18 +337,21 @@ async fn finish_found(
     let code = cb
         .code
         .ok_or(OidcError::Malformed("the callback has no code"))?;
-    let client = client(state, redirect_uri)?;
-    let (meta, jwks) = state.logins.known(state, t).await?;
-    let form = oidc::token_form(&client, &meta, pending, code, t)?;
-    let r = state
-        .logins
-        .http()
-        .await?
-        .post(&meta.token_endpoint)
+    let profile = client.profile;
+    let (meta, jwks) = state.logins.known(state, profile, t).await?;
+    let form = oidc::token_form(client, &meta, pending, code, t)?;
+    let mut req = state.logins.http().await?.post(&meta.token_endpoint);
+    if let Some(key) = dpop {
+        req = req.header(
+            "DPoP",
+            oidc::dpop_proof(key, "POST", &meta.token_endpoint, t, None)?,
+        );
+    }
+    let r = req
         .form(&form)
         .send()
         .await
-        .map_err(|_| unavailable("ID-porten did not answer; try again shortly"))?;
+        .map_err(|_| unavailable("the login service did not answer; try again shortly"))?;
     let tokens = oidc::read_tokens(&body(r).await?, client.dpop)?;
     let expect = Expect {
         issuer: &meta.issuer,
@@ -334,13 +359,29 @@ async fn finish_found(
         pending,
         now: t,
     };
-    let identity = match oidc::validate_id_token(&tokens.id_token, &jwks, &expect) {
-        Err(OidcError::UnknownKey) => match state.logins.refetch_keys(t).await? {
-            Some(fresh) => oidc::validate_id_token(&tokens.id_token, &fresh, &expect)?,
-            None => return Err(OidcError::UnknownKey.into()),
+    Ok(
+        match oidc::validate_id_token(&tokens.id_token, &jwks, &expect) {
+            Err(OidcError::UnknownKey) => match state.logins.refetch_keys(profile, t).await? {
+                Some(fresh) => oidc::validate_id_token(&tokens.id_token, &fresh, &expect)?,
+                None => return Err(OidcError::UnknownKey.into()),
+            },
+            other => other?,
         },
-        other => other?,
-    };
+    )
+}
+
+async fn finish_found(
+    state: &App,
+    cb: &Callback<'_>,
+    pending: &Pending,
+    org: &OrgSlug,
+    redirect_uri: &str,
+    now: OffsetDateTime,
+    address: Option<IpAddr>,
+) -> Result<LoggedIn, AppError> {
+    let t = now.unix_timestamp();
+    let client = client(state, redirect_uri)?;
+    let identity = identify(state, &client, cb, pending, t, None).await?;
     let nid = identity
         .national_id
         .as_ref()
@@ -377,19 +418,43 @@ async fn finish_found(
     })
 }
 
-async fn log_refusal(
+/// A refused login after its login in progress was found: logged as a security event (unless
+/// the provider could not be reached), and handed back.
+pub(crate) async fn refused_login(
     state: &App,
     org: &OrgSlug,
-    kind: SecurityKind,
+    agent: trygg_audit::AgentKind,
+    e: AppError,
+    address: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> AppError {
+    if e.code != "TR-O503" {
+        tracing::warn!(event = "security", code = e.code, "a login was refused");
+        log_refusal(state, org, agent, e.code, address, now).await;
+    }
+    e
+}
+
+/// A refused login in the organisation's audit log: a security event with the refusal's code
+/// (never a token or a person), by an unknown `agent` (a patient or a person on the staff).
+pub(crate) async fn log_refusal(
+    state: &App,
+    org: &OrgSlug,
+    agent: trygg_audit::AgentKind,
     code: &'static str,
     address: Option<IpAddr>,
     now: OffsetDateTime,
 ) {
     let r = async {
         let h = org_handle(state, org).await?;
+        let who = if agent == trygg_audit::AgentKind::Patient {
+            "patient:unknown"
+        } else {
+            "personnel:unknown"
+        };
         let actor = crate::audit::Actor {
-            kind: trygg_audit::AgentKind::Patient,
-            id: "patient:unknown".into(),
+            kind: agent,
+            id: who.into(),
             role: None,
             authentication: None,
             address,
@@ -398,7 +463,7 @@ async fn log_refusal(
             org,
             &actor,
             Did {
-                category: Category::Security(kind),
+                category: Category::Security(SecurityKind::FailedLogin),
                 operation: Operation::Login,
                 action: Action::Execute,
                 outcome: Outcome::Denied,
@@ -547,7 +612,7 @@ async fn org_if_any(
 }
 
 /// An organisation's handle, or "no such organisation".
-async fn org_handle(
+pub(crate) async fn org_handle(
     state: &App,
     slug: &OrgSlug,
 ) -> Result<std::sync::Arc<trygg_store::OrgStore>, AppError> {

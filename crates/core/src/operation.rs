@@ -47,6 +47,8 @@ pub enum Operation {
     PersonnelList,
     /// A person was registered on the staff.
     PersonnelCreate,
+    /// A person's HPR number was recorded for HelseID login (issue #13).
+    PersonnelHprSet,
     /// A person's employment end was set.
     PersonnelEmploymentEnd,
     /// A person's grants were read.
@@ -187,7 +189,8 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 79] = [
+    pub const ALL: [Operation; 80] = [
+        Self::PersonnelHprSet,
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
@@ -277,6 +280,7 @@ impl Operation {
             Self::PatientCreate => "patient.create",
             Self::PatientContactUpdate => "patient.contact-update",
             Self::PatientExport => "patient.export",
+            Self::PersonnelHprSet => "personnel.hpr-set",
             Self::PatientCreateConflict => "patient.create-conflict",
             Self::CareCreate => "care.create",
             Self::CareSelfDeclare => "care.self-declare",
@@ -378,6 +382,11 @@ impl Operation {
                 "Endret kontaktopplysningene dine",
                 "Endra kontaktopplysningane dine",
                 "Changed your contact details",
+            ),
+            Self::PersonnelHprSet => t(
+                "Registrerte HPR-nummeret til en ansatt",
+                "Registrerte HPR-nummeret til ein tilsett",
+                "Recorded a staff member's HPR number",
             ),
             Self::PatientExport => t(
                 "Lastet ned opplysningene dine",

@@ -82,6 +82,8 @@ pub struct PortalStrings {
     r_provider: &'static str,
     r_other: &'static str,
     r_unavailable: &'static str,
+    r_staff_unknown: &'static str,
+    r_ended: &'static str,
 }
 
 const NB: PortalStrings = PortalStrings {
@@ -137,6 +139,8 @@ const NB: PortalStrings = PortalStrings {
     r_provider: "Innloggingen ble avbrutt eller avvist i ID-porten.",
     r_other: "Innloggingen kunne ikke kontrolleres. Start på nytt.",
     r_unavailable: "ID-porten svarer ikke akkurat nå. Prøv igjen om litt.",
+    r_staff_unknown: "Ingen ansatt her er registrert med HPR-nummeret ditt. Kontakt en administrator.",
+    r_ended: "Ansettelsen din her er avsluttet.",
 };
 
 const NN: PortalStrings = PortalStrings {
@@ -192,6 +196,8 @@ const NN: PortalStrings = PortalStrings {
     r_provider: "Innlogginga vart avbroten eller avvist i ID-porten.",
     r_other: "Innlogginga kunne ikkje kontrollerast. Start på nytt.",
     r_unavailable: "ID-porten svarar ikkje akkurat no. Prøv igjen om litt.",
+    r_staff_unknown: "Ingen tilsette her er registrerte med HPR-nummeret ditt. Kontakt ein administrator.",
+    r_ended: "Tilsetjinga di her er avslutta.",
 };
 
 const EN: PortalStrings = PortalStrings {
@@ -246,6 +252,8 @@ const EN: PortalStrings = PortalStrings {
     r_provider: "The login was cancelled or refused at ID-porten.",
     r_other: "The login could not be verified. Start again.",
     r_unavailable: "ID-porten is not answering right now. Try again shortly.",
+    r_staff_unknown: "No one on the staff here is registered with your HPR number. Contact an administrator.",
+    r_ended: "Your employment here has ended.",
 };
 
 fn strings(lang: Lang) -> &'static PortalStrings {
@@ -369,6 +377,8 @@ pub fn routes() -> Router<AppState> {
             get(test_login_page).post(test_login),
         )
         .route("/login/idporten/callback", get(callback))
+        .route("/personell/login/helseid", get(helseid_login))
+        .route("/login/helseid/callback", get(helseid_callback))
 }
 
 /// The query of the portal's pages.
@@ -660,15 +670,7 @@ async fn callback(
             signed_in(&state.config, &done, &format!("/portal/{}", done.org))
         }
         Err(e) => {
-            let t = strings(Lang::Nb);
-            let reason = match e.code {
-                "TR-O401" => t.r_state,
-                "TR-O402" => t.r_level,
-                "TR-O403" => t.r_unknown,
-                "TR-O405" => t.r_provider,
-                "TR-O503" => t.r_unavailable,
-                _ => t.r_other,
-            };
+            let reason = refusal_reason(strings(Lang::Nb), e.code);
             let status = crate::error::ApiError::from(e).status;
             refused_page(Lang::Nb, reason, None, status)
         }
@@ -1016,5 +1018,82 @@ async fn test_login(
             signed_in(&state.config, &done, &to)
         }
         Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+/// The query of the HelseID login.
+#[derive(Debug, serde::Deserialize)]
+pub struct HelseIdQuery {
+    org: String,
+}
+
+/// `GET /personell/login/helseid?org=ORG`: personnel's login through HelseID (PAR,
+/// `private_key_jwt`, DPoP; issue #13).
+async fn helseid_login(
+    State(state): State<AppState>,
+    Query(q): Query<HelseIdQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let t = strings(Lang::Nb);
+    let Some(redirect) =
+        expected_origin(&state.config, &headers).map(|o| format!("{o}/login/helseid/callback"))
+    else {
+        return refused_page(Lang::Nb, t.r_other, None, StatusCode::BAD_REQUEST);
+    };
+    match trygg_app::helseid::start(&state, &q.org, &redirect).await {
+        Ok(url) => no_store(Redirect::to(&url).into_response()),
+        Err(e) => {
+            let status = crate::error::ApiError::from(e).status;
+            let reason = if status == StatusCode::SERVICE_UNAVAILABLE {
+                t.r_unavailable
+            } else {
+                t.r_other
+            };
+            refused_page(Lang::Nb, reason, None, status)
+        }
+    }
+}
+
+/// `GET /login/helseid/callback`: the personnel session cookie, and on to `/personell`.
+async fn helseid_callback(
+    State(state): State<AppState>,
+    Query(q): Query<CallbackQuery>,
+    ip: ClientIp,
+) -> Response {
+    let cb = portal::Callback {
+        code: q.code.as_deref(),
+        state: q.state.as_deref(),
+        error: q.error.as_deref(),
+    };
+    match trygg_app::helseid::finish(&state, &cb, ip.0).await {
+        Ok(o) => {
+            let mut res = Redirect::to("/personell").into_response();
+            if let Some(c) = crate::auth::session::set_cookie(&state.config, &o.org, &o.secret) {
+                res.headers_mut().append(header::SET_COOKIE, c);
+            }
+            no_store(res)
+        }
+        Err(e) => {
+            let t = strings(Lang::Nb);
+            let reason = match e.code {
+                "TR-O407" => t.r_staff_unknown,
+                "TR-O408" => t.r_ended,
+                code => refusal_reason(t, code),
+            };
+            let status = crate::error::ApiError::from(e).status;
+            refused_page(Lang::Nb, reason, None, status)
+        }
+    }
+}
+
+/// The page's words for a refused login's code.
+fn refusal_reason(t: &'static PortalStrings, code: &str) -> &'static str {
+    match code {
+        "TR-O401" => t.r_state,
+        "TR-O402" => t.r_level,
+        "TR-O403" => t.r_unknown,
+        "TR-O405" => t.r_provider,
+        "TR-O503" => t.r_unavailable,
+        _ => t.r_other,
     }
 }

@@ -1,6 +1,7 @@
-//! Patients' portal sessions (issue #13): opened after an ID-porten login, found by the cookie's
-//! secret (stored only as a keyed hash, like personnel sessions), ended at logout or timeout. The
-//! rules (timeouts, which level a page needs) are the application's; this is their storage.
+//! The storage of OpenID Connect logins (issue #13): patients' portal sessions, opened after an
+//! ID-porten login, found by the cookie's secret (stored only as a keyed hash, like personnel
+//! sessions), ended at logout or timeout; and the HPR number a HelseID login finds a person by
+//! (also a keyed hash). The rules (timeouts, which level a page needs) are the application's.
 
 use sqlx::Row as _;
 use time::OffsetDateTime;
@@ -137,5 +138,44 @@ impl OrgStore {
         .execute(tx.conn().await?)
         .await?;
         tx.commit().await
+    }
+}
+
+const HPR_KIND: &str = "hpr-number";
+
+impl OrgTx<'_> {
+    /// Records the HPR number a HelseID login finds a person by (issue #13); only its keyed hash
+    /// is kept. A number given to another person already is a conflict.
+    pub async fn set_personnel_hpr(
+        &mut self,
+        personnel: Uuid,
+        hpr: &str,
+    ) -> Result<bool, StoreError> {
+        self.personal = true;
+        if hpr.is_empty() || hpr.len() > 9 || !hpr.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(StoreError::Invalid("an HPR number is one to nine digits"));
+        }
+        let r = sqlx::query("UPDATE personnel SET hpr_hash = ? WHERE id = ?")
+            .bind(self.store.sealer.lookup_hash(HPR_KIND, hpr))
+            .bind(personnel.to_string())
+            .execute(self.conn().await?)
+            .await;
+        match r {
+            Ok(r) => Ok(r.rows_affected() == 1),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict("another person has that HPR number"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The person with this HPR number, if any.
+    pub async fn personnel_by_hpr(&mut self, hpr: &str) -> Result<Option<Uuid>, StoreError> {
+        self.personal = true;
+        let id: Option<String> = sqlx::query_scalar("SELECT id FROM personnel WHERE hpr_hash = ?")
+            .bind(self.store.sealer.lookup_hash(HPR_KIND, hpr))
+            .fetch_optional(self.conn().await?)
+            .await?;
+        id.as_deref().map(parse_uuid).transpose()
     }
 }

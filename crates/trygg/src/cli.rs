@@ -66,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         command: PersonnelCommand,
     },
+    /// Keys for OpenID Connect providers (issue #13).
+    Oidc {
+        #[command(subcommand)]
+        command: OidcCommand,
+    },
     /// Patients of an organisation (ids for consultations).
     Patient {
         #[command(subcommand)]
@@ -313,6 +318,21 @@ enum ExportFormat {
 }
 
 #[derive(Debug, Subcommand)]
+enum OidcCommand {
+    /// Make a P-256 key for Trygg's client assertions at HelseID: writes it (base64 PKCS#8,
+    /// readable only by its owner; an existing file is never overwritten) for
+    /// `helseid_key_file`, and prints its public JWK to register with HelseID.
+    Key {
+        /// Where to write the key.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The key's id (`kid`) in the JWK.
+        #[arg(long, default_value = "trygg-1")]
+        kid: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum PersonnelCommand {
     /// List the organisation's personnel (an audited access).
     List {
@@ -324,6 +344,21 @@ enum PersonnelCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Record the HPR number a person's HelseID login finds them by (logged; only a keyed hash
+    /// of it is kept).
+    Hpr {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The person's personnel id.
+        #[arg(long)]
+        personnel: uuid::Uuid,
+        /// The HPR number (one to nine digits).
+        #[arg(long)]
+        hpr: String,
     },
     /// Issue a one-time enrolment link with which a person creates their passkey (logged; a new
     /// link revokes the person's older unused one).
@@ -1008,6 +1043,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consultation { command } => consultation_command(command).await,
         Command::Notice { command } => notice_command(command).await,
         Command::Consent { command } => consent_command(command).await,
+        Command::Oidc {
+            command: OidcCommand::Key { out, kid },
+        } => {
+            let (der, jwk) = trygg_app::helseid::new_client_key(&kid)
+                .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            trygg_store::crypto::write_private_file(&out, der.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print_json(&serde_json::json!({ "keys": [jwk] }))?;
+            eprintln!(
+                "The key is in {} (keep it secret; set helseid_key_file to it). Register the \
+                 public key above with HelseID.",
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Personnel {
+            command:
+                PersonnelCommand::Hpr {
+                    common,
+                    org,
+                    personnel,
+                    hpr,
+                },
+        } => {
+            let (store, h) = open_org(&common, &org).await?;
+            let r = trygg_app::helseid::set_hpr_by_console(
+                &h,
+                personnel,
+                &hpr,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await;
+            store.close().await;
+            r.map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            println!("Recorded: {personnel} logs in with HelseID by that HPR number.");
+            Ok(())
+        }
         Command::Personnel {
             command:
                 PersonnelCommand::EnrolLink {

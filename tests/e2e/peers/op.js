@@ -161,6 +161,9 @@ server.listen(Number(opt.port), opt.host, () => {
     }
   });
   provider.on("server_error", (_ctx, err) => console.error("server_error", err));
+  for (const event of ["pushed_authorization_request.error", "authorization.error", "grant.error"]) {
+    provider.on(event, (_ctx, err) => console.error(event, err.error, err.error_description));
+  }
   server.on("request", provider.callback());
   process.stdout.write(`${JSON.stringify({ listening: port, issuer })}\n`);
 });

@@ -113,6 +113,7 @@ pub fn routes() -> Router<AppState> {
 /// keeps a login in progress and may reach ID-porten).
 pub fn rate_limited_path(path: &str) -> bool {
     path.starts_with("/login/")
+        || path.starts_with("/personell/login/")
         || (path.starts_with("/portal/") && path.ends_with("/login"))
         || path.starts_with("/api/v1/auth/login/")
         || path.starts_with("/api/v1/auth/enrol/")

@@ -899,3 +899,128 @@ async fn cli_consultations_are_scriptable_and_bad_input_is_a_plain_error() {
         );
     }
 }
+
+/// Issue #13: `trygg oidc key` writes a client key once (never over an existing file) and prints
+/// its public JWK; `trygg personnel hpr` records a person's HPR number (an entry by `trygg:cli`),
+/// and a malformed number or an unknown person is a plain error that leaves no entry.
+#[tokio::test]
+async fn cli_oidc_key_and_personnel_hpr() {
+    let dir = crate::common::private_tempdir();
+    let d = dir.path();
+    let org = "normland-legesenter";
+    let key = d.join("helseid.key");
+    let out = Command::new(BIN)
+        .args(["oidc", "key", "--out", key.to_str().unwrap(), "--kid", "k1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jwk: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(jwk["keys"][0]["kid"], "k1");
+    assert_eq!(jwk["keys"][0]["crv"], "P-256");
+    assert!(jwk["keys"][0].get("d").is_none(), "no private part printed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only the owner reads the key");
+    }
+    let again = Command::new(BIN)
+        .args(["oidc", "key", "--out", key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+
+    assert!(
+        trygg_in(d, &["org", "create", "--name", "Normland legesenter"])
+            .status
+            .success()
+    );
+    let store_dir = d.to_owned();
+    let person = {
+        let config = trygg_server::config::Config::load(
+            None,
+            Vec::<(String, String)>::new(),
+            &trygg_server::config::Overrides {
+                data_dir: Some(store_dir),
+                listen: None,
+            },
+        )
+        .unwrap();
+        let store = trygg::startup::open_store(&config).await.unwrap();
+        let o = store
+            .org_by_slug(&trygg_core::OrgSlug::parse(org).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let h = store.org(&o).await.unwrap();
+        let mut tx = h.begin().await.unwrap();
+        let p = tx
+            .create_personnel(
+                &trygg_store::NewPersonnel {
+                    name: trygg_core::PersonName::parse("Test Lege").unwrap(),
+                    email: None,
+                    role: trygg_core::BuiltinRole::Doctor,
+                    employment: trygg_core::Employment::Employee,
+                },
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+        tx.audit(&crate::common::test_event(org)).await.unwrap();
+        tx.commit().await.unwrap();
+        store.close().await;
+        p.id.to_string()
+    };
+    let before = log_of(d, org).await;
+    let ok = trygg_in(
+        d,
+        &[
+            "personnel",
+            "hpr",
+            "--org",
+            org,
+            "--personnel",
+            &person,
+            "--hpr",
+            "565501872",
+        ],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let after = log_of(d, org).await;
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after.last(), Some(&entry("personnel.hpr-set")));
+    for (who, hpr, words) in [
+        (person.as_str(), "56550x872", "HPR number"),
+        (
+            "00000000-0000-0000-0000-000000000000",
+            "565501872",
+            "no such person",
+        ),
+    ] {
+        let bad = trygg_in(
+            d,
+            &[
+                "personnel",
+                "hpr",
+                "--org",
+                org,
+                "--personnel",
+                who,
+                "--hpr",
+                hpr,
+            ],
+        );
+        assert_eq!(bad.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(err.contains(words) && !err.contains("panicked"), "{err}");
+    }
+    assert_eq!(log_of(d, org).await, after);
+}

@@ -29,6 +29,18 @@ struct Op {
 }
 
 async fn start_op() -> Op {
+    start_op_with(json!([{
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "token_endpoint_auth_method": "client_secret_post",
+        "redirect_uris": ["http://127.0.0.1:1/login/idporten/callback"],
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+    }]))
+    .await
+}
+
+async fn start_op_with(clients_json: Value) -> Op {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
     assert!(
         root.join("node_modules/oidc-provider").is_dir(),
@@ -37,19 +49,7 @@ async fn start_op() -> Op {
     );
     let dir = crate::common::private_tempdir();
     let clients = dir.path().join("clients.json");
-    std::fs::write(
-        &clients,
-        json!([{
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "token_endpoint_auth_method": "client_secret_post",
-            "redirect_uris": ["http://127.0.0.1:1/login/idporten/callback"],
-            "grant_types": ["authorization_code"],
-            "response_types": ["code"],
-        }])
-        .to_string(),
-    )
-    .unwrap();
+    std::fs::write(&clients, clients_json.to_string()).unwrap();
     let mut child = tokio::process::Command::new("node")
         .arg(root.join("peers/op.js"))
         .arg("--clients")
@@ -142,7 +142,9 @@ impl World {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::custom(|a| {
-                if a.url().path() == "/login/idporten/callback" || a.previous().len() > 10 {
+                let p = a.url().path();
+                if (p.starts_with("/login/") && p.ends_with("/callback")) || a.previous().len() > 10
+                {
                     a.stop()
                 } else {
                     a.follow()
@@ -782,4 +784,161 @@ async fn a_portal_session_times_out_when_idle_and_at_its_absolute_end() {
         ends.contains(&"idle".to_owned()) && ends.contains(&"absolute".to_owned()),
         "{ends:?}"
     );
+}
+
+const HPR: &str = "565501872";
+
+/// Personnel's login through HelseID against the real provider: PAR required by the client's
+/// registration, `private_key_jwt` with Trygg's key, a DPoP-bound token; the person found by the
+/// HPR number at the security level HelseID vouches for; refused when the level is too low, the
+/// HPR number is nobody's here, or the person's employment has ended (VC-AUTH-1, PC-AUTHN-1/2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personnel_log_in_through_helseid_with_par_private_key_jwt_and_dpop() {
+    let (key, der) = trygg_identity::oidc::SigningKey::generate("trygg-helseid").unwrap();
+    let op = start_op_with(json!([{
+        "client_id": "trygg-helseid",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "jwks": {"keys": [key.public_jwk()]},
+        "redirect_uris": ["http://127.0.0.1:1/login/helseid/callback"],
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+        "require_pushed_authorization_requests": true,
+        "dpop_bound_access_tokens": true,
+    }]))
+    .await;
+    let dir = crate::common::private_tempdir();
+    let key_file = dir.path().join("helseid.key");
+    std::fs::write(
+        &key_file,
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &der),
+    )
+    .unwrap();
+    let s = TestServer::start_with(&[
+        ("TRYGG_HELSEID_ISSUER", op.issuer.as_str()),
+        ("TRYGG_HELSEID_CLIENT_ID", "trygg-helseid"),
+        ("TRYGG_HELSEID_KEY_FILE", key_file.to_str().unwrap()),
+    ])
+    .await;
+    s.seed_demo().await;
+    let doctor = s.person(ORG, BuiltinRole::Doctor).await;
+    {
+        let o = s
+            .store
+            .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let h = s.store.org(&o).await.unwrap();
+        let mut tx = h.begin().await.unwrap();
+        assert!(tx.set_personnel_hpr(doctor, HPR).await.unwrap());
+        tx.audit(&crate::common::test_event(ORG)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let w = World {
+        s,
+        op,
+        http: reqwest::Client::new(),
+    };
+    let next = |level: &'static str, hpr: &'static str| {
+        let w = &w;
+        async move {
+            let r = w
+                .http
+                .post(format!("{}/__next", w.op.issuer))
+                .json(
+                    &json!({"account": format!("hid-{hpr}"), "acr": "Level4", "claims": {
+                    "helseid://claims/identity/security_level": level,
+                    "helseid://claims/hpr/hpr_number": hpr}}),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    let login = |b: reqwest::Client| {
+        let w = &w;
+        async move {
+            let r = b
+                .get(w.s.url(&format!("/personell/login/helseid?org={ORG}")))
+                .send()
+                .await
+                .unwrap();
+            let url = r.url().to_string();
+            assert_eq!(
+                r.status().as_u16(),
+                303,
+                "{url}: {}",
+                r.text().await.unwrap()
+            );
+            let cb = r.headers()["location"].to_str().unwrap().to_owned();
+            assert!(cb.contains("/login/helseid/callback?"), "{cb}");
+            let once = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let r = once.get(&cb).send().await.unwrap();
+            let st = r.status().as_u16();
+            let cookie = r
+                .headers()
+                .get("set-cookie")
+                .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+            (st, cookie, r.text().await.unwrap())
+        }
+    };
+    // A good login: the session is the doctor's, method helseid, level high.
+    next("4", HPR).await;
+    let (st, cookie, body) = login(World::browser()).await;
+    assert_eq!(st, 303, "{body}");
+    let cookie = cookie.expect("a session cookie");
+    let who: Value = w
+        .http
+        .get(w.s.url("/api/v1/auth/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["personnel_id"], doctor.to_string(), "{who}");
+    assert_eq!(who["method"], "helseid", "{who}");
+    assert_eq!(who["assurance"], "high", "{who}");
+    // The provider saw a DPoP proof with the token request, and gave a DPoP-bound token.
+    let log: Value = w
+        .http
+        .get(format!("{}/__log", w.op.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["dpop"], true, "{log}");
+    assert_eq!(last["token_type"], "DPoP", "{log}");
+    // Security level 3 where 4 is asked: refused.
+    next("3", HPR).await;
+    let (st, cookie, html) = login(World::browser()).await;
+    assert_eq!(st, 401, "{html}");
+    assert!(
+        cookie.is_none() && html.contains("høyt sikkerhetsnivå"),
+        "{html}"
+    );
+    // An HPR number nobody here has.
+    next("4", "123456789").await;
+    let (st, _, html) = login(World::browser()).await;
+    assert_eq!(st, 403);
+    assert!(html.contains("HPR-nummeret ditt"), "{html}");
+    // The doctor's employment ends: HelseID still vouches for them, Trygg does not let them in.
+    w.s.end_employment(ORG, doctor).await;
+    next("4", HPR).await;
+    let (st, cookie, html) = login(World::browser()).await;
+    assert_eq!(st, 403, "{html}");
+    assert!(cookie.is_none() && html.contains("avsluttet"), "{html}");
+    let refusals = w.refusals().await;
+    for code in ["tr-o402", "tr-o407", "tr-o408"] {
+        assert!(refusals.iter().any(|r| r == code), "{code}: {refusals:?}");
+    }
 }
