@@ -339,20 +339,37 @@ pub(crate) async fn identify(
         .ok_or(OidcError::Malformed("the callback has no code"))?;
     let profile = client.profile;
     let (meta, jwks) = state.logins.known(state, profile, t).await?;
-    let form = oidc::token_form(client, &meta, pending, code, t)?;
-    let mut req = state.logins.http().await?.post(&meta.token_endpoint);
-    if let Some(key) = dpop {
-        req = req.header(
-            "DPoP",
-            oidc::dpop_proof(key, "POST", &meta.token_endpoint, t, None)?,
-        );
+    // A provider may ask for a DPoP nonce first (RFC 9449, section 8: `use_dpop_nonce` with the
+    // nonce in `DPoP-Nonce`): then once more with it, and a fresh client assertion (its `jti` is
+    // single-use).
+    let mut nonce: Option<String> = None;
+    let mut answer = Vec::new();
+    for _ in 0..2 {
+        let form = oidc::token_form(client, &meta, pending, code, t)?;
+        let mut req = state.logins.http().await?.post(&meta.token_endpoint);
+        if let Some(key) = dpop {
+            let proof = oidc::dpop_proof(key, "POST", &meta.token_endpoint, t, nonce.as_deref())?;
+            req = req.header("DPoP", proof);
+        }
+        let r = req
+            .form(&form)
+            .send()
+            .await
+            .map_err(|_| unavailable("the login service did not answer; try again shortly"))?;
+        let asked = r
+            .headers()
+            .get("DPoP-Nonce")
+            .and_then(|v| v.to_str().ok())
+            .filter(|n| !n.is_empty() && n.len() <= 512)
+            .map(str::to_owned);
+        answer = body(r).await?;
+        match (dpop, asked, nonce.is_none()) {
+            (Some(_), Some(n), true) if oidc::asks_dpop_nonce(&answer) => nonce = Some(n),
+            _ => break,
+        }
     }
-    let r = req
-        .form(&form)
-        .send()
-        .await
-        .map_err(|_| unavailable("the login service did not answer; try again shortly"))?;
-    let tokens = oidc::read_tokens(&body(r).await?, client.dpop)?;
+    let r = answer;
+    let tokens = oidc::read_tokens(&r, client.dpop)?;
     let expect = Expect {
         issuer: &meta.issuer,
         client_id: &client.client_id,

@@ -557,6 +557,19 @@ pub fn read_tokens(answer: &[u8], dpop: bool) -> Result<Tokens, OidcError> {
     })
 }
 
+/// Whether a token endpoint's answer asks for a DPoP nonce (`use_dpop_nonce`, RFC 9449,
+/// section 8): then the request is made once more with the nonce it gave.
+pub fn asks_dpop_nonce(answer: &[u8]) -> bool {
+    json_object(answer)
+        .ok()
+        .and_then(|v| {
+            v.get("error")
+                .and_then(Value::as_str)
+                .map(|e| e == "use_dpop_nonce")
+        })
+        .unwrap_or(false)
+}
+
 fn json_object(doc: &[u8]) -> Result<Map<String, Value>, OidcError> {
     if doc.len() > MAX_DOCUMENT_BYTES {
         return Err(OidcError::Malformed("the answer is too large"));
@@ -1126,6 +1139,9 @@ mod tests {
         );
         assert!(read_tokens(br#"{"id_token":"x","token_type":"Bearer"}"#, true).is_err());
         assert!(read_tokens(br#"{"id_token":"x","token_type":"DPoP"}"#, true).is_ok());
+        assert!(asks_dpop_nonce(br#"{"error":"use_dpop_nonce"}"#));
+        assert!(!asks_dpop_nonce(br#"{"error":"invalid_grant"}"#));
+        assert!(!asks_dpop_nonce(b"<html>"));
         assert!(!format!("{p:?}").contains(&p.verifier));
     }
 

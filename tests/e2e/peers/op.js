@@ -5,7 +5,10 @@
 // replaced by a control endpoint: the test says who signs in next, at which level, and the
 // interaction finishes with that person at once.
 //
-//   node peers/op.js --clients FILE.json [--port 0] [--host 127.0.0.1]
+//   node peers/op.js --clients FILE.json [--port 0] [--host 127.0.0.1] [--dpop-nonce]
+//
+// --dpop-nonce makes the token endpoint ask for a DPoP nonce first (RFC 9449, section 8), as
+// HelseID may.
 //
 // FILE.json: an array of oidc-provider client metadata (client_id, redirect_uris, ...). A
 // redirect URI on 127.0.0.1 allows the same path on any port of 127.0.0.1 (RFC 8252, 7.3).
@@ -19,7 +22,7 @@
 //     key, or with a key it does not publish for "foreign-key"), so a relying party can be shown
 //     a token that a real provider would not issue.
 //   GET /__log  every token request seen: {"client_id", "dpop": bool, "auth": method}.
-import { createSign, generateKeyPairSync } from "node:crypto";
+import { createSign, generateKeyPairSync, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { parseArgs } from "node:util";
@@ -30,6 +33,7 @@ const { values: opt } = parseArgs({
     port: { type: "string", default: "0" },
     host: { type: "string", default: "127.0.0.1" },
     clients: { type: "string" },
+    "dpop-nonce": { type: "boolean", default: false },
   },
 });
 if (!opt.clients) {
@@ -92,7 +96,9 @@ server.listen(Number(opt.port), opt.host, () => {
     conformIdTokenClaims: false,
     features: {
       devInteractions: { enabled: false },
-      dPoP: { enabled: true },
+      dPoP: opt["dpop-nonce"]
+        ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
+        : { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
     },
     pkce: { required: () => true },

@@ -41,6 +41,10 @@ async fn start_op() -> Op {
 }
 
 async fn start_op_with(clients_json: Value) -> Op {
+    start_op_args(clients_json, &[]).await
+}
+
+async fn start_op_args(clients_json: Value, args: &[&str]) -> Op {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e");
     assert!(
         root.join("node_modules/oidc-provider").is_dir(),
@@ -54,6 +58,7 @@ async fn start_op_with(clients_json: Value) -> Op {
         .arg(root.join("peers/op.js"))
         .arg("--clients")
         .arg(&clients)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -795,17 +800,21 @@ const HPR: &str = "565501872";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personnel_log_in_through_helseid_with_par_private_key_jwt_and_dpop() {
     let (key, der) = trygg_identity::oidc::SigningKey::generate("trygg-helseid").unwrap();
-    let op = start_op_with(json!([{
-        "client_id": "trygg-helseid",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "token_endpoint_auth_signing_alg": "ES256",
-        "jwks": {"keys": [key.public_jwk()]},
-        "redirect_uris": ["http://127.0.0.1:1/login/helseid/callback"],
-        "grant_types": ["authorization_code"],
-        "response_types": ["code"],
-        "require_pushed_authorization_requests": true,
-        "dpop_bound_access_tokens": true,
-    }]))
+    // The provider asks for a DPoP nonce at the token endpoint, as HelseID may.
+    let op = start_op_args(
+        json!([{
+            "client_id": "trygg-helseid",
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256",
+            "jwks": {"keys": [key.public_jwk()]},
+            "redirect_uris": ["http://127.0.0.1:1/login/helseid/callback"],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "require_pushed_authorization_requests": true,
+            "dpop_bound_access_tokens": true,
+        }]),
+        &["--dpop-nonce"],
+    )
     .await;
     let dir = crate::common::private_tempdir();
     let key_file = dir.path().join("helseid.key");
@@ -915,7 +924,12 @@ async fn personnel_log_in_through_helseid_with_par_private_key_jwt_and_dpop() {
         .json()
         .await
         .unwrap();
-    let last = log.as_array().unwrap().last().unwrap().clone();
+    // It asked for a DPoP nonce first (400 `use_dpop_nonce`); Trygg asked once more with it.
+    let seen = log.as_array().unwrap();
+    assert_eq!(seen.len(), 2, "{log}");
+    assert_eq!(seen[0]["status"], 400, "{log}");
+    let last = seen[1].clone();
+    assert_eq!(last["status"], 200, "{log}");
     assert_eq!(last["dpop"], true, "{log}");
     assert_eq!(last["token_type"], "DPoP", "{log}");
     // Security level 3 where 4 is asked: refused.
