@@ -591,7 +591,7 @@ pub async fn join(
         .and_then(|c| login_assurance(c.assurance))
         .filter(|_| !host || may_manage);
     let signed_in = caller.is_some();
-    room.try_send(Command::Connect {
+    let sent = room.try_send(Command::Connect {
         row: Box::new(f.participant.clone()),
         caller,
         login: login_level,
@@ -601,8 +601,16 @@ pub async fn join(
         acknowledgement,
         out: out_tx,
         reply,
-    })
-    .map_err(|_| JoinError::Busy)?;
+    });
+    if sent.is_err() {
+        // The room closed between the lookup and the send: it ended (its end is stored before
+        // it closes), so the link is asked again and answers as an ended one does; a room that
+        // is only full is busy.
+        if room.is_closed() {
+            find(app, token, app.now()).await?;
+        }
+        return Err(JoinError::Busy);
+    }
     let conn = answer.await.map_err(unavailable)??;
     Ok(Joined {
         connection: Connection {
