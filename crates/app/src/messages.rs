@@ -206,15 +206,7 @@ async fn org_of(
 ) -> Result<Arc<trygg_store::OrgStore>, AppError> {
     match who {
         Who::Person(c) => crate::access::org_for(state, c, slug, now).await,
-        Who::Patient(p) => {
-            let s = OrgSlug::parse(slug).ok().filter(|s| *s == p.org);
-            let o = match s {
-                Some(s) => state.store.org_by_slug(&s).await?,
-                None => None,
-            }
-            .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
-            Ok(state.store.org(&o).await?)
-        }
+        Who::Patient(p) => crate::portal::patient_org(state, p, slug).await,
     }
 }
 

@@ -122,18 +122,7 @@ async fn org_of(
     match by {
         By::Console(_) => crate::operator::org(state, org_slug).await,
         By::Person(caller) => crate::access::org_for(state, caller, org_slug, now).await,
-        By::Patient(p) => {
-            let o = trygg_core::OrgSlug::parse(org_slug)
-                .ok()
-                .filter(|s| *s == p.org)
-                .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
-            let org = state
-                .store
-                .org_by_slug(&o)
-                .await?
-                .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
-            Ok(state.store.org(&org).await?)
-        }
+        By::Patient(p) => crate::portal::patient_org(state, p, org_slug).await,
     }
 }
 

@@ -900,15 +900,25 @@ async fn demo_org(
     state: &App,
     org: &OrgSlug,
 ) -> Result<std::sync::Arc<trygg_store::OrgStore>, AppError> {
-    let o = state
-        .store
-        .org_by_slug(org)
-        .await?
-        .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
-    if !state.store.is_demo(&o).await? {
+    let h = org_handle(state, org).await?;
+    if !state.store.is_demo(h.organisation()).await? {
         return Err(AppError::not_found("TR-E703", "no such organisation"));
     }
-    Ok(state.store.org(&o).await?)
+    Ok(h)
+}
+
+/// The organisation a signed-in patient names in a request: their own only (any other answers
+/// like an unknown one).
+pub(crate) async fn patient_org(
+    state: &App,
+    p: &PatientCaller,
+    slug: &str,
+) -> Result<std::sync::Arc<trygg_store::OrgStore>, AppError> {
+    let own = OrgSlug::parse(slug)
+        .ok()
+        .filter(|s| *s == p.org)
+        .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
+    org_handle(state, &own).await
 }
 
 /// The audit event of a patient's login: the method and level in the actor (PC-AUTHN-1).

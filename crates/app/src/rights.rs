@@ -975,12 +975,7 @@ pub async fn own_access_log(
             "the access log needs a login of assurance high (ID-porten)",
         ));
     }
-    let o = state
-        .store
-        .org_by_slug(&p.org)
-        .await?
-        .ok_or_else(|| AppError::not_found("TR-A404", "no such organisation"))?;
-    let org = state.store.org(&o).await?;
+    let org = crate::portal::org_handle(state, &p.org).await?;
     let mut tx = org.begin().await?;
     if !tx.patient_exists(p.patient).await? {
         return Err(AppError::not_found("TR-P404", "no such patient"));
