@@ -266,6 +266,9 @@ settings! {
     /// How long an enrolment link (passkey set-up for a new person) works; it works once.
     [false, Some("86400 or less")]
     enrolment_link_ttl_secs: u64 = 86400;
+    /// How long a device's enrolment code works (VC-DEV-2: short-lived); it works once.
+    [false, Some("900")]
+    device_code_ttl_secs: u64 = 900;
     /// Units of work that may wait to be written per organisation (issue #8); one more is
     /// refused with 503 and Retry-After instead of waiting without bound.
     [false, Some("4096")]
@@ -712,6 +715,11 @@ impl Config {
         if !(60..=7 * 86400).contains(&self.enrolment_link_ttl_secs) {
             return Err(ConfigError::Invalid(
                 "enrolment_link_ttl_secs must be between 60 and 604800 (7 days)".into(),
+            ));
+        }
+        if !(60..=86400).contains(&self.device_code_ttl_secs) {
+            return Err(ConfigError::Invalid(
+                "device_code_ttl_secs must be between 60 and 86400 (a day)".into(),
             ));
         }
         if let Some(u) = &self.public_url {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod consultations;
 pub mod context;
 pub mod credentials;
+pub mod devices;
 pub mod error;
 pub mod helseid;
 pub mod login;

@@ -618,7 +618,7 @@ pub async fn logout(
 }
 
 /// An organisation's handle, if it exists.
-async fn org_if_any(
+pub(crate) async fn org_if_any(
     state: &App,
     slug: &OrgSlug,
 ) -> Result<Option<std::sync::Arc<trygg_store::OrgStore>>, AppError> {

@@ -243,6 +243,10 @@ pub enum JoinError {
     /// (VC-ENC-2).
     #[error("this browser cannot encrypt the call end to end, which this organisation requires")]
     E2eeRequired,
+    /// The device this browser says it is could not prove itself: unknown, revoked, a bad
+    /// signature, or a patient's home device used for someone else's invitation (VC-DEV-1).
+    #[error("this device is not approved for this consultation")]
+    DeviceRefused,
     /// The node is at its limit of rooms, or the room's queue is full.
     #[error("the service is busy; try again in a moment")]
     Busy,
@@ -259,6 +263,7 @@ impl JoinError {
             Self::NotAcknowledged => "acknowledge-first",
             Self::AlreadyConnected => "already-connected",
             Self::E2eeRequired => "e2ee-required",
+            Self::DeviceRefused => "device-refused",
             Self::Room(e) => e.code(),
             Self::Busy => "busy",
             Self::Unavailable => "unavailable",
@@ -350,7 +355,7 @@ fn step_unavailable(e: impl std::fmt::Display) -> StepError {
 }
 
 /// Who a participant is, for the audit log.
-fn actor_of(row: &ParticipantRow, caller: Option<&Caller>) -> Actor {
+fn actor_of(row: &ParticipantRow, caller: Option<&Caller>, device: bool) -> Actor {
     if let Some(c) = caller {
         return c.actor();
     }
@@ -365,7 +370,11 @@ fn actor_of(row: &ParticipantRow, caller: Option<&Caller>) -> Actor {
         kind,
         id,
         role: Some(row.role.clone()),
-        authentication: Some(("invitation", trygg_audit::Assurance::Low)),
+        // A proven device is how they came (VC-DEV-1); it is no eID level.
+        authentication: Some((
+            if device { "device-key" } else { "invitation" },
+            trygg_audit::Assurance::Low,
+        )),
         address: None,
     }
 }
@@ -493,7 +502,7 @@ pub async fn preview(
         .participants(f.consultation.id)
         .await
         .map_err(unavailable)?;
-    let actor = actor_of(&f.participant, None);
+    let actor = actor_of(&f.participant, None, false);
     let slug = f.org.organisation().slug.clone();
     log_about(
         tx,
@@ -534,10 +543,26 @@ pub async fn join(
     resume: Option<String>,
     e2ee: bool,
     login: Option<Caller>,
+    device: Option<crate::devices::DeviceProof>,
     address: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> Result<Joined, JoinError> {
     let f = find(app, token, now).await?;
+    // VC-DEV-1, VC-AUTH-4: a browser that says it is an enrolled device proves it now, or is
+    // refused (a revoked device never joins, with or without its link).
+    let device_level = match &device {
+        None => None,
+        Some(proof) => {
+            let patient = match (f.participant.person, f.participant.role.as_str()) {
+                (Person::Patient(p), r) if r == Role::Patient.code() => Some(p),
+                _ => None,
+            };
+            crate::devices::prove(&f.org, proof, patient, f.consultation.patient, address, now)
+                .await
+                .map_err(|_| JoinError::DeviceRefused)?;
+            Some(IdentityAssurance::Device)
+        }
+    };
     // VC-ENC-2: where the organisation requires end-to-end encrypted media, a browser that
     // cannot do it is told why before it reaches the waiting room.
     if !e2ee && e2ee_policy(app, &f.org).await? {
@@ -562,7 +587,7 @@ pub async fn join(
     };
     // VC-INFO-1: the acknowledgement goes into the log with the arrival, in its unit of work.
     let acknowledgement = (!is_personnel).then(|| {
-        let mut actor = actor_of(&f.participant, None);
+        let mut actor = actor_of(&f.participant, None, device_level.is_some());
         actor.address = address;
         actor
     });
@@ -586,10 +611,13 @@ pub async fn join(
         caller = None;
     }
     let host = f.participant.host;
+    // A device stands in for a login only for someone admitted by a clinician: a host must
+    // sign in to lead.
     let login_level = caller
         .as_ref()
         .and_then(|c| login_assurance(c.assurance))
-        .filter(|_| !host || may_manage);
+        .filter(|_| !host || may_manage)
+        .or(device_level.filter(|_| !host && caller.is_none()));
     let signed_in = caller.is_some();
     let sent = room.try_send(Command::Connect {
         row: Box::new(f.participant.clone()),
@@ -711,6 +739,7 @@ async fn start(
                 conn: None,
                 resume: None,
                 e2ee: false,
+                device: false,
             },
         );
     }
@@ -774,6 +803,8 @@ struct Part {
     resume: Option<String>,
     /// The participant's browser encrypts media end to end.
     e2ee: bool,
+    /// They came on an enrolled device that proved itself (VC-DEV-1).
+    device: bool,
 }
 
 struct Task {
@@ -1053,8 +1084,10 @@ impl Task {
         }
         let conn = self.next_conn;
         self.next_conn += 1;
+        let device = caller.is_none() && login == Some(IdentityAssurance::Device);
         let old = self.parts.get_mut(&who).and_then(|p| {
             p.caller = caller;
+            p.device = device;
             p.conn.replace((conn, out.clone()))
         });
         if let Some((_, old_out)) = old {
@@ -1132,6 +1165,7 @@ impl Task {
                 conn: None,
                 resume: None,
                 e2ee: false,
+                device: false,
             },
         );
         Ok(())
@@ -1473,7 +1507,7 @@ impl Task {
                         self.send_to(who, serde_json::json!({"v": 1, "type": "pong"}).to_string());
                         return;
                     }
-                    ClientMessage::Hello { .. } => {
+                    ClientMessage::Hello { .. } | ClientMessage::DeviceProof { .. } => {
                         self.refuse_to(who, error_frame("out-of-order", "already joined"));
                         let _ = self.refused_frame(who, "out-of-order", now).await;
                         return;
@@ -1691,7 +1725,7 @@ impl Task {
             let who = r
                 .actor
                 .and_then(|a| self.parts.get(&a))
-                .map(|p| actor_of(&p.row, p.caller.as_ref()));
+                .map(|p| actor_of(&p.row, p.caller.as_ref(), p.device));
             let actor = actor
                 .cloned()
                 .or(who)

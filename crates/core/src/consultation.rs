@@ -191,10 +191,22 @@ impl IdentityAssurance {
         }
     }
 
-    /// Whether an admitter may record it from what they see (an ID document, a known face, the
-    /// organisation's device); the eID levels come only from the participant's own login.
+    /// Whether an admitter may record it from what they see (an ID document, a known face); the
+    /// eID levels come only from the participant's own login, and `device` only from an enrolled
+    /// device's signature at this join (VC-DEV-1, VC-AUTH-4).
     pub fn attestable(self) -> bool {
-        !matches!(self, Self::EidHigh | Self::EidSubstantial)
+        !matches!(self, Self::EidHigh | Self::EidSubstantial | Self::Device)
+    }
+
+    /// Whether a participant who came with `login` may be admitted with this assurance: one an
+    /// admitter attests, an eID level at most their login's, or `device` only when the device
+    /// proved itself.
+    pub fn proven_by(self, login: Option<IdentityAssurance>) -> bool {
+        match self {
+            Self::Device => login == Some(Self::Device),
+            Self::EidHigh | Self::EidSubstantial => login.is_some_and(|l| l.rank() >= self.rank()),
+            _ => true,
+        }
     }
 
     /// The eID levels' order (an attested assurance ranks below both).
@@ -645,7 +657,7 @@ impl Room {
                 let Some(Presence::Waiting { login, .. }) = self.presence(who) else {
                     return Err(RoomError::NotWaiting);
                 };
-                if !assurance.attestable() && login.is_none_or(|l| l.rank() < assurance.rank()) {
+                if !assurance.proven_by(login) {
                     return Err(RoomError::UnprovenAssurance);
                 }
                 self.enter(
@@ -1246,6 +1258,40 @@ mod tests {
     }
 
     #[test]
+    fn device_assurance_is_recorded_only_for_a_device_that_proved_itself() {
+        // VC-DEV-1, VC-AUTH-4: `device` comes from the device's signature at this join, never
+        // from the admitter's word; a device gives no eID level.
+        let mut r = room();
+        host_enters(&mut r);
+        r.handle(
+            Input::Arrive {
+                who: PATIENT,
+                login: Some(IdentityAssurance::Device),
+            },
+            1,
+        )
+        .unwrap();
+        for a in [
+            IdentityAssurance::EidHigh,
+            IdentityAssurance::EidSubstantial,
+        ] {
+            let admit = Input::Admit {
+                by: HOST,
+                who: PATIENT,
+                assurance: a,
+            };
+            assert_eq!(r.handle(admit, 2), Err(RoomError::UnprovenAssurance));
+        }
+        assert!(IdentityAssurance::Device.proven_by(Some(IdentityAssurance::Device)));
+        assert!(!IdentityAssurance::Device.proven_by(Some(IdentityAssurance::EidHigh)));
+        assert!(!IdentityAssurance::Device.attestable());
+        let fx = admit(&mut r, PATIENT, IdentityAssurance::Device, 3);
+        assert!(fx
+            .iter()
+            .any(|e| matches!(e, Effect::Send(PATIENT, Event::Admitted))));
+    }
+
+    #[test]
     fn an_eid_level_is_recorded_only_for_who_logged_in_at_it() {
         // VC-AUTH-1: the admitter attests what they see (a document, a known face, the
         // organisation's device); an eID level is a fact of the participant's own login.
@@ -1271,6 +1317,7 @@ mod tests {
         for a in [
             IdentityAssurance::EidHigh,
             IdentityAssurance::EidSubstantial,
+            IdentityAssurance::Device,
         ] {
             let admit = Input::Admit {
                 by: HOST,
@@ -1403,7 +1450,7 @@ mod tests {
             Input::Admit {
                 by: HOST,
                 who: NURSE,
-                assurance: IdentityAssurance::Device,
+                assurance: IdentityAssurance::IdDocumentShown,
             },
             4,
         )

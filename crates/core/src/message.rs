@@ -46,7 +46,9 @@ pub enum MessageError {
     TooManyAttachments,
 }
 
-fn clean_line(s: &str, max: usize) -> Option<String> {
+/// A one-line text, trimmed, of 1 to `max` characters, with no control or invisible format
+/// characters (bidirectional overrides, zero-width spaces); `None` otherwise.
+pub fn clean_line(s: &str, max: usize) -> Option<String> {
     let t = s.trim();
     let n = t.chars().count();
     if n == 0 || n > max || t.chars().any(|c| c.is_control() || is_invisible_format(c)) {

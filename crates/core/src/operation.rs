@@ -51,6 +51,18 @@ pub enum Operation {
     PersonnelHprSet,
     /// A person's employment end was set.
     PersonnelEmploymentEnd,
+    /// An enrolment code for an organisation-owned device was issued (VC-DEV-2).
+    DeviceCodeIssue,
+    /// A device registered its public key with an enrolment code (VC-DEV-1).
+    DeviceEnrol,
+    /// The organisation's devices were listed.
+    DeviceList,
+    /// A device was revoked.
+    DeviceRevoke,
+    /// A device's proof at a join was refused (unknown, revoked, bad signature).
+    DeviceRefused,
+    /// A device proved itself with its key at a join (VC-DEV-1).
+    DeviceLogin,
     /// A person's grants were read.
     GrantsRead,
     /// A role was granted.
@@ -189,8 +201,14 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 80] = [
+    pub const ALL: [Operation; 86] = [
         Self::PersonnelHprSet,
+        Self::DeviceCodeIssue,
+        Self::DeviceEnrol,
+        Self::DeviceList,
+        Self::DeviceRevoke,
+        Self::DeviceRefused,
+        Self::DeviceLogin,
         Self::PatientRead,
         Self::PatientList,
         Self::PatientCreate,
@@ -281,6 +299,12 @@ impl Operation {
             Self::PatientContactUpdate => "patient.contact-update",
             Self::PatientExport => "patient.export",
             Self::PersonnelHprSet => "personnel.hpr-set",
+            Self::DeviceCodeIssue => "device.code-issue",
+            Self::DeviceEnrol => "device.enrol",
+            Self::DeviceList => "device.list",
+            Self::DeviceRevoke => "device.revoke",
+            Self::DeviceRefused => "device.refused",
+            Self::DeviceLogin => "device.login",
             Self::PatientCreateConflict => "patient.create-conflict",
             Self::CareCreate => "care.create",
             Self::CareSelfDeclare => "care.self-declare",
@@ -382,6 +406,31 @@ impl Operation {
                 "Endret kontaktopplysningene dine",
                 "Endra kontaktopplysningane dine",
                 "Changed your contact details",
+            ),
+            Self::DeviceCodeIssue => t(
+                "Gjorde klar utstyr fra virksomheten til bruk hos deg",
+                "Gjorde klar utstyr frå verksemda til bruk hos deg",
+                "Prepared the organisation's equipment for use with you",
+            ),
+            Self::DeviceEnrol => t(
+                "Utstyr fra virksomheten ble registrert til bruk hos deg",
+                "Utstyr frå verksemda vart registrert til bruk hos deg",
+                "The organisation's equipment was registered for use with you",
+            ),
+            Self::DeviceRevoke => t(
+                "Utstyr fra virksomheten ble tatt ut av bruk",
+                "Utstyr frå verksemda vart teke ut av bruk",
+                "The organisation's equipment was taken out of use",
+            ),
+            Self::DeviceLogin => t(
+                "Utstyr fra virksomheten ble brukt til en videokonsultasjon med deg",
+                "Utstyr frå verksemda vart brukt til ei videokonsultasjon med deg",
+                "The organisation's equipment was used for a video consultation with you",
+            ),
+            Self::DeviceRefused => t(
+                "Utstyr som ikke lenger er godkjent, ble avvist",
+                "Utstyr som ikkje lenger er godkjent, vart avvist",
+                "Equipment no longer approved was refused",
             ),
             Self::PersonnelHprSet => t(
                 "Registrerte HPR-nummeret til en ansatt",
@@ -639,6 +688,7 @@ impl Operation {
             | Self::AssuranceRead
             | Self::SettingsChange
             | Self::EnrolmentLinkIssue
+            | Self::DeviceList
             | Self::EnrolmentLinkOpen
             | Self::EnrolmentLinkUse
             | Self::PasskeyRegister

@@ -49,6 +49,16 @@ pub enum ClientMessage {
         /// The browser can encrypt media end to end (VC-ENC-2); where the organisation requires
         /// it, a browser that cannot is told why and not admitted.
         e2ee: bool,
+        /// The organisation's enrolled device this browser holds the key of (VC-DEV-1): the
+        /// server answers with a `device-challenge`, which the device signs (`device-proof`)
+        /// before the participant arrives.
+        device: Option<uuid::Uuid>,
+    },
+    /// The device's signature of the server's challenge (ECDSA P-256, base64url), the second
+    /// frame of a device's join.
+    DeviceProof {
+        /// The signature.
+        signature: String,
     },
     /// The browser's media offer (SDP), sent once admitted (issue #11).
     MediaOffer {
@@ -178,6 +188,10 @@ struct Wire {
     to: Option<String>,
     #[serde(default)]
     payload: Option<String>,
+    #[serde(default)]
+    device: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
 }
 
 /// Whether `t` is base64url without padding, 1 to [`MAX_E2EE_FIELD`] bytes.
@@ -267,6 +281,22 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
                 Some(_) => return Err(ProtocolError::InvalidField("resume")),
             },
             e2ee: wire.e2ee.unwrap_or(false),
+            device: match wire.device.as_deref() {
+                None => None,
+                Some(d) => Some(
+                    uuid::Uuid::try_parse(d)
+                        .ok()
+                        .filter(|u| u.hyphenated().to_string() == d)
+                        .ok_or(ProtocolError::InvalidField("device"))?,
+                ),
+            },
+        },
+        "device-proof" => ClientMessage::DeviceProof {
+            signature: wire
+                .signature
+                .clone()
+                .filter(|k| safe_b64(k) && k.len() <= 128)
+                .ok_or(ProtocolError::InvalidField("signature"))?,
         },
         "media-offer" | "media-answer" => {
             let sdp = wire
@@ -322,8 +352,10 @@ pub fn parse_client(frame: &str) -> Result<ClientMessage, ProtocolError> {
         || ((wire.token.is_some()
             || wire.acknowledged.is_some()
             || wire.resume.is_some()
-            || wire.e2ee.is_some())
+            || wire.e2ee.is_some()
+            || wire.device.is_some())
             && !hello)
+        || (wire.signature.is_some() && !matches!(msg, ClientMessage::DeviceProof { .. }))
         || (wire.sdp.is_some()
             && !matches!(
                 msg,
@@ -376,6 +408,12 @@ struct WireWaiting<'a> {
     name: &'a str,
     since: u64,
     login: Option<&'static str>,
+}
+
+/// The server's challenge to a device that said in its `hello` which enrolled device it is: a
+/// fresh random nonce, signed by the device in its `device-proof` (VC-DEV-1).
+pub fn device_challenge_frame(nonce: &str) -> String {
+    serde_json::json!({ "v": VERSION, "type": "device-challenge", "nonce": nonce }).to_string()
 }
 
 /// The server's frame for an event, as JSON.
@@ -499,6 +537,7 @@ mod tests {
                 acknowledged: true,
                 resume: None,
                 e2ee: false,
+                device: None,
             })
         );
         let long = format!(r#"{{"v":1,"type":"hello","token":"{}"}}"#, "a".repeat(129));
@@ -560,6 +599,42 @@ mod tests {
             parse_client(r#"{"v":1,"type":"hello","token":"a.b","e2ee":true}"#),
             Ok(ClientMessage::Hello { e2ee: true, .. })
         ));
+    }
+
+    #[test]
+    fn a_device_names_itself_in_hello_and_proves_itself_in_its_own_frame() {
+        // VC-DEV-1: the device's id in `hello` (one spelling of a UUID), then its signature.
+        let id = "0b0c2d6e-8a1f-4e0a-9a55-3b7c2f1d9e10";
+        let hello = format!(r#"{{"v":1,"type":"hello","token":"a.b","device":"{id}"}}"#);
+        assert!(matches!(
+            parse_client(&hello),
+            Ok(ClientMessage::Hello { device: Some(d), .. }) if d.to_string() == id
+        ));
+        assert_eq!(
+            parse_client(r#"{"v":1,"type":"device-proof","signature":"q-_0"}"#),
+            Ok(ClientMessage::DeviceProof {
+                signature: "q-_0".into()
+            })
+        );
+        let refused = [
+            serde_json::json!({"v": 1, "type": "hello", "token": "a.b", "device": id.to_uppercase()}),
+            serde_json::json!({"v": 1, "type": "hello", "token": "a.b", "device": "0b0c2d6e8a1f4e0a9a553b7c2f1d9e10"}),
+            serde_json::json!({"v": 1, "type": "hello", "token": "a.b", "device": "x"}),
+            serde_json::json!({"v": 1, "type": "ping", "device": id}),
+            serde_json::json!({"v": 1, "type": "device-proof"}),
+            serde_json::json!({"v": 1, "type": "device-proof", "signature": "a+b/"}),
+            serde_json::json!({"v": 1, "type": "device-proof", "signature": "a".repeat(129)}),
+            serde_json::json!({"v": 1, "type": "ping", "signature": "abc"}),
+        ];
+        for f in refused {
+            assert!(parse_client(&f.to_string()).is_err(), "{f}");
+        }
+        let c: serde_json::Value =
+            serde_json::from_str(&device_challenge_frame("n0nce")).unwrap_or_default();
+        assert_eq!(
+            (c["type"].as_str(), c["nonce"].as_str()),
+            (Some("device-challenge"), Some("n0nce"))
+        );
     }
 
     #[test]

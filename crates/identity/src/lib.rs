@@ -2,7 +2,7 @@
 //! `server/lib` and str0m's sans-IO design): the account lock and the client-address throttle
 //! ([`lockout`]), the session rules ([`session`]: methods and assurance codes, the idle and
 //! absolute timeouts, the CSRF token), the sealed ceremony tokens that carry a WebAuthn ceremony's
-//! state between start and finish so that the server keeps none ([`ceremony`]), enrolment link tokens ([`link`]), the OpenID Connect relying party's requests and
+//! state between start and finish so that the server keeps none ([`ceremony`]), enrolment link tokens ([`link`]), organisation-owned devices' enrolment codes, keys and signatures ([`device`]), the OpenID Connect relying party's requests and
 //! ID-token checks ([`oidc`]: ID-porten, HelseID, a generic provider) and the choice of the
 //! WebAuthn relying party and the site's origin ([`origin`]). Every rule takes its state, its settings and `now` as
 //! parameters and returns a decision or the new state; the caller (the HTTP edge in
@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod ceremony;
+pub mod device;
 pub mod invitation;
 pub mod link;
 pub mod lockout;

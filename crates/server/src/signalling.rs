@@ -4,8 +4,10 @@
 //!
 //! The edge's own duties: the upgrade is same-origin only (no other site's page can open a
 //! socket with a participant's cookie); the invitation token comes in the first frame (`hello`),
-//! never in the URL, so it stays out of logs; every phase has a timeout ([`HELLO_TIMEOUT`] for
-//! the `hello`, [`IDLE_TIMEOUT`] between frames, which the client's heartbeat keeps open); frames
+//! never in the URL, so it stays out of logs; an enrolled device that names itself in `hello` is
+//! sent a fresh nonce (`device-challenge`) and must answer with its signature (`device-proof`)
+//! before anything else (VC-DEV-1); every phase has a timeout ([`HELLO_TIMEOUT`] for
+//! the `hello` and for the device's proof, [`IDLE_TIMEOUT`] between frames, which the client's heartbeat keeps open); frames
 //! are at most [`MAX_FRAME`] bytes (the socket is closed on a larger one); each socket has a
 //! frame budget ([`RATE`] a second, burst [`BURST`]) and is closed when it floods; a signed-in
 //! participant's session is checked again before every act of authority (admit, deny, lock,
@@ -19,9 +21,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use trygg_app::devices::DeviceProof;
 use trygg_app::rooms::{self, Outbound};
 use trygg_app::sessions::Current;
-use trygg_core::signalling::{error_frame, parse_client, ClientMessage, MAX_FRAME};
+use trygg_core::signalling::{
+    device_challenge_frame, error_frame, parse_client, ClientMessage, MAX_FRAME,
+};
 
 use crate::app::AppState;
 use crate::auth::origin::same_origin;
@@ -96,6 +101,35 @@ async fn session(
     }
 }
 
+/// Sends a device its challenge and reads its proof (the next frame, within [`HELLO_TIMEOUT`]);
+/// `None` when none came, with an error frame sent.
+async fn device_proof(socket: &mut WebSocket, id: uuid::Uuid) -> Option<DeviceProof> {
+    let nonce = trygg_store::Secret::generate().ok()?;
+    let nonce = nonce.expose().to_owned();
+    if !send_text(socket, device_challenge_frame(&nonce)).await {
+        return None;
+    }
+    let frame = match tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await {
+        Ok(Some(Ok(Message::Text(t)))) => t,
+        _ => return None,
+    };
+    match parse_client(frame.as_str()) {
+        Ok(ClientMessage::DeviceProof { signature }) => Some(DeviceProof {
+            id,
+            nonce,
+            signature,
+        }),
+        Ok(_) => {
+            let _ = send_text(socket, error_frame("out-of-order", "send device-proof")).await;
+            None
+        }
+        Err(e) => {
+            let _ = send_text(socket, error_frame(e.code(), &e.to_string())).await;
+            None
+        }
+    }
+}
+
 async fn drive(
     state: AppState,
     mut socket: WebSocket,
@@ -112,13 +146,14 @@ async fn drive(
         Err(_) => return close(&mut socket, 1008, "no hello").await,
         _ => return,
     };
-    let (token, acknowledged, resume, e2ee) = match parse_client(first.as_str()) {
+    let (token, acknowledged, resume, e2ee, device) = match parse_client(first.as_str()) {
         Ok(ClientMessage::Hello {
             token,
             acknowledged,
             resume,
             e2ee,
-        }) => (token, acknowledged, resume, e2ee),
+            device,
+        }) => (token, acknowledged, resume, e2ee, device),
         Ok(_) => {
             let _ = send_text(&mut socket, error_frame("out-of-order", "send hello first")).await;
             return close(&mut socket, 1008, "hello first").await;
@@ -127,6 +162,14 @@ async fn drive(
             let _ = send_text(&mut socket, error_frame(e.code(), &e.to_string())).await;
             return close(&mut socket, 1008, "bad hello").await;
         }
+    };
+    // Phase 1b (VC-DEV-1): a device that named itself signs a fresh nonce, within HELLO_TIMEOUT.
+    let device = match device {
+        None => None,
+        Some(id) => match device_proof(&mut socket, id).await {
+            Some(p) => Some(p),
+            None => return close(&mut socket, 1008, "no device proof").await,
+        },
     };
     let login = session(&state, &cookie, ip).await.map(|s| s.caller());
     // VC-ENC-2: `e2ee` is checked against the organisation's policy once the invitation names
@@ -138,6 +181,7 @@ async fn drive(
         resume,
         e2ee,
         login,
+        device,
         ip,
         state.now(),
     )

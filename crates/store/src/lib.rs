@@ -18,6 +18,7 @@ pub mod consultations;
 mod control;
 pub mod crypto;
 mod db;
+pub mod devices;
 mod error;
 pub mod messages;
 pub mod notices;
@@ -31,6 +32,7 @@ pub use auth::{
 };
 pub use control::{ApiToken, Messaging, Organisation};
 pub use crypto::MasterKey;
+pub use devices::DeviceRecord;
 pub use error::StoreError;
 pub use org::{NewPatient, NewPersonnel, OrgStore, OrgTx, Patient, Personnel};
 pub use patient_sessions::PatientSessionRecord;

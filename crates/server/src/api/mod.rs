@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod consultations;
+pub mod devices;
 pub mod guard;
 mod health;
 pub mod messages;
@@ -47,7 +48,8 @@ use crate::error::ApiError;
         consultations::ConsultationIn, consultations::ConsultationOut, consultations::Created,
         consultations::InvitationOut, consultations::ParticipantIn, consultations::ParticipantOut,
         consultations::InviteIn, consultations::EndOut, trygg_app::notices::SendIn, trygg_app::notices::ConsentIn,
-        trygg_app::notices::Queued)),
+        trygg_app::notices::Queued, devices::DeviceIn, devices::IssuedOut, devices::EnrolIn,
+        trygg_app::devices::DeviceOut, trygg_app::devices::Enrolled)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -114,6 +116,9 @@ pub fn table() -> Vec<UtoipaMethodRouter<AppState>> {
         routes!(session::session_info, session::logout),
         routes!(logout),
         routes!(enrol::issue_link),
+        routes!(devices::list, devices::issue),
+        routes!(devices::revoke),
+        routes!(devices::enrol),
         routes!(passkeys::list_own),
         routes!(passkeys::revoke_own),
         routes!(passkeys::acknowledge_notices),

@@ -110,7 +110,8 @@ pub fn routes() -> Router<AppState> {
 /// The unauthenticated routes whose requests spend the client's request budget (issue 17): the
 /// login and enrolment ceremonies, the enrolment and consultation pages (they take a token) and
 /// the developer login; and the patient portal's login and its callback (issue #13: each start
-/// keeps a login in progress and may reach ID-porten).
+/// keeps a login in progress and may reach ID-porten); and a device's enrolment (its code is the
+/// only authority, so guessing is throttled).
 pub fn rate_limited_path(path: &str) -> bool {
     path.starts_with("/login/")
         || path.starts_with("/personell/login/")
@@ -120,6 +121,7 @@ pub fn rate_limited_path(path: &str) -> bool {
         || path.starts_with("/enrol/")
         || path.starts_with("/join/")
         || path == "/personell/dev-login"
+        || path == "/api/v1/device-enrolment"
 }
 
 /// The per-client rate limit of the unauthenticated login routes ([`rate_limited_path`];

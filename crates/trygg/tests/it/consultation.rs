@@ -16,18 +16,18 @@ use trygg_core::BuiltinRole;
 
 use crate::common::{Session, TestServer};
 
-const ORG: &str = "normland-legesenter";
+pub(crate) const ORG: &str = "normland-legesenter";
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A participant's socket.
-struct Client {
+pub(crate) struct Client {
     ws: Ws,
 }
 
 impl Client {
-    async fn open(
+    pub(crate) async fn open(
         s: &TestServer,
         cookie: Option<&str>,
         origin: Option<&str>,
@@ -45,7 +45,7 @@ impl Client {
         }
     }
 
-    async fn join(s: &TestServer, token: &str, cookie: Option<&str>) -> Self {
+    pub(crate) async fn join(s: &TestServer, token: &str, cookie: Option<&str>) -> Self {
         let mut c = Self::open(s, cookie, None).await.unwrap();
         c.send(
             json!({"v": 1, "type": "hello", "e2ee": true, "token": token, "acknowledged": true}),
@@ -54,7 +54,7 @@ impl Client {
         c
     }
 
-    async fn send(&mut self, v: Value) {
+    pub(crate) async fn send(&mut self, v: Value) {
         self.ws
             .send(Message::Text(v.to_string().into()))
             .await
@@ -66,7 +66,7 @@ impl Client {
     }
 
     /// The next text frame, or `None` when the socket closed (within 10 s).
-    async fn next(&mut self) -> Option<Value> {
+    pub(crate) async fn next(&mut self) -> Option<Value> {
         loop {
             let m = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
                 .await
@@ -80,7 +80,7 @@ impl Client {
     }
 
     /// Frames until one of type `ty` (which is returned); panics if the socket closes first.
-    async fn until(&mut self, ty: &str) -> Value {
+    pub(crate) async fn until(&mut self, ty: &str) -> Value {
         loop {
             match self.next().await {
                 Some(v) if v["type"] == ty => return v,
@@ -92,7 +92,7 @@ impl Client {
     }
 
     /// Whether the socket is closed within 5 s (frames before the close are skipped).
-    async fn closed(&mut self) -> bool {
+    pub(crate) async fn closed(&mut self) -> bool {
         loop {
             match tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await {
                 Err(_) => return false,
@@ -103,20 +103,20 @@ impl Client {
     }
 }
 
-struct Plan {
+pub(crate) struct Plan {
     id: String,
     /// role → (participant id, token, invitation id)
     links: Vec<(String, String, String, String)>,
 }
 
 impl Plan {
-    fn link(&self, role: &str) -> (String, String, String) {
+    pub(crate) fn link(&self, role: &str) -> (String, String, String) {
         let l = self.links.iter().find(|l| l.0 == role).unwrap();
         (l.1.clone(), l.2.clone(), l.3.clone())
     }
 }
 
-async fn world() -> (TestServer, Session, uuid::Uuid, uuid::Uuid, uuid::Uuid) {
+pub(crate) async fn world() -> (TestServer, Session, uuid::Uuid, uuid::Uuid, uuid::Uuid) {
     world_with(&[]).await
 }
 
@@ -150,7 +150,7 @@ async fn world_with(
     (s, session, doctor, interpreter, patient)
 }
 
-async fn plan(s: &TestServer, who: &Session, body: Value) -> Plan {
+pub(crate) async fn plan(s: &TestServer, who: &Session, body: Value) -> Plan {
     let res = s
         .send(
             Some(who),
@@ -182,7 +182,7 @@ async fn plan(s: &TestServer, who: &Session, body: Value) -> Plan {
     }
 }
 
-fn audit_ops(s: &TestServer) -> Vec<Value> {
+pub(crate) fn audit_ops(s: &TestServer) -> Vec<Value> {
     // The organisation's whole log, as the operator exports it.
     let o = s.store.clone();
     let rt = tokio::runtime::Handle::current();

@@ -9,6 +9,7 @@ mod binary;
 mod common;
 mod consultation;
 mod crash;
+mod devices;
 mod guard;
 mod matrix;
 mod messages;

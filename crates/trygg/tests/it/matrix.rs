@@ -328,6 +328,28 @@ impl World {
             .await;
             path = path.replace("{grant}", &g.to_string());
         }
+        if path.contains("{device}") {
+            // Revoking uses a device up: a fresh one each time.
+            let d = store_tx(&self.s, |tx| {
+                Box::pin(async move {
+                    let code = trygg_identity::device::new_code().unwrap();
+                    let code = trygg_identity::device::normalize_code(&code).unwrap();
+                    tx.issue_device(
+                        "Rom 1",
+                        None,
+                        &code,
+                        "test",
+                        time::OffsetDateTime::now_utc(),
+                        time::Duration::minutes(15),
+                    )
+                    .await
+                    .unwrap()
+                    .id
+                })
+            })
+            .await;
+            path = path.replace("{device}", &d.to_string());
+        }
         if path.contains("{care}") {
             let (target, patient) = (self.target, self.patient);
             let c = store_tx(&self.s, |tx| {
@@ -511,6 +533,12 @@ impl World {
                 Some(json!({"from": "+4791234567", "text": "JA", "key": "normland-legesenter.x"}))
             }
             ("POST", "/api/v1/auth/enrolment-links") => Some(json!({"personnel_id": self.target})),
+            ("POST", "/api/v1/orgs/{}/devices") => Some(json!({"label": "Behandlingsrom 2"})),
+            ("POST", "/api/v1/orgs/{}/devices/{}/revoke") => None,
+            // No login: a wrong code is 400 for everyone.
+            ("POST", "/api/v1/device-enrolment") => Some(json!({
+                "org": ORG, "code": "AAAA-BBBB-CCCC", "public_key": "x", "proof": "y"
+            })),
             ("POST", p) if p.starts_with("/api/v1/auth/") => Some(json!({})),
             (m, p) => panic!("matrix.rs has no request body for {m} {p}: add one"),
         };
