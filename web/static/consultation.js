@@ -5,6 +5,7 @@
 // never as HTML. The invitation token goes in the socket's first frame, never in a URL.
 // The call's media and its end-to-end encryption are in call.js (issue 11).
 import { canEncrypt, createCall } from "./call.js";
+import * as deviceKey from "./device-key.js";
 
 const root = document.getElementById("consultation");
 if (root) {
@@ -15,7 +16,7 @@ if (root) {
   const msgs = JSON.parse(d.msgs);
   const baseTitle = document.title;
   // Codes after which the page stops trying: the person cannot come in with this link now.
-  const finalCodes = new Set(["invitation-refused", "already-connected", "not-arrivable", "acknowledge-first"]);
+  const finalCodes = new Set(["invitation-refused", "already-connected", "not-arrivable", "acknowledge-first", "device-refused"]);
   const assurances = new Map();
   const options = document.getElementById("assurance-options");
   for (const o of options.content.querySelectorAll("option")) assurances.set(o.value, o.textContent);
@@ -176,7 +177,8 @@ if (root) {
       label.htmlFor = select.id;
       label.textContent = `${d.msgAssurance}:`;
       // No default: the clinician chooses what they saw. An eID level is offered only when
-      // the person signed in at that level (the server refuses it otherwise, VC-AUTH-1).
+      // the person signed in at that level, and `device` only when they came on an enrolled
+      // device that proved itself (the server refuses it otherwise, VC-AUTH-1, VC-DEV-1).
       const none = document.createElement("option");
       none.value = "";
       none.textContent = msgs.choose;
@@ -184,6 +186,7 @@ if (root) {
       for (const [code, text] of assurances) {
         const eid = code === "eid-high" || code === "eid-substantial";
         if (eid && !(w.login === "eid-high" || w.login === code)) continue;
+        if (code === "device" && w.login !== "device") continue;
         const o = document.createElement("option");
         o.value = code;
         o.textContent = text;
@@ -227,8 +230,20 @@ if (root) {
     }
   }
 
+  // An enrolled device of the invitation's organisation (VC-DEV-1) proves itself at every join.
+  const org = token.split(".")[0];
+  let device;
+
   function onFrame(m) {
     switch (m.type) {
+      case "device-challenge": {
+        const socket = ws;
+        deviceKey
+          .sign(device.privateKey, deviceKey.joinMessage(org, device.id, m.nonce))
+          .then((signature) => socket.send(JSON.stringify({ v: 1, type: "device-proof", signature })))
+          .catch(() => socket.close());
+        break;
+      }
       case "welcome":
         me = m;
         retries = 0;
@@ -312,7 +327,8 @@ if (root) {
     }
   }
 
-  function connect() {
+  async function connect() {
+    if (device === undefined) device = await deviceKey.load(org);
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     ws = new WebSocket(`${scheme}://${location.host}/signalling`);
     ws.addEventListener("open", () => {
@@ -325,6 +341,7 @@ if (root) {
         e2ee: canEncrypt,
       };
       if (resume) hello.resume = resume;
+      if (device) hello.device = device.id;
       ws.send(JSON.stringify(hello));
       clearInterval(heartbeat);
       heartbeat = setInterval(() => send({ type: "ping" }), 15000);

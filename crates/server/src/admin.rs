@@ -27,6 +27,8 @@ pub struct AdminStrings {
     pub title: &'static str,
     /// Navigation label.
     pub nav: &'static str,
+    /// The devices page (navigation).
+    pub devices: &'static str,
     /// People heading.
     pub people: &'static str,
     /// Column: name.
@@ -88,6 +90,7 @@ pub struct AdminStrings {
 }
 
 const NB: AdminStrings = AdminStrings {
+    devices: "Utstyr",
     title: "Administrasjon",
     nav: "Administrasjon",
     people: "Personer og tilganger",
@@ -122,6 +125,7 @@ const NB: AdminStrings = AdminStrings {
 };
 
 const NN: AdminStrings = AdminStrings {
+    devices: "Utstyr",
     title: "Administrasjon",
     nav: "Administrasjon",
     people: "Personar og tilgangar",
@@ -157,6 +161,7 @@ const NN: AdminStrings = AdminStrings {
 };
 
 const EN: AdminStrings = AdminStrings {
+    devices: "Equipment",
     title: "Administration",
     nav: "Administration",
     people: "People and access",
@@ -191,7 +196,7 @@ const EN: AdminStrings = AdminStrings {
     live: "in force",
 };
 
-fn strings(lang: Lang) -> &'static AdminStrings {
+pub(crate) fn strings(lang: Lang) -> &'static AdminStrings {
     match lang {
         Lang::Nb => &NB,
         Lang::Nn => &NN,
@@ -246,7 +251,7 @@ fn to_login(lang: Lang) -> Response {
     Redirect::to(&format!("/personell?lang={}", lang.tag())).into_response()
 }
 
-fn refused(lang: Lang, path: &str, e: ApiError) -> Response {
+pub(crate) fn refused(lang: Lang, path: &str, e: ApiError) -> Response {
     if e.status == StatusCode::FORBIDDEN {
         return render(
             &ForbiddenPage {

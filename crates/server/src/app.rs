@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::routes())
         .merge(crate::api::routes())
         .merge(crate::admin::routes())
+        .merge(crate::device_pages::routes())
         .merge(crate::message_pages::routes())
         .merge(crate::portal_pages::routes())
         .merge(crate::auth::routes())

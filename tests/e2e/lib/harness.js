@@ -1,7 +1,7 @@
 // Browser-test harness: starts the real `trygg demo` binary on an ephemeral loopback port with a
 // temporary data directory, and launches Debian's Chromium through playwright-core. Every page
 // records console errors and every request, so a test can assert that none went to another origin.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -214,4 +214,17 @@ export async function virtualAuthenticator(context, page) {
     },
   });
   return { cdp, authenticatorId };
+}
+
+/** Runs the console (`trygg … --json`) against a running test server's data directory. */
+export function cliJson(trygg, ...args) {
+  const out = execFileSync(BIN, [...args, "--data-dir", trygg.dataDir, "--json"], {
+    env: { ...process.env, RUST_LOG: "error" },
+  });
+  return JSON.parse(out.toString());
+}
+
+/** A URL the console printed, on the running server's origin (the console knows no port). */
+export function onServer(url, origin) {
+  return origin + new URL(url).pathname;
 }

@@ -117,7 +117,7 @@ test("three people: wait, admitted one by one, rosters agree, the end reaches ev
   // who came with the link only (VC-AUTH-1).
   assert.equal(await patRow.getByLabel("Identitet bekreftet ved").inputValue(), "");
   const offered = await patRow.getByLabel("Identitet bekreftet ved").locator("option").evaluateAll((os) => os.map((o) => o.value));
-  assert.deepEqual(offered, ["", "id-document-shown", "known-visually", "device"]);
+  assert.deepEqual(offered, ["", "id-document-shown", "known-visually"]);
   await patRow.getByLabel("Identitet bekreftet ved").selectOption("id-document-shown");
   await clin.page.getByRole("button", { name: `Slipp inn: ${patient.name}` }).click();
   await pat.page.locator("#call:not([hidden])").waitFor();
