@@ -394,9 +394,17 @@ settings! {
     [false, None]
     idporten_client_id: Option<String> = None;
     /// The client secret at ID-porten (`client_secret_post`). Use the environment variable
-    /// TRYGG_IDPORTEN_CLIENT_SECRET.
+    /// TRYGG_IDPORTEN_CLIENT_SECRET. Not needed with `idporten_key_file`.
     [true, None]
     idporten_client_secret: Option<String> = None;
+    /// File with the base64 PKCS#8 P-256 key for `private_key_jwt` client authentication at
+    /// ID-porten (`trygg oidc key --out FILE`); when set it is used instead of the secret.
+    [false, Some("a file outside the data directory, readable only by Trygg")]
+    idporten_key_file: Option<PathBuf> = None;
+    /// Push ID-porten's authorization request first (PAR, RFC 9126), so that its parameters
+    /// never pass through the browser.
+    [false, Some("true")]
+    idporten_par: bool = false;
     /// HelseID's issuer, for personnel's login (issue #13), e.g. `https://helseid-sts.nhn.no`
     /// (https; plain http only to a loopback address, a test provider). Unset: no HelseID login.
     [false, Some("https://helseid-sts.nhn.no")]
@@ -409,6 +417,27 @@ settings! {
     /// (`trygg oidc key --out FILE` makes one and prints the public JWK to register).
     [false, Some("a file outside the data directory, readable only by Trygg")]
     helseid_key_file: Option<PathBuf> = None;
+    /// The issuer of the deployment's own OpenID provider for personnel (issue #13), e.g. an
+    /// organisation's Entra ID `https://login.microsoftonline.com/<tenant>/v2.0` (https; plain
+    /// http only to a loopback address). People are mapped by the provider's subject
+    /// (`trygg personnel oidc-subject`). Unset: no such login.
+    [false, None]
+    personnel_oidc_issuer: Option<String> = None;
+    /// The client id at that provider (redirect URI `<public_url>/login/oidc/callback`).
+    [false, None]
+    personnel_oidc_client_id: Option<String> = None;
+    /// The client secret at that provider (`client_secret_post`). Use the environment variable
+    /// TRYGG_PERSONNEL_OIDC_CLIENT_SECRET.
+    [true, None]
+    personnel_oidc_client_secret: Option<String> = None;
+    /// The assurance level a login through that provider counts as (`low`, `substantial`,
+    /// `high`): it states no eIDAS level itself, so the organisation decides from how the
+    /// provider authenticates (e.g. `substantial` for two factors).
+    [false, Some("low unless the provider requires two factors")]
+    personnel_oidc_assurance: String = "low".to_owned();
+    /// The provider's name on the login page, e.g. `Entra ID`.
+    [false, None]
+    personnel_oidc_name: String = "organisasjonens pålogging".to_owned();
     /// A patient's portal session ends after this many seconds without a request.
     [false, Some("900 or less")]
     patient_session_idle_timeout_secs: u64 = 900;
@@ -580,11 +609,45 @@ impl Config {
                     "idporten_issuer must be https (plain http only to a loopback address)".into(),
                 ));
             }
-            if self.idporten_client_id.is_none() || self.idporten_client_secret.is_none() {
+            if self.idporten_client_id.is_none()
+                || (self.idporten_client_secret.is_none() && self.idporten_key_file.is_none())
+            {
                 return Err(ConfigError::Invalid(
-                    "idporten_issuer needs idporten_client_id and idporten_client_secret".into(),
+                    "idporten_issuer needs idporten_client_id and idporten_client_secret or \
+                     idporten_key_file"
+                        .into(),
                 ));
             }
+        }
+        if let Some(u) = &self.personnel_oidc_issuer {
+            let https = u.starts_with("https://");
+            let local_http = u.starts_with("http://") && crate::notices::is_loopback_url(u);
+            if !(https || local_http) {
+                return Err(ConfigError::Invalid(
+                    "personnel_oidc_issuer must be https (plain http only to a loopback address)"
+                        .into(),
+                ));
+            }
+            if self.personnel_oidc_client_id.is_none()
+                || self.personnel_oidc_client_secret.is_none()
+            {
+                return Err(ConfigError::Invalid(
+                    "personnel_oidc_issuer needs personnel_oidc_client_id and \
+                     personnel_oidc_client_secret"
+                        .into(),
+                ));
+            }
+        }
+        if trygg_audit::Assurance::from_code(&self.personnel_oidc_assurance).is_none() {
+            return Err(ConfigError::Invalid(
+                "personnel_oidc_assurance must be low, substantial or high".into(),
+            ));
+        }
+        let name = self.personnel_oidc_name.trim();
+        if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
+            return Err(ConfigError::Invalid(
+                "personnel_oidc_name must be 1 to 60 characters".into(),
+            ));
         }
         if let Some(u) = &self.helseid_issuer {
             let https = u.starts_with("https://");
@@ -816,6 +879,14 @@ mod tests {
                 ("TRYGG_IDPORTEN_CLIENT_SECRET", "s"),
             ],
             vec![("TRYGG_IDPORTEN_ISSUER", "https://idporten.no")],
+            // The personnel provider likewise, and a level that is none.
+            vec![
+                ("TRYGG_PERSONNEL_OIDC_ISSUER", "http://login.example.no"),
+                ("TRYGG_PERSONNEL_OIDC_CLIENT_ID", "c"),
+                ("TRYGG_PERSONNEL_OIDC_CLIENT_SECRET", "s"),
+            ],
+            vec![("TRYGG_PERSONNEL_OIDC_ISSUER", "https://login.example.no")],
+            vec![("TRYGG_PERSONNEL_OIDC_ASSURANCE", "very-high")],
         ];
         for pairs in refused {
             let e = Config::load(None, env(&pairs), &Overrides::default());
@@ -834,6 +905,9 @@ mod tests {
                 ("TRYGG_IDPORTEN_ISSUER", "https://idporten.no"),
                 ("TRYGG_IDPORTEN_CLIENT_ID", "c"),
                 ("TRYGG_IDPORTEN_CLIENT_SECRET", "s"),
+                ("TRYGG_PERSONNEL_OIDC_ISSUER", "https://login.example.no"),
+                ("TRYGG_PERSONNEL_OIDC_CLIENT_ID", "c"),
+                ("TRYGG_PERSONNEL_OIDC_CLIENT_SECRET", "s"),
             ]),
             &Overrides::default(),
         )
@@ -843,6 +917,7 @@ mod tests {
             "sms_dlr_secret",
             "smtp_password",
             "idporten_client_secret",
+            "personnel_oidc_client_secret",
         ] {
             assert_eq!(ok.display_value(secret), "***", "{secret}");
         }

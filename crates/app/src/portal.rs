@@ -88,21 +88,99 @@ impl From<OidcError> for AppError {
 
 fn client(state: &App, redirect_uri: &str) -> Result<Client, AppError> {
     let c = &state.config;
-    let (Some(id), Some(secret)) = (&c.idporten_client_id, &c.idporten_client_secret) else {
-        return Err(AppError::not_found(
+    let not_set_up = || {
+        AppError::not_found(
             "TR-O404",
             "login with ID-porten is not set up on this server",
-        ));
+        )
+    };
+    let id = c.idporten_client_id.as_ref().ok_or_else(not_set_up)?;
+    // `private_key_jwt` when a key is configured, else the client secret.
+    let auth = match (&c.idporten_key_file, &c.idporten_client_secret) {
+        (Some(file), _) => ClientAuth::PrivateKeyJwt(key_from_file(file, id, "ID-porten")?),
+        (None, Some(secret)) => ClientAuth::Secret(secret.clone()),
+        (None, None) => return Err(not_set_up()),
     };
     Ok(Client {
         profile: Profile::IdPorten,
         client_id: id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         scope: "openid profile".into(),
-        auth: ClientAuth::Secret(secret.clone()),
-        par: false,
+        auth,
+        par: c.idporten_par,
         dpop: false,
     })
+}
+
+/// The client assertion key kept in `file` (base64 PKCS#8 P-256, as `trygg oidc key` writes it),
+/// named by the client id.
+pub(crate) fn key_from_file(
+    file: &std::path::Path,
+    client_id: &str,
+    provider: &str,
+) -> Result<oidc::SigningKey, AppError> {
+    let text = std::fs::read_to_string(file).map_err(|_| {
+        tracing::warn!(
+            event = "oidc",
+            provider,
+            "the client key file cannot be read"
+        );
+        AppError::internal("TR-O520", "the client key file cannot be read")
+    })?;
+    let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text.trim())
+        .map_err(|_| AppError::internal("TR-O521", "the client key file is not base64"))?;
+    oidc::SigningKey::from_pkcs8(&der, client_id)
+        .map_err(|_| AppError::internal("TR-O522", "the client key is not a P-256 PKCS#8 key"))
+}
+
+/// Begins a login with `client` for a person of `org` at `level`: the authorization request,
+/// pushed first when the client uses PAR (RFC 9126; the browser then carries only the client id
+/// and the `request_uri`), and the login kept until its callback. The URL to send the browser to.
+pub(crate) async fn begin_login(
+    state: &App,
+    client: &Client,
+    org: OrgSlug,
+    level: Assurance,
+    fresh: bool,
+) -> Result<String, AppError> {
+    let t = state.now().unix_timestamp();
+    let (meta, _) = state.logins.known(state, client.profile, t).await?;
+    let (pending, mut params) = oidc::begin(client, level, t, fresh)?;
+    let url = if client.par {
+        let par = meta
+            .par_endpoint
+            .clone()
+            .ok_or(OidcError::Malformed("the provider names no PAR endpoint"))?;
+        // The request names the client once; the client's authentication adds its own.
+        params.extend(
+            oidc::client_auth_params(client, &meta.issuer, t)?
+                .into_iter()
+                .filter(|(k, _)| k != "client_id"),
+        );
+        let r = state
+            .logins
+            .http()
+            .await?
+            .post(&par)
+            .form(&params)
+            .send()
+            .await
+            .map_err(|_| unavailable("the login provider did not answer; try again shortly"))?;
+        let request_uri = oidc::par_request_uri(&body(r).await?)?;
+        oidc::authorization_url(
+            &meta,
+            &[
+                ("client_id".into(), client.client_id.clone()),
+                ("request_uri".into(), request_uri),
+            ],
+        )
+    } else {
+        oidc::authorization_url(&meta, &params)
+    };
+    state
+        .logins
+        .put(pending, org, client.redirect_uri.clone(), t)?;
+    Ok(url)
 }
 
 impl Logins {
@@ -140,7 +218,7 @@ impl Logins {
         let issuer = match profile {
             Profile::IdPorten => state.config.idporten_issuer.as_deref(),
             Profile::HelseId => state.config.helseid_issuer.as_deref(),
-            Profile::Generic => None,
+            Profile::Generic => state.config.personnel_oidc_issuer.as_deref(),
         }
         .ok_or_else(|| AppError::not_found("TR-O404", "this login is not set up on this server"))?;
         let mut k = self.providers.lock().await;
@@ -264,7 +342,6 @@ pub async fn start(
     redirect_uri: &str,
     fresh: bool,
 ) -> Result<String, AppError> {
-    let now = state.now();
     let client = client(state, redirect_uri)?;
     let slug = OrgSlug::parse(org)
         .ok()
@@ -273,15 +350,7 @@ pub async fn start(
         return Err(AppError::not_found("TR-A404", "no such organisation"));
     }
     let level = level.max(Assurance::Substantial);
-    let (meta, _) = state
-        .logins
-        .known(state, Profile::IdPorten, now.unix_timestamp())
-        .await?;
-    let (pending, params) = oidc::begin(&client, level, now.unix_timestamp(), fresh)?;
-    state
-        .logins
-        .put(pending, slug, redirect_uri.to_owned(), now.unix_timestamp())?;
-    Ok(oidc::authorization_url(&meta, &params))
+    begin_login(state, &client, slug, level, fresh).await
 }
 
 /// What came back to the callback.

@@ -49,6 +49,8 @@ pub enum Operation {
     PersonnelCreate,
     /// A person's HPR number was recorded for HelseID login (issue #13).
     PersonnelHprSet,
+    /// A person was linked to their subject at the deployment's own OpenID provider (issue #13).
+    PersonnelOidcSubjectSet,
     /// A person's employment end was set.
     PersonnelEmploymentEnd,
     /// An enrolment code for an organisation-owned device was issued (VC-DEV-2).
@@ -201,8 +203,9 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 86] = [
+    pub const ALL: [Operation; 87] = [
         Self::PersonnelHprSet,
+        Self::PersonnelOidcSubjectSet,
         Self::DeviceCodeIssue,
         Self::DeviceEnrol,
         Self::DeviceList,
@@ -299,6 +302,7 @@ impl Operation {
             Self::PatientContactUpdate => "patient.contact-update",
             Self::PatientExport => "patient.export",
             Self::PersonnelHprSet => "personnel.hpr-set",
+            Self::PersonnelOidcSubjectSet => "personnel.oidc-subject-set",
             Self::DeviceCodeIssue => "device.code-issue",
             Self::DeviceEnrol => "device.enrol",
             Self::DeviceList => "device.list",
@@ -689,6 +693,7 @@ impl Operation {
             | Self::SettingsChange
             | Self::EnrolmentLinkIssue
             | Self::DeviceList
+            | Self::PersonnelOidcSubjectSet
             | Self::EnrolmentLinkOpen
             | Self::EnrolmentLinkUse
             | Self::PasskeyRegister

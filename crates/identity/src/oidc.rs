@@ -41,7 +41,10 @@ pub enum Profile {
     IdPorten,
     /// HelseID, for personnel: PAR, `private_key_jwt`, DPoP, security level and HPR number.
     HelseId,
-    /// Any other OpenID provider, for personnel mapped to Trygg users by subject.
+    /// Any other OpenID provider (an organisation's Entra ID, Keycloak …), for personnel mapped
+    /// to Trygg users by issuer and subject. It vouches for no eIDAS level: the level of its
+    /// logins is the one the deployment assigns to it (the `asked` level of [`begin`]), and no
+    /// `acr_values` are sent.
     Generic,
 }
 
@@ -383,8 +386,10 @@ pub fn begin(
         ("nonce".into(), pending.nonce.clone()),
         ("code_challenge".into(), pkce_challenge(&pending.verifier)),
         ("code_challenge_method".into(), "S256".into()),
-        ("acr_values".into(), client.profile.acr_value(asked).into()),
     ];
+    if client.profile != Profile::Generic {
+        params.push(("acr_values".into(), client.profile.acr_value(asked).into()));
+    }
     if fresh {
         params.push(("prompt".into(), "login".into()));
     }
@@ -823,10 +828,13 @@ fn check_claims(claims: &Map<String, Value>, x: &Expect<'_>) -> Result<Identity,
             Some(_) => return Err(OidcError::AcrUnknown),
             None => return Err(OidcError::AcrMissing),
         },
-        Profile::IdPorten | Profile::Generic => {
+        Profile::IdPorten => {
             let acr = text("acr").ok_or(OidcError::AcrMissing)?;
             level_of_acr(acr).ok_or(OidcError::AcrUnknown)?
         }
+        // The level the deployment assigned to this provider; an `acr` it sends is not an
+        // eIDAS statement and changes nothing.
+        Profile::Generic => x.pending.asked,
     };
     if assurance < x.pending.asked {
         return Err(OidcError::AcrTooLow);
@@ -1100,6 +1108,32 @@ mod tests {
         assert_eq!(
             validate_id_token(&token(&key, &c), &jwks, &expect(&p, 1_000)),
             Err(OidcError::AcrTooLow)
+        );
+    }
+
+    #[test]
+    fn a_generic_provider_gives_the_level_the_deployment_assigned_whatever_its_acr() {
+        // An organisation's own provider (Entra ID) states no eIDAS level: no acr_values are
+        // sent, and an acr it sends changes nothing; the other rules hold as for any provider.
+        let (key, jwks) = provider();
+        let (p, params) = begin(
+            &client(Profile::Generic),
+            Assurance::Substantial,
+            1_000,
+            false,
+        )
+        .unwrap();
+        assert!(!params.iter().any(|(k, _)| k == "acr_values"));
+        let mut c = json!({"iss": ISS, "aud": "trygg", "sub": "entra-oid", "exp": 1_100,
+                           "iat": 1_000, "nonce": p.nonce, "acr": "idporten-loa-high"});
+        let id = validate_id_token(&token(&key, &c), &jwks, &expect(&p, 1_000)).unwrap();
+        assert_eq!(id.assurance, Assurance::Substantial);
+        assert_eq!(id.subject, "entra-oid");
+        assert!(id.national_id.is_none() && id.hpr_number.is_none());
+        c["nonce"] = json!("other");
+        assert_eq!(
+            validate_id_token(&token(&key, &c), &jwks, &expect(&p, 1_000)),
+            Err(OidcError::Nonce)
         );
     }
 

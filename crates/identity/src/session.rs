@@ -25,6 +25,8 @@ pub enum OidcProvider {
     HelseId,
     /// ID-porten, for citizens and personnel without HelseID.
     IdPorten,
+    /// The deployment's own OpenID provider for personnel (an organisation's Entra ID).
+    Generic,
 }
 
 /// How a person authenticated. Stored on the session and carried into every audit event.
@@ -46,6 +48,7 @@ impl AuthMethod {
             Self::Passkey => "passkey",
             Self::Oidc(OidcProvider::HelseId) => "helseid",
             Self::Oidc(OidcProvider::IdPorten) => "idporten",
+            Self::Oidc(OidcProvider::Generic) => "oidc",
             Self::Developer => "developer",
         }
     }
@@ -56,6 +59,7 @@ impl AuthMethod {
             Self::Passkey,
             Self::Oidc(OidcProvider::HelseId),
             Self::Oidc(OidcProvider::IdPorten),
+            Self::Oidc(OidcProvider::Generic),
             Self::Developer,
         ]
         .into_iter()

@@ -251,7 +251,16 @@ fn to_login(lang: Lang) -> Response {
     Redirect::to(&format!("/personell?lang={}", lang.tag())).into_response()
 }
 
-pub(crate) fn refused(lang: Lang, path: &str, e: ApiError) -> Response {
+pub(crate) fn refused(
+    config: &trygg_app::config::Config,
+    org: &str,
+    lang: Lang,
+    path: &str,
+    e: ApiError,
+) -> Response {
+    if let Some(to) = crate::auth::step_up(config, &e, org) {
+        return to;
+    }
     if e.status == StatusCode::FORBIDDEN {
         return render(
             &ForbiddenPage {
@@ -290,7 +299,7 @@ async fn overview(
             },
             StatusCode::OK,
         ),
-        Err(e) => refused(lang, "/admin", e),
+        Err(e) => refused(&state.config, &org, lang, "/admin", e),
     }
 }
 
@@ -358,6 +367,6 @@ async fn audit(
             },
             StatusCode::OK,
         ),
-        Err(e) => refused(lang, "/admin/audit", e),
+        Err(e) => refused(&state.config, &org, lang, "/admin/audit", e),
     }
 }

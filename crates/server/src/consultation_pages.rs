@@ -698,6 +698,12 @@ async fn planner(
     )
     .await;
 
+    let result = result.map_err(crate::error::ApiError::from);
+    if let Err(e) = &result {
+        if let Some(to) = crate::auth::step_up(&state.config, e, &org) {
+            return to;
+        }
+    }
     let (list, forbidden) = match result {
         Ok(list) => (
             list.into_iter()
@@ -728,8 +734,8 @@ async fn planner(
                 .collect(),
             false,
         ),
-        Err(e) if e.kind == trygg_app::ErrorKind::Forbidden => (Vec::new(), true),
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) if e.status == StatusCode::FORBIDDEN => (Vec::new(), true),
+        Err(e) => return e.into_response(),
     };
     render(
         &PlannerPage {

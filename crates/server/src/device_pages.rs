@@ -282,7 +282,7 @@ async fn admin_devices(
             },
             StatusCode::OK,
         ),
-        Err(e) => crate::admin::refused(lang, "/admin/devices", e),
+        Err(e) => crate::admin::refused(&state.config, &org, lang, "/admin/devices", e),
     }
 }
 

@@ -77,6 +77,11 @@ impl ApiError {
         self
     }
 
+    /// An extension member, if set (e.g. `required_assurance`).
+    pub fn extension(&self, name: &str) -> Option<&serde_json::Value> {
+        self.extensions.get(name)
+    }
+
     /// 400: the request is malformed.
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, "Bad request", detail)

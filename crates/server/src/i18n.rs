@@ -55,6 +55,14 @@ pub struct Strings {
     pub login_needs_js: &'static str,
     /// How to get a passkey.
     pub login_no_account: &'static str,
+    /// Heading of the providers' logins.
+    pub login_providers: &'static str,
+    /// The organisation's short name (for a provider's login).
+    pub login_org: &'static str,
+    /// Log in with HelseID.
+    pub login_helseid: &'static str,
+    /// "Log in with" (before a provider's name).
+    pub login_with: &'static str,
     /// While the passkey dialog is open.
     pub login_working: &'static str,
     /// After a failed passkey login.
@@ -128,6 +136,10 @@ const NB: Strings = Strings {
     login_passkey: "Logg inn med passnøkkel",
     login_needs_js: "Innlogging med passnøkkel trenger JavaScript. Slå det på i nettleseren.",
     login_no_account: "Har du ikke passnøkkel ennå? Administratoren i virksomheten din gir deg en lenke for å lage en.",
+    login_providers: "Andre måter å logge inn på",
+    login_org: "Virksomhetens kortnavn",
+    login_helseid: "Logg inn med HelseID",
+    login_with: "Logg inn med",
     login_working: "Bekreft med passnøkkelen …",
     login_failed: "Innloggingen mislyktes. Prøv igjen, eller be administratoren om en ny lenke.",
     login_locked: "For mange mislykkede forsøk. Vent litt og prøv igjen.",
@@ -176,6 +188,10 @@ const NN: Strings = Strings {
     login_passkey: "Logg inn med passnøkkel",
     login_needs_js: "Innlogging med passnøkkel treng JavaScript. Slå det på i nettlesaren.",
     login_no_account: "Har du ikkje passnøkkel enno? Administratoren i verksemda di gir deg ei lenkje for å lage ein.",
+    login_providers: "Andre måtar å logge inn på",
+    login_org: "Kortnamnet til verksemda",
+    login_helseid: "Logg inn med HelseID",
+    login_with: "Logg inn med",
     login_working: "Stadfest med passnøkkelen …",
     login_failed: "Innlogginga mislukkast. Prøv igjen, eller be administratoren om ei ny lenkje.",
     login_locked: "For mange mislukka forsøk. Vent litt og prøv igjen.",
@@ -224,6 +240,10 @@ const EN: Strings = Strings {
     login_passkey: "Sign in with a passkey",
     login_needs_js: "Signing in with a passkey needs JavaScript. Turn it on in your browser.",
     login_no_account: "No passkey yet? Your organisation's administrator gives you a link to create one.",
+    login_providers: "Other ways to log in",
+    login_org: "The organisation's short name",
+    login_helseid: "Log in with HelseID",
+    login_with: "Log in with",
     login_working: "Confirm with your passkey …",
     login_failed: "Sign-in failed. Try again, or ask your administrator for a new link.",
     login_locked: "Too many failed attempts. Wait a while and try again.",

@@ -286,6 +286,9 @@ async fn page(
     match result {
         Ok(()) => render(&page, StatusCode::OK),
         Err(e) if e.status == StatusCode::FORBIDDEN => {
+            if let Some(to) = crate::auth::step_up(&state.config, &e, &org) {
+                return to;
+            }
             page.forbidden = true;
             render(&page, StatusCode::FORBIDDEN)
         }

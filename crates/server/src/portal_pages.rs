@@ -378,6 +378,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/login/idporten/callback", get(callback))
         .route("/personell/login/helseid", get(helseid_login))
+        .route("/personell/login/oidc", get(oidc_login))
+        .route("/login/oidc/callback", get(oidc_callback))
         .route("/login/helseid/callback", get(helseid_callback))
 }
 
@@ -1021,26 +1023,68 @@ async fn test_login(
     }
 }
 
-/// The query of the HelseID login.
+/// The query of a personnel login through a provider.
 #[derive(Debug, serde::Deserialize)]
-pub struct HelseIdQuery {
+pub struct StaffLoginQuery {
     org: String,
+    /// Authenticate again (a step-up from a weaker login; HelseID only).
+    #[serde(default)]
+    step_up: bool,
+}
+
+/// The two providers personnel log in through.
+#[derive(Debug, Clone, Copy)]
+enum Staff {
+    HelseId,
+    Generic,
+}
+
+impl Staff {
+    fn callback(self) -> &'static str {
+        match self {
+            Self::HelseId => "/login/helseid/callback",
+            Self::Generic => "/login/oidc/callback",
+        }
+    }
 }
 
 /// `GET /personell/login/helseid?org=ORG`: personnel's login through HelseID (PAR,
 /// `private_key_jwt`, DPoP; issue #13).
 async fn helseid_login(
     State(state): State<AppState>,
-    Query(q): Query<HelseIdQuery>,
+    Query(q): Query<StaffLoginQuery>,
     headers: HeaderMap,
+) -> Response {
+    staff_login(state, q, headers, Staff::HelseId).await
+}
+
+/// `GET /personell/login/oidc?org=ORG`: personnel's login through the deployment's own
+/// provider (an organisation's Entra ID; issue #13).
+async fn oidc_login(
+    State(state): State<AppState>,
+    Query(q): Query<StaffLoginQuery>,
+    headers: HeaderMap,
+) -> Response {
+    staff_login(state, q, headers, Staff::Generic).await
+}
+
+async fn staff_login(
+    state: AppState,
+    q: StaffLoginQuery,
+    headers: HeaderMap,
+    provider: Staff,
 ) -> Response {
     let t = strings(Lang::Nb);
     let Some(redirect) =
-        expected_origin(&state.config, &headers).map(|o| format!("{o}/login/helseid/callback"))
+        expected_origin(&state.config, &headers).map(|o| format!("{o}{}", provider.callback()))
     else {
         return refused_page(Lang::Nb, t.r_other, None, StatusCode::BAD_REQUEST);
     };
-    match trygg_app::helseid::start(&state, &q.org, &redirect).await {
+    let started = match provider {
+        Staff::HelseId => trygg_app::helseid::start(&state, &q.org, &redirect, q.step_up).await,
+        Staff::Generic => trygg_app::helseid::start_generic(&state, &q.org, &redirect).await,
+    };
+    match started {
         Ok(url) => no_store(Redirect::to(&url).into_response()),
         Err(e) => {
             let status = crate::error::ApiError::from(e).status;
@@ -1060,12 +1104,34 @@ async fn helseid_callback(
     Query(q): Query<CallbackQuery>,
     ip: ClientIp,
 ) -> Response {
+    staff_callback(state, q, ip, Staff::HelseId).await
+}
+
+/// `GET /login/oidc/callback`: likewise for the deployment's own provider.
+async fn oidc_callback(
+    State(state): State<AppState>,
+    Query(q): Query<CallbackQuery>,
+    ip: ClientIp,
+) -> Response {
+    staff_callback(state, q, ip, Staff::Generic).await
+}
+
+async fn staff_callback(
+    state: AppState,
+    q: CallbackQuery,
+    ip: ClientIp,
+    provider: Staff,
+) -> Response {
     let cb = portal::Callback {
         code: q.code.as_deref(),
         state: q.state.as_deref(),
         error: q.error.as_deref(),
     };
-    match trygg_app::helseid::finish(&state, &cb, ip.0).await {
+    let finished = match provider {
+        Staff::HelseId => trygg_app::helseid::finish(&state, &cb, ip.0).await,
+        Staff::Generic => trygg_app::helseid::finish_generic(&state, &cb, ip.0).await,
+    };
+    match finished {
         Ok(o) => {
             let mut res = Redirect::to("/personell").into_response();
             if let Some(c) = crate::auth::session::set_cookie(&state.config, &o.org, &o.secret) {

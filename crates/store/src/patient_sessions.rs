@@ -12,6 +12,7 @@ use crate::control::{fmt_time, parse_time, parse_uuid};
 use crate::{OrgStore, OrgTx, StoreError};
 
 const KIND: &str = "patient-session-secret";
+const OIDC_SUBJECT_KIND: &str = "personnel-oidc-subject";
 
 /// A patient's session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,38 +145,89 @@ impl OrgStore {
 const HPR_KIND: &str = "hpr-number";
 
 impl OrgTx<'_> {
-    /// Records the HPR number a HelseID login finds a person by (issue #13); only its keyed hash
-    /// is kept. A number given to another person already is a conflict.
+    /// Records a person's HPR number (one to nine digits); `false` if there is no such person.
     pub async fn set_personnel_hpr(
         &mut self,
         personnel: Uuid,
         hpr: &str,
     ) -> Result<bool, StoreError> {
-        self.personal = true;
         if hpr.is_empty() || hpr.len() > 9 || !hpr.bytes().all(|b| b.is_ascii_digit()) {
             return Err(StoreError::Invalid("an HPR number is one to nine digits"));
         }
-        let r = sqlx::query("UPDATE personnel SET hpr_hash = ? WHERE id = ?")
-            .bind(self.store.sealer.lookup_hash(HPR_KIND, hpr))
+        let hash = self.store.sealer.lookup_hash(HPR_KIND, hpr);
+        let taken = "another person has that HPR number";
+        self.set_login_key(personnel, "hpr_hash", hash, taken).await
+    }
+
+    /// The person with this HPR number, if any.
+    pub async fn personnel_by_hpr(&mut self, hpr: &str) -> Result<Option<Uuid>, StoreError> {
+        let hash = self.store.sealer.lookup_hash(HPR_KIND, hpr);
+        self.personnel_by_login_key("hpr_hash", hash).await
+    }
+
+    /// Links a person to their subject at an OpenID provider (`issuer`); `false` if there is no
+    /// such person.
+    pub async fn set_personnel_oidc_subject(
+        &mut self,
+        personnel: Uuid,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<bool, StoreError> {
+        let hash = self.oidc_subject_hash(issuer, subject);
+        let taken = "another person is linked to that login";
+        self.set_login_key(personnel, "oidc_subject_hash", hash, taken)
+            .await
+    }
+
+    /// The person linked to this subject at `issuer`, if any.
+    pub async fn personnel_by_oidc_subject(
+        &mut self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let hash = self.oidc_subject_hash(issuer, subject);
+        self.personnel_by_login_key("oidc_subject_hash", hash).await
+    }
+
+    fn oidc_subject_hash(&self, issuer: &str, subject: &str) -> String {
+        let value = format!("{}\n{subject}", issuer.trim_end_matches('/'));
+        self.store.sealer.lookup_hash(OIDC_SUBJECT_KIND, &value)
+    }
+
+    /// Sets one of the personnel table's login lookup columns (a constant name) to `hash`.
+    async fn set_login_key(
+        &mut self,
+        personnel: Uuid,
+        column: &'static str,
+        hash: String,
+        taken: &'static str,
+    ) -> Result<bool, StoreError> {
+        self.personal = true;
+        let r = sqlx::query(&format!("UPDATE personnel SET {column} = ? WHERE id = ?"))
+            .bind(hash)
             .bind(personnel.to_string())
             .execute(self.conn().await?)
             .await;
         match r {
             Ok(r) => Ok(r.rows_affected() == 1),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("another person has that HPR number"))
+                Err(StoreError::Conflict(taken))
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    /// The person with this HPR number, if any.
-    pub async fn personnel_by_hpr(&mut self, hpr: &str) -> Result<Option<Uuid>, StoreError> {
+    async fn personnel_by_login_key(
+        &mut self,
+        column: &'static str,
+        hash: String,
+    ) -> Result<Option<Uuid>, StoreError> {
         self.personal = true;
-        let id: Option<String> = sqlx::query_scalar("SELECT id FROM personnel WHERE hpr_hash = ?")
-            .bind(self.store.sealer.lookup_hash(HPR_KIND, hpr))
-            .fetch_optional(self.conn().await?)
-            .await?;
+        let id: Option<String> =
+            sqlx::query_scalar(&format!("SELECT id FROM personnel WHERE {column} = ?"))
+                .bind(hash)
+                .fetch_optional(self.conn().await?)
+                .await?;
         id.as_deref().map(parse_uuid).transpose()
     }
 }

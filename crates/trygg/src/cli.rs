@@ -360,6 +360,22 @@ enum PersonnelCommand {
         #[arg(long)]
         hpr: String,
     },
+    /// Link a person to their subject (`sub`) at the deployment's own OpenID provider
+    /// (`personnel_oidc_issuer`, e.g. their Entra ID object id), by which that login finds them
+    /// (logged; only a keyed hash of issuer and subject is kept).
+    OidcSubject {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The person's personnel id.
+        #[arg(long)]
+        personnel: uuid::Uuid,
+        /// Their subject at the provider.
+        #[arg(long)]
+        subject: String,
+    },
     /// Issue a one-time enrolment link with which a person creates their passkey (logged; a new
     /// link revokes the person's older unused one).
     EnrolLink {
@@ -1078,6 +1094,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             r.map_err(|e| anyhow::anyhow!("{}", e.detail))?;
             println!("Recorded: {personnel} logs in with HelseID by that HPR number.");
+            Ok(())
+        }
+        Command::Personnel {
+            command:
+                PersonnelCommand::OidcSubject {
+                    common,
+                    org,
+                    personnel,
+                    subject,
+                },
+        } => {
+            let config = load_config(&common, None)?;
+            let (store, h) = open_org(&common, &org).await?;
+            let r = trygg_app::helseid::set_oidc_subject_by_console(
+                &config,
+                &h,
+                personnel,
+                &subject,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await;
+            store.close().await;
+            r.map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+            println!(
+                "Linked: {personnel} logs in through the organisation's provider by that subject."
+            );
             Ok(())
         }
         Command::Personnel {

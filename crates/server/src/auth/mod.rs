@@ -196,6 +196,38 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     }
 }
 
+/// PC-AUTHN-3, issue #13: where a personnel page was refused only because the login's level is
+/// below what the page needs (a 403 naming `required_assurance`), the way to a login at that
+/// level: HelseID, asked to authenticate again, or the deployment's own provider when the level
+/// it counts as is enough. `None` when no provider here gives that level (the page then says
+/// the person has no access with this login).
+pub fn step_up(
+    config: &trygg_app::config::Config,
+    e: &crate::error::ApiError,
+    org: &str,
+) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if e.status != axum::http::StatusCode::FORBIDDEN {
+        return None;
+    }
+    let needed = e
+        .extension("required_assurance")
+        .and_then(|v| v.as_str())
+        .and_then(trygg_audit::Assurance::from_code)?;
+    let org = trygg_core::OrgSlug::parse(org).ok()?;
+    let to = if config.helseid_issuer.is_some() {
+        format!("/personell/login/helseid?org={org}&step_up=true")
+    } else if config.personnel_oidc_issuer.is_some()
+        && trygg_audit::Assurance::from_code(&config.personnel_oidc_assurance)
+            .is_some_and(|l| l >= needed)
+    {
+        format!("/personell/login/oidc?org={org}")
+    } else {
+        return None;
+    };
+    Some(axum::response::Redirect::to(&to).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

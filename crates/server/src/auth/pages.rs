@@ -29,6 +29,10 @@ struct LoginPage {
     shell: Shell,
     session_ended: bool,
     dev_choices: Vec<Choice>,
+    /// HelseID is set up (issue #13).
+    helseid: bool,
+    /// The deployment's own provider for personnel, by name, if set up.
+    oidc_name: Option<String>,
 }
 
 #[derive(Template)]
@@ -109,6 +113,12 @@ pub async fn login_page(
                     shell,
                     session_ended: ended,
                     dev_choices,
+                    helseid: state.config.helseid_issuer.is_some(),
+                    oidc_name: state
+                        .config
+                        .personnel_oidc_issuer
+                        .as_ref()
+                        .map(|_| state.config.personnel_oidc_name.clone()),
                 },
                 StatusCode::OK,
             );

@@ -1023,4 +1023,42 @@ async fn cli_oidc_key_and_personnel_hpr() {
         assert!(err.contains(words) && !err.contains("panicked"), "{err}");
     }
     assert_eq!(log_of(d, org).await, after);
+
+    // The organisation's own provider (issue #13): without one configured there is nothing to
+    // link to; with one, the person is linked (logged), and a bad subject changes nothing.
+    let link = |subject: &str, configured: bool| {
+        let mut c = Command::new(BIN);
+        c.args([
+            "personnel",
+            "oidc-subject",
+            "--org",
+            org,
+            "--personnel",
+            &person,
+        ])
+        .args(["--subject", subject, "--data-dir", d.to_str().unwrap()])
+        .env_remove("RUST_LOG");
+        if configured {
+            c.env("TRYGG_PERSONNEL_OIDC_ISSUER", "https://login.example.no")
+                .env("TRYGG_PERSONNEL_OIDC_CLIENT_ID", "c")
+                .env("TRYGG_PERSONNEL_OIDC_CLIENT_SECRET", "s");
+        }
+        c.output().unwrap()
+    };
+    let none = link("entra-1", false);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("personnel_oidc_issuer"));
+    let bad = link("entra\u{7}", true);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(log_of(d, org).await, after);
+    let ok = link("entra-1", true);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(
+        log_of(d, org).await.last(),
+        Some(&entry("personnel.oidc-subject-set"))
+    );
 }

@@ -127,7 +127,7 @@ struct World {
     ended: Session,
 }
 
-async fn store_tx<F, T>(s: &TestServer, f: F) -> T
+pub(crate) async fn store_tx<F, T>(s: &TestServer, f: F) -> T
 where
     F: for<'a> FnOnce(
         &'a mut trygg_store::OrgTx<'_>,

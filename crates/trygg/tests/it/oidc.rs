@@ -85,13 +85,22 @@ struct World {
 }
 
 async fn world() -> World {
-    let op = start_op().await;
-    let s = TestServer::start_with(&[
+    world_on(
+        start_op().await,
+        &[("TRYGG_IDPORTEN_CLIENT_SECRET", CLIENT_SECRET)],
+    )
+    .await
+}
+
+/// A server logging patients in through `op` (its client authentication in `env`), with the
+/// patient registered and a doctor's emergency access to their record.
+async fn world_on(op: Op, env: &[(&str, &str)]) -> World {
+    let mut all = vec![
         ("TRYGG_IDPORTEN_ISSUER", op.issuer.as_str()),
         ("TRYGG_IDPORTEN_CLIENT_ID", CLIENT_ID),
-        ("TRYGG_IDPORTEN_CLIENT_SECRET", CLIENT_SECRET),
-    ])
-    .await;
+    ];
+    all.extend_from_slice(env);
+    let s = TestServer::start_with(&all).await;
     s.seed_demo().await;
     let secretary = s
         .login(ORG, s.person(ORG, BuiltinRole::Secretary).await)
@@ -866,39 +875,10 @@ async fn personnel_log_in_through_helseid_with_par_private_key_jwt_and_dpop() {
             assert!(r.status().is_success());
         }
     };
-    let login = |b: reqwest::Client| {
-        let w = &w;
-        async move {
-            let r = b
-                .get(w.s.url(&format!("/personell/login/helseid?org={ORG}")))
-                .send()
-                .await
-                .unwrap();
-            let url = r.url().to_string();
-            assert_eq!(
-                r.status().as_u16(),
-                303,
-                "{url}: {}",
-                r.text().await.unwrap()
-            );
-            let cb = r.headers()["location"].to_str().unwrap().to_owned();
-            assert!(cb.contains("/login/helseid/callback?"), "{cb}");
-            let once = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap();
-            let r = once.get(&cb).send().await.unwrap();
-            let st = r.status().as_u16();
-            let cookie = r
-                .headers()
-                .get("set-cookie")
-                .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
-            (st, cookie, r.text().await.unwrap())
-        }
-    };
+    let start = format!("/personell/login/helseid?org={ORG}");
     // A good login: the session is the doctor's, method helseid, level high.
     next("4", HPR).await;
-    let (st, cookie, body) = login(World::browser()).await;
+    let (st, cookie, body) = staff_login(&w.s, &start).await;
     assert_eq!(st, 303, "{body}");
     let cookie = cookie.expect("a session cookie");
     let who: Value = w
@@ -934,7 +914,7 @@ async fn personnel_log_in_through_helseid_with_par_private_key_jwt_and_dpop() {
     assert_eq!(last["token_type"], "DPoP", "{log}");
     // Security level 3 where 4 is asked: refused.
     next("3", HPR).await;
-    let (st, cookie, html) = login(World::browser()).await;
+    let (st, cookie, html) = staff_login(&w.s, &start).await;
     assert_eq!(st, 401, "{html}");
     assert!(
         cookie.is_none() && html.contains("høyt sikkerhetsnivå"),
@@ -942,17 +922,256 @@ async fn personnel_log_in_through_helseid_with_par_private_key_jwt_and_dpop() {
     );
     // An HPR number nobody here has.
     next("4", "123456789").await;
-    let (st, _, html) = login(World::browser()).await;
+    let (st, _, html) = staff_login(&w.s, &start).await;
     assert_eq!(st, 403);
     assert!(html.contains("HPR-nummeret ditt"), "{html}");
     // The doctor's employment ends: HelseID still vouches for them, Trygg does not let them in.
     w.s.end_employment(ORG, doctor).await;
     next("4", HPR).await;
-    let (st, cookie, html) = login(World::browser()).await;
+    let (st, cookie, html) = staff_login(&w.s, &start).await;
     assert_eq!(st, 403, "{html}");
     assert!(cookie.is_none() && html.contains("avsluttet"), "{html}");
     let refusals = w.refusals().await;
     for code in ["tr-o402", "tr-o407", "tr-o408"] {
         assert!(refusals.iter().any(|r| r == code), "{code}: {refusals:?}");
     }
+}
+
+/// Follows a personnel login from its start to the callback once (no redirects after it):
+/// (status, session cookie, page).
+async fn staff_login(s: &TestServer, start: &str) -> (u16, Option<String>, String) {
+    let r = World::browser().get(s.url(start)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
+    let cb = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(cb.contains("/callback?"), "{cb}");
+    let once = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = once.get(&cb).send().await.unwrap();
+    let st = r.status().as_u16();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+    (st, cookie, r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personnel_log_in_through_the_organisations_own_provider_mapped_by_subject() {
+    // Issue #13: a generic provider (an organisation's Entra ID): code flow with PKCE and a
+    // client secret, the person found by issuer and subject, the level the deployment assigned
+    // (whatever acr the provider sends), and the usual refusals.
+    let op = start_op_with(json!([{
+        "client_id": "trygg-entra",
+        "client_secret": CLIENT_SECRET,
+        "token_endpoint_auth_method": "client_secret_post",
+        "redirect_uris": ["http://127.0.0.1:1/login/oidc/callback"],
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+    }]))
+    .await;
+    let s = TestServer::start_with(&[
+        ("TRYGG_PERSONNEL_OIDC_ISSUER", op.issuer.as_str()),
+        ("TRYGG_PERSONNEL_OIDC_CLIENT_ID", "trygg-entra"),
+        ("TRYGG_PERSONNEL_OIDC_CLIENT_SECRET", CLIENT_SECRET),
+        ("TRYGG_PERSONNEL_OIDC_ASSURANCE", "substantial"),
+    ])
+    .await;
+    s.seed_demo().await;
+    let nurse = s.person(ORG, BuiltinRole::Nurse).await;
+    let issuer = op.issuer.clone();
+    crate::matrix::store_tx(&s, |tx| {
+        Box::pin(async move {
+            assert!(tx
+                .set_personnel_oidc_subject(nurse, &issuer, "entra-oid-1")
+                .await
+                .unwrap());
+        })
+    })
+    .await;
+    let w = World {
+        s,
+        op,
+        http: reqwest::Client::new(),
+    };
+    let next = |account: &'static str| {
+        let w = &w;
+        async move {
+            let r = w
+                .http
+                .post(format!("{}/__next", w.op.issuer))
+                .json(&json!({"account": account, "acr": "Level4", "claims": {}}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    let start = format!("/personell/login/oidc?org={ORG}");
+    next("entra-oid-1").await;
+    let (st, cookie, body) = staff_login(&w.s, &start).await;
+    assert_eq!(st, 303, "{body}");
+    let who: Value = w
+        .http
+        .get(w.s.url("/api/v1/auth/session"))
+        .header("cookie", cookie.expect("a session cookie"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["personnel_id"], nurse.to_string(), "{who}");
+    assert_eq!(who["method"], "oidc", "{who}");
+    assert_eq!(who["assurance"], "substantial", "{who}");
+    // A subject nobody is linked to; the nurse's employment ended.
+    next("entra-oid-2").await;
+    let (st, cookie, html) = staff_login(&w.s, &start).await;
+    assert_eq!((st, cookie.is_none()), (403, true), "{html}");
+    w.s.end_employment(ORG, nurse).await;
+    next("entra-oid-1").await;
+    let (st, cookie, html) = staff_login(&w.s, &start).await;
+    assert_eq!((st, cookie.is_none()), (403, true), "{html}");
+    assert!(html.contains("avsluttet"), "{html}");
+    let refusals = w.refusals().await;
+    for code in ["tr-o407", "tr-o408"] {
+        assert!(refusals.iter().any(|r| r == code), "{code}: {refusals:?}");
+    }
+    // Not set up on another server: the start says so.
+    let plain = TestServer::start().await;
+    let r = reqwest::Client::new()
+        .get(plain.url(&start))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_logs_in_through_id_porten_with_par_and_private_key_jwt() {
+    // Issue #13: ID-porten's client authentication by private_key_jwt, the request pushed
+    // first (the provider requires both for this client, so a login proves them).
+    let (key, der) = trygg_identity::oidc::SigningKey::generate(CLIENT_ID).unwrap();
+    let op = start_op_with(json!([{
+        "client_id": CLIENT_ID,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "jwks": {"keys": [key.public_jwk()]},
+        "redirect_uris": ["http://127.0.0.1:1/login/idporten/callback"],
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+        "require_pushed_authorization_requests": true,
+    }]))
+    .await;
+    let dir = crate::common::private_tempdir();
+    let key_file = dir.path().join("idporten.key");
+    std::fs::write(
+        &key_file,
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &der),
+    )
+    .unwrap();
+    let w = world_on(
+        op,
+        &[
+            ("TRYGG_IDPORTEN_KEY_FILE", key_file.to_str().unwrap()),
+            ("TRYGG_IDPORTEN_PAR", "true"),
+        ],
+    )
+    .await;
+    w.next(PID, "idporten-loa-high", "none").await;
+    let b = World::browser();
+    let r = b
+        .get(w.s.url(&format!("/portal/{ORG}/login?level=high")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
+    let cb = r.headers()["location"].to_str().unwrap().to_owned();
+    let (st, path, html) = w.callback(&b, &cb).await;
+    assert_eq!(
+        (st, path.as_str()),
+        (200, format!("/portal/{ORG}").as_str()),
+        "{html}"
+    );
+    assert!(html.contains("logget inn med ID-porten"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_personnel_page_needing_a_higher_level_sends_the_login_to_step_up() {
+    // PC-AUTHN-3, issue #13: a doctor signed in at substantial opens the messages page (health
+    // data: high). With HelseID set up the page sends them to log in again there; without it,
+    // the page refuses (403) and says so.
+    let dir = crate::common::private_tempdir();
+    let key = dir.path().join("unused.key");
+    let with = TestServer::start_with(&[
+        ("TRYGG_HELSEID_ISSUER", "https://helseid-sts.nhn.no"),
+        ("TRYGG_HELSEID_CLIENT_ID", "trygg"),
+        ("TRYGG_HELSEID_KEY_FILE", key.to_str().unwrap()),
+    ])
+    .await;
+    let without = TestServer::start().await;
+    for s in [&with, &without] {
+        s.seed_demo().await;
+    }
+    let once = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |s: &TestServer, cookie: &str, path: &str| {
+        once.get(s.url(path)).header("cookie", cookie).send()
+    };
+    for (s, step_up) in [(&with, true), (&without, false)] {
+        let doctor = s.person(ORG, BuiltinRole::Doctor).await;
+        let passkey = trygg_server::auth::AuthMethod::Passkey;
+        let weak = s
+            .login_with(ORG, doctor, passkey, trygg_audit::Assurance::Substantial)
+            .await;
+        let strong = s.login(ORG, doctor).await;
+        let list: Vec<Value> = s
+            .send(
+                Some(&strong),
+                reqwest::Method::GET,
+                &format!("/api/v1/orgs/{ORG}/patients"),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let patient = list[0]["id"].as_str().unwrap();
+        let r = s
+            .send(
+                Some(&strong),
+                reqwest::Method::POST,
+                &format!("/api/v1/orgs/{ORG}/care-relationships"),
+                Some(&json!({"personnel_id": doctor, "patient_id": patient, "reason": "fastlege", "days": 30})),
+            )
+            .await;
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        for path in [format!("/personell/meldinger?patient={patient}")] {
+            let path = path.as_str();
+            let r = get(s, &weak.cookie, path).await.unwrap();
+            if step_up {
+                assert_eq!(r.status().as_u16(), 303, "{path}");
+                assert_eq!(
+                    r.headers()["location"],
+                    format!("/personell/login/helseid?org={ORG}&step_up=true"),
+                    "{path}"
+                );
+            } else {
+                assert_eq!(r.status().as_u16(), 403, "{path}");
+            }
+            // At high the page opens as usual.
+            let r = get(s, &strong.cookie, path).await.unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{path}");
+        }
+    }
+    // The personnel login page offers HelseID where it is set up.
+    let page = |s: &TestServer| {
+        let s = s.url("/personell");
+        async move { reqwest::get(s).await.unwrap().text().await.unwrap() }
+    };
+    assert!(page(&with).await.contains("/personell/login/helseid"));
+    assert!(!page(&without).await.contains("/personell/login/helseid"));
 }
