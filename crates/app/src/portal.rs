@@ -864,6 +864,114 @@ pub async fn export(
     }))
 }
 
+/// A consultation as the patient's portal lists it (issue #13: "my consultations").
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MyConsultation {
+    /// Id (to join it).
+    pub id: uuid::Uuid,
+    /// Planned start.
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    /// Planned length, minutes.
+    pub minutes: u32,
+    /// The kind's code.
+    pub kind: String,
+    /// The patient's role in it (`patient`, `companion`).
+    pub role: String,
+    /// Whether it can be joined now: planned, not over, the place not withdrawn.
+    pub joinable: bool,
+}
+
+/// How far back and ahead the portal lists consultations.
+const LISTED_BEFORE: time::Duration = time::Duration::hours(12);
+const LISTED_AHEAD: time::Duration = time::Duration::days(90);
+
+/// The consultations the patient takes part in, from twelve hours ago to three months ahead
+/// (health data: at high; one audited read).
+pub async fn my_consultations(
+    state: &App,
+    p: &PatientCaller,
+    now: OffsetDateTime,
+) -> Result<Vec<MyConsultation>, AppError> {
+    if p.assurance < Assurance::High {
+        return Err(AppError::forbidden(
+            "TR-T004",
+            "your consultations are shown after a login of assurance high (ID-porten)",
+        ));
+    }
+    let h = org_handle(state, &p.org).await?;
+    let mut tx = h.begin().await?;
+    let rows = tx
+        .consultations_of_patient(p.patient, now - LISTED_BEFORE, now + LISTED_AHEAD)
+        .await?;
+    let e = self_event(p, Operation::ConsultationRead, Action::Read, now)?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(c, part)| MyConsultation {
+            id: c.id,
+            start: c.starts_at,
+            minutes: c.minutes,
+            kind: c.kind,
+            role: part.role,
+            joinable: c.state == "scheduled"
+                && part.revoked_at.is_none()
+                && c.starts_at + time::Duration::minutes(i64::from(c.minutes)) + LISTED_BEFORE
+                    > now,
+        })
+        .collect())
+}
+
+/// A fresh invitation for the patient's own place in `consultation`, to join from the portal
+/// (at high; logged as an invitation the patient took). The link they were sent stops working,
+/// as with any renewed invitation; its expiry is kept. The token, `<org>.<secret>`.
+pub async fn join_from_portal(
+    state: &App,
+    p: &PatientCaller,
+    consultation: uuid::Uuid,
+    now: OffsetDateTime,
+) -> Result<String, AppError> {
+    let mine = my_consultations(state, p, now).await?;
+    let not_yours = || AppError::not_found("TR-T005", "no such consultation of yours to join");
+    let c = mine
+        .iter()
+        .find(|c| c.id == consultation && c.joinable)
+        .ok_or_else(not_yours)?;
+    let h = org_handle(state, &p.org).await?;
+    let mut tx = h.begin().await?;
+    let part = tx
+        .participants(c.id)
+        .await?
+        .into_iter()
+        .find(|r| {
+            r.person == trygg_store::consultations::Person::Patient(p.patient)
+                && r.revoked_at.is_none()
+        })
+        .ok_or_else(not_yours)?;
+    let secret = tx
+        .reissue_invitation(part.id, part.expires_at.max(now), now)
+        .await?;
+    let e = event(
+        &p.org,
+        &p.actor(),
+        Did {
+            category: Category::Consultation,
+            operation: Operation::ConsultationInvite,
+            action: Action::Update,
+            outcome: Outcome::Success,
+            entity: ("Encounter", Some(format!("{}/{}", c.id, part.number))),
+            patient: Some(p.patient),
+            basis: trygg_audit::Basis::PatientSelf,
+            detail: None,
+        },
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(format!("{}.{}", p.org, secret.expose()))
+}
+
 /// The patient's contact data as registered (for the form that corrects it); an audited read.
 pub async fn contact(
     state: &App,

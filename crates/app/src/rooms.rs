@@ -137,6 +137,7 @@ enum Command {
         row: Box<ParticipantRow>,
         caller: Option<Caller>,
         login: Option<IdentityAssurance>,
+        auth: Option<(&'static str, trygg_audit::Assurance)>,
         may_admit: bool,
         resume: Option<String>,
         e2ee: bool,
@@ -355,7 +356,14 @@ fn step_unavailable(e: impl std::fmt::Display) -> StepError {
 }
 
 /// Who a participant is, for the audit log.
-fn actor_of(row: &ParticipantRow, caller: Option<&Caller>, device: bool) -> Actor {
+/// Who a participant is, for the audit log: a signed-in person on the staff as their session
+/// says; anyone else by their invitation, with how they came (`auth`: their own portal login,
+/// or an enrolled device's key) when they proved more than the link.
+fn actor_of(
+    row: &ParticipantRow,
+    caller: Option<&Caller>,
+    auth: Option<(&'static str, trygg_audit::Assurance)>,
+) -> Actor {
     if let Some(c) = caller {
         return c.actor();
     }
@@ -370,11 +378,7 @@ fn actor_of(row: &ParticipantRow, caller: Option<&Caller>, device: bool) -> Acto
         kind,
         id,
         role: Some(row.role.clone()),
-        // A proven device is how they came (VC-DEV-1); it is no eID level.
-        authentication: Some((
-            if device { "device-key" } else { "invitation" },
-            trygg_audit::Assurance::Low,
-        )),
+        authentication: Some(auth.unwrap_or(("invitation", trygg_audit::Assurance::Low))),
         address: None,
     }
 }
@@ -502,7 +506,7 @@ pub async fn preview(
         .participants(f.consultation.id)
         .await
         .map_err(unavailable)?;
-    let actor = actor_of(&f.participant, None, false);
+    let actor = actor_of(&f.participant, None, None);
     let slug = f.org.organisation().slug.clone();
     log_about(
         tx,
@@ -543,6 +547,7 @@ pub async fn join(
     resume: Option<String>,
     e2ee: bool,
     login: Option<Caller>,
+    patient_login: Option<crate::messages::PatientCaller>,
     device: Option<crate::devices::DeviceProof>,
     address: Option<IpAddr>,
     now: OffsetDateTime,
@@ -580,6 +585,22 @@ pub async fn join(
     if !is_personnel && !acknowledged {
         return Err(JoinError::NotAcknowledged);
     }
+    let host = f.participant.host;
+    // VC-AUTH-2, issue #13: a patient or companion signed in to this organisation's portal as
+    // this very person comes with their eID level (a host must still sign in as staff).
+    let own_login = patient_login.filter(|pc| {
+        pc.org == f.org.organisation().slug
+            && f.participant.person == Person::Patient(pc.patient)
+            && !host
+    });
+    let own_level = own_login
+        .as_ref()
+        .and_then(|pc| login_assurance(pc.assurance));
+    let own_auth = match (&own_login, own_level, device_level) {
+        (Some(pc), Some(_), _) => Some((pc.method, pc.assurance)),
+        (_, _, Some(_)) => Some(("device-key", trygg_audit::Assurance::Low)),
+        _ => None,
+    };
     let key = (f.org.organisation().id, f.consultation.id);
     let room = match app.rooms.get(key) {
         Some(r) => r,
@@ -587,7 +608,7 @@ pub async fn join(
     };
     // VC-INFO-1: the acknowledgement goes into the log with the arrival, in its unit of work.
     let acknowledgement = (!is_personnel).then(|| {
-        let mut actor = actor_of(&f.participant, None, device_level.is_some());
+        let mut actor = actor_of(&f.participant, None, own_auth);
         actor.address = address;
         actor
     });
@@ -610,19 +631,21 @@ pub async fn join(
     if !may_join {
         caller = None;
     }
-    let host = f.participant.host;
-    // A device stands in for a login only for someone admitted by a clinician: a host must
-    // sign in to lead.
+    // A patient's own eID, else a device, stands in for a login only for someone admitted by a
+    // clinician: a host must sign in to lead.
     let login_level = caller
         .as_ref()
         .and_then(|c| login_assurance(c.assurance))
         .filter(|_| !host || may_manage)
+        .or(own_level.filter(|_| caller.is_none()))
         .or(device_level.filter(|_| !host && caller.is_none()));
+    let own_auth = own_auth.filter(|_| caller.is_none());
     let signed_in = caller.is_some();
     let sent = room.try_send(Command::Connect {
         row: Box::new(f.participant.clone()),
         caller,
         login: login_level,
+        auth: own_auth,
         may_admit: may_manage,
         resume,
         e2ee,
@@ -739,7 +762,7 @@ async fn start(
                 conn: None,
                 resume: None,
                 e2ee: false,
-                device: false,
+                auth: None,
             },
         );
     }
@@ -803,8 +826,9 @@ struct Part {
     resume: Option<String>,
     /// The participant's browser encrypts media end to end.
     e2ee: bool,
-    /// They came on an enrolled device that proved itself (VC-DEV-1).
-    device: bool,
+    /// How they proved who they are beyond the link, if they did: their own portal login
+    /// (`idporten` at its level) or an enrolled device's key (`device-key`; VC-DEV-1).
+    auth: Option<(&'static str, trygg_audit::Assurance)>,
 }
 
 struct Task {
@@ -1041,6 +1065,7 @@ impl Task {
         row: ParticipantRow,
         caller: Option<Caller>,
         login: Option<IdentityAssurance>,
+        auth: Option<(&'static str, trygg_audit::Assurance)>,
         may_admit: bool,
         resume: Option<String>,
         out: mpsc::Sender<Outbound>,
@@ -1084,10 +1109,9 @@ impl Task {
         }
         let conn = self.next_conn;
         self.next_conn += 1;
-        let device = caller.is_none() && login == Some(IdentityAssurance::Device);
         let old = self.parts.get_mut(&who).and_then(|p| {
             p.caller = caller;
-            p.device = device;
+            p.auth = auth;
             p.conn.replace((conn, out.clone()))
         });
         if let Some((_, old_out)) = old {
@@ -1165,7 +1189,7 @@ impl Task {
                 conn: None,
                 resume: None,
                 e2ee: false,
-                device: false,
+                auth: None,
             },
         );
         Ok(())
@@ -1467,6 +1491,7 @@ impl Task {
                 row,
                 caller,
                 login,
+                auth,
                 may_admit,
                 resume,
                 e2ee,
@@ -1484,7 +1509,7 @@ impl Task {
                     was
                 });
                 let r = self
-                    .connect(*row, caller, login, may_admit, resume, out, now)
+                    .connect(*row, caller, login, auth, may_admit, resume, out, now)
                     .await;
                 // A refused arrival (a second socket on a live link) changes nothing of the
                 // participant who is in the call.
@@ -1725,7 +1750,7 @@ impl Task {
             let who = r
                 .actor
                 .and_then(|a| self.parts.get(&a))
-                .map(|p| actor_of(&p.row, p.caller.as_ref(), p.device));
+                .map(|p| actor_of(&p.row, p.caller.as_ref(), p.auth));
             let actor = actor
                 .cloned()
                 .or(who)

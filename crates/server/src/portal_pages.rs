@@ -39,6 +39,10 @@ pub struct PortalStrings {
     substantial: &'static str,
     messages: &'static str,
     no_messages: &'static str,
+    consultations: &'static str,
+    no_consultations: &'static str,
+    join: &'static str,
+    minutes: &'static str,
     unread: &'static str,
     logout: &'static str,
     login: &'static str,
@@ -94,6 +98,10 @@ const NB: PortalStrings = PortalStrings {
     high: "høyt",
     substantial: "betydelig",
     messages: "Meldinger",
+    consultations: "Videokonsultasjoner",
+    no_consultations: "Du har ingen planlagte videokonsultasjoner.",
+    join: "Gå til konsultasjonen",
+    minutes: "minutter",
     no_messages: "Du har ingen meldinger.",
     unread: "uleste",
     logout: "Logg ut",
@@ -151,6 +159,10 @@ const NN: PortalStrings = PortalStrings {
     high: "høgt",
     substantial: "betydeleg",
     messages: "Meldingar",
+    consultations: "Videokonsultasjonar",
+    no_consultations: "Du har ingen planlagde videokonsultasjonar.",
+    join: "Gå til konsultasjonen",
+    minutes: "minutt",
     no_messages: "Du har ingen meldingar.",
     unread: "ulesne",
     logout: "Logg ut",
@@ -208,6 +220,10 @@ const EN: PortalStrings = PortalStrings {
     high: "high",
     substantial: "substantial",
     messages: "Messages",
+    consultations: "Video consultations",
+    no_consultations: "You have no planned video consultations.",
+    join: "Go to the consultation",
+    minutes: "minutes",
     no_messages: "You have no messages.",
     unread: "unread",
     logout: "Log out",
@@ -271,6 +287,8 @@ pub struct PatientView {
     level: &'static str,
     /// Subject (or a dash) and unread count, newest first.
     threads: Vec<(String, u32)>,
+    /// The patient's consultations: id, start as text, its RFC 3339 form, length, joinable.
+    consultations: Vec<(String, String, String, u32, bool)>,
     /// Logged in below high: health data needs a login at high first (PC-AUTHN-2).
     step_up: bool,
     /// Who has accessed the patient's data, newest first (PC-RIGHTS-1).
@@ -371,6 +389,7 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/{org}/logout", post(logout))
         .route("/portal/{org}/consent", post(consent))
         .route("/portal/{org}/contact", post(contact))
+        .route("/portal/{org}/join/{consultation}", post(join))
         .route("/portal/{org}/export", get(export))
         .route(
             "/portal/{org}/test-login",
@@ -424,7 +443,7 @@ fn cookie(config: &Config, value: &str, max_age: u64) -> Option<HeaderValue> {
 }
 
 /// The patient cookie's organisation and secret.
-fn read_cookie(
+pub(crate) fn read_cookie(
     config: &Config,
     headers: &HeaderMap,
 ) -> Option<(trygg_core::OrgSlug, trygg_store::Secret)> {
@@ -498,6 +517,7 @@ async fn home(
                 },
                 level: t.substantial,
                 threads: Vec::new(),
+                consultations: Vec::new(),
                 step_up: true,
                 access: Vec::new(),
                 consents,
@@ -524,6 +544,23 @@ async fn home(
                 Err(e) => return crate::error::ApiError::from(e).into_response(),
             };
             let now = state.now();
+            let consultations = match portal::my_consultations(&state, &c, now).await {
+                Ok(list) => list
+                    .into_iter()
+                    .map(|k| {
+                        (
+                            k.id.to_string(),
+                            trygg_core::local_time::oslo_text(k.start),
+                            k.start
+                                .format(&time::format_description::well_known::Rfc3339)
+                                .unwrap_or_default(),
+                            k.minutes,
+                            k.joinable,
+                        )
+                    })
+                    .collect(),
+                Err(e) => return crate::error::ApiError::from(e).into_response(),
+            };
             let access = match trygg_app::rights::own_access_log(&state, &c, lang, now).await {
                 Ok(lines) => lines
                     .into_iter()
@@ -565,6 +602,7 @@ async fn home(
                 },
                 level: t.high,
                 threads,
+                consultations,
                 step_up: false,
                 access,
                 consents,
@@ -825,6 +863,40 @@ async fn consent(
         .await
     {
         Ok(_) => back(&org, f.lang.as_deref(), "saved=1", "consents"),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+/// The form of "go to the consultation".
+#[derive(Debug, serde::Deserialize)]
+pub struct JoinForm {
+    csrf: String,
+}
+
+/// `POST /portal/{org}/join/{consultation}`: the patient, at high, joins one of their own
+/// consultations from the portal (issue #13): a fresh invitation for their place (the link they
+/// were sent stops working; logged), and on to its page. Their portal login then gives them
+/// their eID level in the waiting room (VC-AUTH-2).
+async fn join(
+    State(state): State<AppState>,
+    Path((org, consultation)): Path<(String, String)>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<JoinForm>,
+) -> Response {
+    let caller = match form_caller(&state, &org, ip, &headers, &f.csrf).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let Ok(id) = uuid::Uuid::try_parse(&consultation) else {
+        return crate::error::ApiError::from(trygg_app::error::AppError::not_found(
+            "TR-T005",
+            "no such consultation of yours to join",
+        ))
+        .into_response();
+    };
+    match portal::join_from_portal(&state, &caller, id, state.now()).await {
+        Ok(token) => no_store(Redirect::to(&format!("/join/{token}")).into_response()),
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
 }

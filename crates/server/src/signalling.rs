@@ -63,6 +63,7 @@ async fn upgrade(
         return (StatusCode::FORBIDDEN, "cross-origin socket refused").into_response();
     }
     let cookie = read_cookie(&state.config, &headers);
+    let patient_cookie = crate::portal_pages::read_cookie(&state.config, &headers);
     // Small buffers (the library's 128 KiB read buffer per socket made a participant cost
     // about 140 KiB of memory); a session description is the largest frame (MAX_FRAME).
     ws.max_message_size(MAX_FRAME)
@@ -70,7 +71,7 @@ async fn upgrade(
         .read_buffer_size(BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(BUFFER * 16)
-        .on_upgrade(move |socket| drive(state, socket, cookie, ip))
+        .on_upgrade(move |socket| drive(state, socket, cookie, patient_cookie, ip))
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
@@ -134,6 +135,7 @@ async fn drive(
     state: AppState,
     mut socket: WebSocket,
     cookie: Option<(trygg_core::OrgSlug, trygg_store::Secret)>,
+    patient_cookie: Option<(trygg_core::OrgSlug, trygg_store::Secret)>,
     ip: Option<std::net::IpAddr>,
 ) {
     // Phase 1: the hello, within HELLO_TIMEOUT.
@@ -172,6 +174,14 @@ async fn drive(
         },
     };
     let login = session(&state, &cookie, ip).await.map(|s| s.caller());
+    // A patient signed in to the portal (issue #13) comes with their eID level.
+    let patient_login = match &patient_cookie {
+        Some((org, secret)) => trygg_app::portal::current(&state, org, secret, ip)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
     // VC-ENC-2: `e2ee` is checked against the organisation's policy once the invitation names
     // the organisation (an unknown token is refused the same way whatever it says).
     let joined = rooms::join(
@@ -181,6 +191,7 @@ async fn drive(
         resume,
         e2ee,
         login,
+        patient_login,
         device,
         ip,
         state.now(),

@@ -329,6 +329,36 @@ impl OrgTx<'_> {
         rows.iter().map(consultation_from_row).collect()
     }
 
+    /// The consultations a person of the patient register takes part in (as the patient or a
+    /// companion) that start in `[from, to)`, earliest first, at most 50, each with their own
+    /// place in it.
+    pub async fn consultations_of_patient(
+        &mut self,
+        patient: Uuid,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(ConsultationRow, ParticipantRow)>, StoreError> {
+        self.personal = true;
+        let rows = sqlx::query(&format!(
+            "{PARTICIPANT_SELECT} WHERE patient_id = ? AND consultation_id IN \
+             (SELECT id FROM consultations WHERE starts_at >= ? AND starts_at < ?) LIMIT 50"
+        ))
+        .bind(patient.to_string())
+        .bind(fmt_time(from)?)
+        .bind(fmt_time(to)?)
+        .fetch_all(self.conn().await?)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let p = participant_from_row(r)?;
+            if let Some(c) = self.consultation(p.consultation).await? {
+                out.push((c, p));
+            }
+        }
+        out.sort_by_key(|(c, _)| (c.starts_at, c.id));
+        Ok(out)
+    }
+
     /// A consultation's participants, by number.
     pub async fn participants(
         &mut self,

@@ -209,6 +209,15 @@ impl TestServer {
         req.send().await.unwrap()
     }
 
+    /// The organisation's patients as `who` sees them through the API.
+    pub async fn patients(&self, who: &Session, org: &str) -> Vec<serde_json::Value> {
+        let path = format!("/api/v1/orgs/{org}/patients");
+        let r = self
+            .send(Some(who), reqwest::Method::GET, &path, None)
+            .await;
+        r.json().await.unwrap()
+    }
+
     /// Sends a raw body with a content type as `who`.
     pub async fn send_raw(
         &self,

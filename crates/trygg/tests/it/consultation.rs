@@ -104,7 +104,7 @@ impl Client {
 }
 
 pub(crate) struct Plan {
-    id: String,
+    pub(crate) id: String,
     /// role → (participant id, token, invitation id)
     links: Vec<(String, String, String, String)>,
 }

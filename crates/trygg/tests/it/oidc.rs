@@ -1128,17 +1128,7 @@ async fn a_personnel_page_needing_a_higher_level_sends_the_login_to_step_up() {
             .login_with(ORG, doctor, passkey, trygg_audit::Assurance::Substantial)
             .await;
         let strong = s.login(ORG, doctor).await;
-        let list: Vec<Value> = s
-            .send(
-                Some(&strong),
-                reqwest::Method::GET,
-                &format!("/api/v1/orgs/{ORG}/patients"),
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let list = s.patients(&strong, ORG).await;
         let patient = list[0]["id"].as_str().unwrap();
         let r = s
             .send(
@@ -1174,4 +1164,115 @@ async fn a_personnel_page_needing_a_higher_level_sends_the_login_to_step_up() {
     };
     assert!(page(&with).await.contains("/personell/login/helseid"));
     assert!(!page(&without).await.contains("/personell/login/helseid"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_joins_their_consultation_from_the_portal_with_their_eid_level() {
+    // Issue #13 (my consultations), VC-AUTH-2: the portal at high lists the patient's
+    // consultation; "go to the consultation" gives a fresh link for their own place (the one
+    // they were sent stops working) and the waiting room shows their eID level, which the
+    // clinician may then record.
+    use crate::consultation::{plan, Client};
+    let w = world().await;
+    w.next(PID, "idporten-loa-high", "none").await;
+    let cb = w.to_callback(&World::browser(), "high").await;
+    let once = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = once.get(&cb).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let doctor_id = w.s.person(ORG, BuiltinRole::Doctor).await;
+    let doctor = w.s.login(ORG, doctor_id).await;
+    let patients = w.s.patients(&doctor, ORG).await;
+    let me = patients
+        .iter()
+        .find(|p| p["name"] == "Prøve Pasient")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let p = plan(
+        &w.s,
+        &doctor,
+        json!({"patient": me, "host": doctor_id, "minutes": 30}),
+    )
+    .await;
+    let (_, host_token, _) = p.link("clinician");
+    let (patient_p, sent_token, _) = p.link("patient");
+
+    // The portal lists it with a button; the button needs the session's CSRF token.
+    let page = |cookie: String| {
+        let url = w.s.url(&format!("/portal/{ORG}"));
+        let once = once.clone();
+        async move {
+            let r = once.get(url).header("cookie", cookie).send().await.unwrap();
+            r.text().await.unwrap()
+        }
+    };
+    let html = page(cookie.clone()).await;
+    assert!(html.contains("Gå til konsultasjonen"), "{html}");
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let join_url = w.s.url(&format!("/portal/{ORG}/join/{}", p.id));
+    let post = |csrf: &str, url: &str| {
+        once.post(url)
+            .header("cookie", &cookie)
+            .header("origin", w.s.base.as_str())
+            .form(&[("csrf", csrf)])
+            .send()
+    };
+    assert_eq!(
+        post("wrong", &join_url).await.unwrap().status().as_u16(),
+        403
+    );
+    let other =
+        w.s.url(&format!("/portal/{ORG}/join/{}", uuid::Uuid::new_v4()));
+    assert_eq!(post(&csrf, &other).await.unwrap().status().as_u16(), 404);
+    let r = post(&csrf, &join_url).await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let token = to.strip_prefix("/join/").unwrap().to_owned();
+    assert_ne!(token, sent_token);
+
+    // The link that was sent no longer works; the portal's does, with the eID level.
+    let mut host = Client::join(&w.s, &host_token, Some(&doctor.cookie)).await;
+    host.until("admitted").await;
+    let mut old = Client::join(&w.s, &sent_token, None).await;
+    assert_eq!(old.until("error").await["code"], "invitation-refused");
+    let mut pat = Client::join(&w.s, &token, Some(&cookie)).await;
+    pat.until("waiting").await;
+    let wr = loop {
+        let v = host.until("waiting-room").await;
+        if !v["waiting"].as_array().unwrap().is_empty() {
+            break v;
+        }
+    };
+    assert_eq!(wr["waiting"][0]["login"], "eid-high", "{wr}");
+    host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "eid-high"}))
+        .await;
+    pat.until("admitted").await;
+    // The same link without the portal's cookie comes with no eID level.
+    drop(pat);
+    let audit = w.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|(op, _, m, a, _)| op == "consultation.invite"
+                && m.as_deref() == Some("idporten")
+                && a.as_deref() == Some("high")),
+        "{audit:?}"
+    );
 }
