@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn upgrade(
     State(state): State<AppState>,
+    axum::Extension(rt): axum::Extension<std::sync::Arc<crate::auth::AuthRuntime>>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -71,7 +72,7 @@ async fn upgrade(
         .read_buffer_size(BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(BUFFER * 16)
-        .on_upgrade(move |socket| drive(state, socket, cookie, patient_cookie, ip))
+        .on_upgrade(move |socket| drive(state, rt, socket, cookie, patient_cookie, ip))
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
@@ -133,6 +134,7 @@ async fn device_proof(socket: &mut WebSocket, id: uuid::Uuid) -> Option<DevicePr
 
 async fn drive(
     state: AppState,
+    rt: std::sync::Arc<crate::auth::AuthRuntime>,
     mut socket: WebSocket,
     cookie: Option<(trygg_core::OrgSlug, trygg_store::Secret)>,
     patient_cookie: Option<(trygg_core::OrgSlug, trygg_store::Secret)>,
@@ -166,6 +168,12 @@ async fn drive(
         }
     };
     // Phase 1b (VC-DEV-1): a device that named itself signs a fresh nonce, within HELLO_TIMEOUT.
+    // A device's proof is a login: it spends the client's request budget like one, so guessing
+    // (and the security event each refusal writes) is throttled.
+    if device.is_some() && trygg_app::login::rate_limit(&rt, ip, state.now()).is_err() {
+        let _ = send_text(&mut socket, error_frame("rate-limited", "too many logins")).await;
+        return close(&mut socket, 1008, "rate limited").await;
+    }
     let device = match device {
         None => None,
         Some(id) => match device_proof(&mut socket, id).await {

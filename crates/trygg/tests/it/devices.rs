@@ -308,4 +308,21 @@ async fn an_expired_code_enrols_nothing_and_another_organisation_cannot_see_devi
         )
         .await;
     assert_eq!(res.status(), 404);
+
+    // A device's proof is a login: a flood of them from one address is cut off (and so are the
+    // security events each refusal would write).
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut limited = false;
+    for _ in 0..300 {
+        let mut c = Client::open(&s, None, None).await.unwrap();
+        c.send(json!({"v": 1, "type": "hello", "token": "x.y", "device": id}))
+            .await;
+        let v = c.next().await.unwrap_or(Value::Null);
+        if v["code"] == "rate-limited" {
+            limited = true;
+            break;
+        }
+        assert_eq!(v["type"], "device-challenge", "{v}");
+    }
+    assert!(limited, "300 device logins in a row were all let through");
 }

@@ -1264,7 +1264,32 @@ async fn a_patient_joins_their_consultation_from_the_portal_with_their_eid_level
     host.send(json!({"v": 1, "type": "admit", "who": patient_p, "assurance": "eid-high"}))
         .await;
     pat.until("admitted").await;
-    // The same link without the portal's cookie comes with no eID level.
+    // The portal session counts only for the patient's own place: on another patient's link it
+    // gives nothing.
+    let someone_else = patients
+        .iter()
+        .find(|p| p["name"] != "Prøve Pasient")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let p2 = plan(
+        &w.s,
+        &doctor,
+        json!({"patient": someone_else, "host": doctor_id, "minutes": 30}),
+    )
+    .await;
+    let mut host2 = Client::join(&w.s, &p2.link("clinician").1, Some(&doctor.cookie)).await;
+    host2.until("admitted").await;
+    let mut theirs = Client::join(&w.s, &p2.link("patient").1, Some(&cookie)).await;
+    theirs.until("waiting").await;
+    let wr = loop {
+        let v = host2.until("waiting-room").await;
+        if !v["waiting"].as_array().unwrap().is_empty() {
+            break v;
+        }
+    };
+    assert!(wr["waiting"][0]["login"].is_null(), "{wr}");
     drop(pat);
     let audit = w.audit().await;
     assert!(
