@@ -243,14 +243,14 @@ pub async fn set_oidc_subject_by_console(
 ) -> Result<(), AppError> {
     let Some(issuer) = config.personnel_oidc_issuer.as_deref() else {
         return Err(AppError::bad_request(
-            "TR-O410",
+            "TR-O412",
             "personnel_oidc_issuer is not set: there is no provider to link people to",
         ));
     };
     let subject = subject.trim();
     if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
         return Err(AppError::invalid(
-            "TR-O411",
+            "TR-O413",
             "the subject must be 1 to 255 characters without control characters",
         ));
     }

@@ -895,7 +895,7 @@ pub async fn my_consultations(
 ) -> Result<Vec<MyConsultation>, AppError> {
     if p.assurance < Assurance::High {
         return Err(AppError::forbidden(
-            "TR-T004",
+            "TR-T010",
             "your consultations are shown after a login of assurance high (ID-porten)",
         ));
     }
@@ -933,7 +933,7 @@ pub async fn join_from_portal(
     now: OffsetDateTime,
 ) -> Result<String, AppError> {
     let mine = my_consultations(state, p, now).await?;
-    let not_yours = || AppError::not_found("TR-T005", "no such consultation of yours to join");
+    let not_yours = || AppError::not_found("TR-T011", "no such consultation of yours to join");
     let c = mine
         .iter()
         .find(|c| c.id == consultation && c.joinable)

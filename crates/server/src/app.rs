@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::device_pages::routes())
         .merge(crate::message_pages::routes())
         .merge(crate::portal_pages::routes())
+        .merge(crate::portal_messages::routes())
         .merge(crate::auth::routes())
         .merge(crate::signalling::routes())
         .merge(crate::consultation_pages::routes())

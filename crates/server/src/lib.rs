@@ -18,6 +18,7 @@ pub mod i18n;
 pub mod message_pages;
 pub mod metrics;
 pub mod pages;
+pub mod portal_messages;
 pub mod portal_pages;
 pub mod serve;
 pub mod signalling;

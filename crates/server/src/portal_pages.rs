@@ -41,6 +41,7 @@ pub struct PortalStrings {
     no_messages: &'static str,
     consultations: &'static str,
     no_consultations: &'static str,
+    bad_message: &'static str,
     join: &'static str,
     minutes: &'static str,
     unread: &'static str,
@@ -99,6 +100,7 @@ const NB: PortalStrings = PortalStrings {
     substantial: "betydelig",
     messages: "Meldinger",
     consultations: "Videokonsultasjoner",
+    bad_message: "Meldingen ble ikke sendt: emnet må ha 1 til 200 tegn og meldingen 1 til 20 000 tegn, uten skjulte tegn.",
     no_consultations: "Du har ingen planlagte videokonsultasjoner.",
     join: "Gå til konsultasjonen",
     minutes: "minutter",
@@ -160,6 +162,7 @@ const NN: PortalStrings = PortalStrings {
     substantial: "betydeleg",
     messages: "Meldingar",
     consultations: "Videokonsultasjonar",
+    bad_message: "Meldinga vart ikkje send: emnet må ha 1 til 200 teikn og meldinga 1 til 20 000 teikn, utan skjulte teikn.",
     no_consultations: "Du har ingen planlagde videokonsultasjonar.",
     join: "Gå til konsultasjonen",
     minutes: "minutt",
@@ -221,6 +224,7 @@ const EN: PortalStrings = PortalStrings {
     substantial: "substantial",
     messages: "Messages",
     consultations: "Video consultations",
+    bad_message: "The message was not sent: the subject must be 1 to 200 characters and the message 1 to 20,000, without hidden characters.",
     no_consultations: "You have no planned video consultations.",
     join: "Go to the consultation",
     minutes: "minutes",
@@ -285,8 +289,8 @@ pub struct PatientView {
     /// "with ID-porten" or "with the demo's test provider".
     method: &'static str,
     level: &'static str,
-    /// Subject (or a dash) and unread count, newest first.
-    threads: Vec<(String, u32)>,
+    /// Id, subject (or a dash) and unread count, newest first.
+    threads: Vec<(String, String, u32)>,
     /// The patient's consultations: id, start as text, its RFC 3339 form, length, joinable.
     consultations: Vec<(String, String, String, u32, bool)>,
     /// Logged in below high: health data needs a login at high first (PC-AUTHN-2).
@@ -349,6 +353,8 @@ fn role_text(lang: Lang, code: Option<&str>) -> &'static str {
 struct PortalPage {
     shell: Shell,
     t: &'static PortalStrings,
+    /// The message pages' texts (the new-message form).
+    mt: &'static crate::portal_messages::Texts,
     org: String,
     patient: Option<PatientView>,
     /// Which channels the organisation answers on (PC-CHAN-1).
@@ -460,7 +466,7 @@ fn signed_in(config: &Config, done: &portal::LoggedIn, to: &str) -> Response {
     no_store(res)
 }
 
-fn no_store(mut res: Response) -> Response {
+pub(crate) fn no_store(mut res: Response) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
@@ -536,6 +542,7 @@ async fn home(
                     .into_iter()
                     .map(|th| {
                         (
+                            th.id.to_string(),
                             th.subject.unwrap_or_else(|| "–".to_owned()),
                             th.unread_by_patient,
                         )
@@ -619,6 +626,7 @@ async fn home(
         &PortalPage {
             shell,
             t,
+            mt: crate::portal_messages::texts(lang),
             org,
             patient,
             channels: trygg_core::message::channel_statement(lang),
@@ -628,6 +636,7 @@ async fn home(
             error: match q.error.as_deref() {
                 Some("phone") => Some(t.bad_phone),
                 Some("email") => Some(t.bad_email),
+                Some("message") => Some(t.bad_message),
                 Some(_) => Some(t.r_other),
                 None => None,
             },
@@ -890,7 +899,7 @@ async fn join(
     };
     let Ok(id) = uuid::Uuid::try_parse(&consultation) else {
         return crate::error::ApiError::from(trygg_app::error::AppError::not_found(
-            "TR-T005",
+            "TR-T011",
             "no such consultation of yours to join",
         ))
         .into_response();
@@ -951,7 +960,7 @@ fn back(org: &str, lang: Option<&str>, outcome: &str, section: &str) -> Response
 
 /// A form's caller: same-origin, the session's CSRF token, a live session of this organisation;
 /// otherwise the response to give.
-async fn form_caller(
+pub(crate) async fn form_caller(
     state: &AppState,
     org: &str,
     ip: ClientIp,

@@ -77,6 +77,21 @@ test("a patient signs in at high, reads who has seen their data, withdraws a con
   assert.equal(data.consents.length, 2, "the yes and the withdrawal");
   assert.ok(data.who_has_seen_your_data.length >= 2);
 
+  // A message to the care team, then a reply in its thread (PC-EMERG-1: the urgent line shown).
+  await page.goto(`${trygg.base}/portal/${ORG}`);
+  await page.getByLabel("Emne").fill("Spørsmål om resept");
+  await page.getByLabel("Melding", { exact: true }).fill("Kan dere fornye den?");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByRole("heading", { level: 1, name: "Spørsmål om resept" }).waitFor();
+  await page.getByRole("status").filter({ hasText: "Meldingen er sendt." }).waitFor();
+  assert.match(await page.locator("ol.messages").innerText(), /Kan dere fornye den\?/);
+  assert.deepEqual(await axeViolations(page), [], "thread: no WCAG 2.1 AA violations");
+  await page.getByLabel("Melding").fill("Takk på forhånd.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator("ol.messages", { hasText: "Takk på forhånd." }).waitFor();
+  await page.getByRole("link", { name: "Tilbake til oversikten" }).click();
+  await page.getByRole("link", { name: "Spørsmål om resept" }).waitFor();
+
   // Log out: back to the front, signed out.
   await page.getByRole("button", { name: "Logg ut" }).click();
   await page.getByRole("link", { name: "Logg inn med ID-porten" }).waitFor();

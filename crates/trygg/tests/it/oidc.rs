@@ -601,10 +601,7 @@ async fn every_wrong_callback_is_refused_with_a_reason_and_a_security_event() {
 
     // Another login's state: Trygg sends that login's PKCE verifier with this login's code, and
     // the provider refuses the exchange (RFC 7636).
-    let other = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let other = no_redirects();
     let r = other
         .get(w.s.url(&format!("/portal/{ORG}/login?level=high")))
         .send()
@@ -682,10 +679,7 @@ async fn every_wrong_callback_is_refused_with_a_reason_and_a_security_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_login_starts_is_throttled_and_bad_organisations_are_refused() {
     let w = world().await;
-    let b = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let b = no_redirects();
     for slug in ["no-such-clinic", "%3Cscript%3E", "a%00b", &"x".repeat(300)] {
         let r = b
             .get(w.s.url(&format!("/portal/{slug}/login")))
@@ -944,10 +938,7 @@ async fn staff_login(s: &TestServer, start: &str) -> (u16, Option<String>, Strin
     assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
     let cb = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(cb.contains("/callback?"), "{cb}");
-    let once = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let once = no_redirects();
     let r = once.get(&cb).send().await.unwrap();
     let st = r.status().as_u16();
     let cookie = r
@@ -1114,10 +1105,7 @@ async fn a_personnel_page_needing_a_higher_level_sends_the_login_to_step_up() {
     for s in [&with, &without] {
         s.seed_demo().await;
     }
-    let once = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let once = no_redirects();
     let get = |s: &TestServer, cookie: &str, path: &str| {
         once.get(s.url(path)).header("cookie", cookie).send()
     };
@@ -1176,10 +1164,7 @@ async fn a_patient_joins_their_consultation_from_the_portal_with_their_eid_level
     let w = world().await;
     w.next(PID, "idporten-loa-high", "none").await;
     let cb = w.to_callback(&World::browser(), "high").await;
-    let once = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let once = no_redirects();
     let r = once.get(&cb).send().await.unwrap();
     let cookie = r.headers()["set-cookie"]
         .to_str()
@@ -1218,14 +1203,7 @@ async fn a_patient_joins_their_consultation_from_the_portal_with_their_eid_level
     };
     let html = page(cookie.clone()).await;
     assert!(html.contains("Gå til konsultasjonen"), "{html}");
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = form_csrf(&html);
     let join_url = w.s.url(&format!("/portal/{ORG}/join/{}", p.id));
     let post = |csrf: &str, url: &str| {
         once.post(url)
@@ -1300,4 +1278,160 @@ async fn a_patient_joins_their_consultation_from_the_portal_with_their_eid_level
                 && a.as_deref() == Some("high")),
         "{audit:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_writes_to_the_care_team_and_replies_in_the_portal() {
+    // Issue #13 (my messages) over #12: at high, the patient starts a thread, reads it and
+    // replies; a refused message says why and keeps the text; another thread id, a forged form
+    // and a session below high reach nothing.
+    let w = world().await;
+    let once = no_redirects();
+    let login = |level: &'static str, acr: &'static str| {
+        let w = &w;
+        let once = once.clone();
+        async move {
+            w.next(PID, acr, "none").await;
+            let cb = w.to_callback(&World::browser(), level).await;
+            let r = once.get(&cb).send().await.unwrap();
+            r.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let cookie = login("high", "idporten-loa-high").await;
+    let get = |path: String, cookie: String| {
+        let once = once.clone();
+        let url = w.s.url(&path);
+        async move { once.get(url).header("cookie", cookie).send().await.unwrap() }
+    };
+    let html = get(format!("/portal/{ORG}"), cookie.clone())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = form_csrf(&html);
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let once = once.clone();
+        let url = w.s.url(&path);
+        let cookie = cookie.clone();
+        let origin = w.s.base.clone();
+        async move {
+            once.post(url)
+                .header("cookie", cookie)
+                .header("origin", origin)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let start = format!("/portal/{ORG}/threads");
+    // A subject with a direction override is refused; nothing is sent.
+    let r = post(
+        start.clone(),
+        vec![
+            ("subject", "Resept\u{202e}".into()),
+            ("body", "Hei".into()),
+            ("csrf", csrf.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("error=message"));
+    let forged = post(
+        start.clone(),
+        vec![
+            ("subject", "Hei".into()),
+            ("body", "Hei".into()),
+            ("csrf", "x".into()),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status().as_u16(), 403);
+    let r = post(
+        start,
+        vec![
+            ("subject", "Spørsmål om timen".into()),
+            ("body", "Kan jeg flytte timen til neste uke?".into()),
+            ("csrf", csrf.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let thread_page = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        thread_page.contains("/thread/") && thread_page.contains("sent=1"),
+        "{thread_page}"
+    );
+    let html = get(thread_page.clone(), cookie.clone())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Spørsmål om timen") && html.contains("Kan jeg flytte timen"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Meldingen er sendt") && html.contains("113"),
+        "{html}"
+    );
+    // A reply; an empty one is refused with the page and what was typed kept.
+    let path = thread_page.split('?').next().unwrap().to_owned();
+    let r = post(
+        path.clone(),
+        vec![("body", "   ".into()), ("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 422);
+    let r = post(
+        path.clone(),
+        vec![("body", "Takk!".into()), ("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let html = get(path.clone(), cookie.clone())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Takk!"), "{html}");
+    // Someone else's (or no) thread: not found. Below high: back to the portal.
+    let other = format!("/portal/{ORG}/thread/{}", uuid::Uuid::new_v4());
+    assert_eq!(get(other, cookie.clone()).await.status().as_u16(), 404);
+    let weak = login("substantial", "idporten-loa-substantial").await;
+    let r = get(path, weak).await;
+    assert_eq!(r.status().as_u16(), 303);
+    // Both messages are in the log as the patient's own, with the login's method and level.
+    let audit = w.audit().await;
+    assert!(
+        audit
+            .iter()
+            .filter(|(op, _, m, _, _)| op == "message.send" && m.as_deref() == Some("idporten"))
+            .count()
+            >= 2,
+        "{audit:?}"
+    );
+}
+
+/// A client that follows no redirect (to look at each answer).
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The CSRF token of the first form on a portal page.
+fn form_csrf(html: &str) -> String {
+    let after = html.split("name=\"csrf\" value=\"").nth(1).unwrap();
+    after.split('"').next().unwrap().to_owned()
 }
