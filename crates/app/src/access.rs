@@ -431,6 +431,36 @@ pub struct Allowed {
     pub actor: Actor,
 }
 
+/// What `caller` may do now, for the navigation (issue #14: no link to a page that would refuse
+/// them): each permission a live grant gives them, with whether their login's level reaches
+/// the organisation's minimum for it. Nothing after an ended employment. It reads the rule's
+/// inputs only, no one's data, so nothing is logged; every page still decides for itself.
+pub async fn permissions_now(
+    org: &OrgStore,
+    caller: &Caller,
+    now: time::OffsetDateTime,
+) -> Result<Vec<(Permission, bool)>, AppError> {
+    let mut tx = org.begin().await?;
+    let (subject, own) = tx.decision_inputs(caller.personnel_id).await?;
+    drop(tx);
+    let table = table_of(&own)?;
+    let t = now.unix_timestamp();
+    let Some(s) = subject.filter(|s| s.employment_end.is_none_or(|end| end > t)) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for p in Permission::ALL {
+        let held = s
+            .grants
+            .iter()
+            .any(|g| g.live(t) && g.role.permissions.contains(&p));
+        if held {
+            out.push((p, caller.assurance >= required_of(table.clone(), p)?));
+        }
+    }
+    Ok(out)
+}
+
 /// Opens a transaction and decides whether `caller` may use `permission` (on `patient`) at
 /// `now`. On success the transaction is returned for the access itself, with the basis. On
 /// refusal an access-denied security event is committed and the answer is 403 (naming the

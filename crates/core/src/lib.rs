@@ -18,6 +18,7 @@ pub mod operation;
 pub mod org;
 pub mod person;
 pub mod signalling;
+pub mod words;
 
 pub use lang::Lang;
 pub use national_id::{NationalId, NationalIdError, NationalIdKind};

@@ -245,6 +245,9 @@ pub enum Employment {
 }
 
 impl Employment {
+    /// Every employment type.
+    pub const ALL: [Employment; 4] = [Self::Employee, Self::Locum, Self::Student, Self::Contractor];
+
     /// The stable name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use trygg_core::access::{builtin_permissions, Permission};
+use trygg_core::access::builtin_permissions;
 use trygg_core::BuiltinRole;
 
 use crate::access::Caller;
@@ -209,6 +209,7 @@ pub(crate) fn strings(lang: Lang) -> &'static AdminStrings {
 struct AdminPage {
     shell: Shell,
     a: &'static AdminStrings,
+    w: crate::nav::Words,
     org: String,
     csrf: String,
     report: ReviewReport,
@@ -290,8 +291,9 @@ async fn overview(
     {
         Ok(report) => render(
             &AdminPage {
-                shell: Shell::new(lang, "/admin"),
+                shell: Shell::signed_in(&state, &p, lang, "/admin").await,
                 a: strings(lang),
+                w: crate::nav::Words(lang),
                 org,
                 csrf: p.csrf_token().to_owned(),
                 report,
@@ -303,26 +305,32 @@ async fn overview(
     }
 }
 
-async fn roles(Query(q): Query<LangQuery>, principal: Result<Principal, ApiError>) -> Response {
+async fn roles(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    principal: Result<Principal, ApiError>,
+) -> Response {
     let lang = Lang::from_query(q.lang.as_deref());
-    if principal.is_err() {
+    let Ok(p) = principal else {
         return to_login(lang);
-    }
+    };
+    // Words, not codes (issue #14): each role and what it allows in the page's language.
+    let core = lang;
     let roles = BuiltinRole::ALL
         .iter()
         .map(|r| {
             (
-                r.as_str(),
+                trygg_core::words::role(*r, core),
                 builtin_permissions(*r)
                     .iter()
-                    .map(|p| Permission::as_str(*p))
+                    .map(|p| trygg_core::words::permission(*p, core))
                     .collect(),
             )
         })
         .collect();
     render(
         &RolesPage {
-            shell: Shell::new(lang, "/admin/roles"),
+            shell: Shell::signed_in(&state, &p, lang, "/admin/roles").await,
             a: strings(lang),
             roles,
         },
@@ -360,7 +368,7 @@ async fn audit(
     {
         Ok(lines) => render(
             &AuditPage {
-                shell: Shell::new(lang, "/admin/audit"),
+                shell: Shell::signed_in(&state, &p, lang, "/admin/audit").await,
                 a: strings(lang),
                 lines,
                 security,

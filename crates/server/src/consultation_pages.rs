@@ -739,7 +739,7 @@ async fn planner(
     };
     render(
         &PlannerPage {
-            shell: Shell::new(lang, "/personell/konsultasjoner"),
+            shell: Shell::signed_in(&state, &p, lang, "/personell/konsultasjoner").await,
             t: lang.pick(&PLANNER_NB, &PLANNER_NN, &PLANNER_EN),
             org,
             csrf: p.csrf_token().to_owned(),

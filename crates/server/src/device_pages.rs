@@ -273,7 +273,7 @@ async fn admin_devices(
     {
         Ok(list) => render(
             &AdminDevicesPage {
-                shell: Shell::new(lang, "/admin/devices"),
+                shell: Shell::signed_in(&state, &p, lang, "/admin/devices").await,
                 d,
                 a: crate::admin::strings(lang),
                 org,

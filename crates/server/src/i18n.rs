@@ -95,6 +95,12 @@ pub struct Strings {
     pub label_assurance: &'static str,
     /// Button: sign out.
     pub sign_out: &'static str,
+    /// The main navigation's name.
+    pub main_nav: &'static str,
+    /// The home page's lead.
+    pub home_lead: &'static str,
+    /// The home page when the person may do nothing yet.
+    pub home_nothing: &'static str,
     /// Link to the personnel's consultation page.
     pub consultations_link: &'static str,
     /// Enrolment page title.
@@ -156,6 +162,9 @@ const NB: Strings = Strings {
     label_method: "Innloggingsmetode",
     label_assurance: "Sikkerhetsnivå",
     sign_out: "Logg ut",
+    main_nav: "Hovedmeny",
+    home_lead: "Her er det du kan gjøre.",
+    home_nothing: "Du har ingen tilganger ennå. Be administratoren i virksomheten din om en rolle.",
     consultations_link: "Videokonsultasjoner",
     enrol_title: "Lag passnøkkel",
     enrol_intro: "Med denne lenken lager du en passnøkkel for kontoen din i",
@@ -208,6 +217,9 @@ const NN: Strings = Strings {
     label_method: "Innloggingsmetode",
     label_assurance: "Tryggleiksnivå",
     sign_out: "Logg ut",
+    main_nav: "Hovudmeny",
+    home_lead: "Her er det du kan gjere.",
+    home_nothing: "Du har ingen tilgangar enno. Be administratoren i verksemda di om ei rolle.",
     consultations_link: "Videokonsultasjonar",
     enrol_title: "Lag passnøkkel",
     enrol_intro: "Med denne lenkja lagar du ein passnøkkel for kontoen din i",
@@ -260,6 +272,9 @@ const EN: Strings = Strings {
     label_method: "Sign-in method",
     label_assurance: "Assurance level",
     sign_out: "Sign out",
+    main_nav: "Main menu",
+    home_lead: "Here is what you can do.",
+    home_nothing: "You have no access yet. Ask your organisation's administrator for a role.",
     consultations_link: "Video consultations",
     enrol_title: "Create a passkey",
     enrol_intro: "With this link you create a passkey for your account at",

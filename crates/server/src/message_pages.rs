@@ -220,7 +220,7 @@ async fn page(
         Lang::En => trygg_core::Lang::En,
     };
     let mut page = MessagesPage {
-        shell: Shell::new(lang, "/personell/meldinger"),
+        shell: Shell::signed_in(&state, &p, lang, "/personell/meldinger").await,
         t: strings(lang),
         org: org.clone(),
         csrf: p.csrf_token().to_owned(),

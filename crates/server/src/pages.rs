@@ -27,6 +27,8 @@ pub struct Shell {
     pub s: &'static Strings,
     /// The path of this page, for the language links.
     pub path: String,
+    /// The signed-in person's header and navigation (issue #14), on personnel pages.
+    pub nav: Option<crate::nav::Nav>,
 }
 
 impl Shell {
@@ -36,7 +38,20 @@ impl Shell {
             lang,
             s: crate::i18n::strings(lang),
             path: path.to_owned(),
+            nav: None,
         }
+    }
+
+    /// The shell of a signed-in person's page: with their header and navigation.
+    pub async fn signed_in(
+        state: &crate::app::AppState,
+        p: &trygg_app::sessions::Session,
+        lang: Lang,
+        path: &str,
+    ) -> Self {
+        let mut shell = Self::new(lang, path);
+        shell.nav = Some(crate::nav::nav(state, p, lang, path).await);
+        shell
     }
 
     /// The languages for the language control: (tag, name, is current).

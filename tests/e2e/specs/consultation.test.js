@@ -210,7 +210,7 @@ test("a clinician plans on the consultation page, gets the links once, and enter
   await page.goto(onServer(link.url, origin));
   await page.locator("#passkey-button").click();
   await page.getByRole("heading", { level: 1, name: "Du er logget inn" }).waitFor();
-  await page.getByRole("link", { name: "Videokonsultasjoner" }).click();
+  await page.getByRole("navigation", { name: "Hovedmeny" }).getByRole("link", { name: "Videokonsultasjoner" }).click();
   await page.getByRole("heading", { level: 1, name: "Videokonsultasjoner" }).waitFor();
   assert.deepEqual(await axeViolations(page), [], "consultation page: no WCAG 2.1 AA violations");
 

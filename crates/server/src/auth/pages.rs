@@ -16,7 +16,7 @@ use trygg_app::ErrorKind;
 
 use super::dev::{self, Choice};
 use super::origin::{localhost_redirect, same_origin};
-use super::session::{assurance_code, clear_cookie, current, with_cookie, Current};
+use super::session::{clear_cookie, current, with_cookie, Current};
 use super::{AuthRuntime, ClientIp};
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -39,11 +39,6 @@ struct LoginPage {
 #[template(path = "signed_in.html")]
 struct SignedInPage {
     shell: Shell,
-    org_name: String,
-    role: &'static str,
-    method: &'static str,
-    assurance: &'static str,
-    csrf: String,
 }
 
 #[derive(Template)]
@@ -87,17 +82,10 @@ pub async fn login_page(
         Err(e) => return e.into_response(),
     };
     match cur {
-        Current::Live(p) => render(
-            &SignedInPage {
-                shell,
-                org_name: p.org_store.organisation().name.clone(),
-                role: p.role.as_str(),
-                method: p.method.code(),
-                assurance: assurance_code(p.assurance),
-                csrf: p.csrf_token().to_owned(),
-            },
-            StatusCode::OK,
-        ),
+        Current::Live(p) => {
+            let shell = Shell::signed_in(&state, &p, lang, "/personell").await;
+            render(&SignedInPage { shell }, StatusCode::OK)
+        }
         other => {
             let dev_choices = if dev::offered(&state.config, ip.0, &headers) {
                 match dev::choices(&state).await {

@@ -47,7 +47,90 @@ async fn administrators_see_people_grants_and_the_review() {
         .send(Some(&admin), Method::GET, "/admin/roles?lang=nn", None)
         .await;
     let html = r.text().await.unwrap();
-    assert!(html.contains("Roller og løyve") && html.contains("health-read"));
+    assert!(html.contains("Roller og løyve") && html.contains("Lese helseopplysningar"));
+    // Issue #14: words, not codes, and the header with the person's navigation.
+    assert!(
+        !html.contains("health-read") && !html.contains("org-admin"),
+        "{html}"
+    );
+    assert!(html.contains("class=\"mainnav\"") && html.contains("Personar og tilgangar"));
+    let r = s
+        .send(Some(&admin), Method::GET, "/admin?lang=en", None)
+        .await;
+    let html = r.text().await.unwrap();
+    for code in ["org-admin", "employee", "health-read", "personnel-manage"] {
+        assert!(
+            !html.contains(&format!(">{code}<")),
+            "{code} shown as a code"
+        );
+    }
+    assert!(
+        html.contains("Administrator") && html.contains("Employee"),
+        "{html}"
+    );
+}
+
+/// Issue #14: after login each person lands on a home with the places their live rights open,
+/// and the navigation has no link to a page that would refuse them.
+#[tokio::test]
+async fn each_home_links_to_the_places_the_person_may_go_and_no_others() {
+    let s = TestServer::start().await;
+    s.seed_demo().await;
+    let cases = [
+        (
+            BuiltinRole::OrgAdmin,
+            &["/admin?", "/admin/audit", "/admin/devices"][..],
+            &["/personell/meldinger"][..],
+        ),
+        (
+            BuiltinRole::Doctor,
+            &["/personell/konsultasjoner", "/personell/meldinger"][..],
+            &["/admin?", "/admin/audit"][..],
+        ),
+        (
+            BuiltinRole::Interpreter,
+            &[][..],
+            &[
+                "/personell/meldinger",
+                "/admin?",
+                "/personell/konsultasjoner",
+            ][..],
+        ),
+    ];
+    for (role, has, lacks) in cases {
+        let who = s.login(ORG, s.person(ORG, role).await).await;
+        // The login page is served on `localhost` (passkeys need that name); so is the home.
+        let home = s.base.replace("127.0.0.1", "localhost") + "/personell?lang=en";
+        let r = s
+            .client
+            .get(home)
+            .header("cookie", &who.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let html = r.text().await.unwrap();
+        for h in has {
+            assert!(
+                html.contains(&format!("href=\"{h}")),
+                "{role:?} lacks {h}: {html}"
+            );
+        }
+        for h in lacks {
+            assert!(!html.contains(&format!("href=\"{h}")), "{role:?} has {h}");
+        }
+        // Every link opens (no link to a page that refuses).
+        for h in has {
+            let path = html
+                .split(&format!("href=\"{h}"))
+                .nth(1)
+                .map(|rest| format!("{h}{}", rest.split('"').next().unwrap_or("")))
+                .unwrap();
+            let path = path.replace("&amp;", "&");
+            let r = s.send(Some(&who), Method::GET, &path, None).await;
+            assert_eq!(r.status(), 200, "{role:?} {path}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,295 @@
+//! Words, not codes (issue #14): the one catalogue that turns the stable codes the API and the
+//! audit log speak (roles, permissions, employment types, login methods, assurance levels,
+//! outcomes) into what people read, in bokmål, nynorsk and English. Pages show these; the API
+//! keeps the codes. Each function matches its enum exhaustively, so a new variant does not
+//! compile without its words; [`code_words`] covers codes that arrive as text (a stored method,
+//! an outcome), and its test checks that every known code has words in all three languages.
+//! Dates and times as people read them are here too ([`when`]).
+
+use time::OffsetDateTime;
+
+use crate::access::Permission;
+use crate::person::{BuiltinRole, Employment};
+use crate::Lang;
+
+/// A role's name (an organisation-defined role shows its own name instead).
+pub fn role(r: BuiltinRole, lang: Lang) -> &'static str {
+    let (nb, nn, en) = match r {
+        BuiltinRole::Doctor => ("Lege", "Lege", "Doctor"),
+        BuiltinRole::Nurse => ("Sykepleier", "Sjukepleiar", "Nurse"),
+        BuiltinRole::Psychologist => ("Psykolog", "Psykolog", "Psychologist"),
+        BuiltinRole::Physiotherapist => ("Fysioterapeut", "Fysioterapeut", "Physiotherapist"),
+        BuiltinRole::Secretary => ("Sekretær", "Sekretær", "Secretary"),
+        BuiltinRole::Interpreter => ("Tolk", "Tolk", "Interpreter"),
+        BuiltinRole::OrgAdmin => ("Administrator", "Administrator", "Administrator"),
+        BuiltinRole::System => ("Systembruker", "Systembrukar", "System user"),
+    };
+    lang.pick(nb, nn, en)
+}
+
+/// What a permission lets a person do.
+pub fn permission(p: Permission, lang: Lang) -> &'static str {
+    let (nb, nn, en) = match p {
+        Permission::PatientRead => (
+            "Se pasientliste og kontaktopplysninger",
+            "Sjå pasientliste og kontaktopplysningar",
+            "See patients and their contact details",
+        ),
+        Permission::PatientWrite => (
+            "Registrere og endre pasienter",
+            "Registrere og endre pasientar",
+            "Register and change patients",
+        ),
+        Permission::HealthRead => (
+            "Lese helseopplysninger",
+            "Lese helseopplysningar",
+            "Read health information",
+        ),
+        Permission::HealthWrite => (
+            "Skrive helseopplysninger og meldinger",
+            "Skrive helseopplysningar og meldingar",
+            "Write health information and messages",
+        ),
+        Permission::CareManage => (
+            "Opprette og avslutte behandlingsrelasjoner",
+            "Opprette og avslutte behandlingsrelasjonar",
+            "Start and end care relationships",
+        ),
+        Permission::EmergencyAccess => ("Ta nødtilgang", "Ta naudtilgang", "Take emergency access"),
+        Permission::ConsultationManage => (
+            "Planlegge og lede videokonsultasjoner",
+            "Planleggje og leie videokonsultasjonar",
+            "Plan and lead video consultations",
+        ),
+        Permission::ConsultationJoin => (
+            "Delta i videokonsultasjoner",
+            "Delta i videokonsultasjonar",
+            "Take part in video consultations",
+        ),
+        Permission::PersonnelManage => (
+            "Administrere ansatte",
+            "Administrere tilsette",
+            "Manage staff",
+        ),
+        Permission::CredentialsManage => (
+            "Gi innloggingslenker og registrere utstyr",
+            "Gi innloggingslenkjer og registrere utstyr",
+            "Issue login links and register equipment",
+        ),
+        Permission::GrantsManage => (
+            "Gi og trekke tilbake roller",
+            "Gi og trekkje tilbake roller",
+            "Grant and revoke roles",
+        ),
+        Permission::RightsReview => (
+            "Gjennomgå tilganger",
+            "Gå gjennom tilgangar",
+            "Review access rights",
+        ),
+        Permission::AuditRead => ("Søke i loggen", "Søkje i loggen", "Search the audit log"),
+        Permission::Integrate => (
+            "Koble til andre systemer",
+            "Kople til andre system",
+            "Connect other systems",
+        ),
+    };
+    lang.pick(nb, nn, en)
+}
+
+/// An employment type.
+pub fn employment(e: Employment, lang: Lang) -> &'static str {
+    let (nb, nn, en) = match e {
+        Employment::Employee => ("Ansatt", "Tilsett", "Employee"),
+        Employment::Locum => ("Vikar", "Vikar", "Locum"),
+        Employment::Student => ("Student", "Student", "Student"),
+        Employment::Contractor => ("Innleid", "Innleigd", "Contractor"),
+    };
+    lang.pick(nb, nn, en)
+}
+
+/// Every code that reaches a page as text (login methods, assurance levels, outcomes, device
+/// and list states), with its words: `(code, nb, nn, en)`.
+pub const CODE_WORDS: &[(&str, &str, &str, &str)] = &[
+    ("passkey", "passnøkkel", "passnøkkel", "passkey"),
+    ("helseid", "HelseID", "HelseID", "HelseID"),
+    ("idporten", "ID-porten", "ID-porten", "ID-porten"),
+    (
+        "oidc",
+        "virksomhetens pålogging",
+        "verksemda si pålogging",
+        "the organisation's login",
+    ),
+    (
+        "developer",
+        "testinnlogging (demo)",
+        "testinnlogging (demo)",
+        "test login (demo)",
+    ),
+    (
+        "device-key",
+        "virksomhetens utstyr",
+        "verksemda sitt utstyr",
+        "the organisation's equipment",
+    ),
+    (
+        "invitation",
+        "invitasjonslenke",
+        "invitasjonslenkje",
+        "invitation link",
+    ),
+    ("api-token", "API-nøkkel", "API-nøkkel", "API token"),
+    ("low", "lavt", "lågt", "low"),
+    ("substantial", "betydelig", "betydeleg", "substantial"),
+    ("high", "høyt", "høgt", "high"),
+    ("success", "utført", "utført", "done"),
+    ("denied", "avvist", "avvist", "refused"),
+    ("failure", "feilet", "feila", "failed"),
+    ("approved", "godkjent", "godkjend", "approved"),
+    (
+        "changes-needed",
+        "endringer trengs",
+        "endringar trengst",
+        "changes needed",
+    ),
+];
+
+/// The words for a code that reaches a page as text; the code itself only for one the
+/// catalogue does not know (which its test forbids for every code Trygg writes).
+pub fn code_words(code: &str, lang: Lang) -> String {
+    CODE_WORDS.iter().find(|(c, ..)| *c == code).map_or_else(
+        || code.to_owned(),
+        |(_, nb, nn, en)| lang.pick(*nb, *nn, *en).to_owned(),
+    )
+}
+
+const MONTHS_NB: [&str; 12] = [
+    "januar",
+    "februar",
+    "mars",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "desember",
+];
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// A moment as people read it, in Norwegian time: "3. desember 2026 kl. 19.22" (bokmål and
+/// nynorsk alike) or "3 December 2026, 19:22". Pages put the RFC 3339 value beside it in
+/// `<time datetime>`.
+pub fn when(t: OffsetDateTime, lang: Lang) -> String {
+    let l = crate::local_time::oslo(t);
+    let m = usize::from(u8::from(l.month())).saturating_sub(1).min(11);
+    match lang {
+        Lang::Nb | Lang::Nn => format!(
+            "{}. {} {} kl. {:02}.{:02}",
+            l.day(),
+            MONTHS_NB[m],
+            l.year(),
+            l.hour(),
+            l.minute()
+        ),
+        Lang::En => format!(
+            "{} {} {}, {:02}:{:02}",
+            l.day(),
+            MONTHS_EN[m],
+            l.year(),
+            l.hour(),
+            l.minute()
+        ),
+    }
+}
+
+/// [`when`] for a stored RFC 3339 value; the value itself if it is not one.
+pub fn when_text(rfc3339: &str, lang: Lang) -> String {
+    OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map_or_else(|_| rfc3339.to_owned(), |t| when(t, lang))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const LANGS: [Lang; 3] = [Lang::Nb, Lang::Nn, Lang::En];
+
+    #[test]
+    fn every_code_has_words_in_each_language_and_none_is_the_code() {
+        for lang in LANGS {
+            for r in BuiltinRole::ALL {
+                let w = role(r, lang);
+                assert!(!w.is_empty() && w != r.as_str(), "{r:?} {lang:?}");
+            }
+            for p in Permission::ALL {
+                let w = permission(p, lang);
+                assert!(!w.is_empty() && w != p.as_str(), "{p:?} {lang:?}");
+            }
+            for e in Employment::ALL {
+                let w = employment(e, lang);
+                // "Student" is the same word in every language, and the code's.
+                assert!(!w.is_empty(), "{e:?}");
+                assert!(w != e.as_str() || e == Employment::Student, "{e:?}");
+            }
+            for (code, ..) in CODE_WORDS {
+                let w = code_words(code, lang);
+                assert!(!w.is_empty(), "{code} {lang:?}");
+            }
+        }
+        // Every method and level a session or an audit entry can carry is in the catalogue.
+        for code in [
+            "passkey",
+            "helseid",
+            "idporten",
+            "oidc",
+            "developer",
+            "device-key",
+            "invitation",
+            "api-token",
+            "low",
+            "substantial",
+            "high",
+        ] {
+            assert!(CODE_WORDS.iter().any(|(c, ..)| *c == code), "{code}");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        assert!(
+            CODE_WORDS.iter().all(|(c, ..)| seen.insert(*c)),
+            "one entry per code"
+        );
+    }
+
+    #[test]
+    fn times_read_as_people_write_them_in_norwegian_time() {
+        let t = datetime!(2026-12-03 18:22:40 UTC);
+        assert_eq!(when(t, Lang::Nb), "3. desember 2026 kl. 19.22");
+        assert_eq!(when(t, Lang::Nn), "3. desember 2026 kl. 19.22");
+        assert_eq!(when(t, Lang::En), "3 December 2026, 19:22");
+        // Summer time: UTC+2.
+        assert_eq!(
+            when(datetime!(2026-07-01 06:05 UTC), Lang::Nb),
+            "1. juli 2026 kl. 08.05"
+        );
+        assert_eq!(
+            when_text("2026-12-03T18:22:40Z", Lang::En),
+            "3 December 2026, 19:22"
+        );
+        assert_eq!(when_text("not a time", Lang::En), "not a time");
+    }
+}
