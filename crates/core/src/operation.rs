@@ -715,6 +715,314 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// What was done, as the organisation's staff read it in the audit search (issue #14): a
+    /// short neutral phrase, never the code.
+    pub fn name(self) -> PatientText {
+        match self {
+            Self::PatientRead => t(
+                "Pasientopplysninger lest",
+                "Pasientopplysningar lesne",
+                "Patient details read",
+            ),
+            Self::PatientList => t(
+                "Pasientliste lest",
+                "Pasientliste lesen",
+                "Patient list read",
+            ),
+            Self::PatientCreate => t(
+                "Pasient registrert",
+                "Pasient registrert",
+                "Patient registered",
+            ),
+            Self::PatientContactUpdate => t(
+                "Kontaktopplysninger rettet",
+                "Kontaktopplysningar retta",
+                "Contact details corrected",
+            ),
+            Self::PatientExport => t(
+                "Pasientens opplysninger lastet ned",
+                "Opplysningane til pasienten lasta ned",
+                "Patient's data downloaded",
+            ),
+            Self::PersonnelHprSet => t(
+                "HPR-nummer registrert",
+                "HPR-nummer registrert",
+                "HPR number recorded",
+            ),
+            Self::PersonnelOidcSubjectSet => t(
+                "Pålogging koblet til ansatt",
+                "Pålogging kopla til tilsett",
+                "Login linked to staff member",
+            ),
+            Self::DeviceCodeIssue => t(
+                "Registreringskode for utstyr laget",
+                "Registreringskode for utstyr laga",
+                "Equipment enrolment code issued",
+            ),
+            Self::DeviceEnrol => t(
+                "Utstyr registrert",
+                "Utstyr registrert",
+                "Equipment enrolled",
+            ),
+            Self::DeviceList => t(
+                "Utstyrsliste lest",
+                "Utstyrsliste lesen",
+                "Equipment list read",
+            ),
+            Self::DeviceRevoke => t(
+                "Utstyr tatt ut av bruk",
+                "Utstyr teke ut av bruk",
+                "Equipment revoked",
+            ),
+            Self::DeviceRefused => t("Utstyr avvist", "Utstyr avvist", "Equipment refused"),
+            Self::DeviceLogin => t(
+                "Utstyr brukt i konsultasjon",
+                "Utstyr brukt i konsultasjon",
+                "Equipment used in a consultation",
+            ),
+            Self::PatientCreateConflict => t(
+                "Pasient fantes fra før",
+                "Pasient fanst frå før",
+                "Patient already registered",
+            ),
+            Self::CareCreate => t(
+                "Behandlingsrelasjon opprettet",
+                "Behandlingsrelasjon oppretta",
+                "Care relationship started",
+            ),
+            Self::CareSelfDeclare => t(
+                "Behandlingsrelasjon erklært",
+                "Behandlingsrelasjon erklært",
+                "Care relationship declared",
+            ),
+            Self::CareEnd => t(
+                "Behandlingsrelasjon avsluttet",
+                "Behandlingsrelasjon avslutta",
+                "Care relationship ended",
+            ),
+            Self::EmergencyAccessTake => t(
+                "Nødtilgang tatt",
+                "Naudtilgang teken",
+                "Emergency access taken",
+            ),
+            Self::AccessLogRead => t("Tilgangslogg lest", "Tilgangslogg lesen", "Access log read"),
+            Self::AccessDenied => t("Tilgang avvist", "Tilgang avvist", "Access refused"),
+            Self::AccessCrossOrganisation => t(
+                "Forsøk mot annen virksomhet",
+                "Forsøk mot anna verksemd",
+                "Attempt at another organisation",
+            ),
+            Self::AuditExport => t("Logg eksportert", "Logg eksportert", "Audit log exported"),
+            Self::AuditSearch => t("Søk i loggen", "Søk i loggen", "Audit log searched"),
+            Self::DemoSeed => t("Demodata lagt inn", "Demodata lagde inn", "Demo data added"),
+            Self::OrgCreate => t(
+                "Virksomhet opprettet",
+                "Verksemd oppretta",
+                "Organisation created",
+            ),
+            Self::PersonnelList => t("Ansattliste lest", "Tilsettliste lesen", "Staff list read"),
+            Self::PersonnelCreate => t(
+                "Ansatt registrert",
+                "Tilsett registrert",
+                "Staff member registered",
+            ),
+            Self::PersonnelEmploymentEnd => t(
+                "Ansettelse avsluttet",
+                "Tilsetjing avslutta",
+                "Employment ended",
+            ),
+            Self::GrantsRead => t("Roller lest", "Roller lesne", "Grants read"),
+            Self::GrantCreate => t("Rolle gitt", "Rolle gitt", "Role granted"),
+            Self::GrantRevoke => t(
+                "Rolle trukket tilbake",
+                "Rolle trekt tilbake",
+                "Role revoked",
+            ),
+            Self::RoleDefine => t("Rolle definert", "Rolle definert", "Role defined"),
+            Self::RightsReviewRead => t(
+                "Tilgangsgjennomgang lest",
+                "Tilgangsgjennomgang lesen",
+                "Access review read",
+            ),
+            Self::RightsReviewAttest => t(
+                "Tilgangsgjennomgang bekreftet",
+                "Tilgangsgjennomgang stadfesta",
+                "Access review attested",
+            ),
+            Self::SettingsRead => t("Innstillinger lest", "Innstillingar lesne", "Settings read"),
+            Self::AssuranceSet => t(
+                "Krav til sikkerhetsnivå endret",
+                "Krav til tryggleiksnivå endra",
+                "Assurance requirement changed",
+            ),
+            Self::AssuranceRead => t(
+                "Krav til sikkerhetsnivå lest",
+                "Krav til tryggleiksnivå lese",
+                "Assurance requirements read",
+            ),
+            Self::SettingsChange => t("Innstilling endret", "Innstilling endra", "Setting changed"),
+            Self::EnrolmentLinkIssue => t(
+                "Innloggingslenke laget",
+                "Innloggingslenkje laga",
+                "Enrolment link issued",
+            ),
+            Self::EnrolmentLinkOpen => t(
+                "Innloggingslenke åpnet",
+                "Innloggingslenkje opna",
+                "Enrolment link opened",
+            ),
+            Self::EnrolmentLinkUse => t(
+                "Innloggingslenke brukt",
+                "Innloggingslenkje brukt",
+                "Enrolment link used",
+            ),
+            Self::PasskeyRegister => t(
+                "Passnøkkel registrert",
+                "Passnøkkel registrert",
+                "Passkey registered",
+            ),
+            Self::PasskeyList => t("Passnøkler lest", "Passnøklar lesne", "Passkeys listed"),
+            Self::PasskeyRevoke => t(
+                "Passnøkkel trukket tilbake",
+                "Passnøkkel trekt tilbake",
+                "Passkey revoked",
+            ),
+            Self::Login => t("Innlogging", "Innlogging", "Login"),
+            Self::LoginFailed => t(
+                "Mislykket innlogging",
+                "Mislukka innlogging",
+                "Failed login",
+            ),
+            Self::Logout => t("Utlogging", "Utlogging", "Logout"),
+            Self::SessionExpire => t("Økt utløpt", "Økt gått ut", "Session expired"),
+            Self::AccountLocked => t("Konto låst", "Konto låst", "Account locked"),
+            Self::PasskeyRevokeAll => t(
+                "Alle passnøkler trukket tilbake",
+                "Alle passnøklar trekte tilbake",
+                "All passkeys revoked",
+            ),
+            Self::NoticeAcknowledge => t(
+                "Sikkerhetsvarsel kvittert",
+                "Tryggleiksvarsel kvittert",
+                "Security notice acknowledged",
+            ),
+            Self::ConsultationCreate => t(
+                "Konsultasjon planlagt",
+                "Konsultasjon planlagd",
+                "Consultation planned",
+            ),
+            Self::ConsultationInvite => {
+                t("Invitasjon sendt", "Invitasjon send", "Invitation issued")
+            }
+            Self::ConsultationRevoke => t(
+                "Invitasjon trukket tilbake",
+                "Invitasjon trekt tilbake",
+                "Invitation revoked",
+            ),
+            Self::ConsultationList => t(
+                "Konsultasjoner lest",
+                "Konsultasjonar lesne",
+                "Consultations listed",
+            ),
+            Self::ConsultationRead => t(
+                "Konsultasjon lest",
+                "Konsultasjon lesen",
+                "Consultation read",
+            ),
+            Self::ConsultationAcknowledge => t(
+                "Informasjon bekreftet lest",
+                "Informasjon stadfesta lesen",
+                "Information acknowledged",
+            ),
+            Self::ConsultationArrive => t(
+                "Kom til venterommet",
+                "Kom til venterommet",
+                "Arrived in the waiting room",
+            ),
+            Self::ConsultationHostEnter => t("Leder gikk inn", "Leiar gjekk inn", "Host entered"),
+            Self::ConsultationAdmit => t("Sluppet inn", "Sleppt inn", "Admitted"),
+            Self::ConsultationRejoin => t("Kom tilbake", "Kom tilbake", "Rejoined"),
+            Self::ConsultationDeny => t(
+                "Avvist fra venterommet",
+                "Avvist frå venterommet",
+                "Denied entry",
+            ),
+            Self::ConsultationLock => t("Rommet låst", "Rommet låst", "Room locked"),
+            Self::ConsultationUnlock => t("Rommet låst opp", "Rommet låst opp", "Room unlocked"),
+            Self::ConsultationLeave => t(
+                "Forlot konsultasjonen",
+                "Forlét konsultasjonen",
+                "Left the consultation",
+            ),
+            Self::ConsultationLeaveWaiting => t(
+                "Forlot venterommet",
+                "Forlét venterommet",
+                "Left the waiting room",
+            ),
+            Self::ConsultationDrop => {
+                t("Mistet forbindelsen", "Mista sambandet", "Connection lost")
+            }
+            Self::ConsultationGraceOver => t(
+                "Kom ikke tilbake i tide",
+                "Kom ikkje tilbake i tide",
+                "Did not return in time",
+            ),
+            Self::ConsultationEnd => t(
+                "Konsultasjon avsluttet",
+                "Konsultasjon avslutta",
+                "Consultation ended",
+            ),
+            Self::ConsultationCancel => t(
+                "Konsultasjon avlyst",
+                "Konsultasjon avlyst",
+                "Consultation cancelled",
+            ),
+            Self::ConsultationRefused => t(
+                "Handling i konsultasjon avvist",
+                "Handling i konsultasjon avvist",
+                "Action in consultation refused",
+            ),
+            Self::ConsultationJournal => t(
+                "Journalnotat hentet",
+                "Journalnotat henta",
+                "Journal note fetched",
+            ),
+            Self::NoticeQueue => t("Varsel lagt i kø", "Varsel lagt i kø", "Notice queued"),
+            Self::NoticeSend => t("Varsel sendt", "Varsel sendt", "Notice sent"),
+            Self::NoticeFail => t("Varsel feilet", "Varsel feila", "Notice failed"),
+            Self::ConsentGive => t("Samtykke gitt", "Samtykke gitt", "Consent given"),
+            Self::ConsentWithdraw => t(
+                "Samtykke trukket tilbake",
+                "Samtykke trekt tilbake",
+                "Consent withdrawn",
+            ),
+            Self::NoticeList => t("Varsler lest", "Varsel lesne", "Notices listed"),
+            Self::MessageSend => t("Melding sendt", "Melding send", "Message sent"),
+            Self::MessageRead => t("Melding lest", "Melding lesen", "Message read"),
+            Self::AttachmentRead => t("Vedlegg åpnet", "Vedlegg opna", "Attachment opened"),
+            Self::MessageFile => t(
+                "Melding arkivert i journal",
+                "Melding arkivert i journal",
+                "Message filed to the record",
+            ),
+            Self::MessageExpire => t(
+                "Melding slettet etter lagringstid",
+                "Melding sletta etter lagringstid",
+                "Message deleted after retention",
+            ),
+            Self::MessageEscalate => t(
+                "Ubesvart melding fulgt opp",
+                "Ubesvart melding følgd opp",
+                "Unanswered message escalated",
+            ),
+            Self::TaskList => t("Oppgaver lest", "Oppgåver lesne", "Tasks listed"),
+            Self::TaskDone => t("Oppgave fullført", "Oppgåve fullført", "Task done"),
+            Self::SmsReply => t("SMS-svar mottatt", "SMS-svar motteke", "SMS reply received"),
+        }
+    }
+}
+
 impl std::fmt::Display for Operation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
@@ -733,6 +1041,18 @@ mod tests {
             assert_eq!(Operation::from_code(op.code()), Some(op));
         }
         assert_eq!(Operation::from_code("no.such"), None);
+    }
+
+    #[test]
+    fn every_operation_has_a_name_in_each_language_and_none_is_the_code() {
+        let mut seen = std::collections::BTreeSet::new();
+        for op in Operation::ALL {
+            let n = op.name();
+            for w in [n.nb, n.nn, n.en] {
+                assert!(!w.is_empty() && w != op.code(), "{op}");
+            }
+            assert!(seen.insert(n.en), "two operations read alike: {}", n.en);
+        }
     }
 
     #[test]

@@ -143,7 +143,19 @@ pub const CODE_WORDS: &[(&str, &str, &str, &str)] = &[
     ("high", "høyt", "høgt", "high"),
     ("success", "utført", "utført", "done"),
     ("denied", "avvist", "avvist", "refused"),
-    ("failure", "feilet", "feila", "failed"),
+    (
+        "authenticationfailed",
+        "innlogging feilet",
+        "innlogging feila",
+        "login failed",
+    ),
+    ("rejected", "ugyldig", "ugyldig", "invalid"),
+    (
+        "error",
+        "feil i systemet",
+        "feil i systemet",
+        "system error",
+    ),
     ("approved", "godkjent", "godkjend", "approved"),
     (
         "changes-needed",

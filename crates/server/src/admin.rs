@@ -229,6 +229,7 @@ struct RolesPage {
 struct AuditPage {
     shell: Shell,
     a: &'static AdminStrings,
+    w: crate::nav::Words,
     lines: Vec<AuditLine>,
     security: bool,
 }
@@ -370,6 +371,7 @@ async fn audit(
             &AuditPage {
                 shell: Shell::signed_in(&state, &p, lang, "/admin/audit").await,
                 a: strings(lang),
+                w: crate::nav::Words(lang),
                 lines,
                 security,
             },

@@ -198,6 +198,17 @@ impl Words {
         words::code_words(&code.to_ascii_lowercase(), self.0)
     }
 
+    /// An audit operation, as staff read it.
+    pub fn op(&self, code: &str) -> String {
+        trygg_core::Operation::from_code(code).map_or_else(
+            || code.to_owned(),
+            |o| {
+                let n = o.name();
+                self.0.pick(n.nb, n.nn, n.en).to_owned()
+            },
+        )
+    }
+
     /// A stored RFC 3339 time as people read it.
     pub fn when(&self, rfc3339: &str) -> String {
         words::when_text(rfc3339, self.0)

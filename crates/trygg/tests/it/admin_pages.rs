@@ -68,6 +68,19 @@ async fn administrators_see_people_grants_and_the_review() {
         html.contains("Administrator") && html.contains("Employee"),
         "{html}"
     );
+    // The audit search: operations, outcomes and times in words.
+    let r = s
+        .send(Some(&admin), Method::GET, "/admin/audit?lang=en", None)
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Demo data added") && html.contains(">done<"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(">demo.seed<") && !html.contains(">success<"),
+        "{html}"
+    );
 }
 
 /// Issue #14: after login each person lands on a home with the places their live rights open,
