@@ -197,8 +197,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn time_text(t: time::OffsetDateTime) -> String {
-    trygg_core::local_time::oslo_text(t)
+fn time_text(t: time::OffsetDateTime, lang: Lang) -> String {
+    trygg_core::words::when(t, lang)
 }
 
 async fn page(
@@ -248,12 +248,12 @@ async fn page(
                 .map(|x| MessageView {
                     id: x.id.to_string(),
                     from_patient: x.from_patient,
-                    at: time_text(x.created_at),
+                    at: time_text(x.created_at, lang),
                     body: x.body,
-                    read_at: x.read_at.map(time_text),
+                    read_at: x.read_at.map(|t| time_text(t, lang)),
                     filed: x.filed_at.is_some(),
                     deleted: x.deleted_at.is_some(),
-                    expires: time_text(x.expires_at),
+                    expires: time_text(x.expires_at, lang),
                     attachments: x
                         .attachments
                         .into_iter()
@@ -272,7 +272,7 @@ async fn page(
                     (
                         t.id.to_string(),
                         t.subject.unwrap_or_default(),
-                        time_text(t.last_at),
+                        time_text(t.last_at, lang),
                         t.unread_from_patient,
                     )
                 })

@@ -167,7 +167,7 @@ async fn show(
             .into_iter()
             .map(|msg| Line {
                 mine: msg.from_patient,
-                time: trygg_core::local_time::oslo_text(msg.created_at),
+                time: trygg_core::words::when(msg.created_at, lang),
                 datetime: rfc3339(msg.created_at),
                 body: msg.body,
                 read: msg.read_at.is_some(),

@@ -557,7 +557,7 @@ async fn home(
                     .map(|k| {
                         (
                             k.id.to_string(),
-                            trygg_core::local_time::oslo_text(k.start),
+                            trygg_core::words::when(k.start, lang),
                             k.start
                                 .format(&time::format_description::well_known::Rfc3339)
                                 .unwrap_or_default(),
@@ -580,7 +580,7 @@ async fn home(
                         .ok();
                         AccessView {
                             time: at
-                                .map(trygg_core::local_time::oslo_text)
+                                .map(|t| trygg_core::words::when(t, lang))
                                 .unwrap_or_default(),
                             datetime: l.time,
                             who: l.who,
