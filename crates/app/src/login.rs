@@ -1069,9 +1069,9 @@ pub struct Choice {
     pub label: String,
 }
 
-/// Everyone who can be picked for the developer login, by organisation and role (names are not
-/// read): only in the organisations `trygg demo` seeded.
-pub async fn developer_choices(app: &App) -> Result<Vec<Choice>, AppError> {
+/// Everyone who can be picked for the developer login, by organisation and role in `lang`'s
+/// words (names are not read): only in the organisations `trygg demo` seeded.
+pub async fn developer_choices(app: &App, lang: trygg_core::Lang) -> Result<Vec<Choice>, AppError> {
     let mut out = Vec::new();
     for org in app.store.list_orgs().await? {
         if !app.store.is_demo(&org).await? {
@@ -1090,7 +1090,7 @@ pub async fn developer_choices(app: &App) -> Result<Vec<Choice>, AppError> {
                 };
                 out.push(Choice {
                     value: format!("{}:{id}", org.slug),
-                    label: format!("{}: {}{n}", org.name, role.as_str()),
+                    label: format!("{}: {}{n}", org.name, trygg_core::words::role(role, lang)),
                 });
             }
         }

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import * as nodeTest from "node:test";
 import { chromium } from "playwright-core";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
@@ -227,4 +228,21 @@ export function cliJson(trygg, ...args) {
 /** A URL the console printed, on the running server's origin (the console knows no port). */
 export function onServer(url, origin) {
   return origin + new URL(url).pathname;
+}
+
+/**
+ * Starts Trygg and Chromium before a spec's tests and stops both after them; the returned object
+ * holds `trygg` and `browser` once started.
+ */
+export function withTryggAndBrowser(args = [], env = {}) {
+  const ctx = { trygg: null, browser: null };
+  nodeTest.before(async () => {
+    ctx.trygg = await startTrygg(args, env);
+    ctx.browser = await launchBrowser();
+  });
+  nodeTest.after(async () => {
+    await ctx.browser?.close();
+    await ctx.trygg?.stop();
+  });
+  return ctx;
 }

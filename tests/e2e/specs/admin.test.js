@@ -22,7 +22,7 @@ test("an administrator grants and revokes a role from the administration page", 
   const { page, context, record } = await openPage(browser);
   await page.goto(`${trygg.base}/personell?lang=en`);
   const dev = page.getByRole("region", { name: "Developer login (demo only)" });
-  await dev.getByRole("combobox", { name: "Person" }).selectOption({ label: "Normland legesenter: org-admin" });
+  await dev.getByRole("combobox", { name: "Person" }).selectOption({ label: "Normland legesenter: Administrator" });
   await dev.getByRole("button", { name: "Sign in without a passkey" }).click();
   await page.getByRole("heading", { level: 1, name: "You are signed in" }).waitFor();
 

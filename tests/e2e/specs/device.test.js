@@ -5,33 +5,22 @@
 // challenge, and the clinician sees it came on the organisation's device and admits it with the
 // identity assurance "device"; after the administrator revokes the device, its next join is
 // refused. No page asks another origin for anything; the pages have no WCAG 2.1 AA violations.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  axeViolations, cliJson, launchBrowser, onServer, openPage, startTrygg, virtualAuthenticator,
+  axeViolations, cliJson, onServer, openPage, virtualAuthenticator, withTryggAndBrowser,
 } from "../lib/harness.js";
 
 const ORG = "normland-legesenter";
 
-let trygg;
-let browser;
+const ctx = withTryggAndBrowser();
 
-before(async () => {
-  trygg = await startTrygg();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await trygg?.stop();
-});
-
-const cli = (...args) => cliJson(trygg, ...args);
+const cli = (...args) => cliJson(ctx.trygg, ...args);
 
 /** A person of the demo signed in with a passkey made through an enrolment link. */
 async function signedIn(person, origin) {
   const link = cli("personnel", "enrol-link", "--org", ORG, "--personnel", person.id);
-  const p = await openPage(browser);
+  const p = await openPage(ctx.browser);
   await virtualAuthenticator(p.context, p.page);
   await p.page.goto(onServer(link.url, origin));
   await p.page.locator("#passkey-button").click();
@@ -40,7 +29,7 @@ async function signedIn(person, origin) {
 }
 
 test("a device enrols with its own key, joins as the organisation's device, and is refused once revoked", async () => {
-  const origin = new URL(trygg.setup[ORG]).origin;
+  const origin = new URL(ctx.trygg.setup[ORG]).origin;
   const personnel = cli("personnel", "list", "--org", ORG);
   const adminPerson = personnel.find((p) => p.role === "org-admin");
   const doctor = personnel.find((p) => p.role === "doctor");
@@ -58,7 +47,7 @@ test("a device enrols with its own key, joins as the organisation's device, and 
   assert.deepEqual(await axeViolations(admin.page), [], "devices page: no WCAG 2.1 AA violations");
 
   // The device enrols; its private key is a CryptoKey that cannot be exported (VC-DEV-1).
-  const dev = await openPage(browser);
+  const dev = await openPage(ctx.browser);
   await dev.page.goto(`${origin}/enhet?org=${ORG}`);
   assert.deepEqual(await axeViolations(dev.page), [], "enrolment page: no WCAG 2.1 AA violations");
   await dev.page.getByLabel("Registreringskode").fill(code.toLowerCase());

@@ -203,7 +203,7 @@ test("the developer login of the demo signs in without a passkey, at a low level
   // 127.0.0.1 is redirected to localhost, where passkeys work.
   assert.match(page.url(), /^http:\/\/localhost:\d+\/personell\?lang=en$/);
   const dev = page.getByRole("region", { name: "Developer login (demo only)" });
-  await dev.getByRole("combobox", { name: "Person" }).selectOption({ label: "Normland legesenter: nurse" });
+  await dev.getByRole("combobox", { name: "Person" }).selectOption({ label: "Normland legesenter: Nurse" });
   await dev.getByRole("button", { name: "Sign in without a passkey" }).click();
   await page.getByRole("heading", { level: 1, name: "You are signed in" }).waitFor();
   const facts = await page.locator(".who").innerText();

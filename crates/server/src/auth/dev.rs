@@ -53,8 +53,8 @@ pub fn offered(config: &Config, client: Option<IpAddr>, headers: &HeaderMap) -> 
 }
 
 /// Everyone who can be picked ([`trygg_app::login::developer_choices`]).
-pub async fn choices(state: &AppState) -> Result<Vec<Choice>, ApiError> {
-    Ok(login::developer_choices(state).await?)
+pub async fn choices(state: &AppState, lang: crate::i18n::Lang) -> Result<Vec<Choice>, ApiError> {
+    Ok(login::developer_choices(state, lang).await?)
 }
 
 /// The developer login form.

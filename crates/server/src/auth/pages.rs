@@ -88,7 +88,7 @@ pub async fn login_page(
         }
         other => {
             let dev_choices = if dev::offered(&state.config, ip.0, &headers) {
-                match dev::choices(&state).await {
+                match dev::choices(&state, lang).await {
                     Ok(c) => c,
                     Err(e) => return e.into_response(),
                 }
