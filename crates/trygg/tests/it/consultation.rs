@@ -93,8 +93,14 @@ impl Client {
 
     /// Whether the socket is closed within 5 s (frames before the close are skipped).
     pub(crate) async fn closed(&mut self) -> bool {
+        self.closed_within(Duration::from_secs(5)).await
+    }
+
+    /// Whether the socket is closed within `wait`, however quiet it is meanwhile.
+    pub(crate) async fn closed_within(&mut self, wait: Duration) -> bool {
+        let end = tokio::time::Instant::now() + wait;
         loop {
-            match tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await {
+            match tokio::time::timeout_at(end, self.ws.next()).await {
                 Err(_) => return false,
                 Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
                 Ok(Some(Ok(_))) => continue,
@@ -1220,10 +1226,8 @@ async fn a_link_renewed_elsewhere_disconnects_its_old_holder() {
         format!("{ORG}.{}", secret.expose())
     };
     assert!(
-        tokio::time::timeout(Duration::from_secs(8), pat.closed())
-            .await
-            .unwrap_or(false),
-        "the old link's holder is disconnected within a tick"
+        pat.closed_within(Duration::from_secs(12)).await,
+        "the old link's holder is disconnected within a tick (or two, on a busy machine)"
     );
     let mut new = Client::join(&s, &fresh, None).await;
     new.until("waiting").await;
