@@ -727,6 +727,101 @@ pub async fn list(
     Ok(out)
 }
 
+/// A consultation as its own participant on the staff sees it (issue #14: an interpreter's own
+/// list): when, how long, their role, and whether they can go in now.
+#[derive(Debug, Clone)]
+pub struct MyPlace {
+    /// The consultation.
+    pub id: Uuid,
+    /// Planned start.
+    pub start: OffsetDateTime,
+    /// Planned length, minutes.
+    pub minutes: u32,
+    /// Their role's code.
+    pub role: String,
+    /// Planned, not over, their place not withdrawn.
+    pub open: bool,
+}
+
+/// The consultations `caller` takes part in, from twelve hours ago to thirty days ahead:
+/// `consultation-join` in force (at its minimum level); one audit entry per consultation, naming
+/// its patient. Names of the others are not read.
+pub async fn my_places(
+    app: &App,
+    caller: &Caller,
+    org: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<MyPlace>, AppError> {
+    let org = org_for(app, caller, org, now).await?;
+    let (mut tx, ok) = authorize(&org, caller, Permission::ConsultationJoin, None, now).await?;
+    let me = trygg_store::consultations::Person::Personnel(caller.personnel_id);
+    let rows = tx
+        .consultations_of(
+            me,
+            now - time::Duration::hours(12),
+            now + time::Duration::days(30),
+        )
+        .await?;
+    if rows.is_empty() {
+        drop(tx);
+        return Ok(Vec::new());
+    }
+    let slug = org.organisation().slug.clone();
+    for (c, _) in &rows {
+        let d =
+            did(Operation::ConsultationRead, Action::Read, c.id, c.patient).basis(ok.basis.clone());
+        tx.audit(&event(&slug, &ok.actor, d, now)?).await?;
+    }
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(c, p)| MyPlace {
+            id: c.id,
+            start: c.starts_at,
+            minutes: c.minutes,
+            open: c.state == "scheduled" && p.revoked_at.is_none() && p.expires_at > now,
+            role: p.role,
+        })
+        .collect())
+}
+
+/// A fresh link for `caller`'s own place in consultation `id` (the one they were sent stops
+/// working; logged as an invitation): `consultation-join` in force. The token.
+pub async fn my_link(
+    app: &App,
+    caller: &Caller,
+    org: &str,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<String, AppError> {
+    let org = org_for(app, caller, org, now).await?;
+    let (mut tx, ok) = authorize(&org, caller, Permission::ConsultationJoin, None, now).await?;
+    let not_yours = || AppError::not_found("TR-K020", "no such consultation of yours");
+    let c = tx.consultation(id).await?.ok_or_else(not_yours)?;
+    let me = trygg_store::consultations::Person::Personnel(caller.personnel_id);
+    let part = tx
+        .participants(id)
+        .await?
+        .into_iter()
+        .find(|p| p.person == me && p.revoked_at.is_none())
+        .ok_or_else(not_yours)?;
+    if c.state != "scheduled" || part.expires_at <= now {
+        return Err(not_yours());
+    }
+    let secret = tx.reissue_invitation(part.id, part.expires_at, now).await?;
+    let d = did(
+        Operation::ConsultationInvite,
+        Action::Update,
+        c.id,
+        c.patient,
+    )
+    .basis(ok.basis);
+    tx.audit(&event(&org.organisation().slug, &ok.actor, d, now)?)
+        .await?;
+    tx.commit().await?;
+    Ok(format!("{}.{}", org.organisation().slug, secret.expose()))
+}
+
 /// Ends a consultation for everyone: a live room is told at once (every client sees the end,
 /// risk 1e) and keeps its journal note; one that never started is cancelled. Either way its
 /// invitations stop working.

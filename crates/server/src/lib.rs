@@ -17,6 +17,7 @@ pub mod error;
 pub mod i18n;
 pub mod message_pages;
 pub mod metrics;
+pub mod my_consultations;
 pub mod nav;
 pub mod pages;
 pub mod portal_messages;

@@ -42,6 +42,8 @@ pub struct Nav {
 struct Place {
     path: &'static str,
     needs: &'static [Permission],
+    /// Not shown to someone who holds any of these (they have a fuller page).
+    unless: &'static [Permission],
     label: (&'static str, &'static str, &'static str),
     about: (&'static str, &'static str, &'static str),
 }
@@ -50,6 +52,7 @@ const PLACES: &[Place] = &[
     Place {
         path: "/personell",
         needs: &[],
+        unless: &[],
         label: ("Hjem", "Heim", "Home"),
         about: (
             "Oversikt over det du kan gjøre.",
@@ -59,9 +62,9 @@ const PLACES: &[Place] = &[
     },
     Place {
         path: "/personell/konsultasjoner",
-        // The planner lists the organisation's consultations: `consultation-manage`. (An
-        // interpreter's own list is still to come; they join by their links.)
+        // The planner lists the organisation's consultations: `consultation-manage`.
         needs: &[Permission::ConsultationManage],
+        unless: &[],
         label: (
             "Videokonsultasjoner",
             "Videokonsultasjonar",
@@ -74,8 +77,25 @@ const PLACES: &[Place] = &[
         ),
     },
     Place {
+        // Someone who joins but does not plan (an interpreter): their own consultations.
+        path: crate::my_consultations::PATH,
+        needs: &[Permission::ConsultationJoin],
+        unless: &[Permission::ConsultationManage],
+        label: (
+            "Mine videokonsultasjoner",
+            "Mine videokonsultasjonar",
+            "My video consultations",
+        ),
+        about: (
+            "Konsultasjonene du er med i, og veien inn.",
+            "Konsultasjonane du er med i, og vegen inn.",
+            "The consultations you take part in, and the way in.",
+        ),
+    },
+    Place {
         path: "/personell/meldinger",
         needs: &[Permission::HealthRead],
+        unless: &[],
         label: ("Meldinger", "Meldingar", "Messages"),
         about: (
             "Meldinger fra pasienter og oppgaver som venter.",
@@ -86,6 +106,7 @@ const PLACES: &[Place] = &[
     Place {
         path: "/admin",
         needs: &[Permission::RightsReview],
+        unless: &[],
         label: (
             "Personer og tilganger",
             "Personar og tilgangar",
@@ -100,6 +121,7 @@ const PLACES: &[Place] = &[
     Place {
         path: "/admin/roles",
         needs: &[Permission::GrantsManage, Permission::RightsReview],
+        unless: &[],
         label: ("Roller", "Roller", "Roles"),
         about: (
             "Hva hver rolle gir tilgang til.",
@@ -110,6 +132,7 @@ const PLACES: &[Place] = &[
     Place {
         path: "/admin/audit",
         needs: &[Permission::AuditRead],
+        unless: &[],
         label: ("Logg", "Logg", "Audit log"),
         about: (
             "Søk i hvem som har gjort hva.",
@@ -120,6 +143,7 @@ const PLACES: &[Place] = &[
     Place {
         path: "/admin/devices",
         needs: &[Permission::CredentialsManage],
+        unless: &[],
         label: ("Utstyr", "Utstyr", "Equipment"),
         about: (
             "Virksomhetens utstyr på faste steder.",
@@ -145,7 +169,7 @@ pub async fn nav(state: &AppState, p: &Session, lang: Lang, path: &str) -> Nav {
     };
     let links = PLACES
         .iter()
-        .filter(|pl| open(pl.needs))
+        .filter(|pl| open(pl.needs) && (pl.unless.is_empty() || !open(pl.unless)))
         .map(|pl| Link {
             href: format!("{}?lang={}", pl.path, lang.tag()),
             label: lang.pick(pl.label.0, pl.label.1, pl.label.2),

@@ -338,12 +338,28 @@ impl OrgTx<'_> {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Result<Vec<(ConsultationRow, ParticipantRow)>, StoreError> {
+        self.consultations_of(Person::Patient(patient), from, to)
+            .await
+    }
+
+    /// The consultations a person of either register takes part in that start in `[from,
+    /// to)`, earliest first, at most 50, each with their own place in it.
+    pub async fn consultations_of(
+        &mut self,
+        person: Person,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(ConsultationRow, ParticipantRow)>, StoreError> {
         self.personal = true;
+        let (column, id) = match person {
+            Person::Patient(p) => ("patient_id", p),
+            Person::Personnel(p) => ("personnel_id", p),
+        };
         let rows = sqlx::query(&format!(
-            "{PARTICIPANT_SELECT} WHERE patient_id = ? AND consultation_id IN \
+            "{PARTICIPANT_SELECT} WHERE {column} = ? AND consultation_id IN \
              (SELECT id FROM consultations WHERE starts_at >= ? AND starts_at < ?) LIMIT 50"
         ))
-        .bind(patient.to_string())
+        .bind(id.to_string())
         .bind(fmt_time(from)?)
         .bind(fmt_time(to)?)
         .fetch_all(self.conn().await?)

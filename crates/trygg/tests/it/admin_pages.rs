@@ -102,7 +102,7 @@ async fn each_home_links_to_the_places_the_person_may_go_and_no_others() {
         ),
         (
             BuiltinRole::Interpreter,
-            &[][..],
+            &["/personell/mine-konsultasjoner"][..],
             &[
                 "/personell/meldinger",
                 "/admin?",

@@ -1489,3 +1489,74 @@ async fn nurse_in_call(
 async fn end_employment(s: &TestServer, person: uuid::Uuid) {
     s.end_employment(ORG, person).await;
 }
+
+/// Issue #14: an interpreter (who joins but does not plan) sees their own consultations and goes
+/// in with a fresh link for their own place; the form needs the session's CSRF token; another
+/// consultation is not theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interpreter_finds_their_consultations_and_goes_in() {
+    let (s, doctor_session, doctor, interpreter, patient) = world().await;
+    let plan = plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor, "interpreter": interpreter, "minutes": 30}),
+    )
+    .await;
+    let other = crate::consultation::plan(
+        &s,
+        &doctor_session,
+        json!({"patient": patient.to_string(), "host": doctor}),
+    )
+    .await;
+    let (_, sent, _) = plan.link("interpreter");
+    let me = s.login(ORG, interpreter).await;
+    let r = s
+        .send(
+            Some(&me),
+            reqwest::Method::GET,
+            "/personell/mine-konsultasjoner?lang=en",
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&plan.id) && !html.contains(&other.id),
+        "{html}"
+    );
+    assert!(
+        html.contains("Interpreter") && html.contains("Go in"),
+        "{html}"
+    );
+    let once = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let go = |id: String, csrf: String| {
+        once.post(s.url(&format!("/personell/mine-konsultasjoner/{id}")))
+            .header("cookie", &me.cookie)
+            .header("origin", &me.origin)
+            .form(&[("csrf", csrf)])
+            .send()
+    };
+    assert_eq!(
+        go(plan.id.clone(), "wrong".into()).await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        go(other.id.clone(), me.csrf.clone())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = go(plan.id.clone(), me.csrf.clone()).await.unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let token = to.strip_prefix("/join/").unwrap();
+    assert_ne!(token, sent);
+    let mut c = Client::join(&s, token, None).await;
+    c.until("welcome").await;
+    let mut old = Client::join(&s, &sent, None).await;
+    assert_eq!(old.until("error").await["code"], "invitation-refused");
+}
