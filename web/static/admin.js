@@ -15,6 +15,12 @@ function body(form) {
   return out;
 }
 
+if (root && sessionStorage.getItem("trygg-admin-saved")) {
+  sessionStorage.removeItem("trygg-admin-saved");
+  status.textContent = root.dataset.msgSaved;
+  status.focus();
+}
+
 if (root) {
   for (const form of root.querySelectorAll("form[data-api]")) {
     form.addEventListener("submit", async (event) => {
@@ -26,10 +32,13 @@ if (root) {
         credentials: "same-origin",
       });
       if (res.ok) {
+        // Post/redirect/get: the page reloads to show the result, and says so there.
+        sessionStorage.setItem("trygg-admin-saved", "1");
         location.reload();
       } else {
         const problem = await res.json().catch(() => ({}));
         status.textContent = problem.detail ?? `HTTP ${res.status}`;
+        status.focus();
       }
     });
   }

@@ -83,6 +83,8 @@ pub struct AdminStrings {
     pub forbidden: &'static str,
     /// Needs JavaScript.
     pub needs_js: &'static str,
+    /// An action was carried out (shown after the page reloads).
+    pub saved: &'static str,
     /// Ended.
     pub ended: &'static str,
     /// Live.
@@ -120,6 +122,7 @@ const NB: AdminStrings = AdminStrings {
     outcome: "Utfall",
     forbidden: "Du har ikke tilgang til denne siden.",
     needs_js: "Handlingene på denne siden trenger JavaScript.",
+    saved: "Endringen er lagret.",
     ended: "avsluttet",
     live: "gjeldende",
 };
@@ -156,6 +159,7 @@ const NN: AdminStrings = AdminStrings {
     outcome: "Utfall",
     forbidden: "Du har ikkje tilgang til denne sida.",
     needs_js: "Handlingane på denne sida treng JavaScript.",
+    saved: "Endringa er lagra.",
     ended: "avslutta",
     live: "gjeldande",
 };
@@ -192,6 +196,7 @@ const EN: AdminStrings = AdminStrings {
     outcome: "Outcome",
     forbidden: "You do not have access to this page.",
     needs_js: "The actions on this page need JavaScript.",
+    saved: "The change was saved.",
     ended: "ended",
     live: "in force",
 };

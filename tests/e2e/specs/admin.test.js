@@ -41,6 +41,9 @@ test("an administrator grants and revokes a role from the administration page", 
   await page.waitForLoadState("load");
   await person.getByRole("button", { name: "Revoke: Interpreter, Kari Pleie Nordmann" }).waitFor();
   assert.equal(await revokes(), before + 1);
+  // After the action, the page it returns to says so, with focus there (issue #14).
+  await page.getByRole("status").filter({ hasText: "The change was saved." }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "admin-status");
   // The end of 31 January (UTC) as people read it in Norway, never a code (issue #14).
   assert.match(await person.innerText(), /1 February 2030, 00:59/);
   assert.doesNotMatch(await person.innerText(), /interpreter|T23:59/);
@@ -62,7 +65,7 @@ test("an administrator grants and revokes a role from the administration page", 
     (n) => [...document.querySelectorAll("li")].filter((li) => li.textContent.includes(": approved (")).length > n,
     reviewed,
   );
-  assert.equal(await page.locator("#admin-status").innerText(), "", "no error shown");
+  assert.equal(await page.locator("#admin-status").innerText(), "The change was saved.", "no error shown");
 
   await page.goto(`${origin}/admin/audit?lang=en&security=on`);
   await page.getByRole("heading", { level: 1, name: "Search the log" }).waitFor();
