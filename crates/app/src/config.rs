@@ -266,6 +266,10 @@ settings! {
     /// How long an enrolment link (passkey set-up for a new person) works; it works once.
     [false, Some("86400 or less")]
     enrolment_link_ttl_secs: u64 = 86400;
+    /// The time zone pages show times in (an IANA name; issue #14). Stored and logged times stay
+    /// in UTC.
+    [false, Some("Europe/Oslo")]
+    time_zone: String = "Europe/Oslo".to_owned();
     /// How long a device's enrolment code works (VC-DEV-2: short-lived); it works once.
     [false, Some("900")]
     device_code_ttl_secs: u64 = 900;
@@ -444,6 +448,13 @@ settings! {
     /// A patient's portal session ends this many seconds after login, however active.
     [false, Some("3600 or less")]
     patient_session_absolute_timeout_secs: u64 = 3600;
+}
+
+impl Config {
+    /// The time zone pages show times in (`time_zone`, checked when the configuration loads).
+    pub fn zone(&self) -> trygg_core::words::Zone {
+        trygg_core::words::Zone::parse(&self.time_zone).unwrap_or_default()
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -780,6 +791,11 @@ impl Config {
                 "enrolment_link_ttl_secs must be between 60 and 604800 (7 days)".into(),
             ));
         }
+        if trygg_core::words::Zone::parse(&self.time_zone).is_none() {
+            return Err(ConfigError::Invalid(
+                "time_zone must be an IANA time zone name, e.g. Europe/Oslo".into(),
+            ));
+        }
         if !(60..=86400).contains(&self.device_code_ttl_secs) {
             return Err(ConfigError::Invalid(
                 "device_code_ttl_secs must be between 60 and 86400 (a day)".into(),
@@ -887,6 +903,7 @@ mod tests {
             ],
             vec![("TRYGG_PERSONNEL_OIDC_ISSUER", "https://login.example.no")],
             vec![("TRYGG_PERSONNEL_OIDC_ASSURANCE", "very-high")],
+            vec![("TRYGG_TIME_ZONE", "Europe/Atlantis")],
         ];
         for pairs in refused {
             let e = Config::load(None, env(&pairs), &Overrides::default());

@@ -4,7 +4,7 @@
 //! keeps the codes. Each function matches its enum exhaustively, so a new variant does not
 //! compile without its words; [`code_words`] covers codes that arrive as text (a stored method,
 //! an outcome), and its test checks that every known code has words in all three languages.
-//! Dates and times as people read them are here too ([`when`]).
+//! Dates and times as people read them are here too ([`when`], in a [`Zone`]).
 
 use time::OffsetDateTime;
 
@@ -203,11 +203,40 @@ const MONTHS_EN: [&str; 12] = [
     "December",
 ];
 
-/// A moment as people read it, in Norwegian time: "3. desember 2026 kl. 19.22" (bokmål and
-/// nynorsk alike) or "3 December 2026, 19:22". Pages put the RFC 3339 value beside it in
+/// The time zone people read times in (the setting `time_zone`, default `Europe/Oslo`), from
+/// the IANA database compiled in.
+#[derive(Debug, Clone, Copy)]
+pub struct Zone(&'static time_tz::Tz);
+
+impl Zone {
+    /// Norwegian time.
+    pub fn oslo() -> Self {
+        Self(time_tz::timezones::db::europe::OSLO)
+    }
+
+    /// A zone by its IANA name (`Europe/Oslo`, `Arctic/Longyearbyen`); `None` for an unknown one.
+    pub fn parse(name: &str) -> Option<Self> {
+        time_tz::timezones::get_by_name(name).map(Self)
+    }
+
+    /// `t` in this zone.
+    pub fn local(self, t: OffsetDateTime) -> OffsetDateTime {
+        use time_tz::OffsetDateTimeExt as _;
+        t.to_timezone(self.0)
+    }
+}
+
+impl Default for Zone {
+    fn default() -> Self {
+        Self::oslo()
+    }
+}
+
+/// A moment as people read it, in `zone`: "3. desember 2026 kl. 19.22" (bokmål and nynorsk
+/// alike) or "3 December 2026, 19:22". Pages put the RFC 3339 value beside it in
 /// `<time datetime>`.
-pub fn when(t: OffsetDateTime, lang: Lang) -> String {
-    let l = crate::local_time::oslo(t);
+pub fn when(t: OffsetDateTime, lang: Lang, zone: Zone) -> String {
+    let l = zone.local(t);
     let m = usize::from(u8::from(l.month())).saturating_sub(1).min(11);
     match lang {
         Lang::Nb | Lang::Nn => format!(
@@ -230,9 +259,9 @@ pub fn when(t: OffsetDateTime, lang: Lang) -> String {
 }
 
 /// [`when`] for a stored RFC 3339 value; the value itself if it is not one.
-pub fn when_text(rfc3339: &str, lang: Lang) -> String {
+pub fn when_text(rfc3339: &str, lang: Lang, zone: Zone) -> String {
     OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
-        .map_or_else(|_| rfc3339.to_owned(), |t| when(t, lang))
+        .map_or_else(|_| rfc3339.to_owned(), |t| when(t, lang, zone))
 }
 
 #[cfg(test)]
@@ -290,18 +319,29 @@ mod tests {
     #[test]
     fn times_read_as_people_write_them_in_norwegian_time() {
         let t = datetime!(2026-12-03 18:22:40 UTC);
-        assert_eq!(when(t, Lang::Nb), "3. desember 2026 kl. 19.22");
-        assert_eq!(when(t, Lang::Nn), "3. desember 2026 kl. 19.22");
-        assert_eq!(when(t, Lang::En), "3 December 2026, 19:22");
-        // Summer time: UTC+2.
+        let oslo = Zone::oslo();
+        assert_eq!(when(t, Lang::Nb, oslo), "3. desember 2026 kl. 19.22");
+        assert_eq!(when(t, Lang::Nn, oslo), "3. desember 2026 kl. 19.22");
+        assert_eq!(when(t, Lang::En, oslo), "3 December 2026, 19:22");
+        // Summer time: UTC+2, the same as the computed Norwegian time.
+        let summer = datetime!(2026-07-01 06:05 UTC);
+        assert_eq!(when(summer, Lang::Nb, oslo), "1. juli 2026 kl. 08.05");
+        for t in [
+            t,
+            summer,
+            datetime!(2026-03-29 00:59 UTC),
+            datetime!(2026-03-29 01:00 UTC),
+        ] {
+            assert_eq!(oslo.local(t), crate::local_time::oslo(t), "{t}");
+        }
+        // Another zone, by its IANA name; an unknown name is none.
+        let utc = Zone::parse("UTC").unwrap();
+        assert_eq!(when(t, Lang::En, utc), "3 December 2026, 18:22");
+        assert!(Zone::parse("Europe/Atlantis").is_none());
         assert_eq!(
-            when(datetime!(2026-07-01 06:05 UTC), Lang::Nb),
-            "1. juli 2026 kl. 08.05"
-        );
-        assert_eq!(
-            when_text("2026-12-03T18:22:40Z", Lang::En),
+            when_text("2026-12-03T18:22:40Z", Lang::En, oslo),
             "3 December 2026, 19:22"
         );
-        assert_eq!(when_text("not a time", Lang::En), "not a time");
+        assert_eq!(when_text("not a time", Lang::En, oslo), "not a time");
     }
 }

@@ -299,7 +299,7 @@ async fn overview(
             &AdminPage {
                 shell: Shell::signed_in(&state, &p, lang, "/admin").await,
                 a: strings(lang),
-                w: crate::nav::Words(lang),
+                w: crate::nav::Words(lang, state.config.zone()),
                 org,
                 csrf: p.csrf_token().to_owned(),
                 report,
@@ -376,7 +376,7 @@ async fn audit(
             &AuditPage {
                 shell: Shell::signed_in(&state, &p, lang, "/admin/audit").await,
                 a: strings(lang),
-                w: crate::nav::Words(lang),
+                w: crate::nav::Words(lang, state.config.zone()),
                 lines,
                 security,
             },

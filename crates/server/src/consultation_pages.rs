@@ -709,7 +709,7 @@ async fn planner(
             list.into_iter()
                 .map(|c| Row {
                     id: c.id.to_string(),
-                    start: trygg_core::words::when(c.start, lang),
+                    start: trygg_core::words::when(c.start, lang, state.config.zone()),
                     kind: kind_name(lang, &c.kind),
                     state_name: state_name(lang, &c.state),
                     open: matches!(c.state.as_str(), "scheduled" | "open" | "in-progress"),
@@ -802,7 +802,7 @@ async fn join(
             )
         }
     };
-    let start = trygg_core::words::when(p.start, lang);
+    let start = trygg_core::words::when(p.start, lang, state.config.zone());
     let planned = p.planned.iter().map(|r| role_name(lang, r)).collect();
     let group = p.kind == "group";
     let assurances = [

@@ -197,8 +197,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn time_text(t: time::OffsetDateTime, lang: Lang) -> String {
-    trygg_core::words::when(t, lang)
+fn time_text(t: time::OffsetDateTime, lang: Lang, zone: trygg_core::words::Zone) -> String {
+    trygg_core::words::when(t, lang, zone)
 }
 
 async fn page(
@@ -214,6 +214,7 @@ async fn page(
     let caller = Caller::from(&p);
     let org = caller.org.to_string();
     let now = state.now();
+    let zone = state.config.zone();
     let core_lang = match lang {
         Lang::Nb => trygg_core::Lang::Nb,
         Lang::Nn => trygg_core::Lang::Nn,
@@ -248,12 +249,12 @@ async fn page(
                 .map(|x| MessageView {
                     id: x.id.to_string(),
                     from_patient: x.from_patient,
-                    at: time_text(x.created_at, lang),
+                    at: time_text(x.created_at, lang, zone),
                     body: x.body,
-                    read_at: x.read_at.map(|t| time_text(t, lang)),
+                    read_at: x.read_at.map(|t| time_text(t, lang, zone)),
                     filed: x.filed_at.is_some(),
                     deleted: x.deleted_at.is_some(),
-                    expires: time_text(x.expires_at, lang),
+                    expires: time_text(x.expires_at, lang, zone),
                     attachments: x
                         .attachments
                         .into_iter()
@@ -272,7 +273,7 @@ async fn page(
                     (
                         t.id.to_string(),
                         t.subject.unwrap_or_default(),
-                        time_text(t.last_at, lang),
+                        time_text(t.last_at, lang, zone),
                         t.unread_from_patient,
                     )
                 })

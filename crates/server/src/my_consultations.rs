@@ -69,7 +69,7 @@ async fn page(
         .into_iter()
         .map(|c| Line {
             id: c.id.to_string(),
-            when: trygg_core::words::when(c.start, lang),
+            when: trygg_core::words::when(c.start, lang, state.config.zone()),
             datetime: c
                 .start
                 .format(&time::format_description::well_known::Rfc3339)

@@ -192,7 +192,7 @@ pub async fn nav(state: &AppState, p: &Session, lang: Lang, path: &str) -> Nav {
 
 /// Words for codes, for templates (issue #14): a page struct holding a `Words` calls these.
 #[derive(Debug, Clone, Copy)]
-pub struct Words(pub Lang);
+pub struct Words(pub Lang, pub trygg_core::words::Zone);
 
 impl Words {
     /// A role: a built-in role in words, an organisation-defined role by its own name.
@@ -235,6 +235,6 @@ impl Words {
 
     /// A stored RFC 3339 time as people read it.
     pub fn when(&self, rfc3339: &str) -> String {
-        words::when_text(rfc3339, self.0)
+        words::when_text(rfc3339, self.0, self.1)
     }
 }

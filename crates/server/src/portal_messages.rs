@@ -167,7 +167,7 @@ async fn show(
             .into_iter()
             .map(|msg| Line {
                 mine: msg.from_patient,
-                time: trygg_core::words::when(msg.created_at, lang),
+                time: trygg_core::words::when(msg.created_at, lang, state.config.zone()),
                 datetime: rfc3339(msg.created_at),
                 body: msg.body,
                 read: msg.read_at.is_some(),

@@ -557,7 +557,7 @@ async fn home(
                     .map(|k| {
                         (
                             k.id.to_string(),
-                            trygg_core::words::when(k.start, lang),
+                            trygg_core::words::when(k.start, lang, state.config.zone()),
                             k.start
                                 .format(&time::format_description::well_known::Rfc3339)
                                 .unwrap_or_default(),
@@ -580,7 +580,7 @@ async fn home(
                         .ok();
                         AccessView {
                             time: at
-                                .map(|t| trygg_core::words::when(t, lang))
+                                .map(|t| trygg_core::words::when(t, lang, state.config.zone()))
                                 .unwrap_or_default(),
                             datetime: l.time,
                             who: l.who,

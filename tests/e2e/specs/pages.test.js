@@ -13,10 +13,15 @@ const LANGS = [
   { tag: "nn", nav: "Hovudmeny", person: "Person", signIn: "Logg inn utan passnøkkel" },
   { tag: "en", nav: "Main menu", person: "Person", signIn: "Sign in without a passkey" },
 ];
+const OTHER = "Normbakken kommune, hjemmetjenesten";
+// Every built-in role the demo has a person in (a system user does not log in).
 const ROLES = {
-  nb: ["Lege 1", "Sykepleier", "Sekretær", "Tolk", "Administrator"],
-  nn: ["Lege 1", "Sjukepleiar", "Sekretær", "Tolk", "Administrator"],
-  en: ["Doctor 1", "Nurse", "Secretary", "Interpreter", "Administrator"],
+  nb: ["Lege 1", "Sykepleier", "Sekretær", "Tolk", "Administrator"].map((r) => `${ORG_NAME}: ${r}`)
+    .concat([`${OTHER}: Fysioterapeut`]),
+  nn: ["Lege 1", "Sjukepleiar", "Sekretær", "Tolk", "Administrator"].map((r) => `${ORG_NAME}: ${r}`)
+    .concat([`${OTHER}: Fysioterapeut`]),
+  en: ["Doctor 1", "Nurse", "Secretary", "Interpreter", "Administrator"].map((r) => `${ORG_NAME}: ${r}`)
+    .concat([`${OTHER}: Physiotherapist`]),
 };
 
 // Codes of the API and the audit log that must never reach the text people read.
@@ -58,12 +63,21 @@ test("each role reaches each of its pages from its home, in three languages, on 
       const p = await openPage(ctx.browser);
       await p.page.setViewportSize({ width: 360, height: 800 });
       await p.page.goto(`${ctx.trygg.base}/personell?lang=${lang.tag}`);
-      await p.page.getByRole("combobox", { name: lang.person }).selectOption({ label: `${ORG_NAME}: ${role}` });
+      await p.page.getByRole("combobox", { name: lang.person }).selectOption({ label: role });
       await p.page.getByRole("button", { name: lang.signIn }).click();
       const nav = p.page.getByRole("navigation", { name: lang.nav });
       await nav.waitFor();
       const what = `${role} (${lang.tag})`;
       await check(p.page, `${what} home`);
+      // By keyboard alone: Tab to the menu's last link, Enter, and that page opens.
+      const last = nav.getByRole("link").last();
+      const target = await last.innerText();
+      for (let i = 0; i < 40 && !(await last.evaluate((a) => a === document.activeElement)); i += 1) {
+        await p.page.keyboard.press("Tab");
+      }
+      await p.page.keyboard.press("Enter");
+      await p.page.waitForLoadState("load");
+      await nav.locator('a[aria-current="page"]', { hasText: target }).waitFor();
       const labels = await nav.getByRole("link").allInnerTexts();
       assert.ok(labels.length >= 1, `${what}: a home link at least`);
       for (const label of labels) {

@@ -1560,3 +1560,37 @@ async fn an_interpreter_finds_their_consultations_and_goes_in() {
     let mut old = Client::join(&s, &sent, None).await;
     assert_eq!(old.until("error").await["code"], "invitation-refused");
 }
+
+/// Issue #14: the pre-join page shows the start as people read it, in the configured time zone
+/// (`time_zone`; Norwegian time by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_reads_in_the_configured_time_zone() {
+    for (zone, expected) in [
+        (None, "10 January 2027, 10:00"),
+        (Some("Asia/Tokyo"), "10 January 2027, 18:00"),
+    ] {
+        let env: Vec<(&str, &str)> = zone.map(|z| ("TRYGG_TIME_ZONE", z)).into_iter().collect();
+        let (s, doctor_session, doctor, _, patient) = world_with(&env).await;
+        let p = plan(
+            &s,
+            &doctor_session,
+            json!({"patient": patient.to_string(), "host": doctor, "start": "2027-01-10T09:00:00Z"}),
+        )
+        .await;
+        let (_, token, _) = p.link("patient");
+        let r = s
+            .send(
+                None,
+                reqwest::Method::GET,
+                &format!("/join/{token}?lang=en"),
+                None,
+            )
+            .await;
+        let html = r.text().await.unwrap();
+        assert!(html.contains(expected), "{zone:?}: {html}");
+        assert!(
+            !html.contains("2027-01-10T09:00"),
+            "{zone:?}: a machine time shown"
+        );
+    }
+}
