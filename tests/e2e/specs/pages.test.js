@@ -5,7 +5,7 @@
 // origin. The pages a visitor sees signed out are checked the same way.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { axeViolations, openPage, withTryggAndBrowser } from "../lib/harness.js";
+import { axeViolations, cliJson, onServer, openPage, withTryggAndBrowser } from "../lib/harness.js";
 
 const ORG_NAME = "Normland legesenter";
 const LANGS = [
@@ -102,4 +102,31 @@ test("each role reaches each of its pages from its home, in three languages, on 
       await p.context.close();
     }
   }
+});
+
+test("the patient's pages: the portal signed in at high and a consultation's pre-join page", async () => {
+  const p = await openPage(ctx.browser);
+  await p.page.setViewportSize({ width: 360, height: 800 });
+  const org = "normland-legesenter";
+  await p.page.goto(`${ctx.trygg.base}/portal/${org}`);
+  await check(p.page, "portal, signed out");
+  await p.page.getByRole("link", { name: "Testinnlogging (demo, ikke ID-porten)" }).click();
+  await p.page.getByRole("radio", { name: "høyt" }).check();
+  await p.page.getByRole("button", { name: "Logg inn (test)" }).click();
+  await p.page.getByRole("heading", { level: 1, name: "Din side" }).waitFor();
+  for (const tag of ["nb", "nn", "en"]) {
+    await p.page.goto(`${ctx.trygg.base}/portal/${org}?lang=${tag}`);
+    await check(p.page, `portal (${tag})`);
+  }
+  // A consultation's pre-join page, as the patient opens their link.
+  const personnel = cliJson(ctx.trygg, "personnel", "list", "--org", org);
+  const doctor = personnel.find((x) => x.role === "doctor");
+  const patient = cliJson(ctx.trygg, "patient", "list", "--org", org)[0];
+  const plan = cliJson(ctx.trygg, "consultation", "create", "--org", org, "--host", doctor.id, "--patient", patient.id);
+  const link = onServer(plan.invitations.find((i) => i.role === "patient").url, ctx.trygg.base);
+  for (const tag of ["nb", "nn", "en"]) {
+    await p.page.goto(`${link}?lang=${tag}`);
+    await check(p.page, `pre-join page (${tag})`);
+  }
+  await p.context.close();
 });
