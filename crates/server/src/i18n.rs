@@ -85,14 +85,6 @@ pub struct Strings {
     pub signed_in_title: &'static str,
     /// Signed-in page lead.
     pub signed_in_text: &'static str,
-    /// Label: organisation.
-    pub label_org: &'static str,
-    /// Label: role.
-    pub label_role: &'static str,
-    /// Label: login method.
-    pub label_method: &'static str,
-    /// Label: assurance level.
-    pub label_assurance: &'static str,
     /// Button: sign out.
     pub sign_out: &'static str,
     /// The main navigation's name.
@@ -101,8 +93,6 @@ pub struct Strings {
     pub home_lead: &'static str,
     /// The home page when the person may do nothing yet.
     pub home_nothing: &'static str,
-    /// Link to the personnel's consultation page.
-    pub consultations_link: &'static str,
     /// Enrolment page title.
     pub enrol_title: &'static str,
     /// Enrolment page lead (followed by the organisation's name).
@@ -157,15 +147,10 @@ const NB: Strings = Strings {
     dev_submit: "Logg inn uten passnøkkel",
     signed_in_title: "Du er logget inn",
     signed_in_text: "Økten avsluttes av seg selv når du ikke har brukt Trygg på en stund.",
-    label_org: "Virksomhet",
-    label_role: "Rolle",
-    label_method: "Innloggingsmetode",
-    label_assurance: "Sikkerhetsnivå",
     sign_out: "Logg ut",
     main_nav: "Hovedmeny",
     home_lead: "Her er det du kan gjøre.",
     home_nothing: "Du har ingen tilganger ennå. Be administratoren i virksomheten din om en rolle.",
-    consultations_link: "Videokonsultasjoner",
     enrol_title: "Lag passnøkkel",
     enrol_intro: "Med denne lenken lager du en passnøkkel for kontoen din i",
     enrol_first_admin: "Lenken oppretter den første administratoren i virksomheten. Skriv inn navnet ditt.",
@@ -212,15 +197,10 @@ const NN: Strings = Strings {
     dev_submit: "Logg inn utan passnøkkel",
     signed_in_title: "Du er logga inn",
     signed_in_text: "Økta blir avslutta av seg sjølv når du ikkje har brukt Trygg på ei stund.",
-    label_org: "Verksemd",
-    label_role: "Rolle",
-    label_method: "Innloggingsmetode",
-    label_assurance: "Tryggleiksnivå",
     sign_out: "Logg ut",
     main_nav: "Hovudmeny",
     home_lead: "Her er det du kan gjere.",
     home_nothing: "Du har ingen tilgangar enno. Be administratoren i verksemda di om ei rolle.",
-    consultations_link: "Videokonsultasjonar",
     enrol_title: "Lag passnøkkel",
     enrol_intro: "Med denne lenkja lagar du ein passnøkkel for kontoen din i",
     enrol_first_admin: "Lenkja opprettar den første administratoren i verksemda. Skriv inn namnet ditt.",
@@ -267,15 +247,10 @@ const EN: Strings = Strings {
     dev_submit: "Sign in without a passkey",
     signed_in_title: "You are signed in",
     signed_in_text: "The session ends by itself when you have not used Trygg for a while.",
-    label_org: "Organisation",
-    label_role: "Role",
-    label_method: "Sign-in method",
-    label_assurance: "Assurance level",
     sign_out: "Sign out",
     main_nav: "Main menu",
     home_lead: "Here is what you can do.",
     home_nothing: "You have no access yet. Ask your organisation's administrator for a role.",
-    consultations_link: "Video consultations",
     enrol_title: "Create a passkey",
     enrol_intro: "With this link you create a passkey for your account at",
     enrol_first_admin: "This link creates the organisation's first administrator. Enter your name.",

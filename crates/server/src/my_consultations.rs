@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
 use crate::app::AppState;
-use crate::auth::origin::same_origin;
 use crate::auth::{ClientIp, Principal};
 use crate::error::ApiError;
 use crate::i18n::Lang;
@@ -116,19 +115,11 @@ async fn go_in(
     Form(f): Form<GoIn>,
 ) -> Response {
     let now = state.now();
-    let p = match crate::auth::session::current(&state, &headers, ip.0, now).await {
-        Ok(crate::auth::session::Current::Live(p)) => p,
-        Ok(_) => return Redirect::to("/personell").into_response(),
-        Err(e) => return e.into_response(),
+    let gone = Redirect::to("/personell").into_response();
+    let p = match crate::auth::pages::form_session(&state, &headers, ip, &f.csrf, gone).await {
+        Ok(p) => p,
+        Err(res) => return res,
     };
-    let same = same_origin(&state.config, &headers);
-    if trygg_app::sessions::check_request(&p, same, &f.csrf).is_err() {
-        return (
-            StatusCode::FORBIDDEN,
-            "the request does not come from this site",
-        )
-            .into_response();
-    }
     let no = || {
         ApiError::from(trygg_app::error::AppError::not_found(
             "TR-K020",

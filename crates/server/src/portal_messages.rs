@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::auth::ClientIp;
 use crate::i18n::Lang;
 use crate::pages::{render, Shell};
-use crate::portal_pages::{form_caller, no_store, read_cookie};
+use crate::portal_pages::{form_caller, no_store, page_caller};
 
 /// The texts of the portal's message pages.
 pub struct Texts {
@@ -196,20 +196,14 @@ async fn thread_page(
     headers: HeaderMap,
 ) -> Response {
     let lang = Lang::from_query(q.lang.as_deref());
-    let Some((o, secret)) =
-        read_cookie(&state.config, &headers).filter(|(o, _)| o.to_string() == org)
-    else {
-        return to_portal(&org);
-    };
-    let caller = match trygg_app::portal::current(&state, &o, &secret, ip.0).await {
-        Ok(Some(c)) if c.assurance >= Assurance::High => c,
+    let (caller, csrf) = match page_caller(&state, &org, ip, &headers).await {
+        Ok(Some((c, csrf))) if c.assurance >= Assurance::High => (c, csrf),
         Ok(_) => return to_portal(&org),
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
     let Ok(thread) = uuid::Uuid::try_parse(&thread) else {
         return to_portal(&org);
     };
-    let csrf = trygg_identity::session::csrf_token(secret.expose());
     show(
         &state,
         &caller,

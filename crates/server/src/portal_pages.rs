@@ -730,6 +730,12 @@ async fn callback(
 /// token).
 fn cross_site(config: &Config, headers: &HeaderMap) -> Option<Response> {
     (!same_origin(config, headers)).then(|| {
+        // As the personnel rule (`sessions::check_request`): a security event for the operator.
+        tracing::warn!(
+            event = "security",
+            code = "TR-L004",
+            "cross-origin portal form refused"
+        );
         (
             StatusCode::FORBIDDEN,
             "the request does not come from this site",
@@ -742,6 +748,11 @@ fn cross_site(config: &Config, headers: &HeaderMap) -> Option<Response> {
 fn wrong_token(secret: &trygg_store::Secret, given: &str) -> Option<Response> {
     let token = trygg_identity::session::csrf_token(secret.expose());
     (!trygg_identity::session::csrf_eq(&token, given)).then(|| {
+        tracing::warn!(
+            event = "security",
+            code = "TR-L005",
+            "portal form without its CSRF token"
+        );
         (
             StatusCode::FORBIDDEN,
             "the form lacks this session's token; reload the page",
@@ -958,6 +969,23 @@ fn back(org: &str, lang: Option<&str>, outcome: &str, section: &str) -> Response
     )
 }
 
+/// The patient of this organisation's portal whose live session the request's cookie names,
+/// with the session's CSRF token for the page's forms; `None` without one.
+pub(crate) async fn page_caller(
+    state: &AppState,
+    org: &str,
+    ip: ClientIp,
+    headers: &HeaderMap,
+) -> Result<Option<(trygg_app::messages::PatientCaller, String)>, trygg_app::error::AppError> {
+    let Some((o, secret)) =
+        read_cookie(&state.config, headers).filter(|(o, _)| o.to_string() == org)
+    else {
+        return Ok(None);
+    };
+    let caller = portal::current(state, &o, &secret, ip.0).await?;
+    Ok(caller.map(|c| (c, trygg_identity::session::csrf_token(secret.expose()))))
+}
+
 /// A form's caller: same-origin, the session's CSRF token, a live session of this organisation;
 /// otherwise the response to give.
 pub(crate) async fn form_caller(
@@ -999,12 +1027,8 @@ async fn export(
     headers: HeaderMap,
 ) -> Response {
     let lang = Lang::from_query(q.lang.as_deref());
-    let caller = match read_cookie(&state.config, &headers).filter(|(o, _)| o.to_string() == org) {
-        Some((o, secret)) => portal::current(&state, &o, &secret, ip.0).await,
-        None => Ok(None),
-    };
-    let caller = match caller {
-        Ok(Some(c)) => c,
+    let caller = match page_caller(&state, &org, ip, &headers).await {
+        Ok(Some((c, _))) => c,
         Ok(None) => return no_store(Redirect::to(&format!("/portal/{org}")).into_response()),
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };

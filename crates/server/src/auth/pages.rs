@@ -127,6 +127,32 @@ pub struct LogoutIn {
     pub csrf: String,
 }
 
+/// A personnel page form's session: live, same-origin and carrying the session's CSRF token
+/// ([`trygg_app::sessions::check_request`], which logs a refusal as a security event for the
+/// operator); otherwise the response to give — `gone` when no session is live, 403 else.
+pub async fn form_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: ClientIp,
+    csrf: &str,
+    gone: Response,
+) -> Result<Box<trygg_app::sessions::Session>, Response> {
+    let p = match current(state, headers, ip.0, state.now()).await {
+        Ok(Current::Live(p)) => p,
+        Ok(_) => return Err(gone),
+        Err(e) => return Err(e.into_response()),
+    };
+    let same = same_origin(&state.config, headers);
+    if trygg_app::sessions::check_request(&p, same, csrf).is_err() {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "the request does not come from this site",
+        )
+            .into_response());
+    }
+    Ok(p)
+}
+
 /// `POST /personell/logout`: ends the session (same-origin, with the CSRF token) and returns to
 /// the login page.
 pub async fn logout_form(
@@ -137,23 +163,15 @@ pub async fn logout_form(
     Form(input): Form<LogoutIn>,
 ) -> Response {
     let lang = Lang::from_query(q.lang.as_deref());
-    let back = Redirect::to(&with_lang("/personell", lang)).into_response();
+    let back = || Redirect::to(&with_lang("/personell", lang)).into_response();
     let now = state.now();
-    let p = match current(&state, &headers, ip.0, now).await {
-        Ok(Current::Live(p)) => p,
-        Ok(_) => return with_cookie(back, clear_cookie(&state.config)),
-        Err(e) => return e.into_response(),
+    let gone = with_cookie(back(), clear_cookie(&state.config));
+    let p = match form_session(&state, &headers, ip, &input.csrf, gone).await {
+        Ok(p) => p,
+        Err(res) => return res,
     };
-    let same = same_origin(&state.config, &headers);
-    if trygg_app::sessions::check_request(&p, same, &input.csrf).is_err() {
-        return (
-            StatusCode::FORBIDDEN,
-            "the request does not come from this site",
-        )
-            .into_response();
-    }
     match trygg_app::sessions::end_session(&p, now).await {
-        Ok(()) => with_cookie(back, clear_cookie(&state.config)),
+        Ok(()) => with_cookie(back(), clear_cookie(&state.config)),
         Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -215,3 +215,97 @@ async fn a_low_assurance_login_administers_but_never_sees_a_patient() {
         .await;
     assert_eq!(r.status(), 200);
 }
+
+/// The pages issue #13 and #14 added, called by those who must be refused: nobody signed in,
+/// someone without the right, a login below the level, someone whose employment ended, and
+/// hostile path segments. Each is refused before any data is read.
+#[tokio::test]
+async fn new_pages_refuse_the_callers_they_must() {
+    let s = TestServer::start().await;
+    s.seed_demo().await;
+    let once = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: &str, cookie: Option<&str>| {
+        let mut r = once.get(s.url(path));
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.send()
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    // Nobody signed in: to the login page.
+    for path in ["/admin/devices", "/personell/mine-konsultasjoner"] {
+        let r = get(path, None).await.unwrap();
+        assert_eq!(status(r), 303, "{path}");
+    }
+    // Without the right: the refusal page.
+    let nurse = s.login(ORG, s.person(ORG, BuiltinRole::Nurse).await).await;
+    assert_eq!(
+        status(get("/admin/devices", Some(&nurse.cookie)).await.unwrap()),
+        403
+    );
+    let secretary = s
+        .login(ORG, s.person(ORG, BuiltinRole::Secretary).await)
+        .await;
+    assert_eq!(
+        status(
+            get("/personell/mine-konsultasjoner", Some(&secretary.cookie))
+                .await
+                .unwrap()
+        ),
+        403
+    );
+    // An administrator at low (the developer login's level): equipment needs substantial.
+    let admin = s.person(ORG, BuiltinRole::OrgAdmin).await;
+    let low = s
+        .login_with(
+            ORG,
+            admin,
+            trygg_server::auth::AuthMethod::Developer,
+            trygg_audit::Assurance::Low,
+        )
+        .await;
+    assert_eq!(
+        status(get("/admin/devices", Some(&low.cookie)).await.unwrap()),
+        403
+    );
+    let interpreter = s.person(ORG, BuiltinRole::Interpreter).await;
+    let ended = s.login(ORG, interpreter).await;
+    // Hostile ids in the path: not found, never an error page with the input in it.
+    for id in ["%E2%80%AEabc", "..%2F..%2Fetc", &"9".repeat(300)] {
+        let r = once
+            .post(s.url(&format!("/personell/mine-konsultasjoner/{id}")))
+            .header("cookie", &ended.cookie)
+            .header("origin", &ended.origin)
+            .form(&[("csrf", ended.csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert!(st == 404 || st == 403, "{id}: {st}");
+        assert!(
+            !body.contains("etc") && !body.contains('\u{202e}'),
+            "{body}"
+        );
+    }
+    // An interpreter whose employment ended: their session no longer opens the page.
+    s.end_employment(ORG, interpreter).await;
+    assert_eq!(
+        status(
+            get("/personell/mine-konsultasjoner", Some(&ended.cookie))
+                .await
+                .unwrap()
+        ),
+        303
+    );
+    // The device page is public and fills in only a well-formed organisation.
+    let r = get("/enhet?org=%3Cscript%3E", None).await.unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        !html.contains("<script>") && !html.contains("&lt;script"),
+        "{html}"
+    );
+}
