@@ -5,12 +5,36 @@
 const root = document.getElementById("admin");
 const status = document.getElementById("admin-status");
 
+function value(el, raw) {
+  // Compliance forms (issue #15) say what a field holds: a number, a yes/no, a time in the
+  // browser's zone (sent as UTC), lines, or measures as "what | owner | YYYY-MM-DD" lines.
+  if (el.type === "number") return Number(raw);
+  if (el.type === "checkbox") return true;
+  switch (el.dataset.kind) {
+    case "bool": return raw === "true";
+    case "time": return new Date(raw).toISOString();
+    case "lines": return raw.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+    case "measures":
+      return raw.split("\n").map((l) => l.trim()).filter((l) => l !== "").map((l) => {
+        const [what = "", owner = "", due = ""] = l.split("|").map((x) => x.trim());
+        return { what, owner, due };
+      });
+    default: return raw;
+  }
+}
+
 function body(form) {
   const out = {};
-  for (const [key, value] of new FormData(form)) {
-    if (value === "") continue;
+  if (form.dataset.shape === "incident") out.facts = {};
+  for (const el of form.elements) {
+    if (!el.name || el.disabled || el.type === "submit") continue;
+    if (el.type === "checkbox" && !el.checked) continue;
+    const raw = el.value;
+    if (raw === "") continue;
     // A date means the end of that day, in UTC.
-    out[key] = key === "valid_to" ? `${value}T23:59:59Z` : value;
+    const v = el.name === "valid_to" ? `${raw}T23:59:59Z` : value(el, raw);
+    if (el.name.startsWith("facts.")) out.facts[el.name.slice(6)] = v;
+    else out[el.name] = v;
   }
   return out;
 }

@@ -323,7 +323,9 @@ pub fn default_min_assurance(p: Permission) -> Assurance {
         Permission::HealthRead | Permission::HealthWrite | Permission::EmergencyAccess => {
             Assurance::High
         }
-        Permission::CredentialsManage => Assurance::Substantial,
+        // The incident register names affected patients (sealed): substantial, like the
+        // credential path.
+        Permission::CredentialsManage | Permission::ComplianceManage => Assurance::Substantial,
         p if p.is_patient_data() => Assurance::Substantial,
         _ => Assurance::Low,
     }

@@ -163,7 +163,8 @@ pub async fn export_audit(
 
 /// Verifies the organisation's whole audit log at `now` (PC-VENDOR-3): a payload may be missing
 /// only if its retention ended by then. The outer error is a failure to read; the inner one names
-/// the first bad entry. Verifying reads no payload out, and is not logged.
+/// the first bad entry. Verifying reads no payload out, and is not logged; a failure opens a
+/// draft incident in the organisation's register (issue #15, PC-VENDOR-6), at most one a day.
 pub async fn verify_audit(
     state: &App,
     _console: &Console,
@@ -171,7 +172,18 @@ pub async fn verify_audit(
     now: OffsetDateTime,
 ) -> Result<trygg_store::audit::Verification, AppError> {
     let h = org(state, org_slug).await?;
-    Ok(h.verify_audit_at(now).await?)
+    let v = h.verify_audit_at(now).await?;
+    if let Err(e) = &v {
+        // The failure in codes only (an entry number and a kind), no payload.
+        let observed = format!("trygg audit verify failed: {e}");
+        if let Err(d) = crate::incidents::draft_integrity(&h, &observed, now).await {
+            tracing::warn!(
+                code = d.code,
+                "a draft incident for a failed verification could not be opened"
+            );
+        }
+    }
+    Ok(v)
 }
 
 /// The organisation's newest signed checkpoint (a C2SP signed note), if its log has any entry.

@@ -385,6 +385,15 @@ impl VerifyingKey {
         format!("{}+{:08x}+{}", self.name, self.key_id, B64.encode(raw))
     }
 
+    /// Whether `signature` is this key's signature of `document` for `purpose`
+    /// ([`Signer::sign_document`]).
+    pub fn verify_document(&self, purpose: &str, document: &[u8], signature: &[u8]) -> bool {
+        let msg = document_message(purpose, document);
+        aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, &self.public)
+            .verify(&msg, signature)
+            .is_ok()
+    }
+
     /// The key name.
     pub fn name(&self) -> &str {
         &self.name
@@ -473,6 +482,23 @@ impl Signer {
         }
     }
 
+    /// Signs a document that is not a checkpoint (a compliance report, issue #15): the signed
+    /// message is `trygg-document:<purpose>\n` followed by the SHA-256 of the document, so a
+    /// document's signature can never pass for a checkpoint's (a note body starts with an
+    /// origin line, which holds no colon) nor for another purpose's.
+    pub fn sign_document(
+        &self,
+        purpose: &str,
+        document: &[u8],
+    ) -> Result<Vec<u8>, CheckpointError> {
+        let msg = document_message(purpose, document);
+        let sig = self
+            .pair
+            .try_sign(&msg)
+            .map_err(|_| CheckpointError::Crypto)?;
+        Ok(sig.as_ref().to_vec())
+    }
+
     /// Signs a checkpoint.
     pub fn sign(&self, checkpoint: &Checkpoint) -> Result<SignedCheckpoint, CheckpointError> {
         let body = checkpoint.body();
@@ -503,6 +529,13 @@ impl fmt::Debug for Signer {
             .field("key_id", &format_args!("{:08x}", self.key_id))
             .finish_non_exhaustive()
     }
+}
+
+/// The message a document signature signs: `trygg-document:<purpose>\n || SHA-256(document)`.
+fn document_message(purpose: &str, document: &[u8]) -> Vec<u8> {
+    let mut msg = format!("trygg-document:{purpose}\n").into_bytes();
+    msg.extend_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, document).as_ref());
+    msg
 }
 
 #[cfg(test)]

@@ -233,12 +233,33 @@ impl LogWriter {
         self.append_with_salt(event, salt)
     }
 
+    /// Appends an event with a fresh random salt and the retention end the organisation's
+    /// policy gives it (committed in the leaf, so it cannot be shortened later).
+    pub fn append_until(
+        &mut self,
+        event: &AuditEvent,
+        rng: &dyn SecureRandom,
+        retain_until: Timestamp,
+    ) -> Result<Appended, EntryError> {
+        let salt = Salt::random(rng)?;
+        self.append_salted(event, salt, retain_until)
+    }
+
     /// Appends an event with the given salt (tests and benchmarks; production uses
     /// [`LogWriter::append`]).
     pub fn append_with_salt(
         &mut self,
         event: &AuditEvent,
         salt: Salt,
+    ) -> Result<Appended, EntryError> {
+        self.append_salted(event, salt, retention_end(event))
+    }
+
+    fn append_salted(
+        &mut self,
+        event: &AuditEvent,
+        salt: Salt,
+        retain_until: Timestamp,
     ) -> Result<Appended, EntryError> {
         let bytes = event.to_canonical()?;
         let mut row = EntryRow {
@@ -247,7 +268,7 @@ impl LogWriter {
             payload: Some(Payload { salt, event: bytes }),
             root_after: merkle::empty_root(),
             recorded: event.recorded,
-            retain_until: Some(retention_end(event)),
+            retain_until: Some(retain_until),
             patient: event.patient.as_ref().map(|p| p.as_str().to_owned()),
         };
         let nodes = self.frontier.append(row.leaf_hash())?;

@@ -61,11 +61,14 @@ pub enum Permission {
     AuditRead,
     /// Act as an integration (system user).
     Integrate,
+    /// Keep the organisation's compliance evidence (issue #15): the compliance report, the
+    /// incident register, the retention policy and the routine checklist.
+    ComplianceManage,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Self::PatientRead,
         Self::PatientWrite,
         Self::HealthRead,
@@ -80,6 +83,7 @@ impl Permission {
         Self::RightsReview,
         Self::AuditRead,
         Self::Integrate,
+        Self::ComplianceManage,
     ];
 
     /// Whether this permission reaches a patient's health data and so needs a care relationship
@@ -121,6 +125,7 @@ impl Permission {
             Self::RightsReview => "rights-review",
             Self::AuditRead => "audit-read",
             Self::Integrate => "integrate",
+            Self::ComplianceManage => "compliance-manage",
         }
     }
 
@@ -169,6 +174,7 @@ pub fn builtin_permissions(role: BuiltinRole) -> &'static [Permission] {
             GrantsManage,
             RightsReview,
             AuditRead,
+            ComplianceManage,
         ],
         BuiltinRole::System => &[Integrate, PatientRead],
     }

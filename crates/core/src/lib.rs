@@ -7,7 +7,9 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod compliance;
 pub mod consultation;
+pub mod incident;
 pub mod lang;
 pub mod local_time;
 pub mod message;
@@ -17,6 +19,7 @@ pub mod notice;
 pub mod operation;
 pub mod org;
 pub mod person;
+pub mod retention;
 pub mod signalling;
 pub mod words;
 

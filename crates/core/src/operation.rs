@@ -59,6 +59,20 @@ pub enum Operation {
     DeviceEnrol,
     /// The organisation's devices were listed.
     DeviceList,
+    /// A compliance report was made and signed (issue #15, VC-PBD-2).
+    ComplianceReport,
+    /// A data class's retention was changed (PC-STORE-1).
+    RetentionSet,
+    /// The retention job deleted what was due (PC-STORE-1).
+    RetentionRun,
+    /// A routine of the checklist was changed (owner, document, review date).
+    RoutineSet,
+    /// An incident (avvik) was registered, by a person or drafted from security events (PC-DEV-1).
+    IncidentCreate,
+    /// An incident got a new version (PC-DEV-1).
+    IncidentUpdate,
+    /// The incident register or an incident was read.
+    IncidentRead,
     /// A device was revoked.
     DeviceRevoke,
     /// A device's proof at a join was refused (unknown, revoked, bad signature).
@@ -203,12 +217,19 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 87] = [
+    pub const ALL: [Operation; 94] = [
         Self::PersonnelHprSet,
         Self::PersonnelOidcSubjectSet,
         Self::DeviceCodeIssue,
         Self::DeviceEnrol,
         Self::DeviceList,
+        Self::ComplianceReport,
+        Self::RetentionSet,
+        Self::RetentionRun,
+        Self::RoutineSet,
+        Self::IncidentCreate,
+        Self::IncidentUpdate,
+        Self::IncidentRead,
         Self::DeviceRevoke,
         Self::DeviceRefused,
         Self::DeviceLogin,
@@ -306,6 +327,13 @@ impl Operation {
             Self::DeviceCodeIssue => "device.code-issue",
             Self::DeviceEnrol => "device.enrol",
             Self::DeviceList => "device.list",
+            Self::ComplianceReport => "compliance.report",
+            Self::RetentionSet => "retention.set",
+            Self::RetentionRun => "retention.run",
+            Self::RoutineSet => "routine.set",
+            Self::IncidentCreate => "incident.create",
+            Self::IncidentUpdate => "incident.update",
+            Self::IncidentRead => "incident.read",
             Self::DeviceRevoke => "device.revoke",
             Self::DeviceRefused => "device.refused",
             Self::DeviceLogin => "device.login",
@@ -706,6 +734,13 @@ impl Operation {
             | Self::NoticeAcknowledge
             | Self::NoticeList
             | Self::PasskeyRevokeAll
+            | Self::ComplianceReport
+            | Self::RetentionSet
+            | Self::RetentionRun
+            | Self::RoutineSet
+            | Self::IncidentCreate
+            | Self::IncidentUpdate
+            | Self::IncidentRead
             | Self::AccountLocked => t(
                 "Administrativ handling",
                 "Administrativ handling",
@@ -770,6 +805,29 @@ impl Operation {
                 "Utstyrsliste lesen",
                 "Equipment list read",
             ),
+            Self::ComplianceReport => t(
+                "Samsvarsrapport laget",
+                "Samsvarsrapport laga",
+                "Compliance report made",
+            ),
+            Self::RetentionSet => t(
+                "Lagringstid endret",
+                "Lagringstid endra",
+                "Retention changed",
+            ),
+            Self::RetentionRun => t(
+                "Sletting etter lagringstid",
+                "Sletting etter lagringstid",
+                "Retention run",
+            ),
+            Self::RoutineSet => t("Rutine oppdatert", "Rutine oppdatert", "Routine updated"),
+            Self::IncidentCreate => t(
+                "Avvik registrert",
+                "Avvik registrert",
+                "Incident registered",
+            ),
+            Self::IncidentUpdate => t("Avvik oppdatert", "Avvik oppdatert", "Incident updated"),
+            Self::IncidentRead => t("Avvik lest", "Avvik lese", "Incident read"),
             Self::DeviceRevoke => t(
                 "Utstyr tatt ut av bruk",
                 "Utstyr teke ut av bruk",

@@ -86,6 +86,11 @@ pub fn permission(p: Permission, lang: Lang) -> &'static str {
             "Gå gjennom tilgangar",
             "Review access rights",
         ),
+        Permission::ComplianceManage => (
+            "Føre samsvar, avvik og lagringstid",
+            "Føre samsvar, avvik og lagringstid",
+            "Keep compliance, incidents and retention",
+        ),
         Permission::AuditRead => ("Søke i loggen", "Søkje i loggen", "Search the audit log"),
         Permission::Integrate => (
             "Koble til andre systemer",

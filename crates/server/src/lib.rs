@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod client_addr;
+pub mod compliance_pages;
 pub mod device_pages;
 pub use trygg_app::config;
 pub mod conn_limit;

@@ -141,6 +141,39 @@ const PLACES: &[Place] = &[
         ),
     },
     Place {
+        path: "/admin/samsvar",
+        needs: &[Permission::ComplianceManage],
+        unless: &[],
+        label: ("Samsvar", "Samsvar", "Compliance"),
+        about: (
+            "Rapport over hvordan kravene i Normen er oppfylt, og rutinene.",
+            "Rapport over korleis krava i Normen er oppfylte, og rutinane.",
+            "How Normen's requirements are met, and the routines.",
+        ),
+    },
+    Place {
+        path: "/admin/avvik",
+        needs: &[Permission::ComplianceManage],
+        unless: &[],
+        label: ("Avvik", "Avvik", "Incidents"),
+        about: (
+            "Avviksregisteret med 72-timersfristen.",
+            "Avviksregisteret med 72-timarsfristen.",
+            "The incident register with the 72-hour deadline.",
+        ),
+    },
+    Place {
+        path: "/admin/lagring",
+        needs: &[Permission::ComplianceManage],
+        unless: &[],
+        label: ("Lagringstid", "Lagringstid", "Retention"),
+        about: (
+            "Hvor lenge opplysningene lagres, og slettingen.",
+            "Kor lenge opplysningane blir lagra, og slettinga.",
+            "How long data is kept, and its deletion.",
+        ),
+    },
+    Place {
         path: "/admin/devices",
         needs: &[Permission::CredentialsManage],
         unless: &[],

@@ -77,6 +77,13 @@ pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(),
         state.clone(),
         Duration::from_secs(60),
     ));
+    // The compliance jobs (issue #15): the incident watcher once a minute (PC-VENDOR-6), the
+    // retention job at start and every hour (PC-STORE-1).
+    let compliance_jobs = tokio::spawn(trygg_app::incidents::run_jobs(
+        state.clone(),
+        Duration::from_secs(60),
+        60,
+    ));
     let store = state.store.clone();
     let flusher = state.clone();
     // Held-back cross-organisation probes are written once their window ends, even when no
@@ -157,6 +164,7 @@ pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(),
     }
     periodic.abort();
     message_jobs.abort();
+    compliance_jobs.abort();
     if let Some(n) = notices {
         n.abort();
     }

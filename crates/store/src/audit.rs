@@ -466,6 +466,33 @@ pub(crate) async fn events(
     Ok(out)
 }
 
+/// Up to `limit` events from `from` on, in `seq` order.
+pub(crate) async fn events_from(
+    pool: &sqlx::SqlitePool,
+    from: u64,
+    limit: u32,
+) -> Result<Vec<(u64, AuditEvent)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, event FROM audit_entry WHERE seq >= ? AND event IS NOT NULL ORDER BY seq LIMIT ?",
+    )
+    .bind(to_i64(from)?)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let seq: i64 = r.try_get("seq")?;
+        let bytes: Vec<u8> = r.try_get("event")?;
+        let event = AuditEvent::from_canonical(&bytes)
+            .map_err(|_| StoreError::Corrupt("a stored audit event does not decode"))?;
+        out.push((
+            u64::try_from(seq).map_err(|_| StoreError::Corrupt("negative audit seq"))?,
+            event,
+        ));
+    }
+    Ok(out)
+}
+
 /// The newest checkpoint text in the organisation's database.
 pub(crate) async fn latest_checkpoint(
     pool: &sqlx::SqlitePool,

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod compliance;
 pub mod consultations;
 mod control;
 pub mod crypto;
@@ -31,6 +32,10 @@ pub use auth::{
     StoredPasskey, ThrottleRow,
 };
 pub use control::{ApiToken, Messaging, Organisation};
+/// The key name of the deployment's document signatures.
+pub const DOCUMENT_KEY_NAME: &str = "trygg-documents";
+
+pub use compliance::{IncidentVersion, NewVersion, RoutineRecord};
 pub use crypto::MasterKey;
 pub use devices::DeviceRecord;
 pub use error::StoreError;
@@ -166,6 +171,31 @@ impl Store {
             .insert_org(&org, &wrapped, empty_head.text())
             .await?;
         Ok(org)
+    }
+
+    /// Signs a document with the deployment's Ed25519 key (the one that signs every audit
+    /// checkpoint), under the key name `trygg-documents` and for `purpose` (issue #15: the
+    /// compliance report). Returns the verifier key text and the signature.
+    pub fn sign_document(
+        &self,
+        purpose: &str,
+        document: &[u8],
+    ) -> Result<(trygg_audit::VerifyingKey, Vec<u8>), StoreError> {
+        let signer = trygg_audit::Signer::from_pkcs8(DOCUMENT_KEY_NAME, &self.audit_key)
+            .map_err(audit::audit_err)?;
+        let sig = signer
+            .sign_document(purpose, document)
+            .map_err(audit::audit_err)?;
+        Ok((signer.verifying_key(), sig))
+    }
+
+    /// The key that verifies [`Store::sign_document`]'s signatures.
+    pub fn document_key(&self) -> Result<trygg_audit::VerifyingKey, StoreError> {
+        Ok(
+            trygg_audit::Signer::from_pkcs8(DOCUMENT_KEY_NAME, &self.audit_key)
+                .map_err(audit::audit_err)?
+                .verifying_key(),
+        )
     }
 
     /// Every organisation, by slug.

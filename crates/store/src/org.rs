@@ -18,6 +18,7 @@ use crate::crypto::{DataKey, Sealer};
 use crate::db::Db;
 use crate::writer::{self, Held, Slot, WriteStats, Writer};
 use crate::StoreError;
+use trygg_core::retention::{DataClass, Policy};
 
 /// The handle to one organisation's database, keys and audit log.
 pub struct OrgStore {
@@ -29,6 +30,10 @@ pub struct OrgStore {
     verifying_key: VerifyingKey,
     origin: String,
     control: ControlDb,
+    /// The audit log's and the security events' retention in years (the organisation's policy,
+    /// issue #15), committed into each entry's leaf as it is appended.
+    audit_years: std::sync::atomic::AtomicU32,
+    security_years: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for OrgStore {
@@ -125,7 +130,7 @@ impl OrgStore {
             db.clone(),
             tokio::runtime::Handle::current(),
         ));
-        Ok(Self {
+        let me = Self {
             org,
             db,
             sealer,
@@ -133,7 +138,15 @@ impl OrgStore {
             verifying_key,
             origin,
             control,
-        })
+            audit_years: std::sync::atomic::AtomicU32::new(DataClass::AuditLog.default_value()),
+            security_years: std::sync::atomic::AtomicU32::new(
+                DataClass::SecurityEvents.default_value(),
+            ),
+        };
+        let policy = Policy::from_stored(&me.retention_values().await?)
+            .map_err(|_| StoreError::Corrupt("a stored retention is out of its limits"))?;
+        me.use_retention(&policy);
+        Ok(me)
     }
 
     /// The organisation this handle is bound to.
@@ -164,6 +177,38 @@ impl OrgStore {
     /// The writer's counters now: queue depth, batch sizes, commit latency.
     pub fn write_stats(&self) -> WriteStats {
         self.writer.metrics.snapshot(self.writer.depth())
+    }
+
+    /// Uses the organisation's retention policy for entries appended from now on (call after the
+    /// change that set it committed).
+    pub fn use_retention(&self, policy: &Policy) {
+        use std::sync::atomic::Ordering;
+        self.audit_years
+            .store(policy.get(DataClass::AuditLog), Ordering::Relaxed);
+        self.security_years
+            .store(policy.get(DataClass::SecurityEvents), Ordering::Relaxed);
+    }
+
+    /// The retention end of an event appended now.
+    fn retain_until(&self, event: &AuditEvent) -> trygg_audit::Timestamp {
+        use std::sync::atomic::Ordering;
+        let (class, years) = if event.category.is_security_event() {
+            (
+                DataClass::SecurityEvents,
+                self.security_years.load(Ordering::Relaxed),
+            )
+        } else {
+            (
+                DataClass::AuditLog,
+                self.audit_years.load(Ordering::Relaxed),
+            )
+        };
+        trygg_audit::Timestamp::from_unix_millis(
+            event
+                .recorded
+                .unix_millis()
+                .saturating_add(class.millis(years)),
+        )
     }
 
     /// The origin line of this organisation's audit checkpoints.
@@ -203,6 +248,16 @@ impl OrgStore {
         patient: Option<&str>,
     ) -> Result<Vec<(u64, AuditEvent)>, StoreError> {
         audit::events(self.db.sqlite(), patient).await
+    }
+
+    /// Up to `limit` audit events from sequence number `from` on, in order (the incident
+    /// watcher's read, issue #15). Entries whose payload was removed are left out.
+    pub async fn audit_events_from(
+        &self,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, AuditEvent)>, StoreError> {
+        audit::events_from(self.db.sqlite(), from, limit).await
     }
 
     /// The newest signed checkpoint, if the log has any entry.
@@ -260,7 +315,11 @@ impl OrgTx<'_> {
     /// with the unit's batch.
     pub async fn audit(&mut self, event: &AuditEvent) -> Result<u64, StoreError> {
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        let appended = self.pending.append(event, &rng).map_err(audit::audit_err)?;
+        let until = self.store.retain_until(event);
+        let appended = self
+            .pending
+            .append_until(event, &rng, until)
+            .map_err(audit::audit_err)?;
         let seq = appended.row.seq;
         self.rows.push(appended);
         Ok(seq)

@@ -107,6 +107,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The compliance report against Normen, signed (issue #15, VC-PBD-2).
+    Compliance {
+        #[command(subcommand)]
+        command: ComplianceCommand,
+    },
+    /// Retention per data class and the retention job (PC-STORE-1).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// The confidentiality guard for SMS and e-mail (PC-CONF-1).
     Guard {
         #[command(subcommand)]
@@ -217,6 +227,74 @@ enum RoleCommand {
         /// Comma-separated permissions (see /admin/roles or the README).
         #[arg(long, value_delimiter = ',')]
         permissions: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ComplianceCommand {
+    /// Make the organisation's report from the live configuration, sign it with the
+    /// deployment's key and append its hash to the audit log. Prints a summary, or the signed
+    /// JSON, or an HTML document.
+    Report {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// Print the signed JSON (what `trygg compliance verify` checks).
+        #[arg(long, conflicts_with = "html")]
+        json: bool,
+        /// Print one HTML document.
+        #[arg(long)]
+        html: bool,
+        /// The HTML's language: nb, nn or en.
+        #[arg(long, default_value = "nb")]
+        lang: String,
+    },
+    /// Check a saved signed report (the JSON) against this deployment's key; with --org, also
+    /// that the organisation's audit log holds its hash.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// The file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Organisation short name.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RetentionCommand {
+    /// Show the organisation's retention per data class, or set one class within its limits.
+    Policy {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The class to set (messages, audit-log, grant-records, security-events,
+        /// incident-register).
+        #[arg(long, requires = "value")]
+        class: Option<String>,
+        /// Its new value, in the class's unit.
+        #[arg(long, requires = "class")]
+        value: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the retention job now (every organisation, or one); the server runs it every hour.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name (all when not given).
+        #[arg(long)]
+        org: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -1003,6 +1081,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Audit { command } => audit_command(command).await,
+        Command::Compliance { command } => compliance_command(command).await,
+        Command::Retention { command } => retention_command(command).await,
         Command::Role {
             command:
                 RoleCommand::Define {
@@ -1226,6 +1306,144 @@ async fn open_org(
     };
     let h = store.org(&o).await?;
     Ok((store, h))
+}
+
+async fn compliance_command(command: ComplianceCommand) -> anyhow::Result<()> {
+    use trygg_app::compliance::{self, By};
+    match command {
+        ComplianceCommand::Report {
+            common,
+            org,
+            json,
+            html,
+            lang,
+        } => {
+            if !["nb", "nn", "en"].contains(&lang.as_str()) {
+                anyhow::bail!("--lang is nb, nn or en");
+            }
+            let lang = trygg_core::Lang::from_query(Some(&lang));
+            let edge = trygg_server::compliance_pages::edge_facts();
+            let (signed, zone) = at_console(&common, |app, now| async move {
+                let s = compliance::report(&app, By::Console, &org, &edge, now).await?;
+                Ok((s, app.config.zone()))
+            })
+            .await?;
+            if json {
+                print!("{}", signed.json);
+            } else if html {
+                let doc = trygg_server::compliance_pages::report_html(&signed, lang, zone)
+                    .map_err(|e| anyhow::anyhow!("the HTML could not be made: {e}"))?;
+                println!("{doc}");
+            } else {
+                let r = &signed.report;
+                println!(
+                    "Compliance report for {} ({}), {}",
+                    r.header.organisation_name, r.header.organisation, r.header.generated_at
+                );
+                for row in &r.rows {
+                    println!("{:<14} {}", row.id, row.status);
+                }
+                for (k, n) in &r.summary {
+                    println!("{k}: {n}");
+                }
+                println!("sha256 {} (appended to the audit log)", signed.sha256);
+            }
+            Ok(())
+        }
+        ComplianceCommand::Verify { common, file, org } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let (v, logged) = at_console(&common, |app, _now| async move {
+                let v = compliance::verify(&app, &text)?;
+                let logged = match &org {
+                    Some(o) => Some(compliance::logged(&app, o, &v.sha256).await?),
+                    None => None,
+                };
+                Ok((v, logged))
+            })
+            .await?;
+            if logged == Some(false) {
+                anyhow::bail!(
+                    "the signature is valid, but the organisation's audit log has no report with hash {}",
+                    v.sha256
+                );
+            }
+            println!(
+                "the report of {} made {} is as signed (sha256 {}){}",
+                v.organisation,
+                v.generated_at,
+                v.sha256,
+                if logged == Some(true) {
+                    ", and its hash is in the audit log"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn retention_command(command: RetentionCommand) -> anyhow::Result<()> {
+    use trygg_app::compliance::By;
+    use trygg_app::retention;
+    match command {
+        RetentionCommand::Policy {
+            common,
+            org,
+            class,
+            value,
+            json,
+        } => {
+            let rows = at_console(&common, |app, now| async move {
+                match (class, value) {
+                    (Some(class), Some(value)) => {
+                        retention::set(
+                            &app,
+                            By::Console,
+                            &org,
+                            retention::RetentionIn { class, value },
+                            now,
+                        )
+                        .await
+                    }
+                    _ => retention::policy(&app, By::Console, &org, now).await,
+                }
+            })
+            .await?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                for r in rows {
+                    println!(
+                        "{:<18} {:>3} {:<6} (allowed {}-{}, default {})",
+                        r.class, r.value, r.unit, r.min, r.max, r.default
+                    );
+                }
+            }
+            Ok(())
+        }
+        RetentionCommand::Run { common, org, json } => {
+            let out = at_console(&common, |app, now| async move {
+                match org {
+                    Some(o) => Ok(vec![(o.clone(), retention::run(&app, &o, now).await?)]),
+                    None => retention::run_all(&app, now).await,
+                }
+            })
+            .await?;
+            if json {
+                print_json(&out)?;
+            } else {
+                for (o, r) in out {
+                    println!(
+                        "{o}: {} messages, {} audit payloads, {} grant records, {} incidents deleted",
+                        r.messages, r.audit_payloads, r.grant_records, r.incidents
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 async fn audit_command(command: AuditCommand) -> anyhow::Result<()> {

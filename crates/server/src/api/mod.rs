@@ -12,6 +12,7 @@
 //! [`crate::auth::routes`].
 
 pub mod access;
+pub mod compliance;
 pub mod consultations;
 pub mod devices;
 pub mod guard;
@@ -49,7 +50,9 @@ use crate::error::ApiError;
         consultations::InvitationOut, consultations::ParticipantIn, consultations::ParticipantOut,
         consultations::InviteIn, consultations::EndOut, trygg_app::notices::SendIn, trygg_app::notices::ConsentIn,
         trygg_app::notices::Queued, devices::DeviceIn, devices::IssuedOut, devices::EnrolIn,
-        trygg_app::devices::DeviceOut, trygg_app::devices::Enrolled)),
+        trygg_app::devices::DeviceOut, trygg_app::devices::Enrolled,
+        trygg_app::compliance::RoutineRow, trygg_app::compliance::RoutineIn, trygg_app::retention::ClassOut,
+        trygg_app::retention::RetentionIn, trygg_app::incidents::IncidentOut, trygg_app::incidents::IncidentIn)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -119,6 +122,12 @@ pub fn table() -> Vec<UtoipaMethodRouter<AppState>> {
         routes!(devices::list, devices::issue),
         routes!(devices::revoke),
         routes!(devices::enrol),
+        routes!(compliance::report),
+        routes!(compliance::routines, compliance::set_routine),
+        routes!(compliance::retention, compliance::set_retention),
+        routes!(compliance::incidents, compliance::create_incident),
+        routes!(compliance::incident, compliance::update_incident),
+        routes!(compliance::notification_report),
         routes!(passkeys::list_own),
         routes!(passkeys::revoke_own),
         routes!(passkeys::acknowledge_notices),

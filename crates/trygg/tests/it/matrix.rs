@@ -350,6 +350,34 @@ impl World {
             .await;
             path = path.replace("{device}", &d.to_string());
         }
+        if path.contains("{incident}") {
+            // A fresh incident per call, so that one caller's new version is not another's.
+            let i = store_tx(&self.s, |tx| {
+                Box::pin(async move {
+                    let now = time::OffsetDateTime::now_utc();
+                    tx.create_incident(
+                        now.year(),
+                        "person",
+                        None,
+                        &trygg_store::NewVersion {
+                            state: "reported",
+                            occurred_at: None,
+                            discovered_at: now,
+                            aware_at: now,
+                            facts: r#"{"title":"Matrise"}"#,
+                            by: "test",
+                        },
+                        now,
+                        |n| format!("AVV-T-{n:05}"),
+                    )
+                    .await
+                    .unwrap()
+                    .id
+                })
+            })
+            .await;
+            path = path.replace("{incident}", &i.to_string());
+        }
         if path.contains("{care}") {
             let (target, patient) = (self.target, self.patient);
             let c = store_tx(&self.s, |tx| {
@@ -534,6 +562,18 @@ impl World {
             }
             ("POST", "/api/v1/auth/enrolment-links") => Some(json!({"personnel_id": self.target})),
             ("POST", "/api/v1/orgs/{}/devices") => Some(json!({"label": "Behandlingsrom 2"})),
+            ("POST", "/api/v1/orgs/{}/compliance/routines") => Some(json!({
+                "key": "training", "owner": "Fagleder", "document": "Rutine 4.2", "next_review": "2027-06-01"
+            })),
+            ("POST", "/api/v1/orgs/{}/retention") => {
+                Some(json!({"class": "messages", "value": 12}))
+            }
+            ("POST", "/api/v1/orgs/{}/incidents") => {
+                Some(json!({"facts": {"title": "Feilsendt brev"}}))
+            }
+            ("POST", "/api/v1/orgs/{}/incidents/{}") => {
+                Some(json!({"facts": {"title": "Feilsendt brev"}}))
+            }
             ("POST", "/api/v1/orgs/{}/devices/{}/revoke") => None,
             // No login: a wrong code is 400 for everyone.
             ("POST", "/api/v1/device-enrolment") => Some(json!({

@@ -1,0 +1,592 @@
+//! The incident register (avvik; issue #15, PC-DEV-1, PC-VENDOR-6, guide risk scenario 17): an
+//! organisation's incidents, each change a new version (the rules in `trygg_core::incident`:
+//! one step forward at a time, the facts each step needs, the 72-hour clock from awareness);
+//! registered by a person with `compliance-manage`, the console, or drafted by Trygg itself when
+//! the audit log shows repeated failed logins, a burst of refusals, a cross-organisation probe
+//! or an integrity failure (`watch_round`, run every minute by the server; `draft_integrity`,
+//! called when `trygg audit verify` fails). Every read and change is logged; the facts are
+//! sealed; the notification report never names an affected patient.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use trygg_audit::{Action, Basis, Category};
+use trygg_core::incident::{self, Clock, Facts, Observation, State, Thresholds};
+use trygg_core::{Lang, Operation};
+use trygg_store::{IncidentVersion, NewVersion, OrgStore, OrgTx};
+use uuid::Uuid;
+
+use crate::audit::{Actor, Did};
+use crate::compliance::{begin, handle, By};
+use crate::context::App;
+use crate::error::AppError;
+
+/// An incident as the API and pages show it: its latest version with its clock.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct IncidentOut {
+    /// Id.
+    pub id: Uuid,
+    /// Reference (`AVV-2026-014`).
+    pub reference: String,
+    /// `person`, `security-event` or `processor-notice`.
+    pub source: String,
+    /// For a draft from security events, the rule that opened it.
+    pub rule: Option<String>,
+    /// This version's number.
+    pub version: u32,
+    /// `reported`, `triage`, `assessed`, `notified`, `closed`.
+    pub state: String,
+    /// When it occurred (RFC 3339), if known.
+    pub occurred_at: Option<String>,
+    /// When it was discovered.
+    pub discovered_at: String,
+    /// When the organisation became aware.
+    pub aware_at: String,
+    /// The 72-hour deadline.
+    pub deadline: String,
+    /// The clock: running (minutes left), overdue (minutes over) or stopped.
+    #[schema(value_type = Object)]
+    pub clock: Clock,
+    /// Everything recorded, under the notification form's headings.
+    #[schema(value_type = Object)]
+    pub facts: Facts,
+    /// Who made this version (an actor id).
+    pub by: String,
+    /// When.
+    pub at: String,
+}
+
+fn rfc(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn out(v: &IncidentVersion, now: OffsetDateTime) -> Result<IncidentOut, AppError> {
+    let state = State::parse(&v.state)
+        .ok_or_else(|| AppError::internal("TR-V790", "a stored incident state is unknown"))?;
+    let facts: Facts =
+        serde_json::from_str(&v.facts).map_err(|e| AppError::internal("TR-V791", e))?;
+    Ok(IncidentOut {
+        id: v.id,
+        reference: v.reference.clone(),
+        source: v.source.clone(),
+        rule: v.rule.clone(),
+        version: v.version,
+        state: state.as_str().to_owned(),
+        occurred_at: v.occurred_at.map(rfc),
+        discovered_at: rfc(v.discovered_at),
+        aware_at: rfc(v.aware_at),
+        deadline: rfc(incident::deadline(v.aware_at)),
+        clock: incident::clock(state, v.aware_at, now),
+        facts,
+        by: v.by.clone(),
+        at: rfc(v.at),
+    })
+}
+
+/// A new incident, or a new version of one.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentIn {
+    /// For a change: the state it moves to (or stays in). A new incident is `reported`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// For a new incident: `person` (default) or `processor-notice`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// When it occurred (RFC 3339), if known.
+    #[serde(default)]
+    pub occurred_at: Option<String>,
+    /// When it was discovered (RFC 3339); now if not given.
+    #[serde(default)]
+    pub discovered_at: Option<String>,
+    /// When the organisation became aware (RFC 3339): the 72-hour clock's start; now if not
+    /// given.
+    #[serde(default)]
+    pub aware_at: Option<String>,
+    /// The facts; for a change, the whole new set (the form sends all of it).
+    #[schema(value_type = Object)]
+    pub facts: Facts,
+}
+
+fn time_of(s: &Option<String>, what: &str) -> Result<Option<OffsetDateTime>, AppError> {
+    s.as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339).map_err(
+                |_| AppError::invalid("TR-V002", format!("{what} is not an RFC 3339 time")),
+            )
+        })
+        .transpose()
+}
+
+fn check(facts: &Facts) -> Result<(), AppError> {
+    incident::check_facts(facts).map_err(|e| AppError::invalid("TR-V001", e.to_string()))?;
+    for p in &facts.affected_patients {
+        Uuid::parse_str(p)
+            .map_err(|_| AppError::invalid("TR-V003", "an affected patient is not a patient id"))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn log(
+    tx: &mut OrgTx<'_>,
+    h: &OrgStore,
+    actor: &Actor,
+    op: Operation,
+    action: Action,
+    id: Option<Uuid>,
+    detail: Option<String>,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let e = crate::audit::event(
+        &h.organisation().slug,
+        actor,
+        Did::new(
+            Category::Administration,
+            op,
+            action,
+            ("incident", id.map(|i| i.to_string())),
+        )
+        .basis(Basis::Administration)
+        .detail(detail),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    Ok(())
+}
+
+/// Registers an incident (state `reported`). The clock starts at `aware_at` (now if not given).
+pub async fn create(
+    state: &App,
+    by: By<'_>,
+    org: &str,
+    input: IncidentIn,
+    now: OffsetDateTime,
+) -> Result<IncidentOut, AppError> {
+    check(&input.facts)?;
+    incident::check_move(State::Reported, State::Reported, &input.facts)
+        .map_err(|e| AppError::invalid("TR-V004", e.to_string()))?;
+    let source = match input.source.as_deref().map(str::trim) {
+        None | Some("") | Some("person") => incident::Source::Person,
+        Some("processor-notice") => incident::Source::ProcessorNotice,
+        Some(_) => {
+            return Err(AppError::invalid(
+                "TR-V005",
+                "the source is person or processor-notice",
+            ))
+        }
+    };
+    let mut facts = input.facts;
+    facts.observed.clear();
+    let h = handle(state, by, org, now).await?;
+    let (mut tx, actor) = begin(&h, by, now).await?;
+    let v = insert(
+        &mut tx,
+        source,
+        None,
+        &facts,
+        time_of(&input.occurred_at, "occurred_at")?,
+        time_of(&input.discovered_at, "discovered_at")?.unwrap_or(now),
+        time_of(&input.aware_at, "aware_at")?.unwrap_or(now),
+        &actor,
+        now,
+    )
+    .await?;
+    log(
+        &mut tx,
+        &h,
+        &actor,
+        Operation::IncidentCreate,
+        Action::Create,
+        Some(v.id),
+        None,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    out(&v, now)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert(
+    tx: &mut OrgTx<'_>,
+    source: incident::Source,
+    rule: Option<&str>,
+    facts: &Facts,
+    occurred: Option<OffsetDateTime>,
+    discovered: OffsetDateTime,
+    aware: OffsetDateTime,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<IncidentVersion, AppError> {
+    let json = serde_json::to_string(facts).map_err(|e| AppError::internal("TR-V792", e))?;
+    Ok(tx
+        .create_incident(
+            now.year(),
+            source.as_str(),
+            rule,
+            &NewVersion {
+                state: State::Reported.as_str(),
+                occurred_at: occurred,
+                discovered_at: discovered,
+                aware_at: aware,
+                facts: &json,
+                by: &actor.id,
+            },
+            now,
+            |n| incident::reference(now.year(), n),
+        )
+        .await?)
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("TR-V404", "no such incident")
+}
+
+/// Adds a version: the state one step on (or the same), the facts each step needs. A closed
+/// incident does not change.
+pub async fn update(
+    state: &App,
+    by: By<'_>,
+    org: &str,
+    id: Uuid,
+    input: IncidentIn,
+    now: OffsetDateTime,
+) -> Result<IncidentOut, AppError> {
+    check(&input.facts)?;
+    let h = handle(state, by, org, now).await?;
+    let (mut tx, actor) = begin(&h, by, now).await?;
+    let cur = tx.incident(id).await?.ok_or_else(not_found)?;
+    let from = State::parse(&cur.state)
+        .ok_or_else(|| AppError::internal("TR-V790", "a stored incident state is unknown"))?;
+    let to = match input.state.as_deref() {
+        None => from,
+        Some(s) => State::parse(s.trim())
+            .ok_or_else(|| AppError::invalid("TR-V006", format!("unknown state {s:?}")))?,
+    };
+    let old: Facts =
+        serde_json::from_str(&cur.facts).map_err(|e| AppError::internal("TR-V791", e))?;
+    let mut facts = input.facts;
+    // What the watcher saw stays as it saw it.
+    facts.observed = old.observed;
+    incident::check_move(from, to, &facts).map_err(|e| match e {
+        incident::IncidentError::Closed => AppError::conflict("TR-V409", e.to_string()),
+        _ => AppError::invalid("TR-V007", e.to_string()),
+    })?;
+    let json = serde_json::to_string(&facts).map_err(|e| AppError::internal("TR-V792", e))?;
+    tx.add_incident_version(
+        id,
+        cur.version + 1,
+        &NewVersion {
+            state: to.as_str(),
+            occurred_at: time_of(&input.occurred_at, "occurred_at")?.or(cur.occurred_at),
+            discovered_at: time_of(&input.discovered_at, "discovered_at")?
+                .unwrap_or(cur.discovered_at),
+            aware_at: time_of(&input.aware_at, "aware_at")?.unwrap_or(cur.aware_at),
+            facts: &json,
+            by: &actor.id,
+        },
+        now,
+    )
+    .await?;
+    log(
+        &mut tx,
+        &h,
+        &actor,
+        Operation::IncidentUpdate,
+        Action::Update,
+        Some(id),
+        Some(format!("{}-to-{}", from.as_str(), to.as_str())),
+        now,
+    )
+    .await?;
+    let v = tx.incident(id).await?.ok_or_else(not_found)?;
+    tx.commit().await?;
+    out(&v, now)
+}
+
+/// The register: every incident's latest version, newest first.
+pub async fn list(
+    state: &App,
+    by: By<'_>,
+    org: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<IncidentOut>, AppError> {
+    let h = handle(state, by, org, now).await?;
+    let (mut tx, actor) = begin(&h, by, now).await?;
+    let all = tx.incidents(500).await?;
+    log(
+        &mut tx,
+        &h,
+        &actor,
+        Operation::IncidentRead,
+        Action::Read,
+        None,
+        None,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    all.iter().map(|v| out(v, now)).collect()
+}
+
+/// One incident with every version, oldest first.
+pub async fn get(
+    state: &App,
+    by: By<'_>,
+    org: &str,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Vec<IncidentOut>, AppError> {
+    let h = handle(state, by, org, now).await?;
+    let (mut tx, actor) = begin(&h, by, now).await?;
+    let all = tx.incident_history(id).await?;
+    if all.is_empty() {
+        return Err(not_found());
+    }
+    log(
+        &mut tx,
+        &h,
+        &actor,
+        Operation::IncidentRead,
+        Action::Read,
+        Some(id),
+        None,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    all.iter().map(|v| out(v, now)).collect()
+}
+
+/// The report for the notification to Datatilsynet, in bokmål or English, with times in the
+/// deployment's time zone (no affected patient is in it).
+pub async fn notification_report(
+    state: &App,
+    by: By<'_>,
+    org: &str,
+    id: Uuid,
+    lang: Lang,
+    now: OffsetDateTime,
+) -> Result<String, AppError> {
+    let h = handle(state, by, org, now).await?;
+    let (mut tx, actor) = begin(&h, by, now).await?;
+    let v = tx.incident(id).await?.ok_or_else(not_found)?;
+    log(
+        &mut tx,
+        &h,
+        &actor,
+        Operation::IncidentRead,
+        Action::Read,
+        Some(id),
+        Some("notification-report".to_owned()),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let o = out(&v, now)?;
+    let zone = state.config.zone();
+    let when = |t: OffsetDateTime| trygg_core::words::when(t, lang, zone);
+    let occurred = v.occurred_at.map(when).unwrap_or_default();
+    Ok(incident::notification_report(
+        &incident::ReportInput {
+            reference: &o.reference,
+            organisation: &h.organisation().name,
+            state: State::parse(&o.state).unwrap_or(State::Reported),
+            occurred: &occurred,
+            discovered: &when(v.discovered_at),
+            aware: &when(v.aware_at),
+            deadline: &when(incident::deadline(v.aware_at)),
+            facts: &o.facts,
+        },
+        lang,
+    ))
+}
+
+/// The open incidents' clocks, for the compliance report's counters: (open, overdue).
+pub async fn open_counts(h: &OrgStore, now: OffsetDateTime) -> Result<(u64, u64), AppError> {
+    let mut tx = h.begin().await?;
+    let all = tx.incidents(10_000).await?;
+    drop(tx);
+    let mut open = 0;
+    let mut overdue = 0;
+    for v in &all {
+        let Some(s) = State::parse(&v.state) else {
+            continue;
+        };
+        if s != State::Closed {
+            open += 1;
+        }
+        if matches!(incident::clock(s, v.aware_at, now), Clock::Overdue { .. }) {
+            overdue += 1;
+        }
+    }
+    Ok((open, overdue))
+}
+
+/// Runs the compliance jobs until stopped: the watcher every `every`, and the retention job
+/// (`crate::retention::run_all`) at the first round and every `retention_every` rounds after.
+/// A failure is logged by code and the next round comes as planned.
+pub async fn run_jobs(state: App, every: std::time::Duration, retention_every: u32) {
+    let mut round: u32 = 0;
+    loop {
+        if round.is_multiple_of(retention_every.max(1)) {
+            if let Err(e) = crate::retention::run_all(&state, state.now()).await {
+                tracing::warn!(code = e.code, "the retention job's round failed");
+            }
+        }
+        if let Err(e) = watch_round(&state, state.now()).await {
+            tracing::warn!(code = e.code, "the incident watcher's round failed");
+        }
+        round = round.wrapping_add(1);
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// How far back the watcher looks (its windows), in seconds.
+const LOOKBACK: i64 = 15 * 60;
+
+/// One round of the watcher over every organisation: the security events since its position
+/// (and the window before it), a draft per rule they call for unless the rule opened one in the
+/// last day. Returns the drafts opened.
+pub async fn watch_round(state: &App, now: OffsetDateTime) -> Result<usize, AppError> {
+    let mut n = 0;
+    for o in state.store.list_orgs().await? {
+        let r = match state.store.org(&o).await {
+            Ok(h) => watch_org(&h, now).await,
+            Err(e) => Err(e.into()),
+        };
+        match r {
+            Ok(k) => n += k,
+            Err(e) => tracing::warn!(
+                code = e.code,
+                "the incident watcher could not serve an organisation"
+            ),
+        }
+    }
+    Ok(n)
+}
+
+async fn watch_org(h: &Arc<OrgStore>, now: OffsetDateTime) -> Result<usize, AppError> {
+    let from = h.watch_position().await?;
+    let events = h.audit_events_from(from, 20_000).await?;
+    let Some(last) = events.last().map(|(s, _)| *s) else {
+        return Ok(0);
+    };
+    let horizon = now.unix_timestamp() - LOOKBACK;
+    let mut obs = Vec::new();
+    // The next round starts at the first event still inside the window, so a burst that
+    // straddles two rounds is seen whole.
+    let mut next = last + 1;
+    for (seq, e) in &events {
+        let at = e.recorded.unix_millis() / 1000;
+        if at >= horizon {
+            next = next.min(*seq);
+        }
+        if let Category::Security(kind) = e.category {
+            let kind = serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let actor = e
+                .agent
+                .id
+                .as_ref()
+                .map(|i| i.as_str().to_owned())
+                .or_else(|| e.source.address.map(|a| a.to_string()))
+                .unwrap_or_default();
+            obs.push(Observation { at, kind, actor });
+        }
+    }
+    let drafts = incident::watch(&obs, Thresholds::default());
+    let actor = Actor::system("watch");
+    let mut opened = 0;
+    let mut tx = h.begin().await?;
+    for d in drafts {
+        if tx
+            .open_drafts_of(d.rule, now - time::Duration::days(1))
+            .await?
+            > 0
+        {
+            continue;
+        }
+        let occurred = OffsetDateTime::from_unix_timestamp(d.first).ok();
+        draft(&mut tx, h, &actor, d.rule, &d.observed, occurred, now).await?;
+        opened += 1;
+    }
+    if opened > 0 || next != from {
+        tx.set_watch_position(next).await?;
+        tx.commit().await?;
+    }
+    Ok(opened)
+}
+
+async fn draft(
+    tx: &mut OrgTx<'_>,
+    h: &OrgStore,
+    actor: &Actor,
+    rule: &str,
+    observed: &str,
+    occurred: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<Uuid, AppError> {
+    let title = match rule {
+        "failed-logins" => "Mange mislykkede innlogginger / Many failed logins",
+        "denied-burst" => "Gjentatte avviste tilganger / Repeated refused access",
+        "cross-organisation" => "Forsøk mot en annen virksomhets data / Cross-organisation attempt",
+        "integrity" => "Loggen besto ikke kontrollen / Audit log verification failed",
+        _ => "Sikkerhetshendelse / Security event",
+    };
+    let facts = Facts {
+        title: title.to_owned(),
+        observed: observed.to_owned(),
+        ..Facts::default()
+    };
+    let v = insert(
+        tx,
+        incident::Source::SecurityEvent,
+        Some(rule),
+        &facts,
+        occurred,
+        now,
+        now,
+        actor,
+        now,
+    )
+    .await?;
+    log(
+        tx,
+        h,
+        actor,
+        Operation::IncidentCreate,
+        Action::Create,
+        Some(v.id),
+        Some(format!("draft-{rule}")),
+        now,
+    )
+    .await?;
+    Ok(v.id)
+}
+
+/// Opens a draft incident when the audit log's verification failed (`trygg audit verify`),
+/// unless one from a failed verification is open from the last day.
+pub async fn draft_integrity(
+    h: &OrgStore,
+    observed: &str,
+    now: OffsetDateTime,
+) -> Result<bool, AppError> {
+    let actor = Actor::system("watch");
+    let mut tx = h.begin().await?;
+    if tx
+        .open_drafts_of("integrity", now - time::Duration::days(1))
+        .await?
+        > 0
+    {
+        return Ok(false);
+    }
+    draft(&mut tx, h, &actor, "integrity", observed, Some(now), now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
