@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod binary;
 mod common;
+mod compliance;
 mod consultation;
 mod crash;
 mod devices;
