@@ -855,7 +855,8 @@ fn pc_store_1(l: &Live) -> (Status, Vec<Evidence>) {
     out.push(ev(
         "pc_store_1",
         match l.last_run {
-            Some(t) => format!("the retention job last ran {}", rfc(t)),
+            Some(_) if fresh => "the retention job ran in the last two days".to_owned(),
+            Some(_) => "the retention job has not run for more than two days".to_owned(),
             None => "the retention job has not run".to_owned(),
         },
     ));

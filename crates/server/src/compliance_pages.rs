@@ -530,6 +530,21 @@ pub fn status_words(code: &str, lang: Lang) -> &'static str {
     }
 }
 
+/// Evidence with the codes people do not read put in words: permissions and roles (issue #14).
+fn in_words(text: &str, lang: Lang) -> String {
+    let mut t = text.to_owned();
+    for p in trygg_core::access::Permission::ALL {
+        t = t.replace(p.as_str(), trygg_core::words::permission(p, lang));
+    }
+    for r in trygg_core::BuiltinRole::ALL {
+        t = t.replace(
+            &format!("({})", r.as_str()),
+            &format!("({})", trygg_core::words::role(r, lang)),
+        );
+    }
+    t
+}
+
 /// The rows and the summary as people read them.
 fn views(
     report: &Report,
@@ -563,6 +578,7 @@ fn views(
                     ),
                     None => e.result.clone(),
                 })
+                .map(|t| in_words(&t, lang))
                 .collect(),
         })
         .collect();
