@@ -445,6 +445,9 @@ pub async fn run_jobs(state: App, every: std::time::Duration, retention_every: u
     }
 }
 
+/// The most events the watcher reads in one round.
+const WATCH_BATCH: u32 = 20_000;
+
 /// How far back the watcher looks (its windows), in seconds.
 const LOOKBACK: i64 = 15 * 60;
 
@@ -471,7 +474,7 @@ pub async fn watch_round(state: &App, now: OffsetDateTime) -> Result<usize, AppE
 
 async fn watch_org(h: &Arc<OrgStore>, now: OffsetDateTime) -> Result<usize, AppError> {
     let from = h.watch_position().await?;
-    let events = h.audit_events_from(from, 20_000).await?;
+    let events = h.audit_events_from(from, WATCH_BATCH).await?;
     let Some(last) = events.last().map(|(s, _)| *s) else {
         return Ok(0);
     };
@@ -499,6 +502,11 @@ async fn watch_org(h: &Arc<OrgStore>, now: OffsetDateTime) -> Result<usize, AppE
                 .unwrap_or_default();
             obs.push(Observation { at, kind, actor });
         }
+    }
+    if events.len() >= WATCH_BATCH as usize {
+        // A full batch: move past it whatever the window says, or a flood of recent events
+        // would hold the watcher in place.
+        next = last + 1;
     }
     let drafts = incident::watch(&obs, Thresholds::default());
     let actor = Actor::system("watch");

@@ -716,6 +716,28 @@ async fn security_events_open_draft_incidents() {
         .await
         .unwrap();
     assert!(quiet.is_empty());
+    // Another organisation's administrator reaching for this one's register: a probe, written
+    // when its window ends, and a draft here.
+    let other = admin(&s, OTHER).await;
+    let path = format!("/api/v1/orgs/{ORG}/incidents");
+    assert_eq!(
+        call(&s, &other, reqwest::Method::GET, &path, None).await.0,
+        404
+    );
+    trygg_app::access::flush_probes(&s.app, s.app.now(), true)
+        .await
+        .unwrap();
+    trygg_app::incidents::watch_round(&s.app, s.app.now())
+        .await
+        .unwrap();
+    let list = trygg_app::incidents::list(&s.app, By::Console, ORG, s.app.now())
+        .await
+        .unwrap();
+    assert!(
+        list.iter()
+            .any(|i| i.rule.as_deref() == Some("cross-organisation")),
+        "{list:?}"
+    );
     // A verification failure: one stored byte changed under the log.
     let control = s.dir.path().join("control.sqlite");
     let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
