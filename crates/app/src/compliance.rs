@@ -353,6 +353,8 @@ pub struct Live {
     triggers: BTreeMap<&'static str, bool>,
     devices: usize,
     info_text: bool,
+    log_size: u64,
+    watch_position: u64,
     now: OffsetDateTime,
 }
 
@@ -770,6 +772,8 @@ fn pc_authn_2(l: &Live) -> (Status, Vec<Evidence>) {
             Permission::PatientRead,
             Permission::PatientWrite,
             Permission::ConsultationManage,
+            Permission::CredentialsManage,
+            Permission::ComplianceManage,
         ],
         Assurance::Substantial,
     )
@@ -872,12 +876,16 @@ fn pc_vendor_3(l: &Live) -> (Status, Vec<Evidence>) {
 }
 
 fn pc_vendor_6(l: &Live) -> (Status, Vec<Evidence>) {
+    // The watcher must be reading the log: a backlog of more than a day's heavy traffic means it
+    // is not running (or cannot keep up) and drafts are not being opened.
+    let behind = l.log_size.saturating_sub(l.watch_position);
+    let ok = behind <= 100_000;
     (
-        Status::Met,
+        if ok { Status::Met } else { Status::NotMet },
         vec![ev(
             "pc_vendor_6",
             format!(
-                "failed logins, refusals, cross-organisation attempts and integrity failures are security events; bursts open draft incidents; {} incidents open",
+                "failed logins, refusals, cross-organisation attempts and integrity failures are security events; bursts open draft incidents; the watcher has {behind} entries of the log still to read; {} incidents open",
                 l.counters.open_incidents
             ),
         )],
@@ -915,16 +923,24 @@ pub fn rows(live: &Live, routines: &[RoutineRow]) -> Vec<Row> {
         .filter(|i| i.kind == ItemKind::Requirement)
         .collect();
     order.extend(items.iter().filter(|i| i.kind == ItemKind::RiskScenario));
-    for item in order {
-        let answer = match rule(&item.id) {
-            None => (
-                Status::NotMet,
-                vec![ev("catalogue", "no check and no routine for this ID")],
-                None,
-            ),
-            Some(r) => answer(r, live, routines, &done),
-        };
-        done.insert(item.id.clone(), answer);
+    // Rows that rest on other rows come last, so every row they name is answered (a Via names
+    // requirement rows only; requirements come before risk scenarios).
+    for pass_via in [false, true] {
+        for item in &order {
+            let r = rule(&item.id);
+            if matches!(r, Some(Rule::Via(..))) != pass_via {
+                continue;
+            }
+            let a = match r {
+                None => (
+                    Status::NotMet,
+                    vec![ev("catalogue", "no check and no routine for this ID")],
+                    None,
+                ),
+                Some(r) => answer(r, live, routines, &done),
+            };
+            done.insert(item.id.clone(), a);
+        }
     }
     items
         .into_iter()
@@ -1068,10 +1084,11 @@ pub async fn report(
             }
         }
     }
-    let verify = match h.verify_audit_at(now).await? {
+    let verify: Result<u64, String> = match h.verify_audit_at(now).await? {
         Ok(v) => Ok(v.entries),
         Err(e) => Err(e.to_string()),
     };
+    let log_size = *verify.as_ref().unwrap_or(&0);
     let ctx = crate::screening::context_for(&state.store, h.organisation()).await?;
     let verdict = |text: &str| {
         let s = state.guard.screen(trygg_guard::Channel::Sms, text, &ctx);
@@ -1118,6 +1135,8 @@ pub async fn report(
         triggers,
         devices,
         info_text,
+        log_size,
+        watch_position: h.watch_position().await?,
         now,
     };
     let rows = rows(&live, &routines);
@@ -1220,12 +1239,29 @@ pub fn verify(state: &App, text: &str) -> Result<Verified, AppError> {
             "the file is not as Trygg wrote it: its bytes were changed",
         ));
     }
+    // Exactly the keys Trygg writes: nothing may be added beside the signed report.
+    let keys = |x: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = x
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    };
+    if keys(&v) != ["report", "signature"] {
+        return Err(bad(
+            "the file holds more or less than the report and its signature",
+        ));
+    }
     let report = v
         .get("report")
         .ok_or_else(|| bad("the file has no report"))?;
     let sig = v
         .get("signature")
         .ok_or_else(|| bad("the file has no signature"))?;
+    if keys(sig) != ["ed25519", "key", "purpose", "sha256"] {
+        return Err(bad("the signature holds more or less than Trygg writes"));
+    }
     let s = |k: &str| {
         sig.get(k)
             .and_then(|x| x.as_str())
@@ -1362,6 +1398,9 @@ pub async fn set_routine(
     input: RoutineIn,
     now: OffsetDateTime,
 ) -> Result<Vec<RoutineRow>, AppError> {
+    // The access decision first: a refused caller is logged whatever they sent.
+    let h = handle(state, by, org, now).await?;
+    let (mut tx, actor) = begin(&h, by, now).await?;
     let key = input.key.trim();
     if cat::routine(key).is_none() {
         return Err(AppError::invalid(
@@ -1388,8 +1427,6 @@ pub async fn set_routine(
         )
         .map_err(|_| AppError::invalid("TR-F004", "the review date is YYYY-MM-DD"))?;
     }
-    let h = handle(state, by, org, now).await?;
-    let (mut tx, actor) = begin(&h, by, now).await?;
     tx.set_routine(key, input.owner.trim(), input.document.trim(), next, now)
         .await?;
     let e = crate::audit::event(

@@ -165,6 +165,9 @@ pub async fn create(
     input: IncidentIn,
     now: OffsetDateTime,
 ) -> Result<IncidentOut, AppError> {
+    // The access decision first: a refused caller is logged whatever they sent.
+    let h = handle(state, by, org, now).await?;
+    let (mut tx, actor) = begin(&h, by, now).await?;
     check(&input.facts)?;
     incident::check_move(State::Reported, State::Reported, &input.facts)
         .map_err(|e| AppError::invalid("TR-V004", e.to_string()))?;
@@ -180,18 +183,13 @@ pub async fn create(
     };
     let mut facts = input.facts;
     facts.observed.clear();
-    let h = handle(state, by, org, now).await?;
-    let (mut tx, actor) = begin(&h, by, now).await?;
+    let occurred = time_of(&input.occurred_at, "occurred_at")?;
+    let discovered = time_of(&input.discovered_at, "discovered_at")?.unwrap_or(now);
+    let aware = time_of(&input.aware_at, "aware_at")?.unwrap_or(now);
+    incident::check_times(occurred, discovered, aware, None, now)
+        .map_err(|e| AppError::invalid("TR-V008", e.to_string()))?;
     let v = insert(
-        &mut tx,
-        source,
-        None,
-        &facts,
-        time_of(&input.occurred_at, "occurred_at")?,
-        time_of(&input.discovered_at, "discovered_at")?.unwrap_or(now),
-        time_of(&input.aware_at, "aware_at")?.unwrap_or(now),
-        &actor,
-        now,
+        &mut tx, source, None, &facts, occurred, discovered, aware, &actor, now,
     )
     .await?;
     log(
@@ -255,9 +253,10 @@ pub async fn update(
     input: IncidentIn,
     now: OffsetDateTime,
 ) -> Result<IncidentOut, AppError> {
-    check(&input.facts)?;
+    // The access decision first: a refused caller is logged whatever they sent.
     let h = handle(state, by, org, now).await?;
     let (mut tx, actor) = begin(&h, by, now).await?;
+    check(&input.facts)?;
     let cur = tx.incident(id).await?.ok_or_else(not_found)?;
     let from = State::parse(&cur.state)
         .ok_or_else(|| AppError::internal("TR-V790", "a stored incident state is unknown"))?;
@@ -276,15 +275,19 @@ pub async fn update(
         _ => AppError::invalid("TR-V007", e.to_string()),
     })?;
     let json = serde_json::to_string(&facts).map_err(|e| AppError::internal("TR-V792", e))?;
+    let occurred = time_of(&input.occurred_at, "occurred_at")?.or(cur.occurred_at);
+    let discovered = time_of(&input.discovered_at, "discovered_at")?.unwrap_or(cur.discovered_at);
+    let aware = time_of(&input.aware_at, "aware_at")?.unwrap_or(cur.aware_at);
+    incident::check_times(occurred, discovered, aware, Some(cur.aware_at), now)
+        .map_err(|e| AppError::invalid("TR-V008", e.to_string()))?;
     tx.add_incident_version(
         id,
         cur.version + 1,
         &NewVersion {
             state: to.as_str(),
-            occurred_at: time_of(&input.occurred_at, "occurred_at")?.or(cur.occurred_at),
-            discovered_at: time_of(&input.discovered_at, "discovered_at")?
-                .unwrap_or(cur.discovered_at),
-            aware_at: time_of(&input.aware_at, "aware_at")?.unwrap_or(cur.aware_at),
+            occurred_at: occurred,
+            discovered_at: discovered,
+            aware_at: aware,
             facts: &json,
             by: &actor.id,
         },
@@ -513,15 +516,16 @@ async fn watch_org(h: &Arc<OrgStore>, now: OffsetDateTime) -> Result<usize, AppE
     let mut opened = 0;
     let mut tx = h.begin().await?;
     for d in drafts {
-        if tx
-            .open_drafts_of(d.rule, now - time::Duration::days(1))
-            .await?
-            > 0
-        {
+        let first = OffsetDateTime::from_unix_timestamp(d.first).unwrap_or(now);
+        // A draft made since the burst began covers it (open or closed: a closed one was
+        // handled); otherwise an open draft of the rule gets the new observation as a version,
+        // or a new draft is opened.
+        if tx.open_drafts_of(d.rule, first).await? > 0 {
             continue;
         }
-        let occurred = OffsetDateTime::from_unix_timestamp(d.first).ok();
-        draft(&mut tx, h, &actor, d.rule, &d.observed, occurred, now).await?;
+        if !note_on_open(&mut tx, h, &actor, d.rule, &d.observed, now).await? {
+            draft(&mut tx, h, &actor, d.rule, &d.observed, Some(first), now).await?;
+        }
         opened += 1;
     }
     if opened > 0 || next != from {
@@ -578,8 +582,60 @@ async fn draft(
     Ok(v.id)
 }
 
-/// Opens a draft incident when the audit log's verification failed (`trygg audit verify`),
-/// unless one from a failed verification is open from the last day.
+/// Adds the new observation to the rule's open draft as a new version (the oldest lines go first
+/// when the field is full). Returns whether there was one.
+async fn note_on_open(
+    tx: &mut OrgTx<'_>,
+    h: &OrgStore,
+    actor: &Actor,
+    rule: &str,
+    observed: &str,
+    now: OffsetDateTime,
+) -> Result<bool, AppError> {
+    let Some(open) = tx.open_draft_of(rule).await? else {
+        return Ok(false);
+    };
+    let mut facts: Facts =
+        serde_json::from_str(&open.facts).map_err(|e| AppError::internal("TR-V791", e))?;
+    facts.observed = format!("{}\n[{}] {observed}", facts.observed, now.unix_timestamp());
+    while facts.observed.chars().count() > 2000 {
+        match facts.observed.split_once('\n') {
+            Some((_, rest)) => facts.observed = rest.to_owned(),
+            None => facts.observed = facts.observed.chars().take(2000).collect(),
+        }
+    }
+    let json = serde_json::to_string(&facts).map_err(|e| AppError::internal("TR-V792", e))?;
+    tx.add_incident_version(
+        open.id,
+        open.version + 1,
+        &NewVersion {
+            state: &open.state,
+            occurred_at: open.occurred_at,
+            discovered_at: open.discovered_at,
+            aware_at: open.aware_at,
+            facts: &json,
+            by: &actor.id,
+        },
+        now,
+    )
+    .await?;
+    log(
+        tx,
+        h,
+        actor,
+        Operation::IncidentUpdate,
+        Action::Update,
+        Some(open.id),
+        Some(format!("observed-{rule}")),
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Opens a draft incident when an integrity check failed (`trygg audit verify`, or the
+/// retention job finding a payload that does not match its commitment), or adds the observation
+/// to the open one.
 pub async fn draft_integrity(
     h: &OrgStore,
     observed: &str,
@@ -587,14 +643,9 @@ pub async fn draft_integrity(
 ) -> Result<bool, AppError> {
     let actor = Actor::system("watch");
     let mut tx = h.begin().await?;
-    if tx
-        .open_drafts_of("integrity", now - time::Duration::days(1))
-        .await?
-        > 0
-    {
-        return Ok(false);
+    if !note_on_open(&mut tx, h, &actor, "integrity", observed, now).await? {
+        draft(&mut tx, h, &actor, "integrity", observed, Some(now), now).await?;
     }
-    draft(&mut tx, h, &actor, "integrity", observed, Some(now), now).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -72,7 +72,7 @@ pub fn rows(p: &Policy) -> Vec<ClassOut> {
 
 /// The organisation's policy as stored.
 pub async fn policy_of(h: &OrgStore) -> Result<Policy, AppError> {
-    Policy::from_stored(&h.retention_values().await?).map_err(|e| AppError::internal("TR-R790", e))
+    Ok(Policy::from_stored(&h.retention_values().await?))
 }
 
 /// The organisation's retention policy. Reading a setting holds no personal data: the access
@@ -109,12 +109,14 @@ pub async fn set(
     input: RetentionIn,
     now: OffsetDateTime,
 ) -> Result<Vec<ClassOut>, AppError> {
+    // The access decision first: a refused caller is logged whatever they sent.
+    let h = handle(state, by, org, now).await?;
+    let (mut tx, actor) = begin(&h, by, now).await?;
     let class = DataClass::parse(input.class.trim()).ok_or_else(|| {
         AppError::invalid("TR-R001", format!("unknown data class {:?}", input.class))
     })?;
-    let h = handle(state, by, org, now).await?;
-    let (mut tx, actor) = begin(&h, by, now).await?;
-    let old = policy_of(&h).await?;
+    // Read in the unit: two changes at once are checked one after the other.
+    let old = Policy::from_stored(&tx.retention_values_in_unit().await?);
     let new = old
         .with(class, input.value)
         .map_err(|e| AppError::invalid("TR-R002", e.to_string()))?;
@@ -223,7 +225,15 @@ async fn run_org(h: &Arc<OrgStore>, now: OffsetDateTime) -> Result<RunOut, AppEr
             out.messages += 1;
         }
     }
-    out.audit_payloads = tx.remove_due_audit_payloads(now, BATCH * 5).await?;
+    let (removed, tampered) = tx
+        .remove_due_audit_payloads(
+            now,
+            DataClass::AuditLog.millis(policy.get(DataClass::AuditLog)),
+            DataClass::SecurityEvents.millis(policy.get(DataClass::SecurityEvents)),
+            BATCH * 5,
+        )
+        .await?;
+    out.audit_payloads = removed;
     out.grant_records = tx
         .delete_ended_grants(before(DataClass::GrantRecords), BATCH)
         .await?;
@@ -232,6 +242,17 @@ async fn run_org(h: &Arc<OrgStore>, now: OffsetDateTime) -> Result<RunOut, AppEr
         .await?;
     record(&mut tx, &slug, &actor, &out, now).await?;
     tx.commit().await?;
+    // A change made at the console (another process) reaches this one's writer here, at the
+    // latest an hour later; until then the job above still keeps to the stored policy.
+    h.use_retention(&policy);
+    if let Some(first) = tampered.first() {
+        // Kept, not cleared: the payload no longer matches what the log committed to.
+        let observed = format!(
+            "the retention job found {} audit entries whose contents do not match their commitment (first: entry {first}); they were kept",
+            tampered.len()
+        );
+        crate::incidents::draft_integrity(h, &observed, now).await?;
+    }
     Ok(out)
 }
 

@@ -268,7 +268,39 @@ pub fn check_move(from: State, to: State, facts: &Facts) -> Result<(), IncidentE
 
 /// The deadline: 72 hours after the organisation became aware.
 pub fn deadline(aware: OffsetDateTime) -> OffsetDateTime {
-    aware + time::Duration::hours(DEADLINE_HOURS)
+    aware.saturating_add(time::Duration::hours(DEADLINE_HOURS))
+}
+
+/// Checks an incident's times: each between 2000 and a few minutes from now (clocks differ),
+/// and in order: occurred, then discovered, then aware. On a change, the awareness may only move
+/// earlier (`before`: the current one), so a missed deadline cannot be hidden by moving it.
+pub fn check_times(
+    occurred: Option<OffsetDateTime>,
+    discovered: OffsetDateTime,
+    aware: OffsetDateTime,
+    before: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<(), IncidentError> {
+    let earliest = time::macros::datetime!(2000-01-01 0:00 UTC);
+    let latest = now.saturating_add(time::Duration::minutes(5));
+    for t in occurred.iter().chain([&discovered, &aware]) {
+        if *t < earliest || *t > latest {
+            return Err(IncidentError::Incomplete(
+                "a time is before 2000 or in the future",
+            ));
+        }
+    }
+    if occurred.is_some_and(|o| o > discovered) || discovered > aware {
+        return Err(IncidentError::Incomplete(
+            "the times are in the order: occurred, discovered, aware",
+        ));
+    }
+    if before.is_some_and(|b| aware > b) {
+        return Err(IncidentError::Incomplete(
+            "the time of awareness can only move earlier: the 72 hours run from the first",
+        ));
+    }
+    Ok(())
 }
 
 /// Where an incident's clock stands.
@@ -632,23 +664,27 @@ pub fn watch(observations: &[Observation], t: Thresholds) -> Vec<Draft> {
         .collect();
     actors.sort_unstable();
     actors.dedup();
+    // Every actor with a burst counts (one noisy actor must not hide another).
+    let mut bursts: Vec<(i64, usize)> = Vec::new();
     for a in actors {
         let list: Vec<&Observation> = obs
             .iter()
             .copied()
             .filter(|o| o.kind == "access-denied" && o.actor == a)
             .collect();
-        if let Some((first, n)) = burst(&list, t.denied) {
-            out.push(Draft {
-                rule: "denied-burst",
-                observed: format!(
-                    "{n} refused accesses by one actor within {} minutes",
-                    t.window / 60
-                ),
-                first,
-            });
-            break;
-        }
+        bursts.extend(burst(&list, t.denied));
+    }
+    if let Some(first) = bursts.iter().map(|b| b.0).min() {
+        let largest = bursts.iter().map(|b| b.1).max().unwrap_or(0);
+        out.push(Draft {
+            rule: "denied-burst",
+            observed: format!(
+                "refused accesses in bursts by {} actor(s) within {} minutes (largest {largest})",
+                bursts.len(),
+                t.window / 60
+            ),
+            first,
+        });
     }
     let cross: Vec<&&Observation> = obs
         .iter()
@@ -765,6 +801,36 @@ mod tests {
             "2 h 5 min left of 72 h"
         );
         assert_eq!(reference(2026, 14), "AVV-2026-014");
+    }
+
+    #[test]
+    fn times_are_bounded_ordered_and_awareness_only_moves_earlier() {
+        let now = datetime!(2026-12-06 12:00 UTC);
+        let h = |n: i64| now - time::Duration::hours(n);
+        assert!(check_times(Some(h(3)), h(2), h(1), None, now).is_ok());
+        assert!(
+            check_times(None, h(2), h(3), None, now).is_err(),
+            "aware before discovered"
+        );
+        assert!(check_times(None, h(1), now + time::Duration::days(1), None, now).is_err());
+        assert!(check_times(
+            None,
+            datetime!(9999-12-31 0:00 UTC),
+            datetime!(9999-12-31 0:00 UTC),
+            None,
+            now
+        )
+        .is_err());
+        assert!(
+            check_times(None, h(5), h(1), Some(h(2)), now).is_err(),
+            "moved later"
+        );
+        assert!(
+            check_times(None, h(5), h(3), Some(h(2)), now).is_ok(),
+            "moved earlier"
+        );
+        let far = datetime!(9999-12-31 23:59 UTC);
+        assert_eq!(deadline(far), deadline(far), "no panic at the edge");
     }
 
     #[test]

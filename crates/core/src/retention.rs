@@ -88,7 +88,7 @@ impl DataClass {
             Self::Messages => (0, 24),
             Self::AuditLog => (5, 30),
             Self::GrantRecords => (5, 30),
-            Self::SecurityEvents => (1, 10),
+            Self::SecurityEvents => (2, 10),
             Self::IncidentRegister => (5, 30),
             Self::CallChat => (0, 0),
         }
@@ -175,16 +175,31 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// The policy from stored values (`(class code, value)`); an unknown class or a value out of
-    /// its limits is an error, a missing class takes its default.
-    pub fn from_stored(stored: &[(String, u32)]) -> Result<Self, PolicyError> {
-        let mut p = Self::default();
+    /// The policy from stored values (`(class code, value)`). It never fails: a stored policy
+    /// must not make an organisation unusable. An unknown class is ignored, a value outside its
+    /// class's limits is brought inside them, and security events kept longer than the log
+    /// lengthen the log (the longer, safer value wins).
+    pub fn from_stored(stored: &[(String, u32)]) -> Self {
+        let mut values: Vec<(DataClass, u32)> = DataClass::ALL
+            .into_iter()
+            .map(|c| (c, c.default_value()))
+            .collect();
         for (code, v) in stored {
             if let Some(c) = DataClass::parse(code) {
-                p = p.with(c, *v)?;
+                let (min, max) = c.limits();
+                if let Some(slot) = values.iter_mut().find(|(k, _)| *k == c) {
+                    slot.1 = (*v).clamp(min, max);
+                }
             }
         }
-        Ok(p)
+        let mut p = Self { values };
+        let (sec, log) = (p.get(DataClass::SecurityEvents), p.get(DataClass::AuditLog));
+        if sec > log {
+            if let Some(slot) = p.values.iter_mut().find(|(k, _)| *k == DataClass::AuditLog) {
+                slot.1 = sec;
+            }
+        }
+        p
     }
 
     /// The value of a class.
@@ -273,7 +288,11 @@ mod tests {
                 .and_then(|p| p.with(DataClass::SecurityEvents, 6)),
             Err(PolicyError::SecurityLongerThanLog)
         );
-        assert!(Policy::from_stored(&[("audit-log".into(), 3)]).is_err());
+        // A stored policy never fails to load, and never comes back shorter than its floors.
+        let p = Policy::from_stored(&[("audit-log".into(), 3), ("x".into(), 1)]);
+        assert_eq!(p.get(DataClass::AuditLog), 5);
+        let p = Policy::from_stored(&[("audit-log".into(), 5), ("security-events".into(), 9)]);
+        assert_eq!(p.get(DataClass::AuditLog), 9);
     }
 
     #[test]

@@ -125,6 +125,10 @@ async fn fallback(req: Request) -> Response {
 
 /// The Content-Security-Policy of every response: nothing from another origin, no inline script
 /// or style, no framing (VC-STORE-2: no third-party requests from any page).
+/// The Cache-Control of every page and API answer (PC-AVAIL-1: nothing is kept on the
+/// patient's device; static assets have their own).
+pub const CACHE_CONTROL: &str = "no-store";
+
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
@@ -161,7 +165,10 @@ async fn security_headers(tls: bool, req: Request, next: Next) -> Response {
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         // PC-AVAIL-1: nothing personal is left in a browser cache.
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        );
     }
     if tls {
         h.insert(

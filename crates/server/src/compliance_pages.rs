@@ -215,7 +215,7 @@ pub fn outside_addresses(text: &str) -> Vec<String> {
 pub fn edge_facts() -> EdgeFacts {
     EdgeFacts {
         csp: crate::app::CSP.to_owned(),
-        cache_control: "no-store".to_owned(),
+        cache_control: crate::app::CACHE_CONTROL.to_owned(),
         external_urls: EMBEDDED
             .iter()
             .flat_map(|(name, text)| {

@@ -178,6 +178,23 @@ impl OrgStore {
 }
 
 impl OrgTx<'_> {
+    /// The stored retention values, read inside the unit (on its write connection), so a check
+    /// of a change sees every change committed or queued before it.
+    pub async fn retention_values_in_unit(&mut self) -> Result<Vec<(String, u32)>, StoreError> {
+        let rows = sqlx::query("SELECT class, value FROM retention_policy ORDER BY class")
+            .fetch_all(self.conn().await?)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let v: i64 = r.try_get("value")?;
+                Ok((
+                    r.try_get("class")?,
+                    u32::try_from(v).map_err(|_| StoreError::Corrupt("a retention is negative"))?,
+                ))
+            })
+            .collect()
+    }
+
     /// Sets one class's retention value.
     pub async fn set_retention(
         &mut self,
@@ -217,26 +234,75 @@ impl OrgTx<'_> {
         Ok(id)
     }
 
-    /// Removes the payloads (salt, event, patient) of audit entries whose committed retention
-    /// end is at or before `now`, at most `limit`; the commitments, the tree and every
-    /// checkpoint stay, so the log still verifies (PC-STORE-1, PC-VENDOR-3).
+    /// Removes the payloads (salt, event, patient) of audit entries past their retention, at most
+    /// `limit`; the commitments, the tree and every checkpoint stay, so the log still verifies
+    /// (PC-STORE-1, PC-VENDOR-3). An entry goes only when both its committed end
+    /// (`retain_until`) and the policy stored now (`audit_ms` or, for a security event,
+    /// `security_ms` after it was recorded) have passed: the commitment is a floor nobody can
+    /// shorten, the policy may only lengthen it. Before a payload is cleared it must still match
+    /// its commitment: one that does not is kept (the evidence of tampering) and its sequence
+    /// number returned.
     pub async fn remove_due_audit_payloads(
         &mut self,
         now: OffsetDateTime,
+        audit_ms: i64,
+        security_ms: i64,
         limit: u32,
-    ) -> Result<u64, StoreError> {
-        let ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000)
+    ) -> Result<(u64, Vec<u64>), StoreError> {
+        let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000)
             .map_err(|_| StoreError::Invalid("a time is out of range"))?;
-        let r = sqlx::query(
-            "UPDATE audit_entry SET salt = NULL, event = NULL, patient = NULL WHERE seq IN \
-             (SELECT seq FROM audit_entry WHERE event IS NOT NULL AND retain_until IS NOT NULL \
-             AND retain_until <= ? ORDER BY seq LIMIT ?)",
+        let rows = sqlx::query(
+            "SELECT seq, commitment, salt, event, recorded FROM audit_entry WHERE event IS NOT NULL \
+             AND retain_until IS NOT NULL AND retain_until <= ? ORDER BY seq LIMIT ?",
         )
-        .bind(ms)
-        .bind(i64::from(limit))
-        .execute(self.conn().await?)
+        .bind(now_ms)
+        .bind(i64::from(limit).saturating_mul(5))
+        .fetch_all(self.conn().await?)
         .await?;
-        Ok(r.rows_affected())
+        let mut due = Vec::new();
+        let mut tampered = Vec::new();
+        for r in rows {
+            if due.len() >= limit as usize {
+                break;
+            }
+            let seq: i64 = r.try_get("seq")?;
+            let useq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("negative audit seq"))?;
+            let commitment: Vec<u8> = r.try_get("commitment")?;
+            let salt: Option<Vec<u8>> = r.try_get("salt")?;
+            let event: Vec<u8> = r.try_get("event")?;
+            let recorded: i64 = r.try_get("recorded")?;
+            let intact = salt
+                .as_deref()
+                .and_then(|s| trygg_audit::Salt::from_slice(s).ok())
+                .is_some_and(|s| {
+                    trygg_audit::commitment(&s, &event).as_bytes().as_slice()
+                        == commitment.as_slice()
+                });
+            let decoded = trygg_audit::AuditEvent::from_canonical(&event).ok();
+            let (Some(e), true) = (decoded, intact) else {
+                tampered.push(useq);
+                continue;
+            };
+            let keep_ms = if e.category.is_security_event() {
+                security_ms
+            } else {
+                audit_ms
+            };
+            if recorded.saturating_add(keep_ms) <= now_ms {
+                due.push(seq);
+            }
+        }
+        let mut removed = 0;
+        for seq in due {
+            removed += sqlx::query(
+                "UPDATE audit_entry SET salt = NULL, event = NULL, patient = NULL WHERE seq = ?",
+            )
+            .bind(seq)
+            .execute(self.conn().await?)
+            .await?
+            .rows_affected();
+        }
+        Ok((removed, tampered))
     }
 
     /// Deletes records of grants that ended (valid to, or revoked) at or before `cutoff`, and at
@@ -261,8 +327,9 @@ impl OrgTx<'_> {
     }
 
     /// Unfiled messages with content in threads whose last message is at or before `cutoff`, at
-    /// most `limit`: (message, patient). A patient's message nobody in the care team has read is
-    /// kept (its escalation made a task).
+    /// most `limit`: (message, patient). A message its recipient has not read is kept, whichever
+    /// way it went (a patient's message nobody in the care team read made a task; one to the
+    /// patient escalated), so even a retention of 0 months deletes only what was read.
     pub async fn messages_of_quiet_threads(
         &mut self,
         cutoff: OffsetDateTime,
@@ -271,7 +338,7 @@ impl OrgTx<'_> {
         let rows = sqlx::query(
             "SELECT m.id, m.patient_id FROM messages m JOIN threads t ON t.id = m.thread_id \
              WHERE m.deleted_at IS NULL AND m.filed_at IS NULL AND t.last_at <= ? \
-             AND NOT (m.from_patient = 1 AND m.read_at IS NULL) ORDER BY t.last_at, m.id LIMIT ?",
+             AND m.read_at IS NOT NULL ORDER BY t.last_at, m.id LIMIT ?",
         )
         .bind(fmt_time(cutoff)?)
         .bind(i64::from(limit))
@@ -492,7 +559,8 @@ impl OrgTx<'_> {
         rows.iter().map(|r| version_of(self.store, r)).collect()
     }
 
-    /// Open drafts from the watcher's `rule` made at or after `since` (to open one per rule a day).
+    /// Incidents the watcher's `rule` opened at or after `since` (open or closed): a burst that
+    /// began before a draft was made is that draft's.
     pub async fn open_drafts_of(
         &mut self,
         rule: &str,
@@ -506,6 +574,23 @@ impl OrgTx<'_> {
                 .await?;
         let n: i64 = row.try_get("n")?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The newest incident the watcher's `rule` opened that is not closed, at its latest version.
+    pub async fn open_draft_of(
+        &mut self,
+        rule: &str,
+    ) -> Result<Option<IncidentVersion>, StoreError> {
+        self.personal = true;
+        let row = sqlx::query(&format!(
+            "{VERSION_SELECT} WHERE i.rule = ? AND v.version = (SELECT MAX(version) FROM \
+             incident_versions w WHERE w.incident_id = i.id) AND v.state != 'closed' \
+             ORDER BY i.created_at DESC LIMIT 1"
+        ))
+        .bind(rule)
+        .fetch_optional(self.conn().await?)
+        .await?;
+        row.map(|r| version_of(self.store, &r)).transpose()
     }
 
     /// Moves the watcher's position.

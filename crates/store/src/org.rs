@@ -143,8 +143,7 @@ impl OrgStore {
                 DataClass::SecurityEvents.default_value(),
             ),
         };
-        let policy = Policy::from_stored(&me.retention_values().await?)
-            .map_err(|_| StoreError::Corrupt("a stored retention is out of its limits"))?;
+        let policy = Policy::from_stored(&me.retention_values().await?);
         me.use_retention(&policy);
         Ok(me)
     }

@@ -77,3 +77,7 @@ CREATE TABLE incident_watch (
     id       INTEGER PRIMARY KEY CHECK (id = 1),
     next_seq INTEGER NOT NULL
 ) STRICT;
+
+-- An organisation that has a log already starts watching at its end: its history was before
+-- the watcher, and drafts for old events would open with the 72-hour clock running from now.
+INSERT INTO incident_watch (id, next_seq) SELECT 1, COALESCE(MAX(seq) + 1, 0) FROM audit_entry;

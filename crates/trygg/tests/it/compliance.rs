@@ -99,6 +99,8 @@ async fn the_report_has_every_id_and_shows_a_lowered_setting_with_who_and_when()
     assert_eq!(row(&first, "VC-STORE-2")["status"], "met");
     assert_eq!(row(&first, "PC-CONF-1")["status"], "met", "the guard ran");
     assert_eq!(row(&first, "VC-LOG-2")["status"], "met", "the log verified");
+    // A row resting on rows later in the catalogue sees their answers.
+    assert_eq!(row(&first, "VC-PRIV-1")["status"], "met");
     let header = &first["report"]["header"];
     assert_eq!(header["organisation"], ORG);
     assert!(header["audit_checkpoint"].as_str().unwrap().contains(ORG));
@@ -192,6 +194,15 @@ async fn one_changed_byte_breaks_the_signature_and_the_hash_is_in_the_log() {
     // A report with a changed status and a recomputed, unsigned hash is refused too.
     let forged = text.replacen("\"not-met\"", "\"met\"", 1);
     assert!(compliance::verify(&s.app, &forged).is_err());
+    // Nothing may be added beside the signed report, not even in sorted, pretty form.
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["signature"]["auditor_note"] = json!("all met");
+    let added = serde_json::to_string_pretty(&v).unwrap() + "\n";
+    assert!(compliance::verify(&s.app, &added).is_err());
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["verdict"] = json!("all met");
+    let added = serde_json::to_string_pretty(&v).unwrap() + "\n";
+    assert!(compliance::verify(&s.app, &added).is_err());
     // A hash that was never logged is named by the console.
     assert!(!compliance::logged(&s.app, ORG, &"0".repeat(64))
         .await
@@ -835,6 +846,8 @@ async fn the_retention_job_deletes_each_class_past_its_limit_and_the_log_still_v
                 )
                 .await
                 .unwrap();
+            // Read by the patient: an unread message is never deleted by this class.
+            tx.mark_read(thread, false, "patient", t0).await.unwrap();
             let t = t0.unix_timestamp();
             let g = tx
                 .grant_role(doctor, "interpreter", t, Some(t + 60), "test", t)
@@ -995,4 +1008,164 @@ async fn incident_there(s: &TestServer, id: String) -> bool {
         Box::pin(async move { tx.incident(id.parse().unwrap()).await.unwrap().is_some() })
     })
     .await
+}
+
+/// Times out of bounds or out of order, and an awareness moved later (which would hide a missed
+/// deadline), are refused and nothing is stored; two retention changes at once that each fit the
+/// old policy but not each other leave one refused and a policy the organisation can open.
+#[tokio::test]
+async fn incident_times_and_concurrent_retention_changes_are_checked() {
+    let s = TestServer::start().await;
+    s.seed_demo().await;
+    let a = admin(&s, ORG).await;
+    let path = format!("/api/v1/orgs/{ORG}/incidents");
+    for bad in [
+        json!({"facts": {"title": "Avvik"}, "aware_at": "9999-12-31T23:59:59Z"}),
+        json!({"facts": {"title": "Avvik"}, "occurred_at": "1970-01-01T00:00:00Z"}),
+        json!({"facts": {"title": "Avvik"}, "discovered_at": "2026-01-02T00:00:00Z", "aware_at": "2026-01-01T00:00:00Z"}),
+    ] {
+        let (st, text) = call(&s, &a, reqwest::Method::POST, &path, Some(bad.clone())).await;
+        assert_eq!(st, 422, "{bad}: {text}");
+    }
+    let (st, text) = call(
+        &s,
+        &a,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({"facts": {"title": "Avvik"}})),
+    )
+    .await;
+    assert_eq!(st, 201, "{text}");
+    let made: Value = serde_json::from_str(&text).unwrap();
+    let later = (s.app.now() + time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let one = format!("{path}/{}", made["id"].as_str().unwrap());
+    let (st, _) = call(
+        &s,
+        &a,
+        reqwest::Method::POST,
+        &one,
+        Some(json!({"facts": {"title": "Avvik"}, "aware_at": later})),
+    )
+    .await;
+    assert_eq!(st, 422, "the awareness only moves earlier");
+    let (_, list) = call(&s, &a, reqwest::Method::GET, &path, None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&list)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (_, hist) = call(&s, &a, reqwest::Method::GET, &one, None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&hist)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let retention = format!("/api/v1/orgs/{ORG}/retention");
+    let (x, y) = tokio::join!(
+        call(
+            &s,
+            &a,
+            reqwest::Method::POST,
+            &retention,
+            Some(json!({"class": "audit-log", "value": 5}))
+        ),
+        call(
+            &s,
+            &a,
+            reqwest::Method::POST,
+            &retention,
+            Some(json!({"class": "security-events", "value": 6}))
+        ),
+    );
+    let mut codes = [x.0, y.0];
+    codes.sort_unstable();
+    assert_eq!(codes, [200, 422], "{x:?} {y:?}");
+    let (st, text) = call(&s, &a, reqwest::Method::GET, &retention, None).await;
+    assert_eq!(st, 200, "{text}");
+    let classes: Value = serde_json::from_str(&text).unwrap();
+    let get = |c: &str| {
+        classes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["class"] == c)
+            .unwrap()["value"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(get("security-events") <= get("audit-log"));
+}
+
+/// The retention job checks a payload against its commitment before it clears it: one edited
+/// under the log is kept (the evidence), an integrity draft is opened, and verify still fails.
+#[tokio::test]
+async fn the_retention_job_keeps_a_tampered_payload_and_opens_a_draft() {
+    let s = TestServer::start().await;
+    s.seed_demo().await;
+    s.clock.advance(-time::Duration::days(11 * 366));
+    s.clock.freeze();
+    let t0 = s.app.now();
+    let facts: trygg_core::incident::Facts =
+        serde_json::from_value(json!({"title": "Gammelt avvik"})).unwrap();
+    let input = trygg_app::incidents::IncidentIn {
+        facts,
+        ..Default::default()
+    };
+    trygg_app::incidents::create(&s.app, By::Console, ORG, input, t0)
+        .await
+        .unwrap();
+    // Edit every entry recorded at t0 (the incident's), under the log.
+    let control = s.dir.path().join("control.sqlite");
+    let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        control.display()
+    ))
+    .await
+    .unwrap();
+    let org_id: String = sqlx::query_scalar("SELECT id FROM organisations WHERE slug = ?")
+        .bind(ORG)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    sqlx::Connection::close(c).await.unwrap();
+    let db = s.dir.path().join("orgs").join(format!("{org_id}.sqlite"));
+    let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        db.display()
+    ))
+    .await
+    .unwrap();
+    let t0_ms = t0.unix_timestamp() * 1000;
+    let edited = sqlx::query("UPDATE audit_entry SET event = CAST(replace(CAST(event AS TEXT), 'incident.create', 'incident.update') AS BLOB) WHERE recorded <= ?")
+        .bind(t0_ms + 60_000)
+        .execute(&mut c)
+        .await
+        .unwrap()
+        .rows_affected();
+    sqlx::Connection::close(c).await.unwrap();
+    assert!(edited >= 1);
+    s.clock.advance(time::Duration::days(3653 + 2));
+    let r = trygg_app::retention::run(&s.app, ORG, s.app.now())
+        .await
+        .unwrap();
+    let list = trygg_app::incidents::list(&s.app, By::Console, ORG, s.app.now())
+        .await
+        .unwrap();
+    assert!(
+        list.iter().any(|i| i.rule.as_deref() == Some("integrity")),
+        "{r:?} {list:?}"
+    );
+    let v = operator::verify_audit(&s.app, &Console, ORG, s.app.now())
+        .await
+        .unwrap();
+    assert!(v.is_err(), "the edited entry is still there to be found");
 }
