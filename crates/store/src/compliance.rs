@@ -127,21 +127,25 @@ fn version_of(
     })
 }
 
+fn retention_rows(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<(String, u32)>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            let v: i64 = r.try_get("value")?;
+            Ok((
+                r.try_get("class")?,
+                u32::try_from(v).map_err(|_| StoreError::Corrupt("a retention is negative"))?,
+            ))
+        })
+        .collect()
+}
+
 impl OrgStore {
     /// The stored retention values (`(class code, value)`), read from the pool.
     pub async fn retention_values(&self) -> Result<Vec<(String, u32)>, StoreError> {
         let rows = sqlx::query("SELECT class, value FROM retention_policy ORDER BY class")
             .fetch_all(self.db.sqlite())
             .await?;
-        rows.iter()
-            .map(|r| {
-                let v: i64 = r.try_get("value")?;
-                Ok((
-                    r.try_get("class")?,
-                    u32::try_from(v).map_err(|_| StoreError::Corrupt("a retention is negative"))?,
-                ))
-            })
-            .collect()
+        retention_rows(&rows)
     }
 
     /// The latest retention run: (finished, counts JSON).
@@ -184,15 +188,7 @@ impl OrgTx<'_> {
         let rows = sqlx::query("SELECT class, value FROM retention_policy ORDER BY class")
             .fetch_all(self.conn().await?)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let v: i64 = r.try_get("value")?;
-                Ok((
-                    r.try_get("class")?,
-                    u32::try_from(v).map_err(|_| StoreError::Corrupt("a retention is negative"))?,
-                ))
-            })
-            .collect()
+        retention_rows(&rows)
     }
 
     /// Sets one class's retention value.
@@ -337,10 +333,10 @@ impl OrgTx<'_> {
     ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
         let rows = sqlx::query(
             "SELECT m.id, m.patient_id FROM messages m JOIN threads t ON t.id = m.thread_id \
-             WHERE m.deleted_at IS NULL AND m.filed_at IS NULL AND t.last_at <= ? \
+             WHERE m.deleted_at IS NULL AND m.filed_at IS NULL AND unixepoch(t.last_at) <= ? \
              AND m.read_at IS NOT NULL ORDER BY t.last_at, m.id LIMIT ?",
         )
-        .bind(fmt_time(cutoff)?)
+        .bind(cutoff.unix_timestamp())
         .bind(i64::from(limit))
         .fetch_all(self.conn().await?)
         .await?;
@@ -363,10 +359,10 @@ impl OrgTx<'_> {
     ) -> Result<u64, StoreError> {
         self.personal = true;
         let rows = sqlx::query(
-            "SELECT incident_id FROM incident_versions WHERE state = 'closed' AND at <= ? \
+            "SELECT incident_id FROM incident_versions WHERE state = 'closed' AND unixepoch(at) <= ? \
              AND unixepoch('now') - unixepoch(at) >= 157788000 GROUP BY incident_id LIMIT ?",
         )
-        .bind(fmt_time(cutoff)?)
+        .bind(cutoff.unix_timestamp())
         .bind(i64::from(limit))
         .fetch_all(self.conn().await?)
         .await?;
@@ -566,14 +562,19 @@ impl OrgTx<'_> {
         rule: &str,
         since: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM incidents WHERE rule = ? AND created_at >= ?")
-                .bind(rule)
-                .bind(fmt_time(since)?)
-                .fetch_one(self.conn().await?)
-                .await?;
-        let n: i64 = row.try_get("n")?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        // Compared as times, not as text: RFC 3339 strings with and without a fraction of a
+        // second do not sort as the times they name.
+        let rows = sqlx::query("SELECT created_at FROM incidents WHERE rule = ?")
+            .bind(rule)
+            .fetch_all(self.conn().await?)
+            .await?;
+        let mut n = 0;
+        for r in rows {
+            if parse_time(r.try_get("created_at")?)? >= since {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// The newest incident the watcher's `rule` opened that is not closed, at its latest version.

@@ -750,20 +750,7 @@ async fn security_events_open_draft_incidents() {
         "{list:?}"
     );
     // A verification failure: one stored byte changed under the log.
-    let control = s.dir.path().join("control.sqlite");
-    let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
-        "sqlite://{}",
-        control.display()
-    ))
-    .await
-    .unwrap();
-    let org_id: String = sqlx::query_scalar("SELECT id FROM organisations WHERE slug = ?")
-        .bind(ORG)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    sqlx::Connection::close(c).await.unwrap();
-    let db = s.dir.path().join("orgs").join(format!("{org_id}.sqlite"));
+    let db = org_db(&s).await;
     let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
         "sqlite://{}",
         db.display()
@@ -1124,20 +1111,7 @@ async fn the_retention_job_keeps_a_tampered_payload_and_opens_a_draft() {
         .await
         .unwrap();
     // Edit every entry recorded at t0 (the incident's), under the log.
-    let control = s.dir.path().join("control.sqlite");
-    let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
-        "sqlite://{}",
-        control.display()
-    ))
-    .await
-    .unwrap();
-    let org_id: String = sqlx::query_scalar("SELECT id FROM organisations WHERE slug = ?")
-        .bind(ORG)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    sqlx::Connection::close(c).await.unwrap();
-    let db = s.dir.path().join("orgs").join(format!("{org_id}.sqlite"));
+    let db = org_db(&s).await;
     let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
         "sqlite://{}",
         db.display()
@@ -1168,4 +1142,22 @@ async fn the_retention_job_keeps_a_tampered_payload_and_opens_a_draft() {
         .await
         .unwrap();
     assert!(v.is_err(), "the edited entry is still there to be found");
+}
+
+/// The organisation's database file.
+async fn org_db(s: &TestServer) -> std::path::PathBuf {
+    let control = s.dir.path().join("control.sqlite");
+    let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        control.display()
+    ))
+    .await
+    .unwrap();
+    let org_id: String = sqlx::query_scalar("SELECT id FROM organisations WHERE slug = ?")
+        .bind(ORG)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    sqlx::Connection::close(c).await.unwrap();
+    s.dir.path().join("orgs").join(format!("{org_id}.sqlite"))
 }
