@@ -21,6 +21,7 @@ pub mod org;
 pub mod person;
 pub mod retention;
 pub mod signalling;
+pub mod snooping;
 pub mod words;
 
 pub use lang::Lang;
