@@ -30,6 +30,7 @@ pub mod rights;
 pub mod rooms;
 pub mod screening;
 pub mod sessions;
+pub mod snooping;
 
 pub use access::Caller;
 pub use clock::{Clock, ManualClock, SharedClock, ShiftedClock, SystemClock};

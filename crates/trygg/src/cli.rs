@@ -117,6 +117,11 @@ enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// Snooping in the access log (issue #16, begun).
+    Snooping {
+        #[command(subcommand)]
+        command: SnoopingCommand,
+    },
     /// The confidentiality guard for SMS and e-mail (PC-CONF-1).
     Guard {
         #[command(subcommand)]
@@ -262,6 +267,25 @@ enum ComplianceCommand {
         /// Organisation short name.
         #[arg(long)]
         org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SnoopingCommand {
+    /// Judge one day of the organisation's access log: explained accesses never alert; the rest
+    /// are scored into cases (ids and reasons, no names). The reading is logged.
+    Detect {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The day (YYYY-MM-DD, UTC); today when not given.
+        #[arg(long)]
+        day: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -1083,6 +1107,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit { command } => audit_command(command).await,
         Command::Compliance { command } => compliance_command(command).await,
         Command::Retention { command } => retention_command(command).await,
+        Command::Snooping {
+            command:
+                SnoopingCommand::Detect {
+                    common,
+                    org,
+                    day,
+                    json,
+                },
+        } => {
+            let day = match day.as_deref() {
+                Some(d) => Some(
+                    time::Date::parse(
+                        d,
+                        &time::macros::format_description!("[year]-[month]-[day]"),
+                    )
+                    .map_err(|_| anyhow::anyhow!("--day is YYYY-MM-DD"))?,
+                ),
+                None => None,
+            };
+            let out = at_console(&common, |app, now| async move {
+                let start = day.unwrap_or(now.date()).midnight().assume_utc();
+                trygg_app::snooping::detect(&app, &Console, &org, start, now).await
+            })
+            .await?;
+            if json {
+                print_json(&out)?;
+            } else {
+                println!(
+                    "{} explained, {} unexplained, {} cases",
+                    out.explained,
+                    out.unexplained,
+                    out.cases.len()
+                );
+                for c in out.cases {
+                    println!(
+                        "{:>3}  personnel {}  patient {}  {}",
+                        c.score,
+                        c.actor,
+                        c.patient
+                            .map_or_else(|| "(the whole day)".to_owned(), |p| p.to_string()),
+                        c.words.join("; ")
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Role {
             command:
                 RoleCommand::Define {

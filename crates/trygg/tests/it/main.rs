@@ -19,4 +19,5 @@ mod oidc;
 mod pages;
 mod review_access;
 mod review_edge;
+mod snooping;
 mod tamper;
