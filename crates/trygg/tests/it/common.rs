@@ -155,6 +155,35 @@ impl TestServer {
         .await
     }
 
+    /// A new person of `org` with `name` and `role` (and the grant registration gives).
+    pub async fn new_personnel(
+        &self,
+        org: &str,
+        name: &str,
+        role: trygg_core::BuiltinRole,
+    ) -> uuid::Uuid {
+        let slug = trygg_core::OrgSlug::parse(org).unwrap();
+        let o = self.store.org_by_slug(&slug).await.unwrap().unwrap();
+        let h = self.store.org(&o).await.unwrap();
+        let mut tx = h.begin().await.unwrap();
+        let id = tx
+            .create_personnel(
+                &trygg_store::NewPersonnel {
+                    name: trygg_core::PersonName::parse(name).unwrap(),
+                    email: None,
+                    role,
+                    employment: trygg_core::Employment::Employee,
+                },
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap()
+            .id;
+        tx.audit(&test_event(org)).await.unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
     /// Opens a session with the given method and assurance.
     pub async fn login_with(
         &self,

@@ -604,23 +604,9 @@ async fn the_register_refuses_hostile_input_and_other_callers() {
         404
     );
     // An administrator whose employment ended is out at once.
-    let gone = store_tx(&s, |tx| {
-        Box::pin(async move {
-            tx.create_personnel(
-                &trygg_store::NewPersonnel {
-                    name: trygg_core::PersonName::parse("Avgått Administrator").unwrap(),
-                    email: None,
-                    role: BuiltinRole::OrgAdmin,
-                    employment: trygg_core::Employment::Employee,
-                },
-                time::OffsetDateTime::now_utc(),
-            )
-            .await
-            .unwrap()
-            .id
-        })
-    })
-    .await;
+    let gone = s
+        .new_personnel(ORG, "Avgått Administrator", BuiltinRole::OrgAdmin)
+        .await;
     let g = s
         .login_with(
             ORG,

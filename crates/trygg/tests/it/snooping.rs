@@ -60,23 +60,7 @@ async fn an_unexplained_look_at_a_namesake_is_a_case_and_a_cared_for_patient_is_
     assert_eq!(res.status().as_u16(), 200);
     // B: a new doctor who shares Q's surname, with no relation to Q, opens Q's record.
     let name = format!("Kari {surname}");
-    let b = store_tx(&s, move |tx| {
-        Box::pin(async move {
-            tx.create_personnel(
-                &trygg_store::NewPersonnel {
-                    name: trygg_core::PersonName::parse(&name).unwrap(),
-                    email: None,
-                    role: BuiltinRole::Doctor,
-                    employment: trygg_core::Employment::Employee,
-                },
-                time::OffsetDateTime::now_utc(),
-            )
-            .await
-            .unwrap()
-            .id
-        })
-    })
-    .await;
+    let b = s.new_personnel(ORG, &name, BuiltinRole::Doctor).await;
     let sb = s
         .login_with(
             ORG,
