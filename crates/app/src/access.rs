@@ -325,7 +325,9 @@ pub fn default_min_assurance(p: Permission) -> Assurance {
         }
         // The incident register names affected patients (sealed): substantial, like the
         // credential path.
-        Permission::CredentialsManage | Permission::ComplianceManage => Assurance::Substantial,
+        Permission::CredentialsManage | Permission::ComplianceManage | Permission::LogControl => {
+            Assurance::Substantial
+        }
         p if p.is_patient_data() => Assurance::Substantial,
         _ => Assurance::Low,
     }

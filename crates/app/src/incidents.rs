@@ -130,7 +130,7 @@ fn check(facts: &Facts) -> Result<(), AppError> {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn log(
+pub(crate) async fn log(
     tx: &mut OrgTx<'_>,
     h: &OrgStore,
     actor: &Actor,
@@ -208,7 +208,7 @@ pub async fn create(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert(
+pub(crate) async fn insert(
     tx: &mut OrgTx<'_>,
     source: incident::Source,
     rule: Option<&str>,
@@ -429,12 +429,41 @@ pub async fn open_counts(h: &OrgStore, now: OffsetDateTime) -> Result<(u64, u64)
     Ok((open, overdue))
 }
 
-/// Runs the compliance jobs until stopped: the watcher every `every`, and the retention job
-/// (`crate::retention::run_all`) at the first round and every `retention_every` rounds after.
+/// Runs the compliance jobs until stopped: the watcher every `every`, the retention job
+/// (`crate::retention::run_all`) at the first round and every `retention_every` rounds after,
+/// and once a day the snooping detector over the day before (`crate::snooping::detect`).
 /// A failure is logged by code and the next round comes as planned.
 pub async fn run_jobs(state: App, every: std::time::Duration, retention_every: u32) {
     let mut round: u32 = 0;
+    // The first day judged is the one that ends at the next midnight (UTC) after start.
+    let mut detected: Option<time::Date> = Some(state.now().date());
     loop {
+        // Once a day, the day before is judged for snooping in every organisation (issue #16).
+        let today = state.now().date();
+        if detected != Some(today) {
+            if let Some(yesterday) = today.previous_day() {
+                let start = yesterday.midnight().assume_utc();
+                if let Ok(orgs) = state.store.list_orgs().await {
+                    for o in orgs {
+                        let r = crate::snooping::detect_as(
+                            &state,
+                            "snooping",
+                            o.slug.as_str(),
+                            start,
+                            state.now(),
+                        )
+                        .await;
+                        if let Err(e) = r {
+                            tracing::warn!(
+                                code = e.code,
+                                "the snooping detector could not serve an organisation"
+                            );
+                        }
+                    }
+                }
+            }
+            detected = Some(today);
+        }
         if round.is_multiple_of(retention_every.max(1)) {
             if let Err(e) = crate::retention::run_all(&state, state.now()).await {
                 tracing::warn!(code = e.code, "the retention job's round failed");

@@ -2,19 +2,24 @@
 //! day's accesses to patients' data are read from the audit log, each person's 60 days before it
 //! make their baseline, the care relationships, roles and surnames come from the organisation's
 //! records, and `trygg_core::snooping::day` explains what it can and scores the rest as cases.
-//! For the console (`trygg snooping detect`); reading the log for control is itself logged. The
-//! case queue for a log-control role, outcomes and the patient's view of unjustified accesses
-//! are to come (issue #16); so are the facts the records do not hold yet (addresses, next of
-//! kin, colleagues, protected persons).
+//! For the console (`trygg snooping detect`, which saves the day's cases); reading the log for
+//! control is itself logged. The cases go to a queue for the organisation's log-control role
+//! (`log-control`, which no built-in role has: managers see only what a case shows them):
+//! `cases`, `case` (each read logged, in the patient's log too) and `decide` (explained, warned,
+//! confirmed; a confirmed case opens an incident; nobody decides their own case). Still to come
+//! (issue #16): the patient's view of accesses found unjustified, and the facts the records do
+//! not hold yet (addresses, next of kin, colleagues, protected persons).
 
 use std::collections::HashMap;
 
 use time::OffsetDateTime;
 use trygg_audit::{Action, Basis as AuditBasis, Category};
+use trygg_core::access::Permission;
 use trygg_core::snooping::{self, Access, Baseline, Basis, Facts, Kind, Settings};
 use trygg_core::Operation;
 use uuid::Uuid;
 
+use crate::access::{authorize, org_for, Caller};
 use crate::audit::{Actor, Did};
 use crate::context::App;
 use crate::error::AppError;
@@ -74,10 +79,23 @@ fn surname(full: &str) -> String {
         .to_lowercase()
 }
 
-/// Judges the day that starts at `day_start` (UTC) in the organisation's log.
+/// Judges the day that starts at `day_start` (UTC) in the organisation's log, for the console,
+/// and saves its cases to the queue.
 pub async fn detect(
     state: &App,
     _console: &Console,
+    org: &str,
+    day_start: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<DayOut, AppError> {
+    detect_as(state, CONSOLE, org, day_start, now).await
+}
+
+/// [`detect`] as Trygg's own job `who` (audit actor `trygg:<who>`): the server runs it once a
+/// day for the day before.
+pub async fn detect_as(
+    state: &App,
+    who: &str,
     org: &str,
     day_start: OffsetDateTime,
     now: OffsetDateTime,
@@ -113,7 +131,7 @@ pub async fn detect(
     // Reading the log for control is an access to log, in the same unit as the reads above.
     let e = crate::audit::event(
         &h.organisation().slug,
-        &Actor::system(CONSOLE),
+        &Actor::system(who),
         Did::new(
             Category::Access,
             Operation::AuditSearch,
@@ -199,7 +217,7 @@ pub async fn detect(
         usize::try_from(t.rem_euclid(86_400) / 3600).unwrap_or(0)
     });
     let uuid_of = |ids: &Ids, i: u32| ids.back.get(i as usize).copied();
-    Ok(DayOut {
+    let out = DayOut {
         explained: d.explained,
         unexplained: d.unexplained,
         cases: d
@@ -220,5 +238,244 @@ pub async fn detect(
                 })
             })
             .collect(),
-    })
+    };
+    // The cases go to the queue, once per person, patient and day.
+    let day = day_start.date().to_string();
+    let mut tx = h.begin().await?;
+    let mut new = 0u32;
+    for c in &out.cases {
+        if tx
+            .save_snoop_case(
+                &day,
+                c.actor,
+                c.patient,
+                c.score,
+                &c.reasons.join(","),
+                c.accesses,
+                now,
+            )
+            .await?
+        {
+            new += 1;
+        }
+    }
+    let e = crate::audit::event(
+        &h.organisation().slug,
+        &Actor::system(who),
+        Did::new(
+            Category::Administration,
+            Operation::SnoopCaseFound,
+            Action::Create,
+            ("snoop-case", None),
+        )
+        .basis(AuditBasis::Administration)
+        .detail(Some(format!("{day}-new-{new}"))),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// A case as the log-control role reads it: ids, reasons in words, score, outcome.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CaseView {
+    /// Id.
+    pub id: Uuid,
+    /// The day (`YYYY-MM-DD`).
+    pub day: String,
+    /// The person who looked (personnel id).
+    pub actor: Uuid,
+    /// The patient (none for a spike).
+    pub patient: Option<Uuid>,
+    /// The score.
+    pub score: u32,
+    /// The reason codes.
+    pub reasons: Vec<String>,
+    /// How many accesses.
+    pub accesses: u32,
+    /// `explained`, `warned` or `confirmed`, once decided.
+    pub outcome: Option<String>,
+}
+
+fn view(c: trygg_store::snooping::SnoopCase) -> CaseView {
+    CaseView {
+        id: c.id,
+        day: c.day,
+        actor: c.actor,
+        patient: c.patient,
+        score: c.score,
+        reasons: c
+            .reasons
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        accesses: c.accesses,
+        outcome: c.outcome,
+    }
+}
+
+fn did(
+    op: Operation,
+    action: Action,
+    id: Option<Uuid>,
+    patient: Option<Uuid>,
+    detail: Option<String>,
+) -> Did {
+    Did::new(
+        Category::Access,
+        op,
+        action,
+        ("snoop-case", id.map(|i| i.to_string())),
+    )
+    .patient(patient)
+    .basis(AuditBasis::Administration)
+    .detail(detail)
+}
+
+/// The open cases, highest score first (`log-control`); the read is logged.
+pub async fn cases(
+    state: &App,
+    caller: &Caller,
+    org: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<CaseView>, AppError> {
+    let h = org_for(state, caller, org, now).await?;
+    let (mut tx, ok) = authorize(&h, caller, Permission::LogControl, None, now).await?;
+    let list = tx.open_snoop_cases(500).await?;
+    let e = crate::audit::event(
+        &h.organisation().slug,
+        &ok.actor,
+        did(
+            Operation::SnoopCaseRead,
+            Action::Read,
+            None,
+            None,
+            Some("queue".into()),
+        ),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(list.into_iter().map(view).collect())
+}
+
+fn no_case() -> AppError {
+    AppError::not_found("TR-X404", "no such case")
+}
+
+/// One case (`log-control`); the read is logged, in the patient's own log too.
+pub async fn case(
+    state: &App,
+    caller: &Caller,
+    org: &str,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<CaseView, AppError> {
+    let h = org_for(state, caller, org, now).await?;
+    let (mut tx, ok) = authorize(&h, caller, Permission::LogControl, None, now).await?;
+    let c = tx.snoop_case(id).await?.ok_or_else(no_case)?;
+    let e = crate::audit::event(
+        &h.organisation().slug,
+        &ok.actor,
+        did(
+            Operation::SnoopCaseRead,
+            Action::Read,
+            Some(id),
+            c.patient,
+            None,
+        ),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Ok(view(c))
+}
+
+/// A case's outcome.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeIn {
+    /// `explained`, `warned` or `confirmed` (a confirmed case opens an incident).
+    pub outcome: String,
+}
+
+/// Decides a case (`log-control`), once; nobody decides a case about themselves; a confirmed
+/// case opens an incident in the register with the patient as affected (PC-DEV-1).
+pub async fn decide(
+    state: &App,
+    caller: &Caller,
+    org: &str,
+    id: Uuid,
+    input: OutcomeIn,
+    now: OffsetDateTime,
+) -> Result<CaseView, AppError> {
+    let h = org_for(state, caller, org, now).await?;
+    let (mut tx, ok) = authorize(&h, caller, Permission::LogControl, None, now).await?;
+    let outcome = input.outcome.trim();
+    if !["explained", "warned", "confirmed"].contains(&outcome) {
+        return Err(AppError::invalid(
+            "TR-X001",
+            "the outcome is explained, warned or confirmed",
+        ));
+    }
+    let c = tx.snoop_case(id).await?.ok_or_else(no_case)?;
+    if c.actor == caller.personnel_id {
+        return Err(AppError::forbidden(
+            "TR-X403",
+            "nobody decides a case about themselves",
+        ));
+    }
+    if !tx.decide_snoop_case(id, outcome, &ok.actor.id, now).await? {
+        return Err(AppError::conflict("TR-X409", "the case is decided already"));
+    }
+    let e = crate::audit::event(
+        &h.organisation().slug,
+        &ok.actor,
+        did(
+            Operation::SnoopCaseDecide,
+            Action::Update,
+            Some(id),
+            c.patient,
+            Some(outcome.to_owned()),
+        ),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    if outcome == "confirmed" {
+        let facts = trygg_core::incident::Facts {
+            title: "Bekreftet urettmessig innsyn / Confirmed unjustified access".into(),
+            what_happened: format!("Log control confirmed snooping case {id} ({})", c.reasons),
+            confidentiality: true,
+            affected_patients: c.patient.iter().map(Uuid::to_string).collect(),
+            ..Default::default()
+        };
+        let v = crate::incidents::insert(
+            &mut tx,
+            trygg_core::incident::Source::Person,
+            None,
+            &facts,
+            None,
+            now,
+            now,
+            &ok.actor,
+            now,
+        )
+        .await?;
+        crate::incidents::log(
+            &mut tx,
+            &h,
+            &ok.actor,
+            Operation::IncidentCreate,
+            Action::Create,
+            Some(v.id),
+            Some("from-snoop-case".into()),
+            now,
+        )
+        .await?;
+    }
+    let c = tx.snoop_case(id).await?.ok_or_else(no_case)?;
+    tx.commit().await?;
+    Ok(view(c))
 }

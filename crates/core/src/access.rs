@@ -64,11 +64,14 @@ pub enum Permission {
     /// Keep the organisation's compliance evidence (issue #15): the compliance report, the
     /// incident register, the retention policy and the routine checklist.
     ComplianceManage,
+    /// Work the snooping case queue (issue #16): a log-control role of the organisation's own
+    /// (no built-in role has it: managers see only what a case shows them).
+    LogControl,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Self::PatientRead,
         Self::PatientWrite,
         Self::HealthRead,
@@ -84,6 +87,7 @@ impl Permission {
         Self::AuditRead,
         Self::Integrate,
         Self::ComplianceManage,
+        Self::LogControl,
     ];
 
     /// Whether this permission reaches a patient's health data and so needs a care relationship
@@ -126,6 +130,7 @@ impl Permission {
             Self::AuditRead => "audit-read",
             Self::Integrate => "integrate",
             Self::ComplianceManage => "compliance-manage",
+            Self::LogControl => "log-control",
         }
     }
 

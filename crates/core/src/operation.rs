@@ -73,6 +73,12 @@ pub enum Operation {
     IncidentUpdate,
     /// The incident register or an incident was read.
     IncidentRead,
+    /// Snooping cases were found in a day of the access log (issue #16).
+    SnoopCaseFound,
+    /// A snooping case (or the queue) was read by the log-control role.
+    SnoopCaseRead,
+    /// A snooping case got its outcome.
+    SnoopCaseDecide,
     /// A device was revoked.
     DeviceRevoke,
     /// A device's proof at a join was refused (unknown, revoked, bad signature).
@@ -217,7 +223,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 94] = [
+    pub const ALL: [Operation; 97] = [
         Self::PersonnelHprSet,
         Self::PersonnelOidcSubjectSet,
         Self::DeviceCodeIssue,
@@ -230,6 +236,9 @@ impl Operation {
         Self::IncidentCreate,
         Self::IncidentUpdate,
         Self::IncidentRead,
+        Self::SnoopCaseFound,
+        Self::SnoopCaseRead,
+        Self::SnoopCaseDecide,
         Self::DeviceRevoke,
         Self::DeviceRefused,
         Self::DeviceLogin,
@@ -334,6 +343,9 @@ impl Operation {
             Self::IncidentCreate => "incident.create",
             Self::IncidentUpdate => "incident.update",
             Self::IncidentRead => "incident.read",
+            Self::SnoopCaseFound => "snoop.case-found",
+            Self::SnoopCaseRead => "snoop.case-read",
+            Self::SnoopCaseDecide => "snoop.case-decide",
             Self::DeviceRevoke => "device.revoke",
             Self::DeviceRefused => "device.refused",
             Self::DeviceLogin => "device.login",
@@ -741,6 +753,9 @@ impl Operation {
             | Self::IncidentCreate
             | Self::IncidentUpdate
             | Self::IncidentRead
+            | Self::SnoopCaseFound
+            | Self::SnoopCaseRead
+            | Self::SnoopCaseDecide
             | Self::AccountLocked => t(
                 "Administrativ handling",
                 "Administrativ handling",
@@ -828,6 +843,21 @@ impl Operation {
             ),
             Self::IncidentUpdate => t("Avvik oppdatert", "Avvik oppdatert", "Incident updated"),
             Self::IncidentRead => t("Avvik lest", "Avvik lese", "Incident read"),
+            Self::SnoopCaseFound => t(
+                "Kontroll av logg: saker funnet",
+                "Kontroll av logg: saker funne",
+                "Log control: cases found",
+            ),
+            Self::SnoopCaseRead => t(
+                "Kontroll av logg: sak lest",
+                "Kontroll av logg: sak lesen",
+                "Log control: case read",
+            ),
+            Self::SnoopCaseDecide => t(
+                "Kontroll av logg: sak avgjort",
+                "Kontroll av logg: sak avgjord",
+                "Log control: case decided",
+            ),
             Self::DeviceRevoke => t(
                 "Utstyr tatt ut av bruk",
                 "Utstyr teke ut av bruk",

@@ -86,6 +86,11 @@ pub fn permission(p: Permission, lang: Lang) -> &'static str {
             "Gå gjennom tilgangar",
             "Review access rights",
         ),
+        Permission::LogControl => (
+            "Kontrollere loggen for snoking",
+            "Kontrollere loggen for snoking",
+            "Check the log for snooping",
+        ),
         Permission::ComplianceManage => (
             "Føre samsvar, avvik og lagringstid",
             "Føre samsvar, avvik og lagringstid",

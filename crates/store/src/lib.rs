@@ -25,6 +25,7 @@ pub mod messages;
 pub mod notices;
 mod org;
 pub mod patient_sessions;
+pub mod snooping;
 pub mod writer;
 
 pub use auth::{

@@ -21,6 +21,7 @@ pub mod messages;
 pub mod notices;
 mod orgs;
 mod patients;
+pub mod snooping;
 
 use std::sync::OnceLock;
 
@@ -52,7 +53,8 @@ use crate::error::ApiError;
         trygg_app::notices::Queued, devices::DeviceIn, devices::IssuedOut, devices::EnrolIn,
         trygg_app::devices::DeviceOut, trygg_app::devices::Enrolled,
         trygg_app::compliance::RoutineRow, trygg_app::compliance::RoutineIn, trygg_app::retention::ClassOut,
-        trygg_app::retention::RetentionIn, trygg_app::incidents::IncidentOut, trygg_app::incidents::IncidentIn)),
+        trygg_app::retention::RetentionIn, trygg_app::incidents::IncidentOut, trygg_app::incidents::IncidentIn,
+        trygg_app::snooping::CaseView, trygg_app::snooping::OutcomeIn)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -128,6 +130,9 @@ pub fn table() -> Vec<UtoipaMethodRouter<AppState>> {
         routes!(compliance::incidents, compliance::create_incident),
         routes!(compliance::incident, compliance::update_incident),
         routes!(compliance::notification_report),
+        routes!(snooping::cases),
+        routes!(snooping::case),
+        routes!(snooping::decide),
         routes!(passkeys::list_own),
         routes!(passkeys::revoke_own),
         routes!(passkeys::acknowledge_notices),

@@ -378,6 +378,34 @@ impl World {
             .await;
             path = path.replace("{incident}", &i.to_string());
         }
+        if path.contains("{case}") {
+            let c = store_tx(&self.s, |tx| {
+                Box::pin(async move {
+                    let (actor, patient) = (Uuid::new_v4(), Uuid::new_v4());
+                    let now = time::OffsetDateTime::now_utc();
+                    tx.save_snoop_case(
+                        "2026-12-06",
+                        actor,
+                        Some(patient),
+                        40,
+                        "SameSurname",
+                        1,
+                        now,
+                    )
+                    .await
+                    .unwrap();
+                    tx.open_snoop_cases(10_000)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .find(|c| c.actor == actor)
+                        .unwrap()
+                        .id
+                })
+            })
+            .await;
+            path = path.replace("{case}", &c.to_string());
+        }
         if path.contains("{care}") {
             let (target, patient) = (self.target, self.patient);
             let c = store_tx(&self.s, |tx| {
@@ -562,6 +590,9 @@ impl World {
             }
             ("POST", "/api/v1/auth/enrolment-links") => Some(json!({"personnel_id": self.target})),
             ("POST", "/api/v1/orgs/{}/devices") => Some(json!({"label": "Behandlingsrom 2"})),
+            ("POST", "/api/v1/orgs/{}/snooping/cases/{}/outcome") => {
+                Some(json!({"outcome": "explained"}))
+            }
             ("POST", "/api/v1/orgs/{}/compliance/routines") => Some(json!({
                 "key": "training", "owner": "Fagleder", "document": "Rutine 4.2", "next_review": "2027-06-01"
             })),

@@ -121,3 +121,153 @@ async fn an_unexplained_look_at_a_namesake_is_a_case_and_a_cared_for_patient_is_
     });
     assert!(logged);
 }
+
+/// The case queue (issue #16): only a log-control role of the organisation's own reads and
+/// decides it (not the administrator, not the person the case is about); every read is logged,
+/// one case's read in the patient's own log; an outcome is set once; a confirmed case opens an
+/// incident with the patient as affected.
+#[tokio::test]
+async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
+    let s = TestServer::start().await;
+    s.seed_demo().await;
+    let q = store_tx(&s, |tx| {
+        Box::pin(async move { tx.list_patients().await.unwrap()[1].id })
+    })
+    .await;
+    let b = s.person(ORG, BuiltinRole::Doctor).await;
+    let now = s.app.now();
+    // A log-control role and a person in it.
+    trygg_app::operator::define_role(
+        &s.app,
+        &trygg_app::operator::Console,
+        ORG,
+        trygg_app::operator::RoleIn {
+            name: "logg-kontroll".into(),
+            permissions: vec!["log-control".into()],
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let c = s
+        .new_personnel(ORG, "Line Kontroll", BuiltinRole::Secretary)
+        .await;
+    let (case_b, case_c) = store_tx(&s, move |tx| {
+        Box::pin(async move {
+            let t = now.unix_timestamp();
+            tx.grant_role(c, "logg-kontroll", t - 60, None, "test", t)
+                .await
+                .unwrap();
+            tx.save_snoop_case("2026-12-06", b, Some(q), 40, "SameSurname", 2, now)
+                .await
+                .unwrap();
+            tx.save_snoop_case("2026-12-06", c, Some(q), 30, "Colleague", 1, now)
+                .await
+                .unwrap();
+            let all = tx.open_snoop_cases(100).await.unwrap();
+            let find = |a| all.iter().find(|x| x.actor == a).unwrap().id;
+            (find(b), find(c))
+        })
+    })
+    .await;
+    let sc = s
+        .login_with(
+            ORG,
+            c,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+        )
+        .await;
+    let path = format!("/api/v1/orgs/{ORG}/snooping/cases");
+    let res = s.send(Some(&sc), reqwest::Method::GET, &path, None).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let list: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    // The administrator (a manager) and the doctor the case is about are refused.
+    let admin = s.person(ORG, BuiltinRole::OrgAdmin).await;
+    let sa = s
+        .login_with(
+            ORG,
+            admin,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+        )
+        .await;
+    assert_eq!(
+        s.send(Some(&sa), reqwest::Method::GET, &path, None)
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
+    let sb = s
+        .login_with(
+            ORG,
+            b,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+        )
+        .await;
+    assert_eq!(
+        s.send(
+            Some(&sb),
+            reqwest::Method::GET,
+            &format!("{path}/{case_b}"),
+            None
+        )
+        .await
+        .status()
+        .as_u16(),
+        403
+    );
+    // One case read: logged in the patient's log.
+    let res = s
+        .send(
+            Some(&sc),
+            reqwest::Method::GET,
+            &format!("{path}/{case_b}"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&o).await.unwrap();
+    let q_log = h.audit_events(Some(&q.to_string())).await.unwrap();
+    assert!(
+        q_log
+            .iter()
+            .any(|(_, e)| e.operation.as_str() == "snoop.case-read"),
+        "the read is in the patient's log"
+    );
+    // Nobody decides their own case; a bad outcome is refused; confirmed opens an incident.
+    let decide = |id: uuid::Uuid, outcome: &str| {
+        let body = json!({"outcome": outcome});
+        let path = format!("{path}/{id}/outcome");
+        let sc = &sc;
+        let s = &s;
+        async move {
+            s.send(Some(sc), reqwest::Method::POST, &path, Some(&body))
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(decide(case_c, "explained").await, 403);
+    assert_eq!(decide(case_b, "ignored").await, 422);
+    assert_eq!(decide(case_b, "confirmed").await, 200);
+    assert_eq!(decide(case_b, "explained").await, 409, "once");
+    let incidents =
+        trygg_app::incidents::list(&s.app, trygg_app::compliance::By::Console, ORG, s.app.now())
+            .await
+            .unwrap();
+    let i = incidents
+        .iter()
+        .find(|i| i.facts.affected_patients == [q.to_string()])
+        .expect("an incident for the confirmed case");
+    assert!(i.facts.confidentiality);
+}
