@@ -807,7 +807,7 @@ pub async fn export(
         return Err(AppError::not_found("TR-P404", "no such patient"));
     };
     let consents = tx.consent_history(p.patient).await?;
-    let (declared, names) = crate::rights::log_inputs(&mut tx, p.patient).await?;
+    let inputs = crate::rights::log_inputs(&mut tx, p.patient).await?;
     let mut threads = Vec::new();
     for t in tx.threads(p.patient).await? {
         let messages: Vec<serde_json::Value> = tx
@@ -818,7 +818,8 @@ pub async fn export(
                 let from = if m.from_patient {
                     lang.pick("Du", "Du", "You").to_owned()
                 } else {
-                    names
+                    inputs
+                        .names
                         .get(&m.author)
                         .cloned()
                         .unwrap_or_else(|| lang.pick("Helsepersonell", "Helsepersonell", "Staff").to_owned())
@@ -842,7 +843,7 @@ pub async fn export(
     let e = self_event(p, Operation::PatientExport, Action::Read, now)?;
     tx.audit(&e).await?;
     tx.commit().await?;
-    let access = crate::rights::log_lines(&h, p.patient, &declared, &names, lang).await?;
+    let access = crate::rights::log_lines(&h, p.patient, &inputs, lang).await?;
     Ok(json!({
         "format": "trygg-patient-export-1",
         "exported_at": now.format(&time::format_description::well_known::Rfc3339).ok(),

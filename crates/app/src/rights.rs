@@ -892,6 +892,9 @@ pub struct AccessLogLine {
     pub emergency: bool,
     /// Whether it rests on a care relationship the person declared for themselves (finding 3).
     pub self_declared: bool,
+    /// Whether log control found this person's access to the patient on that day unjustified
+    /// (a confirmed snooping case, issue #16).
+    pub unjustified: bool,
 }
 
 /// What the patient reads for an entry: the operation's own text (PC-RIGHTS-1); a code this
@@ -941,7 +944,7 @@ pub async fn access_log(
     if !tx.patient_exists(patient).await? {
         return Err(AppError::not_found("TR-P404", "no such patient"));
     }
-    let (declared, names) = log_inputs(&mut tx, patient).await?;
+    let inputs = log_inputs(&mut tx, patient).await?;
     audit_commit(
         tx,
         &org,
@@ -957,7 +960,7 @@ pub async fn access_log(
         now,
     )
     .await?;
-    log_lines(&org, patient, &declared, &names, lang).await
+    log_lines(&org, patient, &inputs, lang).await
 }
 
 /// The patient's own access log in the portal (PC-RIGHTS-1, issue #13): the same lines as
@@ -980,7 +983,7 @@ pub async fn own_access_log(
     if !tx.patient_exists(p.patient).await? {
         return Err(AppError::not_found("TR-P404", "no such patient"));
     }
-    let (declared, names) = log_inputs(&mut tx, p.patient).await?;
+    let inputs = log_inputs(&mut tx, p.patient).await?;
     let e = crate::audit::event(
         &p.org,
         &p.actor(),
@@ -996,15 +999,16 @@ pub async fn own_access_log(
     )?;
     tx.audit(&e).await?;
     tx.commit().await?;
-    log_lines(&org, p.patient, &declared, &names, lang).await
+    log_lines(&org, p.patient, &inputs, lang).await
 }
 
-/// What naming the access log's lines needs: the care relationships a person declared for
-/// themselves (their ids), and every staff member's name by actor id.
+/// What naming and marking the access log's lines needs: the care relationships a person
+/// declared for themselves (their ids), every staff member's name by actor id, and the confirmed
+/// snooping cases about the patient.
 pub(crate) async fn log_inputs(
     tx: &mut trygg_store::OrgTx<'_>,
     patient: Uuid,
-) -> Result<(Vec<String>, HashMap<String, String>), AppError> {
+) -> Result<LogInputs, AppError> {
     let declared: Vec<String> = tx
         .self_declared_care_ids(patient)
         .await?
@@ -1017,17 +1021,37 @@ pub(crate) async fn log_inputs(
         .into_iter()
         .map(|p| (format!("personnel:{}", p.id), p.name.expose().to_owned()))
         .collect();
-    Ok((declared, names))
+    let unjustified = tx
+        .confirmed_snoop_cases_for(patient)
+        .await?
+        .into_iter()
+        .map(|(actor, day)| (format!("personnel:{actor}"), day))
+        .collect();
+    Ok(LogInputs {
+        declared,
+        names,
+        unjustified,
+    })
+}
+
+/// What naming and marking the access log's lines needs.
+pub(crate) struct LogInputs {
+    /// The care relationships people declared for themselves (ids).
+    pub declared: Vec<String>,
+    /// Every staff member's name by actor id.
+    pub names: HashMap<String, String>,
+    /// (actor id, day) of accesses log control confirmed as unjustified.
+    pub unjustified: Vec<(String, String)>,
 }
 
 /// The access log's lines for one patient, in `lang`.
 pub(crate) async fn log_lines(
     org: &trygg_store::OrgStore,
     patient: Uuid,
-    declared: &[String],
-    names: &HashMap<String, String>,
+    inputs: &LogInputs,
     lang: Lang,
 ) -> Result<Vec<AccessLogLine>, AppError> {
+    let (declared, names) = (&inputs.declared, &inputs.names);
     let events = org.audit_events(Some(&patient.to_string())).await?;
     let lines = events
         .into_iter()
@@ -1052,7 +1076,19 @@ pub(crate) async fn log_lines(
                     lang.pick("Systemet", "Systemet", "The system").to_owned()
                 }
             });
+            let day = e
+                .recorded
+                .to_rfc3339()
+                .unwrap_or_default()
+                .chars()
+                .take(10)
+                .collect::<String>();
+            let unjustified = inputs
+                .unjustified
+                .iter()
+                .any(|(a, d)| *a == agent_id && *d == day);
             AccessLogLine {
+                unjustified,
                 time: e.recorded.to_rfc3339().unwrap_or_default(),
                 who,
                 role: e.agent.role.as_ref().map(|r| r.as_str().to_owned()),

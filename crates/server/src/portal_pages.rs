@@ -56,6 +56,8 @@ pub struct PortalStrings {
     what: &'static str,
     basis: &'static str,
     emergency: &'static str,
+    /// An access log control found unjustified (issue #16).
+    unjustified: &'static str,
     consents: &'static str,
     consents_lead: &'static str,
     first_info: &'static str,
@@ -118,6 +120,7 @@ const NB: PortalStrings = PortalStrings {
     what: "Hva",
     basis: "Grunnlag",
     emergency: "Nødtilgang",
+    unjustified: "Funnet urettmessig ved kontroll av loggen",
     consents: "Varsler på SMS og e-post",
     consents_lead: "Du bestemmer om vi kan varsle deg på SMS eller e-post, og om hva. Varslene sier bare at noe venter her, aldri hva det gjelder. Du kan trekke et samtykke tilbake når som helst her, og det gjelder straks. Meldingene her krever ikke samtykke.",
     first_info: "Før du begynner: vi sender ingen SMS eller e-post uten at du har sagt ja til det nedenfor. Du kan endre dette når du vil.",
@@ -180,6 +183,7 @@ const NN: PortalStrings = PortalStrings {
     what: "Kva",
     basis: "Grunnlag",
     emergency: "Naudtilgang",
+    unjustified: "Funne urettmessig ved kontroll av loggen",
     consents: "Varsel på SMS og e-post",
     consents_lead: "Du bestemmer om vi kan varsle deg på SMS eller e-post, og om kva. Varsla seier berre at noko ventar her, aldri kva det gjeld. Du kan trekkje eit samtykke tilbake når som helst her, og det gjeld straks. Meldingane her krev ikkje samtykke.",
     first_info: "Før du byrjar: vi sender ingen SMS eller e-post utan at du har sagt ja til det nedanfor. Du kan endre dette når du vil.",
@@ -241,6 +245,7 @@ const EN: PortalStrings = PortalStrings {
     what: "What",
     basis: "Basis",
     emergency: "Emergency access",
+    unjustified: "Found unjustified when the log was checked",
     consents: "Notices by text message and e-mail",
     consents_lead: "You decide whether we may notify you by text message or e-mail, and about what. A notice only says that something is waiting here, never what it is about. You can withdraw a consent here at any time, and it applies at once. The messages here need no consent.",
     first_info: "Before you start: we send no text message or e-mail unless you say yes to it below. You can change this whenever you like.",
@@ -331,6 +336,7 @@ pub struct AccessView {
     what: String,
     basis: String,
     emergency: bool,
+    unjustified: bool,
 }
 
 fn role_text(lang: Lang, code: Option<&str>) -> &'static str {
@@ -588,6 +594,7 @@ async fn home(
                             what: l.what,
                             basis: l.basis,
                             emergency: l.emergency,
+                            unjustified: l.unjustified,
                         }
                     })
                     .collect(),

@@ -125,4 +125,21 @@ impl OrgTx<'_> {
         .await?;
         Ok(r.rows_affected() == 1)
     }
+
+    /// The confirmed cases about `patient`: (the person who looked, the day).
+    pub async fn confirmed_snoop_cases_for(
+        &mut self,
+        patient: Uuid,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        self.personal = true;
+        let rows = sqlx::query(
+            "SELECT actor, day FROM snoop_cases WHERE patient = ? AND outcome = 'confirmed'",
+        )
+        .bind(patient.to_string())
+        .fetch_all(self.conn().await?)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((parse_uuid(r.try_get("actor")?)?, r.try_get("day")?)))
+            .collect()
+    }
 }

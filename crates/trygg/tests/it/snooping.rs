@@ -152,16 +152,17 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
     let c = s
         .new_personnel(ORG, "Line Kontroll", BuiltinRole::Secretary)
         .await;
+    let day = now.date().to_string();
     let (case_b, case_c) = store_tx(&s, move |tx| {
         Box::pin(async move {
             let t = now.unix_timestamp();
             tx.grant_role(c, "logg-kontroll", t - 60, None, "test", t)
                 .await
                 .unwrap();
-            tx.save_snoop_case("2026-12-06", b, Some(q), 40, "SameSurname", 2, now)
+            tx.save_snoop_case(&day, b, Some(q), 40, "SameSurname", 2, now)
                 .await
                 .unwrap();
-            tx.save_snoop_case("2026-12-06", c, Some(q), 30, "Colleague", 1, now)
+            tx.save_snoop_case(&day, c, Some(q), 30, "Colleague", 1, now)
                 .await
                 .unwrap();
             let all = tx.open_snoop_cases(100).await.unwrap();
@@ -261,6 +262,59 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
     assert_eq!(decide(case_b, "ignored").await, 422);
     assert_eq!(decide(case_b, "confirmed").await, 200);
     assert_eq!(decide(case_b, "explained").await, 409, "once");
+    // The patient's access log marks B's look at their record that day as found unjustified.
+    let sb2 = s
+        .login_with(
+            ORG,
+            b,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::High,
+        )
+        .await;
+    let res = s
+        .send(
+            Some(&sb2),
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/patients/{q}"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    // Read, as the patient's own access log is shown, by a doctor in their care.
+    let d = s.new_personnel(ORG, "Dag Lege", BuiltinRole::Doctor).await;
+    store_tx(&s, move |tx| {
+        Box::pin(async move {
+            let t = now.unix_timestamp();
+            tx.create_care_relationship(d, q, "fastlege", t - 60, t + 3600, "test", t)
+                .await
+                .unwrap();
+        })
+    })
+    .await;
+    let sd = s
+        .login_with(
+            ORG,
+            d,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::High,
+        )
+        .await;
+    let res = s
+        .send(
+            Some(&sd),
+            reqwest::Method::GET,
+            &format!("/api/v1/orgs/{ORG}/patients/{q}/access-log"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let lines: serde_json::Value = res.json().await.unwrap();
+    let lines = lines.as_array().unwrap();
+    assert!(lines.iter().any(|l| l["unjustified"] == true), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l["unjustified"] == false),
+        "only that person's lines are marked"
+    );
     let incidents =
         trygg_app::incidents::list(&s.app, trygg_app::compliance::By::Console, ORG, s.app.now())
             .await
