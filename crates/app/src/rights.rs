@@ -1083,10 +1083,17 @@ pub(crate) async fn log_lines(
                 .chars()
                 .take(10)
                 .collect::<String>();
-            let unjustified = inputs
-                .unjustified
-                .iter()
-                .any(|(a, d)| *a == agent_id && *d == day);
+            // Only the accesses the detector could not explain: not those on a care
+            // relationship or an emergency access with its reason.
+            let unexplained = !matches!(
+                e.basis,
+                Basis::CareRelationship { .. } | Basis::Emergency { .. }
+            );
+            let unjustified = unexplained
+                && inputs
+                    .unjustified
+                    .iter()
+                    .any(|(a, d)| *a == agent_id && *d == day);
             AccessLogLine {
                 unjustified,
                 time: e.recorded.to_rfc3339().unwrap_or_default(),

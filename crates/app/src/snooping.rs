@@ -150,7 +150,9 @@ pub async fn detect_as(
     let mut history_days: HashMap<u32, HashMap<i64, std::collections::HashSet<u32>>> =
         HashMap::new();
     for (_, e) in h.audit_events(None).await? {
-        if e.category != Category::Access {
+        // Log control's and the audit search's own reads are their job, not looks at a record.
+        let op = e.operation.as_str();
+        if e.category != Category::Access || op.starts_with("snoop.") || op.starts_with("audit.") {
             continue;
         }
         let at = e.recorded.unix_millis() / 1000;
@@ -286,8 +288,11 @@ pub struct CaseView {
     pub day: String,
     /// The person who looked (personnel id).
     pub actor: Uuid,
-    /// The patient (none for a spike).
+    /// The patient: only when one case is opened (the read is then in the patient's log); the
+    /// queue shows none.
     pub patient: Option<Uuid>,
+    /// Whether the case is about one patient (else: the person's whole day, a spike).
+    pub about_a_patient: bool,
     /// The score.
     pub score: u32,
     /// The reason codes.
@@ -303,6 +308,7 @@ fn view(c: trygg_store::snooping::SnoopCase) -> CaseView {
         id: c.id,
         day: c.day,
         actor: c.actor,
+        about_a_patient: c.patient.is_some(),
         patient: c.patient,
         score: c.score,
         reasons: c
@@ -343,7 +349,13 @@ pub async fn cases(
 ) -> Result<Vec<CaseView>, AppError> {
     let h = org_for(state, caller, org, now).await?;
     let (mut tx, ok) = authorize(&h, caller, Permission::LogControl, None, now).await?;
-    let list = tx.open_snoop_cases(500).await?;
+    // Nobody sees a case about themselves.
+    let list: Vec<_> = tx
+        .open_snoop_cases(500)
+        .await?
+        .into_iter()
+        .filter(|c| c.actor != caller.personnel_id)
+        .collect();
     let e = crate::audit::event(
         &h.organisation().slug,
         &ok.actor,
@@ -358,7 +370,14 @@ pub async fn cases(
     )?;
     tx.audit(&e).await?;
     tx.commit().await?;
-    Ok(list.into_iter().map(view).collect())
+    // The queue names no patient (its read is not in any patient's log); opening a case does.
+    Ok(list
+        .into_iter()
+        .map(|c| CaseView {
+            patient: None,
+            ..view(c)
+        })
+        .collect())
 }
 
 fn no_case() -> AppError {
@@ -376,6 +395,12 @@ pub async fn case(
     let h = org_for(state, caller, org, now).await?;
     let (mut tx, ok) = authorize(&h, caller, Permission::LogControl, None, now).await?;
     let c = tx.snoop_case(id).await?.ok_or_else(no_case)?;
+    if c.actor == caller.personnel_id {
+        return Err(AppError::forbidden(
+            "TR-X403",
+            "nobody reads a case about themselves",
+        ));
+    }
     let e = crate::audit::event(
         &h.organisation().slug,
         &ok.actor,

@@ -280,7 +280,7 @@ enum SnoopingCommand {
         /// Organisation short name.
         #[arg(long)]
         org: String,
-        /// The day (YYYY-MM-DD, UTC); today when not given.
+        /// The day (YYYY-MM-DD, UTC); yesterday when not given.
         #[arg(long)]
         day: Option<String>,
         /// Print JSON.
@@ -1127,7 +1127,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => None,
             };
             let out = at_console(&common, |app, now| async move {
-                let start = day.unwrap_or(now.date()).midnight().assume_utc();
+                // Yesterday by default: a day still under way would save partial cases.
+                let d = match day {
+                    Some(d) => d,
+                    None => now.date().previous_day().unwrap_or(now.date()),
+                };
+                let start = d.midnight().assume_utc();
                 trygg_app::snooping::detect(&app, &Console, &org, start, now).await
             })
             .await?;

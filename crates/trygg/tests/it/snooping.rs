@@ -183,7 +183,22 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
     let res = s.send(Some(&sc), reqwest::Method::GET, &path, None).await;
     assert_eq!(res.status().as_u16(), 200);
     let list: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    // C sees the case about B, not the one about C, and no patient in the queue.
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["id"], case_b.to_string());
+    assert!(list[0]["patient"].is_null());
+    assert_eq!(list[0]["about_a_patient"], true);
+    // Nor can C open their own case.
+    let own = s
+        .send(
+            Some(&sc),
+            reqwest::Method::GET,
+            &format!("{path}/{case_c}"),
+            None,
+        )
+        .await;
+    assert_eq!(own.status().as_u16(), 403);
     // The administrator (a manager) and the doctor the case is about are refused.
     let admin = s.person(ORG, BuiltinRole::OrgAdmin).await;
     let sa = s
