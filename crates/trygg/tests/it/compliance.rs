@@ -1147,3 +1147,146 @@ async fn org_db(s: &TestServer) -> std::path::PathBuf {
     sqlx::Connection::close(c).await.unwrap();
     s.dir.path().join("orgs").join(format!("{org_id}.sqlite"))
 }
+
+/// The new pages and routes against the callers they must refuse (issue #15): nobody signed in,
+/// no right, too low a login, an ended employment, a forged session, a POST without its CSRF
+/// token, a hostile id in the path, an oversized, malformed or hostile-Unicode body. A refusal by
+/// the access rule leaves a security event in the log.
+#[tokio::test]
+async fn the_new_pages_and_routes_refuse_the_callers_they_must() {
+    let s = TestServer::start().await;
+    s.seed_demo().await;
+    let once = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: String, cookie: Option<String>| {
+        let mut r = once.get(s.url(&path));
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    let incident = format!("/admin/avvik/{}", uuid::Uuid::new_v4());
+    let pages = [
+        "/admin/samsvar",
+        "/admin/avvik",
+        incident.as_str(),
+        "/admin/lagring",
+    ];
+    for p in pages {
+        assert_eq!(get(p.to_owned(), None).await, 303, "{p}: anonymous");
+    }
+    let nurse_id = s.person(ORG, BuiltinRole::Nurse).await;
+    let nurse = s.login(ORG, nurse_id).await;
+    let admin_id = s.person(ORG, BuiltinRole::OrgAdmin).await;
+    let low = s
+        .login_with(
+            ORG,
+            admin_id,
+            trygg_server::auth::AuthMethod::Developer,
+            trygg_audit::Assurance::Low,
+        )
+        .await;
+    let gone = s.new_personnel(ORG, "Gått Av", BuiltinRole::OrgAdmin).await;
+    let ended = s.login(ORG, gone).await;
+    s.end_employment(ORG, gone).await;
+    for p in pages {
+        assert_eq!(
+            get(p.to_owned(), Some(nurse.cookie.clone())).await,
+            403,
+            "{p}: no right"
+        );
+        assert_eq!(
+            get(p.to_owned(), Some(low.cookie.clone())).await,
+            403,
+            "{p}: too low"
+        );
+        assert_eq!(
+            get(p.to_owned(), Some(ended.cookie.clone())).await,
+            303,
+            "{p}: ended"
+        );
+        let forged = format!("trygg_session={ORG}.not-a-session");
+        assert_eq!(
+            get(p.to_owned(), Some(forged)).await,
+            303,
+            "{p}: forged session"
+        );
+    }
+    // The nurse's refusals are security events in the log.
+    let o = s
+        .store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = s.store.org(&o).await.unwrap();
+    let nurse_actor = format!("personnel:{nurse_id}");
+    let denied = h
+        .audit_events(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, e)| {
+            e.category.is_security_event()
+                && e.agent.id.as_ref().map(|i| i.as_str()) == Some(nurse_actor.as_str())
+        })
+        .count();
+    assert!(denied >= pages.len(), "{denied} refusals logged");
+    // A hostile id in the path: not found, and the input not echoed.
+    let a = admin(&s, ORG).await;
+    let r = once
+        .get(s.url("/admin/avvik/%E2%80%AEabc%3Cscript%3E"))
+        .header("cookie", &a.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(!r.text().await.unwrap().contains("<script>"));
+    // A POST without its CSRF token is refused.
+    let r = once
+        .post(s.url(&format!("/api/v1/orgs/{ORG}/retention")))
+        .header("cookie", &a.cookie)
+        .header("origin", &a.origin)
+        .json(&json!({"class": "messages", "value": 6}))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 401 | 403), "{}", r.status());
+    // Oversized, malformed and hostile bodies: problems, never a 5xx.
+    let big = json!({"key": "training", "owner": "x".repeat(2 * 1024 * 1024), "document": ""});
+    let (st, _) = call(
+        &s,
+        &a,
+        reqwest::Method::POST,
+        &format!("/api/v1/orgs/{ORG}/compliance/routines"),
+        Some(big),
+    )
+    .await;
+    assert_eq!(st, 413);
+    let r = s
+        .send_raw(
+            &a,
+            &format!("/api/v1/orgs/{ORG}/retention"),
+            "application/json",
+            "{\"class\": ",
+        )
+        .await;
+    assert!(
+        matches!(r.status().as_u16(), 400 | 403 | 422),
+        "{}",
+        r.status()
+    );
+    let (st, _) = call(
+        &s,
+        &a,
+        reqwest::Method::POST,
+        &format!("/api/v1/orgs/{ORG}/compliance/routines"),
+        Some(json!({
+            "key": "training", "owner": "Fag\u{202E}leder", "document": ""
+        })),
+    )
+    .await;
+    assert_eq!(st, 422);
+}
