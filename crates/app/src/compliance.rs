@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use time::OffsetDateTime;
 use trygg_audit::{Action, Assurance, Basis, Category};
 use trygg_core::access::Permission;
@@ -1184,28 +1183,13 @@ pub async fn report(
     Ok(signed)
 }
 
-fn canonical(v: &serde_json::Value) -> Result<Vec<u8>, AppError> {
-    serde_json::to_vec(v).map_err(|e| AppError::internal("TR-F790", e))
-}
-
 fn sign(state: &App, report: Report) -> Result<Signed, AppError> {
     let value = serde_json::to_value(&report).map_err(|e| AppError::internal("TR-F791", e))?;
-    let bytes = canonical(&value)?;
-    let sha256 = trygg_store::crypto::sha256_hex(&bytes);
-    let (key, sig) = state.store.sign_document(PURPOSE, &bytes)?;
-    let signature = base64::engine::general_purpose::STANDARD.encode(sig);
-    let envelope = serde_json::json!({
-        "report": value,
-        "signature": {
-            "purpose": PURPOSE,
-            "key": key.to_vkey(),
-            "sha256": sha256,
-            "ed25519": signature,
-        }
-    });
-    let json = serde_json::to_string_pretty(&envelope)
-        .map_err(|e| AppError::internal("TR-F792", e))?
-        + "\n";
+    let (json, sha256) = crate::signed::seal(state, PURPOSE, "report", value)?;
+    let signature = serde_json::from_str::<serde_json::Value>(&json)
+        .ok()
+        .and_then(|v| v["signature"]["ed25519"].as_str().map(str::to_owned))
+        .unwrap_or_default();
     Ok(Signed {
         report,
         json,
@@ -1229,72 +1213,19 @@ pub struct Verified {
 /// it (so any changed byte is caught, even in blank space), its hash right, its signature
 /// valid. The error says what is wrong, in words.
 pub fn verify(state: &App, text: &str) -> Result<Verified, AppError> {
-    let bad = |why: &str| AppError::invalid("TR-F001", why.to_owned());
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|_| bad("the file is not a report: not JSON"))?;
-    let again =
-        serde_json::to_string_pretty(&v).map_err(|e| AppError::internal("TR-F793", e))? + "\n";
-    if again != text {
-        return Err(bad(
-            "the file is not as Trygg wrote it: its bytes were changed",
-        ));
-    }
-    // Exactly the keys Trygg writes: nothing may be added beside the signed report.
-    let keys = |x: &serde_json::Value| -> Vec<String> {
-        let mut k: Vec<String> = x
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        k.sort();
-        k
-    };
-    if keys(&v) != ["report", "signature"] {
-        return Err(bad(
-            "the file holds more or less than the report and its signature",
-        ));
-    }
-    let report = v
-        .get("report")
-        .ok_or_else(|| bad("the file has no report"))?;
-    let sig = v
-        .get("signature")
-        .ok_or_else(|| bad("the file has no signature"))?;
-    if keys(sig) != ["ed25519", "key", "purpose", "sha256"] {
-        return Err(bad("the signature holds more or less than Trygg writes"));
-    }
-    let s = |k: &str| {
-        sig.get(k)
-            .and_then(|x| x.as_str())
+    let key = state.store.document_key()?;
+    let opened = crate::signed::open(text, PURPOSE, "report", crate::signed::Signer::Key(&key))
+        .map_err(|why| AppError::invalid("TR-F001", why))?;
+    let h = |k: &str| {
+        opened.value["header"][k]
+            .as_str()
             .unwrap_or_default()
             .to_owned()
     };
-    if s("purpose") != PURPOSE {
-        return Err(bad("the signature is not a compliance report's"));
-    }
-    let bytes = canonical(report)?;
-    let sha256 = trygg_store::crypto::sha256_hex(&bytes);
-    if sha256 != s("sha256") {
-        return Err(bad(
-            "the report's hash does not match: the report was changed",
-        ));
-    }
-    let key = state.store.document_key()?;
-    if s("key") != key.to_vkey() {
-        return Err(bad(
-            "the report was signed with another key than this deployment's",
-        ));
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(s("ed25519"))
-        .map_err(|_| bad("the signature is not base64"))?;
-    if !key.verify_document(PURPOSE, &bytes, &raw) {
-        return Err(bad("the signature does not verify: the report was changed"));
-    }
-    let h = |k: &str| report["header"][k].as_str().unwrap_or_default().to_owned();
     Ok(Verified {
         organisation: h("organisation"),
         generated_at: h("generated_at"),
-        sha256,
+        sha256: opened.sha256,
     })
 }
 

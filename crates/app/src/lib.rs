@@ -16,6 +16,7 @@ pub mod context;
 pub mod credentials;
 pub mod devices;
 pub mod error;
+pub mod exit;
 pub mod helseid;
 pub mod incidents;
 pub mod login;
@@ -30,6 +31,7 @@ pub mod rights;
 pub mod rooms;
 pub mod screening;
 pub mod sessions;
+pub mod signed;
 pub mod snooping;
 
 pub use access::Caller;

@@ -43,6 +43,10 @@ pub enum Operation {
     DemoSeed,
     /// The organisation was created by a deployment operator.
     OrgCreate,
+    /// The organisation's whole data was exported at its exit (issue #16, VC-DPA-1).
+    OrgExport,
+    /// An organisation's export was imported into this deployment (issue #16).
+    OrgImport,
     /// Personnel were listed.
     PersonnelList,
     /// A person was registered on the staff.
@@ -223,7 +227,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 97] = [
+    pub const ALL: [Operation; 99] = [
         Self::PersonnelHprSet,
         Self::PersonnelOidcSubjectSet,
         Self::DeviceCodeIssue,
@@ -259,6 +263,8 @@ impl Operation {
         Self::AuditSearch,
         Self::DemoSeed,
         Self::OrgCreate,
+        Self::OrgExport,
+        Self::OrgImport,
         Self::PersonnelList,
         Self::PersonnelCreate,
         Self::PersonnelEmploymentEnd,
@@ -361,6 +367,8 @@ impl Operation {
             Self::AuditSearch => "audit.search",
             Self::DemoSeed => "demo.seed",
             Self::OrgCreate => "org.create",
+            Self::OrgExport => "org.export",
+            Self::OrgImport => "org.import",
             Self::PersonnelList => "personnel.list",
             Self::PersonnelCreate => "personnel.create",
             Self::PersonnelEmploymentEnd => "personnel.employment-end",
@@ -718,6 +726,8 @@ impl Operation {
                 "Demo data was added",
             ),
             Self::OrgCreate
+            | Self::OrgExport
+            | Self::OrgImport
             | Self::PersonnelList
             | Self::PersonnelCreate
             | Self::PersonnelEmploymentEnd
@@ -908,6 +918,16 @@ impl Operation {
                 "Virksomhet opprettet",
                 "Verksemd oppretta",
                 "Organisation created",
+            ),
+            Self::OrgExport => t(
+                "Alle data eksportert ved avslutning",
+                "Alle data eksporterte ved avslutning",
+                "All data exported at exit",
+            ),
+            Self::OrgImport => t(
+                "Data importert fra en eksport",
+                "Data importerte frå ein eksport",
+                "Data imported from an export",
             ),
             Self::PersonnelList => t("Ansattliste lest", "Tilsettliste lesen", "Staff list read"),
             Self::PersonnelCreate => t(

@@ -159,7 +159,7 @@ fn grant_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<GrantRecord, StoreError
     })
 }
 
-fn care_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CareRecord, StoreError> {
+pub(crate) fn care_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CareRecord, StoreError> {
     Ok(CareRecord {
         id: parse_uuid(r.try_get("id")?)?,
         personnel_id: parse_uuid(r.try_get("personnel_id")?)?,

@@ -388,6 +388,41 @@ async fn check_nodes(
     Ok(verifier.check_nodes(&stored))
 }
 
+/// Every row and checkpoint of the log, read in one read transaction (issue #16: the export's
+/// copy for offline verification).
+pub(crate) async fn archive(
+    pool: &sqlx::SqlitePool,
+) -> Result<(Vec<EntryRow>, Vec<StoredCheckpoint>), StoreError> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(
+        "SELECT seq, commitment, salt, event, root_after, patient, recorded, retain_until \
+         FROM audit_entry ORDER BY seq",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let checkpoints =
+        sqlx::query("SELECT tree_size, text FROM audit_checkpoint ORDER BY tree_size")
+            .fetch_all(&mut *tx)
+            .await?;
+    tx.rollback().await?;
+    let entries = rows
+        .iter()
+        .map(|r| entry_from_row(r).map_err(|_| StoreError::Corrupt("an audit row does not read")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let checkpoints = checkpoints
+        .iter()
+        .map(|r| {
+            let size: i64 = r.try_get("tree_size")?;
+            Ok(StoredCheckpoint {
+                tree_size: u64::try_from(size)
+                    .map_err(|_| StoreError::Corrupt("negative checkpoint size"))?,
+                text: r.try_get("text")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((entries, checkpoints))
+}
+
 /// A stored row as the verifier sees it, or the column that cannot be read.
 fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<EntryRow, &'static str> {
     fn col<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(

@@ -101,13 +101,15 @@ pub struct NewParticipant<'a> {
     pub person: Person,
 }
 
-const CONSULTATION_SELECT: &str =
+pub(crate) const CONSULTATION_SELECT: &str =
     "SELECT id, kind, patient_id, starts_at, minutes, created_by, created_at, \
      state, ended_at FROM consultations";
 const PARTICIPANT_SELECT: &str = "SELECT id, consultation_id, number, role, host, personnel_id, \
      patient_id, invited_at, expires_at, revoked_at FROM consultation_participants";
 
-fn consultation_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ConsultationRow, StoreError> {
+pub(crate) fn consultation_from_row(
+    r: &sqlx::sqlite::SqliteRow,
+) -> Result<ConsultationRow, StoreError> {
     let minutes: i64 = r.try_get("minutes")?;
     let ended: Option<String> = r.try_get("ended_at")?;
     Ok(ConsultationRow {

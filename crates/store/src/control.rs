@@ -185,6 +185,46 @@ impl ControlDb {
         row.as_ref().map(org_from_row).transpose()
     }
 
+    /// Removes an organisation's rows (its head, then its row with the wrapped data key) with
+    /// `secure_delete` on, then checkpoints the WAL to nothing and vacuums, so no copy of the
+    /// key stays in the WAL or in a free page (issue #16, crypto-shredding). Returns the tables
+    /// it removed rows from.
+    pub(crate) async fn delete_org(&self, id: Uuid) -> Result<Vec<&'static str>, StoreError> {
+        let mut conn = self.db.sqlite().acquire().await?;
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let heads = sqlx::query("DELETE FROM audit_heads WHERE org_id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let orgs = sqlx::query("DELETE FROM organisations WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if orgs.rows_affected() == 0 {
+            return Err(StoreError::NotFound("no such organisation"));
+        }
+        tx.commit().await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("VACUUM").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await?;
+        let mut out =
+            vec!["organisations (with the wrapped data key, messaging settings, demo mark)"];
+        if heads.rows_affected() > 0 {
+            out.push("audit_heads");
+        }
+        Ok(out)
+    }
+
     pub(crate) async fn wrapped_key(&self, id: Uuid) -> Result<Vec<u8>, StoreError> {
         let row = sqlx::query("SELECT wrapped_key FROM organisations WHERE id = ?")
             .bind(id.to_string())

@@ -21,6 +21,7 @@ pub mod crypto;
 mod db;
 pub mod devices;
 mod error;
+pub mod exit;
 pub mod messages;
 pub mod notices;
 mod org;

@@ -214,6 +214,67 @@ enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Export everything Trygg holds for the organisation at its exit (issue #16, VC-DPA-1):
+    /// FHIR R4 NDJSON, the records FHIR has no place for, a signed compliance report and the
+    /// audit log with its checkpoints, every file encrypted with age to the organisation's
+    /// recipient, and a signed manifest.json written last. The directory must be new or empty.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The directory to write.
+        #[arg(long)]
+        to: PathBuf,
+        /// The organisation's age X25519 recipient (`age1…`, from `age-keygen`).
+        #[arg(long)]
+        recipient: String,
+    },
+    /// Check an export without the database: the manifest's signature and every file's hash;
+    /// with the organisation's identity, every file decrypted and the audit log verified.
+    VerifyExport {
+        #[command(flatten)]
+        common: Common,
+        /// The export directory.
+        dir: PathBuf,
+        /// The organisation's age identity file (`AGE-SECRET-KEY-1…`).
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// The verifier key the exporting deployment published; without it the key the manifest
+        /// names is used and printed.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Delete the organisation after its complete export (issue #16, VC-DPA-1, PC-VENDOR-4):
+    /// its data key is destroyed (crypto-shredding), its database and control rows removed, and
+    /// a deletion certificate signed with the deployment key written. Refused unless the
+    /// manifest is of a complete export of this organisation, signed here, with every file
+    /// present and nothing logged since. Stop the server first.
+    Delete {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The manifest of the organisation's complete export.
+        #[arg(long)]
+        export_manifest: PathBuf,
+        /// Where to write the certificate (a new file).
+        #[arg(long)]
+        certificate: PathBuf,
+        /// How long this deployment keeps backups, in days (stated in the certificate).
+        #[arg(long, default_value_t = 30)]
+        backup_days: u32,
+    },
+    /// Check a deletion certificate against this deployment's key, and that the organisation
+    /// is gone from this deployment.
+    VerifyDeletion {
+        #[command(flatten)]
+        common: Common,
+        /// The certificate file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -889,6 +950,21 @@ where
     r.map_err(plain)
 }
 
+/// Writes a new file (never over an existing one), readable by its owner only.
+fn write_new_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -1068,6 +1144,129 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         println!("{:<22} {}", r.permission, r.level);
                     }
                 }
+                Ok(())
+            }
+            OrgCommand::Export {
+                common,
+                org,
+                to,
+                recipient,
+            } => {
+                trygg_app::exit::recipient(&recipient).map_err(plain)?;
+                let edge = trygg_server::compliance_pages::edge_facts();
+                let out = at_console(&common, |app, now| async move {
+                    let report = trygg_app::compliance::report(
+                        &app,
+                        trygg_app::compliance::By::Console,
+                        &org,
+                        &edge,
+                        now,
+                    )
+                    .await?;
+                    let input = trygg_app::exit::ExportIn {
+                        org,
+                        dir: to,
+                        recipient,
+                        report: Some(report.json),
+                    };
+                    trygg_app::exit::export(&app, &Console, input, now).await
+                })
+                .await?;
+                for f in &out.manifest.files {
+                    println!("{:<48} {:>8} records", f.path, f.records);
+                }
+                println!(
+                    "Export of {} written: {} (SHA-256 {}); audit log of {} entries, root {}",
+                    out.manifest.organisation.slug,
+                    out.path.display(),
+                    out.sha256,
+                    out.manifest.audit.tree_size,
+                    out.manifest.audit.root
+                );
+                Ok(())
+            }
+            OrgCommand::VerifyExport {
+                common: _,
+                dir,
+                identity,
+                key,
+            } => {
+                let id = identity
+                    .as_deref()
+                    .map(trygg_app::exit::identity_file)
+                    .transpose()
+                    .map_err(plain)?;
+                let now = time::OffsetDateTime::now_utc();
+                let c = trygg_app::exit::verify_export(&dir, id.as_ref(), key.as_deref(), now)
+                    .map_err(plain)?;
+                println!(
+                    "The export of {} made {} is whole: manifest signed by {}; {} files as listed{}",
+                    c.manifest.organisation.slug,
+                    c.manifest.exported_at,
+                    c.signed_by,
+                    c.manifest.files.len(),
+                    if c.decrypted {
+                        format!(
+                            ", decrypted, and the audit log's {} entries verify against its checkpoints",
+                            c.manifest.audit.tree_size
+                        )
+                    } else {
+                        " (give --identity to decrypt and check the contents)".to_owned()
+                    }
+                );
+                Ok(())
+            }
+            OrgCommand::Delete {
+                common,
+                org,
+                export_manifest,
+                certificate,
+                backup_days,
+            } => {
+                if certificate.exists() {
+                    anyhow::bail!("{} exists; name a new file", certificate.display());
+                }
+                let input = trygg_app::exit::DeleteIn {
+                    org,
+                    manifest: export_manifest,
+                    backup_days,
+                };
+                let cert = at_console(&common, |app, now| async move {
+                    trygg_app::exit::delete(&app, &Console, input, now).await
+                })
+                .await?;
+                if let Err(e) = write_new_file(&certificate, cert.text.as_bytes()) {
+                    // The deletion is done: the certificate must not be lost with the error.
+                    print!("{}", cert.text);
+                    anyhow::bail!(
+                        "the organisation is deleted, but the certificate could not be written to {} ({e}); it is printed above",
+                        certificate.display()
+                    );
+                }
+                println!(
+                    "Deleted. The certificate is {}; check it with `trygg org verify-deletion {}`",
+                    certificate.display(),
+                    certificate.display()
+                );
+                Ok(())
+            }
+            OrgCommand::VerifyDeletion { common, file } => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let c = at_console(&common, |app, _| async move {
+                    trygg_app::exit::verify_deletion(&app, &text).await
+                })
+                .await?;
+                if !c.absent_here {
+                    anyhow::bail!(
+                        "the certificate is signed by this deployment, but {} is still here",
+                        c.organisation
+                    );
+                }
+                println!(
+                    "The certificate verifies: {} was deleted at {}, and nothing of it is left here",
+                    c.organisation, c.completed
+                );
                 Ok(())
             }
             OrgCommand::List { common, json } => {

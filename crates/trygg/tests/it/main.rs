@@ -11,6 +11,7 @@ mod compliance;
 mod consultation;
 mod crash;
 mod devices;
+mod exit;
 mod guard;
 mod matrix;
 mod messages;

@@ -1,0 +1,891 @@
+//! An organisation's exit (issue #16, VC-DPA-1, PC-VENDOR-4): the export of everything Trygg
+//! holds for it, encrypted to the organisation's own key, its offline check, and the deletion
+//! of the organisation with a signed certificate.
+//!
+//! - [`export`] writes a directory: FHIR R4 NDJSON per resource type (`fhir/*.ndjson.age`), the
+//!   records FHIR has no place for (`records/…`: grants, roles, care relationships, incidents,
+//!   routines, the retention policy, a fresh signed compliance report), and the audit log as the
+//!   offline verifier reads it (`audit/log.ndjson.age`, `audit/checkpoints.ndjson.age`); every
+//!   file encrypted with age to the organisation's X25519 recipient, so that only the
+//!   organisation reads it (`age -d -i key.txt FILE` from Debian opens one). Then
+//!   `manifest.json`, signed with the deployment's document key: the organisation, the recipient,
+//!   the audit log's size, root, newest checkpoint and key, and per file its SHA-256 as stored
+//!   and as decrypted and its number of records. The manifest is written last: its presence
+//!   marks a complete export. The export's own entry (`org.export`) is in the exported log.
+//! - [`verify_export`] checks a directory without Trygg's database: the manifest's signature,
+//!   each file's hash, and with the organisation's identity each file decrypted and the whole
+//!   audit log verified against its signed checkpoints.
+//! - [`delete`] refuses without a manifest of a complete export of that organisation signed by
+//!   this deployment, whose files are all there as listed, and whose log size is the log's size
+//!   now (nothing happened after the export). It destroys the organisation's wrapped data key
+//!   (crypto-shredding), removes its database files and control rows, and returns a deletion
+//!   certificate signed with the deployment key; [`verify_deletion`] checks one.
+//!
+//! Everything here is the console's (`trygg org export|verify-export|delete|verify-deletion`):
+//! the operator of the deployment acts on the organisation's written request; no route of the
+//! server reaches it.
+
+pub mod fhir;
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use trygg_audit::{Action, Category, EntryRow, Hash, Payload, Salt, StoredCheckpoint, Timestamp};
+use trygg_core::Operation;
+use uuid::Uuid;
+
+use crate::audit::Did;
+use crate::error::AppError;
+use crate::operator::Console;
+use crate::orgs::Administrator as _;
+use crate::App;
+
+/// The manifest's format name.
+pub const FORMAT: &str = "trygg-export-1";
+/// The purpose of the manifest's signature.
+pub const MANIFEST_PURPOSE: &str = "org-export-manifest";
+/// The certificate's format name.
+pub const CERTIFICATE_FORMAT: &str = "trygg-deletion-certificate-1";
+/// The purpose of the certificate's signature.
+pub const CERTIFICATE_PURPOSE: &str = "org-deletion-certificate";
+/// The FHIR resource types of an export, one file each (written even when empty).
+pub const FHIR_TYPES: [&str; 10] = [
+    "Organization",
+    "Practitioner",
+    "PractitionerRole",
+    "Patient",
+    "Consent",
+    "Encounter",
+    "Communication",
+    "AuditEvent",
+    "Device",
+    "Provenance",
+];
+
+fn bad(detail: impl Into<String>) -> AppError {
+    AppError::invalid("TR-Y001", detail)
+}
+
+fn io_err(what: &str, e: std::io::Error) -> AppError {
+    AppError::invalid("TR-Y002", format!("{what}: {e}"))
+}
+
+/// The organisation a manifest or certificate is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgRef {
+    /// Its id.
+    pub id: Uuid,
+    /// Its short name.
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// The audit log as exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRef {
+    /// The checkpoints' origin.
+    pub origin: String,
+    /// The key that verifies the checkpoints (signed-note verifier key text).
+    pub key: String,
+    /// The number of entries.
+    pub tree_size: u64,
+    /// The Merkle root over them (hex).
+    pub root: String,
+    /// The newest signed checkpoint, over all of them.
+    pub head: String,
+}
+
+/// One file of an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Its path inside the export directory.
+    pub path: String,
+    /// What it holds: `fhir:<Type>`, `record:<name>` or `audit:<part>`.
+    pub content: String,
+    /// How many records (lines of NDJSON; 1 for a JSON document).
+    pub records: u64,
+    /// Its size as stored (encrypted), in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file as stored (encrypted).
+    pub sha256: String,
+    /// SHA-256 of its content once decrypted.
+    pub plaintext_sha256: String,
+}
+
+/// An export's manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: String,
+    /// The organisation.
+    pub organisation: OrgRef,
+    /// The deployment that made it (its audit host).
+    pub deployment: String,
+    /// When.
+    pub exported_at: String,
+    /// Whether every file of the organisation's data was written (only complete exports have
+    /// a manifest; a failed export leaves none).
+    pub complete: bool,
+    /// The age recipient every file is encrypted to.
+    pub recipient: String,
+    /// The audit log.
+    pub audit: AuditRef,
+    /// The files.
+    pub files: Vec<FileEntry>,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Its path.
+    pub path: PathBuf,
+    /// The SHA-256 of the manifest file.
+    pub sha256: String,
+}
+
+/// Parses an age X25519 recipient (`age1…`).
+pub fn recipient(text: &str) -> Result<age::x25519::Recipient, AppError> {
+    age::x25519::Recipient::from_str(text.trim())
+        .map_err(|_| bad("the recipient is not an age X25519 recipient (age1…)"))
+}
+
+/// Reads an age identity file (as `age-keygen` writes it: comments, then `AGE-SECRET-KEY-1…`).
+pub fn identity_file(path: &Path) -> Result<age::x25519::Identity, AppError> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_err("the identity file", e))?;
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .find_map(|l| age::x25519::Identity::from_str(l).ok())
+        .ok_or_else(|| bad("the identity file holds no age X25519 identity"))
+}
+
+fn encrypt(to: &age::x25519::Recipient, plain: &[u8]) -> Result<Vec<u8>, AppError> {
+    let enc = age::Encryptor::with_recipients(std::iter::once(to as &dyn age::Recipient))
+        .map_err(|e| AppError::internal("TR-Y501", e))?;
+    let mut out = Vec::with_capacity(plain.len() + 256);
+    let mut w = enc
+        .wrap_output(&mut out)
+        .map_err(|e| AppError::internal("TR-Y502", e))?;
+    w.write_all(plain)
+        .map_err(|e| AppError::internal("TR-Y502", e))?;
+    w.finish().map_err(|e| AppError::internal("TR-Y502", e))?;
+    Ok(out)
+}
+
+/// Decrypts one file of an export with the organisation's identity.
+pub fn decrypt(identity: &age::x25519::Identity, data: &[u8]) -> Result<Vec<u8>, AppError> {
+    let d = age::Decryptor::new(data).map_err(|_| bad("a file is not an age file"))?;
+    let mut r = d
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|_| bad("a file does not decrypt with this identity"))?;
+    let mut out = Vec::new();
+    r.read_to_end(&mut out)
+        .map_err(|_| bad("a file does not decrypt: it was changed"))?;
+    Ok(out)
+}
+
+fn ndjson(values: &[Value]) -> Result<Vec<u8>, AppError> {
+    let mut out = Vec::new();
+    for v in values {
+        serde_json::to_writer(&mut out, v).map_err(|e| AppError::internal("TR-Y503", e))?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// The files of an export, in memory, before they are encrypted.
+struct Files(Vec<(String, String, u64, Vec<u8>)>);
+
+impl Files {
+    fn add_lines(&mut self, path: &str, content: &str, values: &[Value]) -> Result<(), AppError> {
+        self.0.push((
+            path.to_owned(),
+            content.to_owned(),
+            values.len() as u64,
+            ndjson(values)?,
+        ));
+        Ok(())
+    }
+}
+
+/// One audit row as the export writes it.
+fn audit_line(r: &EntryRow) -> Value {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    json!({
+        "seq": r.seq,
+        "commitment": r.commitment.to_hex(),
+        "salt": r.payload.as_ref().map(|p| hex::encode(p.salt.as_bytes())),
+        "event": r.payload.as_ref().map(|p| b64(&p.event)),
+        "root_after": r.root_after.to_hex(),
+        "recorded": r.recorded.unix_millis(),
+        "retain_until": r.retain_until.map(Timestamp::unix_millis),
+        "patient": r.patient,
+    })
+}
+
+/// Reads an audit row back from its line.
+fn audit_row(v: &Value) -> Result<EntryRow, AppError> {
+    use base64::Engine as _;
+    let e = || bad("a line of the audit log does not read");
+    let hash = |k: &str| Hash::from_hex(v[k].as_str().unwrap_or_default()).map_err(|_| e());
+    let payload = match (v["salt"].as_str(), v["event"].as_str()) {
+        (Some(s), Some(ev)) => Some(Payload {
+            salt: Salt::from_slice(&hex::decode(s).map_err(|_| e())?).map_err(|_| e())?,
+            event: base64::engine::general_purpose::STANDARD
+                .decode(ev)
+                .map_err(|_| e())?,
+        }),
+        (None, None) => None,
+        _ => return Err(e()),
+    };
+    Ok(EntryRow {
+        seq: v["seq"].as_u64().ok_or_else(e)?,
+        commitment: hash("commitment")?,
+        payload,
+        root_after: hash("root_after")?,
+        recorded: Timestamp::from_unix_millis(v["recorded"].as_i64().ok_or_else(e)?),
+        retain_until: v["retain_until"].as_i64().map(Timestamp::from_unix_millis),
+        patient: v["patient"].as_str().map(str::to_owned),
+    })
+}
+
+/// Verifies a log's rows and checkpoints with the key and origin given; returns its root.
+fn verify_log(
+    origin: &str,
+    key: &trygg_audit::VerifyingKey,
+    rows: &[EntryRow],
+    checkpoints: Vec<StoredCheckpoint>,
+    now: OffsetDateTime,
+) -> Result<trygg_audit::VerifySummary, AppError> {
+    let now = Timestamp::from_datetime(now).map_err(|e| AppError::internal("TR-Y504", e))?;
+    trygg_audit::verify_log(
+        origin,
+        std::slice::from_ref(key),
+        rows,
+        checkpoints,
+        trygg_audit::VerifyOptions {
+            allow_unsigned_tail: false,
+            now: Some(now),
+        },
+    )
+    .map_err(|e| bad(format!("the audit log does not verify: {e}")))
+}
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportIn {
+    /// The organisation's short name.
+    pub org: String,
+    /// The directory to write (new, or empty).
+    pub dir: PathBuf,
+    /// The organisation's age recipient (`age1…`).
+    pub recipient: String,
+    /// A signed compliance report to include (the console makes it first: it needs the edge's
+    /// facts, which only the server crate knows).
+    pub report: Option<String>,
+}
+
+/// Exports the organisation (see the module's doc). Reading its data is logged first, in the
+/// unit that reads it (`org.export`); the log is then read with that entry in it.
+pub async fn export(
+    state: &App,
+    console: &Console,
+    input: ExportIn,
+    now: OffsetDateTime,
+) -> Result<Exported, AppError> {
+    let to = recipient(&input.recipient)?;
+    prepare_dir(&input.dir)?;
+    let h = crate::operator::org(state, &input.org).await?;
+    let org = h.organisation().clone();
+    let mut files = Files(Vec::new());
+    let mut fhir: BTreeMap<&str, Vec<Value>> =
+        FHIR_TYPES.iter().map(|t| (*t, Vec::new())).collect();
+    let mut push = |t: &'static str, v: Value| fhir.entry(t).or_default().push(v);
+    let mut tx = h.begin().await?;
+    push("Organization", fhir::organization(&org));
+    for p in tx.list_personnel().await? {
+        let ended = tx.employment_end(p.id).await?.flatten();
+        push("Practitioner", fhir::practitioner(&p, ended, now));
+    }
+    let grants = tx.all_grants().await?;
+    for g in &grants {
+        push("PractitionerRole", fhir::practitioner_role(&org, g, now));
+    }
+    for p in tx.list_patients().await? {
+        let nid = tx.patient_national_id(p.id).await?;
+        push("Patient", fhir::patient(&p, nid.as_ref()));
+        let history = tx.consent_history(p.id).await?;
+        for (i, c) in history.iter().enumerate() {
+            let current = !history[i + 1..]
+                .iter()
+                .any(|n| n.purpose == c.purpose && n.channel == c.channel);
+            push("Consent", fhir::consent(Uuid::new_v4(), c, current));
+        }
+        for t in tx.threads(p.id).await? {
+            for m in tx.thread_messages(t.id).await? {
+                let mut contents = Vec::new();
+                for a in &m.attachments {
+                    if let Some(att) = tx.attachment(a.id).await? {
+                        contents.push(fhir::Content {
+                            media_type: att.media_type,
+                            name: att.name,
+                            data: att.data,
+                        });
+                    }
+                }
+                push(
+                    "Communication",
+                    fhir::communication(&org, &t, &m, &contents),
+                );
+            }
+        }
+    }
+    for c in tx.all_consultations().await? {
+        let parts = tx.participants(c.id).await?;
+        let journal = tx.consultation_journal(c.id).await?;
+        push("Encounter", fhir::encounter(&c, &parts, journal.as_deref()));
+    }
+    for d in tx.devices(u32::MAX).await? {
+        push("Device", fhir::device(&org, &d));
+    }
+    let roles: Vec<Value> = tx
+        .roles()
+        .await?
+        .into_iter()
+        .map(|(name, perms)| json!({ "name": name, "permissions": perms.split(',').filter(|p| !p.is_empty()).collect::<Vec<_>>() }))
+        .collect();
+    let care: Vec<Value> = tx
+        .all_care_relationships()
+        .await?
+        .iter()
+        .map(fhir::care_record)
+        .collect();
+    let mut incidents = Vec::new();
+    for i in tx.incidents(u32::MAX).await? {
+        for v in tx.incident_history(i.id).await? {
+            incidents.push(json!({
+                "id": v.id, "reference": v.reference, "source": v.source, "rule": v.rule,
+                "version": v.version, "state": v.state,
+                "occurred_at": v.occurred_at.map(fhir::instant),
+                "discovered_at": fhir::instant(v.discovered_at),
+                "aware_at": fhir::instant(v.aware_at),
+                "facts": serde_json::from_str::<Value>(&v.facts).unwrap_or(Value::String(v.facts.clone())),
+                "by": v.by, "at": fhir::instant(v.at),
+            }));
+        }
+    }
+    let routines: Vec<Value> = tx
+        .routines()
+        .await?
+        .into_iter()
+        .map(|r| json!({ "key": r.key, "owner": r.owner, "document": r.document, "next_review": r.next_review, "changed_at": fhir::instant(r.changed_at) }))
+        .collect();
+    let retention: BTreeMap<String, u32> =
+        tx.retention_values_in_unit().await?.into_iter().collect();
+    push(
+        "Provenance",
+        fhir::provenance(&org, Uuid::new_v4(), &state.config.audit_host(), now),
+    );
+    let e = crate::audit::event(
+        &org.slug,
+        &console.actor(),
+        Did::new(
+            Category::Export,
+            Operation::OrgExport,
+            Action::Read,
+            ("Organization", Some(org.id.to_string())),
+        )
+        .basis(trygg_audit::Basis::Administration),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+
+    // The log, with the export's own entry in it; checked before it is written.
+    let (rows, checkpoints) = h.audit_archive().await?;
+    let key = h.audit_verifying_key();
+    let origin = h.audit_origin().to_owned();
+    let summary = verify_log(&origin, &key, &rows, checkpoints.clone(), now)?;
+    let head = checkpoints
+        .iter()
+        .max_by_key(|c| c.tree_size)
+        .map(|c| c.text.clone())
+        .unwrap_or_default();
+    let mut events = Vec::new();
+    for r in &rows {
+        if let Some(p) = &r.payload {
+            let ev = trygg_audit::AuditEvent::from_canonical(&p.event)
+                .map_err(|e| AppError::internal("TR-Y505", e))?;
+            events.push(
+                trygg_audit::fhir::audit_event(&org.slug, r.seq, &ev)
+                    .map_err(|e| AppError::internal("TR-Y505", e))?,
+            );
+        }
+    }
+    fhir.insert("AuditEvent", events);
+    for t in FHIR_TYPES {
+        let values = fhir.get(t).map(Vec::as_slice).unwrap_or_default();
+        files.add_lines(
+            &format!("fhir/{t}.ndjson.age"),
+            &format!("fhir:{t}"),
+            values,
+        )?;
+    }
+    files.add_lines(
+        "records/grants.ndjson.age",
+        "record:grants",
+        &grants.iter().map(fhir::grant_record).collect::<Vec<_>>(),
+    )?;
+    files.add_lines("records/roles.ndjson.age", "record:roles", &roles)?;
+    files.add_lines(
+        "records/care-relationships.ndjson.age",
+        "record:care-relationships",
+        &care,
+    )?;
+    files.add_lines(
+        "records/incidents.ndjson.age",
+        "record:incidents",
+        &incidents,
+    )?;
+    files.add_lines("records/routines.ndjson.age", "record:routines", &routines)?;
+    files.add_lines(
+        "records/retention-policy.ndjson.age",
+        "record:retention-policy",
+        &[json!(retention)],
+    )?;
+    if let Some(report) = &input.report {
+        files.0.push((
+            "records/compliance-report.json.age".into(),
+            "record:compliance-report".into(),
+            1,
+            report.as_bytes().to_vec(),
+        ));
+    }
+    files.add_lines(
+        "audit/log.ndjson.age",
+        "audit:log",
+        &rows.iter().map(audit_line).collect::<Vec<_>>(),
+    )?;
+    files.add_lines(
+        "audit/checkpoints.ndjson.age",
+        "audit:checkpoints",
+        &checkpoints
+            .iter()
+            .map(|c| json!({ "tree_size": c.tree_size, "text": c.text }))
+            .collect::<Vec<_>>(),
+    )?;
+
+    let mut entries = Vec::new();
+    for (path, content, records, plain) in files.0 {
+        let sealed = encrypt(&to, &plain)?;
+        let full = input.dir.join(&path);
+        if let Some(parent) = full.parent() {
+            make_private_dir(parent)?;
+        }
+        trygg_store::crypto::write_private_file(&full, &sealed)?;
+        entries.push(FileEntry {
+            path,
+            content,
+            records,
+            bytes: sealed.len() as u64,
+            sha256: trygg_store::crypto::sha256_hex(&sealed),
+            plaintext_sha256: trygg_store::crypto::sha256_hex(&plain),
+        });
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        organisation: OrgRef {
+            id: org.id,
+            slug: org.slug.to_string(),
+            name: org.name.clone(),
+        },
+        deployment: state.config.audit_host(),
+        exported_at: fhir::instant(now),
+        complete: true,
+        recipient: to.to_string(),
+        audit: AuditRef {
+            origin,
+            key: key.to_vkey(),
+            tree_size: summary.entries,
+            root: summary.root.to_hex(),
+            head,
+        },
+        files: entries,
+    };
+    let value = serde_json::to_value(&manifest).map_err(|e| AppError::internal("TR-Y506", e))?;
+    let (text, _) = crate::signed::seal(state, MANIFEST_PURPOSE, "manifest", value)?;
+    let path = input.dir.join("manifest.json");
+    trygg_store::crypto::write_private_file(&path, text.as_bytes())?;
+    trygg_store::crypto::write_private_file(&input.dir.join("README.txt"), README.as_bytes())?;
+    Ok(Exported {
+        manifest,
+        path,
+        sha256: trygg_store::crypto::sha256_hex(text.as_bytes()),
+    })
+}
+
+/// The export's plain-text guide (no personal data).
+const README: &str = "\
+This directory is an organisation's export from Trygg (format trygg-export-1).
+
+manifest.json   what is here: the organisation, the age recipient, the audit log's size,
+                root, newest signed checkpoint and its key, and per file its SHA-256 (as
+                stored and as decrypted) and number of records; signed with the exporting
+                deployment's document key.
+fhir/           FHIR R4 NDJSON, one file per resource type.
+records/        what FHIR has no place for: grants, roles, care relationships, incidents,
+                routines, the retention policy, the compliance report.
+audit/          the audit log as its verifier reads it: every entry (commitment, salt,
+                canonical event, root after it, times) and every signed checkpoint.
+
+Every file but this one and the manifest is encrypted with age to the organisation's key:
+    age -d -i key.txt fhir/Patient.ndjson.age > Patient.ndjson
+Check the whole export, decrypted, and the audit log against its checkpoints:
+    trygg org verify-export DIR --identity key.txt
+";
+
+fn make_private_dir(dir: &Path) -> Result<(), AppError> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        b.mode(0o700);
+    }
+    b.create(dir)
+        .map_err(|e| io_err("creating the export directory", e))
+}
+
+/// The directory must be new or empty, so an export never mixes with another.
+fn prepare_dir(dir: &Path) -> Result<(), AppError> {
+    if dir.exists() {
+        let mut it = std::fs::read_dir(dir).map_err(|e| io_err("the export directory", e))?;
+        if it.next().is_some() {
+            return Err(bad("the export directory is not empty"));
+        }
+    }
+    make_private_dir(dir)
+}
+
+/// What [`verify_export`] found.
+#[derive(Debug, Clone)]
+pub struct ExportCheck {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The key that signed the manifest (verifier key text).
+    pub signed_by: String,
+    /// Whether the files were decrypted and their contents and the audit log checked.
+    pub decrypted: bool,
+}
+
+/// Reads and checks a manifest: signed by `signer`, of this format, complete.
+fn read_manifest(
+    path: &Path,
+    signer: crate::signed::Signer<'_>,
+) -> Result<(Manifest, String, String), AppError> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_err("the manifest", e))?;
+    let opened = crate::signed::open(&text, MANIFEST_PURPOSE, "manifest", signer)
+        .map_err(|why| bad(format!("the manifest: {why}")))?;
+    let manifest: Manifest = serde_json::from_value(opened.value)
+        .map_err(|_| bad("the manifest is not an export manifest of this format"))?;
+    if manifest.format != FORMAT {
+        return Err(bad("the manifest is not an export manifest of this format"));
+    }
+    if !manifest.complete {
+        return Err(bad("the manifest is of an incomplete export"));
+    }
+    Ok((
+        manifest,
+        opened.key.to_vkey(),
+        trygg_store::crypto::sha256_hex(text.as_bytes()),
+    ))
+}
+
+/// The files an export must hold, and a path inside the directory for each.
+fn check_files(dir: &Path, m: &Manifest) -> Result<Vec<(FileEntry, Vec<u8>)>, AppError> {
+    let mut out = Vec::new();
+    for t in FHIR_TYPES {
+        if !m.files.iter().any(|f| f.content == format!("fhir:{t}")) {
+            return Err(bad(format!("the export has no {t} file")));
+        }
+    }
+    for f in &m.files {
+        let safe = !f.path.is_empty()
+            && Path::new(&f.path)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !safe {
+            return Err(bad("the manifest names a file outside the export"));
+        }
+        let data =
+            std::fs::read(dir.join(&f.path)).map_err(|_| bad(format!("{} is missing", f.path)))?;
+        if trygg_store::crypto::sha256_hex(&data) != f.sha256 {
+            return Err(bad(format!(
+                "{} was changed: its hash does not match",
+                f.path
+            )));
+        }
+        out.push((f.clone(), data));
+    }
+    Ok(out)
+}
+
+/// Checks an export without Trygg's database (see the module's doc). Without an identity only
+/// the manifest's signature (by the key it names, reported for comparison, or by `expect_key`)
+/// and the encrypted files' hashes are checked.
+pub fn verify_export(
+    dir: &Path,
+    identity: Option<&age::x25519::Identity>,
+    expect_key: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<ExportCheck, AppError> {
+    let expected = expect_key
+        .map(|k| {
+            trygg_audit::VerifyingKey::parse_vkey(k)
+                .map_err(|_| bad("the expected key is not a verifier key"))
+        })
+        .transpose()?;
+    let signer = match &expected {
+        Some(k) => crate::signed::Signer::Key(k),
+        None => crate::signed::Signer::Named,
+    };
+    let (manifest, signed_by, _) = read_manifest(&dir.join("manifest.json"), signer)?;
+    let files = check_files(dir, &manifest)?;
+    let Some(id) = identity else {
+        return Ok(ExportCheck {
+            manifest,
+            signed_by,
+            decrypted: false,
+        });
+    };
+    let mut log = None;
+    let mut checkpoints = None;
+    for (f, data) in &files {
+        let plain = decrypt(id, data)?;
+        if trygg_store::crypto::sha256_hex(&plain) != f.plaintext_sha256 {
+            return Err(bad(format!(
+                "{} decrypts to other content than was exported",
+                f.path
+            )));
+        }
+        let text = String::from_utf8(plain).map_err(|_| bad(format!("{} is not text", f.path)))?;
+        if f.path.ends_with(".ndjson.age") {
+            let lines: Vec<Value> = text
+                .lines()
+                .map(serde_json::from_str)
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad(format!("{} holds a line that is not JSON", f.path)))?;
+            if lines.len() as u64 != f.records {
+                return Err(bad(format!(
+                    "{} holds another number of records than listed",
+                    f.path
+                )));
+            }
+            match f.content.as_str() {
+                "audit:log" => log = Some(lines),
+                "audit:checkpoints" => checkpoints = Some(lines),
+                _ => {}
+            }
+        }
+    }
+    let (Some(log), Some(cps)) = (log, checkpoints) else {
+        return Err(bad("the export has no audit log"));
+    };
+    let rows = log.iter().map(audit_row).collect::<Result<Vec<_>, _>>()?;
+    let cps = cps
+        .iter()
+        .map(|c| {
+            Ok(StoredCheckpoint {
+                tree_size: c["tree_size"]
+                    .as_u64()
+                    .ok_or_else(|| bad("a checkpoint does not read"))?,
+                text: c["text"]
+                    .as_str()
+                    .ok_or_else(|| bad("a checkpoint does not read"))?
+                    .to_owned(),
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    if !cps.iter().any(|c| c.text == manifest.audit.head) {
+        return Err(bad(
+            "the manifest's audit head is not among the exported checkpoints",
+        ));
+    }
+    let key = trygg_audit::VerifyingKey::parse_vkey(&manifest.audit.key)
+        .map_err(|_| bad("the manifest's audit key is not a key"))?;
+    let summary = verify_log(&manifest.audit.origin, &key, &rows, cps, now)?;
+    if summary.entries != manifest.audit.tree_size || summary.root.to_hex() != manifest.audit.root {
+        return Err(bad("the audit log is not the one the manifest names"));
+    }
+    Ok(ExportCheck {
+        manifest,
+        signed_by,
+        decrypted: true,
+    })
+}
+
+/// What to delete.
+#[derive(Debug, Clone)]
+pub struct DeleteIn {
+    /// The organisation's short name.
+    pub org: String,
+    /// The manifest of its complete export.
+    pub manifest: PathBuf,
+    /// How long this deployment's backups are kept, in days (stated in the certificate).
+    pub backup_days: u32,
+}
+
+/// A deletion certificate, as signed.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    /// The file's text.
+    pub text: String,
+    /// Its value.
+    pub value: Value,
+}
+
+/// Deletes the organisation (see the module's doc) and returns the signed certificate. Nothing
+/// is deleted unless every check passes first.
+pub async fn delete(
+    state: &App,
+    _console: &Console,
+    input: DeleteIn,
+    now: OffsetDateTime,
+) -> Result<Certificate, AppError> {
+    let h = crate::operator::org(state, &input.org).await?;
+    let org = h.organisation().clone();
+    let key = state.store.document_key()?;
+    let (m, _, manifest_sha256) = read_manifest(&input.manifest, crate::signed::Signer::Key(&key))?;
+    if m.organisation.id != org.id {
+        return Err(bad("the manifest is of another organisation's export"));
+    }
+    let dir = input
+        .manifest
+        .parent()
+        .ok_or_else(|| bad("the manifest is not in an export directory"))?;
+    check_files(dir, &m)?;
+    let size = h.audit_size().await?;
+    if size != m.audit.tree_size {
+        return Err(AppError::conflict(
+            "TR-Y409",
+            format!(
+                "the organisation's log has {size} entries now and {} at the export: something happened after it; export again",
+                m.audit.tree_size
+            ),
+        ));
+    }
+    if input.backup_days > 3650 {
+        return Err(bad("the backup window is at most 3650 days"));
+    }
+    drop(h);
+    let requested = now;
+    let deleted = state.store.delete_org(&org).await?;
+    let left = state.store.files_left(org.id);
+    if !left.is_empty() {
+        return Err(AppError::internal(
+            "TR-Y507",
+            "an organisation file could not be removed",
+        ));
+    }
+    let completed = state.now();
+    let backups_until = requested + time::Duration::days(i64::from(input.backup_days));
+    let value = json!({
+        "format": CERTIFICATE_FORMAT,
+        "certificate": Uuid::new_v4(),
+        "parties": {
+            "controller": { "organisation": org.name, "short_name": org.slug.to_string(), "id": org.id },
+            "processor": { "deployment": state.config.audit_host(), "operator": crate::operator::CONSOLE },
+        },
+        "scope": {
+            "stores": [
+                { "store": "control database", "removed": deleted.control_rows,
+                  "how": "deleted with SQLite secure_delete, the WAL checkpointed to nothing and the database vacuumed" },
+                { "store": "organisation database", "removed": deleted.files.iter().map(|(p, b)| json!({"file": p, "bytes": b})).collect::<Vec<_>>(),
+                  "how": "files removed after the key that sealed their personal data was destroyed" },
+                { "store": "memory of this deployment", "how": "the organisation's open database and key were dropped; a running server keeps neither after its restart" },
+            ],
+            "backups": {
+                "window_days": input.backup_days,
+                "gone_by": fhir::instant(backups_until),
+                "statement": "backups taken before the deletion hold the organisation's database and wrapped data key until they expire; none is restored for this organisation, and by this time none is left",
+            },
+        },
+        "kept": [
+            { "what": "this certificate: the organisation's name, short name and id, the times and the export manifest's hash", "why": "proof of the deletion for the organisation and for supervision; it holds no personal or health data" },
+            { "what": "the export", "why": "held by the organisation, encrypted to its own key; this deployment cannot read it" },
+            { "what": "the deployment's master key and signing key", "why": "they serve other organisations; without the destroyed data key neither opens anything of this organisation's" },
+        ],
+        "times": {
+            "exported": m.exported_at,
+            "requested": fhir::instant(requested),
+            "completed": fhir::instant(completed),
+        },
+        "method": "crypto-shredding: the organisation's data key (wrapped by the master key in the control database) was destroyed, so nothing sealed under it can be opened again; then its database files were removed",
+        "export_manifest": {
+            "sha256": manifest_sha256,
+            "files": m.files.len(),
+            "audit_tree_size": m.audit.tree_size,
+            "audit_root": m.audit.root,
+        },
+    });
+    let (text, _) = crate::signed::seal(state, CERTIFICATE_PURPOSE, "certificate", value.clone())?;
+    Ok(Certificate { text, value })
+}
+
+/// What [`verify_deletion`] found.
+#[derive(Debug, Clone)]
+pub struct DeletionCheck {
+    /// The organisation's short name.
+    pub organisation: String,
+    /// When the deletion completed.
+    pub completed: String,
+    /// Whether the organisation is absent from this deployment (its row and its files).
+    pub absent_here: bool,
+}
+
+/// Checks a deletion certificate against this deployment's key, and whether the organisation
+/// it names is gone from this deployment.
+pub async fn verify_deletion(state: &App, text: &str) -> Result<DeletionCheck, AppError> {
+    let key = state.store.document_key()?;
+    let opened = crate::signed::open(
+        text,
+        CERTIFICATE_PURPOSE,
+        "certificate",
+        crate::signed::Signer::Key(&key),
+    )
+    .map_err(|why| bad(format!("the certificate: {why}")))?;
+    let v = &opened.value;
+    if v["format"] != CERTIFICATE_FORMAT {
+        return Err(bad("the certificate is not of this format"));
+    }
+    let id = v["parties"]["controller"]["id"]
+        .as_str()
+        .and_then(|s| Uuid::try_parse(s).ok())
+        .ok_or_else(|| bad("the certificate names no organisation"))?;
+    let slug = v["parties"]["controller"]["short_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let present = state.store.list_orgs().await?.iter().any(|o| o.id == id);
+    Ok(DeletionCheck {
+        organisation: slug,
+        completed: v["times"]["completed"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        absent_here: !present && state.store.files_left(id).is_empty(),
+    })
+}

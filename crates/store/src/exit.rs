@@ -1,0 +1,139 @@
+//! What an organisation's exit needs of the store (issue #16, VC-DPA-1, PC-VENDOR-4): whole-table
+//! reads for the export (every care relationship, consultation and role; the audit log's rows and
+//! checkpoints as the offline verifier reads them), and the deletion of an organisation —
+//! its wrapped data key (crypto-shredding: without it nothing sealed in its database or in a
+//! copy of one can be opened), its head and settings in the control database, and its database
+//! files. What the deletion did is returned as facts for the signed certificate the app writes.
+
+use std::path::PathBuf;
+
+use sqlx::Row as _;
+use trygg_audit::{EntryRow, StoredCheckpoint};
+
+use crate::access::CareRecord;
+use crate::consultations::ConsultationRow;
+use crate::{OrgStore, OrgTx, Organisation, Store, StoreError};
+
+impl OrgTx<'_> {
+    /// Every care relationship, ended ones too, oldest first.
+    pub async fn all_care_relationships(&mut self) -> Result<Vec<CareRecord>, StoreError> {
+        self.personal = true;
+        let rows = sqlx::query(
+            "SELECT id, personnel_id, patient_id, reason, valid_from, valid_to, ended_at, \
+             self_declared FROM care_relationships ORDER BY created_at, id",
+        )
+        .fetch_all(self.conn().await?)
+        .await?;
+        rows.iter().map(crate::access::care_from_row).collect()
+    }
+
+    /// Every consultation, oldest planned start first.
+    pub async fn all_consultations(&mut self) -> Result<Vec<ConsultationRow>, StoreError> {
+        self.personal = true;
+        let rows = sqlx::query(&format!(
+            "{} ORDER BY starts_at, id",
+            crate::consultations::CONSULTATION_SELECT
+        ))
+        .fetch_all(self.conn().await?)
+        .await?;
+        rows.iter()
+            .map(crate::consultations::consultation_from_row)
+            .collect()
+    }
+
+    /// The organisation's own roles: name and permission codes (comma-separated as stored).
+    pub async fn roles(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT name, permissions FROM roles ORDER BY name")
+            .fetch_all(self.conn().await?)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("permissions")?)))
+            .collect()
+    }
+}
+
+impl OrgStore {
+    /// The whole audit log as the offline verifier reads it: every row in `seq` order (payloads
+    /// deleted at retention end are `None`) and every signed checkpoint. Read in one read
+    /// transaction, so rows and checkpoints belong to the same moment.
+    pub async fn audit_archive(
+        &self,
+    ) -> Result<(Vec<EntryRow>, Vec<StoredCheckpoint>), StoreError> {
+        crate::audit::archive(self.db.sqlite()).await
+    }
+
+    /// The size of the audit log now.
+    pub async fn audit_size(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_entry")
+            .fetch_one(self.db.sqlite())
+            .await?;
+        u64::try_from(n).map_err(|_| StoreError::Corrupt("negative audit size"))
+    }
+}
+
+/// What [`Store::delete_org`] did, for the deletion certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// The files removed, relative to the data directory, with their sizes in bytes.
+    pub files: Vec<(String, u64)>,
+    /// The control database's rows removed (table names), the wrapped data key among them.
+    pub control_rows: Vec<&'static str>,
+}
+
+impl Store {
+    /// Deletes an organisation (issue #16): closes its database if it is open here, removes its
+    /// row (with the wrapped data key), its audit head and its settings from the control database
+    /// with SQLite's `secure_delete` (freed pages are overwritten with zeros) and checkpoints
+    /// and vacuums that database so no copy of the key stays in its WAL or free pages, then removes
+    /// the organisation's database file with its WAL and shared-memory files.
+    ///
+    /// The key goes first: once it is gone, what might survive of the files on the disk (or in
+    /// a backup) cannot be opened. A crash between the steps leaves files that nothing can read,
+    /// which a second run removes (`files_left`).
+    pub async fn delete_org(&self, org: &Organisation) -> Result<Deleted, StoreError> {
+        if let Some(h) = self.orgs.write().await.remove(&org.id) {
+            h.close().await;
+        }
+        // A queued copy of the log's head must not be written back after the row is gone.
+        self.control.flush_heads().await?;
+        let control_rows = self.control.delete_org(org.id).await?;
+        let mut files = Vec::new();
+        for path in self.org_files(org.id) {
+            if let Ok(meta) = std::fs::metadata(&path) {
+                std::fs::remove_file(&path).map_err(|source| StoreError::Io {
+                    what: "removing the organisation's database".into(),
+                    source,
+                })?;
+                let rel = path
+                    .strip_prefix(&self.data_dir)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                files.push((rel, meta.len()));
+            }
+        }
+        Ok(Deleted {
+            files,
+            control_rows,
+        })
+    }
+
+    /// The organisation's files still in the data directory (none after a deletion).
+    pub fn files_left(&self, id: uuid::Uuid) -> Vec<PathBuf> {
+        self.org_files(id)
+            .into_iter()
+            .filter(|p| p.exists())
+            .collect()
+    }
+
+    fn org_files(&self, id: uuid::Uuid) -> Vec<PathBuf> {
+        let db = self.org_db_path(id);
+        let mut out = vec![db.clone()];
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut p = db.clone().into_os_string();
+            p.push(suffix);
+            out.push(PathBuf::from(p));
+        }
+        out
+    }
+}
