@@ -265,7 +265,7 @@ pub fn rule(id: &str) -> Option<Rule> {
         "VC-PBD-1" => Check(vc_pbd_1),
         "VC-PBD-2" => Design("this report, made from the live configuration and signed"),
         "VC-INT-1" => Design("the interpreter is a role with its own invitation, authentication and end-to-end encryption like every participant"),
-        "VC-DPA-1" => NotBuilt("export and deletion of the organisation's data with a signed deletion certificate (issue #16)"),
+        "VC-DPA-1" => Design("at termination: `trygg org export` (FHIR R4 and the records, encrypted to the organisation's age key, signed manifest), `trygg org delete` (refused without that complete export; the data key destroyed, the files removed) with a deletion certificate signed by the deployment key, `trygg org verify-deletion` (trygg_app::exit, tests it::exit); the DPA itself is the routine data-processing-agreement"),
         "PC-CONSENT-1" | "PC-VENDOR-1" => Check(pc_consent_1),
         "PC-CONSENT-2" => Design("the portal's consent page: view, give, withdraw per purpose and channel; withdrawal stops queued notices"),
         "PC-CONSENT-3" => Design("consent gates notifications only; health data in the portal needs none"),

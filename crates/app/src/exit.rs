@@ -889,3 +889,551 @@ pub async fn verify_deletion(state: &App, text: &str) -> Result<DeletionCheck, A
         absent_here: !present && state.store.files_left(id).is_empty(),
     })
 }
+
+/// What to import.
+pub struct ImportIn {
+    /// The export directory.
+    pub dir: PathBuf,
+    /// The organisation's identity (its key).
+    pub identity: age::x25519::Identity,
+    /// The exporting deployment's published document key, if the operator has it.
+    pub expect_key: Option<String>,
+    /// The short name here (the export's when not given).
+    pub slug: Option<String>,
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The organisation's short name here.
+    pub org: String,
+    /// Records written per kind (`fhir:Patient`, `record:grants`, …).
+    pub counts: BTreeMap<String, u64>,
+    /// The exported audit log's size, verified before anything was written.
+    pub audit_entries: u64,
+}
+
+/// The kinds an import writes back, so a re-export has the same number of each. The audit
+/// log (`fhir:AuditEvent`, `audit:*`), the export's own `fhir:Provenance` and the compliance
+/// report belong to the deployment that made them: the import verifies the old log and names
+/// its size and root in its own entry, and the new deployment's log starts with the import.
+pub const CARRIED: [&str; 13] = [
+    "fhir:Organization",
+    "fhir:Practitioner",
+    "fhir:PractitionerRole",
+    "fhir:Patient",
+    "fhir:Consent",
+    "fhir:Encounter",
+    "fhir:Communication",
+    "fhir:Device",
+    "record:grants",
+    "record:roles",
+    "record:care-relationships",
+    "record:incidents",
+    "record:routines",
+];
+
+mod read {
+    //! Reading the export's lines back: small checked accessors, every failure a plain
+    //! sentence naming the kind of record.
+    use serde_json::Value;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use crate::error::AppError;
+
+    pub fn bad(kind: &str, what: &str) -> AppError {
+        AppError::invalid("TR-Y003", format!("a {kind} record of the export: {what}"))
+    }
+
+    pub fn text<'a>(v: &'a Value, kind: &str, what: &str) -> Result<&'a str, AppError> {
+        v.as_str().ok_or_else(|| bad(kind, &format!("no {what}")))
+    }
+
+    pub fn opt_text(v: &Value) -> Option<String> {
+        v.as_str().map(str::to_owned)
+    }
+
+    pub fn id(v: &Value, kind: &str) -> Result<Uuid, AppError> {
+        v.as_str()
+            .and_then(|s| Uuid::try_parse(s).ok())
+            .ok_or_else(|| bad(kind, "an id is not one"))
+    }
+
+    pub fn time(v: &Value, kind: &str) -> Result<OffsetDateTime, AppError> {
+        v.as_str()
+            .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+            .ok_or_else(|| bad(kind, "a time is not RFC 3339"))
+    }
+
+    pub fn opt_time(v: &Value, kind: &str) -> Result<Option<OffsetDateTime>, AppError> {
+        if v.is_null() {
+            return Ok(None);
+        }
+        time(v, kind).map(Some)
+    }
+
+    pub fn unix(v: &Value, kind: &str) -> Result<i64, AppError> {
+        time(v, kind).map(OffsetDateTime::unix_timestamp)
+    }
+
+    pub fn opt_unix(v: &Value, kind: &str) -> Result<Option<i64>, AppError> {
+        opt_time(v, kind).map(|t| t.map(OffsetDateTime::unix_timestamp))
+    }
+
+    /// `Type/<uuid>`.
+    pub fn reference(v: &Value, ty: &str, kind: &str) -> Result<Uuid, AppError> {
+        v["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix(ty))
+            .and_then(|r| r.strip_prefix('/'))
+            .and_then(|r| Uuid::try_parse(r).ok())
+            .ok_or_else(|| bad(kind, &format!("a reference is not to a {ty}")))
+    }
+
+    /// A reference back to the actor id it was made from.
+    pub fn actor(v: &Value) -> String {
+        let r = v["reference"].as_str().unwrap_or_default();
+        if let Some(id) = r.strip_prefix("Practitioner/") {
+            format!("personnel:{id}")
+        } else if let Some(id) = r.strip_prefix("Patient/") {
+            format!("patient:{id}")
+        } else {
+            v["display"].as_str().unwrap_or("trygg:import").to_owned()
+        }
+    }
+
+    /// A Trygg extension's value.
+    pub fn ext<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+        v["extension"].as_array()?.iter().find_map(|e| {
+            e["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with(&format!("/StructureDefinition/{name}")))
+                .then(|| {
+                    e.as_object().and_then(|o| {
+                        o.iter()
+                            .find(|(k, _)| k.starts_with("value"))
+                            .map(|(_, v)| v)
+                    })
+                })
+                .flatten()
+        })
+    }
+
+    /// The first code of a CodeableConcept.
+    pub fn code<'a>(v: &'a Value, kind: &str) -> Result<&'a str, AppError> {
+        v["coding"][0]["code"]
+            .as_str()
+            .ok_or_else(|| bad(kind, "a code is missing"))
+    }
+}
+
+fn records_of(
+    rows: &mut trygg_store::import::ImportRows,
+    files: &BTreeMap<String, Vec<Value>>,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    use trygg_store::import::{DeviceIn, MessageIn, PatientIn, PersonnelIn};
+    let get = |c: &str| files.get(c).map(Vec::as_slice).unwrap_or_default();
+    for p in get("fhir:Patient") {
+        let k = "Patient";
+        let name = read::text(&p["name"][0]["text"], k, "name")?;
+        trygg_core::PersonName::parse(name).map_err(|e| read::bad(k, &e.to_string()))?;
+        let nid = p["identifier"]
+            .as_array()
+            .and_then(|ids| {
+                ids.iter().find(|i| {
+                    i["system"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("urn:oid:2.16.578.1.12.4.1.4."))
+                })
+            })
+            .and_then(|i| i["value"].as_str())
+            .ok_or_else(|| read::bad(k, "no national identity number"))?;
+        trygg_core::national_id::NationalId::parse(nid)
+            .map_err(|_| read::bad(k, "a national identity number is not valid"))?;
+        let telecom = |sys: &str| {
+            p["telecom"]
+                .as_array()
+                .and_then(|t| t.iter().find(|x| x["system"] == sys))
+                .and_then(|x| x["value"].as_str())
+                .map(str::to_owned)
+        };
+        let phone = telecom("phone");
+        if let Some(ph) = &phone {
+            trygg_core::PhoneNumber::parse(ph).map_err(|e| read::bad(k, &e.to_string()))?;
+        }
+        let email = telecom("email");
+        if let Some(e) = &email {
+            trygg_core::EmailAddress::parse(e).map_err(|e| read::bad(k, &e.to_string()))?;
+        }
+        rows.patients.push(PatientIn {
+            id: read::id(&p["id"], k)?,
+            name: name.to_owned(),
+            nid: nid.to_owned(),
+            phone,
+            email,
+            created_at: read::ext(p, "registered")
+                .map(|v| read::time(v, k))
+                .transpose()?
+                .unwrap_or(now),
+        });
+    }
+    for p in get("fhir:Practitioner") {
+        let k = "Practitioner";
+        let name = read::text(&p["name"][0]["text"], k, "name")?;
+        trygg_core::PersonName::parse(name).map_err(|e| read::bad(k, &e.to_string()))?;
+        let role = read::code(&p["qualification"][0]["code"], k)?;
+        trygg_core::BuiltinRole::parse(role)
+            .ok_or_else(|| read::bad(k, "a role is not a built-in role"))?;
+        let employment = read::ext(p, "employment")
+            .and_then(Value::as_str)
+            .ok_or_else(|| read::bad(k, "no employment"))?;
+        trygg_core::Employment::parse(employment)
+            .ok_or_else(|| read::bad(k, "an employment is not one"))?;
+        let email = p["telecom"][0]["value"].as_str().map(str::to_owned);
+        if let Some(e) = &email {
+            trygg_core::EmailAddress::parse(e).map_err(|e| read::bad(k, &e.to_string()))?;
+        }
+        rows.personnel.push(PersonnelIn {
+            id: read::id(&p["id"], k)?,
+            name: name.to_owned(),
+            email,
+            role: role.to_owned(),
+            employment: employment.to_owned(),
+            created_at: read::ext(p, "registered")
+                .map(|v| read::time(v, k))
+                .transpose()?
+                .unwrap_or(now),
+            employment_end: read::ext(p, "employment-end")
+                .map(|v| read::unix(v, k))
+                .transpose()?,
+        });
+    }
+    for c in get("fhir:Consent") {
+        let k = "Consent";
+        let channel = read::code(&c["provision"]["code"][0], k)?;
+        if !["sms", "email"].contains(&channel) {
+            return Err(read::bad(k, "a channel is sms or email"));
+        }
+        rows.consents.push(trygg_store::notices::ConsentRow {
+            patient: read::reference(&c["patient"], "Patient", k)?,
+            purpose: read::text(&c["provision"]["purpose"][0]["code"], k, "purpose")?.to_owned(),
+            channel: channel.to_owned(),
+            granted: c["provision"]["type"] == "permit",
+            text_version: read::code(&c["policyRule"], k)?.to_owned(),
+            recorded_at: read::time(&c["dateTime"], k)?,
+            recorded_by: read::actor(&c["performer"][0]),
+        });
+    }
+    for e in get("fhir:Encounter") {
+        let k = "Encounter";
+        let state = match e["status"].as_str() {
+            Some("finished") => "ended",
+            Some("cancelled") => "cancelled",
+            Some("planned") => "scheduled",
+            _ => return Err(read::bad(k, "a status is planned, finished or cancelled")),
+        };
+        let minutes = e["length"]["value"]
+            .as_u64()
+            .and_then(|m| u32::try_from(m).ok())
+            .filter(|m| (5..=480).contains(m))
+            .ok_or_else(|| read::bad(k, "a length is 5 to 480 minutes"))?;
+        let journal = e["text"]["div"].as_str().map(|d| {
+            let inner = d.split_once("<pre>").map(|(_, r)| r).unwrap_or(d);
+            let inner = inner.rsplit_once("</pre>").map(|(l, _)| l).unwrap_or(inner);
+            inner
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        });
+        rows.consultations.push((
+            trygg_store::consultations::ConsultationRow {
+                id: read::id(&e["id"], k)?,
+                kind: read::code(&e["type"][0], k)?.to_owned(),
+                patient: read::reference(&e["subject"], "Patient", k)?,
+                starts_at: read::time(&e["period"]["start"], k)?,
+                minutes,
+                created_by: read::ext(e, "planned-by")
+                    .and_then(Value::as_str)
+                    .unwrap_or("trygg:import")
+                    .to_owned(),
+                created_at: read::ext(e, "registered")
+                    .map(|v| read::time(v, k))
+                    .transpose()?
+                    .unwrap_or(now),
+                state: state.to_owned(),
+                ended_at: if state == "scheduled" {
+                    None
+                } else {
+                    read::opt_time(&e["period"]["end"], k)?
+                },
+            },
+            journal,
+        ));
+    }
+    for m in get("fhir:Communication") {
+        use base64::Engine as _;
+        let k = "Communication";
+        let thread = m["identifier"]
+            .as_array()
+            .and_then(|ids| ids.iter().find(|i| i["system"] == fhir::sid("thread")))
+            .map(|i| read::id(&i["value"], k))
+            .transpose()?
+            .ok_or_else(|| read::bad(k, "no thread"))?;
+        let from_patient = m["sender"]["reference"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("Patient/"));
+        let mut body = None;
+        let mut attachments = Vec::new();
+        for p in m["payload"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if let Some(s) = p["contentString"].as_str() {
+                body = Some(s.to_owned());
+            } else {
+                let a = &p["contentAttachment"];
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(a["data"].as_str().unwrap_or_default())
+                    .map_err(|_| read::bad(k, "an attachment is not base64"))?;
+                attachments.push((
+                    read::text(&a["contentType"], k, "media type")?.to_owned(),
+                    read::text(&a["title"], k, "name")?.to_owned(),
+                    data,
+                ));
+            }
+        }
+        let filed = read::code(&m["category"][0], k)? == "filed";
+        let sent = read::time(&m["sent"], k)?;
+        rows.messages.push(MessageIn {
+            id: read::id(&m["id"], k)?,
+            thread,
+            patient: read::reference(&m["subject"], "Patient", k)?,
+            subject: read::opt_text(&m["topic"]["text"]),
+            author: read::actor(&m["sender"]),
+            from_patient,
+            body,
+            created_at: sent,
+            read_at: read::opt_time(&m["received"], k)?,
+            filed_at: filed.then_some(sent),
+            expires_at: read::ext(m, "expires")
+                .map(|v| read::time(v, k))
+                .transpose()?
+                .unwrap_or(now),
+            attachments,
+        });
+    }
+    for d in get("fhir:Device") {
+        let k = "Device";
+        let key = d["identifier"]
+            .as_array()
+            .and_then(|ids| {
+                ids.iter()
+                    .find(|i| i["system"] == fhir::sid("device-key-p256"))
+            })
+            .and_then(|i| i["value"].as_str())
+            .map(hex::decode)
+            .transpose()
+            .map_err(|_| read::bad(k, "a key is not hex"))?;
+        rows.devices.push(DeviceIn {
+            id: read::id(&d["id"], k)?,
+            label: read::text(&d["deviceName"][0]["name"], k, "label")?.to_owned(),
+            patient: if d["patient"].is_null() {
+                None
+            } else {
+                Some(read::reference(&d["patient"], "Patient", k)?)
+            },
+            public_key: key,
+            revoked: d["status"] == "inactive",
+        });
+    }
+    for g in get("record:grants") {
+        let k = "grant";
+        rows.grants.push(trygg_store::access::GrantRecord {
+            id: read::id(&g["id"], k)?,
+            personnel_id: read::id(&g["personnel"], k)?,
+            role: read::text(&g["role"], k, "role")?.to_owned(),
+            valid_from: read::unix(&g["valid_from"], k)?,
+            valid_to: read::opt_unix(&g["valid_to"], k)?,
+            granted_by: read::text(&g["granted_by"], k, "granter")?.to_owned(),
+            granted_at: read::unix(&g["granted_at"], k)?,
+            revoked_at: read::opt_unix(&g["revoked_at"], k)?,
+            revoked_by: read::opt_text(&g["revoked_by"]),
+            revoke_reason: read::opt_text(&g["revoke_reason"]),
+        });
+    }
+    for r in get("record:roles") {
+        let perms: Vec<&str> = r["permissions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for p in &perms {
+            trygg_core::access::Permission::parse(p)
+                .ok_or_else(|| read::bad("role", "a permission is not one"))?;
+        }
+        rows.roles.push((
+            read::text(&r["name"], "role", "name")?.to_owned(),
+            perms.join(","),
+        ));
+    }
+    for c in get("record:care-relationships") {
+        let k = "care relationship";
+        rows.care.push(trygg_store::access::CareRecord {
+            id: read::id(&c["id"], k)?,
+            personnel_id: read::id(&c["personnel"], k)?,
+            patient_id: read::id(&c["patient"], k)?,
+            reason: read::text(&c["reason"], k, "reason")?.to_owned(),
+            valid_from: read::unix(&c["valid_from"], k)?,
+            valid_to: read::unix(&c["valid_to"], k)?,
+            ended_at: read::opt_unix(&c["ended_at"], k)?,
+            self_declared: c["self_declared"] == true,
+        });
+    }
+    for i in get("record:incidents") {
+        let k = "incident";
+        rows.incidents.push(trygg_store::IncidentVersion {
+            id: read::id(&i["id"], k)?,
+            reference: read::text(&i["reference"], k, "reference")?.to_owned(),
+            source: read::text(&i["source"], k, "source")?.to_owned(),
+            rule: read::opt_text(&i["rule"]),
+            version: i["version"]
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| read::bad(k, "no version"))?,
+            state: read::text(&i["state"], k, "state")?.to_owned(),
+            occurred_at: read::opt_time(&i["occurred_at"], k)?,
+            discovered_at: read::time(&i["discovered_at"], k)?,
+            aware_at: read::time(&i["aware_at"], k)?,
+            facts: match &i["facts"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            by: read::text(&i["by"], k, "author")?.to_owned(),
+            at: read::time(&i["at"], k)?,
+        });
+    }
+    for r in get("record:routines") {
+        let k = "routine";
+        rows.routines.push(trygg_store::RoutineRecord {
+            key: read::text(&r["key"], k, "key")?.to_owned(),
+            owner: read::text(&r["owner"], k, "owner")?.to_owned(),
+            document: read::text(&r["document"], k, "document")?.to_owned(),
+            next_review: read::opt_text(&r["next_review"]),
+            changed_at: read::time(&r["changed_at"], k)?,
+        });
+    }
+    if let Some(policy) = get("record:retention-policy")
+        .first()
+        .and_then(Value::as_object)
+    {
+        for (class, value) in policy {
+            let v = value
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| read::bad("retention", "a value is not a number"))?;
+            rows.retention.push((class.clone(), v));
+        }
+    }
+    Ok(())
+}
+
+/// Imports an export into this deployment as a new organisation: the export is checked first
+/// as [`verify_export`] does (signature, hashes, contents, the audit log against its
+/// checkpoints), every record is read and checked, and all of it is written in one unit of work
+/// with one `org.import` entry naming the old log's root (its size and origin are in the
+/// manifest the organisation keeps). A failure leaves no
+/// organisation behind.
+pub async fn import(
+    state: &App,
+    console: &Console,
+    input: ImportIn,
+    now: OffsetDateTime,
+) -> Result<Imported, AppError> {
+    let check = verify_export(
+        &input.dir,
+        Some(&input.identity),
+        input.expect_key.as_deref(),
+        now,
+    )?;
+    let m = check.manifest;
+    let mut files: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for f in &m.files {
+        if !f.path.ends_with(".ndjson.age") {
+            continue;
+        }
+        let data =
+            std::fs::read(input.dir.join(&f.path)).map_err(|e| io_err("reading the export", e))?;
+        let plain = decrypt(&input.identity, &data)?;
+        let lines = plain
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(serde_json::from_slice)
+            .collect::<Result<Vec<Value>, _>>()
+            .map_err(|_| bad(format!("{} holds a line that is not JSON", f.path)))?;
+        files.insert(f.content.clone(), lines);
+    }
+    let mut rows = trygg_store::import::ImportRows::default();
+    records_of(&mut rows, &files, now)?;
+    let slug = input
+        .slug
+        .clone()
+        .unwrap_or_else(|| m.organisation.slug.clone());
+    let org = crate::orgs::create_org(
+        state,
+        console,
+        crate::orgs::OrgIn {
+            name: m.organisation.name.clone(),
+            slug: Some(slug.clone()),
+        },
+        now,
+    )
+    .await?;
+    let written = async {
+        let h = crate::operator::org(state, &org.slug).await?;
+        let mut tx = h.begin().await?;
+        tx.import_rows(&rows, now).await?;
+        let e = crate::audit::event(
+            &h.organisation().slug,
+            &console.actor(),
+            Did::new(
+                Category::Administration,
+                Operation::OrgImport,
+                Action::Create,
+                ("Organization", Some(h.organisation().id.to_string())),
+            )
+            .basis(trygg_audit::Basis::Administration)
+            .detail(Some(m.audit.root.clone())),
+            now,
+        )?;
+        tx.audit(&e).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    if let Err(e) = written {
+        // Nothing half-imported stays: the new organisation goes again.
+        if let Ok(s) = trygg_core::OrgSlug::parse(&org.slug) {
+            if let Ok(Some(o)) = state.store.org_by_slug(&s).await {
+                let _ = state.store.delete_org(&o).await;
+            }
+        }
+        return Err(e);
+    }
+    let counts = CARRIED
+        .iter()
+        .filter_map(|c| {
+            m.files
+                .iter()
+                .find(|f| f.content == *c)
+                .map(|f| ((*c).to_owned(), f.records))
+        })
+        .collect();
+    Ok(Imported {
+        org: org.slug,
+        counts,
+        audit_entries: m.audit.tree_size,
+    })
+}

@@ -22,6 +22,7 @@ mod db;
 pub mod devices;
 mod error;
 pub mod exit;
+pub mod import;
 pub mod messages;
 pub mod notices;
 mod org;

@@ -106,7 +106,7 @@ pub struct Personnel {
     pub created_at: OffsetDateTime,
 }
 
-const NID_KIND: &str = "national-id";
+pub(crate) const NID_KIND: &str = "national-id";
 
 impl OrgStore {
     pub(crate) async fn new(

@@ -246,6 +246,26 @@ enum OrgCommand {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Import an export into this deployment as a new organisation (issue #16): the export is
+    /// checked whole first (signature, hashes, contents, the audit log against its
+    /// checkpoints), then every record written in one unit with one `org.import` entry naming
+    /// the old log's size and root. People enrol again; invitations and codes are not carried.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        /// The export directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// The organisation's age identity file (`AGE-SECRET-KEY-1…`).
+        #[arg(long)]
+        identity: PathBuf,
+        /// The exporting deployment's published document key (verifier key text).
+        #[arg(long)]
+        key: Option<String>,
+        /// The short name here (the export's when left out).
+        #[arg(long)]
+        slug: Option<String>,
+    },
     /// Delete the organisation after its complete export (issue #16, VC-DPA-1, PC-VENDOR-4):
     /// its data key is destroyed (crypto-shredding), its database and control rows removed, and
     /// a deletion certificate signed with the deployment key written. Refused unless the
@@ -1213,6 +1233,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     } else {
                         " (give --identity to decrypt and check the contents)".to_owned()
                     }
+                );
+                Ok(())
+            }
+            OrgCommand::Import {
+                common,
+                from,
+                identity,
+                key,
+                slug,
+            } => {
+                let identity = trygg_app::exit::identity_file(&identity).map_err(plain)?;
+                let input = trygg_app::exit::ImportIn {
+                    dir: from,
+                    identity,
+                    expect_key: key,
+                    slug,
+                };
+                let out = at_console(&common, |app, now| async move {
+                    trygg_app::exit::import(&app, &Console, input, now).await
+                })
+                .await?;
+                for (kind, n) in &out.counts {
+                    println!("{kind:<32} {n:>8}");
+                }
+                println!(
+                    "Imported as {}; the exported audit log's {} entries verified and are named in the import's entry",
+                    out.org, out.audit_entries
                 );
                 Ok(())
             }

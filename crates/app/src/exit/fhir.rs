@@ -217,6 +217,10 @@ pub fn encounter(c: &ConsultationRow, parts: &[ParticipantRow], journal: Option<
         "subject": reference("Patient", c.patient),
         "period": { "start": instant(c.starts_at), "end": instant(end.max(c.starts_at)) },
         "length": { "value": c.minutes, "unit": "min", "system": "http://unitsofmeasure.org", "code": "min" },
+        "extension": [
+            { "url": format!("{BASE}/StructureDefinition/planned-by"), "valueString": c.created_by },
+            { "url": format!("{BASE}/StructureDefinition/registered"), "valueDateTime": instant(c.created_at) },
+        ],
     });
     if !participant.is_empty() {
         v["participant"] = Value::Array(participant);
@@ -296,6 +300,7 @@ pub fn communication(
         "subject": patient,
         "sent": instant(m.created_at),
         "sender": sender,
+        "extension": [{ "url": format!("{BASE}/StructureDefinition/expires"), "valueDateTime": instant(m.expires_at) }],
     });
     v["recipient"] = json!([recipient]);
     if let Some(s) = &t.subject {

@@ -89,11 +89,12 @@ async fn the_report_has_every_id_and_shows_a_lowered_setting_with_who_and_when()
     }
     assert_eq!(row(&first, "PC-AUTHN-3")["status"], "met-by-setting");
     assert_eq!(row(&first, "VC-CONF-4")["status"], "organisation-routine");
-    assert_eq!(
-        row(&first, "VC-DPA-1")["status"],
-        "not-met",
-        "issue #16 has not landed"
-    );
+    // Issue #16 landed the exit (it::exit tests it).
+    assert_eq!(row(&first, "VC-DPA-1")["status"], "met");
+    assert!(row(&first, "VC-DPA-1")["evidence"][0]["result"]
+        .as_str()
+        .unwrap()
+        .contains("trygg org delete"));
     // The test server serves plain HTTP: VC-ENC-1 says so.
     assert_eq!(row(&first, "VC-ENC-1")["status"], "not-met");
     assert_eq!(row(&first, "VC-STORE-2")["status"], "met");

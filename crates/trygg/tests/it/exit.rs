@@ -549,3 +549,303 @@ async fn delete_needs_a_complete_export_then_shreds_and_certifies() {
     assert!(delete(dir.join("manifest.json")).await.is_err());
     let _ = age::x25519::Recipient::from_str(&recipient).unwrap();
 }
+
+/// Issue #16: an export re-imports into an empty Trygg with identical counts; the data reads
+/// back; a second import of the same organisation conflicts; a changed byte refuses the import
+/// and leaves no organisation behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_reimports_into_an_empty_trygg_with_identical_counts() {
+    let (s, patient) = world().await;
+    let (id, recipient) = identity();
+    let tmp = crate::common::private_tempdir();
+    let dir = tmp.path().join("export");
+    let first = export_to(&s, ORG, &dir, &recipient).await;
+
+    let empty = TestServer::start().await;
+    assert!(empty.store.list_orgs().await.unwrap().is_empty());
+    let import = |dir: PathBuf| {
+        exit::import(
+            &empty.app,
+            &Console,
+            exit::ImportIn {
+                dir,
+                identity: id.clone(),
+                expect_key: None,
+                slug: None,
+            },
+            empty.app.now(),
+        )
+    };
+    // A changed byte: refused, and nothing is left.
+    let changed = tmp.path().join("changed");
+    copy_dir(&dir, &changed);
+    flip_byte(&changed.join("fhir/Communication.ndjson.age"), 120);
+    assert!(import(changed).await.is_err());
+    assert!(empty.store.list_orgs().await.unwrap().is_empty());
+
+    let imported = import(dir.clone()).await.unwrap();
+    assert_eq!(imported.org, ORG);
+    assert_eq!(imported.audit_entries, first.manifest.audit.tree_size);
+    // Again: the organisation exists.
+    assert!(import(dir.clone()).await.is_err());
+
+    // Export again from the new deployment: the same number of every carried kind.
+    let again_dir = tmp.path().join("again");
+    let again = export_to(&empty, ORG, &again_dir, &recipient).await;
+    for kind in exit::CARRIED {
+        let n = |m: &exit::Manifest| {
+            m.files
+                .iter()
+                .find(|f| f.content == kind)
+                .map(|f| f.records)
+        };
+        assert_eq!(n(&again.manifest), n(&first.manifest), "{kind}");
+        assert!(n(&first.manifest).is_some(), "{kind}");
+    }
+    assert!(first
+        .manifest
+        .files
+        .iter()
+        .filter(|f| exit::CARRIED.contains(&f.content.as_str()))
+        .all(|f| f.records > 0 || f.content == "record:roles" || f.content == "record:routines"));
+    // The data reads back the same: the message with its attachment, the patient's number.
+    let a = open_all(&dir, &first.manifest, &id);
+    let b = open_all(&again_dir, &again.manifest, &id);
+    for path in [
+        "fhir/Patient.ndjson.age",
+        "fhir/Communication.ndjson.age",
+        "fhir/Consent.ndjson.age",
+        "records/grants.ndjson.age",
+        "records/care-relationships.ndjson.age",
+        "records/incidents.ndjson.age",
+    ] {
+        let strip = |v: Value| {
+            let mut v = v;
+            if path == "fhir/Consent.ndjson.age" {
+                v["id"] = Value::Null;
+                v["identifier"] = Value::Null;
+            }
+            v
+        };
+        let x: Vec<Value> = lines(&a, path).into_iter().map(strip).collect();
+        let y: Vec<Value> = lines(&b, path).into_iter().map(strip).collect();
+        assert_eq!(x, y, "{path}");
+    }
+    // The new log starts with the import, which names the old log.
+    let events = lines(&b, "fhir/AuditEvent.ndjson.age");
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(text.contains("org.import"), "{text}");
+
+    // The imported data is live: the care relationship lets the doctor read the thread.
+    let h = empty
+        .store
+        .org(
+            &empty
+                .store
+                .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut tx = h.begin().await.unwrap();
+    let threads = tx.threads(patient).await.unwrap();
+    assert_eq!(threads.len(), 1);
+    assert_eq!(threads[0].subject.as_deref(), Some("Svar på prøve"));
+    drop(tx);
+    let named = h.audit_events(None).await.unwrap().iter().any(|(_, e)| {
+        e.operation.as_str() == "org.import"
+            && e.entity
+                .as_ref()
+                .and_then(|x| x.detail.as_ref())
+                .map(|d| d.as_str())
+                == Some(first.manifest.audit.root.as_str())
+    });
+    assert!(named, "the import's entry names the old log's root");
+    let v = trygg_app::operator::verify_audit(&empty.app, &Console, ORG, empty.app.now())
+        .await
+        .unwrap();
+    assert!(v.is_ok(), "{v:?}");
+}
+
+/// The console's exit commands as an operator runs them (issue #16): export, verify-export with
+/// and without the key, delete refused then done, verify-deletion; bad input is a plain message
+/// and a non-zero exit, never a panic; a second data directory (an empty Trygg) imports it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_exit_commands_run_from_the_console() {
+    let tmp = crate::common::private_tempdir();
+    let d = tmp.path().join("data");
+    let run = |dir: &Path, args: &[&str]| {
+        let out = std::process::Command::new(crate::binary::BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = run(&d, &["org", "create", "--name", "Normland legesenter"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (id, recipient) = identity();
+    let key_file = tmp.path().join("key.txt");
+    std::fs::write(
+        &key_file,
+        format!(
+            "# created for the test\n{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&id.to_string())
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("export");
+    let o = out.to_str().unwrap();
+
+    // Bad input: plain messages, exit 1, no panic.
+    for (args, needle) in [
+        (
+            vec![
+                "org",
+                "export",
+                "--org",
+                ORG,
+                "--to",
+                o,
+                "--recipient",
+                "age1\u{202e}x",
+            ],
+            "recipient",
+        ),
+        (
+            vec![
+                "org",
+                "export",
+                "--org",
+                "nobody",
+                "--to",
+                o,
+                "--recipient",
+                &recipient,
+            ],
+            "organisation",
+        ),
+        (vec!["org", "verify-export", "/nonexistent"], "manifest"),
+        (
+            vec!["org", "verify-deletion", "/nonexistent"],
+            "nonexistent",
+        ),
+    ] {
+        let (code, _, err) = run(&d, &args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(err.to_lowercase().contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+
+    let (code, stdout, err) = run(
+        &d,
+        &[
+            "org",
+            "export",
+            "--org",
+            ORG,
+            "--to",
+            o,
+            "--recipient",
+            &recipient,
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("fhir/Patient.ndjson.age"), "{stdout}");
+    let (code, stdout, err) = run(
+        &d,
+        &[
+            "org",
+            "verify-export",
+            o,
+            "--identity",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        stdout.contains("verify against its checkpoints"),
+        "{stdout}"
+    );
+
+    // An empty Trygg imports it.
+    let d2 = tmp.path().join("data2");
+    let (code, stdout, err) = run(
+        &d2,
+        &[
+            "org",
+            "import",
+            "--from",
+            o,
+            "--identity",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        stdout.contains("Imported as normland-legesenter"),
+        "{stdout}"
+    );
+
+    // The certificate file must be new; the deletion then runs and verifies.
+    let cert = tmp.path().join("certificate.json");
+    std::fs::write(&cert, b"taken").unwrap();
+    let m = out.join("manifest.json");
+    let (code, _, err) = run(
+        &d,
+        &[
+            "org",
+            "delete",
+            "--org",
+            ORG,
+            "--export-manifest",
+            m.to_str().unwrap(),
+            "--certificate",
+            cert.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("exists"), "{err}");
+    std::fs::remove_file(&cert).unwrap();
+    let (code, _, err) = run(
+        &d,
+        &[
+            "org",
+            "delete",
+            "--org",
+            ORG,
+            "--export-manifest",
+            m.to_str().unwrap(),
+            "--certificate",
+            cert.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let (code, stdout, err) = run(&d, &["org", "verify-deletion", cert.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("nothing of it is left here"), "{stdout}");
+    let (_, list, _) = run(&d, &["org", "list"]);
+    assert!(!list.contains(ORG), "{list}");
+    // A changed byte in the certificate fails, as a plain message.
+    let text = std::fs::read_to_string(&cert).unwrap();
+    std::fs::write(
+        &cert,
+        text.replacen("crypto-shredding", "crypto-shreddinG", 1),
+    )
+    .unwrap();
+    let (code, _, err) = run(&d, &["org", "verify-deletion", cert.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("certificate"), "{err}");
+    // Another deployment's key does not vouch for it.
+    std::fs::write(&cert, text).unwrap();
+    let (code, _, err) = run(&d2, &["org", "verify-deletion", cert.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("another key"), "{err}");
+}
