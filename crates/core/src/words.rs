@@ -234,6 +234,22 @@ impl Zone {
         use time_tz::OffsetDateTimeExt as _;
         t.to_timezone(self.0)
     }
+
+    /// The first moment of the day `d` in this zone: its midnight, or where a change of
+    /// offset skips midnight, the first moment after the gap (issue #16: log control judges
+    /// the organisation's days, 23 or 25 hours long when the clocks change).
+    pub fn start_of(self, d: time::Date) -> OffsetDateTime {
+        use time_tz::PrimitiveDateTimeExt as _;
+        let midnight = d.midnight();
+        match midnight.assume_timezone(self.0).take_first() {
+            Some(t) => t,
+            // A gap at midnight: an hour later is inside the day.
+            None => (midnight + time::Duration::hours(1))
+                .assume_timezone(self.0)
+                .take_first()
+                .unwrap_or_else(|| midnight.assume_utc()),
+        }
+    }
 }
 
 impl Default for Zone {

@@ -501,6 +501,39 @@ pub(crate) async fn events(
     Ok(out)
 }
 
+/// The events recorded in `[from, to)` (Unix milliseconds), in `seq` order, through the
+/// `recorded` index (issue #16: log control reads a day and the 60 days before it).
+pub(crate) async fn events_between(
+    pool: &sqlx::SqlitePool,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(u64, AuditEvent)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, event FROM audit_entry WHERE recorded >= ? AND recorded < ? AND event IS NOT NULL ORDER BY seq",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let seq: i64 = r.try_get("seq")?;
+        let bytes: Vec<u8> = r.try_get("event")?;
+        let event = AuditEvent::from_canonical(&bytes)
+            .map_err(|_| StoreError::Corrupt("a stored audit event does not decode"))?;
+        // The lookup column is not trusted: the event's own time decides.
+        let at = event.recorded.unix_millis();
+        if at < from || at >= to {
+            continue;
+        }
+        out.push((
+            u64::try_from(seq).map_err(|_| StoreError::Corrupt("negative audit seq"))?,
+            event,
+        ));
+    }
+    Ok(out)
+}
+
 /// Up to `limit` events from `from` on, in `seq` order.
 pub(crate) async fn events_from(
     pool: &sqlx::SqlitePool,

@@ -23,6 +23,7 @@ pub mod devices;
 mod error;
 pub mod exit;
 pub mod import;
+pub mod register;
 pub mod messages;
 pub mod notices;
 mod org;
