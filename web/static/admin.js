@@ -28,7 +28,8 @@ function body(form) {
   if (form.dataset.shape === "incident") out.facts = {};
   for (const el of form.elements) {
     if (!el.name || el.disabled || el.type === "submit") continue;
-    if (el.type === "checkbox" && !el.checked) continue;
+    // A radio group (a case's outcome, issue #16) sends the one chosen.
+    if ((el.type === "checkbox" || el.type === "radio") && !el.checked) continue;
     const raw = el.value;
     if (raw === "") continue;
     // A date means the end of that day, in UTC.

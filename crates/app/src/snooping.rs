@@ -6,7 +6,8 @@
 //! control is itself logged. The cases go to a queue for the organisation's log-control role
 //! (`log-control`, which no built-in role has: managers see only what a case shows them):
 //! `cases`, `case` (each read logged, in the patient's log too) and `decide` (explained, warned,
-//! confirmed; a confirmed case opens an incident; nobody decides their own case). Still to come
+//! confirmed; a confirmed case opens an incident; nobody decides their own case); the server's
+//! page `/admin/loggkontroll` shows them with the names these give. Still to come
 //! (issue #16): the patient's view of accesses found unjustified, and the facts the records do
 //! not hold yet (addresses, next of kin, colleagues, protected persons).
 
@@ -279,7 +280,10 @@ pub async fn detect_as(
     Ok(out)
 }
 
-/// A case as the log-control role reads it: ids, reasons in words, score, outcome.
+/// A case as the log-control role reads it: ids and names, reason codes, score, outcome (the
+/// names are read in the same unit as the case, under the same rule: the person who looked in
+/// the queue and a case, the patient only in an opened case, whose read is in the patient's
+/// log; PC-ACL-1).
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CaseView {
     /// Id.
@@ -288,9 +292,14 @@ pub struct CaseView {
     pub day: String,
     /// The person who looked (personnel id).
     pub actor: Uuid,
+    /// Their name, if the records still have them.
+    pub actor_name: Option<String>,
     /// The patient: only when one case is opened (the read is then in the patient's log); the
     /// queue shows none.
     pub patient: Option<Uuid>,
+    /// The patient's name, with `patient` only (none in the queue, none if the records no
+    /// longer have them).
+    pub patient_name: Option<String>,
     /// Whether the case is about one patient (else: the person's whole day, a spike).
     pub about_a_patient: bool,
     /// The score.
@@ -308,6 +317,8 @@ fn view(c: trygg_store::snooping::SnoopCase) -> CaseView {
         id: c.id,
         day: c.day,
         actor: c.actor,
+        actor_name: None,
+        patient_name: None,
         about_a_patient: c.patient.is_some(),
         patient: c.patient,
         score: c.score,
@@ -356,6 +367,16 @@ pub async fn cases(
         .into_iter()
         .filter(|c| c.actor != caller.personnel_id)
         .collect();
+    // Who looked, by name (one statement in the unit); the queue names no patient.
+    let names: HashMap<Uuid, String> = if list.is_empty() {
+        HashMap::new()
+    } else {
+        tx.list_personnel()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name.expose().to_owned()))
+            .collect()
+    };
     let e = crate::audit::event(
         &h.organisation().slug,
         &ok.actor,
@@ -374,6 +395,7 @@ pub async fn cases(
     Ok(list
         .into_iter()
         .map(|c| CaseView {
+            actor_name: names.get(&c.actor).cloned(),
             patient: None,
             ..view(c)
         })
@@ -382,6 +404,27 @@ pub async fn cases(
 
 fn no_case() -> AppError {
     AppError::not_found("TR-X404", "no such case")
+}
+
+/// An opened case with the names of the person who looked and of the patient, read in the
+/// caller's unit (whose audit entry puts the read in the patient's log).
+async fn named(
+    tx: &mut trygg_store::OrgTx<'_>,
+    c: trygg_store::snooping::SnoopCase,
+) -> Result<CaseView, AppError> {
+    let actor_name = tx
+        .personnel_name(c.actor)
+        .await?
+        .map(|n| n.expose().to_owned());
+    let patient_name = match c.patient {
+        Some(p) => tx.patient(p).await?.map(|p| p.name.expose().to_owned()),
+        None => None,
+    };
+    Ok(CaseView {
+        actor_name,
+        patient_name,
+        ..view(c)
+    })
 }
 
 /// One case (`log-control`); the read is logged, in the patient's own log too.
@@ -414,8 +457,9 @@ pub async fn case(
         now,
     )?;
     tx.audit(&e).await?;
+    let out = named(&mut tx, c).await?;
     tx.commit().await?;
-    Ok(view(c))
+    Ok(out)
 }
 
 /// A case's outcome.
@@ -501,6 +545,7 @@ pub async fn decide(
         .await?;
     }
     let c = tx.snoop_case(id).await?.ok_or_else(no_case)?;
+    let out = named(&mut tx, c).await?;
     tx.commit().await?;
-    Ok(view(c))
+    Ok(out)
 }

@@ -128,6 +128,29 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason.
+    pub const ALL: [Self; 12] = [
+        Self::OwnRecord,
+        Self::SameSurname,
+        Self::SameAddress,
+        Self::NextOfKin,
+        Self::Colleague,
+        Self::Protected,
+        Self::AfterCareEnded,
+        Self::EmergencyWithoutNote,
+        Self::SearchThenOpen,
+        Self::Unexplained,
+        Self::OutsideHours,
+        Self::Spike,
+    ];
+
+    /// The reason by the code a saved case keeps (its name, `SameSurname`), if it is one.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| format!("{r:?}") == code.trim())
+    }
+
     /// The weight of the reason in a case's score.
     pub fn weight(self) -> u32 {
         match self {
@@ -827,6 +850,20 @@ mod tests {
                 assert!(!reason.words(lang).is_empty());
             }
         }
+    }
+
+    #[test]
+    fn every_reason_reads_back_from_its_saved_code_and_has_words_in_each_language() {
+        // The queue (PC-ACL-1) keeps codes; the log-control page shows the words.
+        for reason in Reason::ALL {
+            assert_eq!(Reason::from_code(&format!("{reason:?}")), Some(reason));
+            for lang in [Lang::Nb, Lang::Nn, Lang::En] {
+                let w = reason.words(lang);
+                assert!(!w.is_empty() && w != format!("{reason:?}"), "{reason:?}");
+            }
+        }
+        assert_eq!(Reason::from_code("Nonsense"), None);
+        assert_eq!(Reason::from_code(""), None);
     }
 
     #[test]

@@ -290,6 +290,22 @@ pub fn when_text(rfc3339: &str, lang: Lang, zone: Zone) -> String {
         .map_or_else(|_| rfc3339.to_owned(), |t| when(t, lang, zone))
 }
 
+/// A calendar day (`YYYY-MM-DD`) as people read it: "3. desember 2026" (bokmål and nynorsk
+/// alike) or "3 December 2026"; the value itself if it is not one.
+pub fn day_text(ymd: &str, lang: Lang) -> String {
+    let Ok(d) = time::Date::parse(
+        ymd,
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    ) else {
+        return ymd.to_owned();
+    };
+    let m = usize::from(u8::from(d.month())).saturating_sub(1).min(11);
+    match lang {
+        Lang::Nb | Lang::Nn => format!("{}. {} {}", d.day(), MONTHS_NB[m], d.year()),
+        Lang::En => format!("{} {} {}", d.day(), MONTHS_EN[m], d.year()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +356,14 @@ mod tests {
             CODE_WORDS.iter().all(|(c, ..)| seen.insert(*c)),
             "one entry per code"
         );
+    }
+
+    #[test]
+    fn days_read_as_people_write_them() {
+        assert_eq!(day_text("2026-12-03", Lang::Nb), "3. desember 2026");
+        assert_eq!(day_text("2026-07-01", Lang::Nn), "1. juli 2026");
+        assert_eq!(day_text("2026-12-03", Lang::En), "3 December 2026");
+        assert_eq!(day_text("not a day", Lang::En), "not a day");
     }
 
     #[test]

@@ -254,8 +254,13 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/audit", get(audit))
 }
 
+/// The login page in `lang`: where a page sends someone not signed in.
+pub(crate) fn login_redirect(lang: Lang) -> Redirect {
+    Redirect::to(&format!("/personell?lang={}", lang.tag()))
+}
+
 fn to_login(lang: Lang) -> Response {
-    Redirect::to(&format!("/personell?lang={}", lang.tag())).into_response()
+    login_redirect(lang).into_response()
 }
 
 pub(crate) fn refused(

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin::routes())
         .merge(crate::device_pages::routes())
         .merge(crate::compliance_pages::routes())
+        .merge(crate::snooping_pages::routes())
         .merge(crate::message_pages::routes())
         .merge(crate::my_consultations::routes())
         .merge(crate::portal_pages::routes())

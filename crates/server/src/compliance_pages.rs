@@ -116,6 +116,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../web/templates/admin_roles.html"),
     ),
     (
+        "templates/admin_snoop_case.html",
+        include_str!("../../../web/templates/admin_snoop_case.html"),
+    ),
+    (
+        "templates/admin_snooping.html",
+        include_str!("../../../web/templates/admin_snooping.html"),
+    ),
+    (
         "templates/base.html",
         include_str!("../../../web/templates/base.html"),
     ),

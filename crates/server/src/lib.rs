@@ -25,3 +25,4 @@ pub mod portal_messages;
 pub mod portal_pages;
 pub mod serve;
 pub mod signalling;
+pub mod snooping_pages;

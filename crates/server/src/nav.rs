@@ -174,6 +174,18 @@ const PLACES: &[Place] = &[
         ),
     },
     Place {
+        // The snooping case queue (issue #16, PC-ACL-1): only a log-control role opens it.
+        path: crate::snooping_pages::PATH,
+        needs: &[Permission::LogControl],
+        unless: &[],
+        label: ("Loggkontroll", "Loggkontroll", "Log control"),
+        about: (
+            "Saker der noen kan ha sett i journaler uten grunn.",
+            "Saker der nokon kan ha sett i journalar utan grunn.",
+            "Cases where someone may have looked at records without a reason.",
+        ),
+    },
+    Place {
         path: "/admin/devices",
         needs: &[Permission::CredentialsManage],
         unless: &[],

@@ -225,6 +225,20 @@ export function cliJson(trygg, ...args) {
   return JSON.parse(out.toString());
 }
 
+/**
+ * A person of `org` signed in, in a new page of `ctx.browser`, with a passkey made through an
+ * enrolment link the console issues (assurance substantial); returns `openPage`'s record.
+ */
+export async function signInWithPasskey(ctx, org, person, origin) {
+  const link = cliJson(ctx.trygg, "personnel", "enrol-link", "--org", org, "--personnel", person.id);
+  const p = await openPage(ctx.browser);
+  await virtualAuthenticator(p.context, p.page);
+  await p.page.goto(onServer(link.url, origin));
+  await p.page.locator("#passkey-button").click();
+  await p.page.getByRole("heading", { level: 1, name: "Du er logget inn" }).waitFor();
+  return p;
+}
+
 /** A URL the console printed, on the running server's origin (the console knows no port). */
 export function onServer(url, origin) {
   return origin + new URL(url).pathname;

@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  axeViolations, cliJson, onServer, openPage, virtualAuthenticator, withTryggAndBrowser,
+  axeViolations, cliJson, onServer, openPage, signInWithPasskey, withTryggAndBrowser,
 } from "../lib/harness.js";
 
 const ORG = "normland-legesenter";
@@ -18,15 +18,7 @@ const ctx = withTryggAndBrowser();
 const cli = (...args) => cliJson(ctx.trygg, ...args);
 
 /** A person of the demo signed in with a passkey made through an enrolment link. */
-async function signedIn(person, origin) {
-  const link = cli("personnel", "enrol-link", "--org", ORG, "--personnel", person.id);
-  const p = await openPage(ctx.browser);
-  await virtualAuthenticator(p.context, p.page);
-  await p.page.goto(onServer(link.url, origin));
-  await p.page.locator("#passkey-button").click();
-  await p.page.getByRole("heading", { level: 1, name: "Du er logget inn" }).waitFor();
-  return p;
-}
+const signedIn = (person, origin) => signInWithPasskey(ctx, ORG, person, origin);
 
 test("a device enrols with its own key, joins as the organisation's device, and is refused once revoked", async () => {
   const origin = new URL(ctx.trygg.setup[ORG]).origin;

@@ -267,6 +267,32 @@ impl TestServer {
             .unwrap()
     }
 
+    /// One organisation's store, as the server holds it.
+    pub async fn org_store(&self, org: &str) -> std::sync::Arc<trygg_store::OrgStore> {
+        let slug = trygg_core::OrgSlug::parse(org).unwrap();
+        let o = self.store.org_by_slug(&slug).await.unwrap().unwrap();
+        self.store.org(&o).await.unwrap()
+    }
+
+    /// A page as a browser gets it, without following a redirect: status, `Location` and body
+    /// (with the session cookie, if any).
+    pub async fn page(&self, path: &str, cookie: Option<&str>) -> (u16, Option<String>, String) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut req = client.get(self.url(path));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await.unwrap();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (res.status().as_u16(), location, res.text().await.unwrap())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

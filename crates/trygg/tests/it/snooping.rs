@@ -11,8 +11,37 @@ use crate::matrix::store_tx;
 
 const ORG: &str = "normland-legesenter";
 
-#[tokio::test]
-async fn an_unexplained_look_at_a_namesake_is_a_case_and_a_cared_for_patient_is_not() {
+/// A new person of the organisation in a log-control role (PC-ACL-1: no built-in role has
+/// `log-control`, so the console defines one) and a secretary's grant.
+async fn log_controller(s: &TestServer, name: &str) -> uuid::Uuid {
+    let now = s.app.now();
+    trygg_app::operator::define_role(
+        &s.app,
+        &trygg_app::operator::Console,
+        ORG,
+        trygg_app::operator::RoleIn {
+            name: "logg-kontroll".into(),
+            permissions: vec!["log-control".into()],
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let c = s.new_personnel(ORG, name, BuiltinRole::Secretary).await;
+    store_tx(s, move |tx| {
+        Box::pin(async move {
+            let t = now.unix_timestamp();
+            tx.grant_role(c, "logg-kontroll", t - 60, None, "test", t)
+                .await
+                .unwrap();
+        })
+    })
+    .await;
+    c
+}
+
+/// A server with the demo's organisations, and the patients of ours (id and name).
+async fn demo_with_patients() -> (TestServer, Vec<(uuid::Uuid, String)>) {
     let s = TestServer::start().await;
     s.seed_demo().await;
     let pats = store_tx(&s, |tx| {
@@ -26,18 +55,67 @@ async fn an_unexplained_look_at_a_namesake_is_a_case_and_a_cared_for_patient_is_
         })
     })
     .await;
+    (s, pats)
+}
+
+/// A person's session after a passkey login (assurance substantial).
+async fn signed_in(s: &TestServer, person: uuid::Uuid) -> crate::common::Session {
+    s.login_with(
+        ORG,
+        person,
+        trygg_server::auth::AuthMethod::Passkey,
+        trygg_audit::Assurance::Substantial,
+    )
+    .await
+}
+
+/// Today's cases saved to the queue, each (person who looked, patient, score, reason codes,
+/// accesses); their ids in the same order.
+async fn saved_cases<const N: usize>(
+    s: &TestServer,
+    cases: [(uuid::Uuid, uuid::Uuid, u32, &'static str, u32); N],
+) -> [uuid::Uuid; N] {
+    let now = s.app.now();
+    let day = now.date().to_string();
+    store_tx(s, move |tx| {
+        Box::pin(async move {
+            for (actor, patient, score, reasons, n) in cases {
+                tx.save_snoop_case(&day, actor, Some(patient), score, reasons, n, now)
+                    .await
+                    .unwrap();
+            }
+            let all = tx.open_snoop_cases(100).await.unwrap();
+            cases.map(|(actor, patient, ..)| {
+                all.iter()
+                    .find(|x| x.actor == actor && x.patient == Some(patient))
+                    .unwrap()
+                    .id
+            })
+        })
+    })
+    .await
+}
+
+/// The organisation's audit log (about one patient, or all of it).
+async fn audit_log(
+    s: &TestServer,
+    patient: Option<uuid::Uuid>,
+) -> Vec<(u64, trygg_audit::AuditEvent)> {
+    s.org_store(ORG)
+        .await
+        .audit_events(patient.map(|p| p.to_string()).as_deref())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_unexplained_look_at_a_namesake_is_a_case_and_a_cared_for_patient_is_not() {
+    let (s, pats) = demo_with_patients().await;
     let (p, q) = (pats[0].clone(), pats[1].clone());
     let surname = q.1.split_whitespace().last().unwrap().to_owned();
     // A: a doctor with a care relationship to P, who reads P.
     let a = s.person(ORG, BuiltinRole::Doctor).await;
-    let sa = s
-        .login_with(
-            ORG,
-            a,
-            trygg_server::auth::AuthMethod::Passkey,
-            trygg_audit::Assurance::Substantial,
-        )
-        .await;
+    let sa = signed_in(&s, a).await;
     let res = s
         .send(
             Some(&sa),
@@ -61,14 +139,7 @@ async fn an_unexplained_look_at_a_namesake_is_a_case_and_a_cared_for_patient_is_
     // B: a new doctor who shares Q's surname, with no relation to Q, opens Q's record.
     let name = format!("Kari {surname}");
     let b = s.new_personnel(ORG, &name, BuiltinRole::Doctor).await;
-    let sb = s
-        .login_with(
-            ORG,
-            b,
-            trygg_server::auth::AuthMethod::Passkey,
-            trygg_audit::Assurance::Substantial,
-        )
-        .await;
+    let sb = signed_in(&s, b).await;
     let res = s
         .send(
             Some(&sb),
@@ -105,14 +176,7 @@ async fn an_unexplained_look_at_a_namesake_is_a_case_and_a_cared_for_patient_is_
     let text = serde_json::to_string(&out).unwrap();
     assert!(!text.contains(&q.1) && !text.contains(&surname));
     // The control read is in the log.
-    let o = s
-        .store
-        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let h = s.store.org(&o).await.unwrap();
-    let logged = h.audit_events(None).await.unwrap().iter().any(|(_, e)| {
+    let logged = audit_log(&s, None).await.iter().any(|(_, e)| {
         e.operation.as_str() == "audit.search"
             && e.entity
                 .as_ref()
@@ -136,49 +200,13 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
     .await;
     let b = s.person(ORG, BuiltinRole::Doctor).await;
     let now = s.app.now();
-    // A log-control role and a person in it.
-    trygg_app::operator::define_role(
-        &s.app,
-        &trygg_app::operator::Console,
-        ORG,
-        trygg_app::operator::RoleIn {
-            name: "logg-kontroll".into(),
-            permissions: vec!["log-control".into()],
-        },
-        now,
+    let c = log_controller(&s, "Line Kontroll").await;
+    let [case_b, case_c] = saved_cases(
+        &s,
+        [(b, q, 40, "SameSurname", 2), (c, q, 30, "Colleague", 1)],
     )
-    .await
-    .unwrap();
-    let c = s
-        .new_personnel(ORG, "Line Kontroll", BuiltinRole::Secretary)
-        .await;
-    let day = now.date().to_string();
-    let (case_b, case_c) = store_tx(&s, move |tx| {
-        Box::pin(async move {
-            let t = now.unix_timestamp();
-            tx.grant_role(c, "logg-kontroll", t - 60, None, "test", t)
-                .await
-                .unwrap();
-            tx.save_snoop_case(&day, b, Some(q), 40, "SameSurname", 2, now)
-                .await
-                .unwrap();
-            tx.save_snoop_case(&day, c, Some(q), 30, "Colleague", 1, now)
-                .await
-                .unwrap();
-            let all = tx.open_snoop_cases(100).await.unwrap();
-            let find = |a| all.iter().find(|x| x.actor == a).unwrap().id;
-            (find(b), find(c))
-        })
-    })
     .await;
-    let sc = s
-        .login_with(
-            ORG,
-            c,
-            trygg_server::auth::AuthMethod::Passkey,
-            trygg_audit::Assurance::Substantial,
-        )
-        .await;
+    let sc = signed_in(&s, c).await;
     let path = format!("/api/v1/orgs/{ORG}/snooping/cases");
     let res = s.send(Some(&sc), reqwest::Method::GET, &path, None).await;
     assert_eq!(res.status().as_u16(), 200);
@@ -187,7 +215,8 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["id"], case_b.to_string());
-    assert!(list[0]["patient"].is_null());
+    assert!(list[0]["patient"].is_null() && list[0]["patient_name"].is_null());
+    assert!(list[0]["actor_name"].is_string(), "who looked, by name");
     assert_eq!(list[0]["about_a_patient"], true);
     // Nor can C open their own case.
     let own = s
@@ -201,14 +230,7 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
     assert_eq!(own.status().as_u16(), 403);
     // The administrator (a manager) and the doctor the case is about are refused.
     let admin = s.person(ORG, BuiltinRole::OrgAdmin).await;
-    let sa = s
-        .login_with(
-            ORG,
-            admin,
-            trygg_server::auth::AuthMethod::Passkey,
-            trygg_audit::Assurance::Substantial,
-        )
-        .await;
+    let sa = signed_in(&s, admin).await;
     assert_eq!(
         s.send(Some(&sa), reqwest::Method::GET, &path, None)
             .await
@@ -216,14 +238,7 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
             .as_u16(),
         403
     );
-    let sb = s
-        .login_with(
-            ORG,
-            b,
-            trygg_server::auth::AuthMethod::Passkey,
-            trygg_audit::Assurance::Substantial,
-        )
-        .await;
+    let sb = signed_in(&s, b).await;
     assert_eq!(
         s.send(
             Some(&sb),
@@ -246,14 +261,7 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
         )
         .await;
     assert_eq!(res.status().as_u16(), 200);
-    let o = s
-        .store
-        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let h = s.store.org(&o).await.unwrap();
-    let q_log = h.audit_events(Some(&q.to_string())).await.unwrap();
+    let q_log = audit_log(&s, Some(q)).await;
     assert!(
         q_log
             .iter()
@@ -339,4 +347,157 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
         .find(|i| i.facts.affected_patients == [q.to_string()])
         .expect("an incident for the confirmed case");
     assert!(i.facts.confidentiality);
+}
+
+/// The log-control pages (issue #16, PC-ACL-1): the queue at `/admin/loggkontroll` names the
+/// person who looked and the reasons in words, never the patient, and hides a case about the
+/// reader; a case's page names the patient and the reasons in the page's language, with the form
+/// that records the outcome once (a decided case shows its outcome and no form; a confirmed one
+/// says an incident was opened). Someone without `log-control` gets the 403 page, too low a login
+/// the same, nobody signed in the login page; the outcome posted through the API the page's
+/// script uses is recorded once.
+#[tokio::test]
+async fn the_log_control_pages_show_the_queue_without_patients_and_decide_a_case_once() {
+    let (s, pats) = demo_with_patients().await;
+    let ((q, q_name), (r, r_name)) = (pats[1].clone(), pats[2].clone());
+    let b = s
+        .new_personnel(ORG, "Knut Kikker Vik", BuiltinRole::Doctor)
+        .await;
+    let c = log_controller(&s, "Line Kontroll").await;
+    let [case_q, case_r, case_c] = saved_cases(
+        &s,
+        [
+            (b, q, 65, "SameSurname,SearchThenOpen", 2),
+            (b, r, 30, "Colleague", 1),
+            (c, q, 30, "Colleague", 1),
+        ],
+    )
+    .await;
+    let server = &s;
+    let get = move |path: String, cookie: Option<String>| async move {
+        server.page(&path, cookie.as_deref()).await
+    };
+    let sc = signed_in(&s, c).await;
+    let queue = "/admin/loggkontroll".to_owned();
+    let page_q = format!("/admin/loggkontroll/{case_q}");
+
+    // The queue: who looked by name, the reasons in words, no patient, not the reader's own case.
+    let (st, _, html) = get(format!("{queue}?lang=nb"), Some(sc.cookie.clone())).await;
+    assert_eq!(st, 200, "{html}");
+    assert!(html.contains("Knut Kikker Vik"), "{html}");
+    assert!(html.contains("Samme etternavn som pasienten"));
+    assert!(html.contains("Søkte opp og åpnet journalen uten relasjon"));
+    assert!(html.contains("Pasienten er en kollega"));
+    for secret in [&q_name, &r_name, &q.to_string(), &r.to_string()] {
+        assert!(!html.contains(secret.as_str()), "the queue names a patient");
+    }
+    assert!(!html.contains("SameSurname") && !html.contains("log-control"));
+    assert!(html.contains(&format!("/admin/loggkontroll/{case_q}?lang=nb")));
+    assert!(
+        !html.contains(&case_c.to_string()),
+        "nobody sees their own case"
+    );
+    assert!(html.contains("href=\"/admin/loggkontroll?lang=nb\" aria-current=\"page\""));
+    assert!(html.contains("<th scope=\"col\">") && html.contains("<html lang=\"nb\">"));
+
+    // One case: the patient by name, the reasons in the page's language, the form once.
+    let (st, _, html) = get(format!("{page_q}?lang=en"), Some(sc.cookie.clone())).await;
+    assert_eq!(st, 200, "{html}");
+    assert!(html.contains(&q_name), "the opened case names the patient");
+    assert!(html.contains("Same surname as the patient"));
+    assert!(html.contains("Searched for and opened the record with no relation"));
+    let form = format!("data-api=\"/api/v1/orgs/{ORG}/snooping/cases/{case_q}/outcome\"");
+    assert!(html.contains(&form), "{html}");
+    let (_, _, nn) = get(format!("{page_q}?lang=nn"), Some(sc.cookie.clone())).await;
+    assert!(nn.contains("Same etternamn som pasienten") && nn.contains("<html lang=\"nn\">"));
+    // Nor can the reader open the case about themselves.
+    let (st, ..) = get(
+        format!("/admin/loggkontroll/{case_c}"),
+        Some(sc.cookie.clone()),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, ..) = get(
+        "/admin/loggkontroll/not-a-case".into(),
+        Some(sc.cookie.clone()),
+    )
+    .await;
+    assert_eq!(st, 404);
+
+    // Refused callers: no right (a nurse, and the administrator), too low, nobody signed in.
+    let nurse = s.login(ORG, s.person(ORG, BuiltinRole::Nurse).await).await;
+    let admin = s
+        .login(ORG, s.person(ORG, BuiltinRole::OrgAdmin).await)
+        .await;
+    let low = s
+        .login_with(
+            ORG,
+            c,
+            trygg_server::auth::AuthMethod::Developer,
+            trygg_audit::Assurance::Low,
+        )
+        .await;
+    for p in [&queue, &page_q] {
+        for (who, cookie) in [("nurse", &nurse), ("admin", &admin), ("low", &low)] {
+            let (st, _, html) = get(p.clone(), Some(cookie.cookie.clone())).await;
+            assert_eq!(st, 403, "{p}: {who}");
+            assert!(!html.contains(&q_name), "{p}: {who}");
+        }
+        let (st, to, _) = get(format!("{p}?lang=en"), None).await;
+        assert_eq!(st, 303, "{p}: anonymous");
+        assert_eq!(to.as_deref(), Some("/personell?lang=en"));
+    }
+    // The navigation offers the queue to log control only (above), not to the administrator.
+    let (st, _, page) = get("/admin".into(), Some(admin.cookie.clone())).await;
+    assert_eq!(st, 200);
+    assert!(!page.contains("/admin/loggkontroll"));
+
+    // The outcome through the API the page's script posts to: recorded once.
+    let decide = |id: uuid::Uuid, outcome: &str| {
+        let body = json!({ "outcome": outcome });
+        let path = format!("/api/v1/orgs/{ORG}/snooping/cases/{id}/outcome");
+        let (s, sc) = (&s, &sc);
+        async move {
+            s.send(Some(sc), reqwest::Method::POST, &path, Some(&body))
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(decide(case_q, "warned").await, 200);
+    assert_eq!(decide(case_q, "explained").await, 409, "once");
+    let (st, _, html) = get(format!("{page_q}?lang=en"), Some(sc.cookie.clone())).await;
+    assert_eq!(st, 200);
+    assert!(
+        html.contains("<dd id=\"case-outcome\">Warned</dd>"),
+        "{html}"
+    );
+    assert!(html.contains("The case is decided"));
+    assert!(!html.contains("data-api="), "a decided case has no form");
+    // A confirmed case says an incident was opened; this reader may not open the register.
+    assert_eq!(decide(case_r, "confirmed").await, 200);
+    let (_, _, html) = get(
+        format!("/admin/loggkontroll/{case_r}?lang=nb"),
+        Some(sc.cookie.clone()),
+    )
+    .await;
+    assert!(html.contains("Bekreftet urettmessig innsyn"));
+    assert!(html.contains("Et avvik ble opprettet i avviksregisteret"));
+    assert!(!html.contains("href=\"/admin/avvik"));
+    // Decided cases leave the queue.
+    let (_, _, html) = get(queue.clone(), Some(sc.cookie.clone())).await;
+    assert!(html.contains("Ingen åpne saker."), "{html}");
+    // One outcome in the log per decided case.
+    let decided = audit_log(&s, None)
+        .await
+        .into_iter()
+        .filter(|(_, e)| {
+            e.operation.as_str() == "snoop.case-decide"
+                && e.entity
+                    .as_ref()
+                    .and_then(|x| x.id.as_ref())
+                    .is_some_and(|i| i.as_str() == case_q.to_string())
+        })
+        .count();
+    assert_eq!(decided, 1);
 }
