@@ -435,34 +435,18 @@ pub async fn open_counts(h: &OrgStore, now: OffsetDateTime) -> Result<(u64, u64)
 /// A failure is logged by code and the next round comes as planned.
 pub async fn run_jobs(state: App, every: std::time::Duration, retention_every: u32) {
     let mut round: u32 = 0;
-    // The first day judged is the one that ends at the next midnight (UTC) after start.
-    let mut detected: Option<time::Date> = Some(state.now().date());
+    let mut checked: Option<time::Date> = None;
     loop {
-        // Once a day, the day before is judged for snooping in every organisation (issue #16).
-        let today = state.now().date();
-        if detected != Some(today) {
-            if let Some(yesterday) = today.previous_day() {
-                let start = yesterday.midnight().assume_utc();
-                if let Ok(orgs) = state.store.list_orgs().await {
-                    for o in orgs {
-                        let r = crate::snooping::detect_as(
-                            &state,
-                            "snooping",
-                            o.slug.as_str(),
-                            start,
-                            state.now(),
-                        )
-                        .await;
-                        if let Err(e) = r {
-                            tracing::warn!(
-                                code = e.code,
-                                "the snooping detector could not serve an organisation"
-                            );
-                        }
-                    }
+        // Once a day, every organisation's days not yet judged for snooping, up to a week back,
+        // are judged (issue #16): a server that was down catches up.
+        let today = state.config.zone().local(state.now()).date();
+        if checked != Some(today) {
+            if let Ok(orgs) = state.store.list_orgs().await {
+                for o in orgs {
+                    snooping_catch_up(&state, &o, today).await;
                 }
             }
-            detected = Some(today);
+            checked = Some(today);
         }
         if round.is_multiple_of(retention_every.max(1)) {
             if let Err(e) = crate::retention::run_all(&state, state.now()).await {
@@ -474,6 +458,33 @@ pub async fn run_jobs(state: App, every: std::time::Duration, retention_every: u
         }
         round = round.wrapping_add(1);
         tokio::time::sleep(every).await;
+    }
+}
+
+/// How many days back the nightly job catches up.
+const SNOOP_CATCH_UP_DAYS: i64 = 7;
+
+/// Judges every day of the week before `today` that log control has not judged yet.
+async fn snooping_catch_up(state: &App, org: &trygg_store::Organisation, today: time::Date) {
+    let Ok(h) = state.store.org(org).await else {
+        return;
+    };
+    for back in (1..=SNOOP_CATCH_UP_DAYS).rev() {
+        let Some(day) = today.checked_sub(time::Duration::days(back)) else {
+            continue;
+        };
+        if h.snoop_day_judged(&day.to_string()).await.unwrap_or(true) {
+            continue;
+        }
+        let r = crate::snooping::detect_as(state, "snooping", org.slug.as_str(), day, state.now())
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(
+                code = e.code,
+                "the snooping detector could not serve an organisation"
+            );
+            return;
+        }
     }
 }
 

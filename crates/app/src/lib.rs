@@ -26,6 +26,7 @@ pub mod operator;
 pub mod orgs;
 pub mod patients;
 pub mod portal;
+pub mod register;
 pub mod retention;
 pub mod rights;
 pub mod rooms;

@@ -893,7 +893,7 @@ pub struct AccessLogLine {
     /// Whether it rests on a care relationship the person declared for themselves (finding 3).
     pub self_declared: bool,
     /// Whether log control found this person's access to the patient on that day unjustified
-    /// (a confirmed snooping case, issue #16).
+    /// (a snooping case decided as warned or confirmed, issue #16).
     pub unjustified: bool,
 }
 
@@ -1003,7 +1003,7 @@ pub async fn own_access_log(
 }
 
 /// What naming and marking the access log's lines needs: the care relationships a person
-/// declared for themselves (their ids), every staff member's name by actor id, and the confirmed
+/// declared for themselves (their ids), every staff member's name by actor id, and the unjustified
 /// snooping cases about the patient.
 pub(crate) async fn log_inputs(
     tx: &mut trygg_store::OrgTx<'_>,
@@ -1022,7 +1022,7 @@ pub(crate) async fn log_inputs(
         .map(|p| (format!("personnel:{}", p.id), p.name.expose().to_owned()))
         .collect();
     let unjustified = tx
-        .confirmed_snoop_cases_for(patient)
+        .unjustified_snoop_cases_for(patient)
         .await?
         .into_iter()
         .map(|(actor, day)| (format!("personnel:{actor}"), day))
@@ -1040,7 +1040,7 @@ pub(crate) struct LogInputs {
     pub declared: Vec<String>,
     /// Every staff member's name by actor id.
     pub names: HashMap<String, String>,
-    /// (actor id, day) of accesses log control confirmed as unjustified.
+    /// (actor id, day) of accesses log control found unjustified (warned or confirmed).
     pub unjustified: Vec<(String, String)>,
 }
 

@@ -80,16 +80,16 @@ fn surname(full: &str) -> String {
         .to_lowercase()
 }
 
-/// Judges the day that starts at `day_start` (UTC) in the organisation's log, for the console,
-/// and saves its cases to the queue.
+/// Judges `day` (a day in the deployment's time zone, the setting `time_zone`) in the
+/// organisation's log, for the console, and saves its cases to the queue.
 pub async fn detect(
     state: &App,
     _console: &Console,
     org: &str,
-    day_start: OffsetDateTime,
+    day: time::Date,
     now: OffsetDateTime,
 ) -> Result<DayOut, AppError> {
-    detect_as(state, CONSOLE, org, day_start, now).await
+    detect_as(state, CONSOLE, org, day, now).await
 }
 
 /// [`detect`] as Trygg's own job `who` (audit actor `trygg:<who>`): the server runs it once a
@@ -98,13 +98,24 @@ pub async fn detect_as(
     state: &App,
     who: &str,
     org: &str,
-    day_start: OffsetDateTime,
+    day: time::Date,
     now: OffsetDateTime,
 ) -> Result<DayOut, AppError> {
     let h = crate::operator::org(state, org).await?;
-    let start = day_start.unix_timestamp();
-    let end = start + 86_400;
-    let from = start - 60 * 86_400;
+    let zone = state.config.zone();
+    let start = zone.start_of(day).unix_timestamp();
+    let end = day
+        .next_day()
+        .map_or(start + 86_400, |d| zone.start_of(d).unix_timestamp());
+    let from = day
+        .checked_sub(time::Duration::days(60))
+        .map_or(start - 60 * 86_400, |d| zone.start_of(d).unix_timestamp());
+    // The hour and the day of a moment, in the organisation's time zone.
+    let local = |t: i64| {
+        OffsetDateTime::from_unix_timestamp(t)
+            .map(|x| zone.local(x))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    };
     let mut persons = Ids::default();
     let mut patients = Ids::default();
     let mut facts = Facts::default();
@@ -129,6 +140,39 @@ pub async fn detect_as(
         let id = patients.id(p.id);
         facts.surname.insert(('p', id), surname(p.name.expose()));
     }
+    // The register's facts, as keyed hashes: addresses, next of kin, staff who are patients,
+    // protected persons (`crate::register`).
+    let reg = tx.register_facts().await?;
+    let mut staff_by_nid: HashMap<&str, u32> = HashMap::new();
+    for s in &reg.personnel {
+        let a = persons.id(s.id);
+        if let Some(n) = &s.nid_hash {
+            staff_by_nid.insert(n.as_str(), a);
+        }
+        if let Some(addr) = &s.address_hash {
+            facts.address.insert(('a', a), addr.clone());
+        }
+    }
+    for p in &reg.patients {
+        let id = patients.id(p.id);
+        if let Some(addr) = &p.address_hash {
+            facts.address.insert(('p', id), addr.clone());
+        }
+        if p.protection != "none" {
+            facts.protected.insert(id);
+        }
+        if let Some(a) = staff_by_nid.get(p.nid_hash.as_str()) {
+            // The patient is one of the staff: their own record for them, a colleague's for
+            // everyone else.
+            facts.own_patient.insert(*a, id);
+            facts.colleagues.insert(id);
+        }
+        for k in &p.next_of_kin {
+            if let Some(a) = staff_by_nid.get(k.as_str()) {
+                facts.next_of_kin.entry(id).or_default().insert(*a);
+            }
+        }
+    }
     // Reading the log for control is an access to log, in the same unit as the reads above.
     let e = crate::audit::event(
         &h.organisation().slug,
@@ -148,9 +192,9 @@ pub async fn detect_as(
     // The log: the day and the 60 days before.
     let mut today = Vec::new();
     let mut baselines: HashMap<u32, Baseline> = HashMap::new();
-    let mut history_days: HashMap<u32, HashMap<i64, std::collections::HashSet<u32>>> =
+    let mut history_days: HashMap<u32, HashMap<time::Date, std::collections::HashSet<u32>>> =
         HashMap::new();
-    for (_, e) in h.audit_events(None).await? {
+    for (_, e) in h.audit_events_between(from * 1000, end * 1000).await? {
         // Log control's and the audit search's own reads are their job, not looks at a record.
         let op = e.operation.as_str();
         if e.category != Category::Access || op.starts_with("snoop.") || op.starts_with("audit.") {
@@ -179,14 +223,14 @@ pub async fn detect_as(
         let (a, p) = (persons.id(actor), patients.id(patient));
         if at < start {
             let b = baselines.entry(a).or_default();
-            let hour = usize::try_from(at.rem_euclid(86_400) / 3600).unwrap_or(0);
+            let hour = usize::from(local(at).hour());
             if let Some(slot) = b.hours.get_mut(hour) {
                 *slot += 1;
             }
             history_days
                 .entry(a)
                 .or_default()
-                .entry(at.div_euclid(86_400))
+                .entry(local(at).date())
                 .or_default()
                 .insert(p);
             continue;
@@ -217,7 +261,7 @@ pub async fn detect_as(
         b.daily_patients = days.values().map(|s| s.len() as u32).collect();
     }
     let d = snooping::day(&today, &facts, &baselines, Settings::default(), |t| {
-        usize::try_from(t.rem_euclid(86_400) / 3600).unwrap_or(0)
+        usize::from(local(t).hour())
     });
     let uuid_of = |ids: &Ids, i: u32| ids.back.get(i as usize).copied();
     let out = DayOut {
@@ -243,7 +287,7 @@ pub async fn detect_as(
             .collect(),
     };
     // The cases go to the queue, once per person, patient and day.
-    let day = day_start.date().to_string();
+    let day = day.to_string();
     let mut tx = h.begin().await?;
     let mut new = 0u32;
     for c in &out.cases {
@@ -261,6 +305,18 @@ pub async fn detect_as(
         {
             new += 1;
         }
+    }
+    // A day judged whole is recorded, so the nightly job does not judge it again; a day still
+    // under way is judged again when it has ended (its cases then updated).
+    if end <= now.unix_timestamp() {
+        tx.record_snoop_run(
+            &day,
+            out.explained,
+            out.unexplained,
+            out.cases.len() as u64,
+            now,
+        )
+        .await?;
     }
     let e = crate::audit::event(
         &h.organisation().slug,

@@ -47,6 +47,8 @@ pub enum Operation {
     OrgExport,
     /// An organisation's export was imported into this deployment (issue #16).
     OrgImport,
+    /// Facts from the population register for log control were set (issue #16).
+    RegisterFacts,
     /// Personnel were listed.
     PersonnelList,
     /// A person was registered on the staff.
@@ -227,7 +229,7 @@ const fn t(nb: &'static str, nn: &'static str, en: &'static str) -> PatientText 
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 99] = [
+    pub const ALL: [Operation; 100] = [
         Self::PersonnelHprSet,
         Self::PersonnelOidcSubjectSet,
         Self::DeviceCodeIssue,
@@ -265,6 +267,7 @@ impl Operation {
         Self::OrgCreate,
         Self::OrgExport,
         Self::OrgImport,
+        Self::RegisterFacts,
         Self::PersonnelList,
         Self::PersonnelCreate,
         Self::PersonnelEmploymentEnd,
@@ -369,6 +372,7 @@ impl Operation {
             Self::OrgCreate => "org.create",
             Self::OrgExport => "org.export",
             Self::OrgImport => "org.import",
+            Self::RegisterFacts => "register.facts",
             Self::PersonnelList => "personnel.list",
             Self::PersonnelCreate => "personnel.create",
             Self::PersonnelEmploymentEnd => "personnel.employment-end",
@@ -720,6 +724,11 @@ impl Operation {
                 "Tok imot svaret ditt på ein SMS",
                 "Received your reply to a text message",
             ),
+            Self::RegisterFacts => t(
+                "Oppdaterte opplysninger fra Folkeregisteret om deg (adresse, pårørende, skjerming) for kontroll av loggen",
+                "Oppdaterte opplysningar frå Folkeregisteret om deg (adresse, pårørande, skjerming) for kontroll av loggen",
+                "Updated facts about you from the population register (address, next of kin, protection) for log control",
+            ),
             Self::DemoSeed => t(
                 "Demodata ble lagt inn",
                 "Demodata vart lagde inn",
@@ -923,6 +932,11 @@ impl Operation {
                 "Alle data eksportert ved avslutning",
                 "Alle data eksporterte ved avslutning",
                 "All data exported at exit",
+            ),
+            Self::RegisterFacts => t(
+                "Registeropplysninger for loggkontroll satt",
+                "Registeropplysningar for loggkontroll sette",
+                "Register facts for log control set",
             ),
             Self::OrgImport => t(
                 "Data importert fra en eksport",

@@ -23,11 +23,11 @@ pub mod devices;
 mod error;
 pub mod exit;
 pub mod import;
-pub mod register;
 pub mod messages;
 pub mod notices;
 mod org;
 pub mod patient_sessions;
+pub mod register;
 pub mod snooping;
 pub mod writer;
 

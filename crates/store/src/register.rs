@@ -101,13 +101,12 @@ impl OrgTx<'_> {
         let s = &self.store.sealer;
         let nid = national_id.map(|n| s.lookup_hash(crate::org::NID_KIND, n));
         let address = address.map(|a| s.lookup_hash(ADDRESS_KIND, a));
-        let done =
-            sqlx::query("UPDATE personnel SET nid_hash = ?, address_hash = ? WHERE id = ?")
-                .bind(nid)
-                .bind(address)
-                .bind(person.to_string())
-                .execute(self.conn().await?)
-                .await?;
+        let done = sqlx::query("UPDATE personnel SET nid_hash = ?, address_hash = ? WHERE id = ?")
+            .bind(nid)
+            .bind(address)
+            .bind(person.to_string())
+            .execute(self.conn().await?)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("no such person"));
         }

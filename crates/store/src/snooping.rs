@@ -66,6 +66,24 @@ impl OrgTx<'_> {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         self.personal = true;
+        // A day judged again (after a partial run, or with more facts) updates an undecided
+        // case with what the fuller run found; a decided case stays as it was decided.
+        sqlx::query(
+            "UPDATE snoop_cases SET score = ?, reasons = ?, accesses = ? \
+             WHERE day = ? AND actor = ? AND COALESCE(patient, '') = COALESCE(?, '') \
+             AND outcome IS NULL AND (accesses < ? OR score < ? OR reasons <> ?)",
+        )
+        .bind(i64::from(score))
+        .bind(reasons)
+        .bind(i64::from(accesses))
+        .bind(day)
+        .bind(actor.to_string())
+        .bind(patient.map(|p| p.to_string()))
+        .bind(i64::from(accesses))
+        .bind(i64::from(score))
+        .bind(reasons)
+        .execute(self.conn().await?)
+        .await?;
         let r = sqlx::query(
             "INSERT OR IGNORE INTO snoop_cases (id, day, actor, patient, score, reasons, accesses, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -126,14 +144,40 @@ impl OrgTx<'_> {
         Ok(r.rows_affected() == 1)
     }
 
-    /// The confirmed cases about `patient`: (the person who looked, the day).
-    pub async fn confirmed_snoop_cases_for(
+    /// Records that log control judged `day` (once per day; a day judged again updates it).
+    pub async fn record_snoop_run(
+        &mut self,
+        day: &str,
+        explained: u64,
+        unexplained: u64,
+        cases: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        sqlx::query(
+            "INSERT INTO snoop_runs (day, at, explained, unexplained, cases) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (day) DO UPDATE SET at = excluded.at, explained = excluded.explained, \
+             unexplained = excluded.unexplained, cases = excluded.cases",
+        )
+        .bind(day)
+        .bind(fmt_time(now)?)
+        .bind(n(explained))
+        .bind(n(unexplained))
+        .bind(n(cases))
+        .execute(self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// The cases about `patient` log control found unjustified (warned or confirmed): (the
+    /// person who looked, the day).
+    pub async fn unjustified_snoop_cases_for(
         &mut self,
         patient: Uuid,
     ) -> Result<Vec<(Uuid, String)>, StoreError> {
         self.personal = true;
         let rows = sqlx::query(
-            "SELECT actor, day FROM snoop_cases WHERE patient = ? AND outcome = 'confirmed'",
+            "SELECT actor, day FROM snoop_cases WHERE patient = ? AND outcome IN ('warned', 'confirmed')",
         )
         .bind(patient.to_string())
         .fetch_all(self.conn().await?)
@@ -141,5 +185,16 @@ impl OrgTx<'_> {
         rows.iter()
             .map(|r| Ok((parse_uuid(r.try_get("actor")?)?, r.try_get("day")?)))
             .collect()
+    }
+}
+
+impl crate::OrgStore {
+    /// Whether log control has judged `day` (`YYYY-MM-DD`).
+    pub async fn snoop_day_judged(&self, day: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM snoop_runs WHERE day = ?")
+            .bind(day)
+            .fetch_one(self.db.sqlite())
+            .await?;
+        Ok(n > 0)
     }
 }

@@ -530,6 +530,25 @@ enum PersonnelCommand {
     },
     /// Record the HPR number a person's HelseID login finds them by (logged; only a keyed hash
     /// of it is kept).
+    /// Set a staff member's facts from the population register for log control (issue #16,
+    /// PC-ACL-1): their national identity number (so their own record and a colleague's are
+    /// recognised) and address. Kept only as keyed hashes. Left out: cleared.
+    Facts {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The person's id.
+        #[arg(long)]
+        personnel: uuid::Uuid,
+        /// Their national identity number.
+        #[arg(long)]
+        national_id: Option<String>,
+        /// Their registered address.
+        #[arg(long)]
+        address: Option<String>,
+    },
     Hpr {
         #[command(flatten)]
         common: Common,
@@ -588,6 +607,28 @@ enum PatientCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Set a patient's facts from the population register for log control (issue #16,
+    /// PC-ACL-1): address, protection and registered next of kin. Kept only as keyed hashes;
+    /// logged in the patient's log. Given values replace the old.
+    Facts {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+        /// The patient's id.
+        #[arg(long)]
+        patient: uuid::Uuid,
+        /// The registered address (left out: none).
+        #[arg(long)]
+        address: Option<String>,
+        /// none, confidential, strictly-confidential or public-figure.
+        #[arg(long, default_value = "none")]
+        protection: String,
+        /// A registered next of kin's national identity number (repeat for several).
+        #[arg(long = "next-of-kin")]
+        next_of_kin: Vec<String>,
     },
 }
 
@@ -1373,13 +1414,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => None,
             };
             let out = at_console(&common, |app, now| async move {
-                // Yesterday by default: a day still under way would save partial cases.
+                // Yesterday (in the deployment's time zone) by default: a day still under way
+                // gives partial cases, which a later run of the whole day updates.
                 let d = match day {
                     Some(d) => d,
-                    None => now.date().previous_day().unwrap_or(now.date()),
+                    None => {
+                        let today = app.config.zone().local(now).date();
+                        today.previous_day().unwrap_or(today)
+                    }
                 };
-                let start = d.midnight().assume_utc();
-                trygg_app::snooping::detect(&app, &Console, &org, start, now).await
+                trygg_app::snooping::detect(&app, &Console, &org, d, now).await
             })
             .await?;
             if json {
@@ -1440,6 +1484,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for p in list {
                 println!("{}  {:<16} {:<10} {}", p.id, p.role, p.employment, p.name);
             }
+            Ok(())
+        }
+        Command::Patient {
+            command:
+                PatientCommand::Facts {
+                    common,
+                    org,
+                    patient,
+                    address,
+                    protection,
+                    next_of_kin,
+                },
+        } => {
+            let input = trygg_app::register::PatientFactsIn {
+                address,
+                protection,
+                next_of_kin,
+            };
+            at_console(&common, |app, now| async move {
+                trygg_app::register::set_patient_facts(&app, &Console, &org, patient, input, now)
+                    .await
+            })
+            .await?;
+            println!("Recorded the register's facts for {patient} (as keyed hashes).");
+            Ok(())
+        }
+        Command::Personnel {
+            command:
+                PersonnelCommand::Facts {
+                    common,
+                    org,
+                    personnel,
+                    national_id,
+                    address,
+                },
+        } => {
+            at_console(&common, |app, now| async move {
+                trygg_app::register::set_personnel_facts(
+                    &app,
+                    &Console,
+                    &org,
+                    personnel,
+                    national_id,
+                    address,
+                    now,
+                )
+                .await
+            })
+            .await?;
+            println!("Recorded the register's facts for {personnel} (as keyed hashes).");
             Ok(())
         }
         Command::Patient {

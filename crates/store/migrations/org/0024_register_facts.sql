@@ -16,3 +16,11 @@ CREATE TABLE next_of_kin (
 ) STRICT;
 -- The detector reads a day and the 60 days before it, by time.
 CREATE INDEX audit_entry_recorded ON audit_entry (recorded);
+-- The days log control has judged (the nightly job catches up missed days from it).
+CREATE TABLE snoop_runs (
+    day         TEXT PRIMARY KEY NOT NULL,
+    at          TEXT NOT NULL,
+    explained   INTEGER NOT NULL,
+    unexplained INTEGER NOT NULL,
+    cases       INTEGER NOT NULL
+) STRICT;

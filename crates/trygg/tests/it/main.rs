@@ -21,4 +21,5 @@ mod pages;
 mod review_access;
 mod review_edge;
 mod snooping;
+mod snooping_facts;
 mod tamper;

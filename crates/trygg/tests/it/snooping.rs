@@ -151,7 +151,7 @@ async fn an_unexplained_look_at_a_namesake_is_a_case_and_a_cared_for_patient_is_
     assert_eq!(res.status().as_u16(), 200);
 
     let now = s.app.now();
-    let day = now.date().midnight().assume_utc();
+    let day = s.app.config.zone().local(now).date();
     let out = trygg_app::snooping::detect(&s.app, &trygg_app::operator::Console, ORG, day, now)
         .await
         .unwrap();
