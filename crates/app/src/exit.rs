@@ -911,6 +911,9 @@ pub struct Imported {
     pub counts: BTreeMap<String, u64>,
     /// The exported audit log's size, verified before anything was written.
     pub audit_entries: u64,
+    /// The key that signed the export's manifest (compare it with the key the exporting
+    /// deployment published, or give that key as `expect_key`).
+    pub signed_by: String,
 }
 
 /// The kinds an import writes back, so a re-export has the same number of each. The audit
@@ -1359,6 +1362,7 @@ pub async fn import(
         now,
     )?;
     let m = check.manifest;
+    let signed_by = check.signed_by;
     let mut files: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for f in &m.files {
         if !f.path.ends_with(".ndjson.age") {
@@ -1435,5 +1439,6 @@ pub async fn import(
         org: org.slug,
         counts,
         audit_entries: m.audit.tree_size,
+        signed_by,
     })
 }

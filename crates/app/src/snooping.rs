@@ -1,15 +1,16 @@
-//! Snooping detection over an organisation's real access log (issue #16, second step): the
-//! day's accesses to patients' data are read from the audit log, each person's 60 days before it
-//! make their baseline, the care relationships, roles and surnames come from the organisation's
-//! records, and `trygg_core::snooping::day` explains what it can and scores the rest as cases.
-//! For the console (`trygg snooping detect`, which saves the day's cases); reading the log for
-//! control is itself logged. The cases go to a queue for the organisation's log-control role
-//! (`log-control`, which no built-in role has: managers see only what a case shows them):
-//! `cases`, `case` (each read logged, in the patient's log too) and `decide` (explained, warned,
-//! confirmed; a confirmed case opens an incident; nobody decides their own case); the server's
-//! page `/admin/loggkontroll` shows them with the names these give. Still to come
-//! (issue #16): the patient's view of accesses found unjustified, and the facts the records do
-//! not hold yet (addresses, next of kin, colleagues, protected persons).
+//! Snooping detection over an organisation's real access log (issue #16, PC-ACL-1): a day's
+//! accesses to patients' data (the day in the deployment's time zone) are read from the audit
+//! log by time, each person's 60 days before it make their baseline, the care relationships,
+//! roles and surnames come from the organisation's records and the population register's facts
+//! from [`crate::register`] (keyed hashes), and `trygg_core::snooping::day` explains what it can
+//! and scores the rest as cases. For the console (`trygg snooping detect`) and the nightly job,
+//! which save the day's cases; reading the log for control is itself logged. The cases go to a
+//! queue for the organisation's log-control role (`log-control`, which no built-in role has:
+//! managers see only what a case shows them): `cases`, `case` (each read logged, in the
+//! patient's log too) and `decide` (explained, warned, confirmed; a confirmed case opens an
+//! incident; nobody sees, opens or decides their own case). Emergency access can never lack its
+//! note here: Trygg asks the reason when it is taken, so that rule only fires on imported or
+//! other sources' logs.
 
 use std::collections::HashMap;
 

@@ -117,7 +117,7 @@ enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
-    /// Snooping in the access log (issue #16, begun).
+    /// Snooping in the access log (issue #16).
     Snooping {
         #[command(subcommand)]
         command: SnoopingCommand,
@@ -1301,6 +1301,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!(
                     "Imported as {}; the exported audit log's {} entries verified and are named in the import's entry",
                     out.org, out.audit_entries
+                );
+                println!(
+                    "The export was signed by {}: compare it with the key the exporting deployment published (or give it with --key)",
+                    out.signed_by
                 );
                 Ok(())
             }

@@ -1,4 +1,4 @@
-//! Snooping detection over the real access log (issue #16, begun): a clinician with a care
+//! Snooping detection over the real access log (issue #16): a clinician with a care
 //! relationship reads their patient (explained, no case); another opens the record of a patient
 //! who shares their surname with no relation (a case, reason "same surname"); the reading of
 //! the log for control is itself logged.
