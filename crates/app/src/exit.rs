@@ -596,7 +596,8 @@ fn read_manifest(
     path: &Path,
     signer: crate::signed::Signer<'_>,
 ) -> Result<(Manifest, String, String), AppError> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_err("the manifest", e))?;
+    let raw = read_regular(path, MAX_MANIFEST)?;
+    let text = String::from_utf8(raw).map_err(|_| bad("the manifest is not text"))?;
     let opened = crate::signed::open(&text, MANIFEST_PURPOSE, "manifest", signer)
         .map_err(|why| bad(format!("the manifest: {why}")))?;
     let manifest: Manifest = serde_json::from_value(opened.value)
@@ -614,7 +615,43 @@ fn read_manifest(
     ))
 }
 
-/// The files an export must hold, and a path inside the directory for each.
+/// The largest manifest read.
+const MAX_MANIFEST: u64 = 16 << 20;
+/// The largest file of an export read (it is held in memory).
+const MAX_FILE: u64 = 4 << 30;
+
+/// Reads a regular file of at most `max` bytes: a symbolic link, a device, a pipe or a
+/// directory is refused (a crafted export cannot point the reader elsewhere or hang it).
+fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, AppError> {
+    let missing = || bad(format!("{} is missing or not a plain file", shown(path)));
+    let meta = std::fs::symlink_metadata(path).map_err(|_| missing())?;
+    if !meta.file_type().is_file() {
+        return Err(missing());
+    }
+    if meta.len() > max {
+        return Err(bad(format!(
+            "{} is larger than an export's file can be",
+            shown(path)
+        )));
+    }
+    let data = std::fs::read(path).map_err(|_| missing())?;
+    if data.len() as u64 != meta.len() {
+        return Err(bad(format!("{} changed while it was read", shown(path))));
+    }
+    Ok(data)
+}
+
+/// A path as the console prints it: control characters (a terminal's escapes) left out.
+fn shown(path: &Path) -> String {
+    path.display()
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
+}
+
+/// The files an export must hold: each listed once, under the directory with no link on the
+/// way, a plain file of the listed size and hash.
 fn check_files(dir: &Path, m: &Manifest) -> Result<Vec<(FileEntry, Vec<u8>)>, AppError> {
     let mut out = Vec::new();
     for t in FHIR_TYPES {
@@ -622,16 +659,35 @@ fn check_files(dir: &Path, m: &Manifest) -> Result<Vec<(FileEntry, Vec<u8>)>, Ap
             return Err(bad(format!("the export has no {t} file")));
         }
     }
+    let mut seen = std::collections::HashSet::new();
     for f in &m.files {
+        if !seen.insert(f.content.as_str())
+            || m.files.iter().filter(|g| g.path == f.path).count() > 1
+        {
+            return Err(bad("the manifest lists a file twice"));
+        }
         let safe = !f.path.is_empty()
+            && f.path.len() <= 200
             && Path::new(&f.path)
                 .components()
                 .all(|c| matches!(c, std::path::Component::Normal(_)));
         if !safe {
             return Err(bad("the manifest names a file outside the export"));
         }
-        let data =
-            std::fs::read(dir.join(&f.path)).map_err(|_| bad(format!("{} is missing", f.path)))?;
+        // No directory on the way may be a link.
+        let mut at = dir.to_path_buf();
+        let parts: Vec<_> = Path::new(&f.path).components().collect();
+        for c in &parts[..parts.len().saturating_sub(1)] {
+            at.push(c);
+            let is_dir = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_dir());
+            if !is_dir {
+                return Err(bad("the export's directories must be plain directories"));
+            }
+        }
+        if f.bytes > MAX_FILE {
+            return Err(bad("a file of the export is larger than Trygg reads"));
+        }
+        let data = read_regular(&dir.join(&f.path), f.bytes)?;
         if trygg_store::crypto::sha256_hex(&data) != f.sha256 {
             return Err(bad(format!(
                 "{} was changed: its hash does not match",
@@ -652,6 +708,20 @@ pub fn verify_export(
     expect_key: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<ExportCheck, AppError> {
+    check_export(dir, identity, expect_key, now).map(|(c, _)| c)
+}
+
+/// The decrypted NDJSON files of a checked export, by content (`fhir:Patient`, …).
+type Lines = BTreeMap<String, Vec<Value>>;
+
+/// [`verify_export`], keeping what it decrypted and checked, so an import writes exactly those
+/// bytes (the files are not read a second time).
+fn check_export(
+    dir: &Path,
+    identity: Option<&age::x25519::Identity>,
+    expect_key: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(ExportCheck, Lines), AppError> {
     let expected = expect_key
         .map(|k| {
             trygg_audit::VerifyingKey::parse_vkey(k)
@@ -665,14 +735,14 @@ pub fn verify_export(
     let (manifest, signed_by, _) = read_manifest(&dir.join("manifest.json"), signer)?;
     let files = check_files(dir, &manifest)?;
     let Some(id) = identity else {
-        return Ok(ExportCheck {
+        let c = ExportCheck {
             manifest,
             signed_by,
             decrypted: false,
-        });
+        };
+        return Ok((c, Lines::new()));
     };
-    let mut log = None;
-    let mut checkpoints = None;
+    let mut all = Lines::new();
     for (f, data) in &files {
         let plain = decrypt(id, data)?;
         if trygg_store::crypto::sha256_hex(&plain) != f.plaintext_sha256 {
@@ -694,14 +764,10 @@ pub fn verify_export(
                     f.path
                 )));
             }
-            match f.content.as_str() {
-                "audit:log" => log = Some(lines),
-                "audit:checkpoints" => checkpoints = Some(lines),
-                _ => {}
-            }
+            all.insert(f.content.clone(), lines);
         }
     }
-    let (Some(log), Some(cps)) = (log, checkpoints) else {
+    let (Some(log), Some(cps)) = (all.get("audit:log"), all.get("audit:checkpoints")) else {
         return Err(bad("the export has no audit log"));
     };
     let rows = log.iter().map(audit_row).collect::<Result<Vec<_>, _>>()?;
@@ -730,11 +796,12 @@ pub fn verify_export(
     if summary.entries != manifest.audit.tree_size || summary.root.to_hex() != manifest.audit.root {
         return Err(bad("the audit log is not the one the manifest names"));
     }
-    Ok(ExportCheck {
+    let c = ExportCheck {
         manifest,
         signed_by,
         decrypted: true,
-    })
+    };
+    Ok((c, all))
 }
 
 /// What to delete.
@@ -814,7 +881,7 @@ pub async fn delete(
                 { "store": "control database", "removed": deleted.control_rows,
                   "how": "deleted with SQLite secure_delete, the WAL checkpointed to nothing and the database vacuumed" },
                 { "store": "organisation database", "removed": deleted.files.iter().map(|(p, b)| json!({"file": p, "bytes": b})).collect::<Vec<_>>(),
-                  "how": "files removed after the key that sealed their personal data was destroyed" },
+                  "how": "after the key that sealed their personal data was destroyed, each file overwritten with zeros in place, flushed to the disk and removed; on copy-on-write or flash storage old blocks may survive the overwrite, and what is sealed in them cannot be opened without the destroyed key" },
                 { "store": "memory of this deployment", "how": "the organisation's open database and key were dropped; a running server keeps neither after its restart" },
             ],
             "backups": {
@@ -839,6 +906,7 @@ pub async fn delete(
             "files": m.files.len(),
             "audit_tree_size": m.audit.tree_size,
             "audit_root": m.audit.root,
+            "recipient": m.recipient,
         },
     });
     let (text, _) = crate::signed::seal(state, CERTIFICATE_PURPOSE, "certificate", value.clone())?;
@@ -860,11 +928,33 @@ pub struct DeletionCheck {
 /// it names is gone from this deployment.
 pub async fn verify_deletion(state: &App, text: &str) -> Result<DeletionCheck, AppError> {
     let key = state.store.document_key()?;
+    let (id, organisation, completed) = open_certificate(text, &key)?;
+    let present = state.store.list_orgs().await?.iter().any(|o| o.id == id);
+    Ok(DeletionCheck {
+        organisation,
+        completed,
+        absent_here: !present && state.store.files_left(id).is_empty(),
+    })
+}
+
+/// Checks a deletion certificate anywhere, against the key the deployment published (the
+/// organisation's own check: no database needed). Returns the organisation's short name and
+/// when the deletion completed.
+pub fn verify_deletion_with_key(text: &str, key: &str) -> Result<(String, String), AppError> {
+    let key = trygg_audit::VerifyingKey::parse_vkey(key)
+        .map_err(|_| bad("the key is not a verifier key"))?;
+    open_certificate(text, &key).map(|(_, slug, completed)| (slug, completed))
+}
+
+fn open_certificate(
+    text: &str,
+    key: &trygg_audit::VerifyingKey,
+) -> Result<(Uuid, String, String), AppError> {
     let opened = crate::signed::open(
         text,
         CERTIFICATE_PURPOSE,
         "certificate",
-        crate::signed::Signer::Key(&key),
+        crate::signed::Signer::Key(key),
     )
     .map_err(|why| bad(format!("the certificate: {why}")))?;
     let v = &opened.value;
@@ -875,19 +965,12 @@ pub async fn verify_deletion(state: &App, text: &str) -> Result<DeletionCheck, A
         .as_str()
         .and_then(|s| Uuid::try_parse(s).ok())
         .ok_or_else(|| bad("the certificate names no organisation"))?;
-    let slug = v["parties"]["controller"]["short_name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let present = state.store.list_orgs().await?.iter().any(|o| o.id == id);
-    Ok(DeletionCheck {
-        organisation: slug,
-        completed: v["times"]["completed"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        absent_here: !present && state.store.files_left(id).is_empty(),
-    })
+    let text_of = |x: &Value| x.as_str().unwrap_or_default().to_owned();
+    Ok((
+        id,
+        text_of(&v["parties"]["controller"]["short_name"]),
+        text_of(&v["times"]["completed"]),
+    ))
 }
 
 /// What to import.
@@ -896,8 +979,9 @@ pub struct ImportIn {
     pub dir: PathBuf,
     /// The organisation's identity (its key).
     pub identity: age::x25519::Identity,
-    /// The exporting deployment's published document key, if the operator has it.
-    pub expect_key: Option<String>,
+    /// The exporting deployment's published document key: required, since anyone can encrypt
+    /// to the organisation's public recipient and sign a manifest with a key of their own.
+    pub expect_key: String,
     /// The short name here (the export's when not given).
     pub slug: Option<String>,
 }
@@ -1176,6 +1260,7 @@ fn records_of(
             journal,
         ));
     }
+    let mut thread_patient: std::collections::HashMap<Uuid, Uuid> = Default::default();
     for m in get("fhir:Communication") {
         use base64::Engine as _;
         let k = "Communication";
@@ -1202,20 +1287,39 @@ fn records_of(
                 let data = base64::engine::general_purpose::STANDARD
                     .decode(a["data"].as_str().unwrap_or_default())
                     .map_err(|_| read::bad(k, "an attachment is not base64"))?;
-                attachments.push((
-                    read::text(&a["contentType"], k, "media type")?.to_owned(),
-                    read::text(&a["title"], k, "name")?.to_owned(),
-                    data,
-                ));
+                // The same check as an upload: one of the four types, its content matching it,
+                // a clean name (an import cannot bring a page to serve inline).
+                let (kind, name) = trygg_core::message::attachment(
+                    read::text(&a["title"], k, "name")?,
+                    read::text(&a["contentType"], k, "media type")?,
+                    &data,
+                )
+                .map_err(|e| read::bad(k, &e.to_string()))?;
+                attachments.push((kind.as_str().to_owned(), name, data));
             }
         }
         let filed = read::code(&m["category"][0], k)? == "filed";
         let sent = read::time(&m["sent"], k)?;
+        let patient = read::reference(&m["subject"], "Patient", k)?;
+        // Every message of a thread is about the thread's one patient.
+        if *thread_patient.entry(thread).or_insert(patient) != patient {
+            return Err(read::bad(
+                k,
+                "a thread's messages are about more than one patient",
+            ));
+        }
+        if let Some(b) = &body {
+            trygg_core::message::body(b).map_err(|e| read::bad(k, &e.to_string()))?;
+        }
+        let subject = read::opt_text(&m["topic"]["text"])
+            .map(|t| trygg_core::message::subject(&t))
+            .transpose()
+            .map_err(|e| read::bad(k, &e.to_string()))?;
         rows.messages.push(MessageIn {
             id: read::id(&m["id"], k)?,
             thread,
-            patient: read::reference(&m["subject"], "Patient", k)?,
-            subject: read::opt_text(&m["topic"]["text"]),
+            patient,
+            subject,
             author: read::actor(&m["sender"]),
             from_patient,
             body,
@@ -1241,9 +1345,21 @@ fn records_of(
             .map(hex::decode)
             .transpose()
             .map_err(|_| read::bad(k, "a key is not hex"))?;
+        // An uncompressed P-256 point, as enrolment takes it.
+        if key
+            .as_ref()
+            .is_some_and(|k| k.len() != 65 || k.first() != Some(&4))
+        {
+            return Err(read::bad(k, "a device key is not a P-256 public key"));
+        }
+        let label = trygg_core::message::clean_line(
+            read::text(&d["deviceName"][0]["name"], k, "label")?,
+            crate::devices::MAX_LABEL,
+        )
+        .ok_or_else(|| read::bad(k, "a label is 1 to 80 plain characters"))?;
         rows.devices.push(DeviceIn {
             id: read::id(&d["id"], k)?,
-            label: read::text(&d["deviceName"][0]["name"], k, "label")?.to_owned(),
+            label,
             patient: if d["patient"].is_null() {
                 None
             } else {
@@ -1300,13 +1416,19 @@ fn records_of(
         rows.incidents.push(trygg_store::IncidentVersion {
             id: read::id(&i["id"], k)?,
             reference: read::text(&i["reference"], k, "reference")?.to_owned(),
-            source: read::text(&i["source"], k, "source")?.to_owned(),
+            source: trygg_core::incident::Source::parse(read::text(&i["source"], k, "source")?)
+                .ok_or_else(|| read::bad(k, "a source is not one"))?
+                .as_str()
+                .to_owned(),
             rule: read::opt_text(&i["rule"]),
             version: i["version"]
                 .as_u64()
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or_else(|| read::bad(k, "no version"))?,
-            state: read::text(&i["state"], k, "state")?.to_owned(),
+            state: trygg_core::incident::State::parse(read::text(&i["state"], k, "state")?)
+                .ok_or_else(|| read::bad(k, "a state is not one"))?
+                .as_str()
+                .to_owned(),
             occurred_at: read::opt_time(&i["occurred_at"], k)?,
             discovered_at: read::time(&i["discovered_at"], k)?,
             aware_at: read::time(&i["aware_at"], k)?,
@@ -1355,30 +1477,14 @@ pub async fn import(
     input: ImportIn,
     now: OffsetDateTime,
 ) -> Result<Imported, AppError> {
-    let check = verify_export(
+    let (check, files) = check_export(
         &input.dir,
         Some(&input.identity),
-        input.expect_key.as_deref(),
+        Some(&input.expect_key),
         now,
     )?;
     let m = check.manifest;
     let signed_by = check.signed_by;
-    let mut files: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for f in &m.files {
-        if !f.path.ends_with(".ndjson.age") {
-            continue;
-        }
-        let data =
-            std::fs::read(input.dir.join(&f.path)).map_err(|e| io_err("reading the export", e))?;
-        let plain = decrypt(&input.identity, &data)?;
-        let lines = plain
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(serde_json::from_slice)
-            .collect::<Result<Vec<Value>, _>>()
-            .map_err(|_| bad(format!("{} holds a line that is not JSON", f.path)))?;
-        files.insert(f.content.clone(), lines);
-    }
     let mut rows = trygg_store::import::ImportRows::default();
     records_of(&mut rows, &files, now)?;
     let slug = input
@@ -1426,15 +1532,26 @@ pub async fn import(
         }
         return Err(e);
     }
-    let counts = CARRIED
-        .iter()
-        .filter_map(|c| {
-            m.files
-                .iter()
-                .find(|f| f.content == *c)
-                .map(|f| ((*c).to_owned(), f.records))
-        })
-        .collect();
+    // What was written, counted from the rows (threads and incidents by their records).
+    let n = |x: usize| x as u64;
+    let counts: BTreeMap<String, u64> = [
+        ("fhir:Organization", 1),
+        ("fhir:Practitioner", n(rows.personnel.len())),
+        ("fhir:PractitionerRole", n(rows.grants.len())),
+        ("fhir:Patient", n(rows.patients.len())),
+        ("fhir:Consent", n(rows.consents.len())),
+        ("fhir:Encounter", n(rows.consultations.len())),
+        ("fhir:Communication", n(rows.messages.len())),
+        ("fhir:Device", n(rows.devices.len())),
+        ("record:grants", n(rows.grants.len())),
+        ("record:roles", n(rows.roles.len())),
+        ("record:care-relationships", n(rows.care.len())),
+        ("record:incidents", n(rows.incidents.len())),
+        ("record:routines", n(rows.routines.len())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
     Ok(Imported {
         org: org.slug,
         counts,

@@ -2,11 +2,11 @@
 //! PC-ACL-1): a patient's address, protection (a confidential or strictly confidential address,
 //! or a public figure) and registered next of kin; a staff member's national identity number
 //! and address. They arrive at the console (`trygg patient facts`, `trygg personnel facts`) —
-//! in production from the organisation's register lookup — and are kept only as keyed hashes
-//! ([`trygg_store::register`]), so the snooping detector can ask "same address?", "the
-//! patient's next of kin?", "one of the staff?" or "their own record?" while nobody can read an
-//! address or a kinship back. Setting them is an audit entry (in the patient's log for a
-//! patient's facts).
+//! in production from the organisation's register lookup — and are sealed under the
+//! organisation's key ([`trygg_store::register`]); the snooping detector gets them as keyed
+//! hashes made in memory and asks "same address?", "the patient's next of kin?", "one of the
+//! staff?" or "their own record?", while the database alone shows no shared address and no
+//! kinship. Setting them is an audit entry (in the patient's log for a patient's facts).
 
 use time::OffsetDateTime;
 use trygg_audit::{Action, Basis, Category};

@@ -2,7 +2,7 @@
 //! accesses to patients' data (the day in the deployment's time zone) are read from the audit
 //! log by time, each person's 60 days before it make their baseline, the care relationships,
 //! roles and surnames come from the organisation's records and the population register's facts
-//! from [`crate::register`] (keyed hashes), and `trygg_core::snooping::day` explains what it can
+//! from [`crate::register`] (compared as keyed hashes), and `trygg_core::snooping::day` explains what it can
 //! and scores the rest as cases. For the console (`trygg snooping detect`) and the nightly job,
 //! which save the day's cases; reading the log for control is itself logged. The cases go to a
 //! queue for the organisation's log-control role (`log-control`, which no built-in role has:
@@ -140,6 +140,17 @@ pub async fn detect_as(
     for p in tx.list_patients().await? {
         let id = patients.id(p.id);
         facts.surname.insert(('p', id), surname(p.name.expose()));
+    }
+    // Contacts: a consultation a person takes part in, a message they wrote; each explains a
+    // look at that patient within a day of it.
+    for (person, patient, at) in tx.contacts().await? {
+        if at >= from - 86_400 && at < end + 86_400 {
+            facts
+                .contacts
+                .entry((persons.id(person), patients.id(patient)))
+                .or_default()
+                .push(at);
+        }
     }
     // The register's facts, as keyed hashes: addresses, next of kin, staff who are patients,
     // protected persons (`crate::register`).

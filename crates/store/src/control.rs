@@ -102,6 +102,24 @@ impl HeadQueue {
     }
 }
 
+/// Checkpoints the WAL into the database and truncates it to nothing, waiting (up to ten
+/// seconds) while another connection holds a read that stops it; refused if it cannot.
+async fn truncate_wal(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+    for _ in 0..100 {
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *conn)
+            .await?;
+        let busy: i64 = row.try_get(0)?;
+        if busy == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(StoreError::Conflict(
+        "the control database is in use by another process: its log could not be emptied; stop every Trygg process and delete again",
+    ))
+}
+
 pub(crate) fn fmt_time(t: OffsetDateTime) -> Result<String, StoreError> {
     t.format(&Rfc3339)
         .map_err(|_| StoreError::Invalid("a time could not be formatted"))
@@ -207,13 +225,9 @@ impl ControlDb {
             return Err(StoreError::NotFound("no such organisation"));
         }
         tx.commit().await?;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut *conn)
-            .await?;
+        truncate_wal(&mut conn).await?;
         sqlx::query("VACUUM").execute(&mut *conn).await?;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut *conn)
-            .await?;
+        truncate_wal(&mut conn).await?;
         sqlx::query("PRAGMA secure_delete = OFF")
             .execute(&mut *conn)
             .await?;

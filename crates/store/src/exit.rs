@@ -84,8 +84,10 @@ impl Store {
     /// Deletes an organisation (issue #16): closes its database if it is open here, removes its
     /// row (with the wrapped data key), its audit head and its settings from the control database
     /// with SQLite's `secure_delete` (freed pages are overwritten with zeros) and checkpoints
-    /// and vacuums that database so no copy of the key stays in its WAL or free pages, then removes
-    /// the organisation's database file with its WAL and shared-memory files.
+    /// and vacuums that database so no copy of the key stays in its WAL or free pages, then
+    /// overwrites the organisation's database file with its WAL and shared-memory files with
+    /// zeros and removes them. (On copy-on-write or flash storage the old blocks may survive the
+    /// overwrite: what is sealed in them stays unreadable without the destroyed key.)
     ///
     /// The key goes first: once it is gone, what might survive of the files on the disk (or in
     /// a backup) cannot be opened. A crash between the steps leaves files that nothing can read,
@@ -100,6 +102,12 @@ impl Store {
         let mut files = Vec::new();
         for path in self.org_files(org.id) {
             if let Ok(meta) = std::fs::metadata(&path) {
+                // What is not sealed in the file (times, codes, the audit log's payloads) is
+                // overwritten before the file goes, so the blocks it leaves hold zeros.
+                overwrite(&path, meta.len()).map_err(|source| StoreError::Io {
+                    what: "overwriting the organisation's database".into(),
+                    source,
+                })?;
                 std::fs::remove_file(&path).map_err(|source| StoreError::Io {
                     what: "removing the organisation's database".into(),
                     source,
@@ -136,4 +144,18 @@ impl Store {
         }
         out
     }
+}
+
+/// Overwrites a file's `len` bytes with zeros in place and flushes them to the disk.
+fn overwrite(path: &std::path::Path, len: u64) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    let zeros = vec![0u8; 1 << 16];
+    let mut left = len;
+    while left > 0 {
+        let n = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
+        f.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    f.sync_all()
 }

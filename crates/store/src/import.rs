@@ -273,6 +273,11 @@ impl OrgTx<'_> {
             .await?;
         }
         let mut threads: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
+        let mut last_of: std::collections::HashMap<Uuid, OffsetDateTime> = Default::default();
+        for m in &d.messages {
+            let e = last_of.entry(m.thread).or_insert(m.created_at);
+            *e = (*e).max(m.created_at);
+        }
         for m in &d.messages {
             let s = &self.store.sealer;
             if threads.insert(m.thread) {
@@ -282,13 +287,7 @@ impl OrgTx<'_> {
                     .as_ref()
                     .map(|v| s.seal("threads", "subject", &key, v.as_bytes()))
                     .transpose()?;
-                let last = d
-                    .messages
-                    .iter()
-                    .filter(|x| x.thread == m.thread)
-                    .map(|x| x.created_at)
-                    .max()
-                    .unwrap_or(m.created_at);
+                let last = last_of.get(&m.thread).copied().unwrap_or(m.created_at);
                 let q = sqlx::query(
                     "INSERT INTO threads (id, patient_id, subject_sealed, created_by, created_at, last_at) VALUES (?, ?, ?, ?, ?, ?)",
                 )

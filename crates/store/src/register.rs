@@ -1,8 +1,10 @@
 //! Register facts for log control (issue #16, PC-ACL-1): a patient's address, protection and
-//! registered next of kin, and a staff member's national identity number and address, kept as
-//! keyed hashes only (`0024_register_facts.sql`), so the snooping detector can ask "same
+//! registered next of kin, and a staff member's national identity number and address, sealed
+//! under the organisation's key like any personal data (`0024_register_facts.sql`; a fresh
+//! nonce per cell, so the database alone shows no shared address and no kinship). The detector
+//! gets them as keyed hashes made in memory inside its unit, and compares those: "same
 //! address?", "is the person looking the patient's next of kin?", "is the patient one of the
-//! staff?" without Trygg holding the address or the kinship in a readable form.
+//! staff?".
 
 use sqlx::Row as _;
 use uuid::Uuid;
@@ -60,31 +62,24 @@ impl OrgTx<'_> {
         next_of_kin: &[String],
     ) -> Result<(), StoreError> {
         self.personal = true;
+        let row = patient.to_string();
         let s = &self.store.sealer;
-        let address = address.map(|a| s.lookup_hash(ADDRESS_KIND, a));
-        let kin: Vec<String> = next_of_kin
-            .iter()
-            .map(|n| s.lookup_hash(crate::org::NID_KIND, n))
-            .collect();
-        let done = sqlx::query("UPDATE patients SET address_hash = ?, protection = ? WHERE id = ?")
-            .bind(address)
-            .bind(protection)
-            .bind(patient.to_string())
-            .execute(self.conn().await?)
-            .await?;
+        let address = address
+            .map(|a| s.seal("patients", "address", &row, a.as_bytes()))
+            .transpose()?;
+        let protection = s.seal("patients", "protection", &row, protection.as_bytes())?;
+        let kin = s.seal("patients", "kin", &row, next_of_kin.join(",").as_bytes())?;
+        let done = sqlx::query(
+            "UPDATE patients SET address_sealed = ?, protection_sealed = ?, kin_sealed = ? WHERE id = ?",
+        )
+        .bind(address)
+        .bind(protection)
+        .bind(kin)
+        .bind(&row)
+        .execute(self.conn().await?)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("no such patient"));
-        }
-        sqlx::query("DELETE FROM next_of_kin WHERE patient_id = ?")
-            .bind(patient.to_string())
-            .execute(self.conn().await?)
-            .await?;
-        for k in kin {
-            sqlx::query("INSERT OR IGNORE INTO next_of_kin (patient_id, nid_hash) VALUES (?, ?)")
-                .bind(patient.to_string())
-                .bind(k)
-                .execute(self.conn().await?)
-                .await?;
         }
         Ok(())
     }
@@ -98,60 +93,96 @@ impl OrgTx<'_> {
         address: Option<&str>,
     ) -> Result<(), StoreError> {
         self.personal = true;
+        let row = person.to_string();
         let s = &self.store.sealer;
-        let nid = national_id.map(|n| s.lookup_hash(crate::org::NID_KIND, n));
-        let address = address.map(|a| s.lookup_hash(ADDRESS_KIND, a));
-        let done = sqlx::query("UPDATE personnel SET nid_hash = ?, address_hash = ? WHERE id = ?")
-            .bind(nid)
-            .bind(address)
-            .bind(person.to_string())
-            .execute(self.conn().await?)
-            .await?;
+        let nid = national_id
+            .map(|n| s.seal("personnel", "nid", &row, n.as_bytes()))
+            .transpose()?;
+        let address = address
+            .map(|a| s.seal("personnel", "address", &row, a.as_bytes()))
+            .transpose()?;
+        let done =
+            sqlx::query("UPDATE personnel SET nid_sealed = ?, address_sealed = ? WHERE id = ?")
+                .bind(nid)
+                .bind(address)
+                .bind(&row)
+                .execute(self.conn().await?)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("no such person"));
         }
         Ok(())
     }
 
-    /// Every register fact, in one statement.
-    pub async fn register_facts(&mut self) -> Result<RegisterFacts, StoreError> {
+    /// The organisation's contacts between staff and patients (issue #16: each explains a
+    /// look within a day of it): a consultation a person takes part in (at its planned start)
+    /// and a message a person wrote (when sent), as (person, patient, Unix seconds), in one
+    /// statement; times are parsed here, not compared as text.
+    pub async fn contacts(&mut self) -> Result<Vec<(Uuid, Uuid, i64)>, StoreError> {
         self.personal = true;
         let rows = sqlx::query(
-            "SELECT 'p' AS k, id, nid_hash AS a, address_hash AS b, protection AS c FROM patients \
-             UNION ALL SELECT 's', id, nid_hash, address_hash, NULL FROM personnel \
-             UNION ALL SELECT 'n', patient_id, nid_hash, NULL, NULL FROM next_of_kin \
-             ORDER BY k DESC",
+            "SELECT p.personnel_id AS a, c.patient_id AS p, c.starts_at AS t \
+               FROM consultation_participants p JOIN consultations c ON c.id = p.consultation_id \
+              WHERE p.personnel_id IS NOT NULL \
+             UNION ALL \
+             SELECT substr(author, 11), patient_id, created_at FROM messages \
+              WHERE author LIKE 'personnel:%'",
         )
         .fetch_all(self.conn().await?)
         .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let (Ok(a), Ok(p)) = (parse_uuid(r.try_get("a")?), parse_uuid(r.try_get("p")?)) else {
+                continue;
+            };
+            let t = crate::control::parse_time(r.try_get("t")?)?;
+            out.push((a, p, t.unix_timestamp()));
+        }
+        Ok(out)
+    }
+
+    /// Every register fact, in one statement, opened and turned into keyed hashes in memory.
+    pub async fn register_facts(&mut self) -> Result<RegisterFacts, StoreError> {
+        self.personal = true;
+        let rows = sqlx::query(
+            "SELECT 'p' AS k, id, nid_hash AS h, NULL AS n, address_sealed AS a, \
+                    protection_sealed AS pr, kin_sealed AS kin FROM patients \
+             UNION ALL SELECT 's', id, NULL, nid_sealed, address_sealed, NULL, NULL FROM personnel",
+        )
+        .fetch_all(self.conn().await?)
+        .await?;
+        let s = &self.store.sealer;
         let mut out = RegisterFacts::default();
-        let mut kin: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
         for r in &rows {
             let k: String = r.try_get("k")?;
             let id = parse_uuid(r.try_get("id")?)?;
-            match k.as_str() {
-                "p" => out.patients.push(PatientFacts {
+            let key = id.to_string();
+            let table = if k == "p" { "patients" } else { "personnel" };
+            let opened = |col: &str, name: &str| -> Result<Option<String>, StoreError> {
+                let v: Option<Vec<u8>> = r.try_get(col)?;
+                v.map(|b| s.open_text(table, name, &key, &b)).transpose()
+            };
+            let address = opened("a", "address")?.map(|a| s.lookup_hash(ADDRESS_KIND, &a));
+            if k == "p" {
+                let kin = opened("kin", "kin")?.unwrap_or_default();
+                out.patients.push(PatientFacts {
                     id,
-                    nid_hash: r.try_get::<Option<String>, _>("a")?.unwrap_or_default(),
-                    address_hash: r.try_get("b")?,
-                    protection: r
-                        .try_get::<Option<String>, _>("c")?
-                        .unwrap_or_else(|| "none".into()),
-                    next_of_kin: Vec::new(),
-                }),
-                "s" => out.personnel.push(PersonnelFacts {
+                    nid_hash: r.try_get::<Option<String>, _>("h")?.unwrap_or_default(),
+                    address_hash: address,
+                    protection: opened("pr", "protection")?.unwrap_or_else(|| "none".into()),
+                    next_of_kin: kin
+                        .split(',')
+                        .filter(|n| !n.is_empty())
+                        .map(|n| s.lookup_hash(crate::org::NID_KIND, n))
+                        .collect(),
+                });
+            } else {
+                out.personnel.push(PersonnelFacts {
                     id,
-                    nid_hash: r.try_get("a")?,
-                    address_hash: r.try_get("b")?,
-                }),
-                _ => kin
-                    .entry(id)
-                    .or_default()
-                    .push(r.try_get::<Option<String>, _>("a")?.unwrap_or_default()),
+                    nid_hash: opened("n", "nid")?.map(|n| s.lookup_hash(crate::org::NID_KIND, &n)),
+                    address_hash: address,
+                });
             }
-        }
-        for p in &mut out.patients {
-            p.next_of_kin = kin.remove(&p.id).unwrap_or_default();
         }
         Ok(out)
     }

@@ -259,9 +259,11 @@ enum OrgCommand {
         /// The organisation's age identity file (`AGE-SECRET-KEY-1…`).
         #[arg(long)]
         identity: PathBuf,
-        /// The exporting deployment's published document key (verifier key text).
+        /// The exporting deployment's published document key (verifier key text, as its
+        /// compliance report and `trygg org verify-export` show it). Required: anyone can
+        /// encrypt to the organisation's public recipient and sign a manifest of their own.
         #[arg(long)]
-        key: Option<String>,
+        key: String,
         /// The short name here (the export's when left out).
         #[arg(long)]
         slug: Option<String>,
@@ -294,6 +296,11 @@ enum OrgCommand {
         common: Common,
         /// The certificate file.
         file: PathBuf,
+        /// Check it anywhere against the key the deployment published (its verifier key text)
+        /// instead of this deployment's own; then whether the organisation is gone is not
+        /// looked at.
+        #[arg(long)]
+        key: Option<String>,
     },
 }
 
@@ -528,11 +535,9 @@ enum PersonnelCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Record the HPR number a person's HelseID login finds them by (logged; only a keyed hash
-    /// of it is kept).
     /// Set a staff member's facts from the population register for log control (issue #16,
     /// PC-ACL-1): their national identity number (so their own record and a colleague's are
-    /// recognised) and address. Kept only as keyed hashes. Left out: cleared.
+    /// recognised) and address, sealed under the organisation's key. Left out: cleared.
     Facts {
         #[command(flatten)]
         common: Common,
@@ -549,6 +554,8 @@ enum PersonnelCommand {
         #[arg(long)]
         address: Option<String>,
     },
+    /// Record the HPR number a person's HelseID login finds them by (logged; only a keyed hash
+    /// of it is kept).
     Hpr {
         #[command(flatten)]
         common: Common,
@@ -609,8 +616,8 @@ enum PatientCommand {
         json: bool,
     },
     /// Set a patient's facts from the population register for log control (issue #16,
-    /// PC-ACL-1): address, protection and registered next of kin. Kept only as keyed hashes;
-    /// logged in the patient's log. Given values replace the old.
+    /// PC-ACL-1): address, protection and registered next of kin, sealed under the organisation's
+    /// key; logged in the patient's log. Given values replace the old.
     Facts {
         #[command(flatten)]
         common: Common,
@@ -1038,6 +1045,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&common, listen)?;
             crate::init_logging(config.log_format);
             let store = Arc::new(crate::startup::open_store(&config).await?);
+            let _lock = crate::startup::hold_server_lock(&config)?;
             let links = first_admin_links(&store, &config).await?;
             let printing = config.clone();
             let app = crate::startup::app(&config, store)?;
@@ -1058,6 +1066,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config.demo = true;
             crate::init_logging(config.log_format);
             let store = Arc::new(crate::startup::open_store(&config).await?);
+            let _lock = crate::startup::hold_server_lock(&config)?;
             let seeded = crate::demo::seed(&store).await?;
             crate::demo::relax_health_assurance(&store).await?;
             let token = demo_token(&store, &config).await?;
@@ -1302,10 +1311,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "Imported as {}; the exported audit log's {} entries verified and are named in the import's entry",
                     out.org, out.audit_entries
                 );
-                println!(
-                    "The export was signed by {}: compare it with the key the exporting deployment published (or give it with --key)",
-                    out.signed_by
-                );
+
                 Ok(())
             }
             OrgCommand::Delete {
@@ -1317,6 +1323,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } => {
                 if certificate.exists() {
                     anyhow::bail!("{} exists; name a new file", certificate.display());
+                }
+                if crate::startup::server_running(&load_config(&common, None)?) {
+                    anyhow::bail!(
+                        "a Trygg server runs on this data directory: stop it first (it keeps the organisation's database open)"
+                    );
                 }
                 let input = trygg_app::exit::DeleteIn {
                     org,
@@ -1342,9 +1353,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 Ok(())
             }
-            OrgCommand::VerifyDeletion { common, file } => {
+            OrgCommand::VerifyDeletion { common, file, key } => {
                 let text = std::fs::read_to_string(&file)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                if let Some(key) = key {
+                    let (org, completed) =
+                        trygg_app::exit::verify_deletion_with_key(&text, &key).map_err(plain)?;
+                    println!("The certificate verifies: {org} was deleted at {completed}, signed by that key");
+                    return Ok(());
+                }
                 let c = at_console(&common, |app, _| async move {
                     trygg_app::exit::verify_deletion(&app, &text).await
                 })
@@ -1511,7 +1528,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await
             })
             .await?;
-            println!("Recorded the register's facts for {patient} (as keyed hashes).");
+            println!("Recorded the register's facts for {patient}.");
             Ok(())
         }
         Command::Personnel {
@@ -1537,7 +1554,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
             })
             .await?;
-            println!("Recorded the register's facts for {personnel} (as keyed hashes).");
+            println!("Recorded the register's facts for {personnel}.");
             Ok(())
         }
         Command::Patient {

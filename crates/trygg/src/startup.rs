@@ -59,6 +59,39 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// Compiles the confidentiality guard: the built-in term lists and, if configured, the
 /// deployment's extra list (checked at start; a bad line stops the server with its file and line).
+/// The lock a running server holds on its data directory (`serve.lock`, an advisory lock the
+/// operating system releases when the process ends): a second server on the same directory
+/// is refused, and so is `trygg org delete` while a server runs (issue #16: the server would
+/// keep the organisation's database open and write to it).
+pub fn hold_server_lock(config: &Config) -> anyhow::Result<std::fs::File> {
+    let path = config.data_dir.join("serve.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another Trygg server runs on the data directory {}",
+            config.data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            anyhow::bail!("{}: {e}", path.display())
+        }
+    }
+}
+
+/// Whether a server runs on the data directory (holds its `serve.lock`).
+pub fn server_running(config: &Config) -> bool {
+    let path = config.data_dir.join("serve.lock");
+    let Ok(f) = std::fs::OpenOptions::new().write(true).open(&path) else {
+        return false;
+    };
+    matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
 pub fn load_guard(config: &Config) -> anyhow::Result<trygg_guard::Guard> {
     Ok(trygg_app::context::load_guard(config)?)
 }

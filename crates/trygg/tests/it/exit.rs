@@ -387,6 +387,19 @@ async fn an_export_is_valid_fhir_encrypted_to_the_organisation_signed_and_checke
     .unwrap();
     let e = exit::verify_export(&changed, Some(&id), None, s.app.now()).unwrap_err();
     assert!(e.detail.contains("manifest"), "{}", e.detail);
+    // A crafted export: a file that is a link (here to the very bytes listed), a directory
+    // that is a link: refused, the reader goes nowhere else.
+    let linked = copy("linked-file");
+    let target = dir.join("fhir/Patient.ndjson.age");
+    std::fs::remove_file(linked.join("fhir/Patient.ndjson.age")).unwrap();
+    std::os::unix::fs::symlink(&target, linked.join("fhir/Patient.ndjson.age")).unwrap();
+    let e = exit::verify_export(&linked, None, None, s.app.now()).unwrap_err();
+    assert!(e.detail.contains("not a plain file"), "{}", e.detail);
+    let linked_dir = copy("linked-dir");
+    std::fs::remove_dir_all(linked_dir.join("fhir")).unwrap();
+    std::os::unix::fs::symlink(dir.join("fhir"), linked_dir.join("fhir")).unwrap();
+    let e = exit::verify_export(&linked_dir, None, None, s.app.now()).unwrap_err();
+    assert!(e.detail.contains("plain directories"), "{}", e.detail);
     let missing = copy("missing-file");
     std::fs::remove_file(missing.join("audit/log.ndjson.age")).unwrap();
     let e = exit::verify_export(&missing, None, None, s.app.now()).unwrap_err();
@@ -456,7 +469,8 @@ async fn delete_needs_a_complete_export_then_shreds_and_certifies() {
     let e = delete(tmp.path().join("nowhere/manifest.json"))
         .await
         .unwrap_err();
-    assert_eq!(e.code, "TR-Y002");
+    assert_eq!(e.code, "TR-Y001");
+    assert!(e.detail.contains("missing"), "{}", e.detail);
     // An export of this organisation, then something logged after it.
     let dir = tmp.path().join("export");
     export_to(&s, ORG, &dir, &recipient).await;
@@ -570,7 +584,7 @@ async fn an_export_reimports_into_an_empty_trygg_with_identical_counts() {
             exit::ImportIn {
                 dir,
                 identity: id.clone(),
-                expect_key: None,
+                expect_key: s.store.document_key().unwrap().to_vkey(),
                 slug: None,
             },
             empty.app.now(),
@@ -775,19 +789,34 @@ async fn the_exit_commands_run_from_the_console() {
         "{stdout}"
     );
 
-    // An empty Trygg imports it.
+    // The key the export was signed by, as verify-export shows it.
+    let key = stdout
+        .split("signed by ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .to_owned();
+    // An empty Trygg imports it, with the exporting deployment's key only.
     let d2 = tmp.path().join("data2");
-    let (code, stdout, err) = run(
-        &d2,
-        &[
-            "org",
-            "import",
-            "--from",
-            o,
-            "--identity",
-            key_file.to_str().unwrap(),
-        ],
-    );
+    let import = |key: &str| {
+        run(
+            &d2,
+            &[
+                "org",
+                "import",
+                "--from",
+                o,
+                "--identity",
+                key_file.to_str().unwrap(),
+                "--key",
+                key,
+            ],
+        )
+    };
+    let other_key = "trygg-documents+00000000+AQ";
+    let (code, _, err) = import(other_key);
+    assert_eq!(code, Some(1), "{err}");
+    let (code, stdout, err) = import(&key);
     assert_eq!(code, Some(0), "{err}");
     assert!(
         stdout.contains("Imported as normland-legesenter"),
@@ -848,4 +877,17 @@ async fn the_exit_commands_run_from_the_console() {
     let (code, _, err) = run(&d2, &["org", "verify-deletion", cert.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("another key"), "{err}");
+    // The organisation checks it anywhere with the key the deployment published.
+    let (code, stdout, err) = run(
+        &d2,
+        &[
+            "org",
+            "verify-deletion",
+            cert.to_str().unwrap(),
+            "--key",
+            &key,
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("signed by that key"), "{stdout}");
 }

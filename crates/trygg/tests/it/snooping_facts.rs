@@ -1,8 +1,8 @@
 //! Log control's register facts (issue #16, PC-ACL-1): with the population register's facts set
 //! at the console, the real access log yields a case for each rule that needs them — own record,
 //! a colleague's record, the same address, the patient's next of kin, a protected person —
-//! while the same look under a care relationship stays explained. The facts are kept as keyed
-//! hashes only (no address in the database file), setting a patient's is in their log, bad
+//! while the same look under a care relationship stays explained (so does a consultation's
+//! host's). The facts are sealed (no address in the database file), setting a patient's is in their log, bad
 //! input is refused with its reason, and a day still under way is not recorded as judged.
 
 use serde_json::json;
@@ -196,6 +196,29 @@ async fn register_facts_make_their_cases_and_a_care_relationship_explains() {
         )
         .await;
     assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    // A host of a consultation with the protected person, with no care relationship: the
+    // consultation explains her look (a contact within a day).
+    let host = s
+        .new_personnel(ORG, "Hanne Vert", BuiltinRole::Doctor)
+        .await;
+    let hs = s
+        .login_with(
+            ORG,
+            host,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+        )
+        .await;
+    let res = s
+        .send(
+            Some(&hs),
+            reqwest::Method::POST,
+            &format!("/api/v1/orgs/{ORG}/consultations"),
+            Some(&json!({"patient": pats[2].0.to_string(), "host": host, "minutes": 30})),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 201, "{}", res.text().await.unwrap());
+    opens(&s, host, pats[2].0).await;
     for (who, whom) in [(x, 0), (y, 0), (z, 1), (w, 1), (v, 2), (carer, 2)] {
         opens(&s, who, pats[whom].0).await;
     }
@@ -227,8 +250,12 @@ async fn register_facts_make_their_cases_and_a_care_relationship_explains() {
         reasons(carer, 2).is_empty(),
         "a care relationship explains: {out:?}"
     );
+    assert!(
+        reasons(host, 2).is_empty(),
+        "a consultation explains: {out:?}"
+    );
 
-    // Only keyed hashes: the address is nowhere in the organisation's files.
+    // Sealed: the address is nowhere in the organisation's files.
     let dir = s.store.data_dir().join("orgs");
     for e in std::fs::read_dir(&dir).unwrap() {
         let bytes = std::fs::read(e.unwrap().path()).unwrap();
