@@ -4,7 +4,10 @@
 //!
 //! - [`export`] writes a directory: FHIR R4 NDJSON per resource type (`fhir/*.ndjson.age`), the
 //!   records FHIR has no place for (`records/…`: grants, roles, care relationships, incidents,
-//!   routines, the retention policy, a fresh signed compliance report), and the audit log as the
+//!   routines, the retention policy, the register's facts, a fresh signed compliance report, and
+//!   every other table of the organisation's database row by row, sealed cells opened —
+//!   `records/tables/*`; only credentials and this deployment's bookkeeping are left out,
+//!   `trygg_store::exit::NOT_EXPORTED`), and the audit log as the
 //!   offline verifier reads it (`audit/log.ndjson.age`, `audit/checkpoints.ndjson.age`); every
 //!   file encrypted with age to the organisation's X25519 recipient, so that only the
 //!   organisation reads it (`age -d -i key.txt FILE` from Debian opens one). Then
@@ -393,6 +396,24 @@ pub async fn export(
         .into_iter()
         .map(|r| json!({ "key": r.key, "owner": r.owner, "document": r.document, "next_review": r.next_review, "changed_at": fhir::instant(r.changed_at) }))
         .collect();
+    // Every other table of the organisation's database, as records (credentials and this
+    // deployment's bookkeeping excepted: `trygg_store::exit::NOT_EXPORTED`).
+    let mut tables = Vec::new();
+    for t in tx.table_names().await? {
+        if trygg_store::exit::TYPED_TABLES.contains(&t.as_str())
+            || trygg_store::exit::NOT_EXPORTED.iter().any(|(n, _)| *n == t)
+        {
+            continue;
+        }
+        let rows: Vec<Value> = tx
+            .dump_table(&t)
+            .await?
+            .into_iter()
+            .map(Value::Object)
+            .collect();
+        tables.push((t, rows));
+    }
+    let register = tx.register_values().await?;
     let retention: BTreeMap<String, u32> =
         tx.retention_values_in_unit().await?.into_iter().collect();
     push(
@@ -450,6 +471,18 @@ pub async fn export(
         &grants.iter().map(fhir::grant_record).collect::<Vec<_>>(),
     )?;
     files.add_lines("records/roles.ndjson.age", "record:roles", &roles)?;
+    files.add_lines(
+        "records/register-facts.ndjson.age",
+        "record:register-facts",
+        &register,
+    )?;
+    for (t, rows) in &tables {
+        files.add_lines(
+            &format!("records/tables/{t}.ndjson.age"),
+            &format!("table:{t}"),
+            rows,
+        )?;
+    }
     files.add_lines(
         "records/care-relationships.ndjson.age",
         "record:care-relationships",
@@ -1000,11 +1033,12 @@ pub struct Imported {
     pub signed_by: String,
 }
 
-/// The kinds an import writes back, so a re-export has the same number of each. The audit
+/// The kinds an import writes back, so a re-export has the same number of each (and every
+/// `table:*` the export carries generically). The audit
 /// log (`fhir:AuditEvent`, `audit:*`), the export's own `fhir:Provenance` and the compliance
 /// report belong to the deployment that made them: the import verifies the old log and names
 /// its size and root in its own entry, and the new deployment's log starts with the import.
-pub const CARRIED: [&str; 13] = [
+pub const CARRIED: [&str; 14] = [
     "fhir:Organization",
     "fhir:Practitioner",
     "fhir:PractitionerRole",
@@ -1018,6 +1052,7 @@ pub const CARRIED: [&str; 13] = [
     "record:care-relationships",
     "record:incidents",
     "record:routines",
+    "record:register-facts",
 ];
 
 mod read {
@@ -1465,6 +1500,74 @@ fn records_of(
     Ok(())
 }
 
+/// A register fact to write back.
+enum Register {
+    Patient {
+        id: Uuid,
+        address: Option<String>,
+        protection: String,
+        kin: Vec<String>,
+    },
+    Personnel {
+        id: Uuid,
+        nid: Option<String>,
+        address: Option<String>,
+    },
+}
+
+/// The register's facts of an export, checked as [`crate::register`] checks them.
+fn register_of(lines: &[Value]) -> Result<Vec<Register>, AppError> {
+    let k = "register";
+    let nid = |v: &Value| -> Result<String, AppError> {
+        let s = read::text(v, k, "national identity number")?;
+        trygg_core::national_id::NationalId::parse(s)
+            .map(|n| n.expose())
+            .map_err(|_| read::bad(k, "a national identity number is not valid"))
+    };
+    let address = |v: &Value| -> Result<Option<String>, AppError> {
+        v.as_str()
+            .map(crate::register::normalise_address)
+            .transpose()
+    };
+    lines
+        .iter()
+        .map(|l| {
+            let id = read::id(&l["id"], k)?;
+            Ok(match l["kind"].as_str() {
+                Some("patient") => {
+                    let protection = l["protection"].as_str().unwrap_or("none").to_owned();
+                    if !crate::register::PROTECTIONS.contains(&protection.as_str()) {
+                        return Err(read::bad(k, "a protection is not one"));
+                    }
+                    let kin = l["next_of_kin"]
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(nid)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Register::Patient {
+                        id,
+                        address: address(&l["address"])?,
+                        protection,
+                        kin,
+                    }
+                }
+                Some("personnel") => Register::Personnel {
+                    id,
+                    nid: if l["national_id"].is_null() {
+                        None
+                    } else {
+                        Some(nid(&l["national_id"])?)
+                    },
+                    address: address(&l["address"])?,
+                },
+                _ => return Err(read::bad(k, "a fact is a patient's or a staff member's")),
+            })
+        })
+        .collect()
+}
+
 /// Imports an export into this deployment as a new organisation: the export is checked first
 /// as [`verify_export`] does (signature, hashes, contents, the audit log against its
 /// checkpoints), every record is read and checked, and all of it is written in one unit of work
@@ -1487,6 +1590,12 @@ pub async fn import(
     let signed_by = check.signed_by;
     let mut rows = trygg_store::import::ImportRows::default();
     records_of(&mut rows, &files, now)?;
+    let register = register_of(
+        files
+            .get("record:register-facts")
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    )?;
     let slug = input
         .slug
         .clone()
@@ -1505,6 +1614,38 @@ pub async fn import(
         let h = crate::operator::org(state, &org.slug).await?;
         let mut tx = h.begin().await?;
         tx.import_rows(&rows, now).await?;
+        // The tables carried generically, in name order (a task after the notice it follows).
+        for (content, lines) in &files {
+            let Some(table) = content.strip_prefix("table:") else {
+                continue;
+            };
+            let objects: Vec<serde_json::Map<String, Value>> = lines
+                .iter()
+                .map(|l| {
+                    l.as_object()
+                        .cloned()
+                        .ok_or_else(|| bad(format!("a {table} record is not an object")))
+                })
+                .collect::<Result<_, _>>()?;
+            tx.import_table(table, &objects).await?;
+        }
+        for f in &register {
+            match f {
+                Register::Patient {
+                    id,
+                    address,
+                    protection,
+                    kin,
+                } => {
+                    tx.set_patient_register_facts(*id, address.as_deref(), protection, kin)
+                        .await?;
+                }
+                Register::Personnel { id, nid, address } => {
+                    tx.set_personnel_register_facts(*id, nid.as_deref(), address.as_deref())
+                        .await?;
+                }
+            }
+        }
         let e = crate::audit::event(
             &h.organisation().slug,
             &console.actor(),
@@ -1548,9 +1689,16 @@ pub async fn import(
         ("record:care-relationships", n(rows.care.len())),
         ("record:incidents", n(rows.incidents.len())),
         ("record:routines", n(rows.routines.len())),
+        ("record:register-facts", n(register.len())),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(
+        files
+            .iter()
+            .filter(|(c, _)| c.starts_with("table:"))
+            .map(|(c, l)| (c.clone(), l.len() as u64)),
+    )
     .collect();
     Ok(Imported {
         org: org.slug,

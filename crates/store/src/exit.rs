@@ -159,3 +159,125 @@ fn overwrite(path: &std::path::Path, len: u64) -> std::io::Result<()> {
     }
     f.sync_all()
 }
+
+/// The tables the export writes as FHIR resources or typed records (the app's `exit` module),
+/// and the audit log's own tables (exported with their checkpoints for offline verification).
+pub const TYPED_TABLES: [&str; 18] = [
+    "patients",
+    "personnel",
+    "grants",
+    "roles",
+    "care_relationships",
+    "consents",
+    "consultations",
+    "threads",
+    "messages",
+    "attachments",
+    "devices",
+    "incidents",
+    "incident_versions",
+    "routines",
+    "retention_policy",
+    "audit_entry",
+    "audit_node",
+    "audit_checkpoint",
+];
+
+/// The tables an export leaves out on purpose, and why: credentials and this deployment's own
+/// bookkeeping, not the organisation's records (people enrol again after an import).
+pub const NOT_EXPORTED: [(&str, &str); 8] = [
+    (
+        "login_accounts",
+        "login state of this deployment (lock-out counters)",
+    ),
+    ("passkeys", "credentials: people enrol again"),
+    ("enrolment_links", "credentials: single-use links"),
+    ("sessions", "credentials: signed-in sessions"),
+    ("patient_sessions", "credentials: patients' portal sessions"),
+    (
+        "used_ceremonies",
+        "replay protection of this deployment's logins",
+    ),
+    (
+        "incident_watch",
+        "the watcher's position in this deployment's log",
+    ),
+    ("_sqlx_migrations", "the schema's version"),
+];
+
+impl OrgTx<'_> {
+    /// Every table of the organisation's database, by name.
+    pub async fn table_names(&mut self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .fetch_all(self.conn().await?)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
+    }
+
+    /// Every row of one table as JSON objects, sealed columns (`*_sealed`, keyed by the row's
+    /// `id`) opened to text (or base64 when not text), other blobs base64 (issue #16: the
+    /// export's records of the tables it has no typed form for).
+    pub async fn dump_table(
+        &mut self,
+        table: &str,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, StoreError> {
+        use base64::Engine as _;
+        use serde_json::Value;
+        use sqlx::{Column as _, TypeInfo as _, ValueRef as _};
+        if !table
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Invalid("a table's name is a-z, 0-9 and _"));
+        }
+        self.personal = true;
+        let rows = sqlx::query(&format!("SELECT * FROM \"{table}\""))
+            .fetch_all(self.conn().await?)
+            .await?;
+        let b64 = |b: &[u8]| Value::String(base64::engine::general_purpose::STANDARD.encode(b));
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let key: Option<String> = r.try_get("id").ok();
+            let mut m = serde_json::Map::new();
+            for (i, c) in r.columns().iter().enumerate() {
+                let name = c.name().to_owned();
+                let raw = r.try_get_raw(i)?;
+                let v = if raw.is_null() {
+                    Value::Null
+                } else {
+                    match raw.type_info().name() {
+                        "INTEGER" => Value::from(r.try_get::<i64, _>(i)?),
+                        "REAL" => Value::from(r.try_get::<f64, _>(i)?),
+                        "TEXT" => Value::String(r.try_get::<String, _>(i)?),
+                        _ => {
+                            let bytes: Vec<u8> = r.try_get(i)?;
+                            match (name.strip_suffix("_sealed"), &key) {
+                                (Some(col), Some(k)) => {
+                                    let plain = self.store.sealer.open(table, col, k, &bytes)?;
+                                    match String::from_utf8(plain) {
+                                        Ok(t) => Value::String(t),
+                                        Err(e) => b64(e.as_bytes()),
+                                    }
+                                }
+                                (Some(_), None) => {
+                                    return Err(StoreError::Invalid(
+                                        "a sealed column in a table without an id",
+                                    ))
+                                }
+                                _ => b64(&bytes),
+                            }
+                        }
+                    }
+                };
+                let name = name
+                    .strip_suffix("_sealed")
+                    .map_or(name.clone(), str::to_owned);
+                m.insert(name, v);
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+}

@@ -443,3 +443,96 @@ impl OrgTx<'_> {
         Ok(())
     }
 }
+
+impl OrgTx<'_> {
+    /// Writes back the rows of one table the export carried generically
+    /// ([`OrgTx::dump_table`]): only a table this schema has that is neither typed nor left out
+    /// (`crate::exit`), only columns it has; a column stored sealed (`<name>_sealed`) is sealed
+    /// again under this organisation's key, keyed by the row's `id`. In the caller's unit.
+    pub async fn import_table(
+        &mut self,
+        table: &str,
+        rows: &[serde_json::Map<String, serde_json::Value>],
+    ) -> Result<(), StoreError> {
+        use base64::Engine as _;
+        use serde_json::Value;
+        use sqlx::Row as _;
+        self.personal = true;
+        let known = self.table_names().await?;
+        if !known.iter().any(|t| t == table)
+            || crate::exit::TYPED_TABLES.contains(&table)
+            || crate::exit::NOT_EXPORTED.iter().any(|(n, _)| *n == table)
+        {
+            return Err(StoreError::Invalid(
+                "the export names a table Trygg does not import",
+            ));
+        }
+        let cols: Vec<String> =
+            sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .fetch_all(self.conn().await?)
+                .await?
+                .iter()
+                .map(|r| r.try_get("name"))
+                .collect::<Result<_, _>>()?;
+        for row in rows {
+            let key = row.get("id").and_then(Value::as_str).map(str::to_owned);
+            let mut names = Vec::new();
+            let mut values: Vec<Option<Vec<u8>>> = Vec::new();
+            let mut kinds: Vec<&Value> = Vec::new();
+            for (name, v) in row {
+                let sealed = format!("{name}_sealed");
+                if cols.contains(&sealed) {
+                    let Some(k) = &key else {
+                        return Err(StoreError::Invalid(
+                            "a sealed column in a row without an id",
+                        ));
+                    };
+                    let plain = match v {
+                        Value::Null => None,
+                        Value::String(t) => Some(t.clone().into_bytes()),
+                        _ => return Err(StoreError::Invalid("a sealed value is text")),
+                    };
+                    let cell = plain
+                        .map(|p| self.store.sealer.seal(table, name, k, &p))
+                        .transpose()?;
+                    names.push(sealed);
+                    values.push(cell);
+                    kinds.push(&Value::Null);
+                } else if cols.contains(name) {
+                    names.push(name.clone());
+                    values.push(None);
+                    kinds.push(v);
+                } else {
+                    return Err(StoreError::Invalid(
+                        "the export names a column Trygg does not have",
+                    ));
+                }
+            }
+            let sql = format!(
+                "INSERT INTO \"{table}\" ({}) VALUES ({})",
+                names
+                    .iter()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                vec!["?"; names.len()].join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (sealed, v) in values.into_iter().zip(kinds) {
+                q = match (sealed, v) {
+                    (Some(b), _) => q.bind(b),
+                    (None, Value::Null) => q.bind(None::<String>),
+                    (None, Value::Bool(b)) => q.bind(i64::from(*b)),
+                    (None, Value::Number(n)) if n.is_i64() => q.bind(n.as_i64()),
+                    (None, Value::Number(n)) => q.bind(n.as_f64()),
+                    (None, Value::String(t)) => q.bind(t.clone()),
+                    (None, other) => {
+                        q.bind(base64::engine::general_purpose::STANDARD.encode(other.to_string()))
+                    }
+                };
+            }
+            q.execute(self.conn().await?).await?;
+        }
+        Ok(())
+    }
+}

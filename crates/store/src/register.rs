@@ -141,6 +141,51 @@ impl OrgTx<'_> {
         Ok(out)
     }
 
+    /// Every register fact as recorded (opened), for the organisation's export: one JSON object
+    /// per patient or staff member that has any.
+    pub async fn register_values(&mut self) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.personal = true;
+        let rows = sqlx::query(
+            "SELECT 'patient' AS k, id, NULL AS n, address_sealed AS a, protection_sealed AS pr, \
+                    kin_sealed AS kin FROM patients \
+              WHERE address_sealed IS NOT NULL OR protection_sealed IS NOT NULL OR kin_sealed IS NOT NULL \
+             UNION ALL SELECT 'personnel', id, nid_sealed, address_sealed, NULL, NULL FROM personnel \
+              WHERE nid_sealed IS NOT NULL OR address_sealed IS NOT NULL",
+        )
+        .fetch_all(self.conn().await?)
+        .await?;
+        let s = &self.store.sealer;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let k: String = r.try_get("k")?;
+            let id: String = r.try_get("id")?;
+            let table = if k == "patient" {
+                "patients"
+            } else {
+                "personnel"
+            };
+            let opened = |col: &str, name: &str| -> Result<Option<String>, StoreError> {
+                let v: Option<Vec<u8>> = r.try_get(col)?;
+                v.map(|b| s.open_text(table, name, &id, &b)).transpose()
+            };
+            let kin: Vec<String> = opened("kin", "kin")?
+                .unwrap_or_default()
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect();
+            out.push(serde_json::json!({
+                "kind": k,
+                "id": id,
+                "national_id": opened("n", "nid")?,
+                "address": opened("a", "address")?,
+                "protection": opened("pr", "protection")?,
+                "next_of_kin": kin,
+            }));
+        }
+        Ok(out)
+    }
+
     /// Every register fact, in one statement, opened and turned into keyed hashes in memory.
     pub async fn register_facts(&mut self) -> Result<RegisterFacts, StoreError> {
         self.personal = true;
