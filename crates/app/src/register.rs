@@ -29,10 +29,13 @@ pub const PROTECTIONS: [&str; 4] = [
     "public-figure",
 ];
 
-/// An address as compared: letters and digits in lower case, each run of anything else one
-/// space ("Storgata 1 B, 0155 Oslo" and "storgata 1b 0155  OSLO" differ only in the "1 B");
-/// refused when it holds control or direction characters, or is empty or over 200 characters.
+/// An address as compared: Unicode NFKC, invisible format characters (zero-width spaces, soft
+/// hyphens) dropped, letters and digits in lower case, each run of anything else one space, and
+/// a single letter after a house number joined to it ("Storgata 1 B, 0155 Oslo" and
+/// "storgata 1b 0155  OSLO" are the same address); refused when it holds control or direction
+/// characters, or is empty or over 200 characters.
 pub fn normalise_address(a: &str) -> Result<String, AppError> {
+    use unicode_normalization::UnicodeNormalization as _;
     let bad = || {
         AppError::invalid(
             "TR-Y010",
@@ -40,23 +43,52 @@ pub fn normalise_address(a: &str) -> Result<String, AppError> {
         )
     };
     if a.chars().count() > 200
-        || a.chars().any(|c| c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        || a.chars().any(|c| {
+            c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
     {
         return Err(bad());
     }
-    let mut out = String::new();
-    for c in a.chars().flat_map(char::to_lowercase) {
+    let invisible = |c: char| {
+        matches!(
+            c,
+            '\u{ad}' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}'
+        )
+    };
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in a
+        .nfkc()
+        .filter(|c| !invisible(*c))
+        .flat_map(char::to_lowercase)
+    {
         if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with(' ') {
-            out.push(' ');
+            word.push(c);
+        } else if !word.is_empty() {
+            words.push(std::mem::take(&mut word));
         }
     }
-    let out = out.trim_end().to_owned();
+    if !word.is_empty() {
+        words.push(word);
+    }
+    // "1 b" → "1b": a lone letter after a number is the house's letter.
+    let mut out: Vec<String> = Vec::new();
+    for w in words {
+        let lone_letter = w.chars().count() == 1 && w.chars().all(char::is_alphabetic);
+        match out.last_mut() {
+            Some(prev)
+                if lone_letter && prev.chars().last().is_some_and(|c| c.is_ascii_digit()) =>
+            {
+                prev.push_str(&w);
+            }
+            _ => out.push(w),
+        }
+    }
     if out.is_empty() {
         return Err(bad());
     }
-    Ok(out)
+    Ok(out.join(" "))
 }
 
 fn nid(s: &str) -> Result<String, AppError> {
@@ -190,6 +222,15 @@ mod tests {
             "storgata 1 0155 oslo"
         );
         assert_eq!(normalise_address("Øvre Å-vei 2").unwrap(), "øvre å vei 2");
+        assert_eq!(
+            normalise_address("Storgata 1 B, 0155 Oslo").unwrap(),
+            normalise_address("storgata 1b 0155  OSLO").unwrap()
+        );
+        // A decomposed Ø-less "å" and a zero-width space compare as the plain text.
+        assert_eq!(
+            normalise_address("A\u{30a}sen\u{200b}vei 3").unwrap(),
+            "åsenvei 3"
+        );
         for bad in ["", " ,. ", "Storgata\u{202e}1", "a\nb"] {
             assert!(normalise_address(bad).is_err(), "{bad:?}");
         }

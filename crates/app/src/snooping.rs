@@ -495,6 +495,31 @@ async fn named(
     })
 }
 
+/// Refuses a reading or a decision of a case about the caller themselves, and logs the
+/// refusal (a denied attempt: the log-control role's own case is the one it must not touch).
+async fn refuse_own<T>(
+    mut tx: trygg_store::OrgTx<'_>,
+    h: &trygg_store::OrgStore,
+    actor: &Actor,
+    op: Operation,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<T, AppError> {
+    let e = crate::audit::event(
+        &h.organisation().slug,
+        actor,
+        did(op, Action::Read, Some(id), None, Some("own-case".into()))
+            .outcome(trygg_audit::Outcome::Denied),
+        now,
+    )?;
+    tx.audit(&e).await?;
+    tx.commit().await?;
+    Err(AppError::forbidden(
+        "TR-X403",
+        "nobody reads or decides a case about themselves",
+    ))
+}
+
 /// One case (`log-control`); the read is logged, in the patient's own log too.
 pub async fn case(
     state: &App,
@@ -507,10 +532,7 @@ pub async fn case(
     let (mut tx, ok) = authorize(&h, caller, Permission::LogControl, None, now).await?;
     let c = tx.snoop_case(id).await?.ok_or_else(no_case)?;
     if c.actor == caller.personnel_id {
-        return Err(AppError::forbidden(
-            "TR-X403",
-            "nobody reads a case about themselves",
-        ));
+        return refuse_own(tx, &h, &ok.actor, Operation::SnoopCaseRead, id, now).await;
     }
     let e = crate::audit::event(
         &h.organisation().slug,
@@ -559,10 +581,7 @@ pub async fn decide(
     }
     let c = tx.snoop_case(id).await?.ok_or_else(no_case)?;
     if c.actor == caller.personnel_id {
-        return Err(AppError::forbidden(
-            "TR-X403",
-            "nobody decides a case about themselves",
-        ));
+        return refuse_own(tx, &h, &ok.actor, Operation::SnoopCaseDecide, id, now).await;
     }
     if !tx.decide_snoop_case(id, outcome, &ok.actor.id, now).await? {
         return Err(AppError::conflict("TR-X409", "the case is decided already"));

@@ -547,12 +547,17 @@ enum PersonnelCommand {
         /// The person's id.
         #[arg(long)]
         personnel: uuid::Uuid,
-        /// Their national identity number.
+        /// Their national identity number. Better: `--stdin`, so it shows in no process list
+        /// or shell history.
         #[arg(long)]
         national_id: Option<String>,
         /// Their registered address.
         #[arg(long)]
         address: Option<String>,
+        /// Read the facts as JSON from standard input instead:
+        /// `{"national_id": "...", "address": "..."}`.
+        #[arg(long, conflicts_with_all = ["national_id", "address"])]
+        stdin: bool,
     },
     /// Record the HPR number a person's HelseID login finds them by (logged; only a keyed hash
     /// of it is kept).
@@ -633,9 +638,14 @@ enum PatientCommand {
         /// none, confidential, strictly-confidential or public-figure.
         #[arg(long, default_value = "none")]
         protection: String,
-        /// A registered next of kin's national identity number (repeat for several).
+        /// A registered next of kin's national identity number (repeat for several). Better:
+        /// `--stdin`, so no number shows in the process list or the shell's history.
         #[arg(long = "next-of-kin")]
         next_of_kin: Vec<String>,
+        /// Read the facts as JSON from standard input instead:
+        /// `{"address": "...", "protection": "...", "next_of_kin": ["..."]}`.
+        #[arg(long, conflicts_with_all = ["address", "next_of_kin"])]
+        stdin: bool,
     },
 }
 
@@ -1018,6 +1028,18 @@ where
     r.map_err(plain)
 }
 
+/// Reads one JSON value from standard input (at most 64 KiB), or says plainly what is wrong.
+fn read_stdin_json<T: serde::de::DeserializeOwned>() -> anyhow::Result<T> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|e| anyhow::anyhow!("standard input: {e}"))?;
+    serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("standard input is not the JSON this command reads: {e}"))
+}
+
 /// Writes a new file (never over an existing one), readable by its owner only.
 fn write_new_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
@@ -1269,10 +1291,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let now = time::OffsetDateTime::now_utc();
                 let c = trygg_app::exit::verify_export(&dir, id.as_ref(), key.as_deref(), now)
                     .map_err(plain)?;
+                // What an export says is printed without control characters (a crafted one
+                // could carry a terminal's escapes).
+                let clean = |t: &str| t.chars().filter(|c| !c.is_control()).collect::<String>();
                 println!(
                     "The export of {} made {} is whole: manifest signed by {}; {} files as listed{}",
-                    c.manifest.organisation.slug,
-                    c.manifest.exported_at,
+                    clean(&c.manifest.organisation.slug),
+                    clean(&c.manifest.exported_at),
                     c.signed_by,
                     c.manifest.files.len(),
                     if c.decrypted {
@@ -1516,12 +1541,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     address,
                     protection,
                     next_of_kin,
+                    stdin,
                 },
         } => {
-            let input = trygg_app::register::PatientFactsIn {
-                address,
-                protection,
-                next_of_kin,
+            let input = if stdin {
+                #[derive(serde::Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct In {
+                    address: Option<String>,
+                    protection: Option<String>,
+                    #[serde(default)]
+                    next_of_kin: Vec<String>,
+                }
+                let i: In = read_stdin_json()?;
+                trygg_app::register::PatientFactsIn {
+                    address: i.address,
+                    protection: i.protection.unwrap_or(protection),
+                    next_of_kin: i.next_of_kin,
+                }
+            } else {
+                trygg_app::register::PatientFactsIn {
+                    address,
+                    protection,
+                    next_of_kin,
+                }
             };
             at_console(&common, |app, now| async move {
                 trygg_app::register::set_patient_facts(&app, &Console, &org, patient, input, now)
@@ -1539,8 +1582,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     personnel,
                     national_id,
                     address,
+                    stdin,
                 },
         } => {
+            let (national_id, address) = if stdin {
+                #[derive(serde::Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct In {
+                    national_id: Option<String>,
+                    address: Option<String>,
+                }
+                let i: In = read_stdin_json()?;
+                (i.national_id, i.address)
+            } else {
+                (national_id, address)
+            };
             at_console(&common, |app, now| async move {
                 trygg_app::register::set_personnel_facts(
                     &app,

@@ -282,6 +282,28 @@ async fn the_case_queue_is_for_log_control_and_every_read_is_logged() {
         }
     };
     assert_eq!(decide(case_c, "explained").await, 403);
+    // Both refusals of one's own case are in the log as denied attempts.
+    let denied = s
+        .org_store(ORG)
+        .await
+        .audit_events(None)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(_, e)| {
+            e.operation.as_str().starts_with("snoop.")
+                && e.outcome == trygg_audit::Outcome::Denied
+                && e.entity
+                    .as_ref()
+                    .and_then(|x| x.id.as_ref())
+                    .map(|i| i.as_str())
+                    == Some(case_c.to_string().as_str())
+        })
+        .count();
+    assert_eq!(
+        denied, 2,
+        "the read and the decision of one's own case are logged"
+    );
     assert_eq!(decide(case_b, "ignored").await, 422);
     assert_eq!(decide(case_b, "confirmed").await, 200);
     assert_eq!(decide(case_b, "explained").await, 409, "once");

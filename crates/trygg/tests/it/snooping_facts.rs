@@ -280,3 +280,111 @@ async fn register_facts_make_their_cases_and_a_care_relationship_explains() {
         .unwrap();
     assert!(h.snoop_day_judged(&yesterday.to_string()).await.unwrap());
 }
+
+/// The console's facts commands (issue #16): `--stdin` keeps national identity numbers out of
+/// the process list; bad input is one plain line and exit 1; the fact is in the patient's log.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_facts_commands_read_standard_input_and_refuse_bad_input_plainly() {
+    use std::io::Write as _;
+    let dir = crate::common::private_tempdir();
+    let d = dir.path();
+    let config = trygg_server::config::Config::load(
+        None,
+        Vec::<(String, String)>::new(),
+        &trygg_server::config::Overrides {
+            data_dir: Some(d.to_owned()),
+            listen: None,
+        },
+    )
+    .unwrap();
+    let store = trygg::startup::open_store(&config).await.unwrap();
+    trygg::demo::seed(&store).await.unwrap();
+    let o = store
+        .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let h = store.org(&o).await.unwrap();
+    let mut tx = h.begin().await.unwrap();
+    let pats = tx.list_patients().await.unwrap();
+    let kin = tx
+        .patient_national_id(pats[1].id)
+        .await
+        .unwrap()
+        .unwrap()
+        .expose();
+    drop(tx);
+    store.close().await;
+    let patient = pats[0].id.to_string();
+    let run = |args: &[&str], input: &str| {
+        let mut child = std::process::Command::new(crate::binary::BIN)
+            .args(args)
+            .args(["--data-dir", d.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let args = [
+        "patient",
+        "facts",
+        "--org",
+        ORG,
+        "--patient",
+        &patient,
+        "--stdin",
+    ];
+    let body = serde_json::json!({"address": "Bakkegata 7", "protection": "public-figure", "next_of_kin": [kin]});
+    let (code, err) = run(&args, &body.to_string());
+    assert_eq!(code, Some(0), "{err}");
+    for (input, needle) in [
+        ("not json", "standard input"),
+        (r#"{"protection": "famous"}"#, "protection"),
+        (
+            r#"{"next_of_kin": ["12345678901"]}"#,
+            "national identity number",
+        ),
+        (r#"{"extra": 1}"#, "standard input"),
+    ] {
+        let (code, err) = run(&args, input);
+        assert_eq!(code, Some(1), "{input}: {err}");
+        assert!(err.contains(needle), "{input}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!err.contains(&kin) && !err.contains("panicked"), "{err}");
+    }
+    let staff = [
+        "personnel",
+        "facts",
+        "--org",
+        ORG,
+        "--personnel",
+        &patient,
+        "--stdin",
+    ];
+    let (code, err) = run(&staff, r#"{"address": "Bakkegata 7"}"#);
+    assert_eq!(code, Some(1), "a patient's id is no staff member's: {err}");
+    assert!(err.contains("no such person"), "{err}");
+    // The fact is in the patient's log.
+    let store = trygg::startup::open_store(&config).await.unwrap();
+    let h = store.org(&o).await.unwrap();
+    let logged = h
+        .audit_events(Some(&patient))
+        .await
+        .unwrap()
+        .iter()
+        .any(|(_, e)| e.operation.as_str() == "register.facts");
+    store.close().await;
+    assert!(logged);
+}
