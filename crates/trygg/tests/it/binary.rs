@@ -621,20 +621,7 @@ async fn cli_consultations_are_scriptable_and_bad_input_is_a_plain_error() {
     let dir = crate::common::private_tempdir();
     let d = dir.path();
     let org = "normland-legesenter";
-    {
-        let config = trygg_server::config::Config::load(
-            None,
-            Vec::<(String, String)>::new(),
-            &trygg_server::config::Overrides {
-                data_dir: Some(d.to_owned()),
-                listen: None,
-            },
-        )
-        .unwrap();
-        let store = trygg::startup::open_store(&config).await.unwrap();
-        trygg::demo::seed(&store).await.unwrap();
-        store.close().await;
-    }
+    crate::common::seeded_store(d).await.close().await;
     let json = |args: &[&str]| -> serde_json::Value {
         let out = trygg_in(d, args);
         assert!(

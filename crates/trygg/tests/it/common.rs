@@ -358,3 +358,23 @@ pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> 
     assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
     body
 }
+
+/// The configuration of a data directory, as the binary reads it with `--data-dir`.
+pub fn config_for(d: &std::path::Path) -> trygg_server::config::Config {
+    trygg_server::config::Config::load(
+        None,
+        Vec::<(String, String)>::new(),
+        &trygg_server::config::Overrides {
+            data_dir: Some(d.to_owned()),
+            listen: None,
+        },
+    )
+    .unwrap()
+}
+
+/// Seeds the demo into a data directory the binary then runs on; returns the open store.
+pub async fn seeded_store(d: &std::path::Path) -> trygg_store::Store {
+    let store = trygg::startup::open_store(&config_for(d)).await.unwrap();
+    trygg::demo::seed(&store).await.unwrap();
+    store
+}

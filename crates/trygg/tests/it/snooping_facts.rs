@@ -288,17 +288,7 @@ async fn the_facts_commands_read_standard_input_and_refuse_bad_input_plainly() {
     use std::io::Write as _;
     let dir = crate::common::private_tempdir();
     let d = dir.path();
-    let config = trygg_server::config::Config::load(
-        None,
-        Vec::<(String, String)>::new(),
-        &trygg_server::config::Overrides {
-            data_dir: Some(d.to_owned()),
-            listen: None,
-        },
-    )
-    .unwrap();
-    let store = trygg::startup::open_store(&config).await.unwrap();
-    trygg::demo::seed(&store).await.unwrap();
+    let store = crate::common::seeded_store(d).await;
     let o = store
         .org_by_slug(&trygg_core::OrgSlug::parse(ORG).unwrap())
         .await
@@ -377,7 +367,9 @@ async fn the_facts_commands_read_standard_input_and_refuse_bad_input_plainly() {
     assert_eq!(code, Some(1), "a patient's id is no staff member's: {err}");
     assert!(err.contains("no such person"), "{err}");
     // The fact is in the patient's log.
-    let store = trygg::startup::open_store(&config).await.unwrap();
+    let store = trygg::startup::open_store(&crate::common::config_for(d))
+        .await
+        .unwrap();
     let h = store.org(&o).await.unwrap();
     let logged = h
         .audit_events(Some(&patient))
