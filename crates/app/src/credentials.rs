@@ -15,7 +15,8 @@
 //!   which also ends their sessions). Every passkey added leaves a notice in the person's
 //!   sessions until acknowledged ([`acknowledge_notices`]).
 //! - The **first administrator** of an organisation gets a link printed by `trygg serve` and
-//!   `trygg demo` at start ([`first_admin_links`]), for as long as no administrator of the
+//!   `trygg demo` at start ([`first_admin_links`]; `trygg org create` and `trygg org setup-link`
+//!   show one organisation's once, [`setup_link`]), for as long as no administrator of the
 //!   organisation has a passkey: for the oldest administrator without one, or, when the
 //!   organisation has none, a link that creates one. The command line can issue a link for
 //!   anyone ([`cli_link`]); it runs with the operator's access to the data directory.
@@ -121,8 +122,38 @@ impl FirstAdminLink {
     }
 }
 
+/// A fresh first-administrator set-up link for one organisation (the previous one revoked),
+/// logged as issued by Trygg (`trygg:first-admin`): for `trygg org create` and `trygg org
+/// setup-link` (issue #18: the link is shown once, to the operator who asked, never at start).
+/// Refused once an administrator has a passkey: from then on they issue links themselves.
+pub async fn setup_link(
+    store: &Store,
+    org: &Organisation,
+    ttl: time::Duration,
+    now: OffsetDateTime,
+) -> Result<FirstAdminLink, AppError> {
+    let h = store.org(org).await?;
+    let mut tx = h.begin().await?;
+    if admin_has_passkey(&mut tx).await? {
+        return Err(AppError::conflict(
+            "TR-L409",
+            "an administrator of the organisation has a passkey: they issue enrolment links",
+        ));
+    }
+    let admins = tx.personnel_ids_with_role(BuiltinRole::OrgAdmin).await?;
+    drop(tx);
+    let target = admins.first().copied();
+    let (_, secret) = issue_as_system(&h, target, "first-admin", ttl, now).await?;
+    Ok(FirstAdminLink {
+        org: org.clone(),
+        existing: target.is_some(),
+        secret,
+    })
+}
+
 /// For every organisation where no administrator has a passkey yet: a fresh set-up link (older
-/// ones revoked), logged as issued by Trygg (`trygg:first-admin`).
+/// ones revoked), logged as issued by Trygg (`trygg:first-admin`). Only `trygg demo` prints
+/// these at start.
 pub async fn first_admin_links(
     store: &Store,
     ttl: time::Duration,

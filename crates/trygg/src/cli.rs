@@ -214,6 +214,15 @@ enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Issue a new set-up link for the organisation's first administrator (the previous one
+    /// revoked), shown once here; refused once an administrator has a passkey (issue #18).
+    SetupLink {
+        #[command(flatten)]
+        common: Common,
+        /// Organisation short name.
+        #[arg(long)]
+        org: String,
+    },
     /// Export everything Trygg holds for the organisation at its exit (issue #16, VC-DPA-1):
     /// FHIR R4 NDJSON, the records FHIR has no place for, a signed compliance report and the
     /// audit log with its checkpoints, every file encrypted with age to the organisation's
@@ -958,7 +967,48 @@ fn link_base(config: &Config, addr: SocketAddr, scheme: &str) -> String {
     }
 }
 
-/// Issues the first-administrator links (see `auth::enrol`) before the server starts.
+/// The base of links the console prints: the public URL, else the listen address (https when
+/// Trygg terminates TLS itself).
+fn console_link_base(config: &Config) -> String {
+    let scheme = if config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    link_base(config, config.listen, scheme)
+}
+
+/// A fresh set-up link for one organisation's first administrator (the previous revoked).
+async fn setup_link_for(
+    app: &trygg_app::App,
+    org: &str,
+    now: time::OffsetDateTime,
+) -> Result<trygg_server::auth::enrol::FirstAdminLink, AppError> {
+    let slug = trygg_core::OrgSlug::parse(org)
+        .map_err(|_| AppError::not_found("TR-O404", "no such organisation"))?;
+    let o = app
+        .store
+        .org_by_slug(&slug)
+        .await?
+        .ok_or_else(|| AppError::not_found("TR-O404", "no such organisation"))?;
+    trygg_app::credentials::setup_link(
+        &app.store,
+        &o,
+        trygg_server::auth::enrol::link_ttl(&app.config),
+        now,
+    )
+    .await
+}
+
+fn print_setup_link(url: &str, ttl_secs: u64) {
+    println!("  First administrator set-up: {url}");
+    println!(
+        "    one-time link, valid for {} h; keep it secret (a new one: trygg org setup-link)",
+        ttl_secs / 3600
+    );
+}
+
+/// Issues the first-administrator links (see `auth::enrol`) before the demo starts.
 async fn first_admin_links(
     store: &trygg_store::Store,
     config: &Config,
@@ -1068,15 +1118,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::init_logging(config.log_format);
             let store = Arc::new(crate::startup::open_store(&config).await?);
             let _lock = crate::startup::hold_server_lock(&config)?;
-            let links = first_admin_links(&store, &config).await?;
-            let printing = config.clone();
             let app = crate::startup::app(&config, store)?;
             serve::serve(
                 app,
                 Box::new(move |addr, scheme| {
+                    // No set-up link at start (issue #18): `trygg org create` shows the first
+                    // administrator's once, `trygg org setup-link` a new one.
                     println!("Trygg is listening on {scheme}://{addr}/");
-                    let base = link_base(&printing, addr, scheme);
-                    print_first_admin_links(&links, &base, printing.enrolment_link_ttl_secs);
                 }),
             )
             .await
@@ -1145,15 +1193,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 json,
             } => {
                 let input = trygg_app::orgs::OrgIn { name, slug };
-                let org = at_console(&common, |app, now| async move {
-                    trygg_app::orgs::create_org(&app, &Console, input, now).await
+                let config = load_config(&common, None)?;
+                let (org, link) = at_console(&common, |app, now| async move {
+                    let org = trygg_app::orgs::create_org(&app, &Console, input, now).await?;
+                    // The first administrator's set-up link, shown once, here (issue #18).
+                    let link = setup_link_for(&app, &org.slug, now).await?;
+                    Ok((org, link))
                 })
                 .await?;
+                let url = link.url(&console_link_base(&config));
                 if json {
-                    print_json(&org)?;
+                    let mut v = serde_json::to_value(&org)?;
+                    v["setup_link"] = serde_json::Value::String(url);
+                    print_json(&v)?;
                 } else {
                     println!("created {} ({})", org.slug, org.name);
+                    print_setup_link(&url, config.enrolment_link_ttl_secs);
                 }
+                Ok(())
+            }
+            OrgCommand::SetupLink { common, org } => {
+                let config = load_config(&common, None)?;
+                let link = at_console(&common, |app, now| async move {
+                    setup_link_for(&app, &org, now).await
+                })
+                .await?;
+                print_setup_link(
+                    &link.url(&console_link_base(&config)),
+                    config.enrolment_link_ttl_secs,
+                );
                 Ok(())
             }
             OrgCommand::Messaging {

@@ -138,6 +138,8 @@ async fn demo_serves_seeds_per_org_databases_and_leaves_no_plaintext() {
         &[],
     );
     assert!(r.lines.iter().any(|l| l.contains("records added")));
+    // reqwest's TLS needs a crypto provider; an in-process App installs one, this test has none.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let http = reqwest::Client::new();
     let h = http
         .get(format!("{}/healthz", r.base))
@@ -548,7 +550,8 @@ async fn cli_role_define_and_audit_export_append_their_entries_and_bad_input_is_
 }
 
 /// `trygg org create` goes through the same use case as `POST /api/v1/orgs`: the creation is the
-/// first entry of the organisation's log, naming the console (before, the CLI logged nothing).
+/// first entry of the organisation's log, naming the console (before, the CLI logged nothing),
+/// and the set-up link it shows the second.
 #[tokio::test]
 async fn cli_org_create_is_the_first_entry_of_its_log() {
     let dir = crate::common::private_tempdir();
@@ -559,9 +562,16 @@ async fn cli_org_create_is_the_first_entry_of_its_log() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Then the first administrator's set-up link it shows (issue #18), issued by Trygg.
     assert_eq!(
         log_of(d, "sorbyen-helsestasjon").await,
-        vec![entry("org.create")]
+        vec![
+            entry("org.create"),
+            (
+                "enrolment-link.issue".to_owned(),
+                "trygg:first-admin".to_owned()
+            )
+        ]
     );
 }
 
@@ -1048,4 +1058,120 @@ async fn cli_oidc_key_and_personnel_hpr() {
         log_of(d, org).await.last(),
         Some(&entry("personnel.oidc-subject-set"))
     );
+}
+
+/// Issue #18 (no secrets at start): `trygg org create` shows the first administrator's set-up
+/// link once; `trygg serve` prints no set-up or enrolment link, on stdout or in its logs;
+/// `trygg org setup-link` issues a new one and the previous no longer opens; a second server on
+/// the same data directory is refused (the lock `trygg org delete` also asks).
+#[tokio::test]
+async fn serve_prints_no_set_up_link_and_the_operator_gets_one_once() {
+    let dir = crate::common::private_tempdir();
+    let d = dir.path();
+    let out = trygg_in(
+        d,
+        &["org", "create", "--name", "Normland legesenter", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let org: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = org["setup_link"].as_str().unwrap().to_owned();
+    assert!(first.contains("/enrol/normland-legesenter."), "{first}");
+    let token = |url: &str| url.rsplit('/').next().unwrap().to_owned();
+
+    // The server's whole output (stdout and the logs on stderr) holds no link.
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut base = None;
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("listening on") {
+            base = line
+                .split_whitespace()
+                .find(|w| w.starts_with("http"))
+                .map(|u| u.trim_end_matches('/').replace("127.0.0.1", "localhost"));
+            printed.push(line);
+            break;
+        }
+        printed.push(line);
+    }
+    assert!(base.is_some(), "no URL: {printed:?}");
+    // A second server on the same data directory is refused.
+    let second = trygg_in(d, &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another Trygg server"));
+
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let all = format!(
+        "{}\n{}\n{}",
+        printed.join("\n"),
+        rest.join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !all.contains(&token(&first)),
+        "a link token in the server's output"
+    );
+    assert!(!all.contains("/enrol/"), "{all}");
+    // A new link from the console; the first no longer opens, the new one does.
+    let out = trygg_in(d, &["org", "setup-link", "--org", "normland-legesenter"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let again = text
+        .split_whitespace()
+        .find(|w| w.contains("/enrol/"))
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned();
+    assert_ne!(token(&again), token(&first));
+    // The console writes while no server runs; then a server serves the links.
+    let r = start(
+        &[
+            "serve",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let base = r.base.replace("127.0.0.1", "localhost");
+    let status = |t: String| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{base}/enrol/{t}"))
+            .output()
+            .expect("curl is needed for this test");
+        String::from_utf8_lossy(&out.stdout)
+            .parse::<u16>()
+            .unwrap_or(0)
+    };
+    assert_eq!(status(token(&first)), 410, "the previous link is revoked");
+    assert_eq!(status(token(&again)), 200);
+    let bad = trygg_in(d, &["org", "setup-link", "--org", "nobody"]);
+    assert_eq!(bad.status.code(), Some(1));
+
+    drop(r);
 }
