@@ -515,17 +515,21 @@ pub(crate) async fn events_between(
     .bind(to)
     .fetch_all(pool)
     .await?;
+    // The lookup column is not trusted: the event's own time decides.
+    Ok(decoded(rows)?
+        .into_iter()
+        .filter(|(_, e)| (from..to).contains(&e.recorded.unix_millis()))
+        .collect())
+}
+
+/// Decodes `seq, event` rows into events.
+fn decoded(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<(u64, AuditEvent)>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let seq: i64 = r.try_get("seq")?;
         let bytes: Vec<u8> = r.try_get("event")?;
         let event = AuditEvent::from_canonical(&bytes)
             .map_err(|_| StoreError::Corrupt("a stored audit event does not decode"))?;
-        // The lookup column is not trusted: the event's own time decides.
-        let at = event.recorded.unix_millis();
-        if at < from || at >= to {
-            continue;
-        }
         out.push((
             u64::try_from(seq).map_err(|_| StoreError::Corrupt("negative audit seq"))?,
             event,
@@ -547,18 +551,7 @@ pub(crate) async fn events_from(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let seq: i64 = r.try_get("seq")?;
-        let bytes: Vec<u8> = r.try_get("event")?;
-        let event = AuditEvent::from_canonical(&bytes)
-            .map_err(|_| StoreError::Corrupt("a stored audit event does not decode"))?;
-        out.push((
-            u64::try_from(seq).map_err(|_| StoreError::Corrupt("negative audit seq"))?,
-            event,
-        ));
-    }
-    Ok(out)
+    decoded(rows)
 }
 
 /// The newest checkpoint text in the organisation's database.

@@ -10,6 +10,7 @@ use crate::common::TestServer;
 use crate::matrix::store_tx;
 
 const ORG: &str = "normland-legesenter";
+const OTHER: &str = "normbakken-kommune-hjemmetjenesten";
 
 /// A new person of the organisation in a log-control role (PC-ACL-1: no built-in role has
 /// `log-control`, so the console defines one) and a secretary's grant.
@@ -522,4 +523,123 @@ async fn the_log_control_pages_show_the_queue_without_patients_and_decide_a_case
         })
         .count();
     assert_eq!(decided, 1);
+}
+
+/// The log-control pages refuse the callers a live rule must refuse, each refusal in the log as
+/// a denied access (PC-ACL-1): the log-control grant revoked, the employment ended, another
+/// organisation's log controller (its case ids answer like unknown ones), and a hostile or
+/// oversized case id (404, no panic).
+#[tokio::test]
+async fn the_log_control_pages_follow_the_live_grant_the_employment_and_the_organisation() {
+    let (s, pats) = demo_with_patients().await;
+    let q = pats[1].0;
+    let b = s
+        .new_personnel(ORG, "Knut Kikker", BuiltinRole::Doctor)
+        .await;
+    let c = log_controller(&s, "Line Kontroll").await;
+    let e = s
+        .new_personnel(ORG, "Eva Kontroll", BuiltinRole::Secretary)
+        .await;
+    let [case_q] = saved_cases(&s, [(b, q, 65, "SameSurname", 2)]).await;
+    let page = format!("/admin/loggkontroll/{case_q}");
+    let status = |path: String, cookie: String| {
+        let s = &s;
+        async move { s.page(&path, Some(&cookie)).await.0 }
+    };
+    let denied = || async {
+        audit_log(&s, None)
+            .await
+            .iter()
+            .filter(|(_, e)| e.outcome == trygg_audit::Outcome::Denied)
+            .count()
+    };
+
+    // Hostile and oversized ids: 404, nothing else.
+    let sc = signed_in(&s, c).await;
+    for bad in [
+        "%E2%80%AEesac".to_owned(),
+        "x".repeat(4000),
+        "..%2F..%2Fadmin".into(),
+    ] {
+        let st = status(format!("/admin/loggkontroll/{bad}"), sc.cookie.clone()).await;
+        assert!(st == 404 || st == 414, "{bad:.20}: {st}");
+    }
+    assert_eq!(status(page.clone(), sc.cookie.clone()).await, 200);
+
+    // E holds the grant for a moment; revoked, the pages refuse her at once, and it is logged.
+    let grant = store_tx(&s, move |tx| {
+        Box::pin(async move {
+            let t = time::OffsetDateTime::now_utc().unix_timestamp();
+            tx.grant_role(e, "logg-kontroll", t - 60, None, "test", t)
+                .await
+                .unwrap()
+                .id
+        })
+    })
+    .await;
+    let se = signed_in(&s, e).await;
+    assert_eq!(status(page.clone(), se.cookie.clone()).await, 200);
+    store_tx(&s, move |tx| {
+        Box::pin(async move {
+            let t = time::OffsetDateTime::now_utc().unix_timestamp();
+            tx.revoke_grant(grant, "test", "test", t).await.unwrap();
+        })
+    })
+    .await;
+    let before = denied().await;
+    for p in ["/admin/loggkontroll".to_owned(), page.clone()] {
+        assert_eq!(status(p, se.cookie.clone()).await, 403);
+    }
+    assert!(
+        denied().await >= before + 2,
+        "each refusal is a denied access in the log"
+    );
+
+    // C's employment ends: the session no longer reaches the pages.
+    s.end_employment(ORG, c).await;
+    for p in ["/admin/loggkontroll".to_owned(), page.clone()] {
+        let st = status(p, sc.cookie.clone()).await;
+        assert!(st == 303 || st == 403, "after the employment ended: {st}");
+    }
+
+    // Another organisation's log controller: our case is unknown there.
+    let now = s.app.now();
+    trygg_app::operator::define_role(
+        &s.app,
+        &trygg_app::operator::Console,
+        OTHER,
+        trygg_app::operator::RoleIn {
+            name: "logg-kontroll".into(),
+            permissions: vec!["log-control".into()],
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let x = s
+        .new_personnel(OTHER, "Xander Annen", BuiltinRole::Secretary)
+        .await;
+    let h = s.org_store(OTHER).await;
+    let mut tx = h.begin().await.unwrap();
+    let t = now.unix_timestamp();
+    tx.grant_role(x, "logg-kontroll", t - 60, None, "test", t)
+        .await
+        .unwrap();
+    tx.audit(&crate::common::test_event(OTHER)).await.unwrap();
+    tx.commit().await.unwrap();
+    let sx = s
+        .login_with(
+            OTHER,
+            x,
+            trygg_server::auth::AuthMethod::Passkey,
+            trygg_audit::Assurance::Substantial,
+        )
+        .await;
+    assert_eq!(status(page.clone(), sx.cookie.clone()).await, 404);
+    let (st, _, html) = s.page("/admin/loggkontroll", Some(&sx.cookie)).await;
+    assert_eq!(st, 200);
+    assert!(
+        !html.contains("Knut Kikker"),
+        "another organisation's queue is its own"
+    );
 }
