@@ -277,6 +277,15 @@ settings! {
     /// refused with 503 and Retry-After instead of waiting without bound.
     [false, Some("4096")]
     store_write_queue: usize = 4096;
+    /// How many organisations' databases may be open at once (issue #18); to open one more, the
+    /// least recently used one nobody is using is closed. Each open organisation holds at most
+    /// 11 file descriptors, so with the default the store stays far under a soft limit of 1,024.
+    [false, None]
+    store_max_open_orgs: usize = 64;
+    /// An organisation's database is closed after this many seconds without a request
+    /// (issue #18); its next request opens it again.
+    [false, None]
+    store_idle_close_secs: u64 = 300;
     /// `text` or `json`. Logs never contain personal data.
     [false, Some("json")]
     log_format: LogFormat = LogFormat::Text;
@@ -553,6 +562,16 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=100_000).contains(&self.store_max_open_orgs) {
+            return Err(ConfigError::Invalid(
+                "store_max_open_orgs is 1 to 100000".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.store_idle_close_secs) {
+            return Err(ConfigError::Invalid(
+                "store_idle_close_secs is 1 to 86400".into(),
+            ));
+        }
         // Issue #11: the media settings that would silently do the wrong thing.
         if !(1..=3650).contains(&self.message_retention_days) {
             return Err(ConfigError::Invalid(

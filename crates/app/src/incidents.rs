@@ -441,7 +441,13 @@ pub async fn run_jobs(state: App, every: std::time::Duration, retention_every: u
         // are judged (issue #16): a server that was down catches up.
         let today = state.config.zone().local(state.now()).date();
         if checked != Some(today) {
-            if let Ok(orgs) = state.store.list_orgs().await {
+            // The organisations open now and those not judged since before today (issue #18:
+            // each is visited once a day, then its next visit is set to tomorrow).
+            if let Ok(orgs) = state
+                .store
+                .job_orgs(trygg_store::Job::Snooping, state.now(), u32::MAX)
+                .await
+            {
                 for o in orgs {
                     snooping_catch_up(&state, &o, today).await;
                 }
@@ -466,9 +472,20 @@ const SNOOP_CATCH_UP_DAYS: i64 = 7;
 
 /// Judges every day of the week before `today` that log control has not judged yet.
 async fn snooping_catch_up(state: &App, org: &trygg_store::Organisation, today: time::Date) {
-    let Ok(h) = state.store.org(org).await else {
+    let Ok(h) = state.store.org_for_job(org).await else {
         return;
     };
+    let zone = state.config.zone();
+    if let Some(tomorrow) = today.next_day() {
+        let next = zone.start_of(tomorrow);
+        if let Err(e) = state
+            .store
+            .set_job_wake(org, trygg_store::Job::Snooping, Some(next))
+            .await
+        {
+            tracing::warn!(error = %e, "the snooping job's next visit could not be recorded");
+        }
+    }
     for back in (1..=SNOOP_CATCH_UP_DAYS).rev() {
         let Some(day) = today.checked_sub(time::Duration::days(back)) else {
             continue;
@@ -499,8 +516,13 @@ const LOOKBACK: i64 = 15 * 60;
 /// last day. Returns the drafts opened.
 pub async fn watch_round(state: &App, now: OffsetDateTime) -> Result<usize, AppError> {
     let mut n = 0;
-    for o in state.store.list_orgs().await? {
-        let r = match state.store.org(&o).await {
+    // The organisations open now and those with entries the watcher has not read (issue #18).
+    for o in state
+        .store
+        .job_orgs(trygg_store::Job::Watch, now, 1024)
+        .await?
+    {
+        let r = match state.store.org_for_job(&o).await {
             Ok(h) => watch_org(&h, now).await,
             Err(e) => Err(e.into()),
         };
@@ -516,11 +538,21 @@ pub async fn watch_round(state: &App, now: OffsetDateTime) -> Result<usize, AppE
 }
 
 async fn watch_org(h: &Arc<OrgStore>, now: OffsetDateTime) -> Result<usize, AppError> {
+    // Read before the log is: an entry committed after it leaves the watcher due at once when
+    // the organisation closes (issue #18).
+    let seen = h.generation();
     let from = h.watch_position().await?;
     let events = h.audit_events_from(from, WATCH_BATCH).await?;
     let Some(last) = events.last().map(|(s, _)| *s) else {
+        h.job_visited(trygg_store::Job::Watch, seen, None);
         return Ok(0);
     };
+    // While a security event is inside the window, look again in a minute; otherwise not
+    // until something new is logged.
+    let security_in_window = events.iter().any(|(_, e)| {
+        matches!(e.category, Category::Security(_))
+            && e.recorded.unix_millis() / 1000 >= now.unix_timestamp() - LOOKBACK
+    });
     let horizon = now.unix_timestamp() - LOOKBACK;
     let mut obs = Vec::new();
     // The next round starts at the first event still inside the window, so a burst that
@@ -571,6 +603,10 @@ async fn watch_org(h: &Arc<OrgStore>, now: OffsetDateTime) -> Result<usize, AppE
     if opened > 0 || next != from {
         tx.set_watch_position(next).await?;
         tx.commit().await?;
+    } else {
+        drop(tx);
+        let again = security_in_window.then(|| now + time::Duration::seconds(60));
+        h.job_visited(trygg_store::Job::Watch, seen, again);
     }
     Ok(opened)
 }

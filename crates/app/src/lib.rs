@@ -21,6 +21,7 @@ pub mod helseid;
 pub mod incidents;
 pub mod login;
 pub mod messages;
+pub mod node;
 pub mod notices;
 pub mod operator;
 pub mod orgs;

@@ -717,8 +717,13 @@ pub async fn run_jobs(state: App, every: std::time::Duration) {
 /// One round of the message jobs over every organisation, at the clock's time.
 pub async fn jobs_round(state: &App) -> Result<JobRound, AppError> {
     let mut total = JobRound::default();
-    for o in state.store.list_orgs().await? {
-        let r = match state.store.org(&o).await {
+    // The organisations open now and those with something due (issue #18).
+    for o in state
+        .store
+        .job_orgs(trygg_store::Job::Messages, state.now(), 256)
+        .await?
+    {
+        let r = match state.store.org_for_job(&o).await {
             Ok(h) => org_jobs(state, &h).await,
             Err(e) => Err(e.into()),
         };
@@ -822,6 +827,12 @@ async fn org_jobs(state: &App, h: &trygg_store::OrgStore) -> Result<JobRound, Ap
             Err(e) => tracing::warn!(code = e.code, "a message could not be escalated"),
         }
     }
+    // When this job next needs the organisation, should it close (issue #18); the commit count
+    // is read first, so a change after it leaves the job due at once.
+    let seen = h.generation();
+    let keep = time::Duration::days(i64::from(state.config.notice_retention_days));
+    let next = h.next_message_job_due(keep).await?;
+    h.job_visited(trygg_store::Job::Messages, seen, next);
     Ok(out)
 }
 

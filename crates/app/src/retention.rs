@@ -169,11 +169,27 @@ impl RunOut {
 /// operator log by code and does not stop the others.
 pub async fn run_all(state: &App, now: OffsetDateTime) -> Result<Vec<(String, RunOut)>, AppError> {
     let mut out = Vec::new();
-    for o in state.store.list_orgs().await? {
-        let r = match state.store.org(&o).await {
+    // The organisations open now, and the closed ones whose day has come (issue #18): a closed
+    // organisation is visited once a day, an open one every round.
+    for o in state
+        .store
+        .job_orgs(trygg_store::Job::Retention, now, 1024)
+        .await?
+    {
+        let r = match state.store.org_for_job(&o).await {
             Ok(h) => run_org(&h, now).await,
             Err(e) => Err(e.into()),
         };
+        if r.is_ok() {
+            let next = now + time::Duration::days(1);
+            if let Err(e) = state
+                .store
+                .set_job_wake(&o, trygg_store::Job::Retention, Some(next))
+                .await
+            {
+                tracing::warn!(error = %e, "the retention job's next visit could not be recorded");
+            }
+        }
         match r {
             Ok(r) => out.push((o.slug.to_string(), r)),
             Err(e) => tracing::warn!(

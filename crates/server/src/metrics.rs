@@ -1,6 +1,7 @@
 //! The operators' Prometheus endpoint (issue #11): `GET /metrics` on its own listener
-//! (`metrics_listen`), with the media server's counters and the live consultation rooms. Only
-//! counts: no organisation, consultation, participant, address or name is ever a label.
+//! (`metrics_listen`), with the media server's counters, the live consultation rooms and the
+//! node's organisations and descriptors (issue #18). Only counts: no organisation,
+//! consultation, participant, address or name is ever a label.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -11,14 +12,14 @@ use axum::Router;
 pub async fn serve(
     listener: tokio::net::TcpListener,
     media: trygg_media::MediaServer,
-    rooms: trygg_app::rooms::Rooms,
+    state: trygg_app::App,
 ) {
     let app = Router::new().route(
         "/metrics",
         get(move || {
             let media = media.clone();
-            let rooms = rooms.clone();
-            async move { render(&media, &rooms) }
+            let state = state.clone();
+            async move { render(&media, &state).await }
         }),
     );
     if let Err(e) = axum::serve(listener, app).await {
@@ -26,14 +27,18 @@ pub async fn serve(
     }
 }
 
-fn render(media: &trygg_media::MediaServer, rooms: &trygg_app::rooms::Rooms) -> impl IntoResponse {
+async fn render(media: &trygg_media::MediaServer, state: &trygg_app::App) -> impl IntoResponse {
     let mut body = media.metrics().render();
     body.push_str("# HELP trygg_consultation_rooms_live Consultation rooms live on this node.\n");
     body.push_str("# TYPE trygg_consultation_rooms_live gauge\n");
     body.push_str(&format!(
         "trygg_consultation_rooms_live {}\n",
-        rooms.live_count()
+        state.rooms.live_count()
     ));
+    match trygg_app::node::status(state, state.now()).await {
+        Ok(s) => body.push_str(&s.to_prometheus()),
+        Err(e) => tracing::warn!(code = e.code, "the node's status could not be read"),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -63,8 +63,7 @@ pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(),
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Serve { addr, source })?;
-        let rooms = state.rooms.clone();
-        tokio::spawn(crate::metrics::serve(listener, media, rooms));
+        tokio::spawn(crate::metrics::serve(listener, media, state.clone()));
     }
     // The notice outbox's worker (issue #12), when a channel is configured.
     let channels = trygg_app::notices::Channels::from_config(&config)?;
@@ -84,6 +83,36 @@ pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(),
         Duration::from_secs(60),
         60,
     ));
+    // Open on use (issue #18): organisations unused for the idle time are closed.
+    let closer = tokio::spawn({
+        let store = state.store.clone();
+        let every = Duration::from_secs(config.store_idle_close_secs)
+            .div_f64(4.0)
+            .clamp(Duration::from_millis(200), Duration::from_secs(15));
+        async move {
+            loop {
+                tokio::time::sleep(every).await;
+                store.close_idle().await;
+            }
+        }
+    });
+    // The node's status for `trygg status` (issue #18), every five seconds.
+    let status = tokio::spawn({
+        let app = state.clone();
+        async move {
+            loop {
+                match trygg_app::node::status(&app, app.now()).await {
+                    Ok(s) => {
+                        if let Err(e) = trygg_app::node::write_status(&app.config.data_dir, &s) {
+                            tracing::warn!(error = %e, "the status file could not be written");
+                        }
+                    }
+                    Err(e) => tracing::warn!(code = e.code, "the node's status could not be read"),
+                }
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    });
     let store = state.store.clone();
     let flusher = state.clone();
     // Held-back cross-organisation probes are written once their window ends, even when no
@@ -163,6 +192,8 @@ pub async fn serve(mut state: AppState, on_listening: OnListening) -> Result<(),
             })?;
     }
     periodic.abort();
+    closer.abort();
+    status.abort();
     message_jobs.abort();
     compliance_jobs.abort();
     if let Some(n) = notices {

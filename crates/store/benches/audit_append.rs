@@ -23,6 +23,7 @@ async fn main() {
             data_dir: dir.path().to_owned(),
             audit_host: "bench.local".into(),
             write_queue: trygg_store::DEFAULT_WRITE_QUEUE,
+            open: trygg_store::OpenLimits::default(),
         },
         key,
         audit_key,

@@ -274,6 +274,7 @@ async fn open_store(dir: &Path) -> Store {
             data_dir: dir.join("data"),
             audit_host: "bench.local".into(),
             write_queue: 4096,
+            open: trygg_store::OpenLimits::default(),
         },
         key,
         audit_key,

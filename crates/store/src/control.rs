@@ -217,6 +217,10 @@ impl ControlDb {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+        let wakes = sqlx::query("DELETE FROM org_wake WHERE org_id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         let orgs = sqlx::query("DELETE FROM organisations WHERE id = ?")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -236,7 +240,92 @@ impl ControlDb {
         if heads.rows_affected() > 0 {
             out.push("audit_heads");
         }
+        if wakes.rows_affected() > 0 {
+            out.push("org_wake (when background jobs next need it)");
+        }
         Ok(out)
+    }
+
+    /// Marks the store-computed jobs of an organisation being opened as due at once (issue #18),
+    /// so a crash while it is open leaves it to be looked at after the restart.
+    pub(crate) async fn wake_on_open(&self, id: Uuid, jobs: &[&str]) -> Result<(), StoreError> {
+        let mut tx = self.db.sqlite().begin().await?;
+        for job in jobs {
+            sqlx::query(
+                "INSERT INTO org_wake (org_id, job, due_at) VALUES (?, ?, 0) \
+                 ON CONFLICT (org_id, job) DO UPDATE SET due_at = 0",
+            )
+            .bind(id.to_string())
+            .bind(*job)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets when `job` next needs the organisation (Unix seconds), or that it does not (`None`);
+    /// with `keep`, a row already there is left as it is.
+    pub(crate) async fn set_wake(
+        &self,
+        id: Uuid,
+        wakes: &[(&str, Option<i64>, bool)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.sqlite().begin().await?;
+        for (job, due, keep) in wakes {
+            let Some(t) = due else {
+                sqlx::query("DELETE FROM org_wake WHERE org_id = ? AND job = ?")
+                    .bind(id.to_string())
+                    .bind(*job)
+                    .execute(&mut *tx)
+                    .await?;
+                continue;
+            };
+            let sql = if *keep {
+                "INSERT INTO org_wake (org_id, job, due_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (org_id, job) DO NOTHING"
+            } else {
+                "INSERT INTO org_wake (org_id, job, due_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (org_id, job) DO UPDATE SET due_at = excluded.due_at"
+            };
+            sqlx::query(sql)
+                .bind(id.to_string())
+                .bind(*job)
+                .bind(*t)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The organisations whose `job` is due at `now` (Unix seconds), earliest first, at most
+    /// `limit`.
+    pub(crate) async fn due(
+        &self,
+        job: &str,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<Organisation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.slug, o.name, o.created_at FROM org_wake w \
+             JOIN organisations o ON o.id = w.org_id \
+             WHERE w.job = ? AND w.due_at <= ? ORDER BY w.due_at LIMIT ?",
+        )
+        .bind(job)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(self.db.sqlite())
+        .await?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    /// How many organisations exist.
+    pub(crate) async fn count_orgs(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
+            .fetch_one(self.db.sqlite())
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     pub(crate) async fn wrapped_key(&self, id: Uuid) -> Result<Vec<u8>, StoreError> {

@@ -46,8 +46,19 @@ impl Db {
             .pragma("secure_delete", "ON")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // An organisation's pool is small and lets idle readers go (issue #18: descriptors are
+        // counted per open organisation, `FILES_PER_ORG`); the control database keeps more.
+        let (max, idle) = match migrations {
+            Migrations::Control => (8, Duration::from_secs(600)),
+            Migrations::Org => (
+                u32::try_from(crate::READERS_PER_ORG).unwrap_or(4),
+                Duration::from_secs(30),
+            ),
+        };
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(max)
+            .min_connections(0)
+            .idle_timeout(idle)
             .connect_with(opts)
             .await?;
         match migrations {

@@ -93,9 +93,7 @@ impl Store {
     /// a backup) cannot be opened. A crash between the steps leaves files that nothing can read,
     /// which a second run removes (`files_left`).
     pub async fn delete_org(&self, org: &Organisation) -> Result<Deleted, StoreError> {
-        if let Some(h) = self.orgs.write().await.remove(&org.id) {
-            h.close().await;
-        }
+        self.close_org_now(org.id).await;
         // A queued copy of the log's head must not be written back after the row is gone.
         self.control.flush_heads().await?;
         let control_rows = self.control.delete_org(org.id).await?;

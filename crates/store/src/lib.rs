@@ -25,6 +25,7 @@ pub mod exit;
 pub mod import;
 pub mod messages;
 pub mod notices;
+mod open;
 mod org;
 pub mod patient_sessions;
 pub mod register;
@@ -43,15 +44,17 @@ pub use compliance::{IncidentVersion, NewVersion, RoutineRecord};
 pub use crypto::MasterKey;
 pub use devices::DeviceRecord;
 pub use error::StoreError;
+pub use open::{
+    OpenLimits, OpenStats, DEFAULT_IDLE_SECS, DEFAULT_MAX_OPEN, FILES_PER_ORG, READERS_PER_ORG,
+};
 pub use org::{NewPatient, NewPersonnel, OrgStore, OrgTx, Patient, Personnel};
 pub use patient_sessions::PatientSessionRecord;
 pub use writer::{WriteStats, DEFAULT_WRITE_QUEUE};
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::sync::RwLock;
 use trygg_core::OrgSlug;
 use uuid::Uuid;
 
@@ -66,10 +69,51 @@ pub struct StoreConfig {
     /// How many units of work may wait per organisation before the next is refused with
     /// [`StoreError::Overloaded`] (issue #8).
     pub write_queue: usize,
+    /// How many organisations may be open at once and for how long an unused one stays open
+    /// (issue #18).
+    pub open: OpenLimits,
+}
+
+/// The background jobs that visit organisations (issue #18): each visits the organisations open
+/// now and those the control database says it is due at, so an idle organisation is not opened
+/// every round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Job {
+    /// The notice outbox's worker.
+    Notices,
+    /// The message jobs: expiry, escalation, emptying old notices.
+    Messages,
+    /// The incident watcher.
+    Watch,
+    /// The retention job.
+    Retention,
+    /// The nightly snooping detector.
+    Snooping,
+}
+
+impl Job {
+    /// Its name in the control database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Notices => "notices",
+            Self::Messages => "messages",
+            Self::Watch => "watch",
+            Self::Retention => "retention",
+            Self::Snooping => "snooping",
+        }
+    }
+
+    /// The jobs whose next visit follows from the organisation's data: each records after a
+    /// visit when it is next due ([`OrgStore::job_visited`]), and closing the organisation
+    /// writes that down, or "at once" when something was committed since the visit.
+    pub const FROM_DATA: [Job; 3] = [Job::Notices, Job::Messages, Job::Watch];
+    /// The jobs that run by the calendar and set their next visit themselves
+    /// ([`Store::set_job_wake`]).
+    pub const BY_CALENDAR: [Job; 2] = [Job::Retention, Job::Snooping];
 }
 
 /// The whole store: the control database, the master key and the organisations' databases,
-/// opened on first use and kept open.
+/// opened on use and closed when idle or to make room (issue #18, [`open`]).
 pub struct Store {
     data_dir: PathBuf,
     control: control::ControlDb,
@@ -77,7 +121,7 @@ pub struct Store {
     audit_key: trygg_audit::Pkcs8Key,
     audit_host: String,
     write_queue: usize,
-    orgs: RwLock<HashMap<Uuid, Arc<OrgStore>>>,
+    open: Arc<open::OpenOrgs>,
 }
 
 impl std::fmt::Debug for Store {
@@ -117,7 +161,7 @@ impl Store {
             audit_key,
             audit_host: config.audit_host.clone(),
             write_queue: config.write_queue,
-            orgs: RwLock::new(HashMap::new()),
+            open: open::OpenOrgs::new(config.open),
         })
     }
 
@@ -222,36 +266,141 @@ impl Store {
         self.control.org_by_slug(slug).await
     }
 
-    /// The handle to one organisation's data, opening its database on first use.
+    /// The handle to one organisation's data for a request, opening its database if it is
+    /// closed (and migrating it, issue #18). Refused with [`StoreError::Overloaded`] when as many
+    /// organisations as allowed are open and all of them stay in use for a while.
     pub async fn org(&self, org: &Organisation) -> Result<Arc<OrgStore>, StoreError> {
-        if let Some(h) = self.orgs.read().await.get(&org.id) {
-            return Ok(h.clone());
+        self.org_with(org, true).await
+    }
+
+    /// The handle to one organisation's data for a background job: like [`Store::org`], but the
+    /// job's visit does not count as use, so it does not keep an idle organisation open.
+    pub async fn org_for_job(&self, org: &Organisation) -> Result<Arc<OrgStore>, StoreError> {
+        self.org_with(org, false).await
+    }
+
+    async fn org_with(&self, org: &Organisation, touch: bool) -> Result<Arc<OrgStore>, StoreError> {
+        let deadline = tokio::time::Instant::now() + self.open.wait_for_room();
+        loop {
+            let changed = self.open.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            match self.open.claim(org.id, touch) {
+                open::Claim::Ready(h) => return Ok(h),
+                open::Claim::Open(place) => {
+                    let h = Arc::new(self.open_org(org).await?);
+                    place.finish(h.clone(), touch);
+                    return Ok(h);
+                }
+                open::Claim::Close(victim, closing) => {
+                    // In a task of its own: a caller cancelled meanwhile does not leave it half
+                    // closed.
+                    let _ = tokio::spawn(close_org(victim, closing)).await;
+                }
+                open::Claim::Wait => {
+                    if tokio::time::Instant::now() >= deadline {
+                        self.open.note_refused();
+                        return Err(StoreError::Overloaded);
+                    }
+                    // A change of the table wakes the caller; a handle let go is no change, so
+                    // it also looks again every few milliseconds.
+                    let _ = tokio::time::timeout(open::RECHECK, changed).await;
+                }
+            }
         }
-        let mut orgs = self.orgs.write().await;
-        if let Some(h) = orgs.get(&org.id) {
-            return Ok(h.clone());
-        }
+    }
+
+    async fn open_org(&self, org: &Organisation) -> Result<OrgStore, StoreError> {
         let wrapped = self.control.wrapped_key(org.id).await?;
         let data_key = self.master.unwrap(org.id, &wrapped)?;
+        // Before anything can be committed: a crash while it is open leaves its jobs due.
+        let jobs: Vec<&str> = Job::FROM_DATA.iter().map(|j| j.as_str()).collect();
+        self.control.wake_on_open(org.id, &jobs).await?;
         let db = db::Db::open_sqlite(&self.org_db_path(org.id), db::Migrations::Org).await?;
         let origin =
             trygg_audit::origin_for(&self.audit_host, &org.slug).map_err(audit::audit_err)?;
         let signer =
             trygg_audit::Signer::from_pkcs8(&origin, &self.audit_key).map_err(audit::audit_err)?;
-        let handle = Arc::new(
-            OrgStore::new(
-                org.clone(),
-                db,
-                &data_key,
-                signer,
-                origin,
-                self.control.clone(),
-                self.write_queue,
+        OrgStore::new(
+            org.clone(),
+            db,
+            &data_key,
+            signer,
+            origin,
+            self.control.clone(),
+            self.write_queue,
+        )
+        .await
+    }
+
+    /// Closes the organisations nobody has asked for in the idle time and nobody is using;
+    /// returns how many. The server calls it every few seconds.
+    pub async fn close_idle(&self) -> usize {
+        let idle = self.open.take_idle(std::time::Instant::now());
+        let n = idle.len();
+        for (h, closing) in idle {
+            let _ = tokio::spawn(close_org(h, closing)).await;
+        }
+        n
+    }
+
+    /// The organisations `job` should visit at `now`: those open now, and those the control
+    /// database says it is due at (at most `limit` of these, earliest first).
+    pub async fn job_orgs(
+        &self,
+        job: Job,
+        now: time::OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Organisation>, StoreError> {
+        let mut seen = HashSet::new();
+        let mut out: Vec<Organisation> = Vec::new();
+        for h in self.open.open_handles() {
+            if seen.insert(h.org.id) {
+                out.push(h.org.clone());
+            }
+        }
+        for o in self
+            .control
+            .due(job.as_str(), now.unix_timestamp(), limit)
+            .await?
+        {
+            if seen.insert(o.id) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets when a calendar job next needs the organisation ([`Job::BY_CALENDAR`]); `None`: not
+    /// until it is opened again.
+    pub async fn set_job_wake(
+        &self,
+        org: &Organisation,
+        job: Job,
+        due: Option<time::OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        self.control
+            .set_wake(
+                org.id,
+                &[(job.as_str(), due.map(|t| t.unix_timestamp()), false)],
             )
-            .await?,
-        );
-        orgs.insert(org.id, handle.clone());
-        Ok(handle)
+            .await
+    }
+
+    /// Whether the organisation is open now.
+    pub fn is_open(&self, org: &Organisation) -> bool {
+        self.open.is_open(org.id)
+    }
+
+    /// How many organisations are open, the bound, and the counts of openings, closings and
+    /// refusals since start.
+    pub fn open_stats(&self) -> OpenStats {
+        self.open.stats()
+    }
+
+    /// How many organisations exist.
+    pub async fn count_orgs(&self) -> Result<u64, StoreError> {
+        self.control.count_orgs().await
     }
 
     /// An organisation's messaging settings (sender name, own phones and domains).
@@ -310,7 +459,7 @@ impl Store {
     /// batch sizes, commit latency.
     pub async fn write_stats(&self) -> WriteStats {
         let mut total = WriteStats::default();
-        for h in self.orgs.read().await.values() {
+        for h in self.open.open_handles() {
             total.add(&h.write_stats());
         }
         total
@@ -326,14 +475,38 @@ impl Store {
         if let Err(e) = self.control.flush_heads().await {
             tracing::warn!(error = %e, "audit checkpoints not yet copied to the control database stay behind; the next start copies them");
         }
-        let orgs: Vec<_> = self.orgs.write().await.drain().collect();
-        for (_, h) in orgs {
-            h.close().await;
+        for (h, closing) in self.open.take_all() {
+            close_org(h, closing).await;
         }
         self.control.close().await;
+    }
+
+    /// Closes one organisation now if it is open and nobody is using it (the console's
+    /// `trygg migrate`, one organisation at a time).
+    pub async fn close_org(&self, org: &Organisation) {
+        self.close_org_now(org.id).await;
+    }
+
+    /// Closes one organisation if it is open (before its deletion).
+    pub(crate) async fn close_org_now(&self, id: Uuid) {
+        if let Some((h, closing)) = self.open.take(id) {
+            close_org(h, closing).await;
+        }
     }
 
     fn org_db_path(&self, id: Uuid) -> PathBuf {
         self.data_dir.join("orgs").join(format!("{id}.sqlite"))
     }
+}
+
+/// Closes an organisation taken out of the table: its jobs' next visits written down, its
+/// writer's connection and its pool closed; then its place in the table is free.
+async fn close_org(h: Arc<OrgStore>, closing: open::Closing) {
+    match Arc::try_unwrap(h) {
+        Ok(store) => store.close_owned().await,
+        // Still in use (shutdown or deletion while a request runs): the pool is closed; the
+        // writer's connection goes with the last handle.
+        Err(h) => h.close().await,
+    }
+    drop(closing);
 }

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::control::{fmt_time, parse_time, parse_uuid};
-use crate::{OrgTx, StoreError};
+use crate::{OrgStore, OrgTx, StoreError};
 
 /// A thread as listed: its subject opened (gone once every message's content expired).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -679,5 +679,41 @@ impl OrgTx<'_> {
         .execute(self.conn().await?)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+}
+
+impl OrgStore {
+    /// When the message jobs next have work here (issue #18): the earliest expiry of an unfiled
+    /// message, escalation of an unread one, or end of a finished notice's content (`keep`
+    /// after its last change). Read outside a unit: times only.
+    pub async fn next_message_job_due(
+        &self,
+        keep: time::Duration,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT MIN(expires_at) FROM messages WHERE deleted_at IS NULL \
+             AND filed_at IS NULL AND NOT (from_patient = 1 AND read_at IS NULL)) AS expiry, \
+             (SELECT MIN(escalate_at) FROM messages WHERE read_at IS NULL AND escalated IS NULL \
+             AND deleted_at IS NULL) AS escalation, \
+             (SELECT MIN(updated_at) FROM notices WHERE status IN \
+             ('sent', 'delivered', 'undeliverable', 'dead') AND length(body_sealed) > 0) AS notice",
+        )
+        .fetch_one(self.db.sqlite())
+        .await?;
+        let mut due: Option<OffsetDateTime> = None;
+        for (col, after) in [
+            ("expiry", time::Duration::ZERO),
+            ("escalation", time::Duration::ZERO),
+            ("notice", keep),
+        ] {
+            let t: Option<String> = row.try_get(col)?;
+            if let Some(t) = t.as_deref().map(parse_time).transpose()? {
+                // A second later than the earliest stored time: stored times may differ in
+                // their fraction's length, so text order is right only to the second.
+                let t = t + after + time::Duration::SECOND;
+                due = Some(due.map_or(t, |d| d.min(t)));
+            }
+        }
+        Ok(due)
     }
 }

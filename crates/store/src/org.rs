@@ -34,6 +34,9 @@ pub struct OrgStore {
     /// issue #15), committed into each entry's leaf as it is appended.
     audit_years: std::sync::atomic::AtomicU32,
     security_years: std::sync::atomic::AtomicU32,
+    /// Each data-driven job's last visit (issue #18): the writer's commit count it saw and when
+    /// it is next due (Unix seconds). Written to the control database when the organisation closes.
+    visits: std::sync::Mutex<std::collections::HashMap<crate::Job, (u64, Option<i64>)>>,
 }
 
 impl std::fmt::Debug for OrgStore {
@@ -142,6 +145,7 @@ impl OrgStore {
             security_years: std::sync::atomic::AtomicU32::new(
                 DataClass::SecurityEvents.default_value(),
             ),
+            visits: std::sync::Mutex::new(std::collections::HashMap::new()),
         };
         let policy = Policy::from_stored(&me.retention_values().await?);
         me.use_retention(&policy);
@@ -267,6 +271,58 @@ impl OrgStore {
     /// Closes the database.
     pub(crate) async fn close(&self) {
         self.db.close().await;
+    }
+
+    /// Whether its writer has nothing queued (issue #18: only then may it be closed).
+    pub(crate) fn quiet(&self) -> bool {
+        self.writer.depth() == 0
+    }
+
+    /// How many batches its writer has committed since it was opened: a job reads it before
+    /// working out when it is next due, so a commit after that read is known to be unseen.
+    pub fn generation(&self) -> u64 {
+        self.writer.commits()
+    }
+
+    /// Records a data-driven job's visit (issue #18): `seen` is [`OrgStore::generation`] read
+    /// before `due`, the job's next due moment, was worked out from the data. When the
+    /// organisation closes, `due` is written down if nothing was committed since; otherwise the
+    /// job is due at once.
+    pub fn job_visited(&self, job: crate::Job, seen: u64, due: Option<OffsetDateTime>) {
+        self.visits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(job, (seen, due.map(OffsetDateTime::unix_timestamp)));
+    }
+
+    /// Closes the organisation for good (issue #18): writes down when each job next needs it,
+    /// closes the writer's connection, then the pool (checkpointing the WAL).
+    pub(crate) async fn close_owned(self) {
+        let now_gen = self.generation();
+        let mut wakes: Vec<(&str, Option<i64>, bool)> = Vec::new();
+        {
+            let visits = self
+                .visits
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for job in crate::Job::FROM_DATA {
+                let due = match visits.get(&job) {
+                    Some((seen, due)) if *seen == now_gen => *due,
+                    _ => Some(0),
+                };
+                wakes.push((job.as_str(), due, false));
+            }
+        }
+        // A calendar job that never visited it looks at it once.
+        for job in crate::Job::BY_CALENDAR {
+            wakes.push((job.as_str(), Some(0), true));
+        }
+        if let Err(e) = self.control.set_wake(self.org.id, &wakes).await {
+            tracing::warn!(error = %e, "could not record when the jobs next need a closed organisation; they look at it at the next start");
+        }
+        let Self { writer, db, .. } = self;
+        crate::writer::shutdown(writer).await;
+        db.close().await;
     }
 }
 

@@ -65,6 +65,9 @@ pub(crate) struct Writer {
     since_checkpoint: AtomicU64,
     checkpointing: Arc<AtomicBool>,
     pub(crate) metrics: Metrics,
+    /// Batches committed since the writer was made (issue #18: a job's visit is stale once
+    /// this moved on).
+    commits: AtomicU64,
     /// The runtime the store was opened on; flushes are spawned there.
     runtime: tokio::runtime::Handle,
 }
@@ -185,7 +188,13 @@ impl Writer {
             since_checkpoint: AtomicU64::new(0),
             checkpointing: Arc::new(AtomicBool::new(false)),
             metrics: Metrics::default(),
+            commits: AtomicU64::new(0),
         }
+    }
+
+    /// Batches committed so far.
+    pub(crate) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
     }
 
     /// Takes a place in the queue, or refuses at once when `limit` units are already waiting.
@@ -392,6 +401,39 @@ impl Writer {
     }
 }
 
+/// How long closing an organisation waits for its writer's last flush to let go.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Closes the writer's connection once nothing else holds the writer (issue #18): what is
+/// open is flushed, a flush still running is waited for. If the writer
+/// is still held after [`SHUTDOWN_WAIT`], its connection closes with its last holder.
+pub(crate) async fn shutdown(mut w: Arc<Writer>) {
+    // A batch released by callers that stopped waiting is committed, a transaction left begun
+    // is ended: what a flush would do next.
+    flush(w.clone()).await;
+    let deadline = Instant::now() + SHUTDOWN_WAIT;
+    let writer = loop {
+        match Arc::try_unwrap(w) {
+            Ok(writer) => break writer,
+            Err(back) if Instant::now() < deadline => {
+                w = back;
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Err(_) => return,
+        }
+    };
+    let Ok(state) = Arc::try_unwrap(writer.state) else {
+        return;
+    };
+    let mut st = state.into_inner();
+    if st.batch.is_some() || st.begun || st.unit_open.is_some() {
+        fail_batch(&mut st, "the organisation was closed").await;
+    }
+    if let Err(e) = sqlx::Connection::close(st.conn).await {
+        tracing::warn!(error = %e, "closing an organisation's write connection failed");
+    }
+}
+
 /// Waits until a released unit's batch is durable.
 pub(crate) async fn wait(mut rx: watch::Receiver<BatchOutcome>) -> Result<(), StoreError> {
     match rx.wait_for(Option::is_some).await {
@@ -489,6 +531,7 @@ async fn flush(w: Arc<Writer>) {
     let head = match written {
         Ok(head) => {
             st.log = Some(batch.pending.clone());
+            w.commits.fetch_add(1, Ordering::AcqRel);
             w.maybe_checkpoint();
             Ok(head)
         }

@@ -127,6 +127,28 @@ enum Command {
         #[command(subcommand)]
         command: GuardCommand,
     },
+    /// This node at a glance (issue #18): organisations, how many are open and the bound, file
+    /// descriptors in use against their bound and the process's limit, as the running server
+    /// last wrote them.
+    Status {
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply database migrations ahead of time (issue #18): an organisation's database is
+    /// otherwise migrated when it is first opened after an upgrade.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+        /// Every organisation, one at a time.
+        #[arg(long, conflicts_with = "org", required_unless_present = "org")]
+        all: bool,
+        /// Only this organisation (short name).
+        #[arg(long)]
+        org: Option<String>,
+    },
     /// Print every setting with its current value (secrets masked) and the recommended value.
     Config {
         #[command(flatten)]
@@ -1116,6 +1138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { common, listen } => {
             let config = load_config(&common, listen)?;
             crate::init_logging(config.log_format);
+            crate::startup::raise_file_limit(&config);
             let store = Arc::new(crate::startup::open_store(&config).await?);
             let _lock = crate::startup::hold_server_lock(&config)?;
             let app = crate::startup::app(&config, store)?;
@@ -1800,6 +1823,81 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "This link works once, for {} h. Give it only to the person it is for.",
                     config.enrolment_link_ttl_secs / 3600
                 );
+            }
+            Ok(())
+        }
+        Command::Status { common, json } => {
+            let config = load_config(&common, None)?;
+            let running = crate::startup::server_running(&config);
+            let file = trygg_app::node::read_status(&config.data_dir);
+            match (running, file) {
+                (true, Some(s)) => {
+                    if json {
+                        print_json(&s)?;
+                    } else {
+                        print!("{}", s.to_text());
+                    }
+                    Ok(())
+                }
+                (true, None) => anyhow::bail!(
+                    "a server runs on {} but has not written its status yet; try again in a few seconds",
+                    config.data_dir.display()
+                ),
+                (false, _) => {
+                    let store = crate::startup::open_store(&config).await?;
+                    let orgs = store.count_orgs().await?;
+                    store.close().await;
+                    if json {
+                        print_json(&serde_json::json!({ "running": false, "orgs": orgs }))?;
+                    } else {
+                        println!(
+                            "no server runs on {}
+organisations:      {orgs}",
+                            config.data_dir.display()
+                        );
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Migrate { common, all, org } => {
+            let config = load_config(&common, None)?;
+            let store = crate::startup::open_store(&config).await?;
+            let orgs = match (all, org) {
+                (_, Some(slug)) => {
+                    let slug = trygg_core::OrgSlug::parse(&slug)
+                        .map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+                    match store.org_by_slug(&slug).await? {
+                        Some(o) => vec![o],
+                        None => anyhow::bail!("no organisation named {slug}"),
+                    }
+                }
+                (true, None) => store.list_orgs().await?,
+                (false, None) => anyhow::bail!("name --org ORG, or --all"),
+            };
+            let started = std::time::Instant::now();
+            let mut failed = 0usize;
+            for o in &orgs {
+                // Opening migrates; closing right after keeps one open at a time.
+                match store.org_for_job(o).await {
+                    Ok(h) => {
+                        drop(h);
+                        store.close_org(o).await;
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{}: {e}", o.slug);
+                    }
+                }
+            }
+            store.close().await;
+            println!(
+                "{} organisation(s) migrated in {:.1} s",
+                orgs.len() - failed,
+                started.elapsed().as_secs_f64()
+            );
+            if failed > 0 {
+                anyhow::bail!("{failed} organisation(s) could not be migrated");
             }
             Ok(())
         }

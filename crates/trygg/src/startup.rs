@@ -49,6 +49,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
             data_dir: config.data_dir.clone(),
             audit_host: config.audit_host(),
             write_queue: config.store_write_queue,
+            open: trygg_store::OpenLimits {
+                max_open: config.store_max_open_orgs,
+                idle: std::time::Duration::from_secs(config.store_idle_close_secs),
+            },
         },
         key,
         audit_key,
@@ -57,8 +61,29 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Compiles the confidentiality guard: the built-in term lists and, if configured, the
-/// deployment's extra list (checked at start; a bad line stops the server with its file and line).
+/// Raises the process's soft limit on open files to its hard limit (issue #18), as a server
+/// that may hold many organisations' databases should, and warns when the settings allow more
+/// descriptors than that (`trygg_app::node::descriptor_bound`).
+pub fn raise_file_limit(config: &Config) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let limit = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(_) => soft,
+        },
+        Ok((soft, _)) => soft,
+        Err(_) => return,
+    };
+    let bound = trygg_app::node::descriptor_bound(config);
+    if bound > limit {
+        tracing::warn!(
+            bound,
+            limit,
+            "the settings allow more open files than the process may hold: raise LimitNOFILE, or lower store_max_open_orgs or max_connections"
+        );
+    }
+}
+
 /// The lock a running server holds on its data directory (`serve.lock`, an advisory lock the
 /// operating system releases when the process ends): a second server on the same directory
 /// is refused, and so is `trygg org delete` while a server runs (issue #16: the server would
@@ -92,6 +117,8 @@ pub fn server_running(config: &Config) -> bool {
     matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
+/// Compiles the confidentiality guard: the built-in term lists and, if configured, the
+/// deployment's extra list (checked at start; a bad line stops the server with its file and line).
 pub fn load_guard(config: &Config) -> anyhow::Result<trygg_guard::Guard> {
     Ok(trygg_app::context::load_guard(config)?)
 }

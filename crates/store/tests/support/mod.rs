@@ -6,6 +6,15 @@ use trygg_store::{MasterKey, NewPatient, Organisation, Store, StoreConfig};
 
 /// A store in `dir` (keys generated there) with the given write-queue bound.
 pub async fn store_with_queue(dir: &std::path::Path, write_queue: usize) -> Store {
+    store_with(dir, write_queue, trygg_store::OpenLimits::default()).await
+}
+
+/// A store in `dir` with the given write-queue bound and limits on open organisations.
+pub async fn store_with(
+    dir: &std::path::Path,
+    write_queue: usize,
+    open: trygg_store::OpenLimits,
+) -> Store {
     let (key, _) = MasterKey::load_or_generate(&dir.join("master.key")).unwrap();
     let (audit_key, _) =
         trygg_store::audit::load_or_generate_signing_key(&dir.join("audit.key")).unwrap();
@@ -14,6 +23,7 @@ pub async fn store_with_queue(dir: &std::path::Path, write_queue: usize) -> Stor
             data_dir: dir.to_owned(),
             audit_host: "test.local".into(),
             write_queue,
+            open,
         },
         key,
         audit_key,
