@@ -24,6 +24,7 @@ async fn main() {
             audit_host: "bench.local".into(),
             write_queue: trygg_store::DEFAULT_WRITE_QUEUE,
             open: trygg_store::OpenLimits::default(),
+            notice_keep: time::Duration::days(30),
         },
         key,
         audit_key,

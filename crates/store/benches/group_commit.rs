@@ -275,6 +275,7 @@ async fn open_store(dir: &Path) -> Store {
             audit_host: "bench.local".into(),
             write_queue: 4096,
             open: trygg_store::OpenLimits::default(),
+            notice_keep: time::Duration::days(30),
         },
         key,
         audit_key,

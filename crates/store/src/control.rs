@@ -248,7 +248,25 @@ impl ControlDb {
 
     /// Marks the store-computed jobs of an organisation being opened as due at once (issue #18),
     /// so a crash while it is open leaves it to be looked at after the restart.
-    pub(crate) async fn wake_on_open(&self, id: Uuid, jobs: &[&str]) -> Result<(), StoreError> {
+    /// Returns what the rows said before, to be put back if nothing is committed while it is open.
+    pub(crate) async fn wake_on_open(
+        &self,
+        id: Uuid,
+        jobs: &[&'static str],
+    ) -> Result<Vec<(&'static str, Option<i64>)>, StoreError> {
+        // Read first, outside the transaction: a read that becomes a write in SQLite fails at
+        // once when another write came between (no busy wait). Only this opening writes these
+        // rows meanwhile.
+        let mut before = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let due: Option<i64> =
+                sqlx::query_scalar("SELECT due_at FROM org_wake WHERE org_id = ? AND job = ?")
+                    .bind(id.to_string())
+                    .bind(*job)
+                    .fetch_optional(self.db.sqlite())
+                    .await?;
+            before.push((*job, due));
+        }
         let mut tx = self.db.sqlite().begin().await?;
         for job in jobs {
             sqlx::query(
@@ -261,7 +279,7 @@ impl ControlDb {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(before)
     }
 
     /// Sets when `job` next needs the organisation (Unix seconds), or that it does not (`None`);

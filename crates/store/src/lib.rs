@@ -72,6 +72,9 @@ pub struct StoreConfig {
     /// How many organisations may be open at once and for how long an unused one stays open
     /// (issue #18).
     pub open: OpenLimits,
+    /// How long a finished notice keeps its content (`notice_retention_days`): when the message
+    /// jobs next need a closed organisation follows from it.
+    pub notice_keep: time::Duration,
 }
 
 /// The background jobs that visit organisations (issue #18): each visits the organisations open
@@ -121,6 +124,7 @@ pub struct Store {
     audit_key: trygg_audit::Pkcs8Key,
     audit_host: String,
     write_queue: usize,
+    notice_keep: time::Duration,
     open: Arc<open::OpenOrgs>,
 }
 
@@ -161,6 +165,7 @@ impl Store {
             audit_key,
             audit_host: config.audit_host.clone(),
             write_queue: config.write_queue,
+            notice_keep: config.notice_keep,
             open: open::OpenOrgs::new(config.open),
         })
     }
@@ -314,14 +319,14 @@ impl Store {
         let wrapped = self.control.wrapped_key(org.id).await?;
         let data_key = self.master.unwrap(org.id, &wrapped)?;
         // Before anything can be committed: a crash while it is open leaves its jobs due.
-        let jobs: Vec<&str> = Job::FROM_DATA.iter().map(|j| j.as_str()).collect();
-        self.control.wake_on_open(org.id, &jobs).await?;
+        let jobs: Vec<&'static str> = Job::FROM_DATA.iter().map(|j| j.as_str()).collect();
+        let before = self.control.wake_on_open(org.id, &jobs).await?;
         let db = db::Db::open_sqlite(&self.org_db_path(org.id), db::Migrations::Org).await?;
         let origin =
             trygg_audit::origin_for(&self.audit_host, &org.slug).map_err(audit::audit_err)?;
         let signer =
             trygg_audit::Signer::from_pkcs8(&origin, &self.audit_key).map_err(audit::audit_err)?;
-        OrgStore::new(
+        let mut store = OrgStore::new(
             org.clone(),
             db,
             &data_key,
@@ -330,7 +335,10 @@ impl Store {
             self.control.clone(),
             self.write_queue,
         )
-        .await
+        .await?;
+        store.remember_wakes(before);
+        store.notice_keep = self.notice_keep;
+        Ok(store)
     }
 
     /// Closes the organisations nobody has asked for in the idle time and nobody is using;

@@ -37,6 +37,13 @@ pub struct OrgStore {
     /// Each data-driven job's last visit (issue #18): the writer's commit count it saw and when
     /// it is next due (Unix seconds). Written to the control database when the organisation closes.
     visits: std::sync::Mutex<std::collections::HashMap<crate::Job, (u64, Option<i64>)>>,
+    /// What the control database said of the data-driven jobs before this opening: put back
+    /// at the close if nothing was committed meanwhile.
+    wakes_before: std::sync::Mutex<Vec<(&'static str, Option<i64>)>>,
+    /// A security event was appended while it was open (the watcher's work).
+    security_logged: std::sync::atomic::AtomicBool,
+    /// How long a finished notice keeps its content (the message jobs' due time).
+    pub(crate) notice_keep: time::Duration,
 }
 
 impl std::fmt::Debug for OrgStore {
@@ -146,6 +153,9 @@ impl OrgStore {
                 DataClass::SecurityEvents.default_value(),
             ),
             visits: std::sync::Mutex::new(std::collections::HashMap::new()),
+            wakes_before: std::sync::Mutex::new(Vec::new()),
+            security_logged: std::sync::atomic::AtomicBool::new(false),
+            notice_keep: time::Duration::days(30),
         };
         let policy = Policy::from_stored(&me.retention_values().await?);
         me.use_retention(&policy);
@@ -295,27 +305,82 @@ impl OrgStore {
             .insert(job, (seen, due.map(OffsetDateTime::unix_timestamp)));
     }
 
+    pub(crate) fn remember_wakes(&self, before: Vec<(&'static str, Option<i64>)>) {
+        *self
+            .wakes_before
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = before;
+    }
+
+    /// When a data-driven job next has work here, from the data (issue #18); `before`, what
+    /// the control database said before this opening.
+    async fn due_from_data(&self, job: crate::Job, before: Option<i64>) -> Option<i64> {
+        let at_once = Some(0);
+        match job {
+            crate::Job::Notices => match self.next_notice_due().await {
+                Ok(t) => t.map(OffsetDateTime::unix_timestamp),
+                Err(_) => at_once,
+            },
+            crate::Job::Messages => match self.next_message_job_due(self.notice_keep).await {
+                Ok(t) => t.map(OffsetDateTime::unix_timestamp),
+                Err(_) => at_once,
+            },
+            // The watcher drafts from security events only: one logged since it last read
+            // makes it due.
+            crate::Job::Watch => {
+                if self
+                    .security_logged
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    at_once
+                } else {
+                    before
+                }
+            }
+            crate::Job::Retention | crate::Job::Snooping => before,
+        }
+    }
+
     /// Closes the organisation for good (issue #18): writes down when each job next needs it,
     /// closes the writer's connection, then the pool (checkpointing the WAL).
     pub(crate) async fn close_owned(self) {
         let now_gen = self.generation();
         let mut wakes: Vec<(&str, Option<i64>, bool)> = Vec::new();
-        {
+        let (visits, before) = {
             let visits = self
                 .visits
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for job in crate::Job::FROM_DATA {
-                let due = match visits.get(&job) {
-                    Some((seen, due)) if *seen == now_gen => *due,
-                    _ => Some(0),
-                };
-                wakes.push((job.as_str(), due, false));
-            }
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let before = self
+                .wakes_before
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            (visits, before)
+        };
+        let before_of = |job: crate::Job| {
+            before
+                .iter()
+                .find(|(j, _)| *j == job.as_str())
+                .and_then(|(_, due)| *due)
+        };
+        for job in crate::Job::FROM_DATA {
+            let due = match visits.get(&job) {
+                // The job's own word, if nothing was committed after its visit.
+                Some((seen, due)) if *seen == now_gen => *due,
+                // Nothing committed while it was open: as before the opening.
+                _ if now_gen == 0 => before_of(job),
+                // Otherwise worked out from the data now ("at once" if that fails).
+                _ => self.due_from_data(job, before_of(job)).await,
+            };
+            wakes.push((job.as_str(), due, false));
         }
-        // A calendar job that never visited it looks at it once.
+        // A calendar job that has not visited it yet comes a day after its creation (a new
+        // organisation has nothing to delete or judge before then).
+        let first = self.org.created_at.unix_timestamp() + 86_400;
         for job in crate::Job::BY_CALENDAR {
-            wakes.push((job.as_str(), Some(0), true));
+            wakes.push((job.as_str(), Some(first), true));
         }
         if let Err(e) = self.control.set_wake(self.org.id, &wakes).await {
             tracing::warn!(error = %e, "could not record when the jobs next need a closed organisation; they look at it at the next start");
@@ -377,6 +442,12 @@ impl OrgTx<'_> {
             .map_err(audit::audit_err)?;
         let seq = appended.row.seq;
         self.rows.push(appended);
+        if event.category.is_security_event() {
+            // The incident watcher has something to read (issue #18).
+            self.store
+                .security_logged
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(seq)
     }
 

@@ -213,7 +213,7 @@ async fn a_closed_organisation_is_visited_by_a_job_only_when_it_is_due() {
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(s.close_idle().await, 1);
     // Closed: the notice job comes back when its notice is due, not before; the others not at
-    // all; the calendar jobs, which never visited, once.
+    // all; the calendar jobs, which never visited, a day after the creation.
     assert!(s.job_orgs(Job::Notices, now, 10).await.unwrap().is_empty());
     assert_eq!(
         ids(s.job_orgs(Job::Notices, later, 10).await.unwrap()),
@@ -225,29 +225,58 @@ async fn a_closed_organisation_is_visited_by_a_job_only_when_it_is_due() {
         .unwrap()
         .is_empty());
     assert!(s.job_orgs(Job::Watch, later, 10).await.unwrap().is_empty());
-    assert_eq!(
-        ids(s.job_orgs(Job::Retention, now, 10).await.unwrap()),
-        [o.id]
-    );
-    s.set_job_wake(&o, Job::Retention, Some(later))
-        .await
-        .unwrap();
+    let next_day = now + time::Duration::days(1) + time::Duration::minutes(1);
     assert!(s
         .job_orgs(Job::Retention, now, 10)
         .await
         .unwrap()
         .is_empty());
+    assert_eq!(
+        ids(s.job_orgs(Job::Retention, next_day, 10).await.unwrap()),
+        [o.id]
+    );
+    s.set_job_wake(&o, Job::Retention, Some(next_day + time::Duration::days(1)))
+        .await
+        .unwrap();
+    assert!(s
+        .job_orgs(Job::Retention, next_day, 10)
+        .await
+        .unwrap()
+        .is_empty());
 
-    // Something committed after the job's visit: the job is due at once after the close.
+    // Committed after the job's visit: an ordinary access leaves the watcher nothing to do...
     let h = s.org(&o).await.unwrap();
     h.job_visited(Job::Watch, h.generation(), None);
     drop(h);
     register(&s, &o, 1).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(s.close_idle().await, 1);
+    assert!(s.job_orgs(Job::Watch, later, 10).await.unwrap().is_empty());
+    // ...a security event makes it due at once after the close.
+    let h = s.org(&o).await.unwrap();
+    h.job_visited(Job::Watch, h.generation(), None);
+    let mut tx = h.begin().await.unwrap();
+    let mut e = support::event("jobs", "p-1");
+    e.category = trygg_audit::Category::Security(trygg_audit::SecurityKind::FailedLogin);
+    tx.audit(&e).await.unwrap();
+    tx.commit().await.unwrap();
+    drop(h);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(s.close_idle().await, 1);
     assert_eq!(ids(s.job_orgs(Job::Watch, now, 10).await.unwrap()), [o.id]);
-    // A job's visit does not count as use: it opens the organisation and lets it close.
+    // A job's visit does not count as use: it opens the organisation and lets it close; with
+    // nothing committed meanwhile, the jobs need it as they did before.
     let h = s.org_for_job(&o).await.unwrap();
     drop(h);
     assert_eq!(s.close_idle().await, 1);
+    assert_eq!(ids(s.job_orgs(Job::Watch, now, 10).await.unwrap()), [o.id]);
+    let h = s.org_for_job(&o).await.unwrap();
+    h.job_visited(Job::Watch, h.generation(), None);
+    drop(h);
+    assert_eq!(s.close_idle().await, 1);
+    assert!(s.job_orgs(Job::Watch, later, 10).await.unwrap().is_empty());
+    let h = s.org_for_job(&o).await.unwrap();
+    drop(h);
+    assert_eq!(s.close_idle().await, 1);
+    assert!(s.job_orgs(Job::Watch, later, 10).await.unwrap().is_empty());
 }

@@ -53,6 +53,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
                 max_open: config.store_max_open_orgs,
                 idle: std::time::Duration::from_secs(config.store_idle_close_secs),
             },
+            notice_keep: time::Duration::days(i64::from(config.notice_retention_days)),
         },
         key,
         audit_key,

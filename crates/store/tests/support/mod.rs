@@ -24,6 +24,7 @@ pub async fn store_with(
             audit_host: "test.local".into(),
             write_queue,
             open,
+            notice_keep: time::Duration::days(30),
         },
         key,
         audit_key,

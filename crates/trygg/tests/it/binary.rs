@@ -84,6 +84,36 @@ pub fn start_logging(args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> Run
     }
 }
 
+impl Running {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Starts `trygg serve` on `dir` on an ephemeral port, with `envs`.
+pub fn serve_in(dir: &Path, envs: &[(&str, &str)]) -> Running {
+    start(
+        &[
+            "serve",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        envs,
+    )
+}
+
+/// `GET <url>`'s status code (curl; no redirects followed).
+pub fn http_status(url: &str) -> u16 {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url])
+        .output()
+        .expect("curl is needed for this test");
+    String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
+}
+
 /// Kills the server with SIGKILL, as a power cut or the OOM killer would: no shutdown runs.
 pub fn sigkill(mut r: Running) {
     r.child.kill().unwrap();
@@ -1147,27 +1177,9 @@ async fn serve_prints_no_set_up_link_and_the_operator_gets_one_once() {
         .to_owned();
     assert_ne!(token(&again), token(&first));
     // The console writes while no server runs; then a server serves the links.
-    let r = start(
-        &[
-            "serve",
-            "--data-dir",
-            d.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &[],
-    );
+    let r = serve_in(d, &[]);
     let base = r.base.replace("127.0.0.1", "localhost");
-    let status = |t: String| {
-        let out = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
-            .arg(format!("{base}/enrol/{t}"))
-            .output()
-            .expect("curl is needed for this test");
-        String::from_utf8_lossy(&out.stdout)
-            .parse::<u16>()
-            .unwrap_or(0)
-    };
+    let status = |t: String| http_status(&format!("{base}/enrol/{t}"));
     assert_eq!(status(token(&first)), 410, "the previous link is revoked");
     assert_eq!(status(token(&again)), 200);
     let bad = trygg_in(d, &["org", "setup-link", "--org", "nobody"]);

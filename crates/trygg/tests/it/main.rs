@@ -23,3 +23,4 @@ mod review_edge;
 mod snooping;
 mod snooping_facts;
 mod tamper;
+mod tenants;
