@@ -292,7 +292,10 @@ impl Store {
             changed.as_mut().enable();
             match self.open.claim(org.id, touch) {
                 open::Claim::Ready(h) => return Ok(h),
-                open::Claim::Open(place) => {
+                open::Claim::Open(place, spare) => {
+                    if let Some((victim, closing)) = spare {
+                        tokio::spawn(close_org(victim, closing));
+                    }
                     let h = Arc::new(self.open_org(org).await?);
                     place.finish(h.clone(), touch);
                     return Ok(h);

@@ -78,8 +78,10 @@ pub(crate) struct OpenOrgs {
 pub(crate) enum Claim {
     /// Here is the open handle.
     Ready(Arc<OrgStore>),
-    /// Open it; the guard holds its place and gives it up if the opening fails.
-    Open(Opening),
+    /// Open it; the guard holds its place and gives it up if the opening fails. With it, an
+    /// organisation to close in the background, so the next opening finds room without waiting
+    /// for a close.
+    Open(Opening, Option<(Arc<OrgStore>, Closing)>),
     /// Close this one first (the guard removes it when dropped), then ask again.
     Close(Arc<OrgStore>, Closing),
     /// Wait for a change, then ask again.
@@ -197,13 +199,40 @@ impl OpenOrgs {
         }
         if table.len() < self.limits.max_open {
             table.insert(id, Entry::Opening);
-            return Claim::Open(Opening {
-                orgs: self.clone(),
-                id,
-                done: false,
-            });
+            // Near the bound: the least recently used one is closed meanwhile, in the
+            // background, so the next cold request does not wait for a close.
+            let spare = if table.len() + self.headroom() > self.limits.max_open {
+                self.evict(&mut table)
+            } else {
+                None
+            };
+            return Claim::Open(
+                Opening {
+                    orgs: self.clone(),
+                    id,
+                    done: false,
+                },
+                spare,
+            );
         }
         // Full: the least recently used organisation nobody is using makes room.
+        match self.evict(&mut table) {
+            Some((handle, closing)) => Claim::Close(handle, closing),
+            None => Claim::Wait,
+        }
+    }
+
+    /// How many places are kept free by closing in the background: a sixteenth of the bound,
+    /// at least one.
+    fn headroom(&self) -> usize {
+        (self.limits.max_open / 16).max(1)
+    }
+
+    /// The least recently used organisation nobody is using, marked as closing.
+    fn evict(
+        self: &Arc<Self>,
+        table: &mut HashMap<Uuid, Entry>,
+    ) -> Option<(Arc<OrgStore>, Closing)> {
         let victim = table
             .iter()
             .filter_map(|(k, e)| match e {
@@ -211,20 +240,17 @@ impl OpenOrgs {
                 _ => None,
             })
             .min_by_key(|(_, used)| *used)
-            .map(|(k, _)| k);
-        let Some(victim) = victim else {
-            return Claim::Wait;
-        };
+            .map(|(k, _)| k)?;
         match table.insert(victim, Entry::Closing) {
-            Some(Entry::Open { handle, .. }) => Claim::Close(
+            Some(Entry::Open { handle, .. }) => Some((
                 handle,
                 Closing {
                     orgs: self.clone(),
                     id: victim,
                 },
-            ),
+            )),
             // Not reached: the victim was found open under the same lock.
-            _ => Claim::Wait,
+            _ => None,
         }
     }
 
