@@ -86,7 +86,7 @@ of its own (`X-Forwarded-For`): the first finds it closed (cold), an immediate s
 open (warm, the peer in the same run). The request is `GET /enrol/<org>.<unknown secret>`, which
 opens the organisation's database to look the link up and logs the refusal (a write with its
 fsync). Descriptors: all of the process's (in brackets: on organisations' files), peak sampled
-every 20 ms. Bound: `store_max_open_orgs` (default 64; each open organisation holds at most 11
+every 20 ms. Bound: `store_max_open_orgs` (default 256; each open organisation holds at most 11
 descriptors). "before" is `{bb}` (main at 8368d1e, every organisation opened at start and kept
 open); "after" is `{ab}` (issue #18). Debug builds.
 

@@ -279,9 +279,10 @@ settings! {
     store_write_queue: usize = 4096;
     /// How many organisations' databases may be open at once (issue #18); to open one more, the
     /// least recently used one nobody is using is closed. Each open organisation holds at most
-    /// 11 file descriptors, so with the default the store stays far under a soft limit of 1,024.
+    /// 11 file descriptors. A live consultation keeps its organisation open: keep this above
+    /// the number of organisations with calls at the same time.
     [false, None]
-    store_max_open_orgs: usize = 64;
+    store_max_open_orgs: usize = 256;
     /// An organisation's database is closed after this many seconds without a request
     /// (issue #18); its next request opens it again.
     [false, None]

@@ -34,9 +34,10 @@ impl Default for OpenLimits {
     }
 }
 
-/// The default bound on open organisations: with [`FILES_PER_ORG`] descriptors each, it fits
-/// under the common soft limit of 1,024 open files with room for connections.
-pub const DEFAULT_MAX_OPEN: usize = 64;
+/// The default bound on open organisations: with [`FILES_PER_ORG`] descriptors each at most
+/// 2,816, which `trygg serve` makes room for by raising its soft limit on open files to the
+/// hard one (systemd's default hard limit is 524,288).
+pub const DEFAULT_MAX_OPEN: usize = 256;
 /// The default idle time before an organisation is closed, in seconds.
 pub const DEFAULT_IDLE_SECS: u64 = 300;
 /// The most file descriptors one open organisation holds: its writer's and at most

@@ -68,11 +68,15 @@ fn a_server_opens_only_what_is_used_within_its_bound_and_closes_it_when_idle() {
         "{text}"
     );
 
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics = probe.local_addr().unwrap().to_string();
+    drop(probe);
     let r = serve_in(
         d,
         &[
             ("TRYGG_STORE_MAX_OPEN_ORGS", "3"),
             ("TRYGG_STORE_IDLE_CLOSE_SECS", "1"),
+            ("TRYGG_METRICS_LISTEN", metrics.as_str()),
         ],
     );
     let pid = r.pid();
@@ -118,6 +122,23 @@ fn a_server_opens_only_what_is_used_within_its_bound_and_closes_it_when_idle() {
         text.contains("open now:") && text.contains("at most 3"),
         "{text}"
     );
+    // The metrics endpoint carries the same counts.
+    let out = std::process::Command::new("curl")
+        .args(["-s", &format!("http://{metrics}/metrics")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let gauge = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    assert_eq!(gauge("trygg_orgs"), 8);
+    assert_eq!(gauge("trygg_orgs_open_max"), 3);
+    assert!(gauge("trygg_orgs_open") <= 3);
+    assert!(gauge("trygg_open_files") > 0);
+    assert!(gauge("trygg_open_files_bound") >= 3 * trygg_store::FILES_PER_ORG as u64);
 
     // Idle for longer than a second: every organisation is closed, holding no file.
     let deadline = Instant::now() + Duration::from_secs(15);
