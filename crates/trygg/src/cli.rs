@@ -1836,6 +1836,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         print_json(&s)?;
                     } else {
                         print!("{}", s.to_text());
+                        let age = time::OffsetDateTime::now_utc() - s.at;
+                        if age > time::Duration::seconds(30) {
+                            println!(
+                                "warning: taken {} s ago; the server writes it every 5 s, so it may be stuck",
+                                age.whole_seconds()
+                            );
+                        }
                     }
                     Ok(())
                 }
