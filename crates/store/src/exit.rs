@@ -94,6 +94,11 @@ impl Store {
     /// which a second run removes (`files_left`).
     pub async fn delete_org(&self, org: &Organisation) -> Result<Deleted, StoreError> {
         self.close_org_now(org.id).await;
+        if self.is_open(org) {
+            return Err(StoreError::Conflict(
+                "the organisation is in use; nothing was deleted",
+            ));
+        }
         // A queued copy of the log's head must not be written back after the row is gone.
         self.control.flush_heads().await?;
         let control_rows = self.control.delete_org(org.id).await?;

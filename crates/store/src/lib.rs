@@ -287,6 +287,10 @@ impl Store {
     async fn org_with(&self, org: &Organisation, touch: bool) -> Result<Arc<OrgStore>, StoreError> {
         let deadline = tokio::time::Instant::now() + self.open.wait_for_room();
         loop {
+            if tokio::time::Instant::now() >= deadline {
+                self.open.note_refused();
+                return Err(StoreError::Overloaded);
+            }
             let changed = self.open.changed();
             tokio::pin!(changed);
             changed.as_mut().enable();
@@ -306,10 +310,6 @@ impl Store {
                     let _ = tokio::spawn(close_org(victim, closing)).await;
                 }
                 open::Claim::Wait => {
-                    if tokio::time::Instant::now() >= deadline {
-                        self.open.note_refused();
-                        return Err(StoreError::Overloaded);
-                    }
                     // A change of the table wakes the caller; a handle let go is no change, so
                     // it also looks again every few milliseconds.
                     let _ = tokio::time::timeout(open::RECHECK, changed).await;
@@ -321,9 +321,6 @@ impl Store {
     async fn open_org(&self, org: &Organisation) -> Result<OrgStore, StoreError> {
         let wrapped = self.control.wrapped_key(org.id).await?;
         let data_key = self.master.unwrap(org.id, &wrapped)?;
-        // Before anything can be committed: a crash while it is open leaves its jobs due.
-        let jobs: Vec<&'static str> = Job::FROM_DATA.iter().map(|j| j.as_str()).collect();
-        let before = self.control.wake_on_open(org.id, &jobs).await?;
         let db = db::Db::open_sqlite(&self.org_db_path(org.id), db::Migrations::Org).await?;
         let origin =
             trygg_audit::origin_for(&self.audit_host, &org.slug).map_err(audit::audit_err)?;
@@ -339,6 +336,10 @@ impl Store {
             self.write_queue,
         )
         .await?;
+        // Once it opened, before anything can be committed: a crash while it is open leaves its
+        // jobs due (an organisation that fails to open is not marked).
+        let jobs: Vec<&'static str> = Job::FROM_DATA.iter().map(|j| j.as_str()).collect();
+        let before = self.control.wake_on_open(org.id, &jobs).await?;
         store.remember_wakes(before);
         store.notice_keep = self.notice_keep;
         Ok(store)
@@ -370,13 +371,22 @@ impl Store {
                 out.push(h.org.clone());
             }
         }
+        // Open organisations are marked due at once while open, so they come first: ask for
+        // that many more, and leave them out, so `limit` closed ones can still come.
+        let open = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        let mut closed = 0;
         for o in self
             .control
-            .due(job.as_str(), now.unix_timestamp(), limit)
+            .due(
+                job.as_str(),
+                now.unix_timestamp(),
+                limit.saturating_add(open),
+            )
             .await?
         {
-            if seen.insert(o.id) {
+            if closed < limit && seen.insert(o.id) {
                 out.push(o);
+                closed += 1;
             }
         }
         Ok(out)
@@ -489,11 +499,16 @@ impl Store {
         for (h, closing) in self.open.take_all() {
             close_org(h, closing).await;
         }
+        // Closings begun in the background (to make room, or for idleness) end first.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.open.stats().open > 0 && std::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         self.control.close().await;
     }
 
     /// Closes one organisation now if it is open and nobody is using it (the console's
-    /// `trygg migrate`, one organisation at a time).
+    /// `trygg migrate`, one organisation at a time, and before a deletion).
     pub async fn close_org(&self, org: &Organisation) {
         self.close_org_now(org.id).await;
     }

@@ -295,10 +295,10 @@ impl OpenOrgs {
         out
     }
 
-    /// One organisation, if open, marked as closing.
+    /// One organisation, if open and nobody is using it, marked as closing.
     pub(crate) fn take(self: &Arc<Self>, id: Uuid) -> Option<(Arc<OrgStore>, Closing)> {
         let mut table = self.lock();
-        if !matches!(table.get(&id), Some(Entry::Open { .. })) {
+        if !matches!(table.get(&id), Some(Entry::Open { handle, .. }) if Self::idle_now(handle)) {
             return None;
         }
         match table.insert(id, Entry::Closing) {

@@ -344,6 +344,9 @@ impl OrgStore {
     /// Closes the organisation for good (issue #18): writes down when each job next needs it,
     /// closes the writer's connection, then the pool (checkpointing the WAL).
     pub(crate) async fn close_owned(self) {
+        // What is released and not yet written is committed first, so the due times below see
+        // it (a unit whose caller stopped waiting still commits).
+        crate::writer::flush_now(&self.writer).await;
         let now_gen = self.generation();
         let mut wakes: Vec<(&str, Option<i64>, bool)> = Vec::new();
         let (visits, before) = {

@@ -401,6 +401,11 @@ impl Writer {
     }
 }
 
+/// Commits what is released and not yet written, now (for closing, issue #18).
+pub(crate) async fn flush_now(w: &Arc<Writer>) {
+    flush(w.clone()).await;
+}
+
 /// How long closing an organisation waits for its writer's last flush to let go.
 const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 

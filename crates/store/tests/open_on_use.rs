@@ -280,3 +280,49 @@ async fn a_closed_organisation_is_visited_by_a_job_only_when_it_is_due() {
     assert_eq!(s.close_idle().await, 1);
     assert!(s.job_orgs(Job::Watch, later, 10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_job_finds_the_closed_organisations_due_however_many_are_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), 8, Duration::from_secs(60)).await;
+    let now = support::now();
+    let due = support::org(&s, "due").await;
+    let h = s.org(&due).await.unwrap();
+    h.job_visited(
+        Job::Notices,
+        h.generation(),
+        Some(now - time::Duration::hours(1)),
+    );
+    drop(h);
+    s.close_org(&due).await;
+    assert!(!s.is_open(&due));
+    // Three others open, each marked due at once while it is open: they do not use up the
+    // job's allowance for closed ones.
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let o = support::org(&s, &format!("open-{i}")).await;
+        held.push(s.org(&o).await.unwrap());
+    }
+    let orgs = s.job_orgs(Job::Notices, now, 1).await.unwrap();
+    assert_eq!(orgs.len(), 4, "{orgs:?}");
+    assert!(orgs.iter().any(|o| o.id == due.id), "{orgs:?}");
+
+    // An organisation whose database does not open is not marked due by the attempt.
+    let broken = support::org(&s, "broken").await;
+    std::fs::write(
+        dir.path()
+            .join("orgs")
+            .join(format!("{}.sqlite", broken.id)),
+        b"not a database, not at all, not even close to one",
+    )
+    .unwrap();
+    assert!(s.org(&broken).await.is_err());
+    assert!(!s.is_open(&broken));
+    let later = now + time::Duration::days(365);
+    assert!(!s
+        .job_orgs(Job::Watch, later, 100)
+        .await
+        .unwrap()
+        .iter()
+        .any(|o| o.id == broken.id));
+}

@@ -1869,6 +1869,12 @@ organisations:      {orgs}",
         }
         Command::Migrate { common, all, org } => {
             let config = load_config(&common, None)?;
+            if crate::startup::server_running(&config) {
+                anyhow::bail!(
+                    "a server runs on {}: it migrates each organisation when it opens it; stop it to migrate ahead of time",
+                    config.data_dir.display()
+                );
+            }
             let store = crate::startup::open_store(&config).await?;
             let orgs = match (all, org) {
                 (_, Some(slug)) => {
