@@ -17,6 +17,10 @@ AFTER_BIN=${AFTER_BIN:-target/debug/trygg}
 BEFORE_BIN=${BEFORE_BIN:-/work/before-target/debug/trygg}
 SIZES=${SIZES:-"1000 10000"}
 [ -x "$AFTER_BIN" ] || cargo build -q --bin trygg
+if [ ! -x "$BEFORE_BIN" ]; then
+  echo "no peer binary at $BEFORE_BIN: the 'before' rows are left out. Build it with" >&2
+  echo "  git worktree add ../before 8368d1e && (cd ../before && CARGO_TARGET_DIR=/work/before-target cargo build --bin trygg)" >&2
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 results="$work/results.jsonl"
