@@ -128,6 +128,12 @@ impl From<StoreError> for AppError {
                 "Busy",
                 "too many writes are waiting for this organisation; nothing was done, try again shortly",
             ),
+            StoreError::AllInUse => Self::new(
+                ErrorKind::Unavailable(1),
+                "TR-S503",
+                "Busy",
+                "the server has as many organisations open as it may, all in use; nothing was done, try again shortly",
+            ),
             other => Self::internal("TR-S500", other),
         }
     }

@@ -190,7 +190,7 @@ impl From<trygg_app::AppError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Overloaded => trygg_app::AppError::from(e).into(),
+            StoreError::Overloaded | StoreError::AllInUse => trygg_app::AppError::from(e).into(),
             StoreError::Conflict(what) => {
                 Self::new(StatusCode::CONFLICT, "TR-S409", "Conflict", what)
             }
@@ -251,6 +251,15 @@ mod tests {
     #[test]
     fn a_full_write_queue_is_a_503_with_retry_after() {
         let res = ApiError::from(StoreError::Overloaded).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(res.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+
+    #[test]
+    fn every_open_organisation_in_use_is_a_503_with_retry_after() {
+        // Issue #18: the bound on open organisations reached, none free within the wait.
+        let res = ApiError::from(StoreError::AllInUse).into_response();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()[header::RETRY_AFTER], "1");
         assert_eq!(res.headers()[header::CONTENT_TYPE], PROBLEM_JSON);

@@ -46,6 +46,10 @@ pub enum StoreError {
     /// The organisation's write queue is full (issue #8): nothing was done; try again shortly.
     #[error("busy: too many writes are waiting; try again shortly")]
     Overloaded,
+    /// As many organisations as allowed are open and every one stays in use (issue #18):
+    /// nothing was done; try again shortly.
+    #[error("busy: every open organisation is in use; try again shortly")]
+    AllInUse,
     /// The batch a unit was committed in could not be written: nothing of the unit was kept.
     #[error("the write failed: {0}")]
     Batch(String),

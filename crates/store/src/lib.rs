@@ -272,7 +272,7 @@ impl Store {
     }
 
     /// The handle to one organisation's data for a request, opening its database if it is
-    /// closed (and migrating it, issue #18). Refused with [`StoreError::Overloaded`] when as many
+    /// closed (and migrating it, issue #18). Refused with [`StoreError::AllInUse`] when as many
     /// organisations as allowed are open and all of them stay in use for a while.
     pub async fn org(&self, org: &Organisation) -> Result<Arc<OrgStore>, StoreError> {
         self.org_with(org, true).await
@@ -289,7 +289,7 @@ impl Store {
         loop {
             if tokio::time::Instant::now() >= deadline {
                 self.open.note_refused();
-                return Err(StoreError::Overloaded);
+                return Err(StoreError::AllInUse);
             }
             let changed = self.open.changed();
             tokio::pin!(changed);

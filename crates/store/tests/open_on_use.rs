@@ -180,7 +180,7 @@ async fn when_every_open_organisation_is_in_use_the_next_waits_then_is_told_busy
     // Held for longer than a caller waits: told the store is busy, nothing opened.
     let held = s.org(&b).await.unwrap();
     let r = s.org(&a).await;
-    assert!(matches!(r, Err(StoreError::Overloaded)), "{r:?}");
+    assert!(matches!(r, Err(StoreError::AllInUse)), "{r:?}");
     assert_eq!(s.open_stats().refused, 1);
     assert!(!s.is_open(&a));
     drop(held);
