@@ -132,23 +132,14 @@ pub async fn setup_link(
     ttl: time::Duration,
     now: OffsetDateTime,
 ) -> Result<FirstAdminLink, AppError> {
-    let h = store.org(org).await?;
-    let mut tx = h.begin().await?;
-    if admin_has_passkey(&mut tx).await? {
-        return Err(AppError::conflict(
-            "TR-L409",
-            "an administrator of the organisation has a passkey: they issue enrolment links",
-        ));
-    }
-    let admins = tx.personnel_ids_with_role(BuiltinRole::OrgAdmin).await?;
-    drop(tx);
-    let target = admins.first().copied();
-    let (_, secret) = issue_as_system(&h, target, "first-admin", ttl, now).await?;
-    Ok(FirstAdminLink {
-        org: org.clone(),
-        existing: target.is_some(),
-        secret,
-    })
+    first_admin(store, org, ttl, now, true)
+        .await?
+        .ok_or_else(|| {
+            AppError::conflict(
+                "TR-L409",
+                "an administrator of the organisation has a passkey: they issue enrolment links",
+            )
+        })
 }
 
 /// For every organisation where no administrator has a passkey yet: a fresh set-up link (older
@@ -161,22 +152,55 @@ pub async fn first_admin_links(
 ) -> Result<Vec<FirstAdminLink>, AppError> {
     let mut out = Vec::new();
     for org in store.list_orgs().await? {
-        let h = store.org(&org).await?;
-        let mut tx = h.begin().await?;
-        if admin_has_passkey(&mut tx).await? {
-            continue;
+        if let Some(l) = first_admin(store, &org, ttl, now, false).await? {
+            out.push(l);
         }
-        let admins = tx.personnel_ids_with_role(BuiltinRole::OrgAdmin).await?;
-        drop(tx);
-        let target = admins.first().copied();
-        let (_, secret) = issue_as_system(&h, target, "first-admin", ttl, now).await?;
-        out.push(FirstAdminLink {
-            org,
-            existing: target.is_some(),
-            secret,
-        });
     }
     Ok(out)
+}
+
+/// A first administrator's set-up link, or none once an administrator has a passkey; asked for
+/// by the operator (`refusal_logged`), that refusal is a security event in the organisation's
+/// log: a link then would make its holder an administrator of an organisation that runs itself.
+async fn first_admin(
+    store: &Store,
+    org: &Organisation,
+    ttl: time::Duration,
+    now: OffsetDateTime,
+    refusal_logged: bool,
+) -> Result<Option<FirstAdminLink>, AppError> {
+    let h = store.org(org).await?;
+    let mut tx = h.begin().await?;
+    if admin_has_passkey(&mut tx).await? {
+        if refusal_logged {
+            let e = build(
+                &org.slug,
+                Who::System("first-admin"),
+                AuthEvent {
+                    category: Category::Security(trygg_audit::SecurityKind::AccessDenied),
+                    operation: Operation::EnrolmentLinkIssue,
+                    action: Action::Create,
+                    outcome: Outcome::Denied,
+                    entity: ("enrolment-link", None),
+                    auth: None,
+                    address: None,
+                },
+                now,
+            )?;
+            tx.audit(&e).await?;
+            tx.commit().await?;
+        }
+        return Ok(None);
+    }
+    let admins = tx.personnel_ids_with_role(BuiltinRole::OrgAdmin).await?;
+    drop(tx);
+    let target = admins.first().copied();
+    let (_, secret) = issue_as_system(&h, target, "first-admin", ttl, now).await?;
+    Ok(Some(FirstAdminLink {
+        org: org.clone(),
+        existing: target.is_some(),
+        secret,
+    }))
 }
 
 /// Issues a link for one person from the command line (`trygg personnel enrol-link`), logged

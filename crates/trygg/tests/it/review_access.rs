@@ -1237,3 +1237,42 @@ async fn new_patient(
         .unwrap();
     p["id"].as_str().unwrap().to_owned()
 }
+
+/// Issue #18: once an administrator has a passkey, the console's `setup_link` (what `trygg org
+/// setup-link` runs) is refused — a link then would make its holder an administrator of an
+/// organisation that runs itself — and the attempt is a denied security event in its log; no
+/// link is issued.
+#[tokio::test]
+async fn a_set_up_link_is_refused_and_logged_once_an_administrator_has_a_passkey() {
+    let s = world().await;
+    let admin = s.person(ORG, BuiltinRole::OrgAdmin).await;
+    add_passkey(&s, admin).await;
+    let o = s
+        .app
+        .store
+        .org_by_slug(&OrgSlug::parse(ORG).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let links_before = org(&s, ORG)
+        .await
+        .audit_events(None)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(_, e)| e.operation.as_str() == "enrolment-link.issue")
+        .count();
+    let r =
+        trygg_app::credentials::setup_link(&s.app.store, &o, time::Duration::hours(1), now()).await;
+    let e = r.expect_err("refused");
+    assert_eq!(e.code, "TR-L409");
+    let events = org(&s, ORG).await.audit_events(None).await.unwrap();
+    let issued: Vec<_> = events
+        .iter()
+        .filter(|(_, e)| e.operation.as_str() == "enrolment-link.issue")
+        .collect();
+    assert_eq!(issued.len(), links_before + 1, "one entry: the refusal");
+    let last = &issued.last().unwrap().1;
+    assert_eq!(last.outcome, trygg_audit::Outcome::Denied);
+    assert!(last.category.is_security_event());
+}
